@@ -1,0 +1,233 @@
+# hosttune — see README.md. `make run` and `make check` do the whole set-up on Debian.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD ?= build
+O := $(BUILD)/obj
+
+# `hosttune check` runs before every test run and must cost about what /bin/true does
+# (docs/bench/). On the machines measured, the dynamic loader alone costs more than all the
+# probing, so `hosttune` is linked static-pie when libc.a and the light libraries' .a files
+# exist (Debian ships them). Verbs that talk to the agent over D-Bus live in `hosttune-bus`, a
+# dynamic helper linked with libsystemd that `hosttune` execs; the agent links everything
+# dynamically. STATIC_CLI=no gives a dynamic `hosttune`.
+LIGHT_PC := json-c inih libbtrfsutil libnl-3.0 libnl-route-3.0
+STATIC_LIGHT ?= $(shell for l in json-c inih btrfsutil nl-3 nl-route-3; do \
+	p=$$($(CC) -print-file-name=lib$$l.a); [ -f "$$p" ] || { echo no; exit; }; done; echo yes)
+
+STATIC_CLI ?= $(if $(filter yes,$(STATIC_LIGHT)),$(shell p=$$($(CC) -print-file-name=libc.a); \
+	[ -f "$$p" ] && echo yes || echo no),no)
+
+PC_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LIGHT_PC) libsystemd 2>/dev/null)
+ifeq ($(STATIC_LIGHT),yes)
+LIGHT_LIBS = $(shell $(PKG_CONFIG) --libs-only-L $(LIGHT_PC) 2>/dev/null) -Wl,-Bstatic \
+	$(shell $(PKG_CONFIG) --libs-only-l $(LIGHT_PC) 2>/dev/null) -Wl,-Bdynamic -lpthread -lm
+else
+LIGHT_LIBS = $(shell $(PKG_CONFIG) --libs $(LIGHT_PC) 2>/dev/null)
+endif
+ifeq ($(STATIC_CLI),yes)
+CLI_LINK = -static-pie $(shell $(PKG_CONFIG) --libs-only-L $(LIGHT_PC) 2>/dev/null) \
+	$(shell $(PKG_CONFIG) --libs-only-l $(LIGHT_PC) 2>/dev/null) -lpthread -lm
+else
+CLI_LINK = $(LIGHT_LIBS)
+endif
+SYSTEMD_LIBS = $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+# -Wno-format-truncation: reasons and remedies are bounded strings on purpose; snprintf cutting
+# a long path short is the wanted behaviour, not a bug.
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla -Wimplicit-fallthrough
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DHOSTTUNE_VERSION='"$(VERSION)"' \
+	-DHOSTTUNE_DATADIR='"$(DATADIR)/hosttune"' -DHOSTTUNE_SYSCONFDIR='"$(SYSCONFDIR)/hosttune"' \
+	-DHOSTTUNE_LIBEXECDIR='"$(LIBEXECDIR)/hosttune"' \
+	-I. $(PC_CFLAGS) $(CFLAGS) -MMD -MP
+LDFLAGS ?=
+
+LIB_SRC := $(sort $(wildcard lib/*.c probes/*.c policies/*.c policies/apply/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+BUS_SRC := $(sort $(wildcard cli/bus/*.c))
+AGENT_SRC := $(sort $(wildcard agent/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+GEN_SRC := $(O)/generated/profiles.c
+
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o) $(O)/generated/profiles.o
+CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
+BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o
+AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+LIBHOSTTUNE := $(BUILD)/libhosttune.a
+HOSTTUNE := $(BUILD)/hosttune
+HOSTTUNED := $(BUILD)/hosttuned
+HOSTTUNE_BUS := $(BUILD)/hosttune-bus
+PROGRAMS := $(HOSTTUNE) $(if $(AGENT_SRC),$(HOSTTUNED)) $(if $(BUS_SRC),$(HOSTTUNE_BUS))
+
+.PHONY: all deps deps-check run check unit integration sanitize fuzz lint format format-check \
+	install uninstall bench clean
+
+all: $(PROGRAMS)
+
+# --- set-up -----------------------------------------------------------------------------------
+deps:
+	@scripts/deps.sh build
+deps-check:
+	@scripts/deps.sh check
+
+# --- build ------------------------------------------------------------------------------------
+V ?= 0
+Q = $(if $(filter 1,$(V)),,@)
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Shipped profiles are embedded so the default policy works with nothing installed.
+$(GEN_SRC): $(sort $(wildcard policies/profiles/*.ini)) scripts/embed-profiles.sh
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-profiles.sh $(sort $(wildcard policies/profiles/*.ini)) > $@.tmp && mv $@.tmp $@
+
+$(O)/generated/profiles.o: $(GEN_SRC)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBHOSTTUNE): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(HOSTTUNE): $(CLI_OBJ) $(LIBHOSTTUNE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBHOSTTUNE) $(CLI_LINK)
+
+$(HOSTTUNE_BUS): $(BUS_OBJ) $(LIBHOSTTUNE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(BUS_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+
+$(HOSTTUNED): $(AGENT_OBJ) $(LIBHOSTTUNE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+
+# --- run and test -----------------------------------------------------------------------------
+# `make run`: hosttune check on this host with the embedded default policy. "Not ready" (exit 1)
+# is the answer about this host, not a failure of the build; usage (2) and probe (3) errors fail.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@rc=0; ./$(HOSTTUNE) check || rc=$$?; \
+	case $$rc in \
+	0) echo "make run: this host is ready." ;; \
+	1) echo "make run: this host is NOT ready (see the FAIL lines above); hosttune itself worked." ;; \
+	*) echo "make run: hosttune check failed with exit status $$rc" >&2; exit $$rc ;; \
+	esac
+
+check: deps-check
+	@$(MAKE) --no-print-directory all unit-bins
+	tests/run-tests.sh $(BUILD)
+
+.PHONY: unit-bins
+unit-bins: $(UNIT_BIN) $(HELPER_BIN)
+
+unit: all unit-bins
+	tests/run-tests.sh --unit-only $(BUILD)
+
+# The tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+sanitize: deps-check
+	@$(MAKE) --no-print-directory BUILD=build-san STATIC_LIGHT=$(STATIC_LIGHT) \
+		CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		HOSTTUNE_SANITIZE=1 tests/run-tests.sh build-san
+
+# libFuzzer targets, one per parser; each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+fuzz:
+	@scripts/deps.sh fuzz
+	@mkdir -p $(FUZZ_BUILD)
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		echo "fuzz: building $$n"; \
+		$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -I. $(PC_CFLAGS) -g -O1 \
+			-fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(GEN_SRC) \
+			$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) 2>/dev/null); \
+	done
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); corpus=tests/fuzz/corpus/$${n#fuzz-}; \
+		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
+		echo "fuzz: running $$n for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			$(FUZZ_BUILD)/corpus-$$n $$( [ -d $$corpus ] && echo $$corpus ) 2>&1 | tail -n 3; \
+	done
+$(FUZZ_SRC): $(GEN_SRC)
+fuzz: $(GEN_SRC)
+
+# --- style ------------------------------------------------------------------------------------
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+lint:
+	@scripts/deps.sh lint
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--std=c11 --inline-suppr -I. -D__GNUC__ -D_GNU_SOURCE \
+		--suppress=missingIncludeSystem $(filter %.c,$(C_FILES))
+	clang-tidy --quiet $(filter %.c,$(C_FILES)) -- -std=gnu11 -D_GNU_SOURCE -I. $(PC_CFLAGS)
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+
+# --- install ----------------------------------------------------------------------------------
+install: all
+	install -Dm755 $(HOSTTUNE) $(DESTDIR)$(BINDIR)/hosttune
+	if [ -x $(HOSTTUNED) ]; then install -Dm755 $(HOSTTUNED) $(DESTDIR)$(SBINDIR)/hosttuned; fi
+	if [ -x $(HOSTTUNE_BUS) ]; then install -Dm755 $(HOSTTUNE_BUS) \
+		$(DESTDIR)$(LIBEXECDIR)/hosttune/hosttune-bus; fi
+	for p in policies/profiles/*.ini; do \
+		install -Dm644 $$p $(DESTDIR)$(DATADIR)/hosttune/profiles/$$(basename $$p); done
+	for m in docs/man/*.[0-9]; do \
+		[ -f "$$m" ] || continue; s=$${m##*.}; \
+		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); done
+	if [ -f agent/org.hosttune.Agent1.conf ]; then install -Dm644 agent/org.hosttune.Agent1.conf \
+		$(DESTDIR)$(DATADIR)/dbus-1/system.d/org.hosttune.Agent1.conf; fi
+	if [ -f agent/hosttune.service ]; then sed 's|@SBINDIR@|$(SBINDIR)|g' agent/hosttune.service | \
+		install -Dm644 /dev/stdin $(DESTDIR)$(UNITDIR)/hosttune.service; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hosttune $(DESTDIR)$(SBINDIR)/hosttuned
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/hosttune
+	rm -rf $(DESTDIR)$(DATADIR)/hosttune
+	rm -f $(DESTDIR)$(DATADIR)/dbus-1/system.d/org.hosttune.Agent1.conf
+	rm -f $(DESTDIR)$(UNITDIR)/hosttune.service
+
+# --- benchmarks (not tests: no thresholds) ----------------------------------------------------
+bench: all
+	@scripts/deps.sh bench
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-san build-fuzz
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

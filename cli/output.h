@@ -1,0 +1,25 @@
+/* Human output helpers for the CLI: PASS/WARN/FAIL lines, colour only on a tty. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+enum line_level {
+        LINE_PASS,
+        LINE_INFO,
+        LINE_WARN,
+        LINE_FAIL,
+};
+
+/* Decide once whether f gets colour: a tty, and NO_COLOR unset (https://no-color.org). */
+void output_init(FILE *f);
+
+/* "PASS  name          reason" and, when remedy is non-empty and the level is not PASS,
+ * an indented "remedy: ..." line. */
+void output_line(FILE *f, enum line_level level, const char *name, const char *reason,
+                 const char *remedy);
+
+/* Print a JSON document followed by a newline; pretty when f is a tty. Returns 0 or -EIO. */
+int output_json(FILE *f, json_object *o);

@@ -1,0 +1,270 @@
+/* Virtual file reading and writing through a root directory fd. */
+#include "fileio.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+
+#include "parse.h"
+#include "util.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* Set once openat2 turned out to be missing (kernel < 5.6, or a seccomp filter that answers
+ * ENOSYS); later opens go straight to openat. */
+static bool openat2_missing;
+
+int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
+        /* openat2 rejects O_NOCTTY together with O_PATH (plain openat ignores it). */
+        int extra = (flags & O_PATH) ? O_CLOEXEC : O_CLOEXEC | O_NOCTTY;
+        struct open_how how = {
+                .flags = (uint64_t) (flags | extra),
+                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_IN_ROOT,
+        };
+        int fd;
+
+        while (*path == '/')
+                path++;
+        if (!*path)
+                path = ".";
+        if (!openat2_missing) {
+                fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                if (errno != ENOSYS && errno != EPERM)
+                        return negative_errno();
+                /* EPERM: some container seccomp profiles deny unknown syscalls with EPERM. */
+                if (errno == ENOSYS)
+                        openat2_missing = true;
+        }
+        fd = openat(root_fd, path, flags | extra, mode);
+        return fd >= 0 ? fd : negative_errno();
+}
+
+/* Read until EOF or until size-1 bytes are in buf. Returns length, or negative errno. */
+static ssize_t read_all(int fd, char *buf, size_t size, bool *ret_full) {
+        size_t n = 0;
+
+        while (n < size - 1) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        *ret_full = n == size - 1;
+        return (ssize_t) n;
+}
+
+/* Does the file end here? A full buffer might be exactly the file's size. */
+static int at_eof(int fd) {
+        char c;
+
+        for (;;) {
+                ssize_t k = read(fd, &c, 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                return k == 0;
+        }
+}
+
+ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = -1;
+        bool full;
+        ssize_t n;
+        int r;
+
+        if (size < 2)
+                return -EINVAL;
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        n = read_all(fd, buf, size, &full);
+        if (n < 0)
+                return n;
+        if (full) {
+                r = at_eof(fd);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -EFBIG;
+        }
+        if (memchr(buf, 0, (size_t) n))
+                return -EBADMSG;
+        return n;
+}
+
+int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
+                               size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 4096, n = 0;
+
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k;
+
+                if (n + 1 >= size) {
+                        char *nb;
+                        if (size >= max)
+                                return -EFBIG;
+                        size = size * 2 > max ? max : size * 2;
+                        nb = realloc(buf, size);
+                        if (!nb)
+                                return -ENOMEM;
+                        buf = nb;
+                }
+                k = read(fd, buf + n, size - 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        if (memchr(buf, 0, n))
+                return -EBADMSG;
+        if (ret_len)
+                *ret_len = n;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
+                          const char *until) {
+        _cleanup_close_ int fd = -1;
+        size_t n = 0;
+
+        if (size < 2)
+                return -EINVAL;
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        buf[0] = 0;
+        while (n < size - 1) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                const char *hit;
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                if (memchr(buf + n, 0, (size_t) k))
+                        return -EBADMSG;
+                n += (size_t) k;
+                buf[n] = 0;
+                hit = until ? strstr(buf, until) : NULL;
+                if (hit && strchr(hit + strlen(until), '\n'))
+                        break;
+        }
+        return (ssize_t) n;
+}
+
+int read_u64_at(int root_fd, const char *path, uint64_t *ret) {
+        char buf[64];
+        ssize_t n = read_virtual_file_at(root_fd, path, buf, sizeof(buf));
+
+        if (n < 0)
+                return (int) n;
+        return parse_u64(buf, ret);
+}
+
+int read_line_at(int root_fd, const char *path, char *buf, size_t size) {
+        ssize_t n = read_virtual_file_at(root_fd, path, buf, size);
+
+        if (n < 0)
+                return (int) n;
+        strstrip_trailing(buf);
+        if (strchr(buf, '\n'))
+                return -EINVAL;
+        return 0;
+}
+
+int stat_in_root(int root_fd, const char *path, struct stat *ret) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_PATH, 0);
+        struct stat st;
+
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        *ret = st;
+        return 0;
+}
+
+int write_virtual_file_at(int root_fd, const char *path, const char *value) {
+        _cleanup_close_ int fd = -1;
+        size_t l = strlen(value);
+        ssize_t k;
+
+        fd = open_in_root(root_fd, path, O_WRONLY, 0);
+        if (fd < 0)
+                return fd;
+        do
+                k = write(fd, value, l);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        if ((size_t) k != l)
+                return -EIO;
+        return 0;
+}
+
+int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode) {
+        char tmp[4096];
+        _cleanup_close_ int fd = -1;
+        const char *p = data;
+        size_t done = 0;
+        int r;
+
+        r = bufprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid());
+        if (r < 0)
+                return r;
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        while (done < len) {
+                ssize_t k = write(fd, p + done, len - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        goto fail;
+                }
+                done += (size_t) k;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (renameat(dir_fd, tmp, dir_fd, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        return 0;
+fail:
+        (void) unlinkat(dir_fd, tmp, 0);
+        return r;
+}

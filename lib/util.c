@@ -1,0 +1,108 @@
+/* Small string helpers shared by every layer. */
+#include "util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+
+int strscpy(char *dst, size_t size, const char *src) {
+        size_t l;
+
+        if (size == 0)
+                return -ENAMETOOLONG;
+        l = strnlen(src, size);
+        if (l >= size) {
+                memcpy(dst, src, size - 1);
+                dst[size - 1] = 0;
+                return -ENAMETOOLONG;
+        }
+        memcpy(dst, src, l + 1);
+        return 0;
+}
+
+int bufprintf(char *dst, size_t size, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(dst, size, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        if ((size_t) n >= size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+char *strstrip_trailing(char *s) {
+        size_t l = strlen(s);
+
+        while (l > 0 && isspace((unsigned char) s[l - 1]))
+                s[--l] = 0;
+        return s;
+}
+
+/* Walk the words of a space separated list; calls back with pointer and length. Returns the
+ * callback's first non-zero value. */
+static int word_list_walk(const char *list, int (*cb)(const char *w, size_t l, void *u), void *u) {
+        const char *p = list;
+
+        for (;;) {
+                size_t l;
+                int r;
+
+                p += strspn(p, " \t\n");
+                if (!*p)
+                        return 0;
+                l = strcspn(p, " \t\n");
+                r = cb(p, l, u);
+                if (r != 0)
+                        return r;
+                p += l;
+        }
+}
+
+struct contains_args {
+        const char *word;
+        bool brackets;
+};
+
+static int contains_cb(const char *w, size_t l, void *u) {
+        const struct contains_args *a = u;
+
+        if (a->brackets && l >= 2 && w[0] == '[' && w[l - 1] == ']') {
+                w++;
+                l -= 2;
+        }
+        return l == strlen(a->word) && memcmp(w, a->word, l) == 0;
+}
+
+bool word_list_contains(const char *list, const char *word, bool brackets) {
+        struct contains_args a = { word, brackets };
+        return word_list_walk(list, contains_cb, &a) > 0;
+}
+
+struct selected_args {
+        char *buf;
+        size_t size;
+};
+
+static int selected_cb(const char *w, size_t l, void *u) {
+        struct selected_args *a = u;
+
+        if (l < 2 || w[0] != '[' || w[l - 1] != ']')
+                return 0;
+        if (l - 2 >= a->size)
+                return -ENAMETOOLONG;
+        memcpy(a->buf, w + 1, l - 2);
+        a->buf[l - 2] = 0;
+        return 1;
+}
+
+int word_list_selected(const char *list, char *buf, size_t size) {
+        struct selected_args a = { buf, size };
+        int r = word_list_walk(list, selected_cb, &a);
+
+        if (r < 0)
+                return r;
+        return r > 0 ? 0 : -ENOENT;
+}

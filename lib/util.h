@@ -1,0 +1,113 @@
+/* Small shared helpers: cleanup attributes, pointer stealing, string and array helpers. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _pure_ __attribute__((pure))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+/* Take ownership of a pointer: returns it and leaves NULL behind, so the cleanup attribute
+ * of the source variable does nothing. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p_ = (p);                                                           \
+                (p) = NULL;                                                                        \
+                _p_;                                                                               \
+        })
+
+/* Same for file descriptors: returns the fd and leaves -1 behind. */
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd_ = (fd);                                                                   \
+                (fd) = -1;                                                                         \
+                _fd_;                                                                              \
+        })
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+/* Close an fd if it is valid; keeps errno intact so callers can report the earlier error. */
+static inline int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+        }
+        return -1;
+}
+
+static inline void closep(int *fd) {
+        safe_close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Define a cleanup helper "name##p" for a type whose destructor takes a pointer and accepts NULL.
+ */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
+        static inline void func##p(type *p) {                                                      \
+                if (*p)                                                                            \
+                        func(*p);                                                                  \
+        }
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+/* Returns the rest of s after prefix, or NULL when s does not start with prefix. */
+static inline const char *startswith(const char *s, const char *prefix) {
+        size_t l = strlen(prefix);
+        return strncmp(s, prefix, l) == 0 ? s + l : NULL;
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+/* Negative errno of the last failed libc call, never 0 (a call that failed without setting
+ * errno is reported as EIO rather than as success). */
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
+
+/* Copy src into a fixed buffer, always terminated; returns -ENAMETOOLONG when truncated. */
+int strscpy(char *dst, size_t size, const char *src);
+
+/* snprintf into a fixed buffer; returns -ENAMETOOLONG when the result did not fit. */
+int bufprintf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
+
+/* Strip trailing whitespace (including the newline sysfs files end with) in place. */
+char *strstrip_trailing(char *s);
+
+/* Does the space-separated word list contain word? (sysfs lists such as "[lzo-rle] lz4 zstd"
+ * are matched with the brackets removed when brackets is true.) */
+bool word_list_contains(const char *list, const char *word, bool brackets);
+
+/* The bracketed, selected word of a sysfs choice list such as "always [madvise] never",
+ * copied into buf. Returns -ENOENT when nothing is bracketed. */
+int word_list_selected(const char *list, char *buf, size_t size);

@@ -1,0 +1,238 @@
+/* Hugepage probe: every page size's pool (global and per NUMA node), what the buddy allocator
+ * could hand out now, and hugetlbfs mounts. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
+#include "probes/probes.h"
+
+/* "hugepages-2048kB" -> 2 MiB in bytes. */
+static int parse_size_dir(const char *name, uint64_t *ret) {
+        const char *p = startswith(name, "hugepages-");
+        char num[24];
+        size_t l;
+        uint64_t kib;
+
+        if (!p)
+                return -EINVAL;
+        l = strspn(p, "0123456789");
+        if (l == 0 || l >= sizeof(num) || !streq(p + l, "kB"))
+                return -EINVAL;
+        memcpy(num, p, l);
+        num[l] = 0;
+        if (parse_u64(num, &kib) < 0 || kib == 0 || kib > (UINT64_MAX >> 10))
+                return -EINVAL;
+        *ret = kib << 10;
+        return 0;
+}
+
+static int cmp_pool(const void *a, const void *b) {
+        const struct hugetlb_pool *x = a, *y = b;
+        return x->page_size < y->page_size ? -1 : x->page_size > y->page_size;
+}
+
+/* Read one counter of a pool directory; counters the kernel lacks stay 0. */
+static int read_counter(struct probe_ctx *ctx, const char *dir, const char *name, uint64_t *ret,
+                        char *bad, size_t badsize) {
+        char path[256];
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        r = read_u64_at(ctx->root_fd, path, ret);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        if (r < 0 && !bad[0])
+                snprintf(bad, badsize, "/%s", path);
+        return r;
+}
+
+struct node_list {
+        unsigned ids[NUMA_NODES_MAX];
+        unsigned n;
+        bool truncated;
+};
+
+static int node_cb(unsigned id, void *userdata) {
+        struct node_list *l = userdata;
+        if (l->n >= NUMA_NODES_MAX) {
+                l->truncated = true;
+                return 0;
+        }
+        l->ids[l->n++] = id;
+        return 0;
+}
+
+struct mount_args {
+        struct hugetlb_facts *h;
+};
+
+static int hugetlbfs_mount_cb(const struct mount_entry *e, void *userdata) {
+        struct hugetlb_facts *h = ((struct mount_args *) userdata)->h;
+        struct hugetlb_mount *m;
+        char v[64];
+
+        if (!streq(e->fstype, "hugetlbfs") || h->n_mounts >= HUGETLB_MOUNTS_MAX)
+                return 0;
+        m = &h->mounts[h->n_mounts++];
+        strscpy(m->path, sizeof(m->path), e->target);
+        m->page_size = h->default_size;
+        if (mount_option_find(e->super_options, "pagesize", v, sizeof(v)))
+                (void) parse_size(v, 0, &m->page_size);
+        m->mode = 01777;
+        if (mount_option_find(e->super_options, "mode", v, sizeof(v)))
+                (void) parse_mode(v, &m->mode);
+        if (mount_option_find(e->super_options, "gid", v, sizeof(v))) {
+                unsigned g;
+                if (parse_uint(v, &g) == 0) {
+                        m->gid = (gid_t) g;
+                        m->has_gid = true;
+                }
+        }
+        return 0;
+}
+
+int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
+        struct hugetlb_facts *h = &r->hugetlb;
+        struct probe_result *res = &r->results[PROBE_HUGETLB];
+        char bad[256] = "", line[256], desc[REASON_MAX] = "";
+        _cleanup_free_ char *buddy = NULL;
+        struct node_list nodes = { .n = 0 };
+        const char *meminfo = NULL, *mountinfo;
+        bool have_buddy;
+        long base_page = sysconf(_SC_PAGESIZE);
+        DIR *d;
+        struct dirent *de;
+        int fd, e;
+        uint64_t kib;
+
+        fd = open_in_root(ctx->root_fd, "sys/kernel/mm/hugepages", O_RDONLY | O_DIRECTORY, 0);
+        if (fd == -ENOENT) {
+                probe_set(res, PROBE_ABSENT,
+                          "kernel without hugetlbfs (no /sys/kernel/mm/hugepages)");
+                probe_set_remedy(res, "use a kernel built with CONFIG_HUGETLBFS");
+                return 0;
+        }
+        if (fd < 0) {
+                probe_set_error(res, PROBE_FAIL, fd, "/sys/kernel/mm/hugepages");
+                return 0;
+        }
+        h->supported = true;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        while ((de = readdir(d)))
+                if (h->n_sizes < HUGETLB_SIZES_MAX &&
+                    parse_size_dir(de->d_name, &h->sizes[h->n_sizes].page_size) == 0)
+                        h->n_sizes++;
+        closedir(d);
+        qsort(h->sizes, h->n_sizes, sizeof(h->sizes[0]), cmp_pool);
+
+        if (probe_ctx_meminfo(ctx, &meminfo) < 0)
+                meminfo = NULL;
+        if (meminfo && meminfo_get(meminfo, "Hugepagesize", &kib) == 0)
+                h->default_size = kib << 10;
+        else if (h->n_sizes > 0)
+                h->default_size = h->sizes[0].page_size;
+
+        /* Nodes with memory; a kernel without NUMA has no node directory: one node, 0. */
+        if (ctx->detail && read_line_at(ctx->root_fd, "sys/devices/system/node/has_memory", line,
+                                        sizeof(line)) == 0) {
+                if (parse_id_list(line, node_cb, &nodes) < 0)
+                        nodes.n = 0;
+        }
+        h->n_numa_nodes = nodes.n;
+
+        have_buddy = read_virtual_file_alloc_at(ctx->root_fd, "proc/buddyinfo", 1024 * 1024, &buddy,
+                                                NULL) >= 0;
+
+        for (unsigned i = 0; i < h->n_sizes; i++) {
+                struct hugetlb_pool *p = &h->sizes[i];
+                char dir[128];
+                unsigned order = 0;
+
+                snprintf(dir, sizeof(dir), "sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB",
+                         p->page_size >> 10);
+                /* /proc/meminfo, already read, carries the default size's counters: the same
+                 * kernel numbers as sysfs, four files fewer for `check`. */
+                if (ctx->detail || p->page_size != h->default_size || !meminfo ||
+                    meminfo_get(meminfo, "HugePages_Total", &p->nr) < 0 ||
+                    meminfo_get(meminfo, "HugePages_Free", &p->free) < 0 ||
+                    meminfo_get(meminfo, "HugePages_Rsvd", &p->resv) < 0 ||
+                    meminfo_get(meminfo, "HugePages_Surp", &p->surplus) < 0) {
+                        (void) read_counter(ctx, dir, "nr_hugepages", &p->nr, bad, sizeof(bad));
+                        (void) read_counter(ctx, dir, "free_hugepages", &p->free, bad, sizeof(bad));
+                        (void) read_counter(ctx, dir, "resv_hugepages", &p->resv, bad, sizeof(bad));
+                        (void) read_counter(ctx, dir, "surplus_hugepages", &p->surplus, bad,
+                                            sizeof(bad));
+                }
+                if (ctx->detail)
+                        (void) read_counter(ctx, dir, "nr_overcommit_hugepages", &p->nr_overcommit,
+                                            bad, sizeof(bad));
+                while (base_page > 0 && ((uint64_t) base_page << order) < p->page_size &&
+                       order < 63)
+                        order++;
+                p->obtainable_now = have_buddy ? buddyinfo_obtainable(buddy, order, -1) : 0;
+
+                for (unsigned j = 0; j < nodes.n; j++) {
+                        struct hugetlb_node_pool *np = &p->nodes[p->n_nodes];
+                        char ndir[160];
+
+                        snprintf(ndir, sizeof(ndir),
+                                 "sys/devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB",
+                                 nodes.ids[j], p->page_size >> 10);
+                        np->node = nodes.ids[j];
+                        if (read_counter(ctx, ndir, "nr_hugepages", &np->nr, bad, sizeof(bad)) < 0)
+                                continue;
+                        (void) read_counter(ctx, ndir, "free_hugepages", &np->free, bad,
+                                            sizeof(bad));
+                        (void) read_counter(ctx, ndir, "surplus_hugepages", &np->surplus, bad,
+                                            sizeof(bad));
+                        np->obtainable_now =
+                                have_buddy ? buddyinfo_obtainable(buddy, order, (int) nodes.ids[j])
+                                           : 0;
+                        p->n_nodes++;
+                }
+        }
+
+        e = probe_ctx_mountinfo(ctx, &mountinfo);
+        if (e == 0) {
+                struct mount_args a = { h };
+                (void) mountinfo_parse(mountinfo, hugetlbfs_mount_cb, &a, NULL);
+        }
+
+        if (bad[0]) {
+                probe_set_error(res, PROBE_WARN, -EBADMSG, bad);
+                return 0;
+        }
+        for (unsigned i = 0; i < h->n_sizes; i++) {
+                const struct hugetlb_pool *p = &h->sizes[i];
+                char sz[32], avail[48];
+                size_t l = strlen(desc);
+
+                if (p->obtainable_now == UINT64_MAX)
+                        snprintf(avail, sizeof(avail), "gigantic");
+                else
+                        snprintf(avail, sizeof(avail), "at least %" PRIu64 " more obtainable now",
+                                 p->obtainable_now);
+                snprintf(desc + l, sizeof(desc) - l, "%s%s pool %" PRIu64 " (%" PRIu64 " free, %s)",
+                         i ? "; " : "", format_size(p->page_size, sz, sizeof(sz)), p->nr, p->free,
+                         avail);
+        }
+        if (h->n_sizes == 0) {
+                probe_set(res, PROBE_ABSENT, "no hugepage sizes offered by the kernel");
+                return 0;
+        }
+        probe_set(res, PROBE_OK, "%s%s", desc,
+                  h->n_mounts ? "" : "; no hugetlbfs mount (needed only for -mem-path users)");
+        return 0;
+}

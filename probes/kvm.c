@@ -1,0 +1,208 @@
+/* KVM probe: /dev/kvm node and mode, API version, the capabilities VMMs need, the vendor
+ * module with its nested parameter, kvm.nx_huge_pages, and why KVM is missing when it is. */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "probes/probes.h"
+
+#define KVM_MAJOR 10
+#define KVM_MINOR 232 /* KVM_MINOR in include/linux/miscdevice.h */
+
+/* Read a module parameter: "Y"/"N" or "1"/"0" booleans become 1/0; -1 when unknown. */
+static int module_bool_param(struct probe_ctx *ctx, const char *module, const char *param) {
+        char path[128], v[16];
+
+        snprintf(path, sizeof(path), "sys/module/%s/parameters/%s", module, param);
+        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) < 0)
+                return -1;
+        if (streq(v, "Y") || streq(v, "1"))
+                return 1;
+        if (streq(v, "N") || streq(v, "0"))
+                return 0;
+        return -1;
+}
+
+/* The answers of the KVM ioctls, from the real device (live root). */
+static void query_live(struct probe_ctx *ctx, struct kvm_facts *k) {
+        _cleanup_close_ int fd = open_in_root(ctx->root_fd, "dev/kvm", O_RDWR, 0);
+
+        k->queried = true;
+        if (fd < 0) {
+                k->open_error = fd;
+                return;
+        }
+        k->api_version = ioctl(fd, KVM_GET_API_VERSION, 0);
+        for (unsigned i = 0; i < _KVM_CAPI_MAX; i++) {
+                int v = ioctl(fd, KVM_CHECK_EXTENSION, (unsigned long) kvm_cap_number(i));
+                k->caps[i] = v < 0 ? 0 : v;
+        }
+}
+
+/* The same answers from a fixture's .fixture/kvm ("open ok|EACCES", "api 12", "cap NAME N"). */
+static void query_fixture(struct probe_ctx *ctx, struct kvm_facts *k) {
+        char v[64], key[64];
+        int64_t n;
+
+        if (probe_ctx_fixture_value(ctx, "kvm", "open", v, sizeof(v)) < 0)
+                return;
+        k->queried = true;
+        if (!streq(v, "ok")) {
+                k->open_error = streq(v, "EACCES") ? -EACCES : streq(v, "EPERM") ? -EPERM : -ENXIO;
+                return;
+        }
+        if (probe_ctx_fixture_value(ctx, "kvm", "api", v, sizeof(v)) == 0 &&
+            parse_i64(v, &n) == 0 && n >= INT32_MIN && n <= INT32_MAX)
+                k->api_version = (int) n;
+        for (unsigned i = 0; i < _KVM_CAPI_MAX; i++) {
+                snprintf(key, sizeof(key), "cap %s", kvm_cap_name(i));
+                if (probe_ctx_fixture_value(ctx, "kvm", key, v, sizeof(v)) == 0 &&
+                    parse_i64(v, &n) == 0 && n >= 0 && n <= INT32_MAX)
+                        k->caps[i] = (int) n;
+                else
+                        k->caps[i] = 0;
+        }
+}
+
+/* Explain a missing /dev/kvm from what the CPU and the modules say. */
+static void explain_absent(struct probe_ctx *ctx, const struct cpu_facts *c, struct kvm_facts *k,
+                           struct probe_result *res) {
+        (void) ctx;
+        if (!c->flag_vmx && !c->flag_svm) {
+                if (c->flag_hypervisor) {
+                        probe_set(res, PROBE_ABSENT,
+                                  "no /dev/kvm: the CPU shows no vmx/svm flag, this is a virtual "
+                                  "machine without nested virtualisation; VM tests would run "
+                                  "under TCG emulation, 5-10x slower");
+                        probe_set_remedy(res, "enable nested virtualisation on the outer host "
+                                              "(kvm_intel nested=1 / kvm_amd nested=1 and a CPU "
+                                              "model that passes vmx/svm), or run VM tests on "
+                                              "bare metal");
+                } else {
+                        probe_set(res, PROBE_ABSENT,
+                                  "no /dev/kvm: the CPU shows no vmx/svm flag (virtualisation "
+                                  "disabled in firmware, or a CPU without it)");
+                        probe_set_remedy(res, "enable VT-x/AMD-V in the firmware setup");
+                }
+                return;
+        }
+        if (!k->vendor_module[0]) {
+                const char *mod = c->flag_vmx ? "kvm_intel" : "kvm_amd";
+                probe_set(res, PROBE_ABSENT,
+                          "no /dev/kvm: the CPU supports %s but %s is not loaded",
+                          c->flag_vmx ? "VT-x" : "AMD-V", mod);
+                probe_set_remedy(res, "modprobe %s (NixOS: boot.kernelModules = [ \"%s\" ])", mod,
+                                 mod);
+                return;
+        }
+        probe_set(res, PROBE_ABSENT, "no /dev/kvm although %s is loaded", k->vendor_module);
+        probe_set_remedy(res, "check that devtmpfs is mounted on /dev and udev created the node "
+                              "(mknod /dev/kvm c 10 232)");
+}
+
+int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
+        struct kvm_facts *k = &r->kvm;
+        const struct cpu_facts *c = &r->cpu;
+        struct probe_result *res = &r->results[PROBE_KVM];
+        char missing[256] = "";
+        unsigned n_missing = 0;
+        char v[16];
+        int e;
+
+        k->nested = -1;
+        k->api_version = -1;
+        for (unsigned i = 0; i < _KVM_CAPI_MAX; i++)
+                k->caps[i] = -1;
+
+        k->module_loaded = faccessat(ctx->root_fd, "sys/module/kvm", F_OK, 0) == 0;
+        if (faccessat(ctx->root_fd, "sys/module/kvm_intel", F_OK, 0) == 0)
+                strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_intel");
+        else if (faccessat(ctx->root_fd, "sys/module/kvm_amd", F_OK, 0) == 0)
+                strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_amd");
+        if (k->vendor_module[0])
+                k->nested = module_bool_param(ctx, k->vendor_module, "nested");
+        if (read_line_at(ctx->root_fd, "sys/module/kvm/parameters/nx_huge_pages", v, sizeof(v)) ==
+            0)
+                strscpy(k->nx_huge_pages, sizeof(k->nx_huge_pages), v);
+
+        e = probe_ctx_device(ctx, "dev/kvm", &k->dev);
+        if (e < 0) {
+                probe_set_error(res, PROBE_FAIL, e, "/dev/kvm");
+                return 0;
+        }
+        if (!k->dev.exists) {
+                explain_absent(ctx, c, k, res);
+                return 0;
+        }
+        k->world_accessible = (k->dev.mode & 0006) == 0006;
+        if (!k->dev.is_char || k->dev.major != KVM_MAJOR || k->dev.minor != KVM_MINOR) {
+                probe_set(res, PROBE_FAIL,
+                          "/dev/kvm is not the KVM device (%s %u:%u, want char 10:232)",
+                          k->dev.is_char ? "char" : "not a char device", k->dev.major,
+                          k->dev.minor);
+                probe_set_remedy(res,
+                                 "rm /dev/kvm and let udev recreate it (mknod /dev/kvm c 10 232)");
+                return 0;
+        }
+
+        if (ctx->live)
+                query_live(ctx, k);
+        else if (ctx->fixture)
+                query_fixture(ctx, k);
+        if (!k->queried) {
+                probe_set(
+                        res, PROBE_WARN,
+                        "/dev/kvm present (mode %04o); not opened: the root is not this machine's",
+                        (unsigned) k->dev.mode);
+                return 0;
+        }
+        if (k->open_error < 0) {
+                probe_set(res, PROBE_FAIL, "cannot open /dev/kvm: %s (mode %04o, uid %u, gid %u)",
+                          strerror(-k->open_error), (unsigned) k->dev.mode, (unsigned) k->dev.uid,
+                          (unsigned) k->dev.gid);
+                res->error =
+                        k->open_error == -EACCES || k->open_error == -EPERM ? 0 : k->open_error;
+                probe_set_remedy(res, "add the user to the kvm group, or chmod 0666 /dev/kvm for "
+                                      "Nix build users (policy [kvm] mode = 0666)");
+                return 0;
+        }
+        if (k->api_version != KVM_API_VERSION) {
+                probe_set(res, PROBE_FAIL, "KVM API version %d, expected %d", k->api_version,
+                          KVM_API_VERSION);
+                probe_set_remedy(res, "use a mainline kernel; this KVM is not the upstream ABI");
+                return 0;
+        }
+        for (unsigned i = 0; i < _KVM_CAPI_MAX; i++)
+                if (kvm_cap_needed_by_firecracker(i) && k->caps[i] <= 0) {
+                        size_t l = strlen(missing);
+                        snprintf(missing + l, sizeof(missing) - l, "%s%s", n_missing ? "," : "",
+                                 kvm_cap_name(i));
+                        n_missing++;
+                }
+        if (n_missing > 0) {
+                probe_set(res, PROBE_FAIL, "KVM lacks capabilities Firecracker needs: %s", missing);
+                probe_set_remedy(res, "upgrade the kernel; nested KVM under some hypervisors "
+                                      "hides these capabilities");
+                return 0;
+        }
+        k->usable = true;
+        if (!k->world_accessible && !k->dev.has_acl) {
+                probe_set(res, PROBE_WARN,
+                          "KVM usable (API %d) but /dev/kvm is mode %04o: Nix build users lose "
+                          "supplementary groups and cannot open it, so sandboxed VM tests fall "
+                          "back to TCG",
+                          k->api_version, (unsigned) k->dev.mode);
+                probe_set_remedy(res, "chmod 0666 /dev/kvm (policy [kvm] mode = 0666; NixOS: "
+                                      "services.hosttune.kvm.worldAccessible)");
+                return 0;
+        }
+        probe_set(res, PROBE_OK, "KVM usable: API %d, %s, mode %04o%s%s", k->api_version,
+                  k->vendor_module[0] ? k->vendor_module : "kvm", (unsigned) k->dev.mode,
+                  k->nested == 1 ? ", nested on" : "", k->dev.has_acl ? ", ACL" : "");
+        return 0;
+}

@@ -1,0 +1,154 @@
+/* Network device probe: /dev/net/tun, /dev/vhost-net, /dev/vhost-vsock, the policy's tap pool
+ * and bridge as sysfs shows them. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "probes/probes.h"
+
+struct chardev_spec {
+        const char *path;
+        unsigned major, minor;
+};
+
+/* Fixed misc minors from include/linux/miscdevice.h. */
+static const struct chardev_spec tun_spec = { "dev/net/tun", 10, 200 };
+static const struct chardev_spec vhost_net_spec = { "dev/vhost-net", 10, 238 };
+static const struct chardev_spec vhost_vsock_spec = { "dev/vhost-vsock", 10, 241 };
+
+static int read_hex_u32(struct probe_ctx *ctx, const char *path, uint32_t *ret) {
+        char v[32], *end;
+        unsigned long x;
+
+        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) < 0)
+                return -ENOENT;
+        errno = 0;
+        x = strtoul(v, &end, 16);
+        if (errno || end == v || *end || x > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) x;
+        return 0;
+}
+
+static void read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
+        char path[160], v[64], link[256];
+        int64_t n;
+        ssize_t l;
+
+        strscpy(t->name, sizeof(t->name), name);
+        t->owner = t->group = -1;
+        snprintf(path, sizeof(path), "sys/class/net/%s/tun_flags", name);
+        (void) read_hex_u32(ctx, path, &t->flags);
+        snprintf(path, sizeof(path), "sys/class/net/%s/owner", name);
+        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
+                t->owner = n;
+        snprintf(path, sizeof(path), "sys/class/net/%s/group", name);
+        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
+                t->group = n;
+        snprintf(path, sizeof(path), "sys/class/net/%s/operstate", name);
+        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0)
+                t->up = !streq(v, "down");
+        snprintf(path, sizeof(path), "sys/class/net/%s/master", name);
+        l = readlinkat(ctx->root_fd, path, link, sizeof(link) - 1);
+        if (l > 0) {
+                const char *b;
+                link[l] = 0;
+                b = strrchr(link, '/');
+                strscpy(t->master, sizeof(t->master), b ? b + 1 : link);
+        }
+}
+
+static int cmp_tap(const void *a, const void *b) {
+        const struct tap_facts *x = a, *y = b;
+        size_t lx = strlen(x->name), ly = strlen(y->name);
+        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+/* Append "what" to a comma list in buf. */
+static void list_add(char *buf, size_t size, const char *what) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, size - l, "%s%s", l ? ", " : "", what);
+}
+
+/* Check a char device against its expected numbers; describe problems into fail/warn lists. */
+static int check_dev(struct probe_ctx *ctx, const struct chardev_spec *s, struct device_facts *d,
+                     char *bad, size_t size) {
+        int e = probe_ctx_device(ctx, s->path, d);
+        char what[96];
+
+        if (e < 0)
+                return e;
+        if (!d->exists)
+                snprintf(what, sizeof(what), "no /%s", s->path);
+        else if (!d->is_char || d->major != s->major || d->minor != s->minor)
+                snprintf(what, sizeof(what), "/%s is not char %u:%u", s->path, s->major, s->minor);
+        else
+                return 1;
+        list_add(bad, size, what);
+        return 0;
+}
+
+int probe_net(struct probe_ctx *ctx, struct host_report *r) {
+        struct net_facts *n = &r->net;
+        struct probe_result *res = &r->results[PROBE_NET];
+        const char *prefix = probe_ctx_tap_prefix(ctx);
+        char fail[160] = "", warn[200] = "", path[128];
+        int tun, vn, vv, fd;
+        DIR *d;
+        struct dirent *de;
+
+        tun = check_dev(ctx, &tun_spec, &n->tun, fail, sizeof(fail));
+        vn = check_dev(ctx, &vhost_net_spec, &n->vhost_net, warn, sizeof(warn));
+        vv = check_dev(ctx, &vhost_vsock_spec, &n->vhost_vsock, warn, sizeof(warn));
+        if (tun < 0 || vn < 0 || vv < 0) {
+                probe_set_error(res, PROBE_FAIL, tun < 0 ? tun : vn < 0 ? vn : vv, "/dev");
+                return 0;
+        }
+        if (ctx->targets.bridge && ctx->targets.bridge[0]) {
+                snprintf(path, sizeof(path), "sys/class/net/%s/bridge", ctx->targets.bridge);
+                n->bridge_exists = faccessat(ctx->root_fd, path, F_OK, 0) == 0;
+        }
+        fd = open_in_root(ctx->root_fd, "sys/class/net", O_RDONLY | O_DIRECTORY, 0);
+        if (fd >= 0) {
+                d = fdopendir(fd);
+                if (!d) {
+                        safe_close(fd);
+                        return -ENOMEM;
+                }
+                while ((de = readdir(d)))
+                        if (startswith(de->d_name, prefix) && n->n_taps < TAPS_MAX &&
+                            strlen(de->d_name) < sizeof(n->taps[0].name)) {
+                                struct tap_facts *t = &n->taps[n->n_taps++];
+                                if (ctx->detail)
+                                        read_tap(ctx, de->d_name, t);
+                                else {
+                                        strscpy(t->name, sizeof(t->name), de->d_name);
+                                        t->owner = t->group = -1;
+                                }
+                        }
+                closedir(d);
+                qsort(n->taps, n->n_taps, sizeof(n->taps[0]), cmp_tap);
+        }
+
+        if (fail[0]) {
+                probe_set(res, PROBE_FAIL, "%s: VMs get no tap networking%s%s", fail,
+                          warn[0] ? "; also " : "", warn);
+                probe_set_remedy(res, "modprobe tun%s", warn[0] ? " vhost_net vhost_vsock" : "");
+                return 0;
+        }
+        if (warn[0]) {
+                probe_set(res, PROBE_WARN,
+                          "/dev/net/tun present; %s (virtio-net falls back to userspace, no vsock "
+                          "for guest agents)",
+                          warn);
+                probe_set_remedy(res, "modprobe vhost_net vhost_vsock");
+                return 0;
+        }
+        probe_set(res, PROBE_OK, "tun, vhost-net and vhost-vsock present; %u tap%s named %s*",
+                  n->n_taps, n->n_taps == 1 ? "" : "s", prefix);
+        return 0;
+}

@@ -1,0 +1,139 @@
+/* Report model helpers: names of statuses and probes, the KVM capability table, result setters. */
+#include "probes/report.h"
+
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "lib/util.h"
+
+static const char *const status_names[_PROBE_STATUS_MAX] = {
+        [PROBE_OK] = "ok",
+        [PROBE_WARN] = "warn",
+        [PROBE_FAIL] = "fail",
+        [PROBE_ABSENT] = "absent",
+};
+
+static const char *const probe_names[_PROBE_MAX] = {
+        [PROBE_CPU] = "cpu",         [PROBE_KVM] = "kvm",   [PROBE_MEMORY] = "memory",
+        [PROBE_HUGETLB] = "hugetlb", [PROBE_ZRAM] = "zram", [PROBE_BTRFS] = "btrfs",
+        [PROBE_RNG] = "rng",         [PROBE_NET] = "net",   [PROBE_USERFAULTFD] = "userfaultfd",
+        [PROBE_USERNS] = "userns",   [PROBE_NIX] = "nix",
+};
+
+const char *probe_status_to_string(enum probe_status s) {
+        return s < _PROBE_STATUS_MAX ? status_names[s] : "unknown";
+}
+
+const char *probe_id_to_string(enum probe_id id) {
+        return id < _PROBE_MAX ? probe_names[id] : "unknown";
+}
+
+int probe_id_from_string(const char *s, enum probe_id *ret) {
+        for (unsigned i = 0; i < _PROBE_MAX; i++)
+                if (streq(s, probe_names[i])) {
+                        *ret = (enum probe_id) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* Who needs what: Firecracker's DEFAULT_CAPABILITIES (src/vmm/src/vstate/kvm.rs) and
+ * cloud-hypervisor's check_required_kvm_extensions (hypervisor/src/kvm/x86_64/mod.rs). */
+#define FC_X86 0x1
+#define FC_ARM 0x2
+#define CH_X86 0x4
+static const struct {
+        const char *name;
+        unsigned number;
+        unsigned needed;
+} kvm_caps[_KVM_CAPI_MAX] = {
+        [KVM_CAPI_IRQCHIP] = { "IRQCHIP", KVM_CAP_IRQCHIP, FC_X86 | CH_X86 },
+        [KVM_CAPI_IOEVENTFD] = { "IOEVENTFD", KVM_CAP_IOEVENTFD, FC_X86 | FC_ARM | CH_X86 },
+        [KVM_CAPI_IRQFD] = { "IRQFD", KVM_CAP_IRQFD, FC_X86 | FC_ARM | CH_X86 },
+        [KVM_CAPI_USER_MEMORY] = { "USER_MEMORY", KVM_CAP_USER_MEMORY, FC_X86 | FC_ARM | CH_X86 },
+        [KVM_CAPI_SET_TSS_ADDR] = { "SET_TSS_ADDR", KVM_CAP_SET_TSS_ADDR, FC_X86 | CH_X86 },
+        [KVM_CAPI_PIT2] = { "PIT2", KVM_CAP_PIT2, FC_X86 },
+        [KVM_CAPI_PIT_STATE2] = { "PIT_STATE2", KVM_CAP_PIT_STATE2, FC_X86 },
+        [KVM_CAPI_ADJUST_CLOCK] = { "ADJUST_CLOCK", KVM_CAP_ADJUST_CLOCK, FC_X86 | CH_X86 },
+        [KVM_CAPI_DEBUGREGS] = { "DEBUGREGS", KVM_CAP_DEBUGREGS, FC_X86 },
+        [KVM_CAPI_MP_STATE] = { "MP_STATE", KVM_CAP_MP_STATE, FC_X86 | FC_ARM | CH_X86 },
+        [KVM_CAPI_VCPU_EVENTS] = { "VCPU_EVENTS", KVM_CAP_VCPU_EVENTS, FC_X86 | CH_X86 },
+        [KVM_CAPI_XCRS] = { "XCRS", KVM_CAP_XCRS, FC_X86 | CH_X86 },
+        [KVM_CAPI_XSAVE] = { "XSAVE", KVM_CAP_XSAVE, FC_X86 | CH_X86 },
+        [KVM_CAPI_EXT_CPUID] = { "EXT_CPUID", KVM_CAP_EXT_CPUID, FC_X86 | CH_X86 },
+        [KVM_CAPI_SIGNAL_MSI] = { "SIGNAL_MSI", KVM_CAP_SIGNAL_MSI, 0 },
+        [KVM_CAPI_TSC_DEADLINE_TIMER] = { "TSC_DEADLINE_TIMER", KVM_CAP_TSC_DEADLINE_TIMER,
+                                          CH_X86 },
+        [KVM_CAPI_SPLIT_IRQCHIP] = { "SPLIT_IRQCHIP", KVM_CAP_SPLIT_IRQCHIP, CH_X86 },
+        [KVM_CAPI_SET_IDENTITY_MAP_ADDR] = { "SET_IDENTITY_MAP_ADDR", KVM_CAP_SET_IDENTITY_MAP_ADDR,
+                                             CH_X86 },
+        [KVM_CAPI_IMMEDIATE_EXIT] = { "IMMEDIATE_EXIT", KVM_CAP_IMMEDIATE_EXIT, CH_X86 },
+        [KVM_CAPI_GET_TSC_KHZ] = { "GET_TSC_KHZ", KVM_CAP_GET_TSC_KHZ, CH_X86 },
+        [KVM_CAPI_IRQ_ROUTING] = { "IRQ_ROUTING", KVM_CAP_IRQ_ROUTING, CH_X86 },
+        [KVM_CAPI_USER_NMI] = { "USER_NMI", KVM_CAP_USER_NMI, CH_X86 },
+        [KVM_CAPI_ARM_PSCI_0_2] = { "ARM_PSCI_0_2", KVM_CAP_ARM_PSCI_0_2, FC_ARM },
+        [KVM_CAPI_DEVICE_CTRL] = { "DEVICE_CTRL", KVM_CAP_DEVICE_CTRL, FC_ARM },
+        [KVM_CAPI_ONE_REG] = { "ONE_REG", KVM_CAP_ONE_REG, FC_ARM },
+        [KVM_CAPI_NR_MEMSLOTS] = { "NR_MEMSLOTS", KVM_CAP_NR_MEMSLOTS, 0 },
+};
+
+const char *kvm_cap_name(enum kvm_cap_index i) {
+        return i < _KVM_CAPI_MAX ? kvm_caps[i].name : "UNKNOWN";
+}
+
+unsigned kvm_cap_number(enum kvm_cap_index i) {
+        return i < _KVM_CAPI_MAX ? kvm_caps[i].number : 0;
+}
+
+bool kvm_cap_needed_by_firecracker(enum kvm_cap_index i) {
+#if defined(__aarch64__)
+        return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & FC_ARM);
+#else
+        return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & FC_X86);
+#endif
+}
+
+bool kvm_cap_needed_by_cloud_hypervisor(enum kvm_cap_index i) {
+#if defined(__aarch64__)
+        return false; /* its aarch64 list is checked at VM creation, not by capability */
+#else
+        return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & CH_X86);
+#endif
+}
+
+const struct hugetlb_pool *hugetlb_find_pool(const struct hugetlb_facts *h, uint64_t page_size) {
+        for (unsigned i = 0; i < h->n_sizes; i++)
+                if (h->sizes[i].page_size == page_size)
+                        return &h->sizes[i];
+        return NULL;
+}
+
+void probe_set(struct probe_result *res, enum probe_status status, const char *fmt, ...) {
+        va_list ap;
+
+        res->status = status;
+        va_start(ap, fmt);
+        vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+        va_end(ap);
+}
+
+void probe_set_remedy(struct probe_result *res, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(res->remedy, sizeof(res->remedy), fmt, ap);
+        va_end(ap);
+}
+
+void probe_set_error(struct probe_result *res, enum probe_status status, int error,
+                     const char *path) {
+        res->error = error;
+        res->status = status;
+        if (error == -EBADMSG || error == -EINVAL || error == -ERANGE || error == -EFBIG)
+                snprintf(res->reason, sizeof(res->reason), "unexpected content in %s (%s)", path,
+                         strerror(-error));
+        else
+                snprintf(res->reason, sizeof(res->reason), "cannot read %s: %s", path,
+                         strerror(-error));
+}

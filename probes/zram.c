@@ -1,0 +1,154 @@
+/* zram probe: devices, their size and compression, whether they serve as swap or are mounted. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
+#include "probes/probes.h"
+
+struct mounted_args {
+        const char *dev;
+        bool found;
+};
+
+static int mounted_cb(const struct mount_entry *e, void *userdata) {
+        struct mounted_args *a = userdata;
+        if (streq(e->source, a->dev))
+                a->found = true;
+        return 0;
+}
+
+static int cmp_dev(const void *a, const void *b) {
+        const struct zram_device *x = a, *y = b;
+        size_t lx = strlen(x->name), ly = strlen(y->name);
+        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+/* Fill one device from /sys/block/zramN. Returns a path that held garbage, or NULL. */
+static const char *read_device(struct probe_ctx *ctx, const struct memory_facts *m,
+                               const char *mountinfo, struct zram_device *z, char *bad,
+                               size_t badsize) {
+        char path[128], buf[512], dev[32];
+        uint64_t v[3];
+        int k;
+
+        snprintf(path, sizeof(path), "sys/block/%s/disksize", z->name);
+        k = read_u64_at(ctx->root_fd, path, &z->disksize);
+        if (k < 0) {
+                snprintf(bad, badsize, "/%s", path);
+                return bad;
+        }
+        snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", z->name);
+        if (read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0)
+                (void) word_list_selected(buf, z->algorithm, sizeof(z->algorithm));
+        /* mm_stat: orig_data_size compr_data_size mem_used_total mem_limit ... */
+        snprintf(path, sizeof(path), "sys/block/%s/mm_stat", z->name);
+        if (ctx->detail && read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
+                const char *p = buf;
+                unsigned n = 0;
+                while (n < 3) {
+                        char num[32];
+                        size_t l;
+                        p += strspn(p, " \t");
+                        l = strspn(p, "0123456789");
+                        if (l == 0 || l >= sizeof(num))
+                                break;
+                        memcpy(num, p, l);
+                        num[l] = 0;
+                        if (parse_u64(num, &v[n]) < 0)
+                                break;
+                        p += l;
+                        n++;
+                }
+                if (n == 3) {
+                        z->orig_data_size = v[0];
+                        z->compr_data_size = v[1];
+                        z->mem_used_total = v[2];
+                }
+        }
+        snprintf(dev, sizeof(dev), "/dev/%s", z->name);
+        for (unsigned i = 0; i < m->n_swaps; i++)
+                if (streq(m->swaps[i].path, dev)) {
+                        z->is_swap = true;
+                        z->swap_priority = m->swaps[i].priority;
+                }
+        if (mountinfo) {
+                struct mounted_args a = { dev, false };
+                (void) mountinfo_parse(mountinfo, mounted_cb, &a, NULL);
+                z->is_mounted = a.found;
+        }
+        return NULL;
+}
+
+int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
+        struct zram_facts *zf = &r->zram;
+        struct probe_result *res = &r->results[PROBE_ZRAM];
+        char bad[128] = "", desc[REASON_MAX] = "";
+        const char *mountinfo = NULL;
+        struct dirent *de;
+        DIR *d;
+        int fd;
+
+        zf->module = faccessat(ctx->root_fd, "sys/class/zram-control", F_OK, 0) == 0;
+        fd = open_in_root(ctx->root_fd, "sys/block", O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0 && fd != -ENOENT) {
+                probe_set_error(res, PROBE_FAIL, fd, "/sys/block");
+                return 0;
+        }
+        if (fd >= 0) {
+                d = fdopendir(fd);
+                if (!d) {
+                        safe_close(fd);
+                        return -ENOMEM;
+                }
+                while ((de = readdir(d)))
+                        if (startswith(de->d_name, "zram") && zf->n_devices < ZRAM_DEVICES_MAX &&
+                            strlen(de->d_name) < sizeof(zf->devices[0].name))
+                                strscpy(zf->devices[zf->n_devices++].name,
+                                        sizeof(zf->devices[0].name), de->d_name);
+                closedir(d);
+        }
+        if (zf->n_devices > 0)
+                zf->module = true;
+        if (!zf->module) {
+                probe_set(res, PROBE_ABSENT, "no zram devices (module not loaded)");
+                probe_set_remedy(res, "modprobe zram (NixOS: zramSwap.enable or hosttune [zram])");
+                return 0;
+        }
+        qsort(zf->devices, zf->n_devices, sizeof(zf->devices[0]), cmp_dev);
+        (void) probe_ctx_mountinfo(ctx, &mountinfo);
+        for (unsigned i = 0; i < zf->n_devices; i++)
+                if (read_device(ctx, &r->memory, mountinfo, &zf->devices[i], bad, sizeof(bad)))
+                        break;
+        if (bad[0]) {
+                probe_set_error(res, PROBE_WARN, -EBADMSG, bad);
+                return 0;
+        }
+        for (unsigned i = 0; i < zf->n_devices; i++) {
+                const struct zram_device *z = &zf->devices[i];
+                size_t l = strlen(desc);
+                char sz[32];
+
+                if (z->disksize == 0)
+                        snprintf(desc + l, sizeof(desc) - l, "%s%s unconfigured", i ? "; " : "",
+                                 z->name);
+                else
+                        snprintf(desc + l, sizeof(desc) - l, "%s%s %s %s%s", i ? "; " : "", z->name,
+                                 format_size(z->disksize, sz, sizeof(sz)), z->algorithm,
+                                 z->is_swap      ? ", swap"
+                                 : z->is_mounted ? ", mounted"
+                                                 : ", unused");
+                if (z->is_swap) {
+                        l = strlen(desc);
+                        snprintf(desc + l, sizeof(desc) - l, " priority %d", z->swap_priority);
+                }
+        }
+        if (zf->n_devices == 0)
+                snprintf(desc, sizeof(desc), "zram module loaded, no devices");
+        probe_set(res, PROBE_OK, "%s", desc);
+        return 0;
+}

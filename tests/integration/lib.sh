@@ -1,0 +1,56 @@
+# Shared helpers for integration tests (sourced). Tests run against this machine's real
+# kernel and must leave it as they found it: register every undo step with `defer` right after
+# the change it undoes; the EXIT trap runs them in reverse order even when an assertion fails.
+set -euo pipefail
+
+: "${HOSTTUNE:?run through tests/run-tests.sh or make check}"
+T_NAME=$(basename "$0" .sh)
+T_TMP=$(mktemp -d "/tmp/hosttune-$T_NAME.XXXXXX")
+T_DEFERRED=()
+T_FAILED=0
+
+defer() { T_DEFERRED+=("$*"); }
+
+t_cleanup() {
+	local rc=$? i
+	set +e
+	for ((i = ${#T_DEFERRED[@]} - 1; i >= 0; i--)); do
+		eval "${T_DEFERRED[$i]}" || echo "cleanup step failed: ${T_DEFERRED[$i]}" >&2
+	done
+	rm -rf "$T_TMP"
+	if [ $rc -eq 0 ] && [ $T_FAILED -ne 0 ]; then rc=1; fi
+	exit $rc
+}
+trap t_cleanup EXIT
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_cmd() { for c in "$@"; do command -v "$c" >/dev/null || skip "needs $c"; done; }
+
+# Tests that change global kernel state (hugepage pool, zram0, sysctls) hold this lock, so two
+# test runs on one machine (or parallel sessions) never fight over the same knob.
+kernel_lock() {
+	exec 9>/run/lock/hosttune-tests.lock
+	flock 9
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	T_FAILED=1
+	exit 1
+}
+
+ok() { echo "ok - $*"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() {
+	if [ "$2" != "$3" ]; then fail "$1: expected '$2', got '$3'"; fi
+	ok "$1 = $3"
+}
+
+# JSON field from a document on stdin, by a python expression over `d`.
+jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
