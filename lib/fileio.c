@@ -45,17 +45,23 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         return fd >= 0 ? fd : negative_errno();
 }
 
+/* Read once into buf + n, retrying on EINTR; returns bytes read (0 at EOF) or negative errno. */
+static ssize_t read_some(int fd, char *buf, size_t len) {
+        for (;;) {
+                ssize_t k = read(fd, buf, len);
+                if (k >= 0 || errno != EINTR)
+                        return k < 0 ? negative_errno() : k;
+        }
+}
+
 /* Read until EOF or until size-1 bytes are in buf. Returns length, or negative errno. */
 static ssize_t read_all(int fd, char *buf, size_t size, bool *ret_full) {
         size_t n = 0;
 
         while (n < size - 1) {
-                ssize_t k = read(fd, buf + n, size - 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
+                ssize_t k = read_some(fd, buf + n, size - 1 - n);
+                if (k < 0)
+                        return k;
                 if (k == 0)
                         break;
                 n += (size_t) k;
@@ -68,15 +74,9 @@ static ssize_t read_all(int fd, char *buf, size_t size, bool *ret_full) {
 /* Does the file end here? A full buffer might be exactly the file's size. */
 static int at_eof(int fd) {
         char c;
+        ssize_t k = read_some(fd, &c, 1);
 
-        for (;;) {
-                ssize_t k = read(fd, &c, 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                return k == 0;
-        }
+        return k < 0 ? (int) k : k == 0;
 }
 
 ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
@@ -130,12 +130,9 @@ int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char *
                                 return -ENOMEM;
                         buf = nb;
                 }
-                k = read(fd, buf + n, size - 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
+                k = read_some(fd, buf + n, size - 1 - n);
+                if (k < 0)
+                        return (int) k;
                 if (k == 0)
                         break;
                 n += (size_t) k;
@@ -161,14 +158,11 @@ ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
                 return fd;
         buf[0] = 0;
         while (n < size - 1) {
-                ssize_t k = read(fd, buf + n, size - 1 - n);
+                ssize_t k = read_some(fd, buf + n, size - 1 - n);
                 const char *hit;
 
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
+                if (k < 0)
+                        return k;
                 if (k == 0)
                         break;
                 if (memchr(buf + n, 0, (size_t) k))
@@ -200,6 +194,50 @@ int read_line_at(int root_fd, const char *path, char *buf, size_t size) {
         if (strchr(buf, '\n'))
                 return -EINVAL;
         return 0;
+}
+
+struct linux_dirent64 {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[];
+};
+
+int read_dir_names_at(int root_fd, const char *path, int (*cb)(const char *name, void *userdata),
+                      void *userdata) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+        /* Aligned for the kernel's struct linux_dirent64 records. */
+        union {
+                struct linux_dirent64 d;
+                char buf[8192];
+        } u;
+
+        if (fd < 0)
+                return fd;
+        for (;;) {
+                long n = syscall(SYS_getdents64, fd, u.buf, sizeof(u.buf));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        return 0;
+                for (long off = 0; off < n;) {
+                        const struct linux_dirent64 *d = (const void *) (u.buf + off);
+                        int r;
+
+                        if (d->d_reclen == 0 || off + d->d_reclen > n)
+                                return -EIO;
+                        off += d->d_reclen;
+                        if (streq(d->d_name, ".") || streq(d->d_name, ".."))
+                                continue;
+                        r = cb(d->d_name, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        }
 }
 
 int stat_in_root(int root_fd, const char *path, struct stat *ret) {

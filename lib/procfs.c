@@ -49,6 +49,43 @@ static const char *line_end(const char *s) {
         return e ? e : s + strlen(s);
 }
 
+/* Outcome of a per-line parser in for_each_line. */
+#define LINE_OK 0
+#define LINE_MALFORMED 1
+
+/* Call fn for every non-empty line of text, copied NUL-terminated into line (linesize bytes);
+ * a longer line counts as malformed without calling fn. fn returns LINE_OK, LINE_MALFORMED or
+ * a negative errno that stops the walk. Skips the first line when skip_header is set. */
+static int for_each_line(const char *text, char *line, size_t linesize, bool skip_header,
+                         int (*fn)(char *line, void *userdata), void *userdata,
+                         unsigned *ret_malformed) {
+        unsigned bad = 0;
+
+        for (const char *p = text; *p;) {
+                const char *end = line_end(p);
+                size_t l = (size_t) (end - p);
+
+                if (skip_header)
+                        skip_header = false;
+                else if (l >= linesize)
+                        bad++;
+                else if (l > 0) {
+                        int r;
+                        memcpy(line, p, l);
+                        line[l] = 0;
+                        r = fn(line, userdata);
+                        if (r < 0)
+                                return r;
+                        if (r == LINE_MALFORMED)
+                                bad++;
+                }
+                p = *end ? end + 1 : end;
+        }
+        if (ret_malformed)
+                *ret_malformed = bad;
+        return 0;
+}
+
 static int mountinfo_line(const char *p, struct mount_entry *e) {
         char devbuf[32], tmp[512];
         char *colon;
@@ -86,37 +123,32 @@ static int mountinfo_line(const char *p, struct mount_entry *e) {
         return 0;
 }
 
+/* The caller's callback and data, passed through for_each_line. */
+struct walk {
+        union {
+                int (*mount)(const struct mount_entry *e, void *userdata);
+                int (*buddy)(const struct buddy_zone *z, void *userdata);
+                int (*swaps)(const struct swaps_entry *e, void *userdata);
+        } cb;
+        void *userdata;
+};
+
+static int mountinfo_fn(char *line, void *userdata) {
+        const struct walk *w = userdata;
+        struct mount_entry e;
+
+        memset(&e, 0, sizeof(e));
+        if (mountinfo_line(line, &e) < 0)
+                return LINE_MALFORMED;
+        return w->cb.mount(&e, w->userdata);
+}
+
 int mountinfo_parse(const char *text, int (*cb)(const struct mount_entry *e, void *userdata),
                     void *userdata, unsigned *ret_malformed) {
-        struct mount_entry e;
-        unsigned bad = 0;
+        struct walk w = { .cb.mount = cb, .userdata = userdata };
+        char line[4096];
 
-        for (const char *p = text; *p;) {
-                const char *end = line_end(p);
-                char line[4096];
-                size_t l = (size_t) (end - p);
-
-                if (l > 0) {
-                        if (l >= sizeof(line))
-                                bad++;
-                        else {
-                                memcpy(line, p, l);
-                                line[l] = 0;
-                                memset(&e, 0, sizeof(e));
-                                if (mountinfo_line(line, &e) < 0)
-                                        bad++;
-                                else {
-                                        int r = cb(&e, userdata);
-                                        if (r < 0)
-                                                return r;
-                                }
-                        }
-                }
-                p = *end ? end + 1 : end;
-        }
-        if (ret_malformed)
-                *ret_malformed = bad;
-        return 0;
+        return for_each_line(text, line, sizeof(line), false, mountinfo_fn, &w, ret_malformed);
 }
 
 bool mount_option_find(const char *options, const char *opt, char *ret_value, size_t size) {
@@ -203,37 +235,22 @@ static int buddy_line(const char *p, struct buddy_zone *z) {
         return z->n_orders > 0 ? 0 : -EINVAL;
 }
 
+static int buddy_fn(char *line, void *userdata) {
+        const struct walk *w = userdata;
+        struct buddy_zone z;
+
+        memset(&z, 0, sizeof(z));
+        if (buddy_line(line, &z) < 0)
+                return LINE_MALFORMED;
+        return w->cb.buddy(&z, w->userdata);
+}
+
 int buddyinfo_parse(const char *text, int (*cb)(const struct buddy_zone *z, void *userdata),
                     void *userdata, unsigned *ret_malformed) {
-        unsigned bad = 0;
+        struct walk w = { .cb.buddy = cb, .userdata = userdata };
+        char line[1024];
 
-        for (const char *p = text; *p;) {
-                const char *end = line_end(p);
-                char line[1024];
-                size_t l = (size_t) (end - p);
-
-                if (l > 0) {
-                        struct buddy_zone z;
-                        if (l >= sizeof(line))
-                                bad++;
-                        else {
-                                memcpy(line, p, l);
-                                line[l] = 0;
-                                memset(&z, 0, sizeof(z));
-                                if (buddy_line(line, &z) < 0)
-                                        bad++;
-                                else {
-                                        int r = cb(&z, userdata);
-                                        if (r < 0)
-                                                return r;
-                                }
-                        }
-                }
-                p = *end ? end + 1 : end;
-        }
-        if (ret_malformed)
-                *ret_malformed = bad;
-        return 0;
+        return for_each_line(text, line, sizeof(line), false, buddy_fn, &w, ret_malformed);
 }
 
 struct obtainable_args {
@@ -345,51 +362,29 @@ int cpuinfo_parse_first(const char *text, struct cpuinfo_first *ret) {
         return 0;
 }
 
+/* "Filename Type Size Used Priority"; the file name is escaped like mountinfo paths. */
+static int swaps_fn(char *line, void *userdata) {
+        const struct walk *w = userdata;
+        struct swaps_entry e = { 0 };
+        const char *q = line;
+        char num[32];
+        int64_t prio;
+
+        if (next_field(&q, e.path, sizeof(e.path), true) < 0 ||
+            next_field(&q, e.type, sizeof(e.type), false) < 0 ||
+            next_field(&q, num, sizeof(num), false) < 0 || parse_u64(num, &e.size_kib) < 0 ||
+            next_field(&q, num, sizeof(num), false) < 0 || parse_u64(num, &e.used_kib) < 0 ||
+            next_field(&q, num, sizeof(num), false) < 0 || parse_i64(num, &prio) < 0 ||
+            prio < -65536 || prio > 65535)
+                return LINE_MALFORMED;
+        e.priority = (int) prio;
+        return w->cb.swaps(&e, w->userdata);
+}
+
 int swaps_parse(const char *text, int (*cb)(const struct swaps_entry *e, void *userdata),
                 void *userdata, unsigned *ret_malformed) {
-        unsigned bad = 0;
-        bool header = true;
+        struct walk w = { .cb.swaps = cb, .userdata = userdata };
+        char line[1024];
 
-        for (const char *p = text; *p;) {
-                const char *end = line_end(p);
-                char line[1024];
-                size_t l = (size_t) (end - p);
-
-                if (header) {
-                        header = false; /* "Filename Type Size Used Priority" */
-                } else if (l > 0) {
-                        struct swaps_entry e = { 0 };
-                        const char *q = line;
-                        char num[32];
-                        int64_t prio;
-                        int r;
-
-                        if (l >= sizeof(line)) {
-                                bad++;
-                                goto next;
-                        }
-                        memcpy(line, p, l);
-                        line[l] = 0;
-                        if (next_field(&q, e.path, sizeof(e.path), true) < 0 ||
-                            next_field(&q, e.type, sizeof(e.type), false) < 0 ||
-                            next_field(&q, num, sizeof(num), false) < 0 ||
-                            parse_u64(num, &e.size_kib) < 0 ||
-                            next_field(&q, num, sizeof(num), false) < 0 ||
-                            parse_u64(num, &e.used_kib) < 0 ||
-                            next_field(&q, num, sizeof(num), false) < 0 ||
-                            parse_i64(num, &prio) < 0 || prio < -65536 || prio > 65535) {
-                                bad++;
-                                goto next;
-                        }
-                        e.priority = (int) prio;
-                        r = cb(&e, userdata);
-                        if (r < 0)
-                                return r;
-                }
-        next:
-                p = *end ? end + 1 : end;
-        }
-        if (ret_malformed)
-                *ret_malformed = bad;
-        return 0;
+        return for_each_line(text, line, sizeof(line), true, swaps_fn, &w, ret_malformed);
 }

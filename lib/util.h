@@ -85,6 +85,13 @@ static inline const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+/* Order names with numeric suffixes naturally: shorter first, then bytewise ("zram2" before
+ * "zram10"). */
+static inline int name_cmp(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        return la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }

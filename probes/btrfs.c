@@ -1,6 +1,5 @@
 /* btrfs probe: mounts with their options, and what the snapshot root is (subvolume, NOCOW,
  * compression). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -125,27 +124,20 @@ int probe_path_facts(struct probe_ctx *ctx, const char *path, struct path_facts 
         return 0;
 }
 
+static int count_cb(const char *name, void *userdata) {
+        if (name[0] != '.')
+                (*(unsigned *) userdata)++;
+        return 0;
+}
+
 /* Prepared slots are the entries of <root>/slots; a lease moves its slot out of there. */
 static unsigned count_slots(struct probe_ctx *ctx, const char *root) {
         char path[300];
-        struct dirent *de;
         unsigned n = 0;
-        DIR *d;
-        int fd;
 
         snprintf(path, sizeof(path), "%s/slots", root);
-        fd = open_in_root(ctx->root_fd, path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        if (read_dir_names_at(ctx->root_fd, path, count_cb, &n) < 0)
                 return 0;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return 0;
-        }
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
         return n;
 }
 

@@ -1,6 +1,5 @@
 /* Hugepage probe: every page size's pool (global and per NUMA node), what the buddy allocator
  * could hand out now, and hugetlbfs mounts. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,9 +31,21 @@ static int parse_size_dir(const char *name, uint64_t *ret) {
         return 0;
 }
 
-static int cmp_pool(const void *a, const void *b) {
-        const struct hugetlb_pool *x = a, *y = b;
-        return x->page_size < y->page_size ? -1 : x->page_size > y->page_size;
+/* Collect page sizes in ascending order (insertion keeps the array sorted; at most a handful
+ * of sizes exist, and glibc's qsort would ask the kernel for sysinfo first). */
+static int size_dir_cb(const char *name, void *userdata) {
+        struct hugetlb_facts *h = userdata;
+        uint64_t size;
+        unsigned i;
+
+        if (parse_size_dir(name, &size) < 0 || h->n_sizes >= HUGETLB_SIZES_MAX)
+                return 0;
+        for (i = h->n_sizes; i > 0 && h->sizes[i - 1].page_size > size; i--)
+                h->sizes[i] = h->sizes[i - 1];
+        memset(&h->sizes[i], 0, sizeof(h->sizes[i]));
+        h->sizes[i].page_size = size;
+        h->n_sizes++;
+        return 0;
 }
 
 /* Read one counter of a pool directory; counters the kernel lacks stay 0. */
@@ -108,34 +119,21 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         const char *meminfo = NULL, *mountinfo;
         bool have_buddy;
         long base_page = sysconf(_SC_PAGESIZE);
-        DIR *d;
-        struct dirent *de;
-        int fd, e;
+        int e;
         uint64_t kib;
 
-        fd = open_in_root(ctx->root_fd, "sys/kernel/mm/hugepages", O_RDONLY | O_DIRECTORY, 0);
-        if (fd == -ENOENT) {
+        e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
+        if (e == -ENOENT) {
                 probe_set(res, PROBE_ABSENT,
                           "kernel without hugetlbfs (no /sys/kernel/mm/hugepages)");
                 probe_set_remedy(res, "use a kernel built with CONFIG_HUGETLBFS");
                 return 0;
         }
-        if (fd < 0) {
-                probe_set_error(res, PROBE_FAIL, fd, "/sys/kernel/mm/hugepages");
+        if (e < 0) {
+                probe_set_error(res, PROBE_FAIL, e, "/sys/kernel/mm/hugepages");
                 return 0;
         }
         h->supported = true;
-        d = fdopendir(fd);
-        if (!d) {
-                safe_close(fd);
-                return -ENOMEM;
-        }
-        while ((de = readdir(d)))
-                if (h->n_sizes < HUGETLB_SIZES_MAX &&
-                    parse_size_dir(de->d_name, &h->sizes[h->n_sizes].page_size) == 0)
-                        h->n_sizes++;
-        closedir(d);
-        qsort(h->sizes, h->n_sizes, sizeof(h->sizes[0]), cmp_pool);
 
         if (probe_ctx_meminfo(ctx, &meminfo) < 0)
                 meminfo = NULL;

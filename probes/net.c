@@ -1,6 +1,5 @@
 /* Network device probe: /dev/net/tun, /dev/vhost-net, /dev/vhost-vsock, the policy's tap pool
  * and bridge as sysfs shows them. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
@@ -62,10 +61,32 @@ static void read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *
         }
 }
 
-static int cmp_tap(const void *a, const void *b) {
-        const struct tap_facts *x = a, *y = b;
-        size_t lx = strlen(x->name), ly = strlen(y->name);
-        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->name, y->name);
+struct tap_walk {
+        struct probe_ctx *ctx;
+        struct net_facts *n;
+        const char *prefix;
+};
+
+/* Taps of the pool in numeric order (htap2 before htap10). */
+static int tap_dir_cb(const char *name, void *userdata) {
+        struct tap_walk *w = userdata;
+        struct net_facts *n = w->n;
+        unsigned i;
+
+        if (!startswith(name, w->prefix) || n->n_taps >= TAPS_MAX ||
+            strlen(name) >= sizeof(n->taps[0].name))
+                return 0;
+        for (i = n->n_taps; i > 0 && name_cmp(n->taps[i - 1].name, name) > 0; i--)
+                n->taps[i] = n->taps[i - 1];
+        memset(&n->taps[i], 0, sizeof(n->taps[i]));
+        n->n_taps++;
+        if (w->ctx->detail)
+                read_tap(w->ctx, name, &n->taps[i]);
+        else {
+                strscpy(n->taps[i].name, sizeof(n->taps[i].name), name);
+                n->taps[i].owner = n->taps[i].group = -1;
+        }
+        return 0;
 }
 
 /* Append "what" to a comma list in buf. */
@@ -97,9 +118,7 @@ int probe_net(struct probe_ctx *ctx, struct host_report *r) {
         struct probe_result *res = &r->results[PROBE_NET];
         const char *prefix = probe_ctx_tap_prefix(ctx);
         char fail[160] = "", warn[200] = "", path[128];
-        int tun, vn, vv, fd;
-        DIR *d;
-        struct dirent *de;
+        int tun, vn, vv;
 
         tun = check_dev(ctx, &tun_spec, &n->tun, fail, sizeof(fail));
         vn = check_dev(ctx, &vhost_net_spec, &n->vhost_net, warn, sizeof(warn));
@@ -112,28 +131,11 @@ int probe_net(struct probe_ctx *ctx, struct host_report *r) {
                 snprintf(path, sizeof(path), "sys/class/net/%s/bridge", ctx->targets.bridge);
                 n->bridge_exists = faccessat(ctx->root_fd, path, F_OK, 0) == 0;
         }
-        fd = open_in_root(ctx->root_fd, "sys/class/net", O_RDONLY | O_DIRECTORY, 0);
-        if (fd >= 0) {
-                d = fdopendir(fd);
-                if (!d) {
-                        safe_close(fd);
-                        return -ENOMEM;
-                }
-                while ((de = readdir(d)))
-                        if (startswith(de->d_name, prefix) && n->n_taps < TAPS_MAX &&
-                            strlen(de->d_name) < sizeof(n->taps[0].name)) {
-                                struct tap_facts *t = &n->taps[n->n_taps++];
-                                if (ctx->detail)
-                                        read_tap(ctx, de->d_name, t);
-                                else {
-                                        strscpy(t->name, sizeof(t->name), de->d_name);
-                                        t->owner = t->group = -1;
-                                }
-                        }
-                closedir(d);
-                qsort(n->taps, n->n_taps, sizeof(n->taps[0]), cmp_tap);
-        }
 
+        {
+                struct tap_walk w = { ctx, n, prefix };
+                (void) read_dir_names_at(ctx->root_fd, "sys/class/net", tap_dir_cb, &w);
+        }
         if (fail[0]) {
                 probe_set(res, PROBE_FAIL, "%s: VMs get no tap networking%s%s", fail,
                           warn[0] ? "; also " : "", warn);

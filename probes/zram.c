@@ -1,5 +1,4 @@
 /* zram probe: devices, their size and compression, whether they serve as swap or are mounted. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,10 +21,20 @@ static int mounted_cb(const struct mount_entry *e, void *userdata) {
         return 0;
 }
 
-static int cmp_dev(const void *a, const void *b) {
-        const struct zram_device *x = a, *y = b;
-        size_t lx = strlen(x->name), ly = strlen(y->name);
-        return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->name, y->name);
+/* zram devices in numeric order (zram2 before zram10). */
+static int zram_dir_cb(const char *name, void *userdata) {
+        struct zram_facts *zf = userdata;
+        unsigned i;
+
+        if (!startswith(name, "zram") || zf->n_devices >= ZRAM_DEVICES_MAX ||
+            strlen(name) >= sizeof(zf->devices[0].name))
+                return 0;
+        for (i = zf->n_devices; i > 0 && name_cmp(zf->devices[i - 1].name, name) > 0; i--)
+                zf->devices[i] = zf->devices[i - 1];
+        memset(&zf->devices[i], 0, sizeof(zf->devices[i]));
+        strscpy(zf->devices[i].name, sizeof(zf->devices[i].name), name);
+        zf->n_devices++;
+        return 0;
 }
 
 /* Fill one device from /sys/block/zramN. Returns a path that held garbage, or NULL. */
@@ -89,28 +98,13 @@ int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
         struct probe_result *res = &r->results[PROBE_ZRAM];
         char bad[128] = "", desc[REASON_MAX] = "";
         const char *mountinfo = NULL;
-        struct dirent *de;
-        DIR *d;
-        int fd;
+        int e;
 
         zf->module = faccessat(ctx->root_fd, "sys/class/zram-control", F_OK, 0) == 0;
-        fd = open_in_root(ctx->root_fd, "sys/block", O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0 && fd != -ENOENT) {
-                probe_set_error(res, PROBE_FAIL, fd, "/sys/block");
+        e = read_dir_names_at(ctx->root_fd, "sys/block", zram_dir_cb, zf);
+        if (e < 0 && e != -ENOENT) {
+                probe_set_error(res, PROBE_FAIL, e, "/sys/block");
                 return 0;
-        }
-        if (fd >= 0) {
-                d = fdopendir(fd);
-                if (!d) {
-                        safe_close(fd);
-                        return -ENOMEM;
-                }
-                while ((de = readdir(d)))
-                        if (startswith(de->d_name, "zram") && zf->n_devices < ZRAM_DEVICES_MAX &&
-                            strlen(de->d_name) < sizeof(zf->devices[0].name))
-                                strscpy(zf->devices[zf->n_devices++].name,
-                                        sizeof(zf->devices[0].name), de->d_name);
-                closedir(d);
         }
         if (zf->n_devices > 0)
                 zf->module = true;
@@ -119,7 +113,6 @@ int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
                 probe_set_remedy(res, "modprobe zram (NixOS: zramSwap.enable or hosttune [zram])");
                 return 0;
         }
-        qsort(zf->devices, zf->n_devices, sizeof(zf->devices[0]), cmp_dev);
         (void) probe_ctx_mountinfo(ctx, &mountinfo);
         for (unsigned i = 0; i < zf->n_devices; i++)
                 if (read_device(ctx, &r->memory, mountinfo, &zf->devices[i], bad, sizeof(bad)))

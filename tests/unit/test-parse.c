@@ -143,10 +143,10 @@ static void test_word_lists(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_u64),      cmocka_unit_test(test_i64),
-                cmocka_unit_test(test_size),     cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_u64),       cmocka_unit_test(test_i64),
+                cmocka_unit_test(test_size),      cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_bool_mode), cmocka_unit_test(test_id_list),
-                cmocka_unit_test(test_format),   cmocka_unit_test(test_word_lists),
+                cmocka_unit_test(test_format),    cmocka_unit_test(test_word_lists),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
