@@ -27,6 +27,9 @@ static const struct {
         [REQ_ZRAM] = { "zram", PROBE_ZRAM, false },
         [REQ_BTRFS] = { "btrfs", PROBE_BTRFS, false },
         [REQ_NIX] = { "nix", PROBE_NIX, false },
+        [REQ_NO_SWAP] = { "no-swap", PROBE_MEMORY, false },
+        [REQ_SMT_OFF] = { "smt-off", PROBE_CPU, false },
+        [REQ_KSM_OFF] = { "ksm-off", PROBE_MEMORY, false },
 };
 
 static int parse_token(const char *tok, uint64_t mem_total, struct requirement *ret, char *err,
@@ -52,7 +55,7 @@ static int parse_token(const char *tok, uint64_t mem_total, struct requirement *
                 snprintf(err, errsize,
                          "unknown requirement '%s' (known: kvm, hugepages=SIZE[:PAGESIZE], rng, "
                          "hwrng, tun, vhost-net, vhost-vsock, userfaultfd, userns, snapshots=N, "
-                         "taps=N, zram, btrfs, nix)",
+                         "taps=N, zram, btrfs, nix, no-swap, smt-off, ksm-off)",
                          name);
                 return -EINVAL;
         }
@@ -369,6 +372,51 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                         eval_status(r, PROBE_NIX,
                                     (1U << PROBE_OK) | (1U << PROBE_WARN) | (1U << PROBE_ABSENT),
                                     res);
+                        break;
+                case REQ_NO_SWAP:
+                        if (r->memory.n_swaps == 0)
+                                set_result(res, true, "no swap devices");
+                        else {
+                                set_result(res, false,
+                                           "%u swap device%s active (%s first): Firecracker's "
+                                           "production advice is no swap, guest memory must "
+                                           "not be paged out",
+                                           r->memory.n_swaps, r->memory.n_swaps == 1 ? "" : "s",
+                                           r->memory.swaps[0].path);
+                                snprintf(res->remedy, sizeof(res->remedy),
+                                         "swapoff -a, or choose a policy that wants zram swap "
+                                         "(microvm-ci) instead of firecracker-prod");
+                        }
+                        break;
+                case REQ_SMT_OFF:
+                        if (streq(r->cpu.smt_control, "off") ||
+                            streq(r->cpu.smt_control, "forceoff") ||
+                            streq(r->cpu.smt_control, "notsupported") ||
+                            streq(r->cpu.smt_control, "notimplemented"))
+                                set_result(res, true, "SMT %s", r->cpu.smt_control);
+                        else {
+                                set_result(res, false,
+                                           "SMT %s: sibling threads share caches across VMs "
+                                           "(Firecracker's production advice is SMT off)",
+                                           r->cpu.smt_control[0] ? r->cpu.smt_control
+                                                                 : "state unknown");
+                                snprintf(res->remedy, sizeof(res->remedy),
+                                         "echo off > /sys/devices/system/cpu/smt/control, or "
+                                         "boot with nosmt");
+                        }
+                        break;
+                case REQ_KSM_OFF:
+                        if (r->memory.ksm_run == 0 || r->memory.ksm_run == -1)
+                                set_result(res, true, "KSM %s",
+                                           r->memory.ksm_run == 0 ? "off" : "not built in");
+                        else {
+                                set_result(res, false,
+                                           "KSM is %s: merged pages leak timing across VMs "
+                                           "(Firecracker's production advice is KSM off)",
+                                           r->memory.ksm_run == 1 ? "running" : "unmerging");
+                                snprintf(res->remedy, sizeof(res->remedy),
+                                         "echo 2 > /sys/kernel/mm/ksm/run ([memory] ksm = no)");
+                        }
                         break;
                 default:
                         set_result(res, false, "unknown requirement");

@@ -23,6 +23,9 @@ enum requirement_kind {
         REQ_ZRAM,        /* a zram device serves as swap */
         REQ_BTRFS,       /* the snapshot root is on btrfs */
         REQ_NIX,         /* nix.conf advertises only what is true */
+        REQ_NO_SWAP,     /* no swap device (Firecracker production advice) */
+        REQ_SMT_OFF,     /* SMT disabled (Firecracker production advice) */
+        REQ_KSM_OFF,     /* KSM not merging (Firecracker production advice) */
         _REQ_MAX,
 };
 
@@ -41,9 +44,9 @@ struct requirements {
 /* Parse a list of requirement tokens separated by commas and/or whitespace and merge it into
  * req: a later token of the same kind (and page size) replaces an earlier one. Tokens:
  * kvm, hugepages=SIZE[:PAGESIZE], rng, hwrng, tun, vhost-net, vhost-vsock, userfaultfd,
- * userns, snapshots=N, taps=N, zram, btrfs, nix. mem_total (bytes) resolves "hugepages=10%".
- * Returns -EINVAL and a message naming the token in err on a bad token; req is then
- * unchanged. */
+ * userns, snapshots=N, taps=N, zram, btrfs, nix, no-swap, smt-off, ksm-off. mem_total (bytes)
+ * resolves "hugepages=10%". Returns -EINVAL and a message naming the token in err on a bad token;
+ * req is then unchanged. */
 int requirements_parse(const char *list, uint64_t mem_total, struct requirements *req, char *err,
                        size_t errsize);
 
