@@ -1,5 +1,6 @@
 /* `hosttune check` and `hosttune probe`: run the probes, judge readiness, print. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,8 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
+#include "policies/agent-state.h"
+#include "policies/readiness-json.h"
 #include "policies/readiness.h"
 #include "probes/probes.h"
 #include "probes/report-json.h"
@@ -85,26 +88,15 @@ static int parse_options(int argc, char **argv, struct check_options *o) {
         return 0;
 }
 
-static json_object *results_json(const struct requirements *req,
-                                 const struct requirement_result *res) {
-        json_object *a = json_object_new_array();
+/* What the live agent contributed, for --json. */
+static json_object *agent_json(const struct agent_state *a) {
+        json_object *o = json_object_new_object();
 
-        for (unsigned i = 0; i < req->n; i++) {
-                json_object *o = json_object_new_object();
-                char name[64];
-
-                json_object_object_add(o, "name",
-                                       json_object_new_string(requirement_to_string(
-                                               &res[i].req, name, sizeof(name))));
-                json_object_object_add(o, "probe",
-                                       json_object_new_string(probe_id_to_string(res[i].probe)));
-                json_object_object_add(o, "satisfied", json_object_new_boolean(res[i].satisfied));
-                json_object_object_add(o, "caveat", json_object_new_boolean(res[i].caveat));
-                json_object_object_add(o, "reason", json_object_new_string(res[i].reason));
-                json_object_object_add(o, "remedy", json_object_new_string(res[i].remedy));
-                json_object_array_add(a, o);
-        }
-        return a;
+        json_object_object_add(o, "pid", json_object_new_int((int) a->pid));
+        json_object_object_add(o, "generation", json_object_new_uint64(a->generation));
+        json_object_object_add(o, "policy_name", json_object_new_string(a->policy_name));
+        json_object_object_add(o, "policy_path", json_object_new_string(a->policy_path));
+        return o;
 }
 
 /* Human output: one line per requirement, then one per probe no requirement covered. */
@@ -164,6 +156,9 @@ static int run(int argc, char **argv, bool probe_only) {
         struct requirement_result res[REQUIREMENTS_MAX];
         struct probe_ctx ctx = { .root_fd = -1 };
         static struct host_report report;
+        static struct agent_state agent;
+        struct probe_targets targets = { 0 };
+        bool from_agent = false;
         char err[256];
         unsigned failed = 0;
         int r, exit_code;
@@ -172,7 +167,18 @@ static int run(int argc, char **argv, bool probe_only) {
         if (r != 0)
                 return r > 0 ? 0 : EXIT_USAGE;
 
-        r = probe_ctx_open(o.root, NULL, &ctx);
+        /* A running agent publishes its policy's requirements and what leases hold in the
+         * runtime dir, with a lock that proves it is alive (docs/agent-state.md): a few
+         * syscalls instead of a D-Bus round trip. The probes still run here, so the verdict
+         * is about the host now; the agent adds what only it knows. */
+        if (!probe_only && !o.offline && !o.root &&
+            agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0) {
+                from_agent = true;
+                if (!o.policy)
+                        targets = agent_state_probe_targets(&agent);
+        }
+
+        r = probe_ctx_open(o.root, &targets, &ctx);
         if (r < 0) {
                 fprintf(stderr, "hosttune: cannot open root %s: %s\n", o.root ? o.root : "/",
                         strerror(-r));
@@ -187,14 +193,18 @@ static int run(int argc, char **argv, bool probe_only) {
         }
         if (!probe_only) {
                 uint64_t mem_total = report.memory.mem_total_kib * 1024;
-                r = requirements_parse(o.require ? o.require : DEFAULT_REQUIRE, mem_total, &req,
-                                       err, sizeof(err));
+                const char *list = o.require                 ? o.require
+                                   : from_agent && !o.policy ? agent.require
+                                                             : DEFAULT_REQUIRE;
+                r = requirements_parse(list, mem_total, &req, err, sizeof(err));
                 if (r < 0) {
-                        fprintf(stderr, "hosttune: --require: %s\n", err);
+                        fprintf(stderr, "hosttune: %s: %s\n", o.require ? "--require" : "agent",
+                                err);
                         probe_ctx_done(&ctx);
-                        return EXIT_USAGE;
+                        return o.require ? EXIT_USAGE : EXIT_PROBE_FAILED;
                 }
-                failed = requirements_evaluate(&req, &report, NULL, res);
+                failed = requirements_evaluate(&req, &report, from_agent ? &agent.leases : NULL,
+                                               res);
         }
 
         exit_code = failed ? EXIT_NOT_READY : EXIT_READY;
@@ -203,23 +213,33 @@ static int run(int argc, char **argv, bool probe_only) {
                         exit_code = EXIT_PROBE_FAILED;
 
         if (o.json) {
-                json_object *doc = json_object_new_object();
-                json_object_object_add(
-                        doc, "schema",
-                        json_object_new_string(probe_only ? REPORT_SCHEMA : CHECK_SCHEMA));
-                json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
-                json_object_object_add(doc, "root", json_object_new_string(o.root ? o.root : "/"));
-                if (!probe_only) {
-                        json_object_object_add(doc, "ready", json_object_new_boolean(failed == 0));
-                        json_object_object_add(doc, "source", json_object_new_string("local"));
-                        json_object_object_add(doc, "requirements", results_json(&req, res));
+                json_object *doc;
+
+                if (probe_only) {
+                        doc = json_object_new_object();
+                        json_object_object_add(doc, "schema",
+                                               json_object_new_string(REPORT_SCHEMA));
+                        json_object_object_add(doc, "version",
+                                               json_object_new_string(HOSTTUNE_VERSION));
+                        json_object_object_add(doc, "root",
+                                               json_object_new_string(o.root ? o.root : "/"));
+                        json_object_object_add(doc, "probes", report_probes_to_json(&report));
+                } else {
+                        doc = check_document_to_json(&report, res, req.n, failed,
+                                                     from_agent ? "agent" : "local",
+                                                     o.root ? o.root : "/");
+                        if (doc && from_agent)
+                                json_object_object_add(doc, "agent", agent_json(&agent));
                 }
-                json_object_object_add(doc, "probes", report_probes_to_json(&report));
-                if (output_json(stdout, doc) < 0)
+                if (!doc || output_json(stdout, doc) < 0)
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
-        } else
+        } else {
                 print_human(&report, &req, res, failed, probe_only);
+                if (from_agent)
+                        printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
+                               agent.policy_name, agent.generation);
+        }
         probe_ctx_done(&ctx);
         if (fflush(stdout) != 0)
                 return EXIT_PROBE_FAILED;
