@@ -600,11 +600,15 @@ struct options_args {
         size_t n;
 };
 
+/* Only options the btrfs probe reads can be required: anything else could never be verified. */
 static int option_cb(const char *item, void *u) {
         struct options_args *a = u;
+        const char *alg = startswith(item, "compress=");
         int k;
 
-        if (!chars_in(item, "_=:.-"))
+        if (!streq(item, "noatime") && !streq(item, "ssd") && !streq(item, "space_cache=v2") &&
+            !streq(item, "discard=async") && !streq(item, "compress") &&
+            !(alg && *alg && chars_in(alg, ":-")))
                 return -EINVAL;
         k = snprintf(a->out + a->n, sizeof(a->out) - a->n, "%s%s", a->n ? " " : "", item);
         if (k < 0 || (size_t) k >= sizeof(a->out) - a->n)
@@ -622,8 +626,8 @@ static int parse_require_options(struct policy_load *l, const struct policy_entr
                 return fail(msg, size, "the list is too long");
         if (r < 0)
                 return fail(msg, size,
-                            "mount options may hold only letters, digits and '_=:.-' (noatime, "
-                            "space_cache=v2, compress=zstd:1)");
+                            "hosttune can verify only noatime, ssd, space_cache=v2, "
+                            "discard=async, compress and compress=ALGORITHM[:LEVEL]");
         memcpy(l->p->require_options, a.out, sizeof(a.out));
         return 0;
 }
@@ -998,6 +1002,21 @@ const char *policy_key_to_string(enum policy_key k) {
                                 snprintf(names[k], sizeof(names[k]), "[%s] %s",
                                          policy_key_defs[i].section, policy_key_defs[i].name);
         return names[k];
+}
+
+char *policy_setting_to_string(const struct policy *p, enum policy_key k, char *buf, size_t size) {
+        char v[512];
+
+        for (unsigned i = 0; i < policy_n_key_defs; i++) {
+                const struct policy_key_def *d = &policy_key_defs[i];
+                if (d->key != (int) k)
+                        continue;
+                policy_key_format(p, d, v, sizeof(v));
+                snprintf(buf, size, "[%s] %s = %s", d->section, d->name, v);
+                return buf;
+        }
+        snprintf(buf, size, "?");
+        return buf;
 }
 
 /* ---- applying and writing the simple types ---------------------------------------------- */

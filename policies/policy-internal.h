@@ -100,10 +100,6 @@ int policy_finalize(struct policy_load *l);
 /* Write the value of a key that is not KT_CUSTOM. */
 void policy_key_format(const struct policy *p, const struct policy_key_def *d, char *buf,
                        size_t size);
-/* A hugepage size as written ("2G", "none", "50%"). */
-char *policy_size_format(const struct policy_size *s, char *buf, size_t size);
-/* The per-node setting of a pool as written ("kernel", "even", "0:1G 1:1G"). */
-char *policy_per_node_format(const struct policy_hugepool *h, char *buf, size_t size);
 /* Call cb for every item of a list separated by commas and/or whitespace; -ENAMETOOLONG for an
  * item longer than 255 characters, else the first negative value of cb. */
 int policy_list_walk(const char *v, int (*cb)(const char *item, void *u), void *u);

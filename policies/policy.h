@@ -252,6 +252,12 @@ int policy_load_string(const char *name, const char *text, struct policy *ret,
 /* Is name a profile name (letters, digits, '-', '_'; no '/', no ".ini")? */
 bool policy_is_profile_name(const char *name);
 
+/* A size as a policy file writes it ("2G", "50%", "none"). */
+char *policy_size_format(const struct policy_size *s, char *buf, size_t size);
+
+/* The per-node setting of a pool as a policy file writes it ("kernel", "even", "0:1G 1:1G"). */
+char *policy_per_node_format(const struct policy_hugepool *h, char *buf, size_t size);
+
 /* Bytes a size stands for on a host with mem_total bytes of RAM. */
 uint64_t policy_size_resolve(const struct policy_size *s, uint64_t mem_total);
 
@@ -268,6 +274,9 @@ const char *policy_origin_reason(const struct policy *p, struct policy_origin o)
 
 /* "[section] key" of a key, for messages ("[memory] swappiness"). */
 const char *policy_key_to_string(enum policy_key k);
+
+/* "[section] key = value" of a key as the policy has it ("[memory] swappiness = 10"). */
+char *policy_setting_to_string(const struct policy *p, enum policy_key k, char *buf, size_t size);
 
 /* The probe targets this policy implies (snapshot root, tap prefix, bridge, nix.conf). The
  * strings point into p. */
