@@ -408,14 +408,17 @@ static void plan_zram(struct builder *b) {
         const struct zram_device *z = NULL;
         struct policy_origin o = p->zram_size.origin;
         const char *dev = p->zram_device;
-        uint64_t want;
+        uint64_t want, tolerance;
         char setting[128], v[64], wanted[128], current[128] = "", note[256], path[64];
         struct plan_step *s;
 
         if (!p->zram_size.set)
                 return;
+        /* A percentage is of RAM as this host counts it; other tools (zram-generator, which
+         * NixOS's zramSwap uses) count slightly differently: whole MiB, within 1%. */
         want = policy_size_resolve(&p->zram_size, b->r->memory.mem_total_kib * 1024);
-        want = div_up(want, 4096) * 4096;
+        want = p->zram_size.percent ? div_up(want, 1U << 20) << 20 : div_up(want, 4096) * 4096;
+        tolerance = p->zram_size.percent ? want / 100 : ZRAM_ALIGN_MAX;
         snprintf(setting, sizeof(setting), "[zram] size = %s",
                  policy_size_format(&p->zram_size, v, sizeof(v)));
         snprintf(wanted, sizeof(wanted), "%s %s swap priority %d", format_size(want, v, sizeof(v)),
@@ -425,7 +428,10 @@ static void plan_zram(struct builder *b) {
                 if (streq(b->r->zram.devices[i].name, dev))
                         z = &b->r->zram.devices[i];
         if (z && z->disksize > 0) {
-                bool size_ok = z->disksize >= want && z->disksize - want < ZRAM_ALIGN_MAX;
+                bool size_ok = p->zram_size.percent
+                                       ? (z->disksize > want ? z->disksize - want
+                                                             : want - z->disksize) <= tolerance
+                                       : z->disksize >= want && z->disksize - want < tolerance;
                 bool algo_ok = !p->zram_algorithm[0] || streq(z->algorithm, p->zram_algorithm);
                 size_t l;
 
