@@ -1065,7 +1065,7 @@ int policy_key_apply(struct policy_load *l, const struct policy_entry *e, char *
                 break;
         case KT_MODE:
                 if (parse_mode(e->value, &m) < 0 || m > (mode_t) d->max)
-                        return fail(msg, size, "'%s' is not an octal mode up to %04" PRIo64,
+                        return fail(msg, size, "'%s' is not an octal mode up to 0%" PRIo64,
                                     e->value, (uint64_t) d->max);
                 *(mode_t *) field = m;
                 break;
@@ -1149,6 +1149,15 @@ void policy_key_format(const struct policy *p, const struct policy_key_def *d, c
         }
 }
 
+/* Bytes as a size that reads back as bytes: "1536M", or "1000B" (a plain number would be a
+ * count of pages in a hugepage key). */
+static char *bytes_format(uint64_t bytes, char *buf, size_t size) {
+        format_size(bytes, buf, size);
+        if (bytes != 0 && bytes % 1024 != 0)
+                snprintf(buf, size, "%" PRIu64 "B", bytes);
+        return buf;
+}
+
 char *policy_size_format(const struct policy_size *s, char *buf, size_t size) {
         if (!s->set)
                 snprintf(buf, size, "none");
@@ -1159,7 +1168,7 @@ char *policy_size_format(const struct policy_size *s, char *buf, size_t size) {
                         snprintf(buf, size, "%u.%03u%%", s->percent_millis / 1000,
                                  s->percent_millis % 1000);
         } else
-                format_size(s->bytes, buf, size);
+                bytes_format(s->bytes, buf, size);
         return buf;
 }
 
@@ -1175,7 +1184,7 @@ char *policy_per_node_format(const struct policy_hugepool *h, char *buf, size_t 
                 if (h->node_pool[i].set) {
                         char sz[32];
                         n += (size_t) snprintf(buf + n, size - n, "%s%u:%s", n ? " " : "", i,
-                                               format_size(h->node_pool[i].bytes, sz, sizeof(sz)));
+                                               bytes_format(h->node_pool[i].bytes, sz, sizeof(sz)));
                 }
         return buf;
 }
@@ -1223,7 +1232,8 @@ static int finalize_main_pool(struct policy_load *l) {
                         return r;
                 }
         }
-        if (!any)
+        /* "pool = none, per-node = kernel" (what `policy show` writes for no pool) is no pool. */
+        if (!any || (!h.pool.set && !h.max.set && h.per_node == PER_NODE_KERNEL))
                 return 0;
         for (unsigned i = 0; i < p->n_pools; i++)
                 if (p->pools[i].page_size == h.page_size) {
@@ -1320,15 +1330,8 @@ int policy_finalize(struct policy_load *l) {
                                   "ksm = yes contradicts the ksm-off requirement in [readiness]");
                 return -EINVAL;
         }
-        if (p->taps > 0) {
-                char last[32];
-                snprintf(last, sizeof(last), "%s%u", p->tap_prefix, p->taps - 1);
-                if (strlen(last) > 15) {
-                        policy_load_error(l, p->origins[POLICY_KEY_NET_TAP_PREFIX], "tap-prefix",
-                                          "tap name %s would be longer than 15 characters", last);
-                        return -EINVAL;
-                }
-        }
+        /* Tap names fit IFNAMSIZ by construction: a prefix of at most 11 characters and at most
+         * TAPS_MAX (256) taps, numbered from 0 to 255. */
         p->snapshots_managed = p->slots > 0 || p->n_templates > 0;
         return 0;
 }
