@@ -383,6 +383,17 @@ static int profile_read(const char *name, char **ret_text, char *ret_label, size
         return 0;
 }
 
+/* The directory part of path ("" for a bare name, "/" for a file in /), for relative includes. */
+static void dir_of(const char *path, char *buf, size_t size) {
+        const char *slash = strrchr(path, '/');
+        size_t n = slash ? (size_t) (slash - path) + (slash == path) : 0;
+
+        if (n >= size)
+                n = size - 1;
+        memcpy(buf, path, n);
+        buf[n] = 0;
+}
+
 /* The identity of a file for cycle detection: its canonical path. */
 static void file_identity(const char *path, char *buf, size_t size) {
         char *rp = realpath(path, NULL);
@@ -394,8 +405,7 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
                         const char *dir) {
         struct policy_origin o = { .file = e->file, .line = e->line };
         _cleanup_free_ char *text = NULL;
-        char label[POLICY_PATH_MAX], identity[POLICY_PATH_MAX], chain[512];
-        _cleanup_free_ char *incdir = NULL;
+        char label[POLICY_PATH_MAX], identity[POLICY_PATH_MAX], chain[512], incdir[POLICY_PATH_MAX];
         size_t n = 0;
         int r;
 
@@ -444,14 +454,8 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
                                   POLICY_INCLUDE_DEPTH_MAX);
                 return -ELOOP;
         }
-        if (label[0] != '<') {
-                const char *slash = strrchr(label, '/');
-                incdir = slash ? strndup(label, (size_t) (slash - label + (slash == label)))
-                               : strdup("");
-                if (!incdir)
-                        return -ENOMEM;
-        }
-        return load_text(l, label, identity, text, incdir);
+        dir_of(label, incdir, sizeof(incdir));
+        return load_text(l, label, identity, text, label[0] == '<' ? NULL : incdir);
 }
 
 struct include_args {
@@ -575,9 +579,8 @@ static void read_error(struct policy_error *err, const char *path, int r) {
 }
 
 int policy_load_file(const char *path, struct policy *ret, struct policy_error *err) {
-        _cleanup_free_ char *text = NULL, *dir = NULL;
-        char identity[POLICY_PATH_MAX];
-        const char *slash;
+        _cleanup_free_ char *text = NULL;
+        char identity[POLICY_PATH_MAX], dir[POLICY_PATH_MAX];
         int r;
 
         r = read_regular_file_alloc(path, POLICY_FILE_SIZE_MAX, &text, NULL);
@@ -585,10 +588,7 @@ int policy_load_file(const char *path, struct policy *ret, struct policy_error *
                 read_error(err, path, r);
                 return r;
         }
-        slash = strrchr(path, '/');
-        dir = slash ? strndup(path, (size_t) (slash - path + (slash == path))) : strdup("");
-        if (!dir)
-                return -ENOMEM;
+        dir_of(path, dir, sizeof(dir));
         file_identity(path, identity, sizeof(identity));
         return load_main(path, identity, text, dir, ret, err);
 }
@@ -603,8 +603,8 @@ bool policy_is_profile_name(const char *name) {
 }
 
 int policy_load(const char *file_or_name, struct policy *ret, struct policy_error *err) {
-        _cleanup_free_ char *text = NULL;
-        char label[POLICY_PATH_MAX];
+        char *text = NULL;
+        char label[POLICY_PATH_MAX], identity[POLICY_PATH_MAX], dir[POLICY_PATH_MAX];
         int r;
 
         if (!policy_is_profile_name(file_or_name))
@@ -619,9 +619,17 @@ int policy_load(const char *file_or_name, struct policy *ret, struct policy_erro
                                  HOSTTUNE_SYSCONFDIR, HOSTTUNE_DATADIR);
                 return r;
         }
+        /* A profile from a directory includes relative to that directory; an embedded one
+         * has no directory. */
+        dir_of(label, dir, sizeof(dir));
+        strscpy(identity, sizeof(identity), label);
         if (label[0] == '/')
-                return policy_load_file(label, ret, err);
-        return load_main(label, label, text, NULL, ret, err);
+                file_identity(label, identity, sizeof(identity));
+        /* Freed by hand: clang-analyzer loses track of the cleanup attribute across the
+         * recursive include walk and reports a leak that is none. */
+        r = load_main(label, identity, text, label[0] == '/' ? dir : NULL, ret, err);
+        free(text);
+        return r;
 }
 
 int policy_load_default(struct policy *ret, struct policy_error *err) {
