@@ -65,6 +65,7 @@ static void read_ids(struct probe_ctx *ctx, const char *const *names, unsigned n
                      int (*lookup)(int, const char *, uint32_t *), struct knob_id *ids,
                      unsigned *ret_n) {
         for (unsigned i = 0; i < n && i < KNOB_NAMES_MAX; i++) {
+                memset(&ids[i], 0, sizeof(ids[i]));
                 strscpy(ids[i].name, sizeof(ids[i].name), names[i]);
                 ids[i].error = lookup(ctx->root_fd, names[i], &ids[i].id);
                 if (ids[i].error > 0)
@@ -128,9 +129,14 @@ int probe_knobs(struct probe_ctx *ctx, const struct knob_request *req, struct ho
         struct knob_facts *k = &r->knobs;
         char buf[512];
 
-        memset(k, 0, sizeof(*k));
-        for (unsigned i = 0; i < req->n_sysctl && i < KNOB_SYSCTL_MAX; i++)
+        /* Counts only: clearing the whole struct would touch pages `check` never uses (the
+         * report lives in zeroed static storage, see probe_run). */
+        k->read = false;
+        k->n_sysctl = k->n_users = k->n_groups = k->n_templates = 0;
+        for (unsigned i = 0; i < req->n_sysctl && i < KNOB_SYSCTL_MAX; i++) {
+                memset(&k->sysctl[k->n_sysctl], 0, sizeof(k->sysctl[0]));
                 read_sysctl(ctx, req->sysctl[i], &k->sysctl[k->n_sysctl++]);
+        }
         read_ids(ctx, req->users, req->n_users, user_lookup_at, k->users, &k->n_users);
         read_ids(ctx, req->groups, req->n_groups, group_lookup_at, k->groups, &k->n_groups);
         for (unsigned i = 0; req->snapshot_root && i < req->n_templates && i < KNOB_TEMPLATES_MAX;
