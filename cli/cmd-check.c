@@ -10,6 +10,8 @@
 #include "cli/output.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "policies/plan.h"
+#include "policies/policy.h"
 #include "policies/readiness-json.h"
 #include "policies/readiness.h"
 #include "probes/probes.h"
@@ -18,9 +20,6 @@
 #ifndef HOSTTUNE_VERSION
 #define HOSTTUNE_VERSION "0.0.0"
 #endif
-
-/* Until the policy loader lands, the default policy's readiness list. */
-#define DEFAULT_REQUIRE "kvm,rng,tun,userfaultfd"
 
 struct check_options {
         const char *root;
@@ -101,9 +100,10 @@ static json_object *agent_json(const struct agent_state *a) {
 
 /* Human output: one line per requirement, then one per probe no requirement covered. */
 static void print_human(const struct host_report *r, const struct requirements *req,
-                        const struct requirement_result *res, unsigned failed, bool probe_only) {
+                        const struct requirement_result *res, unsigned failed,
+                        const struct plan *plan, bool probe_only) {
         bool covered[_PROBE_MAX] = { false };
-        char name[64];
+        char name[64], line[512];
 
         output_init(stdout);
         for (unsigned i = 0; i < req->n; i++) {
@@ -114,6 +114,12 @@ static void print_human(const struct host_report *r, const struct requirements *
                                               : LINE_PASS,
                             requirement_to_string(&res[i].req, name, sizeof(name)), res[i].reason,
                             res[i].remedy);
+        }
+        /* A host the policy would change is not tuned yet: one line per planned step. */
+        for (unsigned i = 0; plan && i < plan->n; i++) {
+                const struct plan_step *st = &plan->steps[i];
+                output_line(stdout, LINE_FAIL, "policy", plan_step_describe(st, line, sizeof(line)),
+                            st->manual ? st->note : "hosttune apply");
         }
         for (unsigned i = 0; i < _PROBE_MAX; i++) {
                 const struct probe_result *pr = &r->results[i];
@@ -138,16 +144,38 @@ static void print_human(const struct host_report *r, const struct requirements *
         }
         if (probe_only)
                 return;
-        if (failed == 0)
+        if (failed == 0 && plan->n == 0)
                 printf("\nREADY: %u of %u requirements met\n", req->n, req->n);
+        else if (failed == 0)
+                printf("\nNOT READY: %u of %u requirements met, but the policy wants %u "
+                       "change%s\n",
+                       req->n, req->n, plan->n, plan->n == 1 ? "" : "s");
         else {
                 printf("\nNOT READY: %u of %u requirements not met (", failed, req->n);
                 for (unsigned i = 0, k = 0; i < req->n; i++)
                         if (!res[i].satisfied)
                                 printf("%s%s", k++ ? ", " : "",
                                        requirement_to_string(&res[i].req, name, sizeof(name)));
-                printf(")\n");
+                printf(")%s\n", plan->n ? "; the policy wants changes too" : "");
         }
+}
+
+/* The policy `check` judges by: --policy; else the running agent's (what it loaded last, read
+ * again from its file or profile); else the configured one. Cheap: one access(2) and the parse
+ * of a small text. */
+static int load_policy(const struct check_options *o, const struct agent_state *agent,
+                       struct policy *ret) {
+        struct policy_error err;
+        char source[POLICY_PATH_MAX];
+        int r;
+
+        if (!o->policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
+                r = policy_load(source, ret, &err);
+        else
+                r = policy_load_configured(o->policy, ret, &err);
+        if (r < 0)
+                return cli_policy_error(r, &err);
+        return 0;
 }
 
 static int run(int argc, char **argv, bool probe_only) {
@@ -156,8 +184,10 @@ static int run(int argc, char **argv, bool probe_only) {
         struct requirement_result res[REQUIREMENTS_MAX];
         struct probe_ctx ctx = { .root_fd = -1 };
         static struct host_report report;
+        static struct policy policy;
         static struct agent_state agent;
         struct probe_targets targets = { 0 };
+        struct plan plan = { 0 };
         bool from_agent = false;
         char err[256];
         unsigned failed = 0;
@@ -166,19 +196,20 @@ static int run(int argc, char **argv, bool probe_only) {
         r = parse_options(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? 0 : EXIT_USAGE;
-
-        /* A running agent publishes its policy's requirements and what leases hold in the
-         * runtime dir, with a lock that proves it is alive (docs/agent-state.md): a few
-         * syscalls instead of a D-Bus round trip. The probes still run here, so the verdict
-         * is about the host now; the agent adds what only it knows. */
-        if (!probe_only && !o.offline && !o.root &&
-            agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0) {
-                from_agent = true;
-                if (!o.policy)
-                        targets = agent_state_probe_targets(&agent);
+        if (!probe_only) {
+                /* A running agent publishes its policy and what leases hold in the runtime
+                 * dir, with a lock that proves it is alive (docs/agent-state.md): a few
+                 * syscalls instead of a D-Bus round trip. The probes still run here, so the
+                 * verdict is about the host now; the agent adds what only it knows. */
+                from_agent = !o.offline && !o.root &&
+                             agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0;
+                r = load_policy(&o, from_agent ? &agent : NULL, &policy);
+                if (r != 0)
+                        return r;
+                targets = policy_probe_targets(&policy);
         }
 
-        r = probe_ctx_open(o.root, &targets, &ctx);
+        r = probe_ctx_open(o.root, probe_only ? NULL : &targets, &ctx);
         if (r < 0) {
                 fprintf(stderr, "hosttune: cannot open root %s: %s\n", o.root ? o.root : "/",
                         strerror(-r));
@@ -186,6 +217,11 @@ static int run(int argc, char **argv, bool probe_only) {
         }
         ctx.detail = probe_only || o.json;
         r = probe_run(&ctx, PROBE_MASK_ALL, &report);
+        if (r >= 0 && !probe_only) {
+                struct knob_request kreq;
+                plan_knob_request(&policy, &kreq);
+                r = probe_knobs(&ctx, &kreq, &report);
+        }
         if (r < 0) {
                 fprintf(stderr, "hosttune: probing failed: %s\n", strerror(-r));
                 probe_ctx_done(&ctx);
@@ -193,21 +229,26 @@ static int run(int argc, char **argv, bool probe_only) {
         }
         if (!probe_only) {
                 uint64_t mem_total = report.memory.mem_total_kib * 1024;
-                const char *list = o.require                 ? o.require
-                                   : from_agent && !o.policy ? agent.require
-                                                             : DEFAULT_REQUIRE;
-                r = requirements_parse(list, mem_total, &req, err, sizeof(err));
-                if (r < 0) {
-                        fprintf(stderr, "hosttune: %s: %s\n", o.require ? "--require" : "agent",
-                                err);
-                        probe_ctx_done(&ctx);
-                        return o.require ? EXIT_USAGE : EXIT_PROBE_FAILED;
-                }
+                if (o.require) {
+                        r = requirements_parse(o.require, mem_total, &req, err, sizeof(err));
+                        if (r < 0) {
+                                fprintf(stderr, "hosttune: --require: %s\n", err);
+                                probe_ctx_done(&ctx);
+                                return EXIT_USAGE;
+                        }
+                } else
+                        req = policy.require;
                 failed = requirements_evaluate(&req, &report, from_agent ? &agent.leases : NULL,
                                                res);
+                r = plan_build(&report, &policy, &plan);
+                if (r < 0) {
+                        fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
+                        probe_ctx_done(&ctx);
+                        return EXIT_PROBE_FAILED;
+                }
         }
 
-        exit_code = failed ? EXIT_NOT_READY : EXIT_READY;
+        exit_code = failed || plan.n ? EXIT_NOT_READY : EXIT_READY;
         for (unsigned i = 0; i < req.n; i++)
                 if (!res[i].satisfied && res[i].error < 0)
                         exit_code = EXIT_PROBE_FAILED;
@@ -225,7 +266,7 @@ static int run(int argc, char **argv, bool probe_only) {
                                                json_object_new_string(o.root ? o.root : "/"));
                         json_object_object_add(doc, "probes", report_probes_to_json(&report));
                 } else {
-                        doc = check_document_to_json(&report, res, req.n, failed,
+                        doc = check_document_to_json(&report, res, req.n, failed, &policy, &plan,
                                                      from_agent ? "agent" : "local",
                                                      o.root ? o.root : "/");
                         if (doc && from_agent)
@@ -235,11 +276,12 @@ static int run(int argc, char **argv, bool probe_only) {
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
         } else {
-                print_human(&report, &req, res, failed, probe_only);
+                print_human(&report, &req, res, failed, &plan, probe_only);
                 if (from_agent)
                         printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
                                agent.policy_name, agent.generation);
         }
+        plan_free(&plan);
         probe_ctx_done(&ctx);
         if (fflush(stdout) != 0)
                 return EXIT_PROBE_FAILED;

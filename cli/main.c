@@ -19,6 +19,7 @@ static const struct verb {
         { "probe", cmd_probe, "everything the probes see, no verdict" },
         { "status", cmd_bus_exec, "what the running agent reports (readiness, policy, pools)" },
         { "reload", cmd_bus_exec, "make the agent load its policy again" },
+        { "policy", cmd_policy, "validate a policy, or show the effective one" },
 };
 
 static void usage(FILE *f) {

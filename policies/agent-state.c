@@ -20,6 +20,22 @@ const char *runtime_dir_resolve(const char *dir) {
         return isempty(e) ? RUNTIME_DIR_DEFAULT : e;
 }
 
+int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size) {
+        const char *name = startswith(s->policy_path, "<builtin:");
+        size_t len;
+
+        if (isempty(s->policy_path))
+                return -ENOENT;
+        if (!name)
+                return strscpy(buf, size, s->policy_path);
+        len = strcspn(name, ">");
+        if (len == 0 || len >= size)
+                return -ENOENT;
+        memcpy(buf, name, len);
+        buf[len] = 0;
+        return 0;
+}
+
 int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
         const char *strings[] = { s->policy_name, s->policy_path, s->require, s->snapshot_root,
                                   s->tap_prefix,  s->bridge,      s->nix_conf };

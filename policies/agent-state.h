@@ -12,8 +12,8 @@
 
 #define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
 #define AGENT_STATE_FILE "agent.state"
-#define RUNTIME_DIR_DEFAULT "/run/hosttune"
 #define AGENT_STATE_TEXT_MAX 8192
+#define RUNTIME_DIR_DEFAULT "/run/hosttune"
 
 struct agent_state {
         pid_t pid;
@@ -29,7 +29,8 @@ struct agent_state {
         struct lease_usage leases;
 };
 
-/* The runtime directory: dir when not NULL, else $HOSTTUNE_RUNTIME_DIR, else /run/hosttune. */
+/* The runtime directory: dir when not NULL or empty, else $HOSTTUNE_RUNTIME_DIR when set and
+ * not empty, else /run/hosttune. */
 const char *runtime_dir_resolve(const char *dir);
 
 /* Format s as the state file's text into buf. -EINVAL when a value holds a newline (it could
@@ -46,6 +47,10 @@ int agent_state_parse(const char *text, struct agent_state *ret);
  * Returns 0, -ENOENT when there is no state file, -ESRCH when no agent holds it (stopped or
  * crashed), -EBADMSG when it cannot be parsed, or another negative errno. */
 int agent_state_read_live(const char *runtime_dir, struct agent_state *ret);
+
+/* What to hand policy_load() to load the agent's policy again: its main file, or the profile
+ * name of "<builtin:NAME>". -ENOENT when the state names none. */
+int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size);
 
 /* Convert the published probe targets into probe_targets (pointers into s; "" = default). */
 struct probe_targets agent_state_probe_targets(const struct agent_state *s);

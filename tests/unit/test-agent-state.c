@@ -129,12 +129,25 @@ static void test_runtime_dir(void **state) {
         assert_string_equal(runtime_dir_resolve(""), RUNTIME_DIR_DEFAULT);
 }
 
+static void test_policy_source(void **state) {
+        struct agent_state s = sample();
+        char buf[256];
+        (void) state;
+
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "/etc/hosttune/policy.ini");
+        strscpy(s.policy_path, sizeof(s.policy_path), "<builtin:default>");
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "default");
+        s.policy_path[0] = 0;
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip),
-                cmocka_unit_test(test_rejects),
-                cmocka_unit_test(test_live),
-                cmocka_unit_test(test_runtime_dir),
+                cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_rejects),
+                cmocka_unit_test(test_live),          cmocka_unit_test(test_runtime_dir),
+                cmocka_unit_test(test_policy_source),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
