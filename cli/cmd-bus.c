@@ -40,8 +40,8 @@ static int find_helper(char *buf, size_t size) {
 }
 
 int cmd_bus_exec(int argc, char **argv) {
-        _cleanup_free_ char **args = NULL;
         char helper[PATH_MAX];
+        char **args;
 
         if (find_helper(helper, sizeof(helper)) < 0) {
                 fprintf(stderr, "hosttune %s: path of %s too long\n", argv[0], BUS_HELPER);
@@ -57,6 +57,7 @@ int cmd_bus_exec(int argc, char **argv) {
                 args[i + 1] = argv[i];
         args[argc + 1] = NULL;
         execv(helper, args);
+        free(args);
         fprintf(stderr, "hosttune %s: cannot run %s: %s\n", argv[0], helper, strerror(errno));
         return EXIT_PROBE_FAILED;
 }
