@@ -8,3 +8,4 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_revert(int argc, char **argv);
