@@ -211,10 +211,11 @@ static void grow_progress(struct grow *g, uint64_t start, const char *stage) {
 
         if (!g->c)
                 return;
-        apply_progress(g->c, "%s: %" PRIu64 " of %" PRIu64 " pages%s%s, %s of %s", g->label, g->nr,
-                       g->want, stage[0] ? " " : "", stage,
-                       format_duration(now_usec() - start, a, sizeof(a)),
-                       format_duration(g->timeout_usec, b, sizeof(b)));
+        format_duration(now_usec() - start, a, sizeof(a));
+        format_duration(g->timeout_usec, b, sizeof(b));
+        apply_progress(g->c, "%s: %" PRIu64 " of %" PRIu64 " pages%s%s, %s%s%s", g->label, g->nr,
+                       g->want, stage[0] ? " " : "", stage, a, g->timeout_usec ? " of " : "",
+                       g->timeout_usec ? b : "");
 }
 
 /* One attempt: write the wanted count, read what the kernel got. */

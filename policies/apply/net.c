@@ -205,7 +205,11 @@ static int tap_make(int root_fd, const char *name, uint32_t flags, uid_t owner, 
         ifr.ifr_flags = (short) (flags | (create ? IFF_TUN_EXCL : 0));
         if (ioctl(fd, TUNSETIFF, &ifr) < 0)
                 return negative_errno();
-        if (ioctl(fd, TUNSETOWNER, (unsigned long) owner) < 0 || ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+        /* (uid_t) -1 means no owner; the kernel rejects it as an argument, and has no way to
+         * clear an owner once set. */
+        if (owner != (uid_t) -1 && ioctl(fd, TUNSETOWNER, (unsigned long) owner) < 0)
+                return negative_errno();
+        if (ioctl(fd, TUNSETPERSIST, 1UL) < 0)
                 return negative_errno();
         return 0;
 }
@@ -252,7 +256,15 @@ int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result
                                  now);
                         return 0;
                 }
-                if (!tap_matches(&t, s)) {
+                if (!tap_matches(&t, s) && !ours && t.owner == -1) {
+                        step_set(res, STEP_FAILED, -EPERM,
+                                 "%s has no owner, and one set now could not be undone (the kernel "
+                                 "cannot clear a tap's owner): delete the tap so hosttune creates "
+                                 "it, or give it an owner",
+                                 name);
+                        return 0;
+                }
+                if (!tap_matches(&t, s) && !ours) {
                         char orig[32];
                         snprintf(orig, sizeof(orig), "%lld", (long long) t.owner);
                         r = apply_record_changed(c, JOURNAL_TAP_OWNER, name, name, orig);
@@ -314,7 +326,7 @@ void tap_owner_revert(struct apply_ctx *c, const struct journal_entry *e,
         int64_t owner;
         int r;
 
-        if (parse_i64(e->original, &owner) < 0 || owner < -1 || owner > UINT32_MAX) {
+        if (parse_i64(e->original, &owner) < 0 || owner < 0 || owner >= UINT32_MAX) {
                 revert_set(res, REVERT_FAILED, -EINVAL, "%s: bad owner '%s' in the journal",
                            e->object, e->original);
                 return;

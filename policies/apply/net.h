@@ -13,9 +13,10 @@ int bridge_apply(struct apply_ctx *c, const struct plan_step *s, struct step_res
  * IFF_TUN_EXCL, plus IFF_VNET_HDR and IFF_MULTI_QUEUE as asked), TUNSETOWNER u.tap.owner
  * ((uid_t) -1 = no owner), TUNSETPERSIST, then set it up. An existing tap: UNCHANGED when it
  * matches and is up; with the right flags but another owner, the owner is changed (journaled
- * as JOURNAL_TAP_OWNER) by attaching to it; with other flags, re-made when hosttune created
- * it, else FAILED and left alone. Attaching is EBUSY while a VM holds the tap. Verified through
- * /sys/class/net/<tap>/{tun_flags,owner}. */
+ * as JOURNAL_TAP_OWNER) by attaching to it, unless it has none (the kernel cannot clear an
+ * owner again, so that change could not be reverted: FAILED); with other flags, re-made when
+ * hosttune created it, else FAILED and left alone. Attaching is EBUSY while a VM holds the tap.
+ * Verified through /sys/class/net/<tap>/{tun_flags,owner}. */
 int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
 
 /* PLAN_TAP_MASTER: enslave u.link.name to u.link.master (rtnl_link_enslave_ifindex); the

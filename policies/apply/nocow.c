@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 
 #include "lib/fileio.h"
+#include "lib/fsutil.h"
 #include "lib/util.h"
 
 #define COMPRESSION_XATTR "btrfs.compression"
@@ -138,6 +139,9 @@ int nocow_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resu
                           strncmp(e->object, s->path, plen) != 0 || e->object[plen] != '/'))
                         continue;
                 strscpy(path, sizeof(path), e ? e->object : s->path);
+                /* Only empty ones: a prepared snapshot keeps its template's attributes. */
+                if (e && dir_is_empty_at(c->o->root_fd, path) != 1)
+                        continue;
                 r = nocow_one(c, path, err, sizeof(err));
                 if (r == -ENOENT && e)
                         continue;

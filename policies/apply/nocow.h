@@ -27,9 +27,10 @@ int nocow_set(int fd, const struct nocow_attrs *attrs);
 void nocow_format(const struct nocow_attrs *a, char *buf, size_t size);
 int nocow_parse(const char *s, struct nocow_attrs *ret);
 
-/* PLAN_NOCOW: give step->path NOCOW and no compression property; the same for every directory
- * below it that hosttune created (the snapshot root's slots/, templates/, prepared/ made in the
- * same apply: they exist before this step runs and would not inherit the flag). Each directory
+/* PLAN_NOCOW: give step->path NOCOW and no compression property; the same for every empty
+ * directory below it that hosttune created (the snapshot root's slots/, templates/, prepared/
+ * made in the same apply: they exist before this step runs and would not inherit the flag; a
+ * prepared snapshot, not empty, keeps its template's attributes). Each directory
  * changed is journaled with its original attributes. Not on btrfs: UNCHANGED with a warning
  * (the flag has no meaning there). */
 int nocow_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
