@@ -66,7 +66,7 @@ void knob_value_normalize(const char *raw, char *buf, size_t size) {
                 return;
         if (strchr(raw, '[') && word_list_selected(raw, buf, size) == 0)
                 return;
-        for (const char *p = raw; *p;) {
+        for (const char *p = raw; *p && n + 1 < size;) {
                 size_t l;
 
                 while (isspace((unsigned char) *p))
@@ -75,8 +75,9 @@ void knob_value_normalize(const char *raw, char *buf, size_t size) {
                         break;
                 for (l = 0; p[l] && !isspace((unsigned char) p[l]); l++)
                         ;
-                if (n && n + 1 < size)
+                if (n)
                         buf[n++] = ' ';
+                /* Cut short when it does not fit (the buffer keeps its terminator). */
                 if (n + l >= size)
                         l = size - 1 - n;
                 memcpy(buf + n, p, l);
