@@ -12,7 +12,8 @@
  *   bridge name=br0   tap name=t0 owner=1000 vnet_hdr=1 multi_queue=0
  *   tap-master name=t0 master=br0   device-mode path=/dev/kvm mode=0666
  *   manual knob=x note="what to do"
- * Prints one line per step: OUTCOME<TAB>knob<TAB>achieved<TAB>message<TAB>warning.
+ * Prints one line per step: OUTCOME<TAB>knob<TAB>achieved<TAB>message<TAB>warning<TAB>usec
+ * (usec: the time the applier took, in-process).
  * Exit: 0 all as planned, 1 a step fell short, 2 bad input, 3 journal error. */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -258,8 +259,10 @@ int main(int argc, char **argv) {
         }
         r = apply_plan(&plan, j, &o, results);
         for (unsigned i = 0; i < plan.n; i++)
-                printf("%s\t%s\t%s\t%s\t%s\n", step_outcome_to_string(results[i].outcome),
-                       steps[i].knob, results[i].achieved, results[i].message, results[i].warning);
+                printf("%s\t%s\t%s\t%s\t%s\t%" PRIu64 "\n",
+                       step_outcome_to_string(results[i].outcome), steps[i].knob,
+                       results[i].achieved, results[i].message, results[i].warning,
+                       results[i].usec);
         journal_close(j);
         close(o.root_fd);
         if (r < 0)
