@@ -8,8 +8,10 @@
 # anonymous memory with one 4 KiB page kept per 2 MiB, millions of cached dentries, and page
 # cache filling most of RAM. Reports pages obtained and wall time; prints a Markdown table.
 # Usage: bench/apply-hugepages.sh [BUILD_DIR]  (as root)
-# Environment: BENCH_PAGES (default: a third of RAM), BENCH_RUNS (clean-host runs, default 5),
-# BENCH_DIR (scratch directory on a disk file system, default /var/tmp/hosttune-bench).
+# Environment: BENCH_PAGES (clean host, default: a third of RAM), BENCH_FRAG_PAGES (fragmented
+# host, default: 55% of RAM, more than is free there), BENCH_RUNS (clean-host runs per method,
+# default 15), BENCH_DIR (scratch directory on a disk file system, default
+# /var/tmp/hosttune-bench).
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
@@ -24,7 +26,9 @@ command -v hugeadm >/dev/null || { echo "needs hugeadm (libhugetlbfs-bin)" >&2; 
 mem_kib() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 total_kib=$(mem_kib MemTotal)
 pages=${BENCH_PAGES:-$((total_kib / 3 / 2048))}
-runs=${BENCH_RUNS:-5}
+frag_pages=${BENCH_FRAG_PAGES:-$((total_kib * 55 / 100 / 2048))}
+runs=${BENCH_RUNS:-15}
+command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 1; }
 mkdir -p "$scratch"
 cc -O2 -o "$scratch/fragment-memory" "$src/bench/fragment-memory.c"
 
@@ -98,29 +102,41 @@ run() {
 }
 
 methods="plain hugeadm hosttune-compact hosttune-drop-caches"
-echo "# Hugepage reservation: $pages x 2 MiB ($((pages * 2 / 1024)) GiB) on $(nproc) CPUs, $((total_kib / 1024 / 1024)) GiB RAM, kernel $(uname -r)"
+echo "# Hugepage reservation, $(nproc) CPUs, $((total_kib / 1024 / 1024)) GiB RAM, kernel $(uname -r)"
 echo
-echo "## Clean host (caches dropped, memory compacted), median of $runs runs"
+echo "## Clean host: $pages x 2 MiB ($((pages * 2 / 1024)) GiB), $runs runs per method"
 echo
-echo "| method | pages obtained | median ms | runs (ms) |"
-echo "|---|---|---|---|"
-for m in $methods; do
-	times=()
-	gots=()
-	for _ in $(seq "$runs"); do
-		clean_host
-		run "$m"
-		times+=("$ms")
-		gots+=("$got")
-	done
-	median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-	echo "| $m | $(printf '%s\n' "${gots[@]}" | sort -n | uniq | xargs | tr ' ' '/') of $pages | $median | ${times[*]} |"
-done
+echo "Before every run (hyperfine --prepare): pool emptied, caches dropped, memory compacted, the"
+echo "programs run once so none is timed loading from disk. Wall time of the whole command."
 echo
-echo "## Fragmented host, one run per method, each from a freshly fragmented state"
+# Each command as hyperfine runs it (no shell: -N); the steps file stands for a planned policy.
+echo "hugepages knob=hugepages-2048kB page_size=2M pages=$pages reclaim=compact timeout=30s" >"$scratch/compact.steps"
+echo "hugepages knob=hugepages-2048kB page_size=2M pages=$pages reclaim=drop-caches timeout=30s" >"$scratch/drop.steps"
+: >"$scratch/empty.steps"
+prepare="sh -c 'echo 0 > $nr; sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; rm -rf $HOSTTUNE_RUNTIME_DIR; hugeadm --pool-list >/dev/null; $helper $scratch/empty.steps; rm -rf $HOSTTUNE_RUNTIME_DIR'"
+hyperfine -N -r "$runs" --prepare "$prepare" --export-json "$scratch/clean.json" --style none \
+	-n plain "sh -c 'echo $pages > $nr'" \
+	-n hugeadm "hugeadm --pool-pages-min 2MB:$pages" \
+	-n hosttune-compact "$helper $scratch/compact.steps" \
+	-n hosttune-drop-caches "$helper $scratch/drop.steps" >/dev/null 2>&1
+got=$(cat $nr)
+python3 - "$scratch/clean.json" "$pages" "$got" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["results"]
+plain = d[0]["median"]
+print("| method | median ms | mean ± sd ms | vs plain (median) |")
+print("|---|---|---|---|")
+for r in d:
+    print("| %s | %.1f | %.1f ± %.1f | %.2fx |" % (r["command"], r["median"] * 1e3, r["mean"] * 1e3, r["stddev"] * 1e3, r["median"] / plain))
+print()
+print("Pages in the pool after the last run: %s of %s." % (sys.argv[3], sys.argv[2]))
+PY
+echo
+echo "## Fragmented host: $frag_pages x 2 MiB ($((frag_pages * 2 / 1024)) GiB), one run per method, each from a freshly fragmented state"
 echo
 echo "| method | pages obtained | % | ms | state before | result |"
 echo "|---|---|---|---|---|---|"
+pages=$frag_pages
 for m in $methods; do
 	fragmented_host
 	run "$m"

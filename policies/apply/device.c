@@ -35,7 +35,7 @@ static int chmod_device(int root_fd, const char *path, int mode, struct stat *re
 int device_mode_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
         mode_t want = s->u.device.mode & 07777;
         char orig[16];
-        struct stat st;
+        struct stat st = { 0 };
         int r;
 
         r = chmod_device(c->o->root_fd, s->path, -1, &st);
@@ -73,7 +73,7 @@ int device_mode_apply(struct apply_ctx *c, const struct plan_step *s, struct ste
 void device_mode_revert(struct apply_ctx *c, const struct journal_entry *e,
                         struct revert_result *res) {
         mode_t orig;
-        struct stat st;
+        struct stat st = { 0 };
         int r;
 
         if (parse_mode(e->original, &orig) < 0) {

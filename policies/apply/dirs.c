@@ -41,7 +41,7 @@ static int mkdir_journaled(struct apply_ctx *c, const char *path, mode_t mode, b
 
 int dir_create_parents(struct apply_ctx *c, const char *path) {
         char buf[256];
-        bool created;
+        bool created = false;
         int r;
 
         if (path[0] != '/')
@@ -60,7 +60,7 @@ int dir_create_parents(struct apply_ctx *c, const char *path) {
 }
 
 int dir_create(struct apply_ctx *c, const char *path, mode_t mode, bool *ret_created) {
-        bool created;
+        bool created = false;
         int r;
 
         r = dir_create_parents(c, path);

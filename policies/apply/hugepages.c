@@ -313,7 +313,7 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
                 return r;
 
         if (h->pages < cur) {
-                uint64_t nr;
+                uint64_t nr = 0;
                 r = write_u64(root_fd, path, h->pages);
                 if (r == 0)
                         r = read_u64_at(root_fd, path, &nr);

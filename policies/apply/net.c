@@ -173,8 +173,9 @@ static int tap_read(int root_fd, const char *name, struct tap_seen *ret) {
                 return -EINVAL;
         snprintf(path, sizeof(path), "sys/class/net/%s/owner", name);
         r = read_line_at(root_fd, path, v, sizeof(v));
-        if (r == 0)
-                r = parse_i64(v, &o);
+        if (r < 0)
+                return r;
+        r = parse_i64(v, &o);
         if (r < 0)
                 return r;
         *ret = (struct tap_seen){ .flags = (uint32_t) f, .owner = o };
@@ -224,7 +225,7 @@ int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result
         const char *name = s->u.tap.name;
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL;
-        struct tap_seen t;
+        struct tap_seen t = { 0 };
         bool exists;
         char now[128];
         int r;
@@ -322,7 +323,7 @@ int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result
 
 void tap_owner_revert(struct apply_ctx *c, const struct journal_entry *e,
                       struct revert_result *res) {
-        struct tap_seen t;
+        struct tap_seen t = { 0 };
         int64_t owner;
         int r;
 

@@ -74,7 +74,7 @@ int nocow_parse(const char *s, struct nocow_attrs *ret) {
 /* Set NOCOW on one directory, journaled. Returns 1 changed, 0 already so, negative errno. */
 static int nocow_one(struct apply_ctx *c, const char *path, char *err, size_t err_size) {
         _cleanup_close_ int fd = open_in_root(c->o->root_fd, path, O_RDONLY | O_DIRECTORY, 0);
-        struct nocow_attrs cur, want = { .nocow = true };
+        struct nocow_attrs cur = { 0 }, want = { .nocow = true };
         char orig[64];
         int r;
 
@@ -166,7 +166,7 @@ int nocow_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resu
 
 void nocow_revert(struct apply_ctx *c, const struct journal_entry *e, struct revert_result *res) {
         _cleanup_close_ int fd = open_in_root(c->o->root_fd, e->object, O_RDONLY | O_DIRECTORY, 0);
-        struct nocow_attrs orig, cur;
+        struct nocow_attrs orig, cur = { 0 };
         int r;
 
         if (nocow_parse(e->original, &orig) < 0) {

@@ -168,18 +168,16 @@ static int swap_call(int root_fd, const char *name, int prio, bool on) {
 
 static int write_swap_header(int root_fd, const char *name, uint64_t size) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ void *page = NULL;
+        /* The largest base page size Linux has (arm64 and ppc64 with 64 KiB pages). */
+        static char page[65536];
         long ps = sysconf(_SC_PAGESIZE);
         uint8_t uuid[16];
         char dev[32];
         ssize_t k;
         int r;
 
-        if (ps <= 0)
+        if (ps <= 0 || (size_t) ps > sizeof(page))
                 return -EINVAL;
-        page = malloc((size_t) ps);
-        if (!page)
-                return -ENOMEM;
         r = uuid_random(uuid);
         if (r < 0)
                 return r;

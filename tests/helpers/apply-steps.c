@@ -199,12 +199,13 @@ int main(int argc, char **argv) {
         struct apply_options o = { .progress = progress };
         struct plan plan = { 0 };
         const char *root = "/", *file = NULL;
-        _cleanup_free_ struct step_result *results = NULL;
-        _cleanup_free_ struct plan_step *steps = NULL;
+        /* Hand-written step files are short. */
+        static struct step_result results[256];
+        static struct plan_step steps[256];
         _cleanup_fclose_ FILE *f = NULL;
         struct journal *j = NULL;
         char line[2048];
-        unsigned lineno = 0, allocated = 0;
+        unsigned lineno = 0;
         int r;
 
         for (int i = 1; i < argc; i++) {
@@ -232,19 +233,14 @@ int main(int argc, char **argv) {
                         return 2;
                 if (r == 0)
                         continue;
-                if (plan.n == allocated) {
-                        allocated = allocated ? allocated * 2 : 16;
-                        struct plan_step *n = realloc(steps, allocated * sizeof(*n));
-                        if (!n)
-                                return 3;
-                        steps = n;
+                if (plan.n == ELEMENTSOF(steps)) {
+                        fprintf(stderr, "line %u: more than %zu steps\n", lineno,
+                                ELEMENTSOF(steps));
+                        return 2;
                 }
                 steps[plan.n++] = s;
         }
         plan.steps = steps;
-        results = calloc(plan.n ? plan.n : 1, sizeof(*results));
-        if (!results)
-                return 3;
         o.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (o.root_fd < 0) {
                 perror(root);

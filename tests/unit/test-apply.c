@@ -177,9 +177,10 @@ static void test_nocow_form(void **state) {
 
 /* A temporary runtime directory per test. */
 static int setup_dir(void **state) {
-        char *d = strdup("/tmp/hosttune-test-journal.XXXXXX");
+        static char d[64];
 
-        if (!d || !mkdtemp(d))
+        strscpy(d, sizeof(d), "/tmp/hosttune-test-journal.XXXXXX");
+        if (!mkdtemp(d))
                 return -1;
         *state = d;
         return 0;
@@ -189,7 +190,6 @@ static int teardown_dir(void **state) {
         char cmd[128];
 
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *) *state);
-        free(*state);
         return system(cmd) == 0 ? 0 : -1;
 }
 
