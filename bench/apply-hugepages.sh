@@ -6,7 +6,8 @@
 #              (tests/helpers/apply-steps), reclaim=compact and reclaim=drop-caches
 # on a clean host (caches dropped, memory compacted) and on a host this script fragments:
 # anonymous memory with one 4 KiB page kept per 2 MiB, millions of cached dentries, and page
-# cache filling most of RAM. Reports pages obtained and wall time; prints a Markdown table.
+# cache filling most of RAM (bench/fragment-memory.c). Reports pages obtained and wall time;
+# prints a Markdown table.
 # Usage: bench/apply-hugepages.sh [BUILD_DIR]  (as root)
 # Environment: BENCH_PAGES (clean host, default: a third of RAM), BENCH_FRAG_PAGES (fragmented
 # host, default: 55% of RAM, more than is free there), BENCH_RUNS (clean-host runs per method,
@@ -55,8 +56,9 @@ clean_host() {
 	echo 1 >/proc/sys/vm/compact_memory
 }
 
-# Fragment: anonymous memory first (most of what is free), dentries, then holes punched into
-# the anonymous memory, then page cache that fills the holes.
+# Fragment: anonymous memory first (45% of what is free) with holes punched into it (one page
+# kept per 2 MiB), 6 million dentries whose unmovable slab pages land in those holes, then page
+# cache from a file of 75% of RAM.
 fragmented_host() {
 	local free_kib anon_mib cache_gib
 	clean_host
@@ -65,7 +67,7 @@ fragmented_host() {
 	cache_gib=$((total_kib * 75 / 100 / 1024 / 1024))
 	[ -f "$scratch/cache.img" ] || fallocate -l "${cache_gib}G" "$scratch/cache.img"
 	mkdir -p "$scratch/dentries"
-	coproc FRAG { "$scratch/fragment-memory" "$anon_mib" 3000000 "$scratch/dentries"; }
+	coproc FRAG { "$scratch/fragment-memory" "$anon_mib" 6000000 "$scratch/dentries"; }
 	frag_pid=$FRAG_PID
 	read -r _ <&"${FRAG[0]}"
 	cat "$scratch/cache.img" >/dev/null

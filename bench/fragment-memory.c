@@ -1,7 +1,8 @@
 /* Benchmark helper: make this host's memory look like a long-running build host's. Allocates
- * ANON_MIB of anonymous memory, fills the dentry cache with DENTRIES negative dentries (stat of
- * names that do not exist), then frees all but one 4 KiB page of every 2 MiB of the anonymous
- * memory, so free memory comes back in holes with a page pinned in each 2 MiB block. Prints
+ * ANON_MIB of anonymous memory, frees all but one 4 KiB page of every 2 MiB of it, so free
+ * memory comes back in holes with a (movable) page pinned in each 2 MiB block, then fills the
+ * dentry cache with DENTRIES negative dentries (stat of names that do not exist): their slab
+ * pages, which compaction cannot move, land in those holes, spread over all that memory. Prints
  * "ready" and holds the pinned pages until its standard input closes.
  * Usage: fragment-memory ANON_MIB DENTRIES DIR */
 #include <errno.h>
@@ -39,15 +40,15 @@ int main(int argc, char **argv) {
         mem = (char *) (((unsigned long) mem + HUGE - 1) & ~(HUGE - 1));
         for (unsigned long off = 0; off < anon_mib * MIB; off += (unsigned long) page)
                 mem[off] = 1;
-        for (unsigned long i = 0; i < dentries; i++) {
-                snprintf(name, sizeof(name), "%s/absent-%lu", argv[3], i);
-                (void) stat(name, &st);
-        }
         for (unsigned long off = 0; off < anon_mib * MIB; off += HUGE)
                 if (madvise(mem + off + page, HUGE - (unsigned long) page, MADV_DONTNEED) < 0) {
                         perror("madvise");
                         return 1;
                 }
+        for (unsigned long i = 0; i < dentries; i++) {
+                snprintf(name, sizeof(name), "%s/absent-%lu", argv[3], i);
+                (void) stat(name, &st);
+        }
         printf("ready\n");
         fflush(stdout);
         while (read(0, &c, 1) > 0)

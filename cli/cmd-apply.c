@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
+#include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 
 static int open_root(const char *root) {
@@ -53,21 +54,7 @@ static void revert_report(const struct journal_entry *e, const struct revert_res
         struct revert_print *p = userdata;
 
         if (p->json) {
-                json_object *o = json_object_new_object();
-                json_object_object_add(o, "kind",
-                                       json_object_new_string(journal_kind_to_string(e->kind)));
-                json_object_object_add(o, "object", json_object_new_string(e->object));
-                json_object_object_add(o, "label", json_object_new_string(e->label));
-                json_object_object_add(o, "action",
-                                       json_object_new_string(e->action == JOURNAL_CREATED
-                                                                      ? "created"
-                                                                      : "changed"));
-                if (e->action == JOURNAL_CHANGED)
-                        json_object_object_add(o, "original", json_object_new_string(e->original));
-                json_object_object_add(
-                        o, "outcome", json_object_new_string(revert_outcome_to_string(r->outcome)));
-                json_object_object_add(o, "message", json_object_new_string(r->message));
-                json_object_array_add(p->entries, o);
+                json_object_array_add(p->entries, revert_result_to_json(e, r));
                 return;
         }
         output_line(stdout,

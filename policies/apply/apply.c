@@ -230,12 +230,3 @@ int apply_revert(struct journal *j, const struct apply_options *o, revert_report
         }
         return (int) failed;
 }
-
-char *step_result_format(const struct plan_step *s, const struct step_result *r, char *buf,
-                         size_t size) {
-        snprintf(buf, size, "%-9s %s: %s%s%s", step_outcome_to_string(r->outcome), s->knob,
-                 r->message, r->warning[0] ? " (warning: " : "", r->warning[0] ? r->warning : "");
-        if (r->warning[0] && strlen(buf) + 2 <= size)
-                strcat(buf, ")");
-        return buf;
-}

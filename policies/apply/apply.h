@@ -87,7 +87,3 @@ typedef void (*revert_report_fn)(const struct journal_entry *e, const struct rev
  * FAILED entries, or a negative errno when the journal could not be written. */
 int apply_revert(struct journal *j, const struct apply_options *o, revert_report_fn report,
                  void *userdata);
-
-/* One line describing a step's result for humans: "APPLIED vm.swappiness: 60 -> 10". */
-char *step_result_format(const struct plan_step *s, const struct step_result *r, char *buf,
-                         size_t size);
