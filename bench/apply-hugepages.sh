@@ -12,7 +12,7 @@
 # Environment: BENCH_PAGES (clean host, default: a third of RAM), BENCH_FRAG_PAGES (fragmented
 # host, default: 55% of RAM, more than is free there), BENCH_RUNS (clean-host runs per method,
 # default 15), BENCH_DIR (scratch directory on a disk file system, default
-# /var/tmp/hosttune-bench).
+# /var/tmp/hosttune-bench), BENCH_ONLY (clean or fragmented: run one half).
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
@@ -105,6 +105,8 @@ run() {
 
 methods="plain hugeadm hosttune-compact hosttune-drop-caches"
 echo "# Hugepage reservation, $(nproc) CPUs, $((total_kib / 1024 / 1024)) GiB RAM, kernel $(uname -r)"
+only=${BENCH_ONLY:-}
+if [ "$only" != fragmented ]; then
 echo
 echo "## Clean host: $pages x 2 MiB ($((pages * 2 / 1024)) GiB), $runs runs per method"
 echo
@@ -133,6 +135,8 @@ for r in d:
 print()
 print("Pages in the pool after the last run: %s of %s." % (sys.argv[3], sys.argv[2]))
 PY
+fi
+[ "$only" = clean ] && exit 0
 echo
 echo "## Fragmented host: $frag_pages x 2 MiB ($((frag_pages * 2 / 1024)) GiB), one run per method, each from a freshly fragmented state"
 echo
