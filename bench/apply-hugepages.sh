@@ -41,11 +41,18 @@ frag_pid=""
 cleanup() {
 	[ -n "$frag_pid" ] && kill "$frag_pid" 2>/dev/null || true
 	echo "$orig" >$nr
+	umount "$HOSTTUNE_RUNTIME_DIR" 2>/dev/null || true
 	rm -rf "$HOSTTUNE_RUNTIME_DIR" "$scratch/dentries" "$scratch/cache.img"
 }
 trap cleanup EXIT
-# The journal on tmpfs, as /run/hosttune is in production.
-export HOSTTUNE_RUNTIME_DIR=/run/hosttune-bench-$$
+# The journal on a tmpfs of its own, as /run is on a systemd host (here /run may be on disk,
+# where the journal's two fsyncs alone cost a millisecond).
+export HOSTTUNE_RUNTIME_DIR=$scratch/run
+mkdir -p "$HOSTTUNE_RUNTIME_DIR"
+mount -t tmpfs -o size=1M,mode=0755 tmpfs "$HOSTTUNE_RUNTIME_DIR"
+# `hosttune apply --policy` once the planner is built in.
+with_cli=no
+"$build/hosttune" apply --help >/dev/null 2>&1 && with_cli=yes
 
 now_ns() { date +%s%N; }
 
@@ -84,7 +91,7 @@ unfragment() {
 run() {
 	local t0 t1 out rc=0
 	note=""
-	rm -rf "$HOSTTUNE_RUNTIME_DIR"
+	rm -rf "$HOSTTUNE_RUNTIME_DIR"/*
 	t0=$(now_ns)
 	case $1 in
 	plain) sh -c "echo $pages > $nr" ;;
@@ -117,12 +124,15 @@ echo
 echo "hugepages knob=hugepages-2048kB page_size=2M pages=$pages reclaim=compact timeout=30s" >"$scratch/compact.steps"
 echo "hugepages knob=hugepages-2048kB page_size=2M pages=$pages reclaim=drop-caches timeout=30s" >"$scratch/drop.steps"
 : >"$scratch/empty.steps"
-prepare="sh -c 'echo 0 > $nr; sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; rm -rf $HOSTTUNE_RUNTIME_DIR; hugeadm --pool-list >/dev/null; $helper $scratch/empty.steps; rm -rf $HOSTTUNE_RUNTIME_DIR'"
+printf '[policy]\nname = bench\n[hugepages]\npool = %s\nreclaim = compact\n' "$pages" >"$scratch/policy.ini"
+prepare="sh -c 'echo 0 > $nr; sync; echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; rm -rf $HOSTTUNE_RUNTIME_DIR/*; hugeadm --pool-list >/dev/null; $build/hosttune --version >/dev/null; $helper $scratch/empty.steps; rm -rf $HOSTTUNE_RUNTIME_DIR/*'"
+cli=()
+[ $with_cli = yes ] && cli=(-n "hosttune apply --policy" "$build/hosttune apply --policy $scratch/policy.ini")
 hyperfine -N -r "$runs" --prepare "$prepare" --export-json "$scratch/clean.json" --style none \
 	-n plain "sh -c 'echo $pages > $nr'" \
 	-n hugeadm "hugeadm --pool-pages-min 2MB:$pages" \
 	-n hosttune-compact "$helper $scratch/compact.steps" \
-	-n hosttune-drop-caches "$helper $scratch/drop.steps" >/dev/null 2>&1
+	-n hosttune-drop-caches "$helper $scratch/drop.steps" "${cli[@]}" >/dev/null 2>&1
 got=$(cat $nr)
 python3 - "$scratch/clean.json" "$pages" "$got" <<'PY'
 import json, sys
