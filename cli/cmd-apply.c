@@ -1,5 +1,5 @@
-/* `hosttune apply` and `hosttune revert`: run the plan through the executor, or undo the
- * journal; print per-step results. */
+/* `hosttune apply` and `hosttune revert`: probe, plan and run the plan through the executor, or
+ * undo the journal; print per-step results. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +13,10 @@
 #include "lib/util.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
+#include "policies/plan-json.h"
+#include "policies/plan.h"
+#include "policies/policy.h"
+#include "probes/probes.h"
 
 static int open_root(const char *root) {
         int fd = open(root ? root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -42,6 +46,206 @@ static int open_journal(struct journal **ret) {
                 fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n",
                         journal_runtime_dir(), strerror(-r));
         return EXIT_PROBE_FAILED;
+}
+
+#ifndef HOSTTUNE_VERSION
+#define HOSTTUNE_VERSION "0.0.0"
+#endif
+
+struct apply_cli {
+        const char *policy;
+        const char *root;
+        bool dry_run;
+        bool json;
+        bool tty;
+};
+
+static int apply_parse(int argc, char **argv, struct apply_cli *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "json", no_argument, NULL, 'j' },
+                { "policy", required_argument, NULL, 'p' },
+                { "root", required_argument, NULL, 'r' },
+                {},
+        };
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "hnjp:r:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: hosttune apply [--dry-run] [--json] [--policy FILE|NAME] "
+                               "[--root DIR]\n"
+                               "Make the host match the policy; every original value goes to the "
+                               "revert journal first.\n"
+                               "Exit status: 0 the host matches the plan, 1 a step fell short "
+                               "(the reason is printed per step), 2 usage or policy error, 3 the "
+                               "journal, the root or the probes could not be used.\n");
+                        return 1;
+                case 'n':
+                        a->dry_run = true;
+                        break;
+                case 'j':
+                        a->json = true;
+                        break;
+                case 'p':
+                        a->policy = optarg;
+                        break;
+                case 'r':
+                        a->root = optarg;
+                        break;
+                default:
+                        fprintf(stderr, "Try 'hosttune apply --help'.\n");
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "hosttune: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Hugepage reservation can take seconds: show where it is, on a terminal only. */
+static void apply_progress_print(unsigned index, const struct plan_step *s, const char *status,
+                                 void *userdata) {
+        const struct apply_cli *a = userdata;
+
+        (void) s;
+        if (a->tty)
+                fprintf(stderr, "\r\033[K[%u] %s", index + 1, status);
+}
+
+static void print_plan(const struct plan *plan) {
+        char line[768];
+
+        if (plan->n == 0) {
+                printf("Plan: nothing to change.\n");
+                return;
+        }
+        printf("Plan: %u step%s\n", plan->n, plan->n == 1 ? "" : "s");
+        for (unsigned i = 0; i < plan->n; i++)
+                printf("  %2u. %s%s\n", i + 1, plan->steps[i].manual ? "[manual] " : "",
+                       plan_step_describe(&plan->steps[i], line, sizeof(line)));
+}
+
+static void print_results(const struct plan *plan, const struct step_result *res) {
+        unsigned fell_short = 0, changed = 0;
+
+        printf("\nResults:\n");
+        for (unsigned i = 0; i < plan->n; i++) {
+                char word[16];
+                const char *w = step_outcome_to_string(res[i].outcome);
+                size_t k;
+
+                for (k = 0; w[k] && k + 1 < sizeof(word); k++)
+                        word[k] = (char) (w[k] >= 'a' && w[k] <= 'z' ? w[k] - 32 : w[k]);
+                word[k] = 0;
+                printf("  %-9s %s\n", word, res[i].message);
+                if (res[i].warning[0])
+                        printf("  %-9s warning: %s\n", "", res[i].warning);
+                fell_short += step_outcome_fell_short(res[i].outcome);
+                changed += res[i].outcome == STEP_APPLIED || res[i].outcome == STEP_SHORT;
+        }
+        if (fell_short)
+                printf("\n%u of %u step%s fell short; `hosttune revert` restores every original.\n",
+                       fell_short, plan->n, plan->n == 1 ? "" : "s");
+        else
+                printf("\nDone: %u change%s made%s.\n", changed, changed == 1 ? "" : "s",
+                       changed ? "; `hosttune revert` restores every original" : "");
+}
+
+int cmd_apply(int argc, char **argv) {
+        struct apply_cli a = { 0 };
+        static struct policy policy;
+        static struct host_report report;
+        struct probe_ctx ctx = { .root_fd = -1 };
+        struct probe_targets targets;
+        struct knob_request kreq;
+        struct policy_error perr;
+        struct plan plan = { 0 };
+        struct apply_options o = { .root_fd = -1 };
+        _cleanup_free_ struct step_result *res = NULL;
+        struct journal *j = NULL;
+        int r, exit_code = 0;
+
+        r = apply_parse(argc, argv, &a);
+        if (r != 0)
+                return r > 0 ? 0 : EXIT_USAGE;
+        a.tty = isatty(STDERR_FILENO) && !a.json;
+        r = policy_load_configured(a.policy, &policy, &perr);
+        if (r < 0)
+                return cli_policy_error(r, &perr);
+        targets = policy_probe_targets(&policy);
+        r = probe_ctx_open(a.root, &targets, &ctx);
+        if (r < 0) {
+                fprintf(stderr, "hosttune: cannot open root %s: %s\n", a.root ? a.root : "/",
+                        strerror(-r));
+                return EXIT_PROBE_FAILED;
+        }
+        ctx.detail = true;
+        r = probe_run(&ctx, PROBE_MASK_ALL, &report);
+        if (r >= 0) {
+                plan_knob_request(&policy, &kreq);
+                r = probe_knobs(&ctx, &kreq, &report);
+        }
+        if (r >= 0)
+                r = plan_build(&report, &policy, &plan);
+        if (r < 0) {
+                fprintf(stderr, "hosttune: probing or planning failed: %s\n", strerror(-r));
+                probe_ctx_done(&ctx);
+                return EXIT_PROBE_FAILED;
+        }
+        res = calloc(plan.n ? plan.n : 1, sizeof(*res));
+        if (!res) {
+                exit_code = EXIT_PROBE_FAILED;
+                goto out;
+        }
+        if (!a.json)
+                print_plan(&plan);
+        o = (struct apply_options){ .root_fd = ctx.root_fd,
+                                    .dry_run = a.dry_run,
+                                    .progress = apply_progress_print,
+                                    .userdata = &a };
+        if (!a.dry_run && plan.n > 0) {
+                exit_code = open_journal(&j);
+                if (exit_code != 0)
+                        goto out;
+        }
+        r = plan.n > 0 ? apply_plan(&plan, j, &o, res) : 0;
+        if (a.tty)
+                fprintf(stderr, "\r\033[K");
+        if (r < 0) {
+                fprintf(stderr,
+                        "hosttune: the revert journal %s could not be written: %s; "
+                        "nothing after that point was changed\n",
+                        journal_path(j), strerror(-r));
+                exit_code = EXIT_PROBE_FAILED;
+        } else if (!a.dry_run)
+                exit_code = r > 0 ? EXIT_NOT_READY : 0;
+        if (a.json) {
+                json_object *doc = json_object_new_object(), *pol = json_object_new_object();
+                json_object_object_add(doc, "schema", json_object_new_string("hosttune.apply/1"));
+                json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
+                json_object_object_add(pol, "name", json_object_new_string(policy.name));
+                json_object_object_add(pol, "file", json_object_new_string(policy.files[0]));
+                json_object_object_add(doc, "policy", pol);
+                json_object_object_add(doc, "dry_run", json_object_new_boolean(a.dry_run));
+                json_object_object_add(doc, "plan", plan_to_json(&plan));
+                json_object_object_add(doc, "results", step_results_to_json(&plan, res));
+                json_object_object_add(doc, "fell_short", json_object_new_int(r > 0 ? r : 0));
+                if (output_json(stdout, doc) < 0)
+                        exit_code = EXIT_PROBE_FAILED;
+                json_object_put(doc);
+        } else if (!a.dry_run && plan.n > 0)
+                print_results(&plan, res);
+out:
+        journal_close(j);
+        plan_free(&plan);
+        probe_ctx_done(&ctx);
+        if (fflush(stdout) != 0)
+                return EXIT_PROBE_FAILED;
+        return exit_code;
 }
 
 struct revert_print {

@@ -174,6 +174,12 @@ int apply_plan(const struct plan *plan, struct journal *j, const struct apply_op
                         short_steps++;
                         continue;
                 }
+                if (s->manual) {
+                        step_set(res, STEP_MANUAL, 0, "%s: %s", s->knob,
+                                 s->note[0] ? s->note : "hosttune does not make this change");
+                        short_steps++;
+                        continue;
+                }
                 if (o->dry_run) {
                         step_set(res, STEP_PLANNED, 0, "would change %s from '%s' to '%s'", s->knob,
                                  s->current, s->wanted);

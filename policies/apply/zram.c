@@ -307,9 +307,10 @@ static void describe(const struct zram_state *z, char *buf, size_t size) {
 }
 
 int zram_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
-        const char *name = s->knob[0]
-                                   ? s->knob
-                                   : (strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path);
+        const char *name = s->u.zram.device[0]     ? s->u.zram.device
+                           : s->knob[0]            ? s->knob
+                           : strrchr(s->path, '/') ? strrchr(s->path, '/') + 1
+                                                   : s->path;
         const char *alg = s->u.zram.algorithm;
         int root_fd = c->o->root_fd, prio = s->u.zram.priority, r;
         long ps = sysconf(_SC_PAGESIZE);

@@ -9,8 +9,8 @@
 
 #define SWAP_LABEL "hosttune"
 
-/* PLAN_ZRAM: the device is step->knob ("zram0"; the basename of step->path when knob is
- * empty); a device that does not exist is added through /sys/class/zram-control/hot_add
+/* PLAN_ZRAM: the device is u.zram.device ("zram0"; else step->knob, else the basename of
+ * step->path); a device that does not exist is added through /sys/class/zram-control/hot_add
  * (journaled as JOURNAL_ZRAM_DEVICE; the kernel numbers devices itself, so when it hands out
  * another number that device is removed again and the step FAILED); u.zram has disksize (bytes,
  * rounded up to pages by the kernel), algorithm ("" = kernel default) and priority (< 0: the kernel

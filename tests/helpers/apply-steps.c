@@ -11,7 +11,8 @@
  *   snapshot-prepared path=/r/prepared/base template=base
  *   bridge name=br0   tap name=t0 owner=1000 vnet_hdr=1 multi_queue=0
  *   tap-master name=t0 master=br0   device-mode path=/dev/kvm mode=0666
- *   manual knob=x note="what to do"
+ *   any step with manual=yes note="what to do": counted as fell short, never executed
+ * (the kinds are plan_kind_to_string's names).
  * Prints one line per step: OUTCOME<TAB>knob<TAB>achieved<TAB>message<TAB>warning<TAB>usec
  * (usec: the time the applier took, in-process).
  * Exit: 0 all as planned, 1 a step fell short, 2 bad input, 3 journal error. */
@@ -22,22 +23,6 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/apply/apply.h"
-
-static const char *const kinds[_PLAN_KIND_MAX] = {
-        [PLAN_SYSCTL] = "sysctl",
-        [PLAN_SYSFS] = "sysfs",
-        [PLAN_HUGEPAGES] = "hugepages",
-        [PLAN_HUGETLBFS_MOUNT] = "hugetlbfs-mount",
-        [PLAN_ZRAM] = "zram",
-        [PLAN_SNAPSHOT_ROOT] = "snapshot-root",
-        [PLAN_SNAPSHOT_SLOT] = "snapshot-slot",
-        [PLAN_SNAPSHOT_PREPARED] = "snapshot-prepared",
-        [PLAN_NOCOW] = "nocow",
-        [PLAN_BRIDGE] = "bridge",
-        [PLAN_TAP] = "tap",
-        [PLAN_TAP_MASTER] = "tap-master",
-        [PLAN_DEVICE_MODE] = "device-mode",
-};
 
 static int set_key(struct plan_step *s, const char *k, const char *v) {
         uint64_t u;
@@ -56,6 +41,10 @@ static int set_key(struct plan_step *s, const char *k, const char *v) {
                 STR(s->wanted);
         if (streq(k, "why"))
                 STR(s->why);
+        if (streq(k, "note"))
+                STR(s->note);
+        if (streq(k, "manual"))
+                return parse_bool(v, &s->manual);
         if (streq(k, "algorithm"))
                 STR(s->u.zram.algorithm);
         if (streq(k, "template"))
@@ -157,7 +146,7 @@ static int parse_line(char *line, unsigned lineno, struct plan_step *s) {
         memset(s, 0, sizeof(*s));
         s->u.hugepages.node = -1;
         for (unsigned k = 0; k < _PLAN_KIND_MAX; k++)
-                if (kinds[k] && streq(kinds[k], tok)) {
+                if (streq(plan_kind_to_string((enum plan_kind) k), tok)) {
                         s->kind = (enum plan_kind) k;
                         found = true;
                 }

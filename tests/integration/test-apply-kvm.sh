@@ -28,5 +28,12 @@ assert_eq "exit status for a regular file" 1 $rc
 echo "$out" | cut -f4 | grep -q "not a character device" || fail "no reason: $out"
 assert_eq "regular file untouched" 644 "$(stat -c %a "$root/dev/notadevice")"
 
+# A step the plan marks manual is never executed: it falls short with its note.
+rc=0
+out=$(echo "device-mode path=/dev/kvm mode=0600 manual=yes note=\"do it by hand\"" | "$helper" --root "$root" -) || rc=$?
+assert_eq "exit status for a manual step" 1 $rc
+assert_eq "outcome and note of the manual step" "manual /dev/kvm: do it by hand" "$(echo "$out" | cut -f1,4 | tr '\t' ' ')"
+assert_eq "mode after the manual step" 666 "$(stat -c %a "$root/dev/kvm")"
+
 "$HOSTTUNE" revert --root "$root"
 assert_eq "mode after revert" 660 "$(stat -c %a "$root/dev/kvm")"
