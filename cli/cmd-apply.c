@@ -165,7 +165,7 @@ int cmd_apply(int argc, char **argv) {
         struct policy_error perr;
         struct plan plan = { 0 };
         struct apply_options o = { .root_fd = -1 };
-        _cleanup_free_ struct step_result *res = NULL;
+        struct step_result *res = NULL;
         struct journal *j = NULL;
         int r, exit_code = 0;
 
@@ -240,6 +240,7 @@ int cmd_apply(int argc, char **argv) {
         } else if (!a.dry_run && plan.n > 0)
                 print_results(&plan, res);
 out:
+        free(res);
         journal_close(j);
         plan_free(&plan);
         probe_ctx_done(&ctx);
