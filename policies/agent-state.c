@@ -9,15 +9,11 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "policies/apply/journal.h"
 #include "probes/context.h"
 
 const char *runtime_dir_resolve(const char *dir) {
-        const char *e;
-
-        if (!isempty(dir))
-                return dir;
-        e = getenv("HOSTTUNE_RUNTIME_DIR");
-        return isempty(e) ? RUNTIME_DIR_DEFAULT : e;
+        return isempty(dir) ? journal_runtime_dir() : dir;
 }
 
 int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size) {

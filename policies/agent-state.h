@@ -13,7 +13,6 @@
 #define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
 #define AGENT_STATE_FILE "agent.state"
 #define AGENT_STATE_TEXT_MAX 8192
-#define RUNTIME_DIR_DEFAULT "/run/hosttune"
 
 struct agent_state {
         pid_t pid;
@@ -29,8 +28,8 @@ struct agent_state {
         struct lease_usage leases;
 };
 
-/* The runtime directory: dir when not NULL or empty, else $HOSTTUNE_RUNTIME_DIR when set and
- * not empty, else /run/hosttune. */
+/* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()
+ * ($HOSTTUNE_RUNTIME_DIR when set and not empty, else /run/hosttune). */
 const char *runtime_dir_resolve(const char *dir);
 
 /* Format s as the state file's text into buf. -EINVAL when a value holds a newline (it could

@@ -12,6 +12,7 @@
 
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "policies/apply/journal.h"
 
 static struct agent_state sample(void) {
         struct agent_state s = {
@@ -124,9 +125,9 @@ static void test_runtime_dir(void **state) {
         setenv("HOSTTUNE_RUNTIME_DIR", "/y", 1);
         assert_string_equal(runtime_dir_resolve(NULL), "/y");
         setenv("HOSTTUNE_RUNTIME_DIR", "", 1);
-        assert_string_equal(runtime_dir_resolve(NULL), RUNTIME_DIR_DEFAULT);
+        assert_string_equal(runtime_dir_resolve(NULL), DEFAULT_RUNTIME_DIR);
         unsetenv("HOSTTUNE_RUNTIME_DIR");
-        assert_string_equal(runtime_dir_resolve(""), RUNTIME_DIR_DEFAULT);
+        assert_string_equal(runtime_dir_resolve(""), DEFAULT_RUNTIME_DIR);
 }
 
 static void test_policy_source(void **state) {
