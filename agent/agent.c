@@ -290,7 +290,7 @@ void agent_leases_changed(struct agent *a) {
                 a->hugepages_leased = leased;
                 agent_bus_properties_changed(a, "HugePagesLeased");
         }
-        (void) agent_outputs_write(a);
+        (void) agent_outputs_write_some(a, false);
 }
 
 /* ---- re-probe timer ---- */

@@ -227,6 +227,14 @@ void agent_bus_emit_policy_reloaded(struct agent *a);
  * not be had. Lease handlers call this first. */
 int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
 
+/* The caller's credentials as agent_bus_check_privileged() needs them (effective uid and gid,
+ * supplementary gids, pid). */
+int agent_bus_sender_creds(sd_bus_message *m, sd_bus_creds **ret);
+
+/* agent_bus_check_privileged() with credentials already had. */
+int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                                     sd_bus_error *error);
+
 /* agent_bus_check_privileged() for a handler: < 0 (error set, or a negative errno) when the
  * caller may not go on, 0 when it may. */
 int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
@@ -290,6 +298,11 @@ void agent_apply_run_deferred(struct agent *a);
 /* Write ready.json, the metrics file, nix.conf and agent.state for the current state. Returns
  * the first error (each output is still attempted). */
 int agent_outputs_write(struct agent *a);
+
+/* The same, nix.conf only when asked: what leases hold is in ready.json, the metrics and
+ * agent.state, never in the verified features (leases change often; nix.conf readers are
+ * Nix daemons that re-read it on every build). */
+int agent_outputs_write_some(struct agent *a, bool nix_conf);
 
 /* The Nix system features this host verifiably provides, space separated, into buf. */
 void agent_verified_features(const struct agent *a, char *buf, size_t size);

@@ -15,35 +15,47 @@
 
 /* ---- access ---- */
 
-int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+int agent_bus_sender_creds(sd_bus_message *m, sd_bus_creds **ret) {
+        /* The bus daemon vouches for the uid (SO_PEERCRED at connect time, which is the
+         * effective uid), the pid and, with dbus-daemon >= 1.12, the groups. One query: each
+         * costs a round trip to the bus daemon. */
+        return sd_bus_query_sender_creds(
+                m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_PID, ret);
+}
+
+int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                                     sd_bus_error *error) {
         const gid_t *gids = NULL;
         uid_t uid;
         gid_t gid;
         int r, n;
 
-        /* The bus daemon vouches for the uid (SO_PEERCRED at connect time, which is the
-         * effective uid) and, with dbus-daemon >= 1.12, the groups; AUGMENT fills what it does
-         * not send from /proc. */
-        r = sd_bus_query_sender_creds(m,
-                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
-                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
-                                              SD_BUS_CREDS_AUGMENT,
-                                      &creds);
-        if (r < 0)
-                return r;
         r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
         if (uid == 0)
                 return 1;
         if (a->lease_gid_set) {
-                if (sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == a->lease_gid)
-                        return 1;
+                _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *more = NULL;
+
                 n = sd_bus_creds_get_supplementary_gids(creds, &gids);
                 for (int i = 0; i < n; i++)
                         if (gids[i] == a->lease_gid)
                                 return 1;
+                /* What the bus daemon did not say (the effective gid, and the groups when it
+                 * is older than 1.12): AUGMENT reads /proc, only for callers that are neither
+                 * root nor already known members. */
+                if (sd_bus_query_sender_creds(m,
+                                              SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                                      SD_BUS_CREDS_AUGMENT,
+                                              &more) >= 0) {
+                        if (sd_bus_creds_get_egid(more, &gid) >= 0 && gid == a->lease_gid)
+                                return 1;
+                        n = sd_bus_creds_get_supplementary_gids(more, &gids);
+                        for (int i = 0; i < n; i++)
+                                if (gids[i] == a->lease_gid)
+                                        return 1;
+                }
         }
         sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED, "%s needs root%s%s%s (caller uid %u)",
                           sd_bus_message_get_member(m),
@@ -51,6 +63,13 @@ int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error 
                           a->lease_gid_set ? a->policy->lease_group : "",
                           a->lease_gid_set ? "'" : "", (unsigned) uid);
         return 0;
+}
+
+int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r = agent_bus_sender_creds(m, &creds);
+
+        return r < 0 ? r : agent_bus_check_privileged_creds(a, m, creds, error);
 }
 
 int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {

@@ -167,10 +167,10 @@ static int check_request(struct agent *a, const struct request_values *v, struct
                          sd_bus_error *error) {
         int r;
 
-        if (!given(v, KEY_HUGEPAGES) && !given(v, KEY_SNAPSHOT) && !given(v, KEY_TAPS))
-                return agent_bus_invalid_args(error, METHOD ": the request asks for nothing (give "
-                                                            "hugepages, snapshot or taps)");
         r = check_hugepages(a, v, req, error);
+        if (r >= 0 && !given(v, KEY_HUGEPAGES) && !given(v, KEY_SNAPSHOT) && !given(v, KEY_TAPS))
+                r = agent_bus_invalid_args(error, METHOD ": the request asks for nothing (give "
+                                                         "hugepages, snapshot or taps)");
         if (r >= 0)
                 r = check_snapshot(a, v, req, error);
         if (r < 0)
@@ -207,39 +207,65 @@ static int check_request(struct agent *a, const struct request_values *v, struct
         return 0;
 }
 
-/* Who asks: the bus daemon's word for the sender's effective ids (pid when it says it). */
-static int read_sender(sd_bus_message *m, struct lease_record *want) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+/* The effective gid of pid from /proc/PID/status ("Gid: real effective saved fs"). */
+static int read_egid(int root_fd, pid_t pid, gid_t *ret) {
+        char path[64], buf[4096], *line;
+        unsigned long real, eff;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        if (read_virtual_file_at(root_fd, path, buf, sizeof(buf)) < 0)
+                return -ESRCH;
+        line = strstr(buf, "\nGid:");
+        if (!line || sscanf(line + 1, "Gid: %lu %lu", &real, &eff) != 2 || eff >= UINT32_MAX)
+                return -EBADMSG;
+        *ret = (gid_t) eff;
+        return 0;
+}
+
+/* Who asks, from the bus daemon's word (pid when it says it); the group from /proc, which the
+ * bus daemon does not say (sd-bus's AUGMENT would read all of it, a line at a time). */
+static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                       struct lease_record *want) {
         const char *sender = sd_bus_message_get_sender(m);
         uid_t uid;
-        gid_t gid;
-        pid_t pid;
+        gid_t gid = 0;
+        pid_t pid = 0;
         int r;
 
         if (!sender)
                 return -ENXIO;
-        r = sd_bus_query_sender_creds(
-                m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_PID | SD_BUS_CREDS_AUGMENT,
-                &creds);
-        if (r >= 0)
-                r = sd_bus_creds_get_euid(creds, &uid);
-        if (r >= 0)
-                r = sd_bus_creds_get_egid(creds, &gid);
+        r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
+        (void) sd_bus_creds_get_pid(creds, &pid);
+        if (sd_bus_creds_get_egid(creds, &gid) < 0 &&
+            (pid <= 0 || read_egid(a->lease_mgr->root_fd, pid, &gid) < 0))
+                gid = (gid_t) -1; /* the directory keeps its group */
         want->uid = uid;
         want->gid = gid;
-        want->pid = sd_bus_creds_get_pid(creds, &pid) >= 0 ? (uint32_t) pid : 0;
+        want->pid = pid > 0 ? (uint32_t) pid : 0;
         return strscpy(want->client, sizeof(want->client), sender);
 }
 
+/* The caller may take and end leases: root or the lease group. < 0 when not (error set). */
+static int privileged(struct agent *a, sd_bus_message *m, sd_bus_creds **ret, sd_bus_error *error) {
+        int r = agent_bus_sender_creds(m, ret);
+
+        if (r >= 0)
+                r = agent_bus_check_privileged_creds(a, m, *ret, error);
+        if (r < 0)
+                return r;
+        return r == 0 ? -EACCES : 0;
+}
+
 int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         struct agent *a = userdata;
         struct request_values v = { 0 };
         struct lease_request *req;
         int r;
 
-        r = agent_bus_require_privileged(a, m, error);
+        r = privileged(a, m, &creds, error);
         if (r < 0)
                 return r;
         if (a->stopping || !a->lease_mgr)
@@ -252,7 +278,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r >= 0)
                 r = check_request(a, &v, req, error);
         if (r >= 0) {
-                r = read_sender(m, &req->want);
+                r = read_sender(a, m, creds, &req->want);
                 if (r < 0)
                         r = sd_bus_error_set_errnof(error, -r,
                                                     "cannot read the caller's credentials: %s",
@@ -273,14 +299,8 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         return 1; /* answered with the grant (or an error) when it is decided */
 }
 
-static int caller_uid(sd_bus_message *m, uid_t *ret) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-
-        return r < 0 ? r : sd_bus_creds_get_euid(creds, ret);
-}
-
 int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         struct agent *a = userdata;
         const char *id;
         struct lease *l;
@@ -288,9 +308,8 @@ int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         int r;
 
         r = sd_bus_message_read(m, "s", &id);
-        if (r < 0)
-                return r;
-        r = agent_bus_require_privileged(a, m, error);
+        if (r >= 0)
+                r = privileged(a, m, &creds, error);
         if (r < 0)
                 return r;
         if (!a->lease_mgr)
@@ -299,7 +318,7 @@ int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         if (!l || l->rec.state != LEASE_ACTIVE)
                 return sd_bus_error_setf(error, AGENT_ERROR_NO_SUCH_LEASE, "no lease '%.40s'%s", id,
                                          l ? " (it is being released)" : "");
-        r = caller_uid(m, &uid);
+        r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
         /* A lease is its holder's: another member of the lease group may not end it. */

@@ -99,9 +99,16 @@ int lease_manager_save(struct lease_manager *m) {
 
 void lease_manager_publish(struct lease_manager *m) {
         _cleanup_free_ const struct lease_record **recs = records(m);
+        struct lease_usage u;
 
-        if (recs)
-                lease_usage_compute(recs, m->n_leases, &m->a->leases);
+        if (!recs)
+                return;
+        lease_usage_compute(recs, m->n_leases, &u);
+        /* Every output says what leases hold, so they are written when that changed. */
+        if (m->published && memcmp(&u, &m->a->leases, sizeof(u)) == 0)
+                return;
+        m->a->leases = u;
+        m->published = true;
         agent_leases_changed(m->a);
 }
 
@@ -169,10 +176,12 @@ int lease_client_get(struct lease_manager *m, const char *name, struct lease_cli
         return 0;
 }
 
+/* A client stays (with its track) while it is on the bus, also without leases: a holder that
+ * takes one lease after another pays for watching it once. */
 void lease_client_unref(struct lease_client *c) {
         struct lease_manager *m;
 
-        if (!c || --c->n_refs > 0)
+        if (!c || --c->n_refs > 0 || !c->gone)
                 return;
         m = c->m;
         for (unsigned i = 0; i < m->n_clients; i++)
@@ -198,8 +207,11 @@ static void client_gone(struct lease_client *c) {
         if (!c)
                 return;
         m = c->m;
+        if (c->gone)
+                return;
+        c->gone = true;
         c->n_refs++; /* keep it while its leases and requests go */
-        log_info("leases: %s left the bus", c->name);
+        log_debug("leases: %s left the bus", c->name);
         for (unsigned i = m->n_queue; i-- > 0;) {
                 struct lease_request *req = m->queue[i];
                 if (req->client != c)
@@ -363,11 +375,11 @@ static void describe_pool(const struct lease_pool *p, uint64_t page_size, uint64
         char ps[32], want[32];
 
         snprintf(buf, size,
-                 "%s of hugepages (%" PRIu64 " pages of %s) requested; the pool has %" PRIu64
+                 "%s of hugepages (%" PRIu64 " page%s of %s) requested; the pool has %" PRIu64
                  " pages, %" PRIu64 " free, %" PRIu64 " reserved, %" PRIu64
                  " promised to leases, %" PRIu64 " available; leases may grow it to %" PRIu64
                  " pages",
-                 format_size(pages * page_size, want, sizeof(want)), pages,
+                 format_size(pages * page_size, want, sizeof(want)), pages, pages == 1 ? "" : "s",
                  format_size(page_size, ps, sizeof(ps)), p->nr, p->free, p->resv, p->leased,
                  lease_hugepages_available(p), p->max > p->nr ? p->max : p->nr);
 }
@@ -576,42 +588,30 @@ static void maybe_refill(struct lease_manager *m) {
 
 static void arm_retry(struct lease_manager *m);
 
-/* Remove <root>/leases when no lease has a directory there any more (a revert can then remove
- * the root it created). */
-static void tidy_leases_dir(struct lease_manager *m) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (m->leases[i]->rec.snapshot)
-                        return;
-        if (!isempty(m->a->policy->snapshot_root))
-                (void) snapshot_leases_dir_remove_if_empty(m->root_fd, m->a->policy->snapshot_root);
-}
-
 static void release_continue(struct lease_manager *m, struct lease *l) {
         char root[LEASE_PATH_MAX];
         unsigned kept = 0;
         int r;
 
         if (l->rec.snapshot_path[0]) {
-                r = snapshot_root_of(l, root, sizeof(root));
-                if (r >= 0 && !l->rec.snapshot_subvolume) {
-                        /* A plain tree (not on btrfs) can be large: removed by the worker. */
-                        struct lease_job *job = calloc(1, sizeof(*job));
-                        if (job) {
-                                job->kind = LEASE_JOB_DELETE;
-                                job->lease = l;
-                                strscpy(job->root, sizeof(job->root), root);
-                                strscpy(job->id, sizeof(job->id), l->rec.id);
-                                l->job_running = true;
-                                lease_job_submit(m, job);
-                                return;
-                        }
-                        r = -ENOMEM;
+                /* Deleted by the worker: a subvolume deletion waits for a btrfs transaction
+                 * commit that a refill may have under way (milliseconds), a plain tree can be
+                 * large; the event loop goes on answering meanwhile. */
+                struct lease_job *job = calloc(1, sizeof(*job));
+
+                r = job ? snapshot_root_of(l, root, sizeof(root)) : -ENOMEM;
+                if (r >= 0) {
+                        job->kind = LEASE_JOB_DELETE;
+                        job->lease = l;
+                        strscpy(job->root, sizeof(job->root), root);
+                        strscpy(job->id, sizeof(job->id), l->rec.id);
+                        l->job_running = true;
+                        lease_job_submit(m, job);
+                        return;
                 }
-                if (r >= 0)
-                        r = snapshot_lease_delete(m->root_fd, root, l->rec.id);
-                if (r < 0)
-                        agent_set_last_error(m->a, "leases: cannot delete %s of lease %s: %s",
-                                             l->rec.snapshot_path, l->rec.id, strerror(-r));
+                free(job);
+                agent_set_last_error(m->a, "leases: cannot delete %s of lease %s: %s",
+                                     l->rec.snapshot_path, l->rec.id, strerror(-r));
                 l->rec.snapshot_path[0] = 0;
         }
         for (unsigned i = 0; i < l->rec.n_taps; i++) {
@@ -640,7 +640,6 @@ static void release_continue(struct lease_manager *m, struct lease *l) {
         (void) lease_manager_save(m);
         lease_manager_publish(m);
         lease_free(l);
-        tidy_leases_dir(m);
         lease_manager_run_queue(m);
 }
 
@@ -657,8 +656,11 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why) {
                 l->rec.state = LEASE_RELEASING;
                 lease_client_unref(l->client);
                 l->client = NULL;
-                /* Write-ahead: a crash from here on is finished by the next start. */
-                (void) lease_manager_save(m);
+                /* Write-ahead where a crash could undo the release: taps to give back, and a
+                 * lease that persists (it would be kept at the next start). Otherwise the next
+                 * start finds its holder gone, or its directory named by no lease. */
+                if (l->rec.n_taps > 0 || l->rec.persist)
+                        (void) lease_manager_save(m);
                 if (l->rec.hugepage_bytes > 0) {
                         struct lease_pool_state *st = pool_state(m, l->rec.hugepage_size);
                         if (st)
@@ -827,13 +829,17 @@ static enum serve provision(struct lease_manager *m, struct lease_request *req,
         }
         l->req = req;
         req->lease = l;
-        /* Write-ahead: what this lease is about to take is on record before it is taken, so a
-         * crash in the middle leaks nothing (the next start gives it back). */
-        r = lease_manager_save(m);
-        if (r < 0) {
-                provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
-                                strerror(-r));
-                return SERVE_FAILED;
+        /* Write-ahead: taps about to change owner are on record first, so a crash in the
+         * middle leaks nothing (the next start gives them back). A snapshot directory needs no
+         * record: one under <root>/leases that no lease names is removed at start; hugepages
+         * are only numbers. */
+        if (l->rec.n_taps > 0) {
+                r = lease_manager_save(m);
+                if (r < 0) {
+                        provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
+                                        strerror(-r));
+                        return SERVE_FAILED;
+                }
         }
         lease_manager_publish(m);
 
@@ -1021,6 +1027,17 @@ static void run_queue_once(struct lease_manager *m) {
                 if (s == SERVE_FAILED)
                         continue;
                 if (i < m->n_queue && m->queue[i] == req) {
+                        if (s == SERVE_WAIT && !req->wait_logged) {
+                                req->wait_logged = true;
+                                log_info("leases: request of %s (uid %u%s%s) waits up to %" PRIu32
+                                         " s: %s",
+                                         req->want.client, (unsigned) req->want.uid,
+                                         req->want.label[0] ? ", " : "", req->want.label,
+                                         req->wait_sec,
+                                         req->why[0] ? req->why
+                                                     : "earlier requests wait for the same "
+                                                       "capacity");
+                        }
                         if (s != SERVE_STARTED) {
                                 if (req->pages > 0 && n_blocked < HUGETLB_SIZES_MAX &&
                                     !size_in(blocked_sizes, n_blocked, req->want.hugepage_size))
@@ -1167,6 +1184,12 @@ void agent_leases_done(struct agent *a) {
         }
         for (unsigned i = 0; i < m->n_leases; i++)
                 lease_free(m->leases[i]);
+        while (m->n_clients > 0) {
+                struct lease_client *c = m->clients[m->n_clients - 1];
+                c->gone = true;
+                c->n_refs = 1;
+                lease_client_unref(c);
+        }
         free(m->leases);
         free(m->queue);
         free(m->clients);

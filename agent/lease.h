@@ -26,6 +26,7 @@ struct lease_client {
         sd_bus_track *track;     /* empty (handler called) once the peer left the bus */
         sd_bus_slot *check_slot; /* NameHasOwner in flight (closes the race with AddMatch) */
         unsigned n_refs;         /* leases and requests pointing here */
+        bool gone;               /* left the bus: freed with its last reference */
 };
 
 struct lease_request;
@@ -55,6 +56,7 @@ struct lease_request {
          * when its wait ends. */
         const char *why_error;
         char why[640];
+        bool wait_logged;
 };
 
 enum lease_job_kind {
@@ -119,6 +121,7 @@ struct lease_manager {
         sd_event_source *retry_timer; /* taps still held by a VM when their lease ended */
         bool refill_wanted;
         bool in_queue_run, queue_again;
+        bool published; /* a->leases was computed from the table once */
 
         /* The worker: one job at a time, handed over under lock; the end is signalled through
          * event_fd. */

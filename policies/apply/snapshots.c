@@ -376,6 +376,12 @@ static void revert_container(struct apply_ctx *c, const struct journal_entry *e,
                 return;
         }
         if (!whole) {
+                /* The directory leases keep their snapshot directories in (docs/leases.md)
+                 * is not content of the root's: removed with it when empty. */
+                _cleanup_close_ int self =
+                        openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (self >= 0)
+                        (void) unlinkat(self, LEASES_SNAPSHOT_DIR, AT_REMOVEDIR);
                 n = dir_count_entries_at(parent, name);
                 if (n > 0) {
                         revert_set(res, REVERT_KEPT, 0,
@@ -584,18 +590,6 @@ int snapshot_lease_delete(int root_fd, const char *root, const char *id) {
                 return leases;
         r = remove_container(leases, id, true, true);
         return r == -ENOENT ? 0 : r;
-}
-
-int snapshot_leases_dir_remove_if_empty(int root_fd, const char *root) {
-        _cleanup_close_ int root_dir = open_in_root(root_fd, root, O_RDONLY | O_DIRECTORY, 0);
-
-        if (root_dir == -ENOENT)
-                return 0;
-        if (root_dir < 0)
-                return root_dir;
-        if (unlinkat(root_dir, LEASES_SNAPSHOT_DIR, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                return errno == ENOTEMPTY || errno == EEXIST ? 0 : negative_errno();
-        return 0;
 }
 
 int snapshot_template_lookup(int root_fd, const char *root, const char *tmpl) {

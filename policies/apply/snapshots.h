@@ -40,8 +40,8 @@ int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct s
 int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
                             struct step_result *res);
 
-/* Undo JOURNAL_SUBVOLUME (the root): delete it when empty; KEPT when it holds things hosttune
- * did not create. */
+/* Undo JOURNAL_SUBVOLUME (the root): delete it when empty (an empty leases/ of the lease code
+ * does not count: it goes with it); KEPT when it holds things hosttune did not create. */
 void subvolume_revert(struct apply_ctx *c, const struct journal_entry *e,
                       struct revert_result *res);
 
@@ -77,9 +77,6 @@ int snapshot_lease_make(int root_fd, const char *root, const char *tmpl, const c
 /* Delete <root>/leases/<id>: the subvolume and any its holder created below it (the kernel
  * cleans up asynchronously), or the directory tree. 0 when it is gone already. */
 int snapshot_lease_delete(int root_fd, const char *root, const char *id);
-
-/* Remove <root>/leases when it is empty, so a revert can remove the root (0 when not empty). */
-int snapshot_leases_dir_remove_if_empty(int root_fd, const char *root);
 
 /* Is there a template called tmpl: <root>/templates/<tmpl> a directory (a symlink there is
  * none: it could point anywhere)? 0, -EINVAL for a name a request may not give, -ENOENT,
