@@ -82,7 +82,7 @@
                 grep -q '^Before=.*nix-daemon.service' "$unit"
                 grep -qx 'include = default' "$policy"
                 grep -qx '!include /run/hosttune/nix.conf' "$nixConf"
-                ! grep -q '^system-features = .*kvm' "$nixConf"
+                ! grep -Eq '^system-features = .*(kvm|nixos-test)' "$nixConf"
                 mkdir $out
                 cp "$unit" "$policy" "$nixConf" $out/
               '';

@@ -189,6 +189,22 @@ let
     else
       pkgs.writeText "hosttune-policy.ini" policyText;
 
+  # The package's bus policy opens Reload, Apply, Revert and leases to root and the group
+  # "hosttune"; another lease group needs its own <policy group=...> (the agent checks the
+  # caller's groups again against [agent] lease-group).
+  dbusGroupPolicy = pkgs.writeTextDir "share/dbus-1/system.d/org.hosttune.Agent1-${cfg.group}.conf" ''
+    <?xml version="1.0"?>
+    <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+            "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+    <!-- services.hosttune.group: members may take leases, reload, apply and revert. -->
+    <busconfig>
+            <policy group="${cfg.group}">
+                    <allow send_destination="org.hosttune.Agent1"
+                           send_interface="org.hosttune.Agent1"/>
+            </policy>
+    </busconfig>
+  '';
+
   capabilities = [
     # swapon/swapoff of the zram swap, deleting lease subvolumes (BTRFS_IOC_SNAP_DESTROY),
     # mounting hugetlbfs if a policy asks the agent itself to, kernel.* sysctls guarded by it.
@@ -212,10 +228,14 @@ let
   ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir;
 
   # nixpkgs' own default for nix.settings.system-features (nixos/modules/config/nix.nix) without
-  # "kvm": the agent's nix.conf adds kvm back once /dev/kvm is verified usable.
+  # "kvm" and "nixos-test": the agent's nix.conf adds both once /dev/kvm is verified usable by
+  # Nix build users (a NixOS test needs both; without KVM it would crawl under TCG).
   hostPlatform = pkgs.stdenv.hostPlatform;
-  baseSystemFeatures = [
+  managedFeatures = [
+    "kvm"
     "nixos-test"
+  ];
+  baseSystemFeatures = [
     "benchmark"
     "big-parallel"
   ]
@@ -230,6 +250,8 @@ let
     ++ optional (hasRequirement "vhost-vsock") "/dev/vhost-vsock?"
     ++ optional (hasRequirement "userfaultfd") "/dev/userfaultfd?";
   sandboxHasTun = elem "/dev/net/tun" cfg.nixIntegration.sandboxPaths || elem "/dev/net/tun?" cfg.nixIntegration.sandboxPaths;
+
+  claimedFeatures = lib.filter (f: elem f managedFeatures) (config.nix.settings.system-features or [ ]);
 
   badRequirements = lib.filter (e: e != null) (
     map hlib.requirementError (lib.optionals (cfg.settings.readiness.require != null) cfg.settings.readiness.require)
@@ -342,7 +364,9 @@ in
     };
 
     group = mkOption {
-      type = types.str;
+      type = types.strMatching "[A-Za-z_][A-Za-z0-9_.-]{0,30}" // {
+        description = "group name";
+      };
       default = "hosttune";
       description = ''
         Group created for lease holders: its members may take leases and call Reload, Apply and
@@ -371,8 +395,9 @@ in
         default = true;
         description = ''
           Advertise only verified system features: `!include ${runtimeDir}/nix.conf` (written by
-          the agent, naming e.g. `kvm` only once /dev/kvm is usable) and drop the `kvm` that
-          NixOS otherwise claims unconditionally.
+          the agent, naming `kvm nixos-test` only once Nix build users can use /dev/kvm, and
+          `hugepages` once the policy's pools are there) and drop the `kvm` and `nixos-test`
+          that NixOS otherwise claims unconditionally.
         '';
       };
       sandboxPaths = mkOption {
@@ -482,15 +507,15 @@ in
       ];
 
       warnings =
-        optional (cfg.nixIntegration.enable && cfg.nixIntegration.systemFeatures && elem "kvm" (config.nix.settings.system-features or [ ]))
-          "services.hosttune.nixIntegration.systemFeatures: nix.settings.system-features still lists \"kvm\", so Nix claims KVM even when /dev/kvm is unusable; remove it and let ${runtimeDir}/nix.conf add it once verified."
+        optional (cfg.nixIntegration.enable && cfg.nixIntegration.systemFeatures && claimedFeatures != [ ])
+          "services.hosttune.nixIntegration.systemFeatures: nix.settings.system-features still lists ${concatStringsSep " and " (map (f: "\"${f}\"") claimedFeatures)}, so Nix claims them even when /dev/kvm is unusable; remove them and let ${runtimeDir}/nix.conf add them once verified."
         ++ optional (zramManaged && (config.zramSwap.enable or false))
           "services.hosttune: the policy manages zram ([zram] size) and zramSwap.enable is set too; they will fight over the zram device.";
 
       environment.systemPackages = [ cfg.package ];
       environment.etc."hosttune/policy.ini".source = policyFile;
 
-      services.dbus.packages = [ cfg.package ];
+      services.dbus.packages = [ cfg.package ] ++ optional (cfg.group != "hosttune") dbusGroupPolicy;
 
       users.groups.${cfg.group} = { };
 

@@ -14,6 +14,8 @@ let
     services.hosttune.enable = true;
   };
   check = name: expected: actual: { inherit name expected actual; };
+  # Text with every run of whitespace made one space, for comparing XML and the like.
+  words = s: lib.concatStringsSep " " (lib.filter (w: builtins.isString w && w != "") (builtins.split "[[:space:]]+" s));
   svc = config: config.systemd.services.hosttune;
   etcPolicy = config: config.environment.etc."hosttune/policy.ini".source;
 
@@ -94,8 +96,7 @@ in
           "d /var/lib/hosttune/snapshots 0755 root root - -"
         ] config.systemd.tmpfiles.rules)
         (check "nix.extraOptions" "!include /run/hosttune/nix.conf\n" config.nix.extraOptions)
-        (check "system-features without the unconditional kvm" [
-          "nixos-test"
+        (check "system-features without the unconditional kvm and nixos-test" [
           "benchmark"
           "big-parallel"
         ] config.nix.settings.system-features)
@@ -287,8 +288,8 @@ in
           "nixos-test"
           "kvm"
         ] config.nix.settings.system-features)
-        (check "a warning says kvm is still claimed" 1 (
-          builtins.length (lib.filter (w: lib.hasInfix "still lists \"kvm\"" w) config.warnings)
+        (check "a warning says kvm and nixos-test are still claimed" 1 (
+          builtins.length (lib.filter (w: lib.hasInfix "still lists \"nixos-test\" and \"kvm\"" w) config.warnings)
         ))
       ];
     }
@@ -308,6 +309,28 @@ in
       checks = config: [
         (check "microvm@ after hosttune" [ "hosttune.service" ] config.systemd.services."microvm@".after)
         (check "microvm@ wants hosttune" [ "hosttune.service" ] config.systemd.services."microvm@".wants)
+      ];
+    }
+
+    {
+      name = "custom-group";
+      modules = [
+        enable
+        { services.hosttune.group = "ci-runners"; }
+      ];
+      checks = config: [
+        (check "the group exists" true (config.users.groups ? ci-runners))
+        (check "a bus policy for the group next to the package's" [
+          (toString pkg)
+          "share/dbus-1/system.d/org.hosttune.Agent1-ci-runners.conf"
+        ] (map (p: p.path or (toString p)) config.services.dbus.packages))
+        (check "the bus policy opens the agent's interface to the group" true (
+          lib.hasInfix (words ''
+            <policy group="ci-runners">
+              <allow send_destination="org.hosttune.Agent1" send_interface="org.hosttune.Agent1"/>
+            </policy>
+          '') (words (lib.elemAt config.services.dbus.packages 1).text)
+        ))
       ];
     }
 

@@ -77,6 +77,12 @@ rec {
   };
 
   writeText = name: text: fakeDerivation name text // { inherit text; };
+  writeTextDir =
+    path: text:
+    fakeDerivation (baseNameOf path) text
+    // {
+      inherit path text;
+    };
 
   runCommand =
     name: env: script:

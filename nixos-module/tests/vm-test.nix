@@ -98,10 +98,14 @@
           assert int(bnd, 16) == want, f"CapBnd {bnd}, want {want:016x}"
           machine.succeed(f"grep -q '^NoNewPrivs:[[:space:]]*1' /proc/{pid}/status")
 
-      with subtest("Nix advertises kvm only when KVM works here"):
-          features = machine.succeed("nix --extra-experimental-features nix-command config show system-features")
+      with subtest("Nix advertises kvm and nixos-test only when KVM works here"):
+          features = machine.succeed(
+              "nix --extra-experimental-features nix-command config show system-features"
+          ).split()
           kvm_ok = machine.succeed("hosttune check --require kvm >/dev/null && echo yes || echo no").strip() == "yes"
-          assert ("kvm" in features.split()) == kvm_ok, f"features {features!r}, kvm usable: {kvm_ok}"
+          assert ("kvm" in features) == kvm_ok, f"features {features}, kvm usable: {kvm_ok}"
+          assert ("nixos-test" in features) == kvm_ok, f"features {features}, kvm usable: {kvm_ok}"
+          assert "hugepages" in features, f"the pool is there but not advertised: {features}"
           machine.succeed("grep -q '^extra-sandbox-paths = .*/dev/net/tun?' /etc/nix/nix.conf")
 
       with subtest("Reload over busctl keeps the agent"):
