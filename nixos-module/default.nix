@@ -100,11 +100,7 @@ let
     s: k: d:
     effective.${s}.${k} or d;
 
-  requirements = hlib.splitRequirements (
-    concatStringsSep ", " (
-      optional (get "readiness" "require" != null) (get "readiness" "require")
-    )
-  );
+  requirements = hlib.splitRequirements (getOr "readiness" "require" "");
   hasRequirement = name: lib.any (t: t == name || hasPrefix "${name}=" t) requirements;
   taps =
     let
