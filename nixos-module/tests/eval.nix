@@ -8,9 +8,12 @@
   lib,
   formatsPath ? null,
   fixtures ? toString ./fixtures,
+  # A directory laid out like the package ($out/bin, $out/sbin), for unit files that
+  # systemd-analyze verify can check down to the executables.
+  packageDir ? null,
 }:
 let
-  pkgs = import ./stub-pkgs.nix { inherit lib formatsPath; };
+  pkgs = import ./stub-pkgs.nix { inherit lib formatsPath packageDir; };
 
   evalConfig =
     modules:
@@ -67,6 +70,51 @@ let
       ${config.nix.extraOptions}
     '';
 
+  # Unit files as NixOS writes them (nixos/lib/systemd-lib.nix): dependency lists joined by
+  # spaces, other lists as repeated keys, booleans as true/false.
+  unitLines =
+    attrs:
+    lib.concatStrings (
+      lib.concatLists (
+        lib.mapAttrsToList (
+          k: v: map (x: "${k}=${if lib.isBool x then lib.boolToString x else toString x}\n") (lib.toList v)
+        ) attrs
+      )
+    );
+  unitCommon =
+    u:
+    "[Unit]\n"
+    + lib.optionalString (u.description != "") "Description=${u.description}\n"
+    + unitLines (
+      lib.filterAttrs (_: v: v != "") {
+        Documentation = lib.concatStringsSep " " u.documentation;
+        After = lib.concatStringsSep " " u.after;
+        Before = lib.concatStringsSep " " u.before;
+        Wants = lib.concatStringsSep " " u.wants;
+        Requires = lib.concatStringsSep " " u.requires;
+      }
+      // u.unitConfig
+    );
+  serviceUnit =
+    u:
+    unitCommon u
+    + lib.optionalString (u.reloadTriggers != [ ]) "X-Reload-Triggers=${toString u.reloadTriggers}\n"
+    + "\n[Service]\n"
+    + unitLines u.serviceConfig;
+  mountUnit =
+    m:
+    unitCommon m
+    + "\n[Mount]\n"
+    + unitLines (
+      {
+        What = m.what;
+        Where = m.where;
+      }
+      // lib.optionalAttrs (m.type != "") { Type = m.type; }
+      // lib.optionalAttrs (m.options != "") { Options = m.options; }
+      // m.mountConfig
+    );
+
   runGood =
     c:
     let
@@ -78,6 +126,11 @@ let
       expectedIni = c.ini or c.name;
       ini = config.services.hosttune.policyText;
       nixConf = nixConf config;
+      unit = serviceUnit config.systemd.services.hosttune;
+      mounts = map (m: {
+        inherit (m) where;
+        text = mountUnit m;
+      }) config.systemd.mounts;
       warnings = config.warnings;
       checks = map (k: {
         inherit (k) name;

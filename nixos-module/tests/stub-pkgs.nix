@@ -5,6 +5,7 @@
 {
   lib,
   formatsPath ? null,
+  packageDir ? null,
 }:
 let
   fakeDerivation =
@@ -92,5 +93,7 @@ rec {
       text = env.text or null;
     };
 
-  hosttune = fakeDerivation "hosttune-0.1.0" "package";
+  hosttune =
+    fakeDerivation "hosttune-0.1.0" "package"
+    // lib.optionalAttrs (packageDir != null) { outPath = packageDir; };
 }

@@ -139,3 +139,47 @@ assert_eq "package links" "['systemd', 'btrfs-progs', 'libnl', 'inih', 'json-c']
 assert_eq "flake check module-eval (all cases pass, all bad cases fail)" "hosttune-module-eval" \
 	"$(flake "d['module-eval']")"
 assert_eq "VM test switches to the specialisation" "True" "$(flake "d['vm-test']['scriptHasSwitch']")"
+
+# --- the unit files, read by this machine's systemd -------------------------------------------------
+# Rendered the way NixOS writes them, with the package path pointing at a directory of stand-in
+# executables, and checked by systemd's own parser: every directive known, every value valid.
+mkdir -p "$T_TMP/pkg/bin" "$T_TMP/pkg/sbin" "$T_TMP/units"
+printf '#!/bin/sh\n' >"$T_TMP/pkg/sbin/hosttuned"
+printf '#!/bin/sh\n' >"$T_TMP/pkg/bin/hosttune"
+chmod +x "$T_TMP/pkg/sbin/hosttuned" "$T_TMP/pkg/bin/hosttune"
+module_eval --json --argstr packageDir "$T_TMP/pkg" -A good >"$T_TMP/units.json" ||
+	fail "evaluating the good cases with a package directory failed"
+python3 - "$T_TMP/units.json" "$T_TMP/units" <<'EOF2'
+import json, sys
+for c in json.load(open(sys.argv[1])):
+    if c["name"] in ("minimal", "ci-builder", "gigantic"):
+        open(f"{sys.argv[2]}/{c['name']}.unit", "w").write(c["unit"])
+        for i, m in enumerate(c["mounts"]):
+            open(f"{sys.argv[2]}/{c['name']}.mount{i}", "w").write(m["where"] + "\n" + m["text"])
+EOF2
+systemd_version=$(systemctl --version | awk 'NR==1 {print $2}')
+n=0
+for u in "$T_TMP"/units/*.unit "$T_TMP"/units/*.mount*; do
+	[ -f "$u" ] || continue
+	d=$T_TMP/verify-$n
+	mkdir -p "$d"
+	case $u in
+	*.unit) name=hosttune.service && cp "$u" "$d/$name" ;;
+	*) name=$(systemd-escape --path --suffix=mount "$(head -n1 "$u")") && tail -n +2 "$u" >"$d/$name" ;;
+	esac
+	# --man=no: the man pages named in Documentation= are not installed on this machine.
+	(cd "$d" && systemd-analyze verify --man=no "./$name") >"$d/out" 2>&1 || true
+	# notify-reload is systemd 253's; older parsers (Debian 12 has 252) do not know it yet.
+	if [ "$systemd_version" -lt 253 ]; then
+		grep -v "Failed to parse service type, ignoring: notify-reload" "$d/out" >"$d/out2" || true
+	else
+		cp "$d/out" "$d/out2"
+	fi
+	if grep -F "$name" "$d/out2"; then
+		cat "$d/$name"
+		fail "systemd $systemd_version objects to $(basename "$u")"
+	fi
+	ok "systemd-analyze verify accepts $(basename "$u") ($name)"
+	n=$((n + 1))
+done
+[ "$n" -ge 4 ] || fail "only $n units verified"
