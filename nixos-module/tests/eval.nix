@@ -127,6 +127,7 @@ let
       ini = config.services.hosttune.policyText;
       nixConf = nixConf config;
       unit = serviceUnit config.systemd.services.hosttune;
+      tmpfiles = config.systemd.tmpfiles.rules;
       mounts = map (m: {
         inherit (m) where;
         text = mountUnit m;
