@@ -152,7 +152,12 @@ let
     else
       "${toString (bytes / 1024)}K";
 
-  hugetlbfsMount = get "hugepages" "mount";
+  # "" is the policy's way to say "no mount" (the microvm-ci profile writes it).
+  hugetlbfsMount =
+    let
+      m = get "hugepages" "mount";
+    in
+    if m == "" then null else m;
 
   # --- the policy file ----------------------------------------------------------------------------
   includes = optional (cfg.profile != null) cfg.profile ++ map (p: "${p}") cfg.extraPolicyFiles;
@@ -349,7 +354,7 @@ in
             taps = nullOption types.ints.unsigned "Taps kept in the pool." { example = 8; };
           };
           kvm = section "[kvm]: /dev/kvm." {
-            mode = nullOption (types.strMatching "0?[0-7]{3,4}") "Mode for /dev/kvm (\"0666\" lets Nix builds in)." { };
+            mode = nullOption (types.strMatching "keep|0?[0-7]{3,4}") "Mode for /dev/kvm (\"0666\" lets Nix builds in; \"keep\" leaves it alone)." { };
           };
           agent = section "[agent]: the agent's own behaviour." {
             metrics-file = nullOption absolutePath "Prometheus textfile the agent writes." { };

@@ -218,6 +218,7 @@ in
               hugepages = {
                 size = "2M";
                 pool = 512; # pages
+                mount = ""; # no mount
               };
               "hugepages-1G".pool = "4G";
             };
@@ -233,6 +234,8 @@ in
         ] config.boot.kernelParams)
         # No profile, no taps, no tun: nothing for the sandbox.
         (check "extra-sandbox-paths" [ ] config.nix.settings.extra-sandbox-paths)
+        (check "mount = \"\" is no mount" [ ] config.systemd.mounts)
+        (check "no RequiresMountsFor for it" [ "/var/lib/hosttune/snapshots" ] (svc config).unitConfig.RequiresMountsFor)
       ];
     }
 
