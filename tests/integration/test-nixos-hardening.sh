@@ -15,14 +15,16 @@ readelf -d "$HOSTTUNE" | grep -q NEEDED &&
 
 # A Debian root with systemd, made once and kept (debootstrap takes minutes).
 cache=/var/cache/hosttune-test
-root=$cache/nixos-hardening-root
+# The runtime libraries of hosttuned and hosttune-bus are in it; a new list needs a new name.
+root=$cache/nixos-hardening-root-2
 mkdir -p "$cache"
 exec 8>"$cache/nixos-hardening.lock"
 flock 8
 if [ ! -x "$root/usr/lib/systemd/systemd" ]; then
 	need_cmd debootstrap
 	rm -rf "$root.tmp"
-	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2,util-linux \
+	debootstrap --variant=minbase \
+		--include=systemd,systemd-sysv,dbus,iproute2,util-linux,libjson-c5,libinih1,libbtrfsutil1,libnl-3-200,libnl-route-3-200 \
 		bookworm "$root.tmp" http://deb.debian.org/debian >"$T_TMP/debootstrap.log" 2>&1 ||
 		{
 			tail -n 5 "$T_TMP/debootstrap.log"
