@@ -554,10 +554,14 @@ in
           # the agent rejects it, so a bad policy shows in the switch output. The agent sends
           # RELOADING=1/READY=1 itself, which Type=notify-reload waits for.
           ExecReload = "${cfg.package}/bin/hosttune reload";
+          BusName = "org.hosttune.Agent1";
           Restart = "on-failure";
           # The first apply may grow a hugepage pool with compaction for up to [hugepages]
           # timeout; READY=1 comes after it.
           TimeoutStartSec = "5min";
+          # The agent pings while it works (also during a long reservation); a hung agent is
+          # restarted, and its journal lets the new one finish what the old one began.
+          WatchdogSec = "60s";
 
           CapabilityBoundingSet = capabilities;
           NoNewPrivileges = true;

@@ -46,6 +46,8 @@ in
       modules = [ enable ];
       checks = config: [
         (check "Type" "notify-reload" (svc config).serviceConfig.Type)
+        (check "BusName" "org.hosttune.Agent1" (svc config).serviceConfig.BusName)
+        (check "WatchdogSec" "60s" (svc config).serviceConfig.WatchdogSec)
         (check "ExecStart" "${pkg}/sbin/hosttuned --policy /etc/hosttune/policy.ini" (svc config).serviceConfig.ExecStart)
         (check "ExecReload (a D-Bus Reload)" "${pkg}/bin/hosttune reload" (svc config).serviceConfig.ExecReload)
         (check "CapabilityBoundingSet" [

@@ -43,7 +43,8 @@ import json, sys
 c = next(c for c in json.load(open(sys.argv[1])) if c["name"] == "ci-builder")
 # The hardening of the agent's unit around other programs: Type, ExecStart and what belongs to
 # the daemon itself are replaced, every other line is the module's.
-drop = ("Type=", "ExecStart=", "ExecReload=", "Restart=", "TimeoutStartSec=", "Before=")
+drop = ("Type=", "ExecStart=", "ExecReload=", "Restart=", "TimeoutStartSec=", "Before=",
+        "WatchdogSec=", "BusName=")
 lines = [l for l in c["unit"].splitlines() if not l.startswith(drop)]
 open(f"{sys.argv[2]}/hardened.unit", "w").write("\n".join(lines) + "\n")
 m = c["mounts"][0]
