@@ -7,33 +7,13 @@
 # sandbox never changes an answer. The unit is the module's, rendered as NixOS writes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
-need_root
-need_cmd systemd-nspawn nsenter python3 nix-instantiate readelf
+. "$(dirname "$0")/nixos-container.sh"
+need_cmd python3 nix-instantiate readelf
 find_nixpkgs_lib
 readelf -d "$HOSTTUNE" | grep -q NEEDED &&
 	skip "build/hosttune is linked dynamically (STATIC_CLI=no); the container has none of its libraries"
 
-# A Debian root with systemd, made once and kept (debootstrap takes minutes).
-cache=/var/cache/hosttune-test
-# The runtime libraries of hosttuned and hosttune-bus are in it; a new list needs a new name.
-root=$cache/nixos-hardening-root-2
-mkdir -p "$cache"
-exec 8>"$cache/nixos-hardening.lock"
-flock 8
-if [ ! -x "$root/usr/lib/systemd/systemd" ]; then
-	need_cmd debootstrap
-	rm -rf "$root.tmp"
-	debootstrap --variant=minbase \
-		--include=systemd,systemd-sysv,dbus,iproute2,util-linux,libjson-c5,libinih1,libbtrfsutil1,libnl-3-200,libnl-route-3-200 \
-		bookworm "$root.tmp" http://deb.debian.org/debian >"$T_TMP/debootstrap.log" 2>&1 ||
-		{
-			tail -n 5 "$T_TMP/debootstrap.log"
-			rm -rf "$root.tmp"
-			skip "cannot debootstrap a Debian root (no mirror reachable?)"
-		}
-	mv "$root.tmp" "$root"
-fi
-flock -u 8
+ct_root
 
 # --- the module's unit, mount and tmpfiles rules (case ci-builder), for a package in /opt --------
 module_eval --json --argstr packageDir /opt/hosttune -A good >"$T_TMP/good.json" ||
@@ -50,41 +30,20 @@ open(f"{sys.argv[2]}/hardened.unit", "w").write("\n".join(lines) + "\n")
 m = c["mounts"][0]
 open(f"{sys.argv[2]}/mount.where", "w").write(m["where"])
 open(f"{sys.argv[2]}/mount.unit", "w").write(m["text"])
+open(f"{sys.argv[2]}/tmpfiles.conf", "w").write("\n".join(c["tmpfiles"]) + "\n")
 EOF
-module_eval --json --argstr packageDir /opt/hosttune -A good |
-	python3 -c 'import json,sys; print("\n".join(next(c for c in json.load(sys.stdin) if c["name"] == "ci-builder")["tmpfiles"]))' \
-		>"$T_TMP/tmpfiles.conf" || fail "no tmpfiles rules"
 
 # --- boot the container -----------------------------------------------------------------------------
-machine=htn$$
-systemd-nspawn -q -D "$root" --ephemeral --boot --private-network --register=no --keep-unit \
-	--machine="$machine" >"$T_TMP/nspawn.log" 2>&1 &
-nspawn=$!
-defer "kill $nspawn 2>/dev/null; wait $nspawn 2>/dev/null"
-leader=""
-for _ in $(seq 100); do
-	leader=$(pgrep -P $nspawn | head -n1) && [ -n "$leader" ] &&
-		[ "$(cat /proc/"$leader"/comm 2>/dev/null)" = systemd ] && break
-	sleep 0.2
-done
-[ -n "$leader" ] || fail "the container did not start: $(tail -n 5 "$T_TMP/nspawn.log")"
-in_ct() { nsenter -t "$leader" -m -u -i -n -p -- "$@"; }
-for _ in $(seq 150); do
-	[ -S "/proc/$leader/root/run/systemd/private" ] && break
-	sleep 0.2
-done
-state=$(in_ct timeout 60 systemctl is-system-running --wait 2>&1) || true
-case $state in running | degraded) ok "container $machine booted ($state)" ;; *) fail "container state: $state" ;; esac
-ct=/proc/$leader/root
+ct_boot
 
 # The package: hosttune (static) under /opt/hosttune, as the unit expects it.
-mkdir -p "$ct/opt/hosttune/bin"
-cp "$HOSTTUNE" "$ct/opt/hosttune/bin/hosttune"
+mkdir -p "$CT/opt/hosttune/bin"
+cp "$HOSTTUNE" "$CT/opt/hosttune/bin/hosttune"
 in_ct groupadd --system hosttune
-echo "hidden from the agent" >"$ct/root/marker"
+echo "hidden from the agent" >"$CT/root/marker"
 
 # tmpfiles rules, as NixOS installs them.
-cp "$T_TMP/tmpfiles.conf" "$ct/etc/tmpfiles.d/hosttune.conf"
+cp "$T_TMP/tmpfiles.conf" "$CT/etc/tmpfiles.d/hosttune.conf"
 in_ct systemd-tmpfiles --create /etc/tmpfiles.d/hosttune.conf || fail "systemd-tmpfiles rejected the rules"
 while read -r _ path mode _; do
 	assert_eq "tmpfiles made $path" "${mode#0} directory" "$(in_ct stat -c '%a %F' "$path")"
@@ -93,19 +52,19 @@ done <"$T_TMP/tmpfiles.conf"
 # The hugetlbfs mount unit (pulled in by the agent's RequiresMountsFor=).
 where=$(cat "$T_TMP/mount.where")
 mount_unit=$(systemd-escape --path --suffix=mount "$where")
-cp "$T_TMP/mount.unit" "$ct/etc/systemd/system/$mount_unit"
+cp "$T_TMP/mount.unit" "$CT/etc/systemd/system/$mount_unit"
 
 write_unit() { # write_unit NAME COMMAND OUTPUT [hardened]
 	{
 		if [ "${4:-}" = hardened ]; then cat "$T_TMP/hardened.unit"; else printf '[Service]\n'; fi
 		printf 'Type=oneshot\nExecStart=%s\nStandardOutput=file:%s\nStandardError=journal\n' "$2" "$3"
-	} >"$ct/etc/systemd/system/$1.service"
+	} >"$CT/etc/systemd/system/$1.service"
 }
 probe="/opt/hosttune/bin/hosttune probe --json"
 write_unit ht-probe-plain1 "$probe" /run/hosttune/plain1.json
 write_unit ht-probe-hardened "$probe" /run/hosttune/hardened.json hardened
 write_unit ht-probe-plain2 "$probe" /run/hosttune/plain2.json
-cat >"$ct/opt/hosttune/capcheck.sh" <<'EOF'
+cat >"$CT/opt/hosttune/capcheck.sh" <<'EOF'
 #!/bin/sh
 # Each privileged operation hosttuned performs, under the module's hardening.
 cd /run/hosttune || exit 1
@@ -123,7 +82,7 @@ try etc_read_only '! touch /etc/hosttune-write-test'
 try root_hidden 'test ! -e /root/marker'
 try hugetlbfs_mounted 'grep -q " '"$HT_MOUNT"' hugetlbfs " /proc/self/mounts'
 EOF
-chmod +x "$ct/opt/hosttune/capcheck.sh"
+chmod +x "$CT/opt/hosttune/capcheck.sh"
 write_unit ht-capcheck "/usr/bin/env HT_MOUNT=$where /opt/hosttune/capcheck.sh" /run/hosttune/capcheck.out hardened
 in_ct systemctl daemon-reload
 
@@ -137,14 +96,14 @@ done
 ok "the module's hardened unit runs under systemd $(in_ct systemctl --version | awk 'NR==1 {print $2}')"
 
 # --- the capability set and the operations -------------------------------------------------------
-cat "$ct/run/hosttune/capcheck.out"
+cat "$CT/run/hosttune/capcheck.out"
 # CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3, CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21
 assert_eq "CapBnd (the module's five capabilities)" "000000000020100b" \
-	"$(sed -n 's/^CapBnd:[[:space:]]*//p' "$ct/run/hosttune/capcheck.out")"
-assert_eq "NoNewPrivs" 1 "$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' "$ct/run/hosttune/capcheck.out")"
+	"$(sed -n 's/^CapBnd:[[:space:]]*//p' "$CT/run/hosttune/capcheck.out")"
+assert_eq "NoNewPrivs" 1 "$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' "$CT/run/hosttune/capcheck.out")"
 for op in net_admin_tap net_admin_bridge chown fowner dac_override sys_admin_mount tun_device \
 	etc_read_only root_hidden hugetlbfs_mounted; do
-	grep -qx "$op ok" "$ct/run/hosttune/capcheck.out" || fail "under the hardening: $op failed"
+	grep -qx "$op ok" "$CT/run/hosttune/capcheck.out" || fail "under the hardening: $op failed"
 	ok "under the hardening: $op"
 done
 opts=$(in_ct findmnt -no FSTYPE,OPTIONS "$where")
@@ -161,8 +120,8 @@ esac
 # it only with CAP_SYS_PTRACE, which the agent does not keep (it would let the agent ptrace
 # anything). The probe judges by the device and the sysctl, as an unprivileged VMM would meet
 # them, so its status and reason stay the same.
-python3 - "$ct/run/hosttune/plain1.json" "$ct/run/hosttune/hardened.json" \
-	"$ct/run/hosttune/plain2.json" <<'EOF' || fail "the hardening changed what the probes see"
+python3 - "$CT/run/hosttune/plain1.json" "$CT/run/hosttune/hardened.json" \
+	"$CT/run/hosttune/plain2.json" <<'EOF' || fail "the hardening changed what the probes see"
 import json, sys
 def flat(x, path=""):
     if isinstance(x, dict):
