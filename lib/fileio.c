@@ -105,15 +105,11 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
         return n;
 }
 
-int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
-                               size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
+/* Read fd to EOF into a heap buffer that grows up to max bytes; rejects NUL bytes. */
+static int read_fd_alloc(int fd, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 4096, n = 0;
 
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
-        if (fd < 0)
-                return fd;
         buf = malloc(size);
         if (!buf)
                 return -ENOMEM;
@@ -144,6 +140,33 @@ int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char *
                 *ret_len = n;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
+                               size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        return read_fd_alloc(fd, max, ret, ret_len);
+}
+
+int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        /* O_NONBLOCK: opening a FIFO named by mistake must not hang; it is refused below. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        return read_fd_alloc(fd, max, ret, ret_len);
 }
 
 ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
