@@ -318,6 +318,38 @@ in
     }
 
     {
+      # What the module reads from a shipped profile (taps, zram, requirements, pools, mount).
+      name = "profile-microvm-ci";
+      modules = [
+        enable
+        {
+          services.hosttune = {
+            profile = "microvm-ci";
+            hugepages.reserveAtBoot = true;
+            settings.hugepages.pool = "2G"; # the profile's is 10% of RAM
+          };
+        }
+      ];
+      checks = config: [
+        # The profile keeps 8 taps and requires vhost-net and userfaultfd.
+        (check "extra-sandbox-paths" [
+          "/dev/net/tun?"
+          "/dev/vhost-net?"
+          "/dev/userfaultfd?"
+        ] config.nix.settings.extra-sandbox-paths)
+        (check "kernel modules for the profile's zram and taps" [
+          "zram"
+          "tun"
+        ] config.boot.kernelModules)
+        (check "kernel parameters for the pool set on top of the profile" [
+          "hugepagesz=2M"
+          "hugepages=1024"
+        ] config.boot.kernelParams)
+        (check "the profile's empty mount = is no mount" [ ] config.systemd.mounts)
+      ];
+    }
+
+    {
       name = "custom-group";
       modules = [
         enable
@@ -428,6 +460,16 @@ in
         }
       ];
       error = "services.hosttune.hugepages.reserveAtBoot needs a hugepage pool of a fixed size (not a percentage of RAM), e.g. settings.hugepages.pool = \"8G\"; pools: [hugepages] pool = 10%.";
+    };
+    reserve-profile-percent = {
+      modules = [
+        enable
+        {
+          services.hosttune.profile = "microvm-ci";
+          services.hosttune.hugepages.reserveAtBoot = true;
+        }
+      ];
+      error = "pools: [hugepages] pool = 10%.";
     };
     reserve-without-pool = {
       modules = [
