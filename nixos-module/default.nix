@@ -254,8 +254,16 @@ let
 
   claimedFeatures = lib.filter (f: elem f managedFeatures) (config.nix.settings.system-features or [ ]);
 
+  # As the policy loader judges [readiness] require: the CLI's tokens, but no percentages (a
+  # policy is validated without knowing the host's RAM).
   badRequirements = lib.filter (e: e != null) (
-    map hlib.requirementError (lib.optionals (cfg.settings.readiness.require != null) cfg.settings.readiness.require)
+    map (
+      t:
+      if lib.hasInfix "%" t then
+        "'${t}': percentages are not allowed here (a policy is validated without knowing the host's RAM); write an absolute size such as hugepages=2G"
+      else
+        hlib.requirementError t
+    ) (lib.optionals (cfg.settings.readiness.require != null) cfg.settings.readiness.require)
   );
   badPoolKeys = concatMap (
     name:

@@ -246,7 +246,8 @@ rec {
     in
     go 0 name;
 
-  # b on top of a, section by section; readiness.require lists are joined.
+  # b on top of a, section by section, as the loader merges files: readiness.require lists are
+  # joined, except that an empty list starts afresh.
   mergeSections =
     a: b:
     a
@@ -255,7 +256,7 @@ rec {
       let
         merged = (a.${s} or { }) // v;
       in
-      if s == "readiness" && a ? readiness.require && v ? require then
+      if s == "readiness" && a ? readiness.require && v ? require && v.require != "" then
         merged // { require = "${a.readiness.require}, ${v.require}"; }
       else
         merged

@@ -350,6 +350,19 @@ in
     }
 
     {
+      # An empty requirement list starts afresh: the default profile's tun and userfaultfd go,
+      # and with them the devices the sandbox would have needed.
+      name = "require-reset";
+      modules = [
+        enable
+        { services.hosttune.settings.readiness.require = [ ]; }
+      ];
+      checks = config: [
+        (check "extra-sandbox-paths" [ ] config.nix.settings.extra-sandbox-paths)
+      ];
+    }
+
+    {
       name = "custom-group";
       modules = [
         enable
@@ -411,6 +424,13 @@ in
         { services.hosttune.settings.readiness.require = "hugepages=2X"; }
       ];
       error = "bad size '2X' in 'hugepages=2X' (use 2G, 512M, 10%)";
+    };
+    requirement-percent = {
+      modules = [
+        enable
+        { services.hosttune.settings.readiness.require = [ "hugepages=10%" ]; }
+      ];
+      error = "services.hosttune.settings.readiness.require: 'hugepages=10%': percentages are not allowed here (a policy is validated without knowing the host's RAM); write an absolute size such as hugepages=2G";
     };
     pool-not-a-size = {
       modules = [

@@ -142,6 +142,14 @@ let
     };
 in
 {
+  # The policy an example module (a file: a snippet of the docs) generates.
+  examplePolicy =
+    { file }:
+    (checkAssertions (evalConfig [
+      { services.hosttune.enable = true; }
+      file
+    ])).services.hosttune.policyText;
+
   formats = pkgs.formatsSource;
   good = map runGood cases.good;
   bad = lib.mapAttrs (
