@@ -363,6 +363,34 @@ in
     }
 
     {
+      # The policy tests/integration/test-nixos-agent-unit.sh runs the real agent with, in a
+      # container: nothing in it touches the host kernel's global state (taps live in the
+      # container's own network namespace).
+      name = "container";
+      modules = [
+        enable
+        {
+          services.hosttune = {
+            profile = null;
+            metrics.textfileDir = "/var/lib/node-exporter-textfiles";
+            settings = {
+              readiness.require = [
+                "tun"
+                "taps=2"
+              ];
+              net.taps = 2;
+              agent.reprobe-interval = "5s";
+            };
+          };
+        }
+      ];
+      checks = config: [
+        (check "extra-sandbox-paths" [ "/dev/net/tun?" ] config.nix.settings.extra-sandbox-paths)
+        (check "kernel modules" [ "tun" ] config.boot.kernelModules)
+      ];
+    }
+
+    {
       name = "custom-group";
       modules = [
         enable
