@@ -8,18 +8,19 @@
 #include "parse.h"
 #include "util.h"
 
-/* Copy the next space-separated field of *p into buf, unescaping the kernel's octal escapes
- * (mangle() in fs/proc_namespace.c escapes space, tab, newline and backslash as \ooo).
- * Returns -EINVAL at end of line, -ENAMETOOLONG when the field does not fit. */
+/* Copy the next field of *p into buf, unescaping the kernel's octal escapes (mangle() in
+ * fs/proc_namespace.c escapes space, tab, newline and backslash as \ooo). Fields are separated
+ * by spaces or tabs (/proc/swaps pads with both). Returns -EINVAL at end of line,
+ * -ENAMETOOLONG when the field does not fit. */
 static int next_field(const char **p, char *buf, size_t size, bool unescape) {
         const char *s = *p;
         size_t n = 0;
 
-        while (*s == ' ')
+        while (*s == ' ' || *s == '\t')
                 s++;
         if (!*s || *s == '\n')
                 return -EINVAL;
-        while (*s && *s != ' ' && *s != '\n') {
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
                 char c = *s++;
                 if (unescape && c == '\\' && s[0] >= '0' && s[0] <= '3' && s[1] >= '0' &&
                     s[1] <= '7' && s[2] >= '0' && s[2] <= '7') {
