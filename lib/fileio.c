@@ -81,15 +81,22 @@ static int at_eof(int fd) {
 
 ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
         _cleanup_close_ int fd = -1;
-        bool full;
-        ssize_t n;
-        int r;
 
         if (size < 2)
                 return -EINVAL;
         fd = open_in_root(root_fd, path, O_RDONLY, 0);
         if (fd < 0)
                 return fd;
+        return read_text_fd(fd, buf, size);
+}
+
+ssize_t read_text_fd(int fd, char *buf, size_t size) {
+        bool full;
+        ssize_t n;
+        int r;
+
+        if (size < 2)
+                return -EINVAL;
         n = read_all(fd, buf, size, &full);
         if (n < 0)
                 return n;

@@ -20,6 +20,9 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
  * the negative errno of open/read. */
 ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size);
 
+/* The same for a file already open (from its current offset). */
+ssize_t read_text_fd(int fd, char *buf, size_t size);
+
 /* Like read_virtual_file_at into a heap buffer that grows up to max bytes. *ret is set only
  * on success and must be freed. */
 int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
