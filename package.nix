@@ -59,6 +59,9 @@ stdenv.mkDerivation {
     "PREFIX=${placeholder "out"}"
     "STATIC_LIGHT=no"
     "STATIC_CLI=no"
+    # The installed unit is Type=notify-reload for systemd >= 253; the sandbox has no systemctl
+    # to ask.
+    "SYSTEMD_VERSION=${lib.getVersion systemd}"
   ];
   enableParallelBuilding = true;
 

@@ -128,6 +128,10 @@ let
       nixConf = nixConf config;
       unit = serviceUnit config.systemd.services.hosttune;
       tmpfiles = config.systemd.tmpfiles.rules;
+      # D-Bus policy files the module made (the package's own are not in the stand-in).
+      dbusPolicies = map (p: {
+        inherit (p) path text;
+      }) (lib.filter (p: p ? text) config.services.dbus.packages);
       mounts = map (m: {
         inherit (m) where;
         text = mountUnit m;

@@ -24,7 +24,10 @@ unit = c["unit"]
 open(f"{sys.argv[2]}/policy.ini", "w").write(c["ini"])
 open(f"{sys.argv[2]}/tmpfiles.conf", "w").write("\n".join(c["tmpfiles"]) + "\n")
 open(f"{sys.argv[2]}/hosttune.service", "w").write(unit)
+for p in c["dbusPolicies"]:
+    open(f"{sys.argv[2]}/{p['path'].split('/')[-1]}", "w").write(p["text"])
 EOF
+ls "$T_TMP"/org.hosttune.Agent1-*.conf >/dev/null 2>&1 || fail "no bus policy for the case's group"
 ct_boot
 systemd_version=$(in_ct systemctl --version | awk 'NR==1 {print $2}')
 if [ "$systemd_version" -lt 253 ]; then
@@ -37,14 +40,22 @@ fi
 mkdir -p "$CT/opt/hosttune/bin" "$CT/opt/hosttune/sbin"
 cp "$HOSTTUNE" "$CT/opt/hosttune/bin/hosttune"
 cp "$HOSTTUNED" "$CT/opt/hosttune/sbin/hosttuned"
-libexec=$(strings "$HOSTTUNE" | grep -m1 -E '^/.*/libexec/hosttune$' || echo /usr/local/libexec/hosttune)
+# (The configured LIBEXECDIR, as compiled into hosttune.)
+libexec=$(strings "$HOSTTUNE" | grep -E '^/.*/libexec/hosttune$' | sort -u)
+[ "$(echo "$libexec" | wc -l)" = 1 ] || fail "cannot tell hosttune's libexec directory: $libexec"
 mkdir -p "$CT$libexec"
 cp "$HOSTTUNE_BUS" "$CT$libexec/hosttune-bus"
-# services.dbus.packages: the package's bus policy.
-cp "$HOSTTUNE_SRC/agent/org.hosttune.Agent1.conf" "$CT/usr/share/dbus-1/system.d/"
+# users.groups (NixOS activation makes groups before D-Bus reads its policy files, which name
+# them: dbus-daemon drops a policy for a group it does not know).
+group=$(sed -n 's/^lease-group = //p' "$T_TMP/policy.ini")
+in_ct groupadd --system "$group"
+in_ct useradd --system --groups "$group" runner
+in_ct useradd --system outsider
+# services.dbus.packages: the package's bus policy and the one the module made for the group.
+cp "$HOSTTUNE_SRC/agent/org.hosttune.Agent1.conf" "$T_TMP"/org.hosttune.Agent1-*.conf \
+	"$CT/usr/share/dbus-1/system.d/"
 in_ct systemctl reload dbus
-# users.groups, systemd.tmpfiles.rules, environment.etc."hosttune/policy.ini"
-in_ct groupadd --system hosttune
+# systemd.tmpfiles.rules, environment.etc."hosttune/policy.ini"
 cp "$T_TMP/tmpfiles.conf" "$CT/etc/tmpfiles.d/hosttune.conf"
 in_ct systemd-tmpfiles --create /etc/tmpfiles.d/hosttune.conf
 mkdir -p "$CT/etc/hosttune"
@@ -87,6 +98,23 @@ assert_eq "Generation after systemctl reload (ExecReload = hosttune reload)" $((
 assert_eq "same agent after systemctl reload" "$pid" "$(in_ct systemctl show -p MainPID --value hosttune.service)"
 in_ct busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Reload >/dev/null
 assert_eq "Generation after a busctl Reload" $((gen + 2)) "$(prop Generation)"
+
+# The lease group (services.hosttune.group): its members may reload, others may not.
+as_user() { local u=$1; shift; in_ct setpriv --reuid "$u" --regid "$u" --init-groups -- "$@"; }
+as_user runner busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Reload \
+	>/dev/null || {
+	in_ct journalctl --no-pager -u dbus | tail -n 5
+	fail "a member of $group could not Reload"
+}
+assert_eq "Generation after a Reload by a member of $group" $((gen + 3)) "$(prop Generation)"
+rc=0
+as_user outsider busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Reload \
+	>"$T_TMP/out" 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a user outside $group could Reload"
+ok "a user outside $group may not Reload: $(cat "$T_TMP/out")"
+as_user outsider busctl get-property org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 \
+	Ready >/dev/null || fail "anyone may read the properties"
+ok "anyone may read the properties"
 
 # A changed policy (what nixos-rebuild switch does: new /etc, then reload) takes effect in place.
 sed -i 's/^taps = 2$/taps = 3/' "$CT/etc/hosttune/policy.ini"
