@@ -12,6 +12,9 @@
 need_cmd python3 nix-instantiate strings
 [ -x "$HOSTTUNED" ] && [ -x "$HOSTTUNE_BUS" ] ||
 	skip "no build/hosttuned or build/hosttune-bus: the agent (issue 4) is not built on this branch"
+need_cmd readelf
+readelf -d "$HOSTTUNED" "$HOSTTUNE_BUS" | grep -qE 'NEEDED.*lib(a|ub)san' &&
+	skip "a sanitizer build: the container has no libasan/libubsan for hosttuned"
 find_nixpkgs_lib
 ct_root
 
