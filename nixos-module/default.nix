@@ -292,7 +292,7 @@ in
       default = "default";
       example = "microvm-ci";
       description = ''
-        A shipped profile the policy includes ({file}`[policy] include = NAME`); `settings` apply
+        A shipped profile the policy includes (`[policy] include = NAME`); `settings` apply
         on top of it. `null` makes `settings` the whole policy.
       '';
     };
