@@ -281,8 +281,17 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         return 0;
 }
 
+static int on_outputs_due(sd_event_source *s, void *userdata) {
+        struct agent *a = userdata;
+
+        (void) s;
+        (void) agent_outputs_write_some(a, false);
+        return 0;
+}
+
 void agent_leases_changed(struct agent *a) {
         uint64_t leased = 0;
+        int r;
 
         for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
                 leased += a->leases.hugepages[i].bytes;
@@ -290,7 +299,24 @@ void agent_leases_changed(struct agent *a) {
                 a->hugepages_leased = leased;
                 agent_bus_properties_changed(a, "HugePagesLeased");
         }
-        (void) agent_outputs_write_some(a, false);
+        /* The files follow once the loop has nothing else to do: a lease's reply does not wait
+         * for four file writes, and a burst of lease changes writes them once. The property
+         * above is current at once; `hosttune check` reads agent.state a moment later. */
+        if (!a->event) {
+                (void) agent_outputs_write_some(a, false);
+                return;
+        }
+        if (!a->outputs_source) {
+                r = sd_event_add_defer(a->event, &a->outputs_source, on_outputs_due, a);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(a->outputs_source, SD_EVENT_PRIORITY_IDLE);
+                if (r < 0) {
+                        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
+                        (void) agent_outputs_write_some(a, false);
+                        return;
+                }
+        }
+        (void) sd_event_source_set_enabled(a->outputs_source, SD_EVENT_ONESHOT);
 }
 
 /* ---- re-probe timer ---- */
@@ -648,6 +674,7 @@ void agent_done(struct agent *a) {
         answer_reload_waiters(a, AGENT_ERROR_NOT_READY, "hosttuned stopped");
         free(a->reload_waiters);
         a->reprobe_source = sd_event_source_unref(a->reprobe_source);
+        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
         if (a->bus) {
                 sd_bus_flush(a->bus);
                 a->bus = sd_bus_flush_close_unref(a->bus);

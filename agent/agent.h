@@ -122,6 +122,7 @@ struct agent {
         bool stopping;
 
         sd_event_source *reprobe_source;
+        sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
         struct agent_stats stats;
 
         /* Leases (agent/lease*.c). */
@@ -153,7 +154,8 @@ int agent_reprobe(struct agent *a, const char *why);
  * GetReport. agent_reprobe() leaves them out, since readiness never depends on them. */
 int agent_reprobe_full(struct agent *a, const char *why, bool detail);
 
-/* Publish the outputs again after a->leases changed (HugePagesLeased, agent.state). */
+/* Publish a->leases after it changed: HugePagesLeased at once, the files (agent.state,
+ * ready.json, metrics) once the event loop is idle. */
 void agent_leases_changed(struct agent *a);
 
 /* Probe what req needs (everything when with_policy) into a zeroed *report, evaluate req

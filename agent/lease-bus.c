@@ -248,8 +248,22 @@ static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
 }
 
 /* The caller may take and end leases: root or the lease group. < 0 when not (error set). */
+/* The caller's credentials: those a watched client was seen with (a unique name's
+ * credentials are fixed when it connects, so they are asked for once per connection: every
+ * query is a round trip to the bus daemon), else asked now. ret gets a reference. */
+static int sender_creds(struct agent *a, sd_bus_message *m, sd_bus_creds **ret) {
+        struct lease_client *c =
+                a->lease_mgr ? lease_client_find(a->lease_mgr, sd_bus_message_get_sender(m)) : NULL;
+
+        if (c && c->creds) {
+                *ret = sd_bus_creds_ref(c->creds);
+                return 0;
+        }
+        return agent_bus_sender_creds(m, ret);
+}
+
 static int privileged(struct agent *a, sd_bus_message *m, sd_bus_creds **ret, sd_bus_error *error) {
-        int r = agent_bus_sender_creds(m, ret);
+        int r = sender_creds(a, m, ret);
 
         if (r >= 0)
                 r = agent_bus_check_privileged_creds(a, m, *ret, error);
@@ -290,6 +304,8 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                 lease_request_free(req);
                 return r;
         }
+        if (!req->client->creds)
+                req->client->creds = sd_bus_creds_ref(creds);
         req->msg = sd_bus_message_ref(m);
         r = lease_manager_enqueue(a->lease_mgr, req);
         if (r < 0) {

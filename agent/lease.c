@@ -138,16 +138,22 @@ static int on_name_has_owner(sd_bus_message *reply, void *userdata, sd_bus_error
         return 0;
 }
 
+struct lease_client *lease_client_find(struct lease_manager *m, const char *name) {
+        for (unsigned i = 0; name && i < m->n_clients; i++)
+                if (streq(m->clients[i]->name, name) && !m->clients[i]->gone)
+                        return m->clients[i];
+        return NULL;
+}
+
 int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret) {
-        struct lease_client *c, **n;
+        struct lease_client *c = lease_client_find(m, name), **n;
         int r;
 
-        for (unsigned i = 0; i < m->n_clients; i++)
-                if (streq(m->clients[i]->name, name)) {
-                        m->clients[i]->n_refs++;
-                        *ret = m->clients[i];
-                        return 0;
-                }
+        if (c) {
+                c->n_refs++;
+                *ret = c;
+                return 0;
+        }
         n = realloc(m->clients, (m->n_clients + 1) * sizeof(*n));
         if (!n)
                 return -ENOMEM;
@@ -194,6 +200,7 @@ void lease_client_unref(struct lease_client *c) {
         sd_bus_track_set_userdata(c->track, NULL);
         sd_bus_track_unref(c->track);
         sd_bus_slot_unref(c->check_slot);
+        sd_bus_creds_unref(c->creds);
         free(c->name);
         free(c);
 }

@@ -27,6 +27,7 @@ struct lease_client {
         sd_bus_slot *check_slot; /* NameHasOwner in flight (closes the race with AddMatch) */
         unsigned n_refs;         /* leases and requests pointing here */
         bool gone;               /* left the bus: freed with its last reference */
+        sd_bus_creds *creds;     /* as the bus daemon gave them at its first call */
 };
 
 struct lease_request;
@@ -148,6 +149,9 @@ void lease_manager_publish(struct lease_manager *m);
 /* Add a lease (takes it) / find one by id. */
 int lease_manager_add(struct lease_manager *m, struct lease *l);
 struct lease *lease_manager_find(struct lease_manager *m, const char *id);
+
+/* The client struct of a unique bus name still on the bus, or NULL (no reference taken). */
+struct lease_client *lease_client_find(struct lease_manager *m, const char *name);
 
 /* The client struct for a unique bus name (created, watched), with a reference taken. */
 int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);

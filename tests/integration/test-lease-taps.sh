@@ -61,8 +61,10 @@ assert_eq "ltap0 (ip -d link)" "daemon ltbr0" "$(link_user ltap0)"
 assert_eq "ltap2 (ip -d link)" "nobody ltbr0" "$(link_user ltap2)"
 id=$(list_ids | awk '$2 == "vm" {print $1}')
 assert_eq "taps in ListLeases" "ltap0 ltap1" "$(lease_field "$id" taps)"
-assert_eq "leased-tap-names in agent.state" "ltap0 ltap1" \
-	"$(sed -n 's/^leased-tap-names=//p' "$AGENT_RUN/agent.state")"
+# agent.state follows once the agent is idle.
+wait_for "the leased taps in agent.state" \
+	'[ "$(sed -n "s/^leased-tap-names=//p" "$AGENT_RUN/agent.state")" = "ltap0 ltap1" ]'
+ok "agent.state names the leased taps"
 
 # A leased tap's owner is the point of the lease: no plan takes it back.
 plan=$(agent_doc Apply b true)
