@@ -276,6 +276,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         struct agent *a = userdata;
         struct request_values v = { 0 };
+        struct lease_client *client = NULL;
         struct lease_request *req;
         int r;
 
@@ -299,13 +300,15 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                                                     strerror(-r));
         }
         if (r >= 0)
-                r = lease_client_get(a->lease_mgr, req->want.client, &req->client);
+                r = lease_client_get(a->lease_mgr, req->want.client, &client);
         if (r < 0) {
                 lease_request_free(req);
                 return r;
         }
-        if (!req->client->creds)
-                req->client->creds = sd_bus_creds_ref(creds);
+        /* The credentials serve the client's next calls (they cannot change). */
+        if (!client->creds)
+                client->creds = sd_bus_creds_ref(creds);
+        req->client = client;
         req->msg = sd_bus_message_ref(m);
         r = lease_manager_enqueue(a->lease_mgr, req);
         if (r < 0) {

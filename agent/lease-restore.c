@@ -94,7 +94,6 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
 int lease_manager_restore(struct lease_manager *m) {
         struct agent *a = m->a;
         _cleanup_free_ struct lease_record *recs = NULL;
-        _cleanup_free_ bool *release = NULL;
         struct sweep sweep = { .m = m, .root = a->policy->snapshot_root };
         unsigned n = 0, kept_n = 0, released = 0;
         int r;
@@ -104,9 +103,6 @@ int lease_manager_restore(struct lease_manager *m) {
                 lease_manager_publish(m);
                 return 0;
         }
-        release = calloc(n ? n : 1, sizeof(*release));
-        if (!release)
-                return -ENOMEM;
         for (unsigned i = 0; i < n; i++) {
                 struct lease *l = calloc(1, sizeof(*l));
 
@@ -118,27 +114,24 @@ int lease_manager_restore(struct lease_manager *m) {
                         free(l);
                         return r;
                 }
-                if (l->rec.state != LEASE_ACTIVE)
-                        release[i] = true; /* an acquire or a release was cut short */
-                else if (!l->rec.persist) {
+                /* A lease that was being taken or given back is given back (below). */
+                if (l->rec.state == LEASE_ACTIVE && !l->rec.persist) {
                         int has = l->rec.client[0] ? name_has_owner(a->bus, l->rec.client) : 0;
                         if (has < 0)
                                 log_warning("leases: cannot ask the bus about %s (%s); lease %s "
                                             "kept",
                                             l->rec.client, strerror(-has), l->rec.id);
                         if (has == 0)
-                                release[i] = true;
+                                /* Not kept: given back like one cut short while taken. */
+                                l->rec.state = LEASE_PROVISIONING;
                         else if (lease_client_get(m, l->rec.client, &l->client) < 0)
                                 log_warning("leases: cannot watch %s; lease %s is kept until "
                                             "released",
                                             l->rec.client, l->rec.id);
                 }
-                kept_n += !release[i];
+                kept_n += l->rec.state == LEASE_ACTIVE;
         }
-        /* Mark what stays, then remove what nothing names, then give the rest back. */
-        for (unsigned i = 0; i < n; i++)
-                if (release[i] && m->leases[i]->rec.state == LEASE_ACTIVE)
-                        m->leases[i]->rec.state = LEASE_PROVISIONING; /* not kept */
+        /* Publish what stays, then remove what nothing names, then give the rest back. */
         lease_manager_publish(m);
         if (!isempty(sweep.root)) {
                 char dir[POLICY_PATH_MAX + 16];

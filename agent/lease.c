@@ -47,7 +47,7 @@ static void lease_free(struct lease *l) {
 }
 
 int lease_manager_add(struct lease_manager *m, struct lease *l) {
-        struct lease **n = realloc(m->leases, (m->n_leases + 1) * sizeof(*n));
+        struct lease **n = realloc(m->leases, (m->n_leases + 1) * sizeof(struct lease *));
 
         if (!n)
                 return -ENOMEM;
@@ -60,7 +60,7 @@ static void table_remove(struct lease_manager *m, struct lease *l) {
         for (unsigned i = 0; i < m->n_leases; i++)
                 if (m->leases[i] == l) {
                         memmove(&m->leases[i], &m->leases[i + 1],
-                                (m->n_leases - i - 1) * sizeof(*m->leases));
+                                (m->n_leases - i - 1) * sizeof(struct lease *));
                         m->n_leases--;
                         return;
                 }
@@ -75,7 +75,8 @@ struct lease *lease_manager_find(struct lease_manager *m, const char *id) {
 
 /* The records of the table, for the file and the usage. */
 static const struct lease_record **records(struct lease_manager *m) {
-        const struct lease_record **recs = calloc(m->n_leases ? m->n_leases : 1, sizeof(*recs));
+        const struct lease_record **recs =
+                calloc(m->n_leases ? m->n_leases : 1, sizeof(const struct lease_record *));
 
         for (unsigned i = 0; recs && i < m->n_leases; i++)
                 recs[i] = &m->leases[i]->rec;
@@ -105,7 +106,7 @@ void lease_manager_publish(struct lease_manager *m) {
                 return;
         lease_usage_compute(recs, m->n_leases, &u);
         /* Every output says what leases hold, so they are written when that changed. */
-        if (m->published && memcmp(&u, &m->a->leases, sizeof(u)) == 0)
+        if (m->published && lease_usage_equal(&u, &m->a->leases))
                 return;
         m->a->leases = u;
         m->published = true;
@@ -154,7 +155,7 @@ int lease_client_get(struct lease_manager *m, const char *name, struct lease_cli
                 *ret = c;
                 return 0;
         }
-        n = realloc(m->clients, (m->n_clients + 1) * sizeof(*n));
+        n = realloc(m->clients, (m->n_clients + 1) * sizeof(struct lease_client *));
         if (!n)
                 return -ENOMEM;
         m->clients = n;
@@ -193,7 +194,7 @@ void lease_client_unref(struct lease_client *c) {
         for (unsigned i = 0; i < m->n_clients; i++)
                 if (m->clients[i] == c) {
                         memmove(&m->clients[i], &m->clients[i + 1],
-                                (m->n_clients - i - 1) * sizeof(*m->clients));
+                                (m->n_clients - i - 1) * sizeof(struct lease_client *));
                         m->n_clients--;
                         break;
                 }
@@ -261,7 +262,7 @@ static void queue_remove(struct lease_manager *m, struct lease_request *req) {
         for (unsigned i = 0; i < m->n_queue; i++)
                 if (m->queue[i] == req) {
                         memmove(&m->queue[i], &m->queue[i + 1],
-                                (m->n_queue - i - 1) * sizeof(*m->queue));
+                                (m->n_queue - i - 1) * sizeof(struct lease_request *));
                         m->n_queue--;
                         return;
                 }
@@ -298,7 +299,8 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req) {
-        struct lease_request **n = realloc(m->queue, (m->n_queue + 1) * sizeof(*n));
+        struct lease_request **n =
+                realloc(m->queue, (m->n_queue + 1) * sizeof(struct lease_request *));
         int r;
 
         if (!n)

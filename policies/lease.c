@@ -439,3 +439,16 @@ void lease_usage_compute(const struct lease_record *const *records, unsigned n,
         }
         *ret = u;
 }
+
+bool lease_usage_equal(const struct lease_usage *a, const struct lease_usage *b) {
+        if (a->n_sizes != b->n_sizes || a->taps != b->taps || a->snapshots != b->snapshots)
+                return false;
+        for (unsigned i = 0; i < a->n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                if (a->hugepages[i].page_size != b->hugepages[i].page_size ||
+                    a->hugepages[i].bytes != b->hugepages[i].bytes)
+                        return false;
+        for (unsigned i = 0; i < a->taps && i < TAPS_MAX; i++)
+                if (!streq(a->tap_names[i], b->tap_names[i]))
+                        return false;
+        return true;
+}

@@ -145,3 +145,6 @@ void lease_plan_filter(struct plan *plan, const struct lease_usage *u);
  * back yet) but no longer with its hugepages (its holder let go of them). */
 void lease_usage_compute(const struct lease_record *const *records, unsigned n,
                          struct lease_usage *ret);
+
+/* Do a and b say the same (every member; not their padding)? */
+bool lease_usage_equal(const struct lease_usage *a, const struct lease_usage *b);

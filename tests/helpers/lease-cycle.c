@@ -5,11 +5,11 @@
  *               [--pause-ms MS] [--watch PID] [--every K]
  *
  * Each round acquires a lease (a snapshot of TEMPLATE, "" for an empty slot; or hugepages),
- * checks that its directory exists (outside the timed part), and releases it. --pause-ms waits between rounds (outside
- * the timed part): the agent refills its prepared snapshots in the background, and the pause
- * is what a test run between two leases gives it. With --watch, every K rounds (default 1000)
- * a line "sample ROUND FDS RSS_KIB" reports the open descriptors and VmRSS of PID.
- * At the end: "rounds N acquire_median_usec A acquire_p99_usec B cycle_median_usec C
+ * checks that its directory exists (outside the timed part), and releases it. --pause-ms waits
+ * between rounds (outside the timed part): the agent refills its prepared snapshots in the
+ * background, and the pause is what a test run between two leases gives it. With --watch, every K
+ * rounds (default 1000) a line "sample ROUND FDS RSS_KIB" reports the open descriptors and VmRSS of
+ * PID. At the end: "rounds N acquire_median_usec A acquire_p99_usec B cycle_median_usec C
  * cycle_p99_usec D slow_acquires S" (slow: above 5 ms, a snapshot made on demand).
  * Exit 0, or 1 at the first failed call (its error is printed). Nothing is asserted here. */
 #include <dirent.h>
@@ -149,9 +149,9 @@ int main(int argc, char **argv) {
         };
         const char *address = NULL, *snapshot = NULL;
         uint64_t count = 1, hugepages = 0, pause_ms = 0, watch = 0, every = 1000, slow = 0;
-        _cleanup_free_ uint64_t *acq = NULL, *cyc = NULL;
+        uint64_t *acq = NULL, *cyc = NULL;
         sd_bus *bus = NULL;
-        int c, r;
+        int c, r, ret = 1;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 r = 0;
@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
                 r = sd_bus_start(bus);
         if (r < 0) {
                 fprintf(stderr, "lease-cycle: cannot connect to %s: %s\n", address, strerror(-r));
-                return 1;
+                goto out;
         }
         for (uint64_t i = 0; i < count; i++) {
                 char id[64], dir[512];
@@ -209,17 +209,17 @@ int main(int argc, char **argv) {
 
                 r = acquire(bus, snapshot, hugepages, id, sizeof(id), dir, sizeof(dir));
                 if (r < 0)
-                        return 1;
+                        goto out;
                 t1 = now_usec();
                 /* The directory is there (not timed: the agent's work is what is measured). */
                 if (dir[0] && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
                         fprintf(stderr, "lease-cycle: round %" PRIu64 ": %s is not there\n", i,
                                 dir);
-                        return 1;
+                        goto out;
                 }
                 t2 = now_usec();
                 if (release(bus, id) < 0)
-                        return 1;
+                        goto out;
                 acq[i] = t1 - t0;
                 cyc[i] = now_usec() - t2 + acq[i];
                 slow += acq[i] > 5000;
@@ -237,6 +237,11 @@ int main(int argc, char **argv) {
                "\n",
                count, percentile(acq, count, 50), percentile(acq, count, 99),
                percentile(cyc, count, 50), percentile(cyc, count, 99), slow);
+        ret = 0;
+out:
+        /* Freed by hand: the static analyser does not follow cleanup attributes. */
         sd_bus_flush_close_unref(bus);
-        return 0;
+        free(acq);
+        free(cyc);
+        return ret;
 }
