@@ -143,3 +143,4 @@ ht_lease release "$big" >/dev/null
 ht_lease release "$small" >/dev/null
 assert_eq "HugePagesLeased at the end" 0 "$(leased)"
 wait_for "the pool to shrink back to 4 pages" '[ "$(cat '$hp')" = 4 ]'
+finish_agent

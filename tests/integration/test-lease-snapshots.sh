@@ -218,3 +218,4 @@ assert_eq "not a subvolume" False "$(echo "$out" | jq_py 'd["grant"]["snapshot-s
 ht_lease release "$pid" >/dev/null
 wait_for "the copy to be removed" '[ ! -e "$pid_dir" ]'
 ok "plain-directory fallback: copy handed out and removed"
+finish_agent

@@ -133,3 +133,4 @@ assert_eq "owners after the restart" "$daemon $nobody $nobody" "$(owners)"
 as_member "$HOSTTUNE" lease release --bus "$BUS_ADDR" "$id_keep" >/dev/null
 assert_eq "owners at the end" "$nobody $nobody $nobody" "$(owners)"
 assert_eq "leases at the end" 0 "$(lease_count)"
+finish_agent
