@@ -157,6 +157,47 @@ wait_for "its subvolume to go" '! btrfs subvolume list "$BTRFS" | grep -q "lease
 wait_for "its command to be killed with it" '! kill -0 '"$cmd_pid"
 ok "SIGKILL of a holder: lease released, subvolume deleted, command killed"
 
+# --- hosttune run: the environment, signals passed on, CMD's exit status
+out=$T_TMP/out
+mkdir -m 0777 "$out"
+cat >"$T_TMP/cmd.sh" <<'EOF'
+env | grep '^HOSTTUNE_' | sort >"$1/env"
+trap 'echo TERM >"$1/signal"; exit 3' TERM
+touch "$1/started"
+while :; do sleep 0.05; done
+EOF
+"$HOSTTUNE" run --bus "$BUS_ADDR" --snapshot base --label sig -- sh "$T_TMP/cmd.sh" "$out" &
+runner=$!
+wait_for "the command to start" 'test -e "$out/started"'
+sig_id=$(list_ids | awk '$2 == "sig" {print $1}')
+grep -qx "HOSTTUNE_LEASE=$sig_id" "$out/env" || fail "environment: $(cat "$out/env")"
+grep -qx "HOSTTUNE_SNAPSHOT_DIR=$root/leases/$sig_id" "$out/env" || fail "environment: $(cat "$out/env")"
+grep -q "^HOSTTUNE_TAPS\|^HOSTTUNE_HUGEPAGES" "$out/env" && fail "leased nothing of that: $(cat "$out/env")"
+kill -TERM "$runner"
+rc=0
+wait "$runner" || rc=$?
+assert_eq "what the command got" TERM "$(cat "$out/signal")"
+assert_eq "exit status of hosttune run: the command's" 3 $rc
+wait_for "its lease to end" '! list_ids | grep -q " sig$"'
+rc=0
+ht_run --snapshot "" -- sh -c 'kill -KILL $$' || rc=$?
+assert_eq "exit status when a signal killed the command (128+9)" 137 $rc
+rc=0
+ht_run --snapshot "" -- /nonexistent/cmd 2>/dev/null || rc=$?
+assert_eq "exit status for a command that does not exist" 127 $rc
+
+# --- hosttune lease acquire without --persist holds the lease until it is stopped
+"$HOSTTUNE" lease acquire --bus "$BUS_ADDR" --snapshot "" --label held --json >"$out/held" &
+acquirer=$!
+wait_for "the grant" 'test -s "$out/held"'
+held=$(jq_py 'd["id"]' <"$out/held")
+assert_eq "the held lease is listed" "$held held" "$(list_ids | grep " held$")"
+kill -TERM "$acquirer"
+rc=0
+wait "$acquirer" || rc=$?
+assert_eq "exit status of the stopped acquire" 0 $rc
+assert_eq "the held lease after SIGTERM" "" "$(list_ids | grep " held$" || true)"
+
 # --- the agent killed with SIGKILL while leases are out
 "$HOSTTUNE" run --bus "$BUS_ADDR" --snapshot base --label alive -- sleep 600 &
 alive_holder=$!
