@@ -277,7 +277,11 @@ static int defer(struct agent *a, enum apply_cause cause, sd_bus_message *reply_
                 .cause = cause,
                 .reply_to = sd_bus_message_ref(reply_to),
         };
-        log_debug("apply (%d) waits for the lease worker", (int) cause);
+        log_info("%s waits until the lease worker let go of the revert journal",
+                 cause == APPLY_CAUSE_METHOD   ? "Apply()"
+                 : cause == APPLY_CAUSE_RELOAD ? "the reload's apply"
+                 : cause == APPLY_CAUSE_DRIFT  ? "re-applying after drift"
+                                               : "the first apply");
         return 1;
 }
 

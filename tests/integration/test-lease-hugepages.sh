@@ -67,6 +67,25 @@ assert_eq "HugePagesLeased after it ended" 0 "$(leased)"
 wait_for "the idle pool to shrink back to its 4 pages" '[ "$(cat '$hp')" = 4 ]'
 ok "pool shrank back after shrink-after"
 
+# --- an Apply asked for while the lease worker grows the pool runs after it, not beside it: the
+# worker waits here for the revert journal, which another process holds for a moment
+flock "$AGENT_RUN/journal.lock" sleep 2 &
+holder=$!
+wait_for "the journal lock to be held" '! flock -n "$AGENT_RUN/journal.lock" true'
+"$HOSTTUNE" run --bus "$BUS_ADDR" --hugepages 12M -- true &
+grower=$!
+wait_for "the growth to wait for the journal" 'grep -q "growing hugepages-2048kB from 4 to 6 pages" "$T_TMP/agent.log"'
+plan=$(agent_doc Apply b false)
+assert_eq "Apply(false) during the growth: steps it ran" 0 "$(echo "$plan" | jq_py 'len(d["plan"])')"
+rc=0
+wait $grower || rc=$?
+assert_eq "exit status of the run the pool grew for" 0 $rc
+wait $holder
+grep -q "Apply() waits until the lease worker let go of the revert journal" "$T_TMP/agent.log" ||
+	fail "Apply() did not wait for the lease worker: $(tail -n 5 "$T_TMP/agent.log")"
+ok "Apply() waited for the lease worker's journal"
+wait_for "the idle pool to shrink back again" '[ "$(cat '$hp')" = 4 ]'
+
 # --- 16 runs compete for 8 places
 c=$out/count
 echo 0 >"$c"
