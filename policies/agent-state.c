@@ -76,8 +76,7 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
         APPEND("\nleased-taps=%u\nleased-snapshots=%u\nleased-tap-names=", s->leases.taps,
                s->leases.snapshots);
         /* Names are optional (a count alone is what an older agent wrote), but all or none. */
-        for (unsigned i = 0; s->leases.tap_names[0][0] && i < s->leases.taps && i < TAPS_MAX;
-             i++) {
+        for (unsigned i = 0; s->leases.tap_names[0][0] && i < s->leases.taps && i < TAPS_MAX; i++) {
                 if (!ifname_word_valid(s->leases.tap_names[i]))
                         return -EINVAL;
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
