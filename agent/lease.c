@@ -291,8 +291,15 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         (void) usec;
         if (req->lease)
                 return 0; /* being provisioned: it gets its grant */
-        lease_request_fail(m, req, req->why_error ? req->why_error : AGENT_ERROR_NOT_READY,
-                           "%s (waited %" PRIu32 " s)", req->why[0] ? req->why : "no capacity",
+        /* A request that was never tried waited behind earlier ones for the same kind. */
+        lease_request_fail(m, req,
+                           req->why_error   ? req->why_error
+                           : req->pages > 0 ? AGENT_ERROR_INSUFFICIENT_HUGEPAGES
+                                            : AGENT_ERROR_INSUFFICIENT_TAPS,
+                           "%s (waited %" PRIu32 " s)",
+                           req->why[0] ? req->why
+                                       : "earlier requests were still waiting for the same "
+                                         "capacity",
                            req->wait_sec);
         lease_manager_run_queue(m);
         return 0;
