@@ -1,5 +1,5 @@
-/* nix.conf tokenizer following Nix's own rules: whitespace-separated tokens, '#' starts a
- * comment, the second token of a setting must be "=". */
+/* nix.conf tokenizer following Nix's own rules (applyConfigInner in libutil/config.cc):
+ * whitespace-separated tokens, '#' starts a comment, the second token of a setting is "=". */
 #include "nixconf.h"
 
 #include <errno.h>
@@ -8,75 +8,70 @@
 #include "util.h"
 
 #define LINE_MAX_LEN 8192
+#define TOKENS_MAX 1024
+#define SEPARATORS " \t\r"
 
-/* Copy the whitespace-separated tokens of s into out joined by single spaces. Returns the
- * number of tokens, or -ENAMETOOLONG. */
-static int join_tokens(const char *s, char *out, size_t size) {
-        size_t o = 0;
+/* Split line in place into tokens; returns their number or -E2BIG. */
+static int tokenize(char *line, char **tokens, int max) {
         int n = 0;
 
-        out[0] = 0;
-        for (const char *p = s;;) {
-                size_t l;
-                p += strspn(p, " \t\r");
+        for (char *p = line;;) {
+                p += strspn(p, SEPARATORS);
                 if (!*p)
                         return n;
-                l = strcspn(p, " \t\r");
+                if (n >= max)
+                        return -E2BIG;
+                tokens[n++] = p;
+                p += strcspn(p, SEPARATORS);
+                if (*p)
+                        *p++ = 0;
+        }
+}
+
+/* Join tokens with single spaces into out (which may not overlap them). */
+static void join(char **tokens, int n, char *out, size_t size) {
+        size_t o = 0;
+
+        out[0] = 0;
+        for (int i = 0; i < n; i++) {
+                size_t l = strlen(tokens[i]);
                 if (o + l + 2 > size)
-                        return -ENAMETOOLONG;
-                if (o)
+                        return; /* cannot happen: out is as large as the line */
+                if (i)
                         out[o++] = ' ';
-                memcpy(out + o, p, l);
+                memcpy(out + o, tokens[i], l + 1);
                 o += l;
-                out[o] = 0;
-                p += l;
-                n++;
         }
 }
 
 static int parse_line(char *line, unsigned lineno,
                       int (*cb)(enum nixconf_kind, const char *, const char *, unsigned, void *),
                       void *userdata, unsigned *bad) {
-        char key[256], value[LINE_MAX_LEN], *p, *eq;
+        char copy[LINE_MAX_LEN], value[LINE_MAX_LEN], *tokens[TOKENS_MAX], *hash;
         int n;
 
-        p = strchr(line, '#');
-        if (p)
-                *p = 0;
-        eq = strchr(line, '=');
-        if (eq)
-                *eq = 0;
-        n = join_tokens(line, key, sizeof(key));
-        if (n < 0) {
-                (*bad)++;
+        hash = strchr(line, '#');
+        if (hash)
+                *hash = 0;
+        strscpy(copy, sizeof(copy), line);
+        n = tokenize(line, tokens, TOKENS_MAX);
+        if (n == 0)
                 return 0;
+        if (n < 2) /* also -E2BIG */
+                goto malformed;
+        if (streq(tokens[0], "include") || streq(tokens[0], "!include")) {
+                if (n != 2)
+                        goto malformed;
+                return cb(streq(tokens[0], "include") ? NIXCONF_INCLUDE : NIXCONF_INCLUDE_OPTIONAL,
+                          NULL, tokens[1], lineno, userdata);
         }
-        if (!eq) {
-                /* Only an include (two tokens) or an empty line is valid without "=". */
-                char *sp = strchr(key, ' ');
-                if (n == 0)
-                        return 0;
-                if (n != 2 || !sp) {
-                        (*bad)++;
-                        return 0;
-                }
-                *sp = 0;
-                if (streq(key, "include"))
-                        return cb(NIXCONF_INCLUDE, NULL, sp + 1, lineno, userdata);
-                if (streq(key, "!include"))
-                        return cb(NIXCONF_INCLUDE_OPTIONAL, NULL, sp + 1, lineno, userdata);
-                (*bad)++;
-                return 0;
-        }
-        if (n != 1) { /* the name is exactly one token */
-                (*bad)++;
-                return 0;
-        }
-        if (join_tokens(eq + 1, value, sizeof(value)) < 0) {
-                (*bad)++;
-                return 0;
-        }
-        return cb(NIXCONF_SETTING, key, value, lineno, userdata);
+        if (!streq(tokens[1], "="))
+                goto malformed;
+        join(tokens + 2, n - 2, value, sizeof(value));
+        return cb(NIXCONF_SETTING, tokens[0], value, lineno, userdata);
+malformed:
+        (*bad)++;
+        return cb(NIXCONF_MALFORMED, NULL, copy, lineno, userdata);
 }
 
 int nixconf_parse(const char *text,
@@ -89,18 +84,19 @@ int nixconf_parse(const char *text,
                 const char *end = strchr(p, '\n');
                 size_t l = end ? (size_t) (end - p) : strlen(p);
                 char line[LINE_MAX_LEN];
+                int r;
 
                 lineno++;
-                if (l >= sizeof(line))
+                if (l >= sizeof(line)) {
                         bad++;
-                else {
-                        int r;
+                        r = cb(NIXCONF_MALFORMED, NULL, "(line too long)", lineno, userdata);
+                } else {
                         memcpy(line, p, l);
                         line[l] = 0;
                         r = parse_line(line, lineno, cb, userdata, &bad);
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 p += l;
                 if (*p == '\n')
                         p++;
