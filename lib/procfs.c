@@ -8,18 +8,19 @@
 #include "parse.h"
 #include "util.h"
 
-/* Copy the next space-separated field of *p into buf, unescaping the kernel's octal escapes
- * (mangle() in fs/proc_namespace.c escapes space, tab, newline and backslash as \ooo).
- * Returns -EINVAL at end of line, -ENAMETOOLONG when the field does not fit. */
+/* Copy the next field of *p into buf, unescaping the kernel's octal escapes (mangle() in
+ * fs/proc_namespace.c escapes space, tab, newline and backslash as \ooo). Fields are separated
+ * by spaces or tabs (/proc/swaps pads with both). Returns -EINVAL at end of line,
+ * -ENAMETOOLONG when the field does not fit. */
 static int next_field(const char **p, char *buf, size_t size, bool unescape) {
         const char *s = *p;
         size_t n = 0;
 
-        while (*s == ' ')
+        while (*s == ' ' || *s == '\t')
                 s++;
         if (!*s || *s == '\n')
                 return -EINVAL;
-        while (*s && *s != ' ' && *s != '\n') {
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
                 char c = *s++;
                 if (unescape && c == '\\' && s[0] >= '0' && s[0] <= '3' && s[1] >= '0' &&
                     s[1] <= '7' && s[2] >= '0' && s[2] <= '7') {
@@ -54,8 +55,10 @@ static const char *line_end(const char *s) {
 #define LINE_MALFORMED 1
 
 /* Call fn for every non-empty line of text, copied NUL-terminated into line (linesize bytes);
- * a longer line counts as malformed without calling fn. fn returns LINE_OK, LINE_MALFORMED or
- * a negative errno that stops the walk. Skips the first line when skip_header is set. */
+ * a longer line counts as malformed without calling fn, and so does a last line without its
+ * newline: the kernel ends every line of these files with one, so text that stops mid-line
+ * was cut short. fn returns LINE_OK, LINE_MALFORMED or a negative errno that stops the walk.
+ * Skips the first line when skip_header is set. */
 static int for_each_line(const char *text, char *line, size_t linesize, bool skip_header,
                          int (*fn)(char *line, void *userdata), void *userdata,
                          unsigned *ret_malformed) {
@@ -67,7 +70,7 @@ static int for_each_line(const char *text, char *line, size_t linesize, bool ski
 
                 if (skip_header)
                         skip_header = false;
-                else if (l >= linesize)
+                else if (l >= linesize || !*end)
                         bad++;
                 else if (l > 0) {
                         int r;
@@ -183,6 +186,8 @@ int meminfo_get(const char *text, const char *key, uint64_t *ret) {
                         const char *v = p + kl + 1;
                         size_t l;
 
+                        if (!*end)
+                                return -EINVAL; /* cut short: the value may be incomplete */
                         while (v < end && *v == ' ')
                                 v++;
                         l = strspn(v, "0123456789");
@@ -356,7 +361,9 @@ int cpuinfo_parse_first(const char *text, struct cpuinfo_first *ret) {
                 }
                 p = *end ? end + 1 : end;
         }
-        if (!seen_processor && !c.have_flags)
+        /* Every x86 and arm64 CPU block has a flags (Features) line; text without one was cut
+         * short or is not cpuinfo. */
+        if (!c.have_flags)
                 return -EINVAL;
         *ret = c;
         return 0;

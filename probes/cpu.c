@@ -22,7 +22,7 @@ int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
                                                   "notimplemented" };
         struct probe_bad bad = { 0 };
         struct cpuinfo_first ci;
-        char buf[4096], line[64];
+        char buf[8192], line[64];
         ssize_t n;
         int k = 0;
 
@@ -33,7 +33,10 @@ int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
                 return 0;
         }
         if (cpuinfo_parse_first(buf, &ci) < 0) {
-                probe_set_error(res, PROBE_FAIL, -EBADMSG, "/proc/cpuinfo");
+                /* A full buffer without the flags line: the first block is larger than any
+                 * real CPU's, so say so rather than "garbage". */
+                probe_set_error(res, PROBE_FAIL, (size_t) n == sizeof(buf) - 1 ? -EFBIG : -EBADMSG,
+                                "/proc/cpuinfo");
                 return 0;
         }
         strscpy(c->vendor, sizeof(c->vendor), ci.vendor);

@@ -105,9 +105,16 @@ static void query_fixture(struct probe_ctx *ctx, struct kvm_facts *k, struct pro
 }
 
 /* Explain a missing /dev/kvm from what the CPU and the modules say. */
-static void explain_absent(struct probe_ctx *ctx, const struct cpu_facts *c, struct kvm_facts *k,
+static void explain_absent(const struct host_report *r, struct kvm_facts *k,
                            struct probe_result *res) {
-        (void) ctx;
+        const struct cpu_facts *c = &r->cpu;
+
+        if (r->results[PROBE_CPU].status == PROBE_FAIL) {
+                probe_set(res, PROBE_ABSENT, "no /dev/kvm (why is unknown: %s)",
+                          r->results[PROBE_CPU].reason);
+                probe_set_remedy(res, "load kvm_intel or kvm_amd if the CPU supports VT-x/AMD-V");
+                return;
+        }
         if (!c->flag_vmx && !c->flag_svm) {
                 if (c->flag_hypervisor) {
                         probe_set(res, PROBE_ABSENT,
@@ -143,7 +150,6 @@ static void explain_absent(struct probe_ctx *ctx, const struct cpu_facts *c, str
 /* Read everything and decide the status; probe_kvm applies the garbage note afterwards. */
 static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe_bad *bad) {
         struct kvm_facts *k = &r->kvm;
-        const struct cpu_facts *c = &r->cpu;
         struct probe_result *res = &r->results[PROBE_KVM];
         char missing[256] = "";
         unsigned n_missing = 0;
@@ -177,7 +183,7 @@ static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe
                 return 0;
         }
         if (!k->dev.exists) {
-                explain_absent(ctx, c, k, res);
+                explain_absent(r, k, res);
                 return 0;
         }
         k->world_accessible = (k->dev.mode & 0006) == 0006;
