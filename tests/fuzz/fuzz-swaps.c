@@ -1,0 +1,21 @@
+/* Fuzz target: /proc/swaps parsing. */
+#include "lib/procfs.h"
+#include "tests/fuzz/fuzz-util.h"
+
+static int cb(const struct swaps_entry *e, void *userdata) {
+        (void) userdata;
+        if (e->priority < -65536 || e->priority > 65535)
+                abort();
+        return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *s = fuzz_text(data, size);
+        unsigned bad;
+
+        if (s) {
+                (void) swaps_parse(s, cb, NULL, &bad);
+                free(s);
+        }
+        return 0;
+}
