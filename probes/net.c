@@ -2,6 +2,7 @@
  * and bridge as sysfs shows them. */
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 
 #include "lib/fileio.h"
@@ -37,6 +38,7 @@ static int read_hex_u32(struct probe_ctx *ctx, const char *path, uint32_t *ret) 
 
 static void read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
         char path[160], v[64], link[256];
+        uint32_t ifflags;
         int64_t n;
 
         strscpy(t->name, sizeof(t->name), name);
@@ -49,9 +51,11 @@ static void read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *
         snprintf(path, sizeof(path), "sys/class/net/%s/group", name);
         if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
                 t->group = n;
-        snprintf(path, sizeof(path), "sys/class/net/%s/operstate", name);
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0)
-                t->up = !streq(v, "down");
+        /* Administratively up (IFF_UP in flags): a tap nobody has opened yet reports
+         * operstate "down" (no carrier) even when it is up and ready for its VM. */
+        snprintf(path, sizeof(path), "sys/class/net/%s/flags", name);
+        if (read_hex_u32(ctx, path, &ifflags) == 0)
+                t->up = (ifflags & IFF_UP) != 0;
         snprintf(path, sizeof(path), "sys/class/net/%s/master", name);
         if (probe_ctx_readlink(ctx, path, link, sizeof(link)) > 0) {
                 const char *b = strrchr(link, '/');
