@@ -155,7 +155,7 @@ unit: all unit-bins
 # The tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 sanitize: deps-check
-	@$(MAKE) --no-print-directory BUILD=build-san STATIC_LIGHT=$(STATIC_LIGHT) \
+	@$(MAKE) --no-print-directory BUILD=build-san STATIC_LIGHT=$(STATIC_LIGHT) STATIC_CLI=no \
 		CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		HOSTTUNE_SANITIZE=1 tests/run-tests.sh build-san

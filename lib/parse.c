@@ -280,6 +280,10 @@ char *format_size(uint64_t bytes, char *buf, size_t size) {
                 v /= 1024;
                 i++;
         }
+        if (i == 0) { /* unreachable: v is a non-zero multiple of 1024 */
+                snprintf(buf, size, "%" PRIu64, bytes);
+                return buf;
+        }
         snprintf(buf, size, "%" PRIu64 "%c", v, units[i - 1]);
         return buf;
 }

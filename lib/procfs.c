@@ -206,7 +206,7 @@ static int buddy_line(const char *p, struct buddy_zone *z) {
         char word[32];
         int r;
 
-        if ((r = next_field(&p, word, sizeof(word), false)) < 0 || !streq(word, "Node"))
+        if (next_field(&p, word, sizeof(word), false) < 0 || !streq(word, "Node"))
                 return -EINVAL;
         if ((r = next_field(&p, word, sizeof(word), false)) < 0)
                 return r;
@@ -219,7 +219,7 @@ static int buddy_line(const char *p, struct buddy_zone *z) {
                 if ((r = parse_uint(word, &z->node)) < 0)
                         return r;
         }
-        if ((r = next_field(&p, word, sizeof(word), false)) < 0 || !streq(word, "zone"))
+        if (next_field(&p, word, sizeof(word), false) < 0 || !streq(word, "zone"))
                 return -EINVAL;
         if ((r = next_field(&p, z->zone, sizeof(z->zone), false)) < 0)
                 return r;
