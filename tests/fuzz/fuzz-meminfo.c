@@ -3,8 +3,8 @@
 #include "tests/fuzz/fuzz-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const char *const keys[] = { "MemTotal", "MemAvailable", "HugePages_Total",
-                                             "Hugepagesize", "Mem", "" };
+        static const char *const keys[] = { "MemTotal",     "MemAvailable", "HugePages_Total",
+                                            "Hugepagesize", "Mem",          "" };
         char *s = fuzz_text(data, size);
         uint64_t v;
 

@@ -547,7 +547,7 @@ static void write_repeated(int dir_fd, const char *path, const char *line, size_
 
         assert_true(fd >= 0);
         while (n + l < sizeof(block)) {
-                memcpy(block + n, line, l);
+                memcpy(block + n, line, l); /* NOLINT(bugprone-not-null-terminated-result) */
                 n += l;
         }
         for (size_t done = 0; done < size; done += n)

@@ -330,7 +330,10 @@ static void test_nixconf_long_line(void **state) {
         (void) state;
 
         memset(text, 'x', sizeof(text) - 1);
-        memcpy(text, "k = ", 4);
+        text[0] = 'k';
+        text[1] = ' ';
+        text[2] = '=';
+        text[3] = ' ';
         assert_int_equal(nixconf_parse(text, collect_nix, &n, &bad), 0);
         assert_int_equal(bad, 1);
         assert_int_equal(n.n, 1);
