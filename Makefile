@@ -229,7 +229,7 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/hosttune.service
 
 # --- benchmarks (not tests: no thresholds) ----------------------------------------------------
-bench: all
+bench: all $(HELPER_BIN)
 	@scripts/deps.sh bench
 	bench/run.sh $(BUILD)
 

@@ -79,7 +79,8 @@ static int at_eof(int fd) {
         return k < 0 ? (int) k : k == 0;
 }
 
-ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
+/* Read path into buf, either until EOF (read_all) or with one read(2) (single). */
+static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t size, bool single) {
         _cleanup_close_ int fd = -1;
         bool full;
         ssize_t n;
@@ -90,7 +91,14 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
         fd = open_in_root(root_fd, path, O_RDONLY, 0);
         if (fd < 0)
                 return fd;
-        n = read_all(fd, buf, size, &full);
+        if (single) {
+                n = read_some(fd, buf, size - 1);
+                if (n < 0)
+                        return n;
+                buf[n] = 0;
+                full = (size_t) n == size - 1;
+        } else
+                n = read_all(fd, buf, size, &full);
         if (n < 0)
                 return n;
         if (full) {
@@ -103,6 +111,14 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
         if (memchr(buf, 0, (size_t) n))
                 return -EBADMSG;
         return n;
+}
+
+ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
+        return read_text_at(root_fd, path, buf, size, false);
+}
+
+ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size) {
+        return read_text_at(root_fd, path, buf, size, true);
 }
 
 int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
@@ -178,7 +194,7 @@ ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
 
 int read_u64_at(int root_fd, const char *path, uint64_t *ret) {
         char buf[64];
-        ssize_t n = read_virtual_file_at(root_fd, path, buf, sizeof(buf));
+        ssize_t n = read_attribute_at(root_fd, path, buf, sizeof(buf));
 
         if (n < 0)
                 return (int) n;
@@ -186,7 +202,7 @@ int read_u64_at(int root_fd, const char *path, uint64_t *ret) {
 }
 
 int read_line_at(int root_fd, const char *path, char *buf, size_t size) {
-        ssize_t n = read_virtual_file_at(root_fd, path, buf, size);
+        ssize_t n = read_attribute_at(root_fd, path, buf, size);
 
         if (n < 0)
                 return (int) n;

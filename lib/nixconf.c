@@ -3,75 +3,70 @@
 #include "nixconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util.h"
 
 #define LINE_MAX_LEN 8192
-#define TOKENS_MAX 1024
 #define SEPARATORS " \t\r"
 
-/* Split line in place into tokens; returns their number or -E2BIG. */
-static int tokenize(char *line, char **tokens, int max) {
-        int n = 0;
+/* The next token of *p: its start and length, *p moved past it; 0 at the end of the line. */
+static size_t next_token(char **p, char **ret_start) {
+        size_t l;
 
-        for (char *p = line;;) {
-                p += strspn(p, SEPARATORS);
-                if (!*p)
-                        return n;
-                if (n >= max)
-                        return -E2BIG;
-                tokens[n++] = p;
-                p += strcspn(p, SEPARATORS);
-                if (*p)
-                        *p++ = 0;
-        }
+        *p += strspn(*p, SEPARATORS);
+        l = strcspn(*p, SEPARATORS);
+        *ret_start = *p;
+        *p += l;
+        return l;
 }
 
-/* Join tokens with single spaces into out (which may not overlap them). */
-static void join(char **tokens, int n, char *out, size_t size) {
-        size_t o = 0;
-
-        out[0] = 0;
-        for (int i = 0; i < n; i++) {
-                size_t l = strlen(tokens[i]);
-                if (o + l + 2 > size)
-                        return; /* cannot happen: out is as large as the line */
-                if (i)
-                        out[o++] = ' ';
-                memcpy(out + o, tokens[i], l + 1);
-                o += l;
-        }
-}
-
+/* Parse one line in place (no copies: `hosttune check` reads nix.conf on every run, and every
+ * stack page it touches costs a page fault). */
 static int parse_line(char *line, unsigned lineno,
                       int (*cb)(enum nixconf_kind, const char *, const char *, unsigned, void *),
                       void *userdata, unsigned *bad) {
-        char copy[LINE_MAX_LEN], value[LINE_MAX_LEN], *tokens[TOKENS_MAX], *hash;
-        int n;
+        char *p, *name, *second, *tok, *out, *hash;
+        size_t nl, sl, l;
+        bool include;
 
         hash = strchr(line, '#');
         if (hash)
                 *hash = 0;
-        strscpy(copy, sizeof(copy), line);
-        n = tokenize(line, tokens, TOKENS_MAX);
-        if (n == 0)
+        p = line;
+        nl = next_token(&p, &name);
+        if (nl == 0)
                 return 0;
-        if (n < 2) /* also -E2BIG */
-                goto malformed;
-        if (streq(tokens[0], "include") || streq(tokens[0], "!include")) {
-                if (n != 2)
-                        goto malformed;
-                return cb(streq(tokens[0], "include") ? NIXCONF_INCLUDE : NIXCONF_INCLUDE_OPTIONAL,
-                          NULL, tokens[1], lineno, userdata);
+        sl = next_token(&p, &second);
+        if (sl == 0)
+                goto malformed; /* a lone word */
+        include = (nl == 7 && strncmp(name, "include", 7) == 0) ||
+                  (nl == 8 && strncmp(name, "!include", 8) == 0);
+        if (include) {
+                if (next_token(&p, &tok) > 0)
+                        goto malformed; /* more than one path */
+                second[sl] = 0;
+                return cb(name[0] == '!' ? NIXCONF_INCLUDE_OPTIONAL : NIXCONF_INCLUDE, NULL, second,
+                          lineno, userdata);
         }
-        if (!streq(tokens[1], "="))
+        if (sl != 1 || second[0] != '=')
                 goto malformed;
-        join(tokens + 2, n - 2, value, sizeof(value));
-        return cb(NIXCONF_SETTING, tokens[0], value, lineno, userdata);
+        /* The value: the remaining tokens joined by single spaces, compacted leftwards over the
+         * "=" (the write position never passes the read position). */
+        out = second;
+        while ((l = next_token(&p, &tok)) > 0) {
+                if (out != second)
+                        *out++ = ' ';
+                memmove(out, tok, l);
+                out += l;
+        }
+        *out = 0;
+        name[nl] = 0;
+        return cb(NIXCONF_SETTING, name, second, lineno, userdata);
 malformed:
         (*bad)++;
-        return cb(NIXCONF_MALFORMED, NULL, copy, lineno, userdata);
+        return cb(NIXCONF_MALFORMED, NULL, line, lineno, userdata);
 }
 
 int nixconf_parse(const char *text,

@@ -206,10 +206,19 @@ static int btrfs_decide(struct probe_ctx *ctx, struct host_report *r, struct pro
                                  sr->path);
                 return 0;
         }
-        probe_set(res, PROBE_OK, "%u btrfs mount%s; snapshot root %s: %s, NOCOW%s%s", b->n_mounts,
+        if (sr->compression[0]) {
+                /* btrfs never compresses NOCOW files (no checksums, overwritten in place):
+                 * the property promises what cannot happen. */
+                probe_set(res, PROBE_WARN,
+                          "snapshot root %s is NOCOW and has compression %s: the two exclude "
+                          "each other, nothing under it is compressed",
+                          sr->path, sr->compression);
+                probe_set_remedy(res, "btrfs property set %s compression none", sr->path);
+                return 0;
+        }
+        probe_set(res, PROBE_OK, "%u btrfs mount%s; snapshot root %s: %s, NOCOW", b->n_mounts,
                   b->n_mounts == 1 ? "" : "s", sr->path,
-                  sr->is_subvolume ? "subvolume" : "directory",
-                  sr->compression[0] ? ", compression " : "", sr->compression);
+                  sr->is_subvolume ? "subvolume" : "directory");
         return 0;
 }
 

@@ -134,7 +134,8 @@ static int fixture_device(struct probe_ctx *ctx, const char *path, struct device
         return 0;
 }
 
-int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+static int device_facts(struct probe_ctx *ctx, const char *path, bool want_acl,
+                        struct device_facts *ret) {
         struct device_facts d = { 0 };
         _cleanup_close_ int fd = -1;
         struct stat st;
@@ -174,7 +175,7 @@ int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_fact
         d.gid = st.st_gid;
         /* An ACL matters only when the mode bits do not already let everyone in. An O_PATH fd
          * cannot take fgetxattr, so go through its /proc/self/fd link. */
-        if ((d.mode & 0006) != 0006) {
+        if (want_acl && (d.mode & 0006) != 0006) {
                 if (fd >= 0)
                         snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
                 else
@@ -183,6 +184,14 @@ int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_fact
         }
         *ret = d;
         return 0;
+}
+
+int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+        return device_facts(ctx, path, ctx->detail, ret);
+}
+
+int probe_ctx_device_acl(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+        return device_facts(ctx, path, true, ret);
 }
 
 bool probe_ctx_exists(struct probe_ctx *ctx, const char *path) {

@@ -58,8 +58,11 @@ int probe_ctx_meminfo(struct probe_ctx *ctx, const char **ret);
 
 /* Facts about a device node at path under the root; a fixture answers from
  * .fixture/devices. ret->exists is false (and 0 returned) when there is no such node; a
- * negative errno only when it could not be looked at. */
+ * negative errno only when it could not be looked at. Whether an ACL is set is looked up only
+ * with detail (a getxattr per node); probe_ctx_device_acl always looks, for probes whose
+ * status depends on who may open the node. */
 int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret);
+int probe_ctx_device_acl(struct probe_ctx *ctx, const char *path, struct device_facts *ret);
 
 /* Read the value of "key value..." from .fixture/<file>; -ENOENT when the file or key is
  * missing. The value is the rest of the line, trailing whitespace stripped. Leading slashes

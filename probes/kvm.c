@@ -169,15 +169,14 @@ static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe
         if (k->vendor_module[0])
                 k->nested = module_bool_param(ctx, k->vendor_module, "nested", bad);
         /* kvm.nx_huge_pages reads Y or N, or "never" when the mitigation was disabled for
-         * good at boot (get_nx_huge_pages() in arch/x86/kvm/mmu/mmu.c). */
-        e = read_line_at(ctx->root_fd, "sys/module/kvm/parameters/nx_huge_pages", v, sizeof(v));
-        if (e == 0 && (streq(v, "Y") || streq(v, "N") || streq(v, "never")))
+         * good at boot (get_nx_huge_pages() in arch/x86/kvm/mmu/mmu.c). Detail only: no status
+         * depends on it yet. */
+        if (ctx->detail &&
+            read_line_at(ctx->root_fd, "sys/module/kvm/parameters/nx_huge_pages", v, sizeof(v)) ==
+                    0 &&
+            (streq(v, "Y") || streq(v, "N") || streq(v, "never")))
                 strscpy(k->nx_huge_pages, sizeof(k->nx_huge_pages), v);
-        else
-                probe_bad_note(bad, e == 0 ? -EINVAL : e,
-                               "sys/module/kvm/parameters/nx_huge_pages");
-
-        e = probe_ctx_device(ctx, "dev/kvm", &k->dev);
+        e = probe_ctx_device_acl(ctx, "dev/kvm", &k->dev);
         if (e < 0) {
                 probe_set_error(res, PROBE_FAIL, e, "/dev/kvm");
                 return 0;

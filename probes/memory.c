@@ -66,8 +66,8 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         (void) meminfo_get(meminfo, "Cached", &m->cached_kib);
         (void) meminfo_get(meminfo, "SReclaimable", &m->slab_reclaimable_kib);
 
-        n = read_virtual_file_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled", buf,
-                                 sizeof(buf));
+        n = read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled", buf,
+                              sizeof(buf));
         if (n >= 0 && word_list_selected(buf, m->thp_enabled, sizeof(m->thp_enabled)) < 0)
                 n = -EINVAL; /* no bracketed choice */
         probe_bad_note(&bad, (int) n, "sys/kernel/mm/transparent_hugepage/enabled");
@@ -80,8 +80,8 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         m->overcommit_memory = -1;
         if (ctx->detail) {
                 int64_t v;
-                if (read_virtual_file_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/defrag",
-                                         buf, sizeof(buf)) >= 0)
+                if (read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/defrag",
+                                      buf, sizeof(buf)) >= 0)
                         (void) word_list_selected(buf, m->thp_defrag, sizeof(m->thp_defrag));
                 v = read_int_or(ctx, "sys/kernel/mm/ksm/pages_sharing", NULL);
                 m->ksm_pages_sharing = v < 0 ? 0 : (uint64_t) v;

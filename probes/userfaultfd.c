@@ -28,7 +28,7 @@ static void userfaultfd_decide(struct probe_ctx *ctx, struct host_report *r,
         if (e == 0)
                 u->unprivileged = (int) x;
         probe_bad_note(bad, e, "proc/sys/vm/unprivileged_userfaultfd");
-        e = probe_ctx_device(ctx, "dev/userfaultfd", &u->dev);
+        e = probe_ctx_device_acl(ctx, "dev/userfaultfd", &u->dev);
         if (e < 0) {
                 probe_set_error(res, PROBE_FAIL, e, "/dev/userfaultfd");
                 return;
@@ -51,7 +51,8 @@ static void userfaultfd_decide(struct probe_ctx *ctx, struct host_report *r,
                                       "snapshots restore only through it)");
                 return;
         }
-        if (u->dev.exists && (u->dev.mode & 0006) != 0006 && u->unprivileged != 1) {
+        if (u->dev.exists && (u->dev.mode & 0006) != 0006 && !u->dev.has_acl &&
+            u->unprivileged != 1) {
                 probe_set(res, PROBE_WARN,
                           "/dev/userfaultfd is mode %04o and vm.unprivileged_userfaultfd is %d: "
                           "only root VMMs can restore hugepage-backed snapshots",

@@ -48,13 +48,13 @@ static void read_device(struct probe_ctx *ctx, const struct memory_facts *m, con
         k = read_u64_at(ctx->root_fd, path, &z->disksize);
         probe_bad_note(bad, (int) k, path);
         snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", z->name);
-        k = read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf));
+        k = read_attribute_at(ctx->root_fd, path, buf, sizeof(buf));
         if (k >= 0 && word_list_selected(buf, z->algorithm, sizeof(z->algorithm)) < 0)
                 k = -EINVAL; /* no bracketed choice */
         probe_bad_note(bad, (int) k, path);
         /* mm_stat: orig_data_size compr_data_size mem_used_total mem_limit ... */
         snprintf(path, sizeof(path), "sys/block/%s/mm_stat", z->name);
-        if (ctx->detail && read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
+        if (ctx->detail && read_attribute_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
                 const char *p = buf;
                 unsigned n = 0;
                 while (n < 3) {

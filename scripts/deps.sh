@@ -62,6 +62,8 @@ bench() {
 	need libhugetlbfs-bin have hugeadm
 	need btrfs-progs have mkfs.btrfs
 	need python3 have python3
+	need linux-perf have perf
+	need strace have strace
 }
 
 lint() {
