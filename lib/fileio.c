@@ -125,17 +125,32 @@ int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char *
                                size_t *ret_len) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        size_t size = 4096, n = 0;
+        char first[4096];
+        size_t size, n;
+        bool full;
+        ssize_t k;
 
         fd = open_in_root(root_fd, path, O_RDONLY, 0);
         if (fd < 0)
                 return fd;
+        /* Most of these files (meminfo, mountinfo, buddyinfo, nix.conf) are a few KiB: read
+         * them onto the stack first and keep an exact-size copy, so that several share one
+         * heap page. Every fresh page costs a page fault, which costs more than the copy. */
+        k = read_all(fd, first, sizeof(first), &full);
+        if (k < 0)
+                return (int) k;
+        n = (size_t) k;
+        size = full ? 2 * sizeof(first) : n + 1;
+        if (size > max)
+                size = max;
+        if (n + 1 > size)
+                return -EFBIG;
         buf = malloc(size);
         if (!buf)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t k;
-
+        memcpy(buf, first, n);
+        /* The stack buffer filled: the rest grows on the heap, up to max. */
+        while (full) {
                 if (n + 1 >= size) {
                         char *nb;
                         if (size >= max)
