@@ -153,8 +153,10 @@ int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char *
         while (full) {
                 if (n + 1 >= size) {
                         char *nb;
+                        /* buf is freed by _cleanup_free_; the analyzer loses track of it
+                         * across the memcpy above. */
                         if (size >= max)
-                                return -EFBIG;
+                                return -EFBIG; /* NOLINT(clang-analyzer-unix.Malloc) */
                         size = size * 2 > max ? max : size * 2;
                         nb = realloc(buf, size);
                         if (!nb)
