@@ -5,7 +5,7 @@
 # virt-host-validate qemu (libvirt-clients), hugeadm --explain (libhugetlbfs-bin). Then a
 # per-probe breakdown (tests/helpers/probe-timer, cold, in fresh processes) and the page faults
 # and system calls of one run. Writes docs/bench/check.md. No thresholds: it reports.
-# Usage: bench/check.sh BUILD_DIR   (RUNS=N overrides the number of runs)
+# Usage: bench/check.sh BUILD_DIR   (RUNS=, PEER_RUNS=, BLOCKS= override the run counts)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,16 +21,24 @@ done
 
 # hyperfine -N: no shell in between; -i: `check` exits 1 on a host that is not ready, and the
 # peers exit non-zero on a host without KVM. Warm-up runs put every binary in the page cache.
-hyperfine -N -i --style basic --warmup 100 --runs "$runs" \
-	--command-name true /bin/true \
-	--command-name "hosttune check" "$hosttune check" \
+# The commands alternate in BLOCKS blocks within the one hyperfine run (true, check, true,
+# check, ...) and each command's samples are pooled: on a shared machine the load drifts, and
+# two long back-to-back series would measure the drift as much as the commands.
+blocks=${BLOCKS:-10}
+args=()
+for b in $(seq "$blocks"); do
+	args+=(--command-name "true#$b" /bin/true --command-name "hosttune check#$b" "$hosttune check")
+done
+hyperfine -N -i --style basic --warmup 100 --runs $((runs / blocks)) "${args[@]}" \
 	--export-json "$tmp/fast.json" >"$tmp/fast.txt" 2>&1
 # The peers take tens of milliseconds: fewer runs give the same precision.
-hyperfine -N -i --style basic --warmup 10 --runs "$peer_runs" \
-	--command-name true /bin/true \
-	--command-name "hosttune check" "$hosttune check" \
-	--command-name "virt-host-validate qemu" "virt-host-validate qemu" \
-	--command-name "hugeadm --explain" "hugeadm --explain" \
+args=()
+for b in $(seq "$blocks"); do
+	args+=(--command-name "true#$b" /bin/true --command-name "hosttune check#$b" "$hosttune check"
+		--command-name "virt-host-validate qemu#$b" "virt-host-validate qemu"
+		--command-name "hugeadm --explain#$b" "hugeadm --explain")
+done
+hyperfine -N -i --style basic --warmup 10 --runs $((peer_runs / blocks)) "${args[@]}" \
 	--export-json "$tmp/peers.json" >"$tmp/peers.txt" 2>&1
 
 # Per probe, cold: each run is a fresh process; medians over 300 runs.
@@ -45,13 +53,26 @@ syscalls_true=$(syscalls /bin/true)
 syscalls_check=$(syscalls "$hosttune" check)
 
 python3 - "$tmp" "$out" "$runs" "$peer_runs" "$faults_true" "$faults_version" "$faults_check" \
-	"$syscalls_true" "$syscalls_check" <<'PY'
+	"$syscalls_true" "$syscalls_check" "$blocks" <<'PY'
 import json, os, platform, statistics, subprocess, sys, time
 tmp, out, runs, peer_runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-faults_true, faults_version, faults_check, sc_true, sc_check = sys.argv[5:10]
+faults_true, faults_version, faults_check, sc_true, sc_check, blocks = sys.argv[5:11]
 
 def load(name):
-    return {r["command"]: r for r in json.load(open(os.path.join(tmp, name)))["results"]}
+    """Pool the samples of each command's blocks ("true#1", "true#2", ...)."""
+    pooled = {}
+    for r in json.load(open(os.path.join(tmp, name)))["results"]:
+        p = pooled.setdefault(r["command"].split("#")[0], {"times": [], "user": [], "system": []})
+        p["times"] += r["times"]
+        p["user"].append(r["user"])
+        p["system"].append(r["system"])
+    for p in pooled.values():
+        p["median"] = statistics.median(p["times"])
+        p["mean"] = statistics.fmean(p["times"])
+        p["min"] = min(p["times"])
+        p["user"] = statistics.fmean(p["user"])
+        p["system"] = statistics.fmean(p["system"])
+    return pooled
 fast, peers = load("fast.json"), load("peers.json")
 ms = lambda s: "%.3f" % (s * 1e3)
 
@@ -95,13 +116,13 @@ Reproduce: `make bench` (or `bench/check.sh build`; `RUNS=` and `PEER_RUNS=` cha
 number of runs). The numbers below are this run's; other machines differ, and a busy machine
 (other test runs) moves medians by milliseconds, so compare ratios from one run only.
 
-## Against the process floor ({runs} runs each, one hyperfine run)
+## Against the process floor ({runs} runs each, in {blocks} alternating blocks of one hyperfine run)
 
 {table(fast, ft)}
 
 **`hosttune check` / `/bin/true` (median): {fc / ft:.2f}x.** Target: at most 1.2x.
 
-## Against the peers ({peer_runs} runs each, one hyperfine run)
+## Against the peers ({peer_runs} runs each, in {blocks} alternating blocks of one hyperfine run)
 
 {table(peers, pt)}
 
