@@ -116,7 +116,17 @@ static void explain_absent(const struct host_report *r, struct kvm_facts *k,
                 return;
         }
         if (!c->flag_vmx && !c->flag_svm) {
-                if (c->flag_hypervisor) {
+                if (c->flag_hypervisor && streq(k->vendor_module, "kvm_pvm")) {
+                        /* PVM (pagetable-based virtual machines) runs KVM guests without
+                         * VT-x/AMD-V, in a VM too; its module is there but made no device. */
+                        probe_set(res, PROBE_ABSENT,
+                                  "no /dev/kvm: the CPU shows no vmx/svm flag (a virtual machine "
+                                  "without nested virtualisation), and kvm_pvm, which needs "
+                                  "neither, registered no device; VM tests would run under TCG "
+                                  "emulation, 5-10x slower");
+                        probe_set_remedy(res, "enable nested virtualisation on the outer host, "
+                                              "or run VM tests where /dev/kvm exists");
+                } else if (c->flag_hypervisor) {
                         probe_set(res, PROBE_ABSENT,
                                   "no /dev/kvm: the CPU shows no vmx/svm flag, this is a virtual "
                                   "machine without nested virtualisation; VM tests would run "
@@ -166,7 +176,9 @@ static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe
                 strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_intel");
         else if (probe_ctx_exists(ctx, "sys/module/kvm_amd"))
                 strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_amd");
-        if (k->vendor_module[0])
+        else if (probe_ctx_exists(ctx, "sys/module/kvm_pvm"))
+                strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_pvm");
+        if (k->vendor_module[0] && !streq(k->vendor_module, "kvm_pvm"))
                 k->nested = module_bool_param(ctx, k->vendor_module, "nested", bad);
         /* kvm.nx_huge_pages reads Y or N, or "never" when the mitigation was disabled for
          * good at boot (get_nx_huge_pages() in arch/x86/kvm/mmu/mmu.c). Detail only: no status

@@ -103,7 +103,7 @@ enum kvm_cap_index {
 struct kvm_facts {
         struct device_facts dev;
         bool module_loaded;      /* /sys/module/kvm exists */
-        char vendor_module[16];  /* kvm_intel, kvm_amd, or "" */
+        char vendor_module[16];  /* kvm_intel, kvm_amd, kvm_pvm, or "" */
         int nested;              /* -1 unknown, 0 off, 1 on */
         char nx_huge_pages[16];  /* kvm.nx_huge_pages as the kernel shows it, or "" */
         bool queried;            /* the ioctls below ran (live root) or came from a fixture */

@@ -39,12 +39,15 @@ static void test_captured_host(void **state) {
         assert_int_equal(r->cpu.smt_active, 0);
         assert_int_equal(r->cpu.cpus_online, 2);
 
-        /* No /dev/kvm in .fixture/devices; sys/module/kvm exists, nx_huge_pages N. */
+        /* No /dev/kvm in .fixture/devices; sys/module/kvm and sys/module/kvm_pvm exist (PVM,
+         * KVM without VT-x/AMD-V, built in), nx_huge_pages N. */
         assert_status(r, PROBE_KVM, PROBE_ABSENT);
-        assert_reason_contains(r, PROBE_KVM, "no vmx/svm flag, this is a virtual machine");
+        assert_reason_contains(r, PROBE_KVM, "no vmx/svm flag (a virtual machine without nested");
+        assert_reason_contains(r, PROBE_KVM, "kvm_pvm, which needs neither, registered no device");
         assert_false(r->kvm.dev.exists);
         assert_true(r->kvm.module_loaded);
-        assert_string_equal(r->kvm.vendor_module, "");
+        assert_string_equal(r->kvm.vendor_module, "kvm_pvm");
+        assert_int_equal(r->kvm.nested, -1);
         assert_string_equal(r->kvm.nx_huge_pages, "N");
         assert_false(r->kvm.queried);
         assert_false(r->kvm.usable);
@@ -464,6 +467,80 @@ static void test_nix_claims_kvm(void **state) {
         free(r);
 }
 
+/* Write text to path under dir_fd, creating the parent directories. */
+static void put_file(int dir_fd, const char *path, const char *text) {
+        char parent[256];
+        _cleanup_close_ int fd = -1;
+
+        for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+                snprintf(parent, sizeof(parent), "%.*s", (int) (p - path), path);
+                (void) mkdirat(dir_fd, parent, 0755);
+        }
+        fd = openat(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+}
+
+/* Run the nix probe over a tree holding only the given nix.conf and includes. */
+static struct host_report *run_nix(const char *conf, const char *inc_path, const char *inc) {
+        char tmp[] = "/tmp/hosttune-test-nix.XXXXXX", cmd[64];
+        struct host_report *r = calloc(1, sizeof(*r));
+        struct probe_ctx ctx;
+        _cleanup_close_ int dir_fd = -1;
+
+        assert_non_null(r);
+        assert_non_null(mkdtemp(tmp));
+        dir_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dir_fd >= 0);
+        assert_int_equal(mkdirat(dir_fd, ".fixture", 0755), 0);
+        put_file(dir_fd, "etc/nix/nix.conf", conf);
+        if (inc_path)
+                put_file(dir_fd, inc_path, inc);
+        assert_int_equal(probe_ctx_open(tmp, NULL, &ctx), 0);
+        assert_int_equal(probe_run(&ctx, PROBE_MASK(PROBE_NIX), r), 0);
+        probe_ctx_done(&ctx);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+        assert_int_equal(system(cmd), 0);
+        return r;
+}
+
+static void test_nix_includes(void **state) {
+        struct host_report *r;
+        (void) state;
+
+        /* A plain include of a missing file stops Nix ("file ... included from ... not
+         * found"); a missing !include does not. */
+        r = run_nix("sandbox = true\ninclude /etc/nix/gone.conf\n", NULL, NULL);
+        assert_status(r, PROBE_NIX, PROBE_FAIL);
+        assert_reason_contains(r, PROBE_NIX, "Nix rejects /etc/nix/nix.conf:2");
+        free(r);
+        r = run_nix("!include gone.conf\nsandbox = relaxed\n", NULL, NULL);
+        assert_status(r, PROBE_NIX, PROBE_WARN);
+        assert_reason_contains(r, PROBE_NIX, "sandbox = relaxed");
+        free(r);
+        /* Relative includes resolve against the including file's directory; a later
+         * system-features replaces, extra-system-features adds; a bad line in an included
+         * file is reported with that file's name and line. */
+        r = run_nix("system-features = a b\ninclude d/x.conf\n", "etc/nix/d/x.conf",
+                    "extra-system-features = c\nsystem-features = big\nextra-sandbox-paths = "
+                    "/dev/net/tun\n");
+        assert_status(r, PROBE_NIX, PROBE_OK);
+        assert_string_equal(r->nix.system_features, "big c");
+        assert_int_equal(r->nix.includes_followed, 1);
+        assert_true(r->nix.tun_in_sandbox);
+        free(r);
+        r = run_nix("include d/x.conf\n", "etc/nix/d/x.conf", "ok = 1\nbroken=1\n");
+        assert_status(r, PROBE_NIX, PROBE_FAIL);
+        assert_reason_contains(r, PROBE_NIX, "Nix rejects /etc/nix/d/x.conf:2");
+        free(r);
+        /* A file that includes itself: the depth limit stops it, and says where. */
+        r = run_nix("include nix.conf\n", NULL, NULL);
+        assert_status(r, PROBE_NIX, PROBE_WARN);
+        assert_reason_contains(r, PROBE_NIX, "/etc/nix/nix.conf");
+        assert_int_equal(r->results[PROBE_NIX].error, -ELOOP);
+        free(r);
+}
+
 /* Garbage in every file a status depends on: each probe names its file, nothing crashes. */
 static void test_garbage(void **state) {
         static const struct {
@@ -711,6 +788,7 @@ int main(void) {
                 cmocka_unit_test(test_zram_swap),
                 cmocka_unit_test(test_btrfs),
                 cmocka_unit_test(test_nix_claims_kvm),
+                cmocka_unit_test(test_nix_includes),
                 cmocka_unit_test(test_garbage),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_missing),
