@@ -11,13 +11,11 @@ static int cb(const struct mount_entry *e, void *userdata) {
         return (int) (strlen(e->target) + strlen(e->source) + strlen(e->fstype)) < 0 ? -1 : 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = fuzz_text(data, size);
+static void run(const char *s) {
         unsigned bad;
+        (void) mountinfo_parse(s, cb, NULL, &bad);
+}
 
-        if (s) {
-                (void) mountinfo_parse(s, cb, NULL, &bad);
-                free(s);
-        }
-        return 0;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        return fuzz_run_text(data, size, run);
 }

@@ -11,13 +11,11 @@ static int cb(enum nixconf_kind kind, const char *key, const char *value, unsign
         return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = fuzz_text(data, size);
+static void run(const char *s) {
         unsigned bad;
+        (void) nixconf_parse(s, cb, NULL, &bad);
+}
 
-        if (s) {
-                (void) nixconf_parse(s, cb, NULL, &bad);
-                free(s);
-        }
-        return 0;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        return fuzz_run_text(data, size, run);
 }

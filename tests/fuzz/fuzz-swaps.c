@@ -9,13 +9,11 @@ static int cb(const struct swaps_entry *e, void *userdata) {
         return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        char *s = fuzz_text(data, size);
+static void run(const char *s) {
         unsigned bad;
+        (void) swaps_parse(s, cb, NULL, &bad);
+}
 
-        if (s) {
-                (void) swaps_parse(s, cb, NULL, &bad);
-                free(s);
-        }
-        return 0;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        return fuzz_run_text(data, size, run);
 }

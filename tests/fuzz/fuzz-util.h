@@ -22,3 +22,14 @@ static inline char *fuzz_text(const uint8_t *data, size_t size) {
         }
         return s;
 }
+
+/* Run fn over the input as text (fuzz_text), then free it. Returns 0, as libFuzzer wants. */
+static inline int fuzz_run_text(const uint8_t *data, size_t size, void (*fn)(const char *s)) {
+        char *s = fuzz_text(data, size);
+
+        if (s) {
+                fn(s);
+                free(s);
+        }
+        return 0;
+}
