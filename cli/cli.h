@@ -8,3 +8,9 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+
+struct policy_error;
+/* Print a policy load error as "file:line: key: message" on stderr; returns the exit code
+ * (EXIT_USAGE for a bad policy, EXIT_PROBE_FAILED when out of memory). */
+int cli_policy_error(int r, const struct policy_error *err);

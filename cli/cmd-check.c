@@ -8,6 +8,9 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
+#include "policies/plan-json.h"
+#include "policies/plan.h"
+#include "policies/policy.h"
 #include "policies/readiness.h"
 #include "probes/probes.h"
 #include "probes/report-json.h"
@@ -15,9 +18,6 @@
 #ifndef HOSTTUNE_VERSION
 #define HOSTTUNE_VERSION "0.0.0"
 #endif
-
-/* Until the policy loader lands, the default policy's readiness list. */
-#define DEFAULT_REQUIRE "kvm,rng,tun,userfaultfd"
 
 struct check_options {
         const char *root;
@@ -109,9 +109,10 @@ static json_object *results_json(const struct requirements *req,
 
 /* Human output: one line per requirement, then one per probe no requirement covered. */
 static void print_human(const struct host_report *r, const struct requirements *req,
-                        const struct requirement_result *res, unsigned failed, bool probe_only) {
+                        const struct requirement_result *res, unsigned failed,
+                        const struct plan *plan, bool probe_only) {
         bool covered[_PROBE_MAX] = { false };
-        char name[64];
+        char name[64], line[512];
 
         output_init(stdout);
         for (unsigned i = 0; i < req->n; i++) {
@@ -122,6 +123,12 @@ static void print_human(const struct host_report *r, const struct requirements *
                                               : LINE_PASS,
                             requirement_to_string(&res[i].req, name, sizeof(name)), res[i].reason,
                             res[i].remedy);
+        }
+        /* A host the policy would change is not tuned yet: one line per planned step. */
+        for (unsigned i = 0; plan && i < plan->n; i++) {
+                const struct plan_step *st = &plan->steps[i];
+                output_line(stdout, LINE_FAIL, "policy", plan_step_describe(st, line, sizeof(line)),
+                            st->manual ? st->note : "hosttune apply");
         }
         for (unsigned i = 0; i < _PROBE_MAX; i++) {
                 const struct probe_result *pr = &r->results[i];
@@ -146,16 +153,31 @@ static void print_human(const struct host_report *r, const struct requirements *
         }
         if (probe_only)
                 return;
-        if (failed == 0)
+        if (failed == 0 && plan->n == 0)
                 printf("\nREADY: %u of %u requirements met\n", req->n, req->n);
+        else if (failed == 0)
+                printf("\nNOT READY: %u of %u requirements met, but the policy wants %u "
+                       "change%s\n",
+                       req->n, req->n, plan->n, plan->n == 1 ? "" : "s");
         else {
                 printf("\nNOT READY: %u of %u requirements not met (", failed, req->n);
                 for (unsigned i = 0, k = 0; i < req->n; i++)
                         if (!res[i].satisfied)
                                 printf("%s%s", k++ ? ", " : "",
                                        requirement_to_string(&res[i].req, name, sizeof(name)));
-                printf(")\n");
+                printf(")%s\n", plan->n ? "; the policy wants changes too" : "");
         }
+}
+
+/* The policy `check` judges by: --policy, else the configured one (cheap: one access(2) and
+ * the parse of a small text). */
+static int load_policy(const struct check_options *o, struct policy *ret) {
+        struct policy_error err;
+        int r = policy_load_configured(o->policy, ret, &err);
+
+        if (r < 0)
+                return cli_policy_error(r, &err);
+        return 0;
 }
 
 static int run(int argc, char **argv, bool probe_only) {
@@ -164,6 +186,9 @@ static int run(int argc, char **argv, bool probe_only) {
         struct requirement_result res[REQUIREMENTS_MAX];
         struct probe_ctx ctx = { .root_fd = -1 };
         static struct host_report report;
+        static struct policy policy;
+        struct probe_targets targets = { 0 };
+        struct plan plan = { 0 };
         char err[256];
         unsigned failed = 0;
         int r, exit_code;
@@ -171,8 +196,14 @@ static int run(int argc, char **argv, bool probe_only) {
         r = parse_options(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? 0 : EXIT_USAGE;
+        if (!probe_only) {
+                r = load_policy(&o, &policy);
+                if (r != 0)
+                        return r;
+                targets = policy_probe_targets(&policy);
+        }
 
-        r = probe_ctx_open(o.root, NULL, &ctx);
+        r = probe_ctx_open(o.root, probe_only ? NULL : &targets, &ctx);
         if (r < 0) {
                 fprintf(stderr, "hosttune: cannot open root %s: %s\n", o.root ? o.root : "/",
                         strerror(-r));
@@ -180,6 +211,11 @@ static int run(int argc, char **argv, bool probe_only) {
         }
         ctx.detail = probe_only || o.json;
         r = probe_run(&ctx, PROBE_MASK_ALL, &report);
+        if (r >= 0 && !probe_only) {
+                struct knob_request kreq;
+                plan_knob_request(&policy, &kreq);
+                r = probe_knobs(&ctx, &kreq, &report);
+        }
         if (r < 0) {
                 fprintf(stderr, "hosttune: probing failed: %s\n", strerror(-r));
                 probe_ctx_done(&ctx);
@@ -187,17 +223,25 @@ static int run(int argc, char **argv, bool probe_only) {
         }
         if (!probe_only) {
                 uint64_t mem_total = report.memory.mem_total_kib * 1024;
-                r = requirements_parse(o.require ? o.require : DEFAULT_REQUIRE, mem_total, &req,
-                                       err, sizeof(err));
-                if (r < 0) {
-                        fprintf(stderr, "hosttune: --require: %s\n", err);
-                        probe_ctx_done(&ctx);
-                        return EXIT_USAGE;
-                }
+                if (o.require) {
+                        r = requirements_parse(o.require, mem_total, &req, err, sizeof(err));
+                        if (r < 0) {
+                                fprintf(stderr, "hosttune: --require: %s\n", err);
+                                probe_ctx_done(&ctx);
+                                return EXIT_USAGE;
+                        }
+                } else
+                        req = policy.require;
                 failed = requirements_evaluate(&req, &report, NULL, res);
+                r = plan_build(&report, &policy, &plan);
+                if (r < 0) {
+                        fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
+                        probe_ctx_done(&ctx);
+                        return EXIT_PROBE_FAILED;
+                }
         }
 
-        exit_code = failed ? EXIT_NOT_READY : EXIT_READY;
+        exit_code = failed || plan.n ? EXIT_NOT_READY : EXIT_READY;
         for (unsigned i = 0; i < req.n; i++)
                 if (!res[i].satisfied && res[i].error < 0)
                         exit_code = EXIT_PROBE_FAILED;
@@ -210,16 +254,27 @@ static int run(int argc, char **argv, bool probe_only) {
                 json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
                 json_object_object_add(doc, "root", json_object_new_string(o.root ? o.root : "/"));
                 if (!probe_only) {
-                        json_object_object_add(doc, "ready", json_object_new_boolean(failed == 0));
+                        json_object *pol = json_object_new_object(), *files;
+                        json_object_object_add(doc, "ready",
+                                               json_object_new_boolean(failed == 0 && plan.n == 0));
                         json_object_object_add(doc, "source", json_object_new_string("local"));
+                        json_object_object_add(pol, "name", json_object_new_string(policy.name));
+                        files = json_object_new_array();
+                        for (unsigned i = 0; i < policy.n_files; i++)
+                                json_object_array_add(files,
+                                                      json_object_new_string(policy.files[i]));
+                        json_object_object_add(pol, "files", files);
+                        json_object_object_add(doc, "policy", pol);
                         json_object_object_add(doc, "requirements", results_json(&req, res));
+                        json_object_object_add(doc, "plan", plan_to_json(&plan));
                 }
                 json_object_object_add(doc, "probes", report_probes_to_json(&report));
                 if (output_json(stdout, doc) < 0)
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
         } else
-                print_human(&report, &req, res, failed, probe_only);
+                print_human(&report, &req, res, failed, &plan, probe_only);
+        plan_free(&plan);
         probe_ctx_done(&ctx);
         if (fflush(stdout) != 0)
                 return EXIT_PROBE_FAILED;

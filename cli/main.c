@@ -17,6 +17,7 @@ static const struct verb {
 } verbs[] = {
         { "check", cmd_check, "is this host ready for VM tests? (exit 0 ready, 1 not ready)" },
         { "probe", cmd_probe, "everything the probes see, no verdict" },
+        { "policy", cmd_policy, "validate a policy, or show the effective one" },
 };
 
 static void usage(FILE *f) {

@@ -121,18 +121,14 @@ ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size)
         return read_text_at(root_fd, path, buf, size, true);
 }
 
-int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
-                               size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
+/* Read fd to EOF into a heap buffer that grows up to max bytes; rejects NUL bytes. */
+static int read_fd_alloc(int fd, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         char first[4096];
         size_t size, n;
         bool full;
         ssize_t k;
 
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
-        if (fd < 0)
-                return fd;
         /* Most of these files (meminfo, mountinfo, buddyinfo, nix.conf) are a few KiB: read
          * them onto the stack first and keep an exact-size copy, so that several share one
          * heap page. Every fresh page costs a page fault, which costs more than the copy. */
@@ -177,6 +173,33 @@ int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char *
                 *ret_len = n;
         *ret = TAKE_PTR(buf);
         return 0;
+}
+
+int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
+                               size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        return read_fd_alloc(fd, max, ret, ret_len);
+}
+
+int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        /* O_NONBLOCK: opening a FIFO named by mistake must not hang; it is refused below. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        return read_fd_alloc(fd, max, ret, ret_len);
 }
 
 ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,

@@ -33,6 +33,12 @@ ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size)
 int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
                                size_t *ret_len);
 
+/* Read a regular file named by an ordinary path (not through a root: policy files, which the
+ * user names) into a heap buffer of at most max bytes. -EISDIR for a directory, -EINVAL for
+ * anything else that is not a regular file (a FIFO or device would block or never end), -EFBIG
+ * when larger, -EBADMSG when it holds a NUL byte. *ret is set only on success. */
+int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *ret_len);
+
 /* Read only the beginning of a file: stop at EOF, when buf is full, or once the text read so
  * far contains until (a line end after it included). Used for /proc/cpuinfo, whose first CPU
  * block is all that is needed and whose full text costs time on large machines. Returns the

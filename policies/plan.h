@@ -1,6 +1,60 @@
 /* The plan: what must change for the host to match the policy. Built by a pure function of
  * (report, policy); executed step by step by the appliers (policies/apply/), each change
- * journaled first so `hosttune revert` restores the original exactly. */
+ * journaled first so `hosttune revert` restores the original exactly.
+ *
+ * Step semantics, for the appliers. Steps come in the order they must run (memory knobs before
+ * the hugepage pool, the pool before its mount, the snapshot root before its NOCOW flag and its
+ * slots, the bridge before the taps, a tap before its enslaving). `current` is "" when the object
+ * does not exist yet. A step with `manual` set is a difference hosttune will not change by
+ * itself (resizing an active zram swap device loses its contents; a btrfs mount option needs a
+ * remount; a user that does not exist): appliers skip it and count it as fell short; `note`
+ * says what a person must do.
+ *
+ *   PLAN_SYSCTL            write `wanted` to `path` (/proc/sys/vm/swappiness). knob is the
+ *                          dotted key. Values compare with whitespace runs folded.
+ *   PLAN_SYSFS             write `wanted` to `path`: /sys/kernel/mm/transparent_hugepage/enabled
+ *                          and .../defrag (one word: "madvise"), /sys/kernel/mm/ksm/run ("0" or
+ *                          "1", as Firecracker's advice writes it; a run value of 2 stays 2
+ *                          after unmerging and is not off, for the planner as for ksm-off).
+ *   PLAN_HUGEPAGES         set the pool of u.hugepages.page_size to u.hugepages.pages pages:
+ *                          globally (node -1: `path` is .../hugepages-<kB>kB/nr_hugepages) or on
+ *                          one NUMA node (path .../node<N>/hugepages/hugepages-<kB>kB/
+ *                          nr_hugepages). Grow with reclaim escalating as far as u.hugepages.
+ *                          reclaim allows, retrying until u.hugepages.timeout_usec; report the
+ *                          pages obtained. Planned when the pool is below the policy's `pool` or
+ *                          above its `max`; a pool between them (leases grew it) is left alone.
+ *   PLAN_HUGETLBFS_MOUNT   mount hugetlbfs at `path` with mode=u.mount.mode, gid=u.mount.gid,
+ *                          pagesize=u.mount.page_size (creating the directory). Only planned
+ *                          when nothing is mounted there; a hugetlbfs mounted there with other
+ *                          options is a manual step.
+ *   PLAN_ZRAM              configure u.zram's device (knob "zram0", path /sys/block/zram0):
+ *                          hot-add it through /sys/class/zram-control when `current` is "", set
+ *                          comp_algorithm (when u.zram.algorithm is not "") and disksize, mkswap,
+ *                          swapon with u.zram.priority. Planned only for a device that is absent
+ *                          or unconfigured (disksize 0); an active swap device of another size,
+ *                          algorithm or priority, or a configured device that is not swap, is a
+ *                          manual step (resizing would lose its contents).
+ *   PLAN_SNAPSHOT_ROOT     create `path` (a subvolume on btrfs, else a directory, with a
+ *                          warning) and its subdirectories slots/, templates/, prepared/.
+ *   PLAN_NOCOW             set FS_NOCOW_FL on directory `path` and clear its btrfs.compression
+ *                          property (NOCOW and compression exclude each other), while it is
+ *                          empty. Files created inside later inherit it.
+ *   PLAN_SNAPSHOT_SLOT     create one empty slot (subvolume on btrfs) under `path`
+ *                          (<root>/slots); the applier picks an unused name. One step per slot.
+ *   PLAN_SNAPSHOT_PREPARED snapshot <root>/templates/<u.snapshot.template_name> into `path`
+ *                          (<root>/prepared/<template>); one step per missing snapshot.
+ *   PLAN_BRIDGE            create bridge u.link.name and set it up.
+ *   PLAN_TAP               current "": create persistent tap u.tap.name with u.tap.owner
+ *                          ((uid_t)-1 = no owner), IFF_VNET_HDR when u.tap.vnet_hdr,
+ *                          IFF_MULTI_QUEUE when u.tap.multi_queue, and set it up. current not
+ *                          "": the tap exists with the right flags and only its owner differs
+ *                          (TUNSETOWNER). A tap with other flags is a manual step.
+ *   PLAN_TAP_MASTER        enslave u.link.name to bridge u.link.master.
+ *   PLAN_DEVICE_MODE       chmod `path` (/dev/kvm) to u.device.mode. Not planned when the device
+ *                          is missing (readiness reports that).
+ *   PLAN_MOUNT_OPTIONS     always manual: the file system at `path` lacks mount options the
+ *                          policy's [btrfs] require-options names.
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -8,6 +62,7 @@
 #include <sys/types.h>
 
 #include "policies/policy.h"
+#include "probes/knobs.h"
 #include "probes/report.h"
 
 enum plan_kind {
@@ -24,18 +79,22 @@ enum plan_kind {
         PLAN_TAP,               /* create a persistent tap (owner, vnet_hdr, multi_queue) */
         PLAN_TAP_MASTER,        /* enslave a tap to the bridge */
         PLAN_DEVICE_MODE,       /* chmod a device node (/dev/kvm) */
+        PLAN_MOUNT_OPTIONS,     /* a file system lacks required mount options (always manual) */
         _PLAN_KIND_MAX,
 };
 
 struct plan_step {
         enum plan_kind kind;
+        bool manual;       /* hosttune will not make this change; note says what to do */
         char knob[128];    /* what, as the user knows it: "vm.swappiness",
                             * "hugepages-2048kB", "hugepages-2048kB/node1", "zram0", "htap3" */
         char path[256];    /* the file or object the applier touches */
         char current[128]; /* as read now; "" when the object does not exist yet */
         char wanted[128];
-        char why[256]; /* "policy.ini:12: [memory] ksm = no (Firecracker production host
-                        * advice)" */
+        char origin[128]; /* where the policy asks for it: "policy.ini:12" */
+        char why[256];    /* "policy.ini:12: [memory] ksm = no (Firecracker production host
+                           * advice)" */
+        char note[256];   /* manual steps: what a person must do; else "" or a caveat */
         union {
                 struct {
                         uint64_t page_size;
@@ -50,6 +109,7 @@ struct plan_step {
                         gid_t gid;
                 } mount;
                 struct {
+                        char device[16];
                         uint64_t disksize;
                         char algorithm[32];
                         int priority;
@@ -81,8 +141,18 @@ struct plan {
 const char *plan_kind_to_string(enum plan_kind k);
 
 /* Compute the steps that make r match p. Pure: reads only its arguments (names such as the
- * tap owner are resolved through the report's facts, not the system). A second call after a
- * successful apply returns an empty plan. */
+ * tap owner are resolved through the report's knob facts, not the system). A second call after a
+ * successful apply returns an empty plan. Returns -ENOMEM or 0. */
 int plan_build(const struct host_report *r, const struct policy *p, struct plan *ret);
 
 void plan_free(struct plan *plan);
+
+/* Number of steps that are not manual. */
+unsigned plan_count_automatic(const struct plan *plan);
+
+/* What the planner needs read beyond the probes for this policy (probe_knobs). The strings
+ * point into p. */
+void plan_knob_request(const struct policy *p, struct knob_request *ret);
+
+/* One line for humans: "vm.swappiness is 60, wants 10 (policy.ini:12)". */
+char *plan_step_describe(const struct plan_step *s, char *buf, size_t size);

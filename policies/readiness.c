@@ -415,7 +415,7 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            "(Firecracker's production advice is KSM off)",
                                            r->memory.ksm_run == 1 ? "running" : "unmerging");
                                 snprintf(res->remedy, sizeof(res->remedy),
-                                         "echo 2 > /sys/kernel/mm/ksm/run ([memory] ksm = no)");
+                                         "echo 0 > /sys/kernel/mm/ksm/run ([memory] ksm = no)");
                         }
                         break;
                 default:

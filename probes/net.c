@@ -36,7 +36,7 @@ static int read_hex_u32(struct probe_ctx *ctx, const char *path, uint32_t *ret) 
         return 0;
 }
 
-static void read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
+void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
         char path[160], v[64], link[256];
         uint32_t ifflags;
         int64_t n;
@@ -83,7 +83,7 @@ static int tap_dir_cb(const char *name, void *userdata) {
         memset(&n->taps[i], 0, sizeof(n->taps[i]));
         n->n_taps++;
         if (w->ctx->detail)
-                read_tap(w->ctx, name, &n->taps[i]);
+                probe_net_read_tap(w->ctx, name, &n->taps[i]);
         else {
                 strscpy(n->taps[i].name, sizeof(n->taps[i].name), name);
                 n->taps[i].owner = n->taps[i].group = -1;

@@ -20,6 +20,15 @@ int probe_userfaultfd(struct probe_ctx *ctx, struct host_report *r);
 int probe_userns(struct probe_ctx *ctx, struct host_report *r);
 int probe_nix(struct probe_ctx *ctx, struct host_report *r);
 
+/* Read what the planner needs beyond the probes: exactly the knobs req names (sysctl keys, user
+ * and group ids, snapshot templates, per-node pools of the named page sizes), into r->knobs, and
+ * the details the probes skip without ctx->detail (THP defrag, tap owner/flags/master) when req
+ * asks for them. Run after probe_run; problems reading one knob land in its error field. */
+int probe_knobs(struct probe_ctx *ctx, const struct knob_request *req, struct host_report *r);
+
+/* Owner, group, tun flags, state and master of tap name, from /sys/class/net/<name>. */
+void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t);
+
 /* Bit set of probes to run. */
 typedef unsigned probe_mask_t;
 #define PROBE_MASK(id) (1U << (id))

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "probes/context.h"
+#include "probes/knobs.h"
 
 /* Version of the JSON report schema (docs/json-schema.md). Bump on incompatible changes. */
 #define REPORT_SCHEMA "hosttune.report/1"
@@ -304,6 +305,8 @@ struct host_report {
         struct userfaultfd_facts userfaultfd;
         struct userns_facts userns;
         struct nix_facts nix;
+        /* Knobs a policy names that no probe reads (probe_knobs; empty without a policy). */
+        struct knob_facts knobs;
         struct probe_result results[_PROBE_MAX];
         bool probed[_PROBE_MAX];
 };

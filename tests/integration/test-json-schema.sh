@@ -20,6 +20,10 @@ run live-probe "$HOSTTUNE" probe --json
 run live-check "$HOSTTUNE" check --json
 run live-check-all "$HOSTTUNE" check --json --require \
 	"kvm,hugepages=2M,hugepages=1G:1G,rng,hwrng,tun,vhost-net,vhost-vsock,userfaultfd,userns,snapshots=1,taps=1,zram,btrfs,nix,no-swap,smt-off,ksm-off"
+# The shipped profiles want changes on most hosts: their plans exercise the plan steps.
+for p in microvm-ci firecracker-prod snapshot-host; do
+	run "live-check-$p" "$HOSTTUNE" check --json --policy "$p"
+done
 if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	run nobody-probe setpriv --reuid=nobody --regid=nogroup --clear-groups "$HOSTTUNE" probe --json
 fi
