@@ -218,8 +218,15 @@ install: all
 		install -Dm644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); done
 	if [ -f agent/org.hosttune.Agent1.conf ]; then install -Dm644 agent/org.hosttune.Agent1.conf \
 		$(DESTDIR)$(DATADIR)/dbus-1/system.d/org.hosttune.Agent1.conf; fi
-	if [ -f agent/hosttune.service ]; then sed 's|@SBINDIR@|$(SBINDIR)|g' agent/hosttune.service | \
+	if [ -f agent/hosttune.service ]; then sed $(UNIT_SED) agent/hosttune.service | \
 		install -Dm644 /dev/stdin $(DESTDIR)$(UNITDIR)/hosttune.service; fi
+
+# Type=notify-reload needs systemd >= 253; older ones (or an unknown version) get Type=notify and
+# the unit's ExecReload= line (a synchronous Reload() over D-Bus).
+SYSTEMD_VERSION ?= $(shell $(PKG_CONFIG) --modversion systemd 2>/dev/null || \
+	systemctl --version 2>/dev/null | awk 'NR == 1 { print $$2 }')
+UNIT_SED = -e 's|@SBINDIR@|$(SBINDIR)|g' $(if $(shell [ "$(firstword $(subst ., ,$(SYSTEMD_VERSION)))" \
+	-ge 253 ] 2>/dev/null && echo new),,-e 's/^Type=notify-reload$$/Type=notify/' -e 's/^[#]pre253://')
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hosttune $(DESTDIR)$(SBINDIR)/hosttuned

@@ -1,5 +1,6 @@
 /* `hosttune check` and `hosttune probe`: run the probes, judge readiness, print. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,9 +9,10 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
-#include "policies/plan-json.h"
+#include "policies/agent-state.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
+#include "policies/readiness-json.h"
 #include "policies/readiness.h"
 #include "probes/probes.h"
 #include "probes/report-json.h"
@@ -85,26 +87,15 @@ static int parse_options(int argc, char **argv, struct check_options *o) {
         return 0;
 }
 
-static json_object *results_json(const struct requirements *req,
-                                 const struct requirement_result *res) {
-        json_object *a = json_object_new_array();
+/* What the live agent contributed, for --json. */
+static json_object *agent_json(const struct agent_state *a) {
+        json_object *o = json_object_new_object();
 
-        for (unsigned i = 0; i < req->n; i++) {
-                json_object *o = json_object_new_object();
-                char name[64];
-
-                json_object_object_add(o, "name",
-                                       json_object_new_string(requirement_to_string(
-                                               &res[i].req, name, sizeof(name))));
-                json_object_object_add(o, "probe",
-                                       json_object_new_string(probe_id_to_string(res[i].probe)));
-                json_object_object_add(o, "satisfied", json_object_new_boolean(res[i].satisfied));
-                json_object_object_add(o, "caveat", json_object_new_boolean(res[i].caveat));
-                json_object_object_add(o, "reason", json_object_new_string(res[i].reason));
-                json_object_object_add(o, "remedy", json_object_new_string(res[i].remedy));
-                json_object_array_add(a, o);
-        }
-        return a;
+        json_object_object_add(o, "pid", json_object_new_int((int) a->pid));
+        json_object_object_add(o, "generation", json_object_new_uint64(a->generation));
+        json_object_object_add(o, "policy_name", json_object_new_string(a->policy_name));
+        json_object_object_add(o, "policy_path", json_object_new_string(a->policy_path));
+        return o;
 }
 
 /* Human output: one line per requirement, then one per probe no requirement covered. */
@@ -169,13 +160,20 @@ static void print_human(const struct host_report *r, const struct requirements *
         }
 }
 
-/* The policy `check` judges by: --policy, else the configured one (cheap: one access(2) and
- * the parse of a small text). */
-static int load_policy(const struct check_options *o, struct policy *ret) {
+/* The policy `check` judges by: --policy; else the running agent's (what it loaded last, read
+ * again from its file or profile); else the configured one. Cheap: one access(2) and the parse
+ * of a small text. */
+static int load_policy(const struct check_options *o, const struct agent_state *agent,
+                       struct policy *ret) {
         struct policy_error err;
-        /* ret is zeroed static storage, used once: load in place, no 55 KiB copy. */
-        int r = policy_load_configured_zeroed(o->policy, ret, &err);
+        char source[POLICY_PATH_MAX];
+        int r;
 
+        /* ret is zeroed static storage, used once: load in place, no 55 KiB copy. */
+        if (!o->policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
+                r = policy_load_zeroed(source, ret, &err);
+        else
+                r = policy_load_configured_zeroed(o->policy, ret, &err);
         if (r < 0)
                 return cli_policy_error(r, &err);
         return 0;
@@ -188,8 +186,10 @@ static int run(int argc, char **argv, bool probe_only) {
         struct probe_ctx ctx = { .root_fd = -1 };
         static struct host_report report;
         static struct policy policy;
+        static struct agent_state agent;
         struct probe_targets targets = { 0 };
         struct plan plan = { 0 };
+        bool from_agent = false;
         char err[256];
         unsigned failed = 0;
         int r, exit_code;
@@ -204,7 +204,13 @@ static int run(int argc, char **argv, bool probe_only) {
         (void) prefault_write(&report, sizeof(report));
         if (!probe_only) {
                 (void) prefault_write(&policy, sizeof(policy));
-                r = load_policy(&o, &policy);
+                /* A running agent publishes its policy and what leases hold in the runtime
+                 * dir, with a lock that proves it is alive (docs/agent-state.md): a few
+                 * syscalls instead of a D-Bus round trip. The probes still run here, so the
+                 * verdict is about the host now; the agent adds what only it knows. */
+                from_agent = !o.offline && !o.root &&
+                             agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0;
+                r = load_policy(&o, from_agent ? &agent : NULL, &policy);
                 if (r != 0)
                         return r;
                 targets = policy_probe_targets(&policy);
@@ -239,7 +245,8 @@ static int run(int argc, char **argv, bool probe_only) {
                         }
                 } else
                         req = policy.require;
-                failed = requirements_evaluate(&req, &report, NULL, res);
+                failed = requirements_evaluate(&req, &report, from_agent ? &agent.leases : NULL,
+                                               res);
                 r = plan_build(&report, &policy, &plan);
                 if (r < 0) {
                         fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
@@ -254,33 +261,33 @@ static int run(int argc, char **argv, bool probe_only) {
                         exit_code = EXIT_PROBE_FAILED;
 
         if (o.json) {
-                json_object *doc = json_object_new_object();
-                json_object_object_add(
-                        doc, "schema",
-                        json_object_new_string(probe_only ? REPORT_SCHEMA : CHECK_SCHEMA));
-                json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
-                json_object_object_add(doc, "root", json_object_new_string(o.root ? o.root : "/"));
-                if (!probe_only) {
-                        json_object *pol = json_object_new_object(), *files;
-                        json_object_object_add(doc, "ready",
-                                               json_object_new_boolean(failed == 0 && plan.n == 0));
-                        json_object_object_add(doc, "source", json_object_new_string("local"));
-                        json_object_object_add(pol, "name", json_object_new_string(policy.name));
-                        files = json_object_new_array();
-                        for (unsigned i = 0; i < policy.n_files; i++)
-                                json_object_array_add(files,
-                                                      json_object_new_string(policy.files[i]));
-                        json_object_object_add(pol, "files", files);
-                        json_object_object_add(doc, "policy", pol);
-                        json_object_object_add(doc, "requirements", results_json(&req, res));
-                        json_object_object_add(doc, "plan", plan_to_json(&plan));
+                json_object *doc;
+
+                if (probe_only) {
+                        doc = json_object_new_object();
+                        json_object_object_add(doc, "schema",
+                                               json_object_new_string(REPORT_SCHEMA));
+                        json_object_object_add(doc, "version",
+                                               json_object_new_string(HOSTTUNE_VERSION));
+                        json_object_object_add(doc, "root",
+                                               json_object_new_string(o.root ? o.root : "/"));
+                        json_object_object_add(doc, "probes", report_probes_to_json(&report));
+                } else {
+                        doc = check_document_to_json(&report, res, req.n, failed, &policy, &plan,
+                                                     from_agent ? "agent" : "local",
+                                                     o.root ? o.root : "/");
+                        if (doc && from_agent)
+                                json_object_object_add(doc, "agent", agent_json(&agent));
                 }
-                json_object_object_add(doc, "probes", report_probes_to_json(&report));
-                if (output_json(stdout, doc) < 0)
+                if (!doc || output_json(stdout, doc) < 0)
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
-        } else
+        } else {
                 print_human(&report, &req, res, failed, &plan, probe_only);
+                if (from_agent)
+                        printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
+                               agent.policy_name, agent.generation);
+        }
         plan_free(&plan);
         probe_ctx_done(&ctx);
         if (fflush(stdout) != 0)

@@ -17,6 +17,10 @@ static const struct verb {
 } verbs[] = {
         { "check", cmd_check, "is this host ready for VM tests? (exit 0 ready, 1 not ready)" },
         { "probe", cmd_probe, "everything the probes see, no verdict" },
+        { "status", cmd_bus_exec, "what the running agent reports (readiness, policy, pools)" },
+        { "reload", cmd_bus_exec, "make the agent load its policy again" },
+        { "apply", cmd_apply, "make the host match the policy, journaling every original" },
+        { "revert", cmd_revert, "restore every original value hosttune changed" },
         { "policy", cmd_policy, "validate a policy, or show the effective one" },
 };
 

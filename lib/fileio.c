@@ -79,18 +79,14 @@ static int at_eof(int fd) {
         return k < 0 ? (int) k : k == 0;
 }
 
-/* Read path into buf, either until EOF (read_all) or with one read(2) (single). */
-static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t size, bool single) {
-        _cleanup_close_ int fd = -1;
+/* Read fd into buf, either until EOF (read_all) or with one read(2) (single). */
+static ssize_t read_text_fd_mode(int fd, char *buf, size_t size, bool single) {
         bool full;
         ssize_t n;
         int r;
 
         if (size < 2)
                 return -EINVAL;
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
-        if (fd < 0)
-                return fd;
         if (single) {
                 n = read_some(fd, buf, size - 1);
                 if (n < 0)
@@ -111,6 +107,22 @@ static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t siz
         if (memchr(buf, 0, (size_t) n))
                 return -EBADMSG;
         return n;
+}
+
+ssize_t read_text_fd(int fd, char *buf, size_t size) {
+        return read_text_fd_mode(fd, buf, size, false);
+}
+
+/* Open path under the root and read it (read_text_fd_mode). */
+static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t size, bool single) {
+        _cleanup_close_ int fd = -1;
+
+        if (size < 2)
+                return -EINVAL;
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        return read_text_fd_mode(fd, buf, size, single);
 }
 
 ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {

@@ -28,6 +28,9 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
  * not (-EFBIG). Otherwise as read_virtual_file_at. */
 ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size);
 
+/* read_virtual_file_at for a file already open (from its current offset). */
+ssize_t read_text_fd(int fd, char *buf, size_t size);
+
 /* Like read_virtual_file_at into a heap buffer that grows up to max bytes. *ret is set only
  * on success and must be freed. */
 int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,

@@ -652,6 +652,10 @@ int policy_load(const char *file_or_name, struct policy *ret, struct policy_erro
         return load_named(file_or_name, ret, false, err);
 }
 
+int policy_load_zeroed(const char *file_or_name, struct policy *p, struct policy_error *err) {
+        return load_named(file_or_name, p, true, err);
+}
+
 static int load_default(struct policy *ret, bool in_place, struct policy_error *err) {
         const struct embedded_profile *ep = embedded_profile_find("default");
 

@@ -256,6 +256,9 @@ int policy_load_configured(const char *file_or_name, struct policy *ret, struct 
 int policy_load_configured_zeroed(const char *file_or_name, struct policy *p,
                                   struct policy_error *err);
 
+/* policy_load straight into zeroed memory, as policy_load_configured_zeroed. */
+int policy_load_zeroed(const char *file_or_name, struct policy *p, struct policy_error *err);
+
 /* Load from text (for tests, fuzzing and the embedded profiles); name labels errors. Includes
  * of files are resolved relative to the current directory. */
 int policy_load_string(const char *name, const char *text, struct policy *ret,

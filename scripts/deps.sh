@@ -60,6 +60,8 @@ bench() {
 	need hyperfine have hyperfine
 	need libvirt-clients have virt-host-validate
 	need libhugetlbfs-bin have hugeadm
+	need tuned have tuned
+	need dbus-daemon have dbus-daemon
 	need btrfs-progs have mkfs.btrfs
 	need python3 have python3
 	need linux-perf have perf

@@ -1,0 +1,642 @@
+/* hosttuned's life cycle: start-up, policy loading and reload, probing and readiness, drift
+ * detection on a timer, and a clean stop. */
+#include "agent/agent.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "agent/log.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "policies/agent-state.h"
+#include "policies/plan.h"
+#include "probes/knobs.h"
+#include "probes/probes.h"
+
+/* A re-probe may come a little late; letting sd-event coalesce wake-ups saves power. */
+#define REPROBE_ACCURACY_USEC (USEC_PER_SEC)
+
+uint64_t agent_now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+void agent_notify_status(struct agent *a, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        (void) a;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        log_debug("status: %s", buf);
+        (void) sd_notifyf(0, "STATUS=%s", buf);
+}
+
+static int set_string(char **field, const char *value) {
+        char *s;
+
+        if (*field && streq(*field, value))
+                return 0;
+        s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 1;
+}
+
+void agent_set_last_error(struct agent *a, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (!isempty(buf))
+                log_warning("%s", buf);
+        if (set_string(&a->last_error, buf) > 0)
+                agent_bus_properties_changed(a, "LastError");
+}
+
+/* Resolve [agent] lease-group once per policy load: a numeric gid or a group name through NSS
+ * (the agent is dynamically linked; the static CLI never needs this). */
+static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret_gid, char *err,
+                               size_t errsize) {
+        struct group grp, *res = NULL;
+        char buf[4096];
+        uint64_t id;
+        int r;
+
+        if (isempty(p->lease_group)) {
+                *ret_set = false;
+                return 0;
+        }
+        if (parse_u64(p->lease_group, &id) >= 0) {
+                if (id >= UINT32_MAX) {
+                        snprintf(err, errsize, "[agent] lease-group: bad gid %s", p->lease_group);
+                        return -EINVAL;
+                }
+                *ret_gid = (gid_t) id;
+                *ret_set = true;
+                return 0;
+        }
+        r = getgrnam_r(p->lease_group, &grp, buf, sizeof(buf), &res);
+        if (r != 0 || !res) {
+                snprintf(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
+                         p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
+                return r ? -r : -ENOENT;
+        }
+        *ret_gid = res->gr_gid;
+        *ret_set = true;
+        return 0;
+}
+
+/* A new policy, loaded and validated completely (the group included) before anything uses it.
+ * On error msg holds "file:line: key: message". */
+struct loaded_policy {
+        struct policy *policy;
+        bool lease_gid_set;
+        gid_t lease_gid;
+};
+
+static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg, size_t size) {
+        _cleanup_free_ struct policy *p = calloc(1, sizeof(*p));
+        struct policy_error perr = { 0 };
+        struct loaded_policy l = { 0 };
+        int r;
+
+        if (!p) {
+                snprintf(msg, size, "out of memory");
+                return -ENOMEM;
+        }
+        /* Without --policy: /etc/hosttune/policy.ini when it exists (looked at again on every
+         * reload, so creating it and reloading switches to it), else the embedded default. */
+        r = policy_load_configured(a->opt.policy, p, &perr);
+        if (r < 0) {
+                policy_error_format(&perr, msg, size);
+                return r;
+        }
+        r = resolve_lease_group(p, &l.lease_gid_set, &l.lease_gid, msg, size);
+        if (r < 0)
+                return r;
+        l.policy = TAKE_PTR(p);
+        *ret = l;
+        return 0;
+}
+
+static void arm_reprobe(struct agent *a);
+
+/* Make l the policy in force (takes ownership). */
+static int switch_policy(struct agent *a, struct loaded_policy *l) {
+        struct policy *p = TAKE_PTR(l->policy);
+        int r;
+
+        free(a->policy);
+        a->policy = p;
+        a->require = p->require;
+        a->lease_gid_set = l->lease_gid_set;
+        a->lease_gid = l->lease_gid;
+        a->generation++;
+        r = set_string(&a->policy_name, p->name);
+        if (r >= 0)
+                r = set_string(&a->policy_path, p->files[0]);
+        if (r < 0)
+                return r;
+        arm_reprobe(a);
+        return 0;
+}
+
+static void format_ready_reason(struct agent *a) {
+        char *buf = a->ready_reason, name[64], step[320];
+        size_t size = sizeof(a->ready_reason), n;
+
+        if (a->ready) {
+                snprintf(buf, size, "ready: %u of %u requirements met", a->require.n, a->require.n);
+                return;
+        }
+        n = (size_t) snprintf(buf, size, "not ready:");
+        for (unsigned i = 0; i < a->require.n && n < size; i++)
+                if (!a->results[i].satisfied)
+                        n += (size_t) snprintf(
+                                buf + n, size - n, "%s %s (%s)", n > 10 ? ";" : "",
+                                requirement_to_string(&a->results[i].req, name, sizeof(name)),
+                                a->results[i].reason);
+        if (a->plan.n > 0 && n < size)
+                snprintf(buf + n, size - n, "%s the policy wants %u change%s (%s%s)",
+                         n > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
+                         plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
+                         a->plan.n > 1 ? ", ..." : "");
+}
+
+static uint64_t pool_bytes(const struct host_report *r) {
+        uint64_t total = 0;
+
+        for (unsigned i = 0; i < r->hugetlb.n_sizes; i++)
+                total += r->hugetlb.sizes[i].nr * r->hugetlb.sizes[i].page_size;
+        return total;
+}
+
+/* Probe what mask names into a zeroed report, plus the knobs the policy names that no probe
+ * reads (probe_knobs), so that plan_build() can judge the host against the policy. probe_run
+ * wants a zeroed report: facts of a probe that now finds less (a pool size that vanished, a tap
+ * that is gone) must not survive from the last run. */
+static int probe_host(struct agent *a, probe_mask_t mask, bool detail, struct host_report *report) {
+        struct probe_targets t = policy_probe_targets(a->policy);
+        struct probe_ctx ctx = { .root_fd = -1 };
+        struct knob_request kreq;
+        int r;
+
+        r = probe_ctx_open("/", &t, &ctx);
+        if (r < 0)
+                return r;
+        /* Facts only the JSON shows; statuses, reasons and what the planner needs (probe_knobs
+         * reads what detail skipped) do not depend on it. */
+        ctx.detail = detail;
+        memset(report, 0, sizeof(*report));
+        r = probe_run(&ctx, mask, report);
+        if (r >= 0) {
+                plan_knob_request(a->policy, &kreq);
+                r = probe_knobs(&ctx, &kreq, report);
+        }
+        probe_ctx_done(&ctx);
+        return r;
+}
+
+int agent_check(struct agent *a, const struct requirements *req, bool with_policy,
+                struct host_report *report, struct requirement_result *results,
+                struct plan *ret_plan) {
+        int r, failed;
+
+        /* Judging against the policy needs every probe the planner reads. */
+        r = probe_host(a, with_policy ? PROBE_MASK_ALL : requirements_probes(req), false, report);
+        if (r < 0)
+                return r;
+        a->stats.checks++;
+        failed = (int) requirements_evaluate(req, report, &a->leases, results);
+        if (with_policy) {
+                r = plan_build(report, a->policy, ret_plan);
+                if (r < 0)
+                        return r;
+        }
+        return failed;
+}
+
+int agent_reprobe(struct agent *a, const char *why) {
+        return agent_reprobe_full(a, why, false);
+}
+
+int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
+        int old_ready = a->ready, r;
+        uint64_t old_total = a->hugepages_total;
+        char old_reason[sizeof(a->ready_reason)];
+
+        r = probe_host(a, PROBE_MASK_ALL, detail, a->report);
+        if (r >= 0) {
+                plan_free(&a->plan);
+                r = plan_build(a->report, a->policy, &a->plan);
+        }
+        if (r < 0) {
+                agent_set_last_error(a, "probing failed: %s", strerror(-r));
+                return r;
+        }
+        a->stats.reprobes++;
+        a->stats.last_probe_realtime_usec = agent_now_usec(CLOCK_REALTIME);
+
+        memcpy(old_reason, a->ready_reason, sizeof(old_reason));
+        a->n_failed = requirements_evaluate(&a->require, a->report, &a->leases, a->results);
+        /* Ready as `hosttune check` judges: every requirement met and nothing left that the
+         * policy wants changed. */
+        a->ready = a->n_failed == 0 && a->plan.n == 0;
+        format_ready_reason(a);
+        a->hugepages_total = pool_bytes(a->report);
+
+        if (!a->evaluated || a->ready != old_ready) {
+                if (a->evaluated && !a->ready)
+                        a->stats.drifts++;
+                log_info("%s (%s)", a->ready_reason, why);
+                agent_bus_properties_changed(a, "Ready");
+                agent_bus_emit_readiness_changed(a);
+        } else if (!streq(old_reason, a->ready_reason))
+                log_info("%s (%s)", a->ready_reason, why);
+        if (a->hugepages_total != old_total)
+                agent_bus_properties_changed(a, "HugePagesTotal");
+        a->evaluated = true;
+        (void) agent_outputs_write(a);
+        return 0;
+}
+
+void agent_leases_changed(struct agent *a) {
+        uint64_t leased = 0;
+
+        for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                leased += a->leases.hugepages[i].bytes;
+        if (leased != a->hugepages_leased) {
+                a->hugepages_leased = leased;
+                agent_bus_properties_changed(a, "HugePagesLeased");
+        }
+        (void) agent_outputs_write(a);
+}
+
+/* ---- re-probe timer ---- */
+
+static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct agent *a = userdata;
+        int r;
+
+        (void) usec;
+        (void) agent_reprobe(a, "periodic re-probe");
+        /* Drift back to the policy: the plan is not empty although the last apply ended. */
+        if (a->policy->reapply_on_drift && !a->apply && !a->stopping && !a->reverted) {
+                r = agent_apply_start(a, APPLY_CAUSE_DRIFT, NULL);
+                if (r < 0 && r != -EBUSY)
+                        log_warning("re-applying after drift failed: %s", strerror(-r));
+        }
+        /* Re-arm for the next interval from now (a long probe does not make timers pile up). */
+        r = sd_event_source_set_time_relative(s, a->policy->reprobe_interval_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error("cannot re-arm the re-probe timer: %s", strerror(-r));
+        return 0;
+}
+
+static void arm_reprobe(struct agent *a) {
+        uint64_t interval = a->policy ? a->policy->reprobe_interval_usec : 0;
+        int r;
+
+        if (!a->event)
+                return;
+        if (interval == 0) {
+                if (a->reprobe_source)
+                        (void) sd_event_source_set_enabled(a->reprobe_source, SD_EVENT_OFF);
+                return;
+        }
+        if (!a->reprobe_source)
+                r = sd_event_add_time_relative(a->event, &a->reprobe_source, CLOCK_MONOTONIC,
+                                               interval, REPROBE_ACCURACY_USEC, on_reprobe, a);
+        else {
+                r = sd_event_source_set_time_relative(a->reprobe_source, interval);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(a->reprobe_source, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                log_error("cannot arm the re-probe timer: %s", strerror(-r));
+}
+
+/* ---- reload ---- */
+
+static int add_reload_waiter(struct agent *a, sd_bus_message *m) {
+        sd_bus_message **w;
+
+        if (!m)
+                return 0;
+        w = realloc(a->reload_waiters, (a->n_reload_waiters + 1) * sizeof(sd_bus_message *));
+        if (!w)
+                return -ENOMEM;
+        a->reload_waiters = w;
+        w[a->n_reload_waiters++] = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Answer every waiting Reload() call: the generation, or the error of a rejected policy. */
+static void answer_reload_waiters(struct agent *a, const char *error_name, const char *message) {
+        for (unsigned i = 0; i < a->n_reload_waiters; i++) {
+                if (error_name)
+                        (void) sd_bus_reply_method_errorf(a->reload_waiters[i], error_name, "%s",
+                                                          message);
+                else
+                        (void) sd_bus_reply_method_return(a->reload_waiters[i], "t", a->generation);
+                sd_bus_message_unref(a->reload_waiters[i]);
+        }
+        a->n_reload_waiters = 0;
+}
+
+int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t errsize) {
+        struct loaded_policy l = { 0 };
+        char msg[1024];
+        int r;
+
+        if (a->apply) {
+                /* The running apply is of the old policy: reload once it ended. */
+                r = add_reload_waiter(a, reply_to);
+                if (r < 0)
+                        return r;
+                a->reload_queued = true;
+                return 1;
+        }
+
+        /* Type=notify-reload: systemd waits for READY=1 after a RELOADING=1 whose
+         * MONOTONIC_USEC is newer than its own request, so an older reload cannot be taken for
+         * the one it asked for. */
+        (void) sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading policy\nMONOTONIC_USEC=%" PRIu64,
+                          agent_now_usec(CLOCK_MONOTONIC));
+
+        r = load_new_policy(a, &l, msg, sizeof(msg));
+        if (r < 0) {
+                /* Nothing changes: the old policy, its generation and its outputs stay. */
+                a->stats.reloads_rejected++;
+                agent_set_last_error(a, "policy rejected: %s", msg);
+                if (err)
+                        snprintf(err, errsize, "%s", msg);
+                answer_reload_waiters(a, AGENT_ERROR_INVALID_POLICY, msg);
+                (void) agent_outputs_write(a);
+                (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",
+                                  a->ready ? "Ready" : "Not ready", msg);
+                return -EINVAL;
+        }
+
+        r = add_reload_waiter(a, reply_to);
+        if (r >= 0)
+                r = switch_policy(a, &l);
+        free(l.policy);
+        if (r < 0)
+                return r;
+        a->stats.reloads++;
+        a->reverted = false;
+        agent_set_last_error(a, "%s", "");
+        log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name, a->policy_path,
+                 a->generation);
+        agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
+        agent_bus_emit_policy_reloaded(a);
+
+        /* The reload is complete (READY=1, replies) when the new policy's apply ended. */
+        r = agent_apply_start(a, APPLY_CAUSE_RELOAD, NULL);
+        return r < 0 ? r : 1;
+}
+
+void agent_reload_finished(struct agent *a, bool changed) {
+        if (changed)
+                (void) agent_reprobe(a, "policy reloaded");
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
+                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
+        answer_reload_waiters(a, NULL, NULL);
+}
+
+void agent_run_queued_reload(struct agent *a) {
+        if (!a->reload_queued || a->apply || a->stopping)
+                return;
+        a->reload_queued = false;
+        (void) agent_reload(a, NULL, NULL, 0);
+}
+
+/* ---- signals ---- */
+
+static void stop_now(struct agent *a) {
+        char err[512];
+
+        if (a->policy && a->policy->revert_on_stop) {
+                agent_notify_status(a, "Reverting (revert-on-stop)");
+                if (agent_revert(a, err, sizeof(err)) < 0)
+                        log_error("revert on stop failed: %s", err);
+        }
+        /* ready.json and the metrics say that nobody keeps the host ready any more. */
+        (void) agent_outputs_write(a);
+        (void) sd_event_exit(a->event, 0);
+}
+
+/* When an apply ends while a stop waits for it. */
+void agent_stop_if_pending(struct agent *a) {
+        if (a->stopping && !a->apply)
+                stop_now(a);
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct agent *a = userdata;
+
+        (void) s;
+        log_info("received %s, stopping", strsignal((int) si->ssi_signo));
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+        a->stopping = true;
+        /* An apply cannot be interrupted half way without leaving a knob between values; the
+         * journal would cover it, but finishing is cleaner and bounded by the policy's
+         * reservation timeout. */
+        if (a->apply) {
+                agent_notify_status(a, "Stopping after the running apply ends");
+                return 0;
+        }
+        stop_now(a);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct agent *a = userdata;
+
+        (void) s;
+        (void) si;
+        if (a->stopping)
+                return 0;
+        log_info("received SIGHUP, reloading the policy");
+        (void) agent_reload(a, NULL, NULL, 0);
+        return 0;
+}
+
+/* ---- start and stop ---- */
+
+static int open_bus(const char *spec, sd_bus **ret) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (streq(spec, "system"))
+                return sd_bus_open_system_with_description(ret, "hosttuned");
+        if (streq(spec, "session"))
+                return sd_bus_open_user_with_description(ret, "hosttuned");
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, spec);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, 1);
+        if (r >= 0)
+                r = sd_bus_set_description(bus, "hosttuned");
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
+static int open_runtime_dir(struct agent *a) {
+        const char *dir = runtime_dir_resolve(a->opt.runtime_dir);
+
+        a->runtime_dir = strdup(dir);
+        if (!a->runtime_dir)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                log_error("cannot create runtime directory %s: %m", dir);
+                return negative_errno();
+        }
+        a->runtime_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (a->runtime_fd < 0) {
+                log_error("cannot open runtime directory %s: %m", dir);
+                return negative_errno();
+        }
+        return 0;
+}
+
+int agent_start(struct agent *a) {
+        struct loaded_policy l = { 0 };
+        char msg[1024];
+        int r;
+
+        a->last_error = strdup("");
+        a->policy_name = strdup("");
+        a->policy_path = strdup("");
+        a->report = calloc(1, sizeof(*a->report));
+        if (!a->last_error || !a->policy_name || !a->policy_path || !a->report)
+                return -ENOMEM;
+
+        /* Signals are blocked by main(); the loop takes them as signalfd sources. */
+        r = sd_event_default(&a->event);
+        if (r < 0) {
+                log_error("cannot create the event loop: %s", strerror(-r));
+                return r;
+        }
+        if (sd_event_add_signal(a->event, NULL, SIGTERM, on_sigterm, a) < 0 ||
+            sd_event_add_signal(a->event, NULL, SIGINT, on_sigterm, a) < 0 ||
+            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0) {
+                log_error("cannot add signal sources");
+                return -EIO;
+        }
+        /* WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it (no-op otherwise). */
+        r = sd_event_set_watchdog(a->event, true);
+        if (r < 0)
+                log_warning("cannot enable the watchdog: %s", strerror(-r));
+
+        r = open_runtime_dir(a);
+        if (r < 0)
+                return r;
+
+        /* The policy is loaded and validated before anything is exposed: a daemon that
+         * cannot tell what it should do must not claim the bus name. */
+        agent_notify_status(a, "Loading policy");
+        r = load_new_policy(a, &l, msg, sizeof(msg));
+        if (r < 0) {
+                log_error("invalid policy: %s", msg);
+                return r;
+        }
+        r = switch_policy(a, &l);
+        if (r < 0)
+                return r;
+        log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
+
+        r = open_bus(a->opt.bus, &a->bus);
+        if (r < 0) {
+                log_error("cannot connect to the %s bus: %s", a->opt.bus, strerror(-r));
+                return r;
+        }
+        r = agent_bus_register(a);
+        if (r < 0) {
+                log_error("cannot register the D-Bus object: %s", strerror(-r));
+                return r;
+        }
+        r = sd_bus_request_name(a->bus, AGENT_BUS_NAME, 0);
+        if (r < 0) {
+                log_error("cannot take the bus name %s: %s", AGENT_BUS_NAME, strerror(-r));
+                return r;
+        }
+        /* Without its bus the agent cannot answer or be found: exit (non-zero), and let systemd
+         * restart it once the bus is back. */
+        (void) sd_bus_set_exit_on_disconnect(a->bus, true);
+        r = sd_bus_attach_event(a->bus, a->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+                log_error("cannot attach the bus to the event loop: %s", strerror(-r));
+                return r;
+        }
+
+        /* The first apply (it probes first, for its plan); READY=1 when it ended
+         * (agent_start_finished). */
+        agent_notify_status(a, "Probing");
+        r = agent_apply_start(a, APPLY_CAUSE_START, NULL);
+        if (r < 0) {
+                log_error("cannot apply the policy: %s", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+/* The first apply ended (or there was nothing to apply): the agent is up. */
+void agent_start_finished(struct agent *a, bool changed) {
+        if (changed)
+                (void) agent_reprobe(a, "first apply done");
+        a->started = true;
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
+                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
+        log_info("started: %s", a->ready_reason);
+}
+
+void agent_done(struct agent *a) {
+        agent_apply_done(a);
+        answer_reload_waiters(a, AGENT_ERROR_NOT_READY, "hosttuned stopped");
+        free(a->reload_waiters);
+        a->reprobe_source = sd_event_source_unref(a->reprobe_source);
+        if (a->bus) {
+                sd_bus_flush(a->bus);
+                a->bus = sd_bus_flush_close_unref(a->bus);
+        }
+        a->event = sd_event_unref(a->event);
+        safe_close(a->state_fd);
+        safe_close(a->runtime_fd);
+        free(a->state_text);
+        free(a->runtime_dir);
+        plan_free(&a->plan);
+        free(a->policy);
+        free(a->report);
+        free(a->policy_name);
+        free(a->policy_path);
+        free(a->last_error);
+}

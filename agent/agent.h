@@ -1,0 +1,218 @@
+/* hosttuned's state and the operations the event loop, the bus handlers and (later) the lease
+ * code share. One struct agent per process; bus properties are fields read by offsetof.
+ *
+ * Adding bus methods (the leases work): add SD_BUS_METHOD_WITH_ARGS entries to agent_vtable in
+ * agent/bus.c (the one vtable; AcquireLease, ReleaseLease and ListLeases are already allowed by
+ * the bus policy file), with handlers in their own file (agent/lease.c) that take the struct
+ * agent as userdata. Handlers that change anything call agent_bus_check_privileged() first.
+ * Keep the lease table behind a pointer added to struct agent; after every change fill
+ * a->leases and call agent_leases_changed(), which emits PropertiesChanged(HugePagesLeased) and
+ * republishes agent.state so `hosttune check` counts leased capacity. a->report is the last full
+ * probe (agent_reprobe() refreshes it), a->event takes timers (sd_event_add_time_relative),
+ * a->bus takes sd_bus_track objects for client lifetimes. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "lib/util.h"
+#include "policies/plan.h"
+#include "policies/policy.h"
+#include "policies/readiness.h"
+#include "probes/report.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+
+#define AGENT_BUS_NAME "org.hosttune.Agent1"
+#define AGENT_OBJECT_PATH "/org/hosttune/Agent1"
+#define AGENT_INTERFACE "org.hosttune.Agent1"
+
+#define AGENT_ERROR_INVALID_POLICY "org.hosttune.Error.InvalidPolicy"
+#define AGENT_ERROR_NOT_READY "org.hosttune.Error.NotReady"
+#define AGENT_ERROR_INSUFFICIENT_HUGEPAGES "org.hosttune.Error.InsufficientHugePages"
+#define AGENT_ERROR_NO_SUCH_LEASE "org.hosttune.Error.NoSuchLease"
+#define AGENT_ERROR_ACCESS_DENIED "org.hosttune.Error.AccessDenied"
+
+struct agent_options {
+        const char *policy;      /* FILE or NAME as given; NULL = the default rule (agent.c) */
+        const char *runtime_dir; /* NULL = $HOSTTUNE_RUNTIME_DIR or /run/hosttune */
+        const char *bus;         /* "system" (default), "session", or a D-Bus address */
+};
+
+/* Counters and durations for the metrics file. */
+struct agent_stats {
+        uint64_t reloads, reloads_rejected;
+        uint64_t applies, applies_failed;
+        uint64_t apply_usec_last, apply_usec_sum;
+        uint64_t reverts;
+        uint64_t reprobes, drifts;
+        uint64_t checks;
+        uint64_t last_probe_realtime_usec;
+};
+
+struct apply_run; /* agent/apply.c: a plan being executed */
+
+/* What asked for an apply; decides how its end is reported. */
+enum apply_cause {
+        APPLY_CAUSE_START,  /* first apply: READY=1 when it ends */
+        APPLY_CAUSE_RELOAD, /* after a reload: READY=1 and the Reload reply */
+        APPLY_CAUSE_METHOD, /* Apply(false): the method reply */
+        APPLY_CAUSE_DRIFT,  /* reapply-on-drift */
+};
+
+struct agent {
+        struct agent_options opt;
+        sd_event *event;
+        sd_bus *bus;
+        char *runtime_dir;
+        int runtime_fd;
+        int state_fd; /* the agent.state file we wrote last; its OFD lock proves we are alive */
+        char *state_text;
+
+        /* The policy in force and what was derived from it at load time. */
+        struct policy *policy;
+        struct requirements require; /* policy->require */
+        bool lease_gid_set;
+        gid_t lease_gid; /* [agent] lease-group resolved once per policy load */
+
+        /* Bus properties, read by sd-bus through offsetof: the C types are the ones sd-bus
+         * expects for the signature ("b" is an int, "s" a char *, "t" a uint64_t). */
+        int ready;
+        char *policy_name;
+        char *policy_path;
+        uint64_t generation;
+        char *last_error;
+        uint64_t hugepages_total; /* bytes in every hugepage pool */
+        uint64_t hugepages_leased;
+
+        /* The last full probe and its verdict: the requirements, and the plan (what the policy
+         * still wants changed). */
+        struct host_report *report;
+        struct plan plan;
+        struct requirement_result results[REQUIREMENTS_MAX];
+        unsigned n_failed;
+        char ready_reason[512];
+        bool evaluated;
+
+        /* What leases hold (issue 5 fills it in; all zero until then). After changing it,
+         * call agent_leases_changed(). */
+        struct lease_usage leases;
+
+        /* Work in progress. */
+        struct apply_run *apply;         /* the running apply, or NULL */
+        struct apply_run *last_apply;    /* the last one that ended, for GetReport */
+        sd_bus_message **reload_waiters; /* Reload() calls answered when the reload ends */
+        unsigned n_reload_waiters;
+        bool reload_queued; /* SIGHUP/Reload while an apply runs: reload after it */
+        bool reverted;      /* Revert() ran: no re-apply on drift until Apply or Reload */
+        bool started;       /* READY=1 was sent after the first apply */
+        bool stopping;
+
+        sd_event_source *reprobe_source;
+        struct agent_stats stats;
+};
+
+/* Set up everything up to (and including) taking the bus name, then run the first apply;
+ * READY=1 follows when it ends. Returns a negative errno after logging why. */
+int agent_start(struct agent *a);
+
+/* Release everything (accepts a partly started agent). */
+void agent_done(struct agent *a);
+
+/* Load and validate the policy the options name, switch to it when valid, re-probe, re-apply.
+ * On an invalid policy nothing changes except LastError; -EINVAL is returned and the formatted
+ * "file:line: key: message" is in err (may be NULL). When reply_to is not NULL it is answered
+ * (Reload's generation) once the new policy's apply ended. */
+int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t errsize);
+
+/* Re-probe everything into a->report (zeroed first), re-evaluate readiness, publish: bus
+ * properties and signals when they changed, ready.json, metrics, nix.conf, agent.state. */
+int agent_reprobe(struct agent *a, const char *why);
+
+/* The same, reading also the facts only JSON shows (per-node pools, tap details, ...): for
+ * GetReport. agent_reprobe() leaves them out, since readiness never depends on them. */
+int agent_reprobe_full(struct agent *a, const char *why, bool detail);
+
+/* Publish the outputs again after a->leases changed (HugePagesLeased, agent.state). */
+void agent_leases_changed(struct agent *a);
+
+/* Probe what req needs (everything when with_policy) into a zeroed *report, evaluate req
+ * against it and a->leases, and with with_policy also plan the policy against it into
+ * *ret_plan (free with plan_free). Returns the number of unsatisfied requirements or a negative
+ * errno. */
+int agent_check(struct agent *a, const struct requirements *req, bool with_policy,
+                struct host_report *report, struct requirement_result *results,
+                struct plan *ret_plan);
+
+/* Set LastError ("" clears it) and emit PropertiesChanged when it changed. */
+void agent_set_last_error(struct agent *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Start applying the plan for the current policy (after a fresh probe). Returns 0 when the
+ * plan was empty and nothing runs (done already called), 1 when an apply runs, -EBUSY when one
+ * runs already, or a negative errno. When it ends, agent_apply_finished() is called. */
+int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to);
+
+/* Revert everything the journal holds; synchronous. */
+int agent_revert(struct agent *a, char *err, size_t errsize);
+
+/* The plan for the current policy against a fresh probe, as JSON (Apply(true)). */
+int agent_plan_json(struct agent *a, json_object **ret);
+
+/* The last apply's steps and outcomes as JSON (null before the first one). */
+json_object *agent_apply_last_json(struct agent *a);
+
+/* Free what agent/apply.c holds (waits for a running apply). */
+void agent_apply_done(struct agent *a);
+
+/* Completion hooks, called by agent/apply.c when an apply of that cause ended; changed says
+ * whether it ran steps (otherwise the probe made for its plan is still current). */
+void agent_start_finished(struct agent *a, bool changed);
+void agent_reload_finished(struct agent *a, bool changed);
+void agent_stop_if_pending(struct agent *a);
+/* After an apply ended: run the reload that came in while it ran (SIGHUP or Reload()). */
+void agent_run_queued_reload(struct agent *a);
+
+/* CLOCK_MONOTONIC or CLOCK_REALTIME now, in microseconds. */
+uint64_t agent_now_usec(clockid_t clock);
+
+/* sd_notify wrappers that also log at debug level. */
+void agent_notify_status(struct agent *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* ---- agent/bus.c ---- */
+
+/* Register the object's vtable on a->bus (before the name is requested). */
+int agent_bus_register(struct agent *a);
+
+/* Emit PropertiesChanged for the named properties (a NULL-terminated array); the macro takes
+ * the names as arguments. */
+void agent_bus_properties_changed_strv(struct agent *a, const char *const *names);
+#define agent_bus_properties_changed(a, ...)                                                       \
+        agent_bus_properties_changed_strv((a), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Emit ReadinessChanged(ready, reason) and PolicyReloaded(generation, name). */
+void agent_bus_emit_readiness_changed(struct agent *a);
+void agent_bus_emit_policy_reloaded(struct agent *a);
+
+/* Is the caller of m allowed to change things (Reload, Apply, Revert, leases)? root, or a
+ * member (effective or supplementary gid) of the policy's [agent] lease-group, from the
+ * sender's credentials as the bus reports them. Returns 1 when allowed, 0 with error set to
+ * org.hosttune.Error.AccessDenied when not, or a negative errno when the credentials could
+ * not be had. Lease handlers call this first. */
+int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
+
+/* ---- agent/outputs.c ---- */
+
+/* Write ready.json, the metrics file, nix.conf and agent.state for the current state. Returns
+ * the first error (each output is still attempted). */
+int agent_outputs_write(struct agent *a);
+
+/* The Nix system features this host verifiably provides, space separated, into buf. */
+void agent_verified_features(const struct agent *a, char *buf, size_t size);

@@ -1,0 +1,460 @@
+/* The D-Bus object org.hosttune.Agent1 (docs/dbus-api.md): one vtable, its method handlers,
+ * signals and the access check every state-changing method makes. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "lib/util.h"
+#include "policies/readiness-json.h"
+
+/* ---- access ---- */
+
+int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const gid_t *gids = NULL;
+        uid_t uid;
+        gid_t gid;
+        int r, n;
+
+        /* The bus daemon vouches for the uid (SO_PEERCRED at connect time, which is the
+         * effective uid) and, with dbus-daemon >= 1.12, the groups; AUGMENT fills what it does
+         * not send from /proc. */
+        r = sd_bus_query_sender_creds(m,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                              SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (uid == 0)
+                return 1;
+        if (a->lease_gid_set) {
+                if (sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == a->lease_gid)
+                        return 1;
+                n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+                for (int i = 0; i < n; i++)
+                        if (gids[i] == a->lease_gid)
+                                return 1;
+        }
+        sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED, "%s needs root%s%s%s (caller uid %u)",
+                          sd_bus_message_get_member(m),
+                          a->lease_gid_set ? " or membership in group '" : "",
+                          a->lease_gid_set ? a->policy->lease_group : "",
+                          a->lease_gid_set ? "'" : "", (unsigned) uid);
+        return 0;
+}
+
+/* Run the access check; returns < 0 (error set, or errno) when the handler must stop. */
+static int require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
+        int r = agent_bus_check_privileged(a, m, error);
+
+        if (r < 0)
+                return r;
+        return r == 0 ? -EACCES : 0;
+}
+
+/* ---- Check(a{sv}) ---- */
+
+static int invalid_args(sd_bus_error *error, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static int invalid_args(sd_bus_error *error, const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, buf);
+}
+
+/* Enter the variant of the current dict entry when it holds sig; InvalidArgs otherwise. */
+static int enter_variant(sd_bus_message *m, const char *key, const char *sig, sd_bus_error *error) {
+        const char *contents = NULL;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return r;
+        if (type != SD_BUS_TYPE_VARIANT || !contents || !streq(contents, sig))
+                return invalid_args(error,
+                                    "Check: key '%s' must hold a value of type '%s', not '%s'", key,
+                                    sig, contents ? contents : "?");
+        return sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, sig);
+}
+
+static int merge_tokens(struct agent *a, const char *list, struct requirements *req,
+                        sd_bus_error *error) {
+        char err[256];
+        uint64_t mem_total = a->report->memory.mem_total_kib * 1024;
+
+        if (requirements_parse(list, mem_total, req, err, sizeof(err)) < 0)
+                return invalid_args(error, "Check: %s", err);
+        return 0;
+}
+
+/* The a{sv} of Check: see docs/dbus-api.md for the keys. */
+static int read_check_request(struct agent *a, sd_bus_message *m, struct requirements *ret,
+                              bool *ret_use_policy, sd_bus_error *error) {
+        struct requirements given = { 0 }, out = { 0 };
+        bool use_policy = true;
+        uint64_t hp_bytes = 0, hp_size = 0;
+        bool hp_set = false, hp_size_set = false;
+        char tok[96];
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
+                const char *key, *contents = NULL;
+                char type;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "require")) {
+                        /* "s" (a list as on the command line) or "as" (one token each). */
+                        r = sd_bus_message_peek_type(m, &type, &contents);
+                        if (r < 0)
+                                return r;
+                        if (contents && streq(contents, "as")) {
+                                char **strv = NULL;
+
+                                r = sd_bus_message_enter_container(m, 'v', "as");
+                                if (r >= 0)
+                                        r = sd_bus_message_read_strv(m, &strv);
+                                for (char **s = strv; r >= 0 && s && *s; s++)
+                                        r = merge_tokens(a, *s, &given, error);
+                                for (char **s = strv; s && *s; s++)
+                                        free(*s);
+                                free(strv);
+                        } else {
+                                const char *list;
+
+                                r = enter_variant(m, key, "s", error);
+                                if (r >= 0)
+                                        r = sd_bus_message_read(m, "s", &list);
+                                if (r >= 0)
+                                        r = merge_tokens(a, list, &given, error);
+                        }
+                } else if (streq(key, "hugepages")) {
+                        r = enter_variant(m, key, "t", error);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "t", &hp_bytes);
+                        if (r >= 0 && hp_bytes == 0)
+                                r = invalid_args(error, "Check: 'hugepages' must be > 0 bytes");
+                        hp_set = true;
+                } else if (streq(key, "hugepage-size")) {
+                        r = enter_variant(m, key, "t", error);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "t", &hp_size);
+                        if (r >= 0 && (hp_size == 0 || (hp_size & (hp_size - 1)) != 0))
+                                r = invalid_args(error,
+                                                 "Check: 'hugepage-size' must be a power of two");
+                        hp_size_set = true;
+                } else if (streq(key, "snapshots") || streq(key, "taps")) {
+                        uint32_t n;
+
+                        r = enter_variant(m, key, "u", error);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "u", &n);
+                        if (r >= 0) {
+                                snprintf(tok, sizeof(tok), "%s=%" PRIu32, key, n);
+                                r = merge_tokens(a, tok, &given, error);
+                        }
+                } else if (streq(key, "use-policy")) {
+                        int b = 1;
+
+                        r = enter_variant(m, key, "b", error);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "b", &b);
+                        use_policy = b;
+                } else
+                        r = invalid_args(error,
+                                         "Check: unknown key '%s' (known: require, hugepages, "
+                                         "hugepage-size, snapshots, taps, use-policy)",
+                                         key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m); /* the variant */
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m); /* the dict entry */
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        if (hp_size_set && !hp_set)
+                return invalid_args(error, "Check: 'hugepage-size' without 'hugepages'");
+        if (hp_set) {
+                if (hp_size_set)
+                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64 ":%" PRIu64, hp_bytes,
+                                 hp_size);
+                else
+                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64, hp_bytes);
+                r = merge_tokens(a, tok, &given, error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The policy's list first, then what the caller asked for: a caller's token replaces
+         * the policy's one of the same kind (and page size). */
+        if (use_policy)
+                out = a->require;
+        for (unsigned i = 0; i < given.n; i++) {
+                unsigned j;
+                for (j = 0; j < out.n; j++)
+                        if (out.items[j].kind == given.items[i].kind &&
+                            out.items[j].page_size == given.items[i].page_size)
+                                break;
+                if (j == out.n) {
+                        if (out.n >= REQUIREMENTS_MAX)
+                                return invalid_args(error, "Check: more than %d requirements",
+                                                    REQUIREMENTS_MAX);
+                        out.n++;
+                }
+                out.items[j] = given.items[i];
+        }
+        *ret = out;
+        *ret_use_policy = use_policy;
+        return 0;
+}
+
+/* Fields every JSON document of the agent carries. */
+static void add_agent_fields(struct agent *a, json_object *doc) {
+        json_object *ag = json_object_new_object();
+
+        json_object_object_add(ag, "generation", json_object_new_uint64(a->generation));
+        json_object_object_add(ag, "policy_name", json_object_new_string(a->policy_name));
+        json_object_object_add(ag, "policy_path", json_object_new_string(a->policy_path));
+        json_object_object_add(ag, "last_error", json_object_new_string(a->last_error));
+        json_object_object_add(ag, "hugepages_total", json_object_new_uint64(a->hugepages_total));
+        json_object_object_add(ag, "hugepages_leased", json_object_new_uint64(a->hugepages_leased));
+        json_object_object_add(doc, "agent", ag);
+}
+
+static int reply_json(sd_bus_message *m, json_object *doc, const char *prefix_sig, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+        int r;
+
+        if (!text)
+                return -ENOMEM;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        if (prefix_sig) {
+                va_list ap;
+                va_start(ap, prefix_sig);
+                r = sd_bus_message_appendv(reply, prefix_sig, ap);
+                va_end(ap);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_append(reply, "s", text);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct agent *a = userdata;
+        struct requirements req = { 0 };
+        struct requirement_result results[REQUIREMENTS_MAX];
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        _cleanup_free_ struct host_report *report = NULL;
+        _cleanup_(plan_free) struct plan plan = { 0 };
+        bool use_policy = true;
+        int r, failed;
+
+        r = read_check_request(a, m, &req, &use_policy, error);
+        if (r < 0)
+                return r;
+        report = malloc(sizeof(*report));
+        if (!report)
+                return -ENOMEM;
+        failed = agent_check(a, &req, use_policy, report, results, &plan);
+        if (failed < 0)
+                return sd_bus_error_set_errnof(error, -failed, "probing failed: %s",
+                                               strerror(-failed));
+        doc = check_document_to_json(report, results, req.n, (unsigned) failed,
+                                     use_policy ? a->policy : NULL, use_policy ? &plan : NULL,
+                                     "agent", "/");
+        if (!doc)
+                return -ENOMEM;
+        add_agent_fields(a, doc);
+        return reply_json(m, doc, "b", failed == 0 && plan.n == 0);
+}
+
+static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct agent *a = userdata;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        int r;
+
+        (void) error;
+        /* A report is only worth having when it is current: probing all costs about a
+         * millisecond. This also refreshes readiness and the outputs. */
+        r = agent_reprobe_full(a, "GetReport", true);
+        if (r < 0)
+                return r;
+        doc = check_document_to_json(a->report, a->results, a->require.n, a->n_failed, a->policy,
+                                     &a->plan, "agent", "/");
+        if (!doc)
+                return -ENOMEM;
+        add_agent_fields(a, doc);
+        json_object_object_add(doc, "reason", json_object_new_string(a->ready_reason));
+        json_object_object_add(doc, "last_apply", agent_apply_last_json(a));
+        return reply_json(m, doc, NULL);
+}
+
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct agent *a = userdata;
+        char err[1024];
+        int r;
+
+        r = require_privileged(a, m, error);
+        if (r < 0)
+                return r;
+        if (a->stopping)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
+        r = agent_reload(a, m, err, sizeof(err));
+        if (r == -EINVAL)
+                return sd_bus_error_set(error, AGENT_ERROR_INVALID_POLICY, err);
+        if (r < 0)
+                return r;
+        /* Answered with the generation once the new policy's apply ended. */
+        return 1;
+}
+
+static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct agent *a = userdata;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        int dry_run, r;
+
+        r = sd_bus_message_read(m, "b", &dry_run);
+        if (r < 0)
+                return r;
+        r = require_privileged(a, m, error);
+        if (r < 0)
+                return r;
+        if (dry_run) {
+                r = agent_plan_json(a, &doc);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, -r, "planning failed: %s",
+                                                       strerror(-r));
+                return reply_json(m, doc, NULL);
+        }
+        if (a->stopping)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
+        r = agent_apply_start(a, APPLY_CAUSE_METHOD, m);
+        if (r == -EBUSY)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
+                                        "an apply is already running; try again when it ended");
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "apply failed: %s", strerror(-r));
+        return 1; /* answered when the apply ended */
+}
+
+static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct agent *a = userdata;
+        char err[512];
+        int r;
+
+        r = require_privileged(a, m, error);
+        if (r < 0)
+                return r;
+        if (a->apply)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
+                                        "an apply is running; revert when it ended");
+        r = agent_revert(a, err, sizeof(err));
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "%s", err);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable agent_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Ready", "b", NULL, offsetof(struct agent, ready),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyName", "s", NULL, offsetof(struct agent, policy_name),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyPath", "s", NULL, offsetof(struct agent, policy_path),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Generation", "t", NULL, offsetof(struct agent, generation),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", NULL, offsetof(struct agent, last_error),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HugePagesTotal", "t", NULL, offsetof(struct agent, hugepages_total),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HugePagesLeased", "t", NULL, offsetof(struct agent, hugepages_leased),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Every method is callable by anyone as far as sd-bus is concerned (its default
+         * would demand CAP_SYS_ADMIN); the bus policy file and require_privileged() decide. */
+        SD_BUS_METHOD_WITH_ARGS("Check", SD_BUS_ARGS("a{sv}", requirements),
+                                SD_BUS_RESULT("b", ready, "s", report_json), method_check,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetReport", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", report_json),
+                                method_get_report, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("t", generation),
+                                method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Apply", SD_BUS_ARGS("b", dry_run), SD_BUS_RESULT("s", plan_json),
+                                method_apply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_revert,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        /* Leases (issue 5) add AcquireLease, ReleaseLease and ListLeases here. */
+        SD_BUS_SIGNAL_WITH_ARGS("ReadinessChanged", SD_BUS_ARGS("b", ready, "s", reason), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("PolicyReloaded", SD_BUS_ARGS("t", generation, "s", name), 0),
+        SD_BUS_VTABLE_END,
+};
+
+int agent_bus_register(struct agent *a) {
+        return sd_bus_add_object_vtable(a->bus, NULL, AGENT_OBJECT_PATH, AGENT_INTERFACE,
+                                        agent_vtable, a);
+}
+
+void agent_bus_properties_changed_strv(struct agent *a, const char *const *names) {
+        int r;
+
+        if (!a->bus)
+                return;
+        r = sd_bus_emit_properties_changed_strv(a->bus, AGENT_OBJECT_PATH, AGENT_INTERFACE,
+                                                (char **) names);
+        if (r < 0)
+                log_warning("cannot emit PropertiesChanged: %s", strerror(-r));
+}
+
+void agent_bus_emit_readiness_changed(struct agent *a) {
+        int r;
+
+        if (!a->bus)
+                return;
+        r = sd_bus_emit_signal(a->bus, AGENT_OBJECT_PATH, AGENT_INTERFACE, "ReadinessChanged", "bs",
+                               a->ready, a->ready_reason);
+        if (r < 0)
+                log_warning("cannot emit ReadinessChanged: %s", strerror(-r));
+}
+
+void agent_bus_emit_policy_reloaded(struct agent *a) {
+        int r;
+
+        if (!a->bus)
+                return;
+        r = sd_bus_emit_signal(a->bus, AGENT_OBJECT_PATH, AGENT_INTERFACE, "PolicyReloaded", "ts",
+                               a->generation, a->policy_name);
+        if (r < 0)
+                log_warning("cannot emit PolicyReloaded: %s", strerror(-r));
+}

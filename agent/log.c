@@ -1,0 +1,54 @@
+/* Logging to stderr; the journal gets priority prefixes, a terminal gets the program name. */
+#include "agent/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "lib/parse.h"
+#include "lib/util.h"
+
+static bool log_journal;
+static bool log_debug_enabled;
+
+void log_open(void) {
+        const char *js = getenv("JOURNAL_STREAM");
+        const char *lvl = getenv("SYSTEMD_LOG_LEVEL");
+        const char *colon = js ? strchr(js, ':') : NULL;
+        char devs[32];
+        uint64_t dev, ino;
+        struct stat st;
+
+        /* JOURNAL_STREAM is "DEV:INODE" of the journal's socket; it is inherited by children
+         * whose stderr may point elsewhere, so compare it with what stderr really is. */
+        if (colon && (size_t) (colon - js) < sizeof(devs)) {
+                memcpy(devs, js, (size_t) (colon - js));
+                devs[colon - js] = 0;
+                if (parse_u64(devs, &dev) >= 0 && parse_u64(colon + 1, &ino) >= 0 &&
+                    fstat(STDERR_FILENO, &st) == 0)
+                        log_journal = st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
+        }
+        log_debug_enabled = !isempty(getenv("HOSTTUNE_DEBUG")) || (lvl && streq(lvl, "debug"));
+}
+
+void log_at(int priority, const char *fmt, ...) {
+        int saved = errno;
+        va_list ap;
+
+        if (priority >= LOG_DEBUG && !log_debug_enabled)
+                return;
+        if (log_journal)
+                fprintf(stderr, "<%d>", priority);
+        else
+                fputs("hosttuned: ", stderr);
+        va_start(ap, fmt);
+        errno = saved;
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        errno = saved;
+}

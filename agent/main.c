@@ -1,0 +1,123 @@
+/* hosttuned: command line, start-up order and the event loop. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "lib/util.h"
+
+#ifndef HOSTTUNE_VERSION
+#define HOSTTUNE_VERSION "0.0.0"
+#endif
+
+static const char *arg_policy;
+static const char *arg_runtime_dir;
+static const char *arg_bus = "system";
+
+static void help(void) {
+        printf("Usage: hosttuned [--policy FILE|NAME] [--runtime-dir DIR] "
+               "[--bus system|session|ADDRESS]\n"
+               "\n"
+               "The hosttune agent: applies the policy, keeps the host ready for VM tests and\n"
+               "reports readiness over D-Bus (org.hosttune.Agent1), sd_notify, ready.json,\n"
+               "Prometheus metrics and nix.conf. See hosttuned(8).\n"
+               "\n"
+               "  --policy FILE|NAME   policy file or shipped profile (default:\n"
+               "                       /etc/hosttune/policy.ini, else the built-in default)\n"
+               "  --runtime-dir DIR    where outputs go (default: $HOSTTUNE_RUNTIME_DIR or\n"
+               "                       /run/hosttune)\n"
+               "  --bus BUS            system (default), session, or a D-Bus address\n"
+               "  --version\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { OPT_VERSION = 0x100, OPT_RUNTIME_DIR, OPT_BUS };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                { "policy", required_argument, NULL, 'p' },
+                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "bus", required_argument, NULL, OPT_BUS },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hp:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("hosttuned %s\n", HOSTTUNE_VERSION);
+                        return 0;
+                case 'p':
+                        arg_policy = optarg;
+                        break;
+                case OPT_RUNTIME_DIR:
+                        arg_runtime_dir = optarg;
+                        break;
+                case OPT_BUS:
+                        if (isempty(optarg)) {
+                                log_error("--bus needs system, session or an address");
+                                return -EINVAL;
+                        }
+                        arg_bus = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                log_error("unexpected argument '%s'", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        struct agent a = {
+                .runtime_fd = -1,
+                .state_fd = -1,
+        };
+        sigset_t mask;
+        int r;
+
+        log_open();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+
+        a.opt = (struct agent_options){
+                .policy = arg_policy,
+                .runtime_dir = arg_runtime_dir,
+                .bus = arg_bus,
+        };
+
+        /* Block the signals the event loop handles as signalfd sources before anything else,
+         * so none arrives as a default action in between. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                log_error("sigprocmask: %m");
+                return 1;
+        }
+
+        r = agent_start(&a);
+        if (r >= 0) {
+                /* The exit code of sd_event_exit(): 0 after a clean stop; non-zero when the bus
+                 * went away (exit on disconnect). */
+                r = sd_event_loop(a.event);
+                if (r < 0)
+                        log_error("event loop failed: %s", strerror(-r));
+                else if (r > 0)
+                        log_error("lost the connection to the bus, exiting");
+        }
+        (void) sd_notify(0, "STOPPING=1");
+        agent_done(&a);
+        return r != 0 ? 1 : 0;
+}

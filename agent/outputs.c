@@ -1,0 +1,424 @@
+/* Readiness outputs in files: ready.json, the Prometheus textfile, nix.conf with verified
+ * system features, and agent.state for `hosttune check`. Every file is replaced atomically
+ * (temporary file + rename), so a reader never sees half of one. Formats: docs/readiness-outputs.md
+ * and docs/agent-state.md. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "lib/fileio.h"
+#include "lib/util.h"
+#include "policies/agent-state.h"
+#include "policies/readiness-json.h"
+
+#ifndef HOSTTUNE_VERSION
+#define HOSTTUNE_VERSION "0.0.0"
+#endif
+
+#define READY_JSON_SCHEMA "hosttune.ready/1"
+
+/* A growing text buffer for the metrics file. */
+struct text {
+        char *buf;
+        size_t len, size;
+        bool oom;
+};
+
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(struct text *t, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        if (t->oom)
+                return;
+        for (;;) {
+                size_t avail = t->size - t->len;
+                va_start(ap, fmt);
+                k = vsnprintf(t->buf ? t->buf + t->len : NULL, avail, fmt, ap);
+                va_end(ap);
+                if (k < 0) {
+                        t->oom = true;
+                        return;
+                }
+                if ((size_t) k < avail) {
+                        t->len += (size_t) k;
+                        return;
+                }
+                size_t want = t->size ? t->size * 2 : 4096;
+                while (want - t->len <= (size_t) k)
+                        want *= 2;
+                char *nb = realloc(t->buf, want);
+                if (!nb) {
+                        t->oom = true;
+                        return;
+                }
+                t->buf = nb;
+                t->size = want;
+        }
+}
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static const char *label_escape(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        for (; *s && n + 3 < size; s++) {
+                if (*s == '\\' || *s == '"') {
+                        buf[n++] = '\\';
+                        buf[n++] = *s;
+                } else if (*s == '\n') {
+                        buf[n++] = '\\';
+                        buf[n++] = 'n';
+                } else
+                        buf[n++] = *s;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
+void agent_verified_features(const struct agent *a, char *buf, size_t size) {
+        const struct host_report *r = a->report;
+        bool kvm = r->probed[PROBE_KVM] && r->kvm.usable && r->kvm.world_accessible;
+        bool hugepages = false, hp_required = false, hp_ok = true;
+        size_t n = 0;
+
+        /* kvm only when /dev/kvm opens, speaks API 12 with the capabilities VMMs need, and Nix
+         * build users (who lose their supplementary groups) can open it: otherwise a NixOS test
+         * scheduled here runs under TCG, 5-10x slower, without failing. nixos-test is what
+         * NixOS tests require together with kvm; it means nothing more here, so it goes with it. */
+        for (unsigned i = 0; i < a->require.n; i++)
+                if (a->results[i].req.kind == REQ_HUGEPAGES) {
+                        hp_required = true;
+                        hp_ok = hp_ok && a->results[i].satisfied;
+                }
+        /* hugepages: the policy asks for hugepages and every such requirement holds now. */
+        hugepages = hp_required && hp_ok && a->evaluated;
+
+        buf[0] = 0;
+        if (kvm)
+                n += (size_t) snprintf(buf + n, size - n, "kvm nixos-test");
+        if (hugepages && n < size)
+                snprintf(buf + n, size - n, "%shugepages", n ? " " : "");
+}
+
+static int write_ready_json(struct agent *a, const char *features) {
+        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+        json_object *ag, *pools, *feat;
+        const char *text;
+        char word[64];
+
+        if (!doc)
+                return -ENOMEM;
+        json_object_object_add(doc, "schema", json_object_new_string(READY_JSON_SCHEMA));
+        json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
+        json_object_object_add(doc, "ready", json_object_new_boolean(a->ready && !a->stopping));
+        json_object_object_add(
+                doc, "reason",
+                json_object_new_string(a->stopping ? "hosttuned stopped" : a->ready_reason));
+        json_object_object_add(doc, "updated_realtime_usec",
+                               json_object_new_uint64(a->stats.last_probe_realtime_usec));
+
+        ag = json_object_new_object();
+        json_object_object_add(ag, "running", json_object_new_boolean(!a->stopping));
+        json_object_object_add(ag, "pid", json_object_new_int((int) getpid()));
+        json_object_object_add(ag, "generation", json_object_new_uint64(a->generation));
+        json_object_object_add(ag, "policy_name", json_object_new_string(a->policy_name));
+        json_object_object_add(ag, "policy_path", json_object_new_string(a->policy_path));
+        json_object_object_add(ag, "last_error", json_object_new_string(a->last_error));
+        json_object_object_add(doc, "agent", ag);
+
+        json_object_object_add(doc, "requirements",
+                               requirement_results_to_json(a->results, a->require.n));
+
+        pools = json_object_new_array();
+        for (unsigned i = 0; i < a->report->hugetlb.n_sizes; i++) {
+                const struct hugetlb_pool *p = &a->report->hugetlb.sizes[i];
+                json_object *o = json_object_new_object();
+                uint64_t leased = 0;
+
+                for (unsigned k = 0; k < a->leases.n_sizes && k < HUGETLB_SIZES_MAX; k++)
+                        if (a->leases.hugepages[k].page_size == p->page_size)
+                                leased = a->leases.hugepages[k].bytes;
+                json_object_object_add(o, "page_size", json_object_new_uint64(p->page_size));
+                json_object_object_add(o, "total", json_object_new_uint64(p->nr));
+                json_object_object_add(o, "free", json_object_new_uint64(p->free));
+                json_object_object_add(o, "reserved", json_object_new_uint64(p->resv));
+                json_object_object_add(o, "surplus", json_object_new_uint64(p->surplus));
+                json_object_object_add(o, "leased_bytes", json_object_new_uint64(leased));
+                json_object_array_add(pools, o);
+        }
+        json_object_object_add(doc, "hugepages", pools);
+
+        feat = json_object_new_array();
+        for (const char *p = features; *p;) {
+                size_t l = strcspn(p, " ");
+                if (l > 0 && l < sizeof(word)) {
+                        memcpy(word, p, l);
+                        word[l] = 0;
+                        json_object_array_add(feat, json_object_new_string(word));
+                }
+                p += l;
+                p += strspn(p, " ");
+        }
+        json_object_object_add(doc, "system_features", feat);
+
+        text = json_object_to_json_string_ext(doc,
+                                              JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        if (!text)
+                return -ENOMEM;
+        char *nl;
+        if (asprintf(&nl, "%s\n", text) < 0)
+                return -ENOMEM;
+        int r = write_file_atomic_at(a->runtime_fd, "ready.json", nl, strlen(nl), 0644);
+        free(nl);
+        return r;
+}
+
+static void metric_header(struct text *t, const char *name, const char *type, const char *help) {
+        text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int write_metrics(struct agent *a) {
+        const struct host_report *r = a->report;
+        struct text t = { 0 };
+        char path[POLICY_PATH_MAX + 32], e1[256], e2[512];
+        int ret;
+
+        metric_header(&t, "hosttune_agent_up", "gauge",
+                      "1 while hosttuned runs; 0 once it stopped.");
+        text_printf(&t, "hosttune_agent_up %d\n", a->stopping ? 0 : 1);
+        metric_header(&t, "hosttune_ready", "gauge",
+                      "1 when every readiness requirement of the policy is met.");
+        text_printf(&t, "hosttune_ready %d\n", a->ready && !a->stopping ? 1 : 0);
+
+        metric_header(&t, "hosttune_requirement_satisfied", "gauge",
+                      "1 when the readiness requirement is met now.");
+        for (unsigned i = 0; i < a->require.n; i++) {
+                char name[64];
+                text_printf(
+                        &t, "hosttune_requirement_satisfied{requirement=\"%s\",probe=\"%s\"} %d\n",
+                        label_escape(requirement_to_string(&a->results[i].req, name, sizeof(name)),
+                                     e1, sizeof(e1)),
+                        probe_id_to_string(a->results[i].probe), a->results[i].satisfied);
+        }
+
+        metric_header(&t, "hosttune_probe_status", "gauge",
+                      "1 for the status each probe reports (ok, warn, fail, absent), else 0.");
+        for (unsigned i = 0; i < _PROBE_MAX; i++) {
+                if (!r->probed[i])
+                        continue;
+                for (unsigned s = 0; s < _PROBE_STATUS_MAX; s++)
+                        text_printf(&t, "hosttune_probe_status{probe=\"%s\",status=\"%s\"} %d\n",
+                                    probe_id_to_string(i), probe_status_to_string(s),
+                                    r->results[i].status == s);
+        }
+
+        static const struct {
+                const char *name, *help;
+                size_t offset;
+        } pool_gauges[] = {
+                { "hosttune_hugepages_total", "Hugepages in the pool (nr_hugepages).",
+                  offsetof(struct hugetlb_pool, nr) },
+                { "hosttune_hugepages_free", "Hugepages free in the pool.",
+                  offsetof(struct hugetlb_pool, free) },
+                { "hosttune_hugepages_reserved", "Hugepages reserved but not yet faulted in.",
+                  offsetof(struct hugetlb_pool, resv) },
+                { "hosttune_hugepages_surplus", "Surplus (overcommitted) hugepages.",
+                  offsetof(struct hugetlb_pool, surplus) },
+        };
+        for (size_t g = 0; g < ELEMENTSOF(pool_gauges); g++) {
+                metric_header(&t, pool_gauges[g].name, "gauge", pool_gauges[g].help);
+                for (unsigned i = 0; i < r->hugetlb.n_sizes; i++) {
+                        const struct hugetlb_pool *p = &r->hugetlb.sizes[i];
+                        text_printf(&t, "%s{page_size_bytes=\"%" PRIu64 "\"} %" PRIu64 "\n",
+                                    pool_gauges[g].name, p->page_size,
+                                    *(const uint64_t *) ((const char *) p + pool_gauges[g].offset));
+                }
+        }
+        metric_header(&t, "hosttune_hugepages_leased_bytes", "gauge",
+                      "Bytes of hugepages promised to leases.");
+        for (unsigned i = 0; i < r->hugetlb.n_sizes; i++) {
+                uint64_t leased = 0;
+                for (unsigned k = 0; k < a->leases.n_sizes && k < HUGETLB_SIZES_MAX; k++)
+                        if (a->leases.hugepages[k].page_size == r->hugetlb.sizes[i].page_size)
+                                leased = a->leases.hugepages[k].bytes;
+                text_printf(&t,
+                            "hosttune_hugepages_leased_bytes{page_size_bytes=\"%" PRIu64
+                            "\"} %" PRIu64 "\n",
+                            r->hugetlb.sizes[i].page_size, leased);
+        }
+
+        metric_header(&t, "hosttune_policy_info", "gauge", "The policy in force (always 1).");
+        text_printf(&t, "hosttune_policy_info{name=\"%s\",path=\"%s\"} 1\n",
+                    label_escape(a->policy_name, e1, sizeof(e1)),
+                    label_escape(a->policy_path, e2, sizeof(e2)));
+        metric_header(&t, "hosttune_policy_generation", "gauge",
+                      "Generation of the policy in force (1 at start, +1 per accepted reload).");
+        text_printf(&t, "hosttune_policy_generation %" PRIu64 "\n", a->generation);
+        metric_header(&t, "hosttune_reloads_total", "counter", "Policy reloads by result.");
+        text_printf(&t, "hosttune_reloads_total{result=\"accepted\"} %" PRIu64 "\n",
+                    a->stats.reloads);
+        text_printf(&t, "hosttune_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
+                    a->stats.reloads_rejected);
+        metric_header(&t, "hosttune_applies_total", "counter",
+                      "Applies that changed something, by result.");
+        text_printf(&t, "hosttune_applies_total{result=\"ok\"} %" PRIu64 "\n",
+                    a->stats.applies - a->stats.applies_failed);
+        text_printf(&t, "hosttune_applies_total{result=\"fell_short\"} %" PRIu64 "\n",
+                    a->stats.applies_failed);
+        metric_header(&t, "hosttune_apply_duration_seconds", "summary",
+                      "Time applies took (plan execution, including hugepage reservation).");
+        text_printf(&t, "hosttune_apply_duration_seconds_sum %.6f\n",
+                    (double) a->stats.apply_usec_sum / 1e6);
+        text_printf(&t, "hosttune_apply_duration_seconds_count %" PRIu64 "\n", a->stats.applies);
+        metric_header(&t, "hosttune_last_apply_duration_seconds", "gauge",
+                      "Time the last apply took.");
+        text_printf(&t, "hosttune_last_apply_duration_seconds %.6f\n",
+                    (double) a->stats.apply_usec_last / 1e6);
+        metric_header(&t, "hosttune_reverts_total", "counter", "Reverts run.");
+        text_printf(&t, "hosttune_reverts_total %" PRIu64 "\n", a->stats.reverts);
+        metric_header(&t, "hosttune_reprobes_total", "counter", "Full probes of the host.");
+        text_printf(&t, "hosttune_reprobes_total %" PRIu64 "\n", a->stats.reprobes);
+        metric_header(&t, "hosttune_drifts_total", "counter",
+                      "Times the host drifted: readiness lost, or the policy to re-apply.");
+        text_printf(&t, "hosttune_drifts_total %" PRIu64 "\n", a->stats.drifts);
+        metric_header(&t, "hosttune_checks_total", "counter", "Check calls answered over D-Bus.");
+        text_printf(&t, "hosttune_checks_total %" PRIu64 "\n", a->stats.checks);
+        metric_header(&t, "hosttune_last_probe_timestamp_seconds", "gauge",
+                      "When the host was last probed (Unix time).");
+        text_printf(&t, "hosttune_last_probe_timestamp_seconds %.3f\n",
+                    (double) a->stats.last_probe_realtime_usec / 1e6);
+
+        if (t.oom) {
+                free(t.buf);
+                return -ENOMEM;
+        }
+        if (isempty(a->policy->metrics_file))
+                snprintf(path, sizeof(path), "metrics.prom");
+        else
+                snprintf(path, sizeof(path), "%s", a->policy->metrics_file);
+        ret = write_file_atomic_at(a->runtime_fd, path, t.buf, t.len, 0644);
+        free(t.buf);
+        return ret;
+}
+
+static int write_nix_conf(struct agent *a, const char *features) {
+        char text[1024];
+        const char *path =
+                isempty(a->policy->features_file) ? "nix.conf" : a->policy->features_file;
+
+        snprintf(text, sizeof(text),
+                 "# Written by hosttuned (hosttuned(8)): only the system features this host was\n"
+                 "# verified to provide. Include it from nix.conf with: !include %s%s%s\n"
+                 "extra-system-features = %s\n",
+                 path[0] == '/' ? "" : a->runtime_dir, path[0] == '/' ? "" : "/", path, features);
+        return write_file_atomic_at(a->runtime_fd, path, text, strlen(text), 0644);
+}
+
+/* Replace agent.state and move our lock to the new file: lock the temporary file first, so
+ * the name never points at an unlocked file while we live. */
+static int write_agent_state(struct agent *a) {
+        struct agent_state s = {
+                .pid = getpid(),
+                .generation = a->generation,
+                .ready = a->ready,
+                .leases = a->leases,
+        };
+        struct probe_targets t = policy_probe_targets(a->policy);
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        char text[AGENT_STATE_TEXT_MAX], tmp[64];
+        _cleanup_close_ int fd = -1;
+        size_t n = 0, len;
+        int r;
+
+        strscpy(s.policy_name, sizeof(s.policy_name), a->policy_name);
+        strscpy(s.policy_path, sizeof(s.policy_path), a->policy_path);
+        for (unsigned i = 0; i < a->require.n; i++) {
+                char tok[64];
+                requirement_to_string(&a->require.items[i], tok, sizeof(tok));
+                n += (size_t) snprintf(s.require + n,
+                                       n < sizeof(s.require) ? sizeof(s.require) - n : 0, "%s%s",
+                                       i ? "," : "", tok);
+        }
+        if (n >= sizeof(s.require))
+                return -ENOBUFS;
+        strscpy(s.snapshot_root, sizeof(s.snapshot_root), t.snapshot_root ? t.snapshot_root : "");
+        strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
+        strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
+        strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
+        r = agent_state_format(&s, text, sizeof(text));
+        if (r < 0)
+                return r;
+        if (a->state_text && streq(a->state_text, text) && a->state_fd >= 0)
+                return 0;
+
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", AGENT_STATE_FILE, (int) getpid());
+        fd = openat(a->runtime_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return negative_errno();
+        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        len = strlen(text);
+        for (size_t done = 0; done < len;) {
+                ssize_t k = write(fd, text + done, len - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = negative_errno();
+                        goto fail;
+                }
+                done += (size_t) k;
+        }
+        if (renameat(a->runtime_fd, tmp, a->runtime_fd, AGENT_STATE_FILE) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        /* Closing the old file's descriptor drops its lock: it is no longer the state. */
+        safe_close(a->state_fd);
+        a->state_fd = TAKE_FD(fd);
+        free(a->state_text);
+        a->state_text = strdup(text);
+        return 0;
+fail:
+        (void) unlinkat(a->runtime_fd, tmp, 0);
+        return r;
+}
+
+int agent_outputs_write(struct agent *a) {
+        char features[256];
+        int r, ret = 0;
+
+        if (a->runtime_fd < 0 || !a->policy || !a->evaluated)
+                return 0;
+        agent_verified_features(a, features, sizeof(features));
+        r = write_ready_json(a, features);
+        if (r < 0) {
+                log_warning("cannot write %s/ready.json: %s", a->runtime_dir, strerror(-r));
+                ret = ret ?: r;
+        }
+        r = write_metrics(a);
+        if (r < 0) {
+                log_warning("cannot write the metrics file: %s", strerror(-r));
+                ret = ret ?: r;
+        }
+        r = write_nix_conf(a, features);
+        if (r < 0) {
+                log_warning("cannot write the nix.conf features file: %s", strerror(-r));
+                ret = ret ?: r;
+        }
+        if (!a->stopping) {
+                r = write_agent_state(a);
+                if (r < 0) {
+                        log_warning("cannot write %s/%s: %s", a->runtime_dir, AGENT_STATE_FILE,
+                                    strerror(-r));
+                        ret = ret ?: r;
+                }
+        }
+        return ret;
+}

@@ -1,0 +1,111 @@
+/* Connecting to the agent's bus and calling it, with errors said once. */
+#include "cli/bus/bus-client.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+int bus_client_open(const char *spec, sd_bus **ret) {
+        sd_bus *bus = NULL;
+        int r;
+
+        if (!spec || streq(spec, "system"))
+                r = sd_bus_open_system(&bus);
+        else if (streq(spec, "session"))
+                r = sd_bus_open_user(&bus);
+        else {
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, spec);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(bus, 1);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+        }
+        if (r < 0) {
+                fprintf(stderr, "hosttune: cannot connect to the %s bus: %s\n",
+                        spec ? spec : "system", strerror(-r));
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
+int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
+                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, AGENT_BUS_NAME, AGENT_OBJECT_PATH,
+                                           AGENT_INTERFACE, member);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r >= 0)
+                r = sd_bus_call(bus, m, timeout_usec, &error, reply);
+        if (r < 0 && ret_error &&
+            !sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                    SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                sd_bus_error_move(ret_error, &error);
+                if (!sd_bus_error_is_set(ret_error))
+                        sd_bus_error_set_errno(ret_error, r);
+        } else if (r < 0) {
+                if (sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                           SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                        fprintf(stderr,
+                                "hosttune %s: hosttuned is not running (%s not on the bus)\n", verb,
+                                AGENT_BUS_NAME);
+                else
+                        fprintf(stderr, "hosttune %s: %s\n", verb,
+                                error.message ? error.message : strerror(-r));
+        }
+        sd_bus_error_free(&error);
+        return r;
+}
+
+int bus_client_parse_options(int argc, char **argv, const char *usage, bool json_allowed,
+                             struct bus_client_options *ret) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, 'j' },
+                { "bus", required_argument, NULL, 'b' },
+                {},
+        };
+        struct bus_client_options o = { 0 };
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "hj", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        fputs(usage, stdout);
+                        return 1;
+                case 'j':
+                        if (!json_allowed)
+                                goto bad;
+                        o.json = true;
+                        break;
+                case 'b':
+                        o.bus = optarg;
+                        break;
+                default:
+                bad:
+                        fprintf(stderr, "Try 'hosttune %s --help'.\n", argv[0]);
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "hosttune %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+                return -EINVAL;
+        }
+        *ret = o;
+        return 0;
+}

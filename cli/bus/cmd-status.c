@@ -1,0 +1,98 @@
+/* `hosttune status`: what the agent says about this host (GetReport), for people or as JSON. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli/bus/bus-client.h"
+#include "cli/output.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static uint64_t juint(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+static bool jbool(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static void print_human(json_object *doc) {
+        json_object *agent = NULL, *reqs = NULL;
+        char a[32], b[32];
+        bool ready = jbool(doc, "ready");
+
+        json_object_object_get_ex(doc, "agent", &agent);
+        printf("hosttuned: policy %s (%s), generation %" PRIu64 "\n", jstr(agent, "policy_name"),
+               jstr(agent, "policy_path"), juint(agent, "generation"));
+        printf("Ready:     %s\n", ready ? "yes" : "no");
+        printf("Reason:    %s\n", jstr(doc, "reason"));
+        printf("Hugepages: %s in the pools, %s leased\n",
+               format_size(juint(agent, "hugepages_total"), a, sizeof(a)),
+               format_size(juint(agent, "hugepages_leased"), b, sizeof(b)));
+        if (!isempty(jstr(agent, "last_error")))
+                printf("Last error: %s\n", jstr(agent, "last_error"));
+        if (!json_object_object_get_ex(doc, "requirements", &reqs) ||
+            json_object_array_length(reqs) == 0)
+                return;
+        printf("\n");
+        output_init(stdout);
+        for (size_t i = 0; i < json_object_array_length(reqs); i++) {
+                json_object *q = json_object_array_get_idx(reqs, i);
+                enum line_level lvl = !jbool(q, "satisfied") ? LINE_FAIL
+                                      : jbool(q, "caveat")   ? LINE_WARN
+                                                             : LINE_PASS;
+                output_line(stdout, lvl, jstr(q, "name"), jstr(q, "reason"), jstr(q, "remedy"));
+        }
+}
+
+int cmd_bus_status(int argc, char **argv) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct bus_client_options o;
+        const char *text;
+        json_object *doc;
+        bool ready;
+        int r;
+
+        r = bus_client_parse_options(
+                argc, argv,
+                "Usage: hosttune status [--json] [--bus system|session|ADDRESS]\n"
+                "What the running agent reports. Exit status: 0 ready, 1 not "
+                "ready, 3 agent not reachable.\n",
+                true, &o);
+        if (r != 0)
+                return r > 0 ? BUS_EXIT_OK : BUS_EXIT_USAGE;
+        if (bus_client_open(o.bus, &bus) < 0)
+                return BUS_EXIT_FAILED;
+        r = bus_client_call(bus, "status", "GetReport", 0, NULL, &reply, NULL);
+        if (r < 0)
+                return BUS_EXIT_FAILED;
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0) {
+                fprintf(stderr, "hosttune status: bad reply: %s\n", strerror(-r));
+                return BUS_EXIT_FAILED;
+        }
+        doc = json_tokener_parse(text);
+        if (!doc) {
+                fprintf(stderr, "hosttune status: the agent's report is not JSON\n");
+                return BUS_EXIT_FAILED;
+        }
+        ready = jbool(doc, "ready");
+        if (o.json)
+                r = output_json(stdout, doc);
+        else
+                print_human(doc);
+        json_object_put(doc);
+        if (r < 0 || fflush(stdout) != 0)
+                return BUS_EXIT_FAILED;
+        return ready ? BUS_EXIT_OK : BUS_EXIT_NOT_READY;
+}

@@ -1,0 +1,310 @@
+# Pure helpers of the hosttune NixOS module: the policy value syntax (sizes, requirement tokens),
+# a small reader for the shipped INI profiles, and the INI writer. nixpkgs `lib` only, so the
+# module's evaluation tests run without the nixpkgs package set.
+{ lib }:
+let
+  inherit (builtins)
+    elemAt
+    foldl'
+    head
+    match
+    stringLength
+    substring
+    ;
+  inherit (lib)
+    all
+    concatMap
+    concatStringsSep
+    filter
+    filterAttrs
+    hasPrefix
+    isBool
+    isList
+    mapAttrs
+    mapAttrsToList
+    optional
+    splitString
+    ;
+
+  # Digits to an integer; leading zeros are fine (fromJSON rejects them).
+  digitsToInt =
+    s:
+    foldl' (acc: c: acc * 10 + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+
+  unitShift = {
+    K = 10;
+    M = 20;
+    G = 30;
+    T = 40;
+    P = 50;
+    E = 60;
+  };
+
+  pow2 = n: if n == 0 then 1 else 2 * pow2 (n - 1);
+
+  isPowerOfTwo = n: n > 0 && (n == 1 || (lib.mod n 2 == 0 && isPowerOfTwo (n / 2)));
+
+  trim =
+    s:
+    let
+      m = match "[[:space:]]*(.*[^[:space:]])?[[:space:]]*" s;
+    in
+    if m == null || head m == null then "" else head m;
+
+  # The value part of a line with an inline comment removed: inih treats ";" after whitespace as
+  # the start of a comment; the shipped profiles also never put " #" inside a value.
+  stripInlineComment =
+    v:
+    let
+      m = match "(.*[^[:space:]])?[[:space:]]+[;#].*" v;
+    in
+    if m == null then v else if head m == null then "" else head m;
+in
+rec {
+  inherit trim;
+
+  # A size as policies read it (lib/parse.c parse_size): 2G, 512M, 1.5G, 64K, 4096B, 10% (of RAM).
+  # The unit letter is case-insensitive and may be followed by B or iB. A plain number is bytes,
+  # except for a hugepage pool, where it is a count of pages.
+  sizePattern = "([0-9]+(\\.[0-9]+)?([KkMmGgTtPpEe](iB|B|b)?|%)|[0-9]+B?)";
+  isSize = s: match sizePattern s != null;
+
+  # Parse a size: { percent = true; } for "10%", { count = N; } for a plain number (bytes, or pages
+  # of a pool), { bytes = N; } otherwise; null when it is not a size.
+  parseSize =
+    s:
+    let
+      m = match "([0-9]+)(\\.([0-9]+))?(([KkMmGgTtPpEe])(iB|B|b)?|%|B)?" s;
+      whole = digitsToInt (elemAt m 0);
+      fracDigits = elemAt m 2;
+      suffix = elemAt m 3;
+      unit = elemAt m 4;
+      mult = if unit == null then 1 else pow2 unitShift.${lib.toUpper unit};
+      # Up to 9 fractional digits count, as in parse_size(); mult * frac / 10^digits.
+      frac = if fracDigits == null then "" else substring 0 9 fracDigits;
+      fracDiv = foldl' (a: _: a * 10) 1 (lib.stringToCharacters frac);
+      fracBytes = if frac == "" then 0 else mult * digitsToInt frac / fracDiv;
+    in
+    if m == null then
+      null
+    else if suffix == "%" then
+      {
+        percent = true;
+        # parse_size() refuses more than 100%; a zero amount is refused where it matters.
+        zero = whole == 0 && (frac == "" || digitsToInt frac == 0);
+        over = whole > 100 || (whole == 100 && frac != "" && digitsToInt frac > 0);
+      }
+    else if unit == null && fracDigits != null then
+      null # fractional bytes make no sense
+    else if suffix == null then
+      { count = whole; }
+    else
+      { bytes = whole * mult + fracBytes; };
+
+  # Bytes of a size that names a page size ("2M", "1G"); null for anything else.
+  pageSizeBytes =
+    s:
+    let
+      p = parseSize s;
+    in
+    if p == null || p ? percent then null else p.bytes or p.count;
+
+  # Requirement tokens of `hosttune check --require` and [readiness] require
+  # (policies/readiness.c); tests/integration/test-nixos-module.sh checks this list against the C
+  # table so the two cannot drift apart.
+  plainRequirements = [
+    "kvm"
+    "rng"
+    "hwrng"
+    "tun"
+    "vhost-net"
+    "vhost-vsock"
+    "userfaultfd"
+    "userns"
+    "zram"
+    "btrfs"
+    "nix"
+    "no-swap"
+    "smt-off"
+    "ksm-off"
+  ];
+  valuedRequirements = [
+    "hugepages"
+    "snapshots"
+    "taps"
+  ];
+  knownRequirements = "kvm, hugepages=SIZE[:PAGESIZE], rng, hwrng, tun, vhost-net, vhost-vsock, userfaultfd, userns, snapshots=N, taps=N, zram, btrfs, nix, no-swap, smt-off, ksm-off";
+
+  # null when tok is a valid requirement, else what is wrong with it (the C parser's wording).
+  requirementError =
+    tok:
+    let
+      m = match "([^=]*)(=(.*))?" tok;
+      name = elemAt m 0;
+      hasValue = elemAt m 1 != null;
+      value = elemAt m 2;
+      known = lib.elem name (plainRequirements ++ valuedRequirements);
+      takesValue = lib.elem name valuedRequirements;
+      hp = match "([^:]*)(:(.*))?" value;
+      amount = elemAt hp 0;
+      pageSize = elemAt hp 2;
+      amountParsed = parseSize amount;
+      countOk = match "[0-9]+" value != null && digitsToInt value >= 1 && digitsToInt value <= 65535;
+    in
+    if name == "" || stringLength name >= 32 then
+      "bad requirement '${tok}'"
+    else if !known then
+      "unknown requirement '${name}' (known: ${knownRequirements})"
+    else if takesValue != hasValue then
+      if takesValue then
+        "requirement '${tok}' needs a value ('${name}=...')"
+      else
+        "requirement '${tok}' takes no value ('${name}')"
+    else if name == "hugepages" then
+      if
+        amount == ""
+        || amountParsed == null
+        || (amountParsed.bytes or amountParsed.count or 1) == 0
+        || (amountParsed.zero or false)
+        || (amountParsed.over or false)
+      then
+        "bad size '${amount}' in '${tok}' (use 2G, 512M, 10%)"
+      else if pageSize != null && !(pageSizeBytes pageSize != null && isPowerOfTwo (pageSizeBytes pageSize)) then
+        "bad page size '${pageSize}' in '${tok}' (use 2M or 1G)"
+      else
+        null
+    else if takesValue && !countOk then
+      "bad count in '${tok}' (1..65535)"
+    else
+      null;
+
+  # Requirement lists as the C parser splits them: commas and/or whitespace.
+  splitRequirements = s: filter (t: t != "") (lib.flatten (builtins.split "[,[:space:]]+" s));
+
+  # --- reading the shipped profiles -------------------------------------------------------------
+
+  # Parse INI text into { section = { key = "value"; }; } the way the policy loader reads it:
+  # "#" and ";" comments, inline "; comment", continuation lines (starting with whitespace) that
+  # extend the previous key's list. Values stay strings. Used only for the facts the module needs
+  # from a shipped profile (taps, hugepage pools, mounts, requirements), never to rewrite it.
+  parseIni =
+    text:
+    let
+      step =
+        acc: line:
+        let
+          t = trim line;
+          section = match "[[]([^]]*)[]].*" t;
+          kv = match "([^=]+)=(.*)" t;
+          continuation = match "[[:space:]]+.*" line != null;
+        in
+        if t == "" || hasPrefix "#" t || hasPrefix ";" t then
+          acc
+        else if section != null then
+          acc // { section = trim (head section); }
+        else if continuation && acc.key != null then
+          let
+            old = acc.data.${acc.section}.${acc.key};
+          in
+          setValue acc acc.key "${old} ${stripInlineComment t}"
+        else if kv != null then
+          setValue acc (trim (elemAt kv 0)) (trim (stripInlineComment (elemAt kv 1)))
+        else
+          acc;
+      setValue =
+        acc: key: value:
+        acc
+        // {
+          inherit key;
+          data = acc.data // {
+            ${acc.section} = (acc.data.${acc.section} or { }) // {
+              ${key} = value;
+            };
+          };
+        };
+    in
+    (foldl' step {
+      section = "";
+      key = null;
+      data = { };
+    } (splitString "\n" text)).data;
+
+  # The effective sections of a shipped profile: its includes (other shipped profiles, by name)
+  # first, its own values on top, as the loader merges them. requires are unioned, because the
+  # module only uses them to decide what the Nix sandbox must see.
+  profileSections =
+    profilesDir: name:
+    let
+      go =
+        depth: n:
+        let
+          own = parseIni (builtins.readFile (profilesDir + "/${n}.ini"));
+          includes = splitRequirements (own.policy.include or "");
+          bases = map (go (depth + 1)) (filter (i: builtins.pathExists (profilesDir + "/${i}.ini")) includes);
+        in
+        if depth > 8 then { } else foldl' mergeSections { } (bases ++ [ own ]);
+    in
+    go 0 name;
+
+  # b on top of a, section by section, as the loader merges files: readiness.require lists are
+  # joined, except that an empty list starts afresh.
+  mergeSections =
+    a: b:
+    a
+    // mapAttrs (
+      s: v:
+      let
+        merged = (a.${s} or { }) // v;
+      in
+      if s == "readiness" && a ? readiness.require && v ? require && v.require != "" then
+        merged // { require = "${a.readiness.require}, ${v.require}"; }
+      else
+        merged
+    ) b;
+
+  # --- writing the policy -----------------------------------------------------------------------
+
+  # An INI value as the policy loader reads it (lib/parse.c): yes/no for booleans, lists joined
+  # with ", ", numbers and strings as they are.
+  iniValue =
+    v:
+    if isBool v then
+      (if v then "yes" else "no")
+    else if isList v then
+      concatStringsSep ", " (map iniValue v)
+    else
+      toString v;
+
+  # Sections without their unset (null) keys, and without sections left empty.
+  pruneSections =
+    sections:
+    filterAttrs (_: keys: keys != { }) (mapAttrs (_: filterAttrs (_: v: v != null)) sections);
+
+  # The policy file: [policy] first (its include must be read before anything it could
+  # override), then every other section in name order, keys in name order.
+  toPolicyIni =
+    header: sections:
+    let
+      s = pruneSections sections;
+      gen = lib.generators.toINI { mkKeyValue = k: v: "${k} = ${iniValue v}"; };
+    in
+    header + gen (lib.optionalAttrs (s ? policy) { inherit (s) policy; }) + (lib.optionalString (s ? policy && removeAttrs s [ "policy" ] != { }) "\n") + gen (removeAttrs s [ "policy" ]);
+
+  # Every value that would break the INI file (a newline ends a value; "[" starts a section),
+  # as "section.key" names.
+  unsafeIniValues =
+    sections:
+    concatMap (
+      s:
+      concatMap (
+        k:
+        let
+          v = sections.${s}.${k};
+          strs = if isList v then v else [ v ];
+        in
+        optional (lib.any (x: builtins.isString x && match ".*[\n\r].*" x != null) strs) "${s}.${k}"
+      ) (builtins.attrNames sections.${s})
+    ) (builtins.attrNames sections);
+
+  inherit isPowerOfTwo digitsToInt;
+}

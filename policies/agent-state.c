@@ -1,0 +1,222 @@
+/* The agent's live state file: formatting, parsing and the lock-based liveness test. */
+#include "policies/agent-state.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "policies/apply/journal.h"
+#include "probes/context.h"
+
+const char *runtime_dir_resolve(const char *dir) {
+        return isempty(dir) ? journal_runtime_dir() : dir;
+}
+
+int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size) {
+        const char *name = startswith(s->policy_path, "<builtin:");
+        size_t len;
+
+        if (isempty(s->policy_path))
+                return -ENOENT;
+        if (!name)
+                return strscpy(buf, size, s->policy_path);
+        len = strcspn(name, ">");
+        if (len == 0 || len >= size)
+                return -ENOENT;
+        memcpy(buf, name, len);
+        buf[len] = 0;
+        return 0;
+}
+
+int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
+        const char *strings[] = { s->policy_name, s->policy_path, s->require, s->snapshot_root,
+                                  s->tap_prefix,  s->bridge,      s->nix_conf };
+        size_t n = 0;
+        int k;
+
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (strchr(strings[i], '\n'))
+                        return -EINVAL;
+
+#define APPEND(...)                                                                                \
+        do {                                                                                       \
+                k = snprintf(buf + n, size - n, __VA_ARGS__);                                      \
+                if (k < 0 || (size_t) k >= size - n)                                               \
+                        return -ENOBUFS;                                                           \
+                n += (size_t) k;                                                                   \
+        } while (0)
+
+        APPEND("schema=%s\npid=%d\ngeneration=%" PRIu64 "\nready=%d\n", AGENT_STATE_SCHEMA,
+               (int) s->pid, s->generation, s->ready ? 1 : 0);
+        APPEND("policy-name=%s\npolicy-path=%s\nrequire=%s\n", s->policy_name, s->policy_path,
+               s->require);
+        APPEND("snapshot-root=%s\ntap-prefix=%s\nbridge=%s\nnix-conf=%s\n", s->snapshot_root,
+               s->tap_prefix, s->bridge, s->nix_conf);
+        APPEND("leased-hugepages=");
+        for (unsigned i = 0; i < s->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                APPEND("%s%" PRIu64 ":%" PRIu64, i ? " " : "", s->leases.hugepages[i].page_size,
+                       s->leases.hugepages[i].bytes);
+        APPEND("\nleased-taps=%u\nleased-snapshots=%u\n", s->leases.taps, s->leases.snapshots);
+#undef APPEND
+        return 0;
+}
+
+/* "PAGESIZE:BYTES PAGESIZE:BYTES" */
+static int parse_leased_hugepages(const char *v, struct lease_usage *l) {
+        l->n_sizes = 0;
+        while (*v) {
+                char word[64], *colon;
+                size_t len = strcspn(v, " ");
+
+                if (len == 0) {
+                        v++;
+                        continue;
+                }
+                if (len >= sizeof(word) || l->n_sizes >= HUGETLB_SIZES_MAX)
+                        return -EBADMSG;
+                memcpy(word, v, len);
+                word[len] = 0;
+                v += len;
+                colon = strchr(word, ':');
+                if (!colon)
+                        return -EBADMSG;
+                *colon = 0;
+                if (parse_u64(word, &l->hugepages[l->n_sizes].page_size) < 0 ||
+                    parse_u64(colon + 1, &l->hugepages[l->n_sizes].bytes) < 0)
+                        return -EBADMSG;
+                l->n_sizes++;
+        }
+        return 0;
+}
+
+static int parse_pair(char *key, const char *v, struct agent_state *s, bool *schema_ok) {
+        static const struct {
+                const char *key;
+                size_t offset, size;
+        } strings[] = {
+#define S(k, f) { k, offsetof(struct agent_state, f), sizeof(((struct agent_state *) 0)->f) }
+                S("policy-name", policy_name), S("policy-path", policy_path),
+                S("require", require),         S("snapshot-root", snapshot_root),
+                S("tap-prefix", tap_prefix),   S("bridge", bridge),
+                S("nix-conf", nix_conf),
+#undef S
+        };
+        unsigned u;
+        int64_t pid;
+
+        if (streq(key, "schema")) {
+                *schema_ok = streq(v, AGENT_STATE_SCHEMA);
+                return *schema_ok ? 0 : -EBADMSG;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (streq(key, strings[i].key))
+                        return strscpy((char *) s + strings[i].offset, strings[i].size, v) < 0
+                                       ? -EBADMSG
+                                       : 0;
+        if (streq(key, "pid")) {
+                if (parse_i64(v, &pid) < 0 || pid <= 0 || pid > INT32_MAX)
+                        return -EBADMSG;
+                s->pid = (pid_t) pid;
+        } else if (streq(key, "generation")) {
+                if (parse_u64(v, &s->generation) < 0)
+                        return -EBADMSG;
+        } else if (streq(key, "ready")) {
+                if (parse_uint(v, &u) < 0 || u > 1)
+                        return -EBADMSG;
+                s->ready = u;
+        } else if (streq(key, "leased-hugepages"))
+                return parse_leased_hugepages(v, &s->leases);
+        else if (streq(key, "leased-taps")) {
+                if (parse_uint(v, &s->leases.taps) < 0)
+                        return -EBADMSG;
+        } else if (streq(key, "leased-snapshots")) {
+                if (parse_uint(v, &s->leases.snapshots) < 0)
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
+int agent_state_parse(const char *text, struct agent_state *ret) {
+        struct agent_state s = { 0 };
+        bool schema_ok = false;
+
+        for (const char *p = text; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                char line[1400], *eq;
+                int r;
+
+                if (len >= sizeof(line))
+                        return -EBADMSG;
+                memcpy(line, p, len);
+                line[len] = 0;
+                p += len + (nl ? 1 : 0);
+                if (len == 0 || line[0] == '#')
+                        continue;
+                eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                r = parse_pair(line, eq + 1, &s, &schema_ok);
+                if (r < 0)
+                        return r;
+        }
+        if (!schema_ok || s.pid == 0)
+                return -EBADMSG;
+        *ret = s;
+        return 0;
+}
+
+/* Is an open file description lock held on fd's file by someone (the agent)? */
+static int lock_held(int fd) {
+        struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+
+        if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+                return negative_errno();
+        return fl.l_type != F_UNLCK;
+}
+
+int agent_state_read_live(const char *runtime_dir, struct agent_state *ret) {
+        char buf[AGENT_STATE_TEXT_MAX], path[512];
+        int r;
+
+        r = bufprintf(path, sizeof(path), "%s/%s", runtime_dir, AGENT_STATE_FILE);
+        if (r < 0)
+                return r;
+
+        /* The agent replaces the file by rename and then drops the lock on the old one, so a
+         * reader that opened the old file in that window sees it unlocked: look once more at
+         * whatever the name points to now before calling the agent dead. */
+        for (int attempt = 0; attempt < 2; attempt++) {
+                _cleanup_close_ int fd = -1;
+                ssize_t n;
+                int held;
+
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return negative_errno();
+                held = lock_held(fd);
+                if (held < 0)
+                        return held;
+                if (!held)
+                        continue;
+                n = read_text_fd(fd, buf, sizeof(buf));
+                if (n < 0)
+                        return (int) n;
+                return agent_state_parse(buf, ret);
+        }
+        return -ESRCH;
+}
+
+struct probe_targets agent_state_probe_targets(const struct agent_state *s) {
+        return (struct probe_targets){
+                .snapshot_root = isempty(s->snapshot_root) ? NULL : s->snapshot_root,
+                .tap_prefix = isempty(s->tap_prefix) ? NULL : s->tap_prefix,
+                .bridge = isempty(s->bridge) ? NULL : s->bridge,
+                .nix_conf = isempty(s->nix_conf) ? NULL : s->nix_conf,
+        };
+}

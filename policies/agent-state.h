@@ -1,0 +1,55 @@
+/* The agent's published live state (<runtime dir>/agent.state): the policy in force, its
+ * readiness requirements, probe targets and what leases hold. hosttuned writes it; `hosttune
+ * check` reads it instead of asking over D-Bus, which keeps check near the cost of /bin/true.
+ * Format and liveness rule: docs/agent-state.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policies/readiness.h"
+
+#define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
+#define AGENT_STATE_FILE "agent.state"
+#define AGENT_STATE_TEXT_MAX 8192
+
+struct agent_state {
+        pid_t pid;
+        uint64_t generation;
+        bool ready;
+        char policy_name[64];
+        char policy_path[256];
+        char require[1024]; /* canonical requirement list, "kvm,rng,hugepages=2G" */
+        char snapshot_root[256];
+        char tap_prefix[16];
+        char bridge[16];
+        char nix_conf[256];
+        struct lease_usage leases;
+};
+
+/* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()
+ * ($HOSTTUNE_RUNTIME_DIR when set and not empty, else /run/hosttune). */
+const char *runtime_dir_resolve(const char *dir);
+
+/* Format s as the state file's text into buf. -EINVAL when a value holds a newline (it could
+ * forge a line), -ENOBUFS when buf is too small. */
+int agent_state_format(const struct agent_state *s, char *buf, size_t size);
+
+/* Parse state file text. Unknown keys are ignored (a newer agent may add some); a wrong schema
+ * line or a malformed known value is -EBADMSG. */
+int agent_state_parse(const char *text, struct agent_state *ret);
+
+/* Read the state of a live agent from <runtime_dir>/agent.state. The agent holds an open file
+ * description lock (F_OFD_SETLK, write) on the file it wrote last and replaces the file by
+ * rename, so the file is current exactly while that lock is held: one open, one fcntl, one read.
+ * Returns 0, -ENOENT when there is no state file, -ESRCH when no agent holds it (stopped or
+ * crashed), -EBADMSG when it cannot be parsed, or another negative errno. */
+int agent_state_read_live(const char *runtime_dir, struct agent_state *ret);
+
+/* What to hand policy_load() to load the agent's policy again: its main file, or the profile
+ * name of "<builtin:NAME>". -ENOENT when the state names none. */
+int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size);
+
+/* Convert the published probe targets into probe_targets (pointers into s; "" = default). */
+struct probe_targets agent_state_probe_targets(const struct agent_state *s);

@@ -1,0 +1,238 @@
+/* The executor: dispatches plan steps to the appliers and journal entries to the reverters. */
+#include "apply.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "policies/apply/applier.h"
+#include "policies/apply/device.h"
+#include "policies/apply/dirs.h"
+#include "policies/apply/hugepages.h"
+#include "policies/apply/mount.h"
+#include "policies/apply/net.h"
+#include "policies/apply/nocow.h"
+#include "policies/apply/snapshots.h"
+#include "policies/apply/sysctl.h"
+#include "policies/apply/zram.h"
+
+static const applier_fn appliers[_PLAN_KIND_MAX] = {
+        [PLAN_SYSCTL] = sysctl_apply,
+        [PLAN_SYSFS] = sysfs_apply,
+        [PLAN_HUGEPAGES] = hugepages_apply,
+        [PLAN_HUGETLBFS_MOUNT] = hugetlbfs_mount_apply,
+        [PLAN_ZRAM] = zram_apply,
+        [PLAN_SNAPSHOT_ROOT] = snapshot_root_apply,
+        [PLAN_SNAPSHOT_SLOT] = snapshot_slot_apply,
+        [PLAN_SNAPSHOT_PREPARED] = snapshot_prepared_apply,
+        [PLAN_NOCOW] = nocow_apply,
+        [PLAN_BRIDGE] = bridge_apply,
+        [PLAN_TAP] = tap_apply,
+        [PLAN_TAP_MASTER] = tap_master_apply,
+        [PLAN_DEVICE_MODE] = device_mode_apply,
+};
+
+static const reverter_fn reverters[_JOURNAL_KIND_MAX] = {
+        [JOURNAL_FILE] = file_revert,
+        [JOURNAL_HUGEPAGES] = hugepages_revert,
+        [JOURNAL_DIR] = dir_revert,
+        [JOURNAL_SUBVOLUME] = subvolume_revert,
+        [JOURNAL_SNAPSHOT] = snapshot_revert,
+        [JOURNAL_NOCOW] = nocow_revert,
+        [JOURNAL_MOUNT] = mount_revert,
+        [JOURNAL_ZRAM] = zram_revert,
+        [JOURNAL_LINK] = link_revert,
+        [JOURNAL_MASTER] = master_revert,
+        [JOURNAL_MODE] = device_mode_revert,
+        [JOURNAL_ZRAM_DEVICE] = zram_device_revert,
+        [JOURNAL_TAP_OWNER] = tap_owner_revert,
+};
+
+static const char *const step_outcome_names[_STEP_OUTCOME_MAX] = {
+        [STEP_PLANNED] = "planned", [STEP_UNCHANGED] = "unchanged", [STEP_APPLIED] = "applied",
+        [STEP_SHORT] = "short",     [STEP_FAILED] = "failed",       [STEP_NOT_RUN] = "not-run",
+        [STEP_MANUAL] = "manual",
+};
+
+static const char *const revert_outcome_names[_REVERT_OUTCOME_MAX] = {
+        [REVERT_RESTORED] = "restored",
+        [REVERT_GONE] = "gone",
+        [REVERT_KEPT] = "kept",
+        [REVERT_FAILED] = "failed",
+};
+
+const char *step_outcome_to_string(enum step_outcome o) {
+        return (unsigned) o < _STEP_OUTCOME_MAX ? step_outcome_names[o] : "?";
+}
+
+const char *revert_outcome_to_string(enum revert_outcome o) {
+        return (unsigned) o < _REVERT_OUTCOME_MAX ? revert_outcome_names[o] : "?";
+}
+
+bool step_outcome_fell_short(enum step_outcome o) {
+        return o == STEP_SHORT || o == STEP_FAILED || o == STEP_NOT_RUN || o == STEP_MANUAL;
+}
+
+void step_set(struct step_result *res, enum step_outcome outcome, int error, const char *fmt, ...) {
+        va_list ap;
+
+        res->outcome = outcome;
+        res->error = error;
+        va_start(ap, fmt);
+        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        va_end(ap);
+}
+
+void revert_set(struct revert_result *res, enum revert_outcome outcome, int error, const char *fmt,
+                ...) {
+        va_list ap;
+
+        *res = (struct revert_result){ .outcome = outcome, .error = error };
+        va_start(ap, fmt);
+        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        va_end(ap);
+}
+
+void apply_progress(struct apply_ctx *c, const char *fmt, ...) {
+        char buf[256];
+        va_list ap;
+
+        if (!c->o->progress)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        c->o->progress(c->index, c->step, buf, c->o->userdata);
+}
+
+int apply_record_changed(struct apply_ctx *c, enum journal_kind kind, const char *object,
+                         const char *label, const char *original) {
+        int r = journal_record_changed(c->j, kind, object, label, original);
+
+        if (r < 0)
+                c->journal_error = r;
+        return r;
+}
+
+int apply_record_created(struct apply_ctx *c, enum journal_kind kind, const char *object,
+                         const char *label) {
+        int r = journal_record_created(c->j, kind, object, label);
+
+        if (r < 0)
+                c->journal_error = r;
+        return r;
+}
+
+const char *root_relative(const char *path) {
+        while (*path == '/')
+                path++;
+        return *path ? path : ".";
+}
+
+bool ifname_valid(const char *name) {
+        size_t l = strlen(name);
+
+        if (l == 0 || l >= 16 || streq(name, ".") || streq(name, ".."))
+                return false;
+        for (const char *p = name; *p; p++)
+                if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int apply_plan(const struct plan *plan, struct journal *j, const struct apply_options *o,
+               struct step_result *results) {
+        struct apply_ctx c = { .o = o, .j = j };
+        unsigned fault_after = 0, short_steps = 0;
+        const char *fault = getenv("HOSTTUNE_FAULT_AFTER_STEP");
+        int r = 0;
+
+        if (!isempty(fault) && parse_uint(fault, &fault_after) < 0)
+                fault_after = 0;
+        if (!j && !o->dry_run)
+                return -EINVAL;
+        for (unsigned i = 0; i < plan->n; i++) {
+                const struct plan_step *s = &plan->steps[i];
+                struct step_result *res = &results[i];
+                uint64_t start;
+
+                memset(res, 0, sizeof(*res));
+                if (r < 0) {
+                        step_set(res, STEP_NOT_RUN, r,
+                                 "not run: the revert journal %s could not be written",
+                                 journal_path(j));
+                        short_steps++;
+                        continue;
+                }
+                if (s->manual) {
+                        step_set(res, STEP_MANUAL, 0, "%s: %s", s->knob,
+                                 s->note[0] ? s->note : "hosttune does not make this change");
+                        short_steps++;
+                        continue;
+                }
+                if (o->dry_run) {
+                        step_set(res, STEP_PLANNED, 0, "would change %s from '%s' to '%s'", s->knob,
+                                 s->current, s->wanted);
+                        continue;
+                }
+                if ((unsigned) s->kind >= _PLAN_KIND_MAX || !appliers[s->kind]) {
+                        step_set(res, STEP_FAILED, -EOPNOTSUPP, "no applier for step kind %d",
+                                 (int) s->kind);
+                        short_steps++;
+                        continue;
+                }
+                c.index = i;
+                c.step = s;
+                start = now_usec();
+                (void) appliers[s->kind](&c, s, res);
+                res->usec = now_usec() - start;
+                r = c.journal_error;
+                if (r < 0)
+                        step_set(res, STEP_NOT_RUN, r,
+                                 "not changed: the revert journal %s could not be written: %s",
+                                 journal_path(j), strerror(-r));
+                if (step_outcome_fell_short(res->outcome))
+                        short_steps++;
+                if (fault_after == i + 1)
+                        raise(SIGKILL);
+        }
+        return r < 0 ? r : (int) short_steps;
+}
+
+int apply_revert(struct journal *j, const struct apply_options *o, revert_report_fn report,
+                 void *userdata) {
+        struct apply_ctx c = { .o = o, .j = j };
+        unsigned failed = 0;
+
+        /* Newest first; entries that fail stay, so walk by index from the end. */
+        for (unsigned i = journal_size(j); i > 0; i--) {
+                struct journal_entry e = *journal_entry_at(j, i - 1);
+                struct revert_result res = { 0 };
+                int r;
+
+                if ((unsigned) e.kind >= _JOURNAL_KIND_MAX || !reverters[e.kind])
+                        revert_set(&res, REVERT_FAILED, -EOPNOTSUPP, "unknown journal kind");
+                else
+                        reverters[e.kind](&c, &e, &res);
+                if (report)
+                        report(&e, &res, userdata);
+                if (res.outcome == REVERT_FAILED) {
+                        failed++;
+                        continue;
+                }
+                r = journal_forget(j, e.kind, e.object);
+                if (r < 0)
+                        return r;
+        }
+        return (int) failed;
+}

@@ -1,0 +1,49 @@
+/* Applier for hugepage pools: grow or shrink one pool (global or one NUMA node) to a page count,
+ * escalating reclaim only as far as the policy allows, and say truthfully how far it got. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policies/apply/applier.h"
+
+/* PLAN_HUGEPAGES: u.hugepages names the pool (page_size, node -1 = global) and the wanted page
+ * count, the reclaim strategy and a timeout; knob labels it ("hugepages-2048kB/node0").
+ * Shrinking is one write. Growing writes nr_hugepages, then, while short and only as far as
+ * reclaim allows: writes /proc/sys/vm/compact_memory (RECLAIM_COMPACT) and tries again; then
+ * syncs and writes 3 to /proc/sys/vm/drop_caches (RECLAIM_DROP_CACHES, res->caches_dropped set
+ * and said in the message) and compacts and tries again; then keeps retrying at the strongest
+ * allowed level with a growing pause until timeout_usec has passed or three rounds in a row
+ * gained nothing. Progress is reported after every attempt. APPLIED when the pool holds the
+ * wanted count; SHORT otherwise, with obtained vs requested and why ("obtained 900 of 1024 2M
+ * pages after compaction; 1.2G held by page cache and reclaim=compact forbids dropping it").
+ * The pages obtained are kept when short (revert gives them back). */
+int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
+
+/* Undo a JOURNAL_HUGEPAGES entry: set the pool back to its original count (growing back uses
+ * compaction, never drops caches). */
+void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
+                      struct revert_result *res);
+
+/* The nr_hugepages file of a pool: /sys/kernel/mm/hugepages/hugepages-<kB>kB/nr_hugepages, or
+ * below /sys/devices/system/node/node<N>/ for node >= 0. */
+int hugepages_nr_path(uint64_t page_size, int node, char *buf, size_t size);
+
+/* Is path an nr_hugepages file of one of those two forms? */
+bool hugepages_path_allowed(const char *path);
+
+/* What a reservation that fell short saw, for hugepages_explain. Memory figures in bytes,
+ * from the pool's node meminfo (or /proc/meminfo for the global pool) after the last attempt. */
+struct hugepages_shortfall {
+        uint64_t page_size;
+        uint64_t requested, obtained; /* pages in the pool */
+        int reclaim;                  /* enum policy_reclaim allowed */
+        bool compacted, caches_dropped;
+        uint64_t mem_free;
+        uint64_t page_cache;       /* Cached minus Shmem: what drop_caches can free */
+        uint64_t slab_reclaimable; /* dentries and inodes, mostly */
+};
+
+/* One sentence: what was obtained, after what, and why not more. Pure. */
+void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t size);

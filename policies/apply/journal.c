@@ -1,0 +1,407 @@
+/* The revert journal: a JSON file rewritten atomically (temp file, fsync, rename, fsync of the
+ * directory) on every change, guarded by an flock so one apply or revert runs at a time. */
+#include "journal.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+
+/* The journal holds a few dozen entries; a file beyond this is not ours. */
+#define JOURNAL_SIZE_MAX (4U * 1024U * 1024U)
+
+struct journal {
+        int dir_fd;
+        int lock_fd;
+        char dir[256];
+        char path[300];
+        char boot_id[40];
+        uint64_t next_seq;
+        unsigned n, allocated;
+        struct journal_entry *entries;
+        char (*entry_boot)[40]; /* boot_id per entry, parallel to entries */
+        unsigned fault_after;   /* SIGKILL after this many new records (0 = never) */
+        unsigned recorded;
+};
+
+static const char *const kind_names[_JOURNAL_KIND_MAX] = {
+        [JOURNAL_FILE] = "file",
+        [JOURNAL_HUGEPAGES] = "hugepages",
+        [JOURNAL_DIR] = "dir",
+        [JOURNAL_SUBVOLUME] = "subvolume",
+        [JOURNAL_SNAPSHOT] = "snapshot",
+        [JOURNAL_NOCOW] = "nocow",
+        [JOURNAL_MOUNT] = "mount",
+        [JOURNAL_ZRAM] = "zram",
+        [JOURNAL_LINK] = "link",
+        [JOURNAL_ZRAM_DEVICE] = "zram-device",
+        [JOURNAL_TAP_OWNER] = "tap-owner",
+        [JOURNAL_MASTER] = "master",
+        [JOURNAL_MODE] = "mode",
+};
+
+const char *journal_kind_to_string(enum journal_kind k) {
+        return (unsigned) k < _JOURNAL_KIND_MAX ? kind_names[k] : "?";
+}
+
+int journal_kind_from_string(const char *s, enum journal_kind *ret) {
+        for (unsigned i = 0; i < _JOURNAL_KIND_MAX; i++)
+                if (streq(s, kind_names[i])) {
+                        *ret = (enum journal_kind) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool journal_kind_persistent(enum journal_kind k) {
+        return k == JOURNAL_DIR || k == JOURNAL_SUBVOLUME || k == JOURNAL_SNAPSHOT ||
+               k == JOURNAL_NOCOW;
+}
+
+const char *journal_runtime_dir(void) {
+        const char *e = getenv("HOSTTUNE_RUNTIME_DIR");
+        return isempty(e) ? DEFAULT_RUNTIME_DIR : e;
+}
+
+static void read_boot_id(char *buf, size_t size) {
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (root < 0 || read_line_at(root, "proc/sys/kernel/random/boot_id", buf, size) < 0)
+                strscpy(buf, size, "unknown");
+}
+
+static int grow(struct journal *j) {
+        struct journal_entry *e;
+        char(*b)[40];
+        unsigned n;
+
+        if (j->n < j->allocated)
+                return 0;
+        n = j->allocated ? j->allocated * 2 : 16;
+        e = realloc(j->entries, n * sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        j->entries = e;
+        b = realloc(j->entry_boot, n * sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        j->entry_boot = b;
+        j->allocated = n;
+        return 0;
+}
+
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int json_u64(json_object *o, const char *key, uint64_t *ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return -EBADMSG;
+        *ret = json_object_get_uint64(v);
+        return 0;
+}
+
+/* Parse one entry; drop it (return 0 without adding) when a reboot has reset what it
+ * describes. */
+static int load_entry(struct journal *j, json_object *o) {
+        const char *kind = json_str(o, "kind"), *action = json_str(o, "action"),
+                   *object = json_str(o, "object"), *label = json_str(o, "label"),
+                   *original = json_str(o, "original"), *boot = json_str(o, "boot_id");
+        struct journal_entry e = { 0 };
+        int r;
+
+        if (!kind || !action || !object || !boot || json_u64(o, "seq", &e.seq) < 0)
+                return -EBADMSG;
+        if (journal_kind_from_string(kind, &e.kind) < 0)
+                return -EBADMSG;
+        if (streq(action, "changed"))
+                e.action = JOURNAL_CHANGED;
+        else if (streq(action, "created"))
+                e.action = JOURNAL_CREATED;
+        else
+                return -EBADMSG;
+        if (e.action == JOURNAL_CHANGED && !original)
+                return -EBADMSG;
+        if (strscpy(e.object, sizeof(e.object), object) < 0 ||
+            strscpy(e.label, sizeof(e.label), label ? label : "") < 0 ||
+            strscpy(e.original, sizeof(e.original), original ? original : "") < 0)
+                return -EBADMSG;
+        if (!streq(boot, j->boot_id) && !journal_kind_persistent(e.kind))
+                return 0;
+        r = grow(j);
+        if (r < 0)
+                return r;
+        j->entries[j->n] = e;
+        strscpy(j->entry_boot[j->n], sizeof(j->entry_boot[0]), boot);
+        j->n++;
+        if (e.seq >= j->next_seq)
+                j->next_seq = e.seq + 1;
+        return 0;
+}
+
+static int load(struct journal *j) {
+        _cleanup_free_ char *text = NULL;
+        json_object *doc, *entries;
+        const char *schema;
+        int r;
+
+        r = read_virtual_file_alloc_at(j->dir_fd, JOURNAL_FILE_NAME, JOURNAL_SIZE_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        doc = json_tokener_parse(text);
+        if (!doc)
+                return -EBADMSG;
+        schema = json_str(doc, "schema");
+        r = -EBADMSG;
+        if (!schema || !streq(schema, JOURNAL_SCHEMA) ||
+            !json_object_object_get_ex(doc, "entries", &entries) ||
+            !json_object_is_type(entries, json_type_array))
+                goto out;
+        for (size_t i = 0; i < json_object_array_length(entries); i++) {
+                r = load_entry(j, json_object_array_get_idx(entries, i));
+                if (r < 0)
+                        goto out;
+        }
+        r = 0;
+out:
+        json_object_put(doc);
+        return r;
+}
+
+/* Write the whole journal; removes the file when it is empty (nothing left to revert). */
+static int save(struct journal *j) {
+        json_object *doc, *entries;
+        const char *text;
+        int r;
+
+        if (j->n == 0) {
+                if (unlinkat(j->dir_fd, JOURNAL_FILE_NAME, 0) < 0 && errno != ENOENT)
+                        return negative_errno();
+                return fsync(j->dir_fd) < 0 ? negative_errno() : 0;
+        }
+        doc = json_object_new_object();
+        entries = json_object_new_array();
+        if (!doc || !entries) {
+                json_object_put(doc);
+                json_object_put(entries);
+                return -ENOMEM;
+        }
+        json_object_object_add(doc, "schema", json_object_new_string(JOURNAL_SCHEMA));
+        json_object_object_add(doc, "entries", entries);
+        for (unsigned i = 0; i < j->n; i++) {
+                const struct journal_entry *e = &j->entries[i];
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "seq", json_object_new_uint64(e->seq));
+                json_object_object_add(o, "kind",
+                                       json_object_new_string(journal_kind_to_string(e->kind)));
+                json_object_object_add(o, "action",
+                                       json_object_new_string(e->action == JOURNAL_CREATED
+                                                                      ? "created"
+                                                                      : "changed"));
+                json_object_object_add(o, "object", json_object_new_string(e->object));
+                json_object_object_add(o, "label", json_object_new_string(e->label));
+                if (e->action == JOURNAL_CHANGED)
+                        json_object_object_add(o, "original", json_object_new_string(e->original));
+                json_object_object_add(o, "boot_id", json_object_new_string(j->entry_boot[i]));
+                json_object_array_add(entries, o);
+        }
+        text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
+                 : -ENOMEM;
+        json_object_put(doc);
+        if (r < 0)
+                return r;
+        /* The rename is durable only once the directory is synced. */
+        return fsync(j->dir_fd) < 0 ? negative_errno() : 0;
+}
+
+/* mkdir -p with the given mode for the components that are missing. */
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[256];
+        int r;
+
+        r = strscpy(buf, sizeof(buf), path);
+        if (r < 0)
+                return r;
+        for (char *p = buf + 1;; p++) {
+                if (*p == '/' || *p == 0) {
+                        char c = *p;
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        *p = c;
+                        if (!c)
+                                return 0;
+                }
+        }
+}
+
+void journal_close(struct journal *j) {
+        if (!j)
+                return;
+        safe_close(j->dir_fd);
+        safe_close(j->lock_fd);
+        free(j->entries);
+        free(j->entry_boot);
+        free(j);
+}
+
+int journal_open(const char *dir, struct journal **ret) {
+        struct journal *j;
+        const char *fault;
+        int r;
+
+        if (!dir)
+                dir = journal_runtime_dir();
+        if (dir[0] != '/')
+                return -EINVAL;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->dir_fd = j->lock_fd = -1;
+        j->next_seq = 1;
+        if (strscpy(j->dir, sizeof(j->dir), dir) < 0 ||
+            bufprintf(j->path, sizeof(j->path), "%s/%s", dir, JOURNAL_FILE_NAME) < 0) {
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        r = mkdir_parents(dir, 0755);
+        if (r < 0)
+                goto fail;
+        j->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (j->dir_fd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        j->lock_fd = openat(j->dir_fd, JOURNAL_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (j->lock_fd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+                goto fail;
+        }
+        read_boot_id(j->boot_id, sizeof(j->boot_id));
+        r = load(j);
+        if (r < 0)
+                goto fail;
+        fault = getenv("HOSTTUNE_FAULT_AFTER_RECORD");
+        if (!isempty(fault) && parse_uint(fault, &j->fault_after) < 0)
+                j->fault_after = 0;
+        *ret = j;
+        return 0;
+fail:
+        journal_close(j);
+        return r;
+}
+
+static int find_index(const struct journal *j, enum journal_kind kind, const char *object) {
+        for (unsigned i = 0; i < j->n; i++)
+                if (j->entries[i].kind == kind && streq(j->entries[i].object, object))
+                        return (int) i;
+        return -1;
+}
+
+const struct journal_entry *journal_find(const struct journal *j, enum journal_kind kind,
+                                         const char *object) {
+        int i = find_index(j, kind, object);
+        return i < 0 ? NULL : &j->entries[i];
+}
+
+static int record(struct journal *j, enum journal_kind kind, enum journal_action action,
+                  const char *object, const char *label, const char *original) {
+        struct journal_entry *e;
+        int r;
+
+        if (find_index(j, kind, object) >= 0)
+                return 0;
+        r = grow(j);
+        if (r < 0)
+                return r;
+        e = &j->entries[j->n];
+        *e = (struct journal_entry){ .seq = j->next_seq, .kind = kind, .action = action };
+        if (strscpy(e->object, sizeof(e->object), object) < 0 ||
+            strscpy(e->original, sizeof(e->original), original ? original : "") < 0)
+                return -ENAMETOOLONG; /* an original we cannot store whole we must not change */
+        strscpy(e->label, sizeof(e->label), label ? label : "");
+        strscpy(j->entry_boot[j->n], sizeof(j->entry_boot[0]), j->boot_id);
+        j->n++;
+        r = save(j);
+        if (r < 0) {
+                j->n--;
+                return r;
+        }
+        j->next_seq++;
+        if (j->fault_after && ++j->recorded == j->fault_after)
+                raise(SIGKILL);
+        return 1;
+}
+
+int journal_record_changed(struct journal *j, enum journal_kind kind, const char *object,
+                           const char *label, const char *original) {
+        return record(j, kind, JOURNAL_CHANGED, object, label, original);
+}
+
+int journal_record_created(struct journal *j, enum journal_kind kind, const char *object,
+                           const char *label) {
+        return record(j, kind, JOURNAL_CREATED, object, label, NULL);
+}
+
+int journal_forget(struct journal *j, enum journal_kind kind, const char *object) {
+        int i = find_index(j, kind, object);
+        struct journal_entry saved;
+        char saved_boot[40];
+        int r;
+
+        if (i < 0)
+                return 0;
+        saved = j->entries[i];
+        memcpy(saved_boot, j->entry_boot[i], sizeof(saved_boot));
+        memmove(&j->entries[i], &j->entries[i + 1],
+                (j->n - (unsigned) i - 1) * sizeof(*j->entries));
+        memmove(&j->entry_boot[i], &j->entry_boot[i + 1],
+                (j->n - (unsigned) i - 1) * sizeof(*j->entry_boot));
+        j->n--;
+        r = save(j);
+        if (r < 0) {
+                /* Put it back: the file still has it, and memory must agree with the file. */
+                memmove(&j->entries[i + 1], &j->entries[i],
+                        (j->n - (unsigned) i) * sizeof(*j->entries));
+                memmove(&j->entry_boot[i + 1], &j->entry_boot[i],
+                        (j->n - (unsigned) i) * sizeof(*j->entry_boot));
+                j->entries[i] = saved;
+                memcpy(j->entry_boot[i], saved_boot, sizeof(saved_boot));
+                j->n++;
+                return r;
+        }
+        return 1;
+}
+
+unsigned journal_size(const struct journal *j) {
+        return j->n;
+}
+
+const struct journal_entry *journal_entry_at(const struct journal *j, unsigned i) {
+        return i < j->n ? &j->entries[i] : NULL;
+}
+
+const char *journal_path(const struct journal *j) {
+        return j->path;
+}

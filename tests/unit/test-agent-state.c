@@ -1,0 +1,154 @@
+/* Unit tests for policies/agent-state.c: the state file's text form and the lock that says
+ * whether the agent that wrote it is alive. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "lib/util.h"
+#include "policies/agent-state.h"
+#include "policies/apply/journal.h"
+
+static struct agent_state sample(void) {
+        struct agent_state s = {
+                .pid = 4242,
+                .generation = 7,
+                .ready = true,
+                .policy_name = "microvm-ci",
+                .policy_path = "/etc/hosttune/policy.ini",
+                .require = "kvm,rng,hugepages=2G",
+                .snapshot_root = "/var/lib/hosttune/snapshots",
+                .tap_prefix = "htap",
+                .bridge = "htbr0",
+                .nix_conf = "/etc/nix/nix.conf",
+                .leases = { .n_sizes = 2, .taps = 3, .snapshots = 1 },
+        };
+        s.leases.hugepages[0].page_size = 2U << 20;
+        s.leases.hugepages[0].bytes = 1U << 30;
+        s.leases.hugepages[1].page_size = 1U << 30;
+        s.leases.hugepages[1].bytes = 0;
+        return s;
+}
+
+static void test_round_trip(void **state) {
+        struct agent_state s = sample(), p;
+        char buf[AGENT_STATE_TEXT_MAX];
+        (void) state;
+
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), 0);
+        assert_int_equal(agent_state_parse(buf, &p), 0);
+        assert_int_equal(p.pid, 4242);
+        assert_true(p.generation == 7);
+        assert_true(p.ready);
+        assert_string_equal(p.policy_name, "microvm-ci");
+        assert_string_equal(p.require, "kvm,rng,hugepages=2G");
+        assert_string_equal(p.bridge, "htbr0");
+        assert_int_equal(p.leases.n_sizes, 2);
+        assert_true(p.leases.hugepages[0].page_size == 2U << 20);
+        assert_true(p.leases.hugepages[0].bytes == 1U << 30);
+        assert_true(p.leases.hugepages[1].page_size == 1U << 30);
+        assert_int_equal(p.leases.taps, 3);
+        assert_int_equal(p.leases.snapshots, 1);
+}
+
+static void test_rejects(void **state) {
+        struct agent_state s = sample(), p;
+        char buf[AGENT_STATE_TEXT_MAX];
+        (void) state;
+
+        /* A newline in a value could forge a line ("\nleased-taps=0"). */
+        strscpy(s.policy_name, sizeof(s.policy_name), "x\nleased-taps=0");
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), -EINVAL);
+        s = sample();
+        assert_int_equal(agent_state_format(&s, buf, 64), -ENOBUFS);
+
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/2\npid=1\n", &p), -EBADMSG);
+        assert_int_equal(agent_state_parse("pid=1\n", &p), -EBADMSG);
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\n", &p), -EBADMSG);
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=-3\n", &p),
+                         -EBADMSG);
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=3\nnoequals\n", &p),
+                         -EBADMSG);
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=3\n"
+                                           "leased-hugepages=2097152\n",
+                                           &p),
+                         -EBADMSG);
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=3\n"
+                                           "leased-taps=many\n",
+                                           &p),
+                         -EBADMSG);
+        /* Keys a newer agent may add are ignored. */
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=3\n"
+                                           "future-key=1\n",
+                                           &p),
+                         0);
+        assert_int_equal(p.pid, 3);
+}
+
+/* The lock protocol with a real file: alive while an OFD write lock is held on the file the
+ * name points to, dead once it is released. */
+static void test_live(void **state) {
+        char dir[] = "/tmp/hosttune-test-agent-state.XXXXXX", path[128], buf[AGENT_STATE_TEXT_MAX];
+        struct agent_state s = sample(), p;
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int fd;
+        (void) state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/%s", dir, AGENT_STATE_FILE);
+        assert_int_equal(agent_state_read_live(dir, &p), -ENOENT);
+
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), 0);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, strlen(buf)), (ssize_t) strlen(buf));
+        assert_int_equal(agent_state_read_live(dir, &p), -ESRCH);
+
+        assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(agent_state_read_live(dir, &p), 0);
+        assert_string_equal(p.policy_name, "microvm-ci");
+
+        close(fd);
+        assert_int_equal(agent_state_read_live(dir, &p), -ESRCH);
+        unlink(path);
+        rmdir(dir);
+}
+
+static void test_runtime_dir(void **state) {
+        (void) state;
+        assert_string_equal(runtime_dir_resolve("/x"), "/x");
+        setenv("HOSTTUNE_RUNTIME_DIR", "/y", 1);
+        assert_string_equal(runtime_dir_resolve(NULL), "/y");
+        setenv("HOSTTUNE_RUNTIME_DIR", "", 1);
+        assert_string_equal(runtime_dir_resolve(NULL), DEFAULT_RUNTIME_DIR);
+        unsetenv("HOSTTUNE_RUNTIME_DIR");
+        assert_string_equal(runtime_dir_resolve(""), DEFAULT_RUNTIME_DIR);
+}
+
+static void test_policy_source(void **state) {
+        struct agent_state s = sample();
+        char buf[256];
+        (void) state;
+
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "/etc/hosttune/policy.ini");
+        strscpy(s.policy_path, sizeof(s.policy_path), "<builtin:default>");
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "default");
+        s.policy_path[0] = 0;
+        assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), -ENOENT);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_rejects),
+                cmocka_unit_test(test_live),          cmocka_unit_test(test_runtime_dir),
+                cmocka_unit_test(test_policy_source),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
