@@ -25,6 +25,14 @@ struct mount_entry {
 int mountinfo_parse(const char *text, int (*cb)(const struct mount_entry *e, void *userdata),
                     void *userdata, unsigned *ret_malformed);
 
+/* The same for the lines that contain needle (" - btrfs ", "/dev/zram"): only they are parsed
+ * and passed to cb; the others are checked for the " - " separator alone (and counted
+ * malformed without it). Parsing every field of every line was most of what `check` spent its
+ * instructions on, four probes over. */
+int mountinfo_parse_matching(const char *text, const char *needle,
+                             int (*cb)(const struct mount_entry *e, void *userdata), void *userdata,
+                             unsigned *ret_malformed);
+
 /* Does a comma-separated option list contain opt (exactly, or as "opt=...")? With ret_value,
  * the value after '=' is copied out ("" when there is none). */
 bool mount_option_find(const char *options, const char *opt, char *ret_value, size_t size);

@@ -161,7 +161,7 @@ static int btrfs_decide(struct probe_ctx *ctx, struct host_report *r, struct pro
                 probe_set_error(res, PROBE_FAIL, e, "/proc/self/mountinfo");
                 return 0;
         }
-        (void) mountinfo_parse(mountinfo, btrfs_mount_cb, b, &malformed);
+        (void) mountinfo_parse_matching(mountinfo, " - btrfs ", btrfs_mount_cb, b, &malformed);
         if (malformed)
                 probe_bad_note(bad, -EBADMSG, "proc/self/mountinfo");
         (void) probe_path_facts(ctx, probe_ctx_snapshot_root(ctx), sr);

@@ -218,7 +218,8 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         e = probe_ctx_mountinfo(ctx, &mountinfo);
         if (e == 0) {
                 struct mount_args a = { h };
-                (void) mountinfo_parse(mountinfo, hugetlbfs_mount_cb, &a, &malformed);
+                (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ", hugetlbfs_mount_cb, &a,
+                                                &malformed);
                 if (malformed)
                         e = -EBADMSG;
         }

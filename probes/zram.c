@@ -85,7 +85,7 @@ static void read_device(struct probe_ctx *ctx, const struct memory_facts *m, con
                 }
         if (mountinfo) {
                 struct mounted_args a = { dev, false };
-                (void) mountinfo_parse(mountinfo, mounted_cb, &a, NULL);
+                (void) mountinfo_parse_matching(mountinfo, dev, mounted_cb, &a, NULL);
                 z->is_mounted = a.found;
         }
 }

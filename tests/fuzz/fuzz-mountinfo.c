@@ -14,6 +14,7 @@ static int cb(const struct mount_entry *e, void *userdata) {
 static void run(const char *s) {
         unsigned bad;
         (void) mountinfo_parse(s, cb, NULL, &bad);
+        (void) mountinfo_parse_matching(s, " - btrfs ", cb, NULL, &bad);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

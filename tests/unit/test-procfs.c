@@ -91,6 +91,34 @@ static void test_mountinfo_malformed(void **state) {
         assert_int_equal(bad, 5);
 }
 
+static void test_mountinfo_matching(void **state) {
+        /* Only lines with the needle are parsed; the others only need " - ". */
+        const char *text = "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                           "91 26 0:51 / /var/lib/x rw,noatime shared:4 - btrfs /dev/vdb rw\n"
+                           "not a mount line\n"
+                           "92 26 0:52 / /mnt/btrfs-not rw - ext4 /dev/vdc rw\n";
+        struct mounts m = { 0 };
+        unsigned bad = 0;
+        (void) state;
+
+        assert_int_equal(mountinfo_parse_matching(text, " - btrfs ", collect_mounts, &m, &bad), 0);
+        assert_int_equal(m.n, 1);
+        assert_string_equal(m.e[0].target, "/var/lib/x");
+        assert_string_equal(m.e[0].fstype, "btrfs");
+        assert_int_equal(bad, 1); /* "not a mount line" */
+        m.n = 0;
+        assert_int_equal(mountinfo_parse_matching(text, "/dev/vdc", collect_mounts, &m, &bad), 0);
+        assert_int_equal(m.n, 1);
+        assert_string_equal(m.e[0].target, "/mnt/btrfs-not");
+        /* A matching line that does not parse is malformed too. */
+        m.n = 0;
+        assert_int_equal(
+                mountinfo_parse_matching("1 2 x - btrfs\n", " - btrfs", collect_mounts, &m, &bad),
+                0);
+        assert_int_equal(m.n, 0);
+        assert_int_equal(bad, 1);
+}
+
 static void test_mount_option_find(void **state) {
         char v[16];
         (void) state;
@@ -361,6 +389,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mountinfo),
                 cmocka_unit_test(test_mountinfo_malformed),
+                cmocka_unit_test(test_mountinfo_matching),
                 cmocka_unit_test(test_mount_option_find),
                 cmocka_unit_test(test_meminfo),
                 cmocka_unit_test(test_buddyinfo),
