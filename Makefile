@@ -160,29 +160,35 @@ sanitize: deps-check
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		HOSTTUNE_SANITIZE=1 tests/run-tests.sh build-san
 
-# libFuzzer targets, one per parser; each runs FUZZ_SECONDS.
+# libFuzzer targets, one per parser (tests/fuzz/fuzz-*.c); each runs FUZZ_SECONDS from the seed
+# corpus tests/fuzz/corpus/<name>/. The library is built once with coverage instrumentation
+# (fuzzer-no-link) and linked into every target; a crash, leak or UB report fails the run.
 FUZZ_SECONDS ?= 20
 FUZZ_CC ?= clang
 FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(PC_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -MMD -MP
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/generated/profiles.o
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_BUILD)/obj/generated/profiles.o: $(GEN_SRC)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
+	@echo "  FUZZ-LD $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
+		$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) 2>/dev/null)
+
+.PHONY: fuzz-bins
+.SECONDARY: $(FUZZ_OBJ)
+fuzz-bins: $(FUZZ_BIN)
 fuzz:
 	@scripts/deps.sh fuzz
-	@mkdir -p $(FUZZ_BUILD)
-	@set -e; for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); \
-		echo "fuzz: building $$n"; \
-		$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -I. $(PC_CFLAGS) -g -O1 \
-			-fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(GEN_SRC) \
-			$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) 2>/dev/null); \
-	done
-	@set -e; for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); corpus=tests/fuzz/corpus/$${n#fuzz-}; \
-		mkdir -p $(FUZZ_BUILD)/corpus-$$n; \
-		echo "fuzz: running $$n for $(FUZZ_SECONDS)s"; \
-		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-			$(FUZZ_BUILD)/corpus-$$n $$( [ -d $$corpus ] && echo $$corpus ) 2>&1 | tail -n 3; \
-	done
-$(FUZZ_SRC): $(GEN_SRC)
-fuzz: $(GEN_SRC)
+	@$(MAKE) --no-print-directory fuzz-bins
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # --- style ------------------------------------------------------------------------------------
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
@@ -230,11 +236,11 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/hosttune.service
 
 # --- benchmarks (not tests: no thresholds) ----------------------------------------------------
-bench: all
+bench: all $(HELPER_BIN)
 	@scripts/deps.sh bench
 	bench/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-san build-fuzz
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
