@@ -79,25 +79,22 @@ static int at_eof(int fd) {
         return k < 0 ? (int) k : k == 0;
 }
 
-ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = -1;
-
-        if (size < 2)
-                return -EINVAL;
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
-        if (fd < 0)
-                return fd;
-        return read_text_fd(fd, buf, size);
-}
-
-ssize_t read_text_fd(int fd, char *buf, size_t size) {
+/* Read fd into buf, either until EOF (read_all) or with one read(2) (single). */
+static ssize_t read_text_fd_mode(int fd, char *buf, size_t size, bool single) {
         bool full;
         ssize_t n;
         int r;
 
         if (size < 2)
                 return -EINVAL;
-        n = read_all(fd, buf, size, &full);
+        if (single) {
+                n = read_some(fd, buf, size - 1);
+                if (n < 0)
+                        return n;
+                buf[n] = 0;
+                full = (size_t) n == size - 1;
+        } else
+                n = read_all(fd, buf, size, &full);
         if (n < 0)
                 return n;
         if (full) {
@@ -112,21 +109,62 @@ ssize_t read_text_fd(int fd, char *buf, size_t size) {
         return n;
 }
 
+ssize_t read_text_fd(int fd, char *buf, size_t size) {
+        return read_text_fd_mode(fd, buf, size, false);
+}
+
+/* Open path under the root and read it (read_text_fd_mode). */
+static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t size, bool single) {
+        _cleanup_close_ int fd = -1;
+
+        if (size < 2)
+                return -EINVAL;
+        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        return read_text_fd_mode(fd, buf, size, single);
+}
+
+ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size) {
+        return read_text_at(root_fd, path, buf, size, false);
+}
+
+ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size) {
+        return read_text_at(root_fd, path, buf, size, true);
+}
+
 /* Read fd to EOF into a heap buffer that grows up to max bytes; rejects NUL bytes. */
 static int read_fd_alloc(int fd, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
-        size_t size = 4096, n = 0;
+        char first[4096];
+        size_t size, n;
+        bool full;
+        ssize_t k;
 
+        /* Most of these files (meminfo, mountinfo, buddyinfo, nix.conf) are a few KiB: read
+         * them onto the stack first and keep an exact-size copy, so that several share one
+         * heap page. Every fresh page costs a page fault, which costs more than the copy. */
+        k = read_all(fd, first, sizeof(first), &full);
+        if (k < 0)
+                return (int) k;
+        n = (size_t) k;
+        size = full ? 2 * sizeof(first) : n + 1;
+        if (size > max)
+                size = max;
+        if (n + 1 > size)
+                return -EFBIG;
         buf = malloc(size);
         if (!buf)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t k;
-
+        memcpy(buf, first, n);
+        /* The stack buffer filled: the rest grows on the heap, up to max. */
+        while (full) {
                 if (n + 1 >= size) {
                         char *nb;
+                        /* buf is freed by _cleanup_free_; the analyzer loses track of it
+                         * across the memcpy above. */
                         if (size >= max)
-                                return -EFBIG;
+                                return -EFBIG; /* NOLINT(clang-analyzer-unix.Malloc) */
                         size = size * 2 > max ? max : size * 2;
                         nb = realloc(buf, size);
                         if (!nb)
@@ -208,7 +246,7 @@ ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
 
 int read_u64_at(int root_fd, const char *path, uint64_t *ret) {
         char buf[64];
-        ssize_t n = read_virtual_file_at(root_fd, path, buf, sizeof(buf));
+        ssize_t n = read_attribute_at(root_fd, path, buf, sizeof(buf));
 
         if (n < 0)
                 return (int) n;
@@ -216,7 +254,7 @@ int read_u64_at(int root_fd, const char *path, uint64_t *ret) {
 }
 
 int read_line_at(int root_fd, const char *path, char *buf, size_t size) {
-        ssize_t n = read_virtual_file_at(root_fd, path, buf, size);
+        ssize_t n = read_attribute_at(root_fd, path, buf, size);
 
         if (n < 0)
                 return (int) n;

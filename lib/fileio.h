@@ -20,7 +20,15 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
  * the negative errno of open/read. */
 ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t size);
 
-/* The same for a file already open (from its current offset). */
+/* Read a sysfs attribute or a sysctl (one value, at most a page) with a single read(2), as the
+ * kernel wants them read: kernfs hands the whole value to the first read, and for "raw"
+ * attributes a second read would ask the driver again and may see a new value instead of
+ * EOF. Regular files (fixture trees) also return everything a read asks for. Only when the
+ * buffer fills is a second read made, to tell a file that fits exactly from one that does
+ * not (-EFBIG). Otherwise as read_virtual_file_at. */
+ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size);
+
+/* read_virtual_file_at for a file already open (from its current offset). */
 ssize_t read_text_fd(int fd, char *buf, size_t size);
 
 /* Like read_virtual_file_at into a heap buffer that grows up to max bytes. *ret is set only
@@ -40,11 +48,12 @@ int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *re
  * length read (a full buffer is not an error) or a negative errno. */
 ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size, const char *until);
 
-/* Read a file holding one unsigned decimal number (trailing newline allowed). -EINVAL when it
- * holds anything else. */
+/* Read an attribute (read_attribute_at) holding one unsigned decimal number (trailing newline
+ * allowed). -EINVAL when it holds anything else. */
 int read_u64_at(int root_fd, const char *path, uint64_t *ret);
 
-/* Read a one-line file, trailing whitespace stripped. */
+/* Read a one-line attribute (read_attribute_at), trailing whitespace stripped; -EINVAL when it
+ * holds more than one line. */
 int read_line_at(int root_fd, const char *path, char *buf, size_t size);
 
 /* Call cb with the name of every entry of the directory at path (relative to the root), "."

@@ -1,82 +1,72 @@
-/* nix.conf tokenizer following Nix's own rules: whitespace-separated tokens, '#' starts a
- * comment, the second token of a setting must be "=". */
+/* nix.conf tokenizer following Nix's own rules (applyConfigInner in libutil/config.cc):
+ * whitespace-separated tokens, '#' starts a comment, the second token of a setting is "=". */
 #include "nixconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util.h"
 
 #define LINE_MAX_LEN 8192
+#define SEPARATORS " \t\r"
 
-/* Copy the whitespace-separated tokens of s into out joined by single spaces. Returns the
- * number of tokens, or -ENAMETOOLONG. */
-static int join_tokens(const char *s, char *out, size_t size) {
-        size_t o = 0;
-        int n = 0;
+/* The next token of *p: its start and length, *p moved past it; 0 at the end of the line. */
+static size_t next_token(char **p, char **ret_start) {
+        size_t l;
 
-        out[0] = 0;
-        for (const char *p = s;;) {
-                size_t l;
-                p += strspn(p, " \t\r");
-                if (!*p)
-                        return n;
-                l = strcspn(p, " \t\r");
-                if (o + l + 2 > size)
-                        return -ENAMETOOLONG;
-                if (o)
-                        out[o++] = ' ';
-                memcpy(out + o, p, l);
-                o += l;
-                out[o] = 0;
-                p += l;
-                n++;
-        }
+        *p += strspn(*p, SEPARATORS);
+        l = strcspn(*p, SEPARATORS);
+        *ret_start = *p;
+        *p += l;
+        return l;
 }
 
+/* Parse one line in place (no copies: `hosttune check` reads nix.conf on every run, and every
+ * stack page it touches costs a page fault). */
 static int parse_line(char *line, unsigned lineno,
                       int (*cb)(enum nixconf_kind, const char *, const char *, unsigned, void *),
                       void *userdata, unsigned *bad) {
-        char key[256], value[LINE_MAX_LEN], *p, *eq;
-        int n;
+        char *p, *name, *second, *tok, *out, *hash;
+        size_t nl, sl, l;
+        bool include;
 
-        p = strchr(line, '#');
-        if (p)
-                *p = 0;
-        eq = strchr(line, '=');
-        if (eq)
-                *eq = 0;
-        n = join_tokens(line, key, sizeof(key));
-        if (n < 0) {
-                (*bad)++;
+        hash = strchr(line, '#');
+        if (hash)
+                *hash = 0;
+        p = line;
+        nl = next_token(&p, &name);
+        if (nl == 0)
                 return 0;
+        sl = next_token(&p, &second);
+        if (sl == 0)
+                goto malformed; /* a lone word */
+        include = (nl == 7 && strncmp(name, "include", 7) == 0) ||
+                  (nl == 8 && strncmp(name, "!include", 8) == 0);
+        if (include) {
+                if (next_token(&p, &tok) > 0)
+                        goto malformed; /* more than one path */
+                second[sl] = 0;
+                return cb(name[0] == '!' ? NIXCONF_INCLUDE_OPTIONAL : NIXCONF_INCLUDE, NULL, second,
+                          lineno, userdata);
         }
-        if (!eq) {
-                /* Only an include (two tokens) or an empty line is valid without "=". */
-                char *sp = strchr(key, ' ');
-                if (n == 0)
-                        return 0;
-                if (n != 2 || !sp) {
-                        (*bad)++;
-                        return 0;
-                }
-                *sp = 0;
-                if (streq(key, "include"))
-                        return cb(NIXCONF_INCLUDE, NULL, sp + 1, lineno, userdata);
-                if (streq(key, "!include"))
-                        return cb(NIXCONF_INCLUDE_OPTIONAL, NULL, sp + 1, lineno, userdata);
-                (*bad)++;
-                return 0;
+        if (sl != 1 || second[0] != '=')
+                goto malformed;
+        /* The value: the remaining tokens joined by single spaces, compacted leftwards over the
+         * "=" (the write position never passes the read position). */
+        out = second;
+        while ((l = next_token(&p, &tok)) > 0) {
+                if (out != second)
+                        *out++ = ' ';
+                memmove(out, tok, l);
+                out += l;
         }
-        if (n != 1) { /* the name is exactly one token */
-                (*bad)++;
-                return 0;
-        }
-        if (join_tokens(eq + 1, value, sizeof(value)) < 0) {
-                (*bad)++;
-                return 0;
-        }
-        return cb(NIXCONF_SETTING, key, value, lineno, userdata);
+        *out = 0;
+        name[nl] = 0;
+        return cb(NIXCONF_SETTING, name, second, lineno, userdata);
+malformed:
+        (*bad)++;
+        return cb(NIXCONF_MALFORMED, NULL, line, lineno, userdata);
 }
 
 int nixconf_parse(const char *text,
@@ -89,18 +79,19 @@ int nixconf_parse(const char *text,
                 const char *end = strchr(p, '\n');
                 size_t l = end ? (size_t) (end - p) : strlen(p);
                 char line[LINE_MAX_LEN];
+                int r;
 
                 lineno++;
-                if (l >= sizeof(line))
+                if (l >= sizeof(line)) {
                         bad++;
-                else {
-                        int r;
+                        r = cb(NIXCONF_MALFORMED, NULL, "(line too long)", lineno, userdata);
+                } else {
                         memcpy(line, p, l);
                         line[l] = 0;
                         r = parse_line(line, lineno, cb, userdata, &bad);
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 p += l;
                 if (*p == '\n')
                         p++;

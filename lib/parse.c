@@ -76,6 +76,29 @@ int parse_i64(const char *s, int64_t *ret) {
         return 0;
 }
 
+int parse_hex_u64(const char *s, uint64_t *ret) {
+        const char *p = s;
+        uint64_t v = 0;
+
+        if (!s)
+                return -EINVAL;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+                p += 2;
+        if (!isxdigit((unsigned char) *p))
+                return -EINVAL;
+        for (; isxdigit((unsigned char) *p); p++) {
+                unsigned d = isdigit((unsigned char) *p) ? (unsigned) (*p - '0')
+                                                         : (unsigned) (tolower(*p) - 'a' + 10);
+                if (v > (UINT64_MAX >> 4))
+                        return -ERANGE;
+                v = (v << 4) | d;
+        }
+        if (!only_space(p))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 int parse_uint(const char *s, unsigned *ret) {
         uint64_t v;
         int r = parse_u64(s, &v);

@@ -15,6 +15,10 @@ int parse_u64(const char *s, uint64_t *ret);
 /* Same, for a signed decimal number. */
 int parse_i64(const char *s, int64_t *ret);
 
+/* Parse a hexadecimal number with an optional "0x" prefix ("0x1002\n", as sysfs prints
+ * tun_flags); trailing whitespace allowed, nothing else. */
+int parse_hex_u64(const char *s, uint64_t *ret);
+
 /* parse_u64 bounded to unsigned int. */
 int parse_uint(const char *s, unsigned *ret);
 

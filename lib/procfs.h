@@ -18,17 +18,28 @@ struct mount_entry {
         char super_options[1024];
 };
 
-/* Call cb for every well-formed line. Malformed lines are skipped and counted in
- * *ret_malformed (may be NULL). Returns the first negative value of cb, else 0. */
+/* Call cb for every well-formed line. Malformed lines (and a last line without its newline:
+ * the kernel ends every line, so the text was cut short) are skipped and counted in
+ * *ret_malformed (may be NULL). Returns the first negative value of cb, else 0. The other
+ * line-based parsers below (buddyinfo, swaps) follow the same rules. */
 int mountinfo_parse(const char *text, int (*cb)(const struct mount_entry *e, void *userdata),
                     void *userdata, unsigned *ret_malformed);
+
+/* The same for the lines that contain needle (" - btrfs ", "/dev/zram"): only they are parsed
+ * and passed to cb; the others are checked for the " - " separator alone (and counted
+ * malformed without it). Parsing every field of every line was most of what `check` spent its
+ * instructions on, four probes over. */
+int mountinfo_parse_matching(const char *text, const char *needle,
+                             int (*cb)(const struct mount_entry *e, void *userdata), void *userdata,
+                             unsigned *ret_malformed);
 
 /* Does a comma-separated option list contain opt (exactly, or as "opt=...")? With ret_value,
  * the value after '=' is copied out ("" when there is none). */
 bool mount_option_find(const char *options, const char *opt, char *ret_value, size_t size);
 
 /* Look up "Key:   value [kB]" in /proc/meminfo text; value in the file's unit (kB for sizes,
- * pages for HugePages_*). -ENOENT when missing, -EINVAL when garbled. */
+ * pages for HugePages_*). -ENOENT when missing, -EINVAL when garbled or when the line lacks its
+ * newline (cut short). */
 int meminfo_get(const char *text, const char *key, uint64_t *ret);
 
 #define BUDDY_ORDERS_MAX 16
@@ -56,6 +67,7 @@ struct cpuinfo_first {
         bool have_flags;
 };
 
+/* Parse the first processor block. -EINVAL when it has no flags (or Features) line. */
 int cpuinfo_parse_first(const char *text, struct cpuinfo_first *ret);
 
 /* One line of /proc/swaps. */

@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 int strscpy(char *dst, size_t size, const char *src) {
         size_t l;
@@ -105,4 +107,22 @@ int word_list_selected(const char *list, char *buf, size_t size) {
         if (r < 0)
                 return r;
         return r > 0 ? 0 : -ENOENT;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+int prefault_write(void *p, size_t size) {
+        long page = sysconf(_SC_PAGESIZE);
+        uintptr_t start, end;
+
+        if (page <= 0 || size == 0)
+                return -EINVAL;
+        /* madvise wants a page-aligned start; the first and last pages are the object's too. */
+        start = (uintptr_t) p & ~((uintptr_t) page - 1);
+        end = ((uintptr_t) p + size + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
+        if (madvise((void *) start, end - start, MADV_POPULATE_WRITE) < 0)
+                return negative_errno();
+        return 0;
 }

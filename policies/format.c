@@ -11,6 +11,10 @@
 
 void policy_init(struct policy *p) {
         memset(p, 0, sizeof(*p));
+        policy_init_zeroed(p);
+}
+
+void policy_init_zeroed(struct policy *p) {
         p->hugepages_size = UINT64_C(2) << 20;
         p->reclaim = RECLAIM_COMPACT;
         p->reclaim_timeout_usec = 30 * USEC_PER_SEC;

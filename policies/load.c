@@ -533,20 +533,29 @@ static void default_name(struct policy *p) {
                 strscpy(p->name, sizeof(p->name), "policy");
 }
 
+/* Load text into ret: through a scratch policy copied to ret only on success, or, in_place,
+ * straight into ret (zeroed memory; left partial on error). */
 static int load_main(const char *label, const char *identity, const char *text, const char *dir,
-                     struct policy *ret, struct policy_error *err) {
-        _cleanup_free_ struct policy *p = NULL;
+                     struct policy *ret, bool in_place, struct policy_error *err) {
+        _cleanup_free_ struct policy *scratch_policy = NULL;
         struct policy_error scratch;
         struct policy_load l = { 0 };
+        struct policy *p;
         int r;
 
         if (!err)
                 err = &scratch;
         memset(err, 0, sizeof(*err));
-        p = malloc(sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        policy_init(p);
+        if (in_place) {
+                p = ret;
+                policy_init_zeroed(p);
+        } else {
+                scratch_policy = malloc(sizeof(*scratch_policy));
+                if (!scratch_policy)
+                        return -ENOMEM;
+                p = scratch_policy;
+                policy_init(p);
+        }
         l.p = p;
         l.err = err;
         r = load_text(&l, label, identity, text, dir);
@@ -558,7 +567,8 @@ static int load_main(const char *label, const char *identity, const char *text, 
                 return r;
         if (!p->name[0])
                 default_name(p);
-        *ret = *p;
+        if (!in_place)
+                *ret = *p;
         return 0;
 }
 
@@ -567,7 +577,7 @@ int policy_load_string(const char *name, const char *text, struct policy *ret,
         char identity[POLICY_PATH_MAX];
 
         snprintf(identity, sizeof(identity), "<string:%s>", name);
-        return load_main(name, identity, text, NULL, ret, err);
+        return load_main(name, identity, text, NULL, ret, false, err);
 }
 
 static void read_error(struct policy_error *err, const char *path, int r) {
@@ -578,7 +588,8 @@ static void read_error(struct policy_error *err, const char *path, int r) {
         snprintf(err->message, sizeof(err->message), "cannot read: %s", strerror(-r));
 }
 
-int policy_load_file(const char *path, struct policy *ret, struct policy_error *err) {
+static int load_file(const char *path, struct policy *ret, bool in_place,
+                     struct policy_error *err) {
         _cleanup_free_ char *text = NULL;
         char identity[POLICY_PATH_MAX], dir[POLICY_PATH_MAX];
         int r;
@@ -590,7 +601,11 @@ int policy_load_file(const char *path, struct policy *ret, struct policy_error *
         }
         dir_of(path, dir, sizeof(dir));
         file_identity(path, identity, sizeof(identity));
-        return load_main(path, identity, text, dir, ret, err);
+        return load_main(path, identity, text, dir, ret, in_place, err);
+}
+
+int policy_load_file(const char *path, struct policy *ret, struct policy_error *err) {
+        return load_file(path, ret, false, err);
 }
 
 bool policy_is_profile_name(const char *name) {
@@ -602,13 +617,14 @@ bool policy_is_profile_name(const char *name) {
         return true;
 }
 
-int policy_load(const char *file_or_name, struct policy *ret, struct policy_error *err) {
+static int load_named(const char *file_or_name, struct policy *ret, bool in_place,
+                      struct policy_error *err) {
         char *text = NULL;
         char label[POLICY_PATH_MAX], identity[POLICY_PATH_MAX], dir[POLICY_PATH_MAX];
         int r;
 
         if (!policy_is_profile_name(file_or_name))
-                return policy_load_file(file_or_name, ret, err);
+                return load_file(file_or_name, ret, in_place, err);
         r = profile_read(file_or_name, &text, label, sizeof(label));
         if (r < 0) {
                 read_error(err, file_or_name, r);
@@ -627,25 +643,48 @@ int policy_load(const char *file_or_name, struct policy *ret, struct policy_erro
                 file_identity(label, identity, sizeof(identity));
         /* Freed by hand: clang-analyzer loses track of the cleanup attribute across the
          * recursive include walk and reports a leak that is none. */
-        r = load_main(label, identity, text, label[0] == '/' ? dir : NULL, ret, err);
+        r = load_main(label, identity, text, label[0] == '/' ? dir : NULL, ret, in_place, err);
         free(text);
         return r;
 }
 
-int policy_load_default(struct policy *ret, struct policy_error *err) {
+int policy_load(const char *file_or_name, struct policy *ret, struct policy_error *err) {
+        return load_named(file_or_name, ret, false, err);
+}
+
+int policy_load_zeroed(const char *file_or_name, struct policy *p, struct policy_error *err) {
+        return load_named(file_or_name, p, true, err);
+}
+
+static int load_default(struct policy *ret, bool in_place, struct policy_error *err) {
         const struct embedded_profile *ep = embedded_profile_find("default");
 
         if (!ep) {
                 read_error(err, "<builtin:default>", -ENOENT);
                 return -ENOENT;
         }
-        return load_main("<builtin:default>", "<builtin:default>", ep->text, NULL, ret, err);
+        return load_main("<builtin:default>", "<builtin:default>", ep->text, NULL, ret, in_place,
+                         err);
+}
+
+int policy_load_default(struct policy *ret, struct policy_error *err) {
+        return load_default(ret, false, err);
+}
+
+static int load_configured(const char *file_or_name, struct policy *ret, bool in_place,
+                           struct policy_error *err) {
+        if (file_or_name)
+                return load_named(file_or_name, ret, in_place, err);
+        if (access(POLICY_DEFAULT_PATH, F_OK) == 0)
+                return load_file(POLICY_DEFAULT_PATH, ret, in_place, err);
+        return load_default(ret, in_place, err);
 }
 
 int policy_load_configured(const char *file_or_name, struct policy *ret, struct policy_error *err) {
-        if (file_or_name)
-                return policy_load(file_or_name, ret, err);
-        if (access(POLICY_DEFAULT_PATH, F_OK) == 0)
-                return policy_load_file(POLICY_DEFAULT_PATH, ret, err);
-        return policy_load_default(ret, err);
+        return load_configured(file_or_name, ret, false, err);
+}
+
+int policy_load_configured_zeroed(const char *file_or_name, struct policy *p,
+                                  struct policy_error *err) {
+        return load_configured(file_or_name, p, true, err);
 }

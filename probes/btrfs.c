@@ -141,22 +141,29 @@ static unsigned count_slots(struct probe_ctx *ctx, const char *root) {
         return n;
 }
 
-int probe_btrfs(struct probe_ctx *ctx, struct host_report *r) {
+/* Read everything and decide the status; probe_btrfs applies the garbage note afterwards. */
+static int btrfs_decide(struct probe_ctx *ctx, struct host_report *r, struct probe_bad *bad) {
         struct btrfs_facts *b = &r->btrfs;
         struct probe_result *res = &r->results[PROBE_BTRFS];
         struct path_facts *sr = &b->snapshot_root;
         char fs[4096];
         const char *mountinfo;
+        unsigned malformed = 0;
+        ssize_t n;
         int e;
 
-        if (read_virtual_file_at(ctx->root_fd, "proc/filesystems", fs, sizeof(fs)) >= 0)
+        n = read_virtual_file_at(ctx->root_fd, "proc/filesystems", fs, sizeof(fs));
+        if (n >= 0)
                 b->supported = strstr(fs, "\tbtrfs\n") != NULL;
+        probe_bad_note(bad, (int) n, "proc/filesystems");
         e = probe_ctx_mountinfo(ctx, &mountinfo);
         if (e < 0) {
                 probe_set_error(res, PROBE_FAIL, e, "/proc/self/mountinfo");
                 return 0;
         }
-        (void) mountinfo_parse(mountinfo, btrfs_mount_cb, b, NULL);
+        (void) mountinfo_parse_matching(mountinfo, " - btrfs ", btrfs_mount_cb, b, &malformed);
+        if (malformed)
+                probe_bad_note(bad, -EBADMSG, "proc/self/mountinfo");
         (void) probe_path_facts(ctx, probe_ctx_snapshot_root(ctx), sr);
         if (sr->exists)
                 b->free_slots = count_slots(ctx, probe_ctx_snapshot_root(ctx));
@@ -199,9 +206,27 @@ int probe_btrfs(struct probe_ctx *ctx, struct host_report *r) {
                                  sr->path);
                 return 0;
         }
-        probe_set(res, PROBE_OK, "%u btrfs mount%s; snapshot root %s: %s, NOCOW%s%s", b->n_mounts,
+        if (sr->compression[0]) {
+                /* btrfs never compresses NOCOW files (no checksums, overwritten in place):
+                 * the property promises what cannot happen. */
+                probe_set(res, PROBE_WARN,
+                          "snapshot root %s is NOCOW and has compression %s: the two exclude "
+                          "each other, nothing under it is compressed",
+                          sr->path, sr->compression);
+                probe_set_remedy(res, "btrfs property set %s compression none", sr->path);
+                return 0;
+        }
+        probe_set(res, PROBE_OK, "%u btrfs mount%s; snapshot root %s: %s, NOCOW", b->n_mounts,
                   b->n_mounts == 1 ? "" : "s", sr->path,
-                  sr->is_subvolume ? "subvolume" : "directory",
-                  sr->compression[0] ? ", compression " : "", sr->compression);
+                  sr->is_subvolume ? "subvolume" : "directory");
         return 0;
+}
+
+int probe_btrfs(struct probe_ctx *ctx, struct host_report *r) {
+        struct probe_bad bad = { 0 };
+        int e = btrfs_decide(ctx, r, &bad);
+
+        if (e >= 0)
+                probe_bad_apply(&bad, &r->results[PROBE_BTRFS]);
+        return e;
 }

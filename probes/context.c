@@ -67,12 +67,15 @@ int probe_ctx_meminfo(struct probe_ctx *ctx, const char **ret) {
 int probe_ctx_fixture_value(struct probe_ctx *ctx, const char *file, const char *key, char *buf,
                             size_t size) {
         char path[256], text[16384];
-        size_t kl = strlen(key);
+        size_t kl;
         ssize_t n;
         int r;
 
         if (!ctx->fixture)
                 return -ENOENT;
+        while (*key == '/')
+                key++;
+        kl = strlen(key);
         r = bufprintf(path, sizeof(path), FIXTURE_DIR "/%s", file);
         if (r < 0)
                 return r;
@@ -83,6 +86,8 @@ int probe_ctx_fixture_value(struct probe_ctx *ctx, const char *file, const char 
                 char *next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
+                while (*line == '/')
+                        line++;
                 if (strncmp(line, key, kl) == 0 && (line[kl] == ' ' || line[kl] == '\t')) {
                         const char *v = line + kl + strspn(line + kl, " \t");
                         r = strscpy(buf, size, v);
@@ -129,7 +134,8 @@ static int fixture_device(struct probe_ctx *ctx, const char *path, struct device
         return 0;
 }
 
-int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+static int device_facts(struct probe_ctx *ctx, const char *path, bool want_acl,
+                        struct device_facts *ret) {
         struct device_facts d = { 0 };
         _cleanup_close_ int fd = -1;
         struct stat st;
@@ -169,7 +175,7 @@ int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_fact
         d.gid = st.st_gid;
         /* An ACL matters only when the mode bits do not already let everyone in. An O_PATH fd
          * cannot take fgetxattr, so go through its /proc/self/fd link. */
-        if ((d.mode & 0006) != 0006) {
+        if (want_acl && (d.mode & 0006) != 0006) {
                 if (fd >= 0)
                         snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
                 else
@@ -178,6 +184,41 @@ int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_fact
         }
         *ret = d;
         return 0;
+}
+
+int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+        return device_facts(ctx, path, ctx->detail, ret);
+}
+
+int probe_ctx_device_acl(struct probe_ctx *ctx, const char *path, struct device_facts *ret) {
+        return device_facts(ctx, path, true, ret);
+}
+
+bool probe_ctx_exists(struct probe_ctx *ctx, const char *path) {
+        _cleanup_close_ int fd = -1;
+
+        while (*path == '/')
+                path++;
+        if (ctx->live)
+                return faccessat(ctx->root_fd, path, F_OK, 0) == 0;
+        fd = open_in_root(ctx->root_fd, path, O_PATH, 0);
+        return fd >= 0;
+}
+
+int probe_ctx_readlink(struct probe_ctx *ctx, const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open_in_root(ctx->root_fd, path, O_PATH | O_NOFOLLOW, 0);
+        ssize_t n;
+
+        if (fd < 0)
+                return fd;
+        if (size < 2)
+                return -EINVAL;
+        /* An empty path reads the link an O_PATH|O_NOFOLLOW fd refers to. */
+        n = readlinkat(fd, "", buf, size - 1);
+        if (n < 0)
+                return errno == ENOENT ? -EINVAL : negative_errno();
+        buf[n] = 0;
+        return (int) n;
 }
 
 const char *probe_ctx_snapshot_root(const struct probe_ctx *ctx) {

@@ -58,13 +58,25 @@ int probe_ctx_meminfo(struct probe_ctx *ctx, const char **ret);
 
 /* Facts about a device node at path under the root; a fixture answers from
  * .fixture/devices. ret->exists is false (and 0 returned) when there is no such node; a
- * negative errno only when it could not be looked at. */
+ * negative errno only when it could not be looked at. Whether an ACL is set is looked up only
+ * with detail (a getxattr per node); probe_ctx_device_acl always looks, for probes whose
+ * status depends on who may open the node. */
 int probe_ctx_device(struct probe_ctx *ctx, const char *path, struct device_facts *ret);
+int probe_ctx_device_acl(struct probe_ctx *ctx, const char *path, struct device_facts *ret);
 
 /* Read the value of "key value..." from .fixture/<file>; -ENOENT when the file or key is
- * missing. The value is the rest of the line, trailing whitespace stripped. */
+ * missing. The value is the rest of the line, trailing whitespace stripped. Leading slashes
+ * of key and of the file's keys are ignored ("/dev/kvm" and "dev/kvm" are one key). */
 int probe_ctx_fixture_value(struct probe_ctx *ctx, const char *file, const char *key, char *buf,
                             size_t size);
+
+/* Does path exist under the root? Symlinks resolve inside the root (a fixture's absolute
+ * symlink never reaches this machine's files); on the live root one faccessat does. */
+bool probe_ctx_exists(struct probe_ctx *ctx, const char *path);
+
+/* The target of the symbolic link at path (the link itself resolved inside the root), into
+ * buf. Returns the length, or a negative errno (-EINVAL when path is not a link). */
+int probe_ctx_readlink(struct probe_ctx *ctx, const char *path, char *buf, size_t size);
 
 /* Effective target paths (policy value or default). */
 const char *probe_ctx_snapshot_root(const struct probe_ctx *ctx);

@@ -18,8 +18,11 @@
 int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
         struct cpu_facts *c = &r->cpu;
         struct probe_result *res = &r->results[PROBE_CPU];
+        static const char *const smt_states[] = { "on", "off", "forceoff", "notsupported",
+                                                  "notimplemented" };
+        struct probe_bad bad = { 0 };
         struct cpuinfo_first ci;
-        char buf[4096], line[64];
+        char buf[8192], line[64];
         ssize_t n;
         int k = 0;
 
@@ -30,7 +33,10 @@ int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
                 return 0;
         }
         if (cpuinfo_parse_first(buf, &ci) < 0) {
-                probe_set_error(res, PROBE_FAIL, -EBADMSG, "/proc/cpuinfo");
+                /* A full buffer without the flags line: the first block is larger than any
+                 * real CPU's, so say so rather than "garbage". */
+                probe_set_error(res, PROBE_FAIL, (size_t) n == sizeof(buf) - 1 ? -EFBIG : -EBADMSG,
+                                "/proc/cpuinfo");
                 return 0;
         }
         strscpy(c->vendor, sizeof(c->vendor), ci.vendor);
@@ -40,9 +46,17 @@ int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
         c->flag_hypervisor = ci.hypervisor;
 
         /* Kernels without CONFIG_HOTPLUG_SMT have no smt directory: SMT state unknown. */
-        if (read_line_at(ctx->root_fd, "sys/devices/system/cpu/smt/control", line, sizeof(line)) ==
-            0)
-                strscpy(c->smt_control, sizeof(c->smt_control), line);
+        k = read_line_at(ctx->root_fd, "sys/devices/system/cpu/smt/control", line, sizeof(line));
+        if (k == 0) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(smt_states); i++)
+                        known = known || streq(line, smt_states[i]);
+                if (known)
+                        strscpy(c->smt_control, sizeof(c->smt_control), line);
+                else
+                        k = -EINVAL;
+        }
+        probe_bad_note(&bad, k, "sys/devices/system/cpu/smt/control");
         if (ctx->detail) {
                 if (read_line_at(ctx->root_fd, "sys/devices/system/cpu/smt/active", line,
                                  sizeof(line)) == 0) {
@@ -58,5 +72,6 @@ int probe_cpu(struct probe_ctx *ctx, struct host_report *r) {
         probe_set(res, PROBE_OK, "%s%sSMT %s", c->model_name[0] ? c->model_name : c->vendor,
                   c->model_name[0] || c->vendor[0] ? ", " : "",
                   c->smt_control[0] ? c->smt_control : "control unavailable");
+        probe_bad_apply(&bad, res);
         return 0;
 }

@@ -48,9 +48,10 @@ static int size_dir_cb(const char *name, void *userdata) {
         return 0;
 }
 
-/* Read one counter of a pool directory; counters the kernel lacks stay 0. */
+/* Read one counter of a pool directory; counters the kernel lacks stay 0. Garbage is noted in
+ * bad (NULL for detail-only counters: they must not change the status). */
 static int read_counter(struct probe_ctx *ctx, const char *dir, const char *name, uint64_t *ret,
-                        char *bad, size_t badsize) {
+                        struct probe_bad *bad) {
         char path[256];
         int r;
 
@@ -60,9 +61,15 @@ static int read_counter(struct probe_ctx *ctx, const char *dir, const char *name
                 *ret = 0;
                 return 0;
         }
-        if (r < 0 && !bad[0])
-                snprintf(bad, badsize, "/%s", path);
+        if (r < 0 && bad)
+                probe_bad_note(bad, r, path);
         return r;
+}
+
+static int buddy_count_cb(const struct buddy_zone *z, void *userdata) {
+        (void) z;
+        (void) userdata;
+        return 0;
 }
 
 struct node_list {
@@ -113,7 +120,9 @@ static int hugetlbfs_mount_cb(const struct mount_entry *e, void *userdata) {
 int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         struct hugetlb_facts *h = &r->hugetlb;
         struct probe_result *res = &r->results[PROBE_HUGETLB];
-        char bad[256] = "", line[256], desc[REASON_MAX] = "";
+        struct probe_bad bad = { 0 };
+        char line[256], desc[REASON_MAX] = "";
+        unsigned malformed = 0;
         _cleanup_free_ char *buddy = NULL;
         struct node_list nodes = { .n = 0 };
         const char *meminfo = NULL, *mountinfo;
@@ -150,8 +159,14 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         }
         h->n_numa_nodes = nodes.n;
 
-        have_buddy = read_virtual_file_alloc_at(ctx->root_fd, "proc/buddyinfo", 1024 * 1024, &buddy,
-                                                NULL) >= 0;
+        e = read_virtual_file_alloc_at(ctx->root_fd, "proc/buddyinfo", 1024 * 1024, &buddy, NULL);
+        have_buddy = e >= 0;
+        if (have_buddy) {
+                (void) buddyinfo_parse(buddy, buddy_count_cb, NULL, &malformed);
+                if (malformed)
+                        e = -EBADMSG;
+        }
+        probe_bad_note(&bad, e, "proc/buddyinfo");
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 struct hugetlb_pool *p = &h->sizes[i];
@@ -161,21 +176,21 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 snprintf(dir, sizeof(dir), "sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB",
                          p->page_size >> 10);
                 /* /proc/meminfo, already read, carries the default size's counters: the same
-                 * kernel numbers as sysfs, four files fewer for `check`. */
-                if (ctx->detail || p->page_size != h->default_size || !meminfo ||
+                 * kernel numbers as sysfs, four files fewer. Used with and without detail, so
+                 * the status never depends on it. */
+                if (p->page_size != h->default_size || !meminfo ||
                     meminfo_get(meminfo, "HugePages_Total", &p->nr) < 0 ||
                     meminfo_get(meminfo, "HugePages_Free", &p->free) < 0 ||
                     meminfo_get(meminfo, "HugePages_Rsvd", &p->resv) < 0 ||
                     meminfo_get(meminfo, "HugePages_Surp", &p->surplus) < 0) {
-                        (void) read_counter(ctx, dir, "nr_hugepages", &p->nr, bad, sizeof(bad));
-                        (void) read_counter(ctx, dir, "free_hugepages", &p->free, bad, sizeof(bad));
-                        (void) read_counter(ctx, dir, "resv_hugepages", &p->resv, bad, sizeof(bad));
-                        (void) read_counter(ctx, dir, "surplus_hugepages", &p->surplus, bad,
-                                            sizeof(bad));
+                        (void) read_counter(ctx, dir, "nr_hugepages", &p->nr, &bad);
+                        (void) read_counter(ctx, dir, "free_hugepages", &p->free, &bad);
+                        (void) read_counter(ctx, dir, "resv_hugepages", &p->resv, &bad);
+                        (void) read_counter(ctx, dir, "surplus_hugepages", &p->surplus, &bad);
                 }
                 if (ctx->detail)
                         (void) read_counter(ctx, dir, "nr_overcommit_hugepages", &p->nr_overcommit,
-                                            bad, sizeof(bad));
+                                            NULL);
                 while (base_page > 0 && ((uint64_t) base_page << order) < p->page_size &&
                        order < 63)
                         order++;
@@ -189,12 +204,10 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                                  "sys/devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB",
                                  nodes.ids[j], p->page_size >> 10);
                         np->node = nodes.ids[j];
-                        if (read_counter(ctx, ndir, "nr_hugepages", &np->nr, bad, sizeof(bad)) < 0)
+                        if (read_counter(ctx, ndir, "nr_hugepages", &np->nr, NULL) < 0)
                                 continue;
-                        (void) read_counter(ctx, ndir, "free_hugepages", &np->free, bad,
-                                            sizeof(bad));
-                        (void) read_counter(ctx, ndir, "surplus_hugepages", &np->surplus, bad,
-                                            sizeof(bad));
+                        (void) read_counter(ctx, ndir, "free_hugepages", &np->free, NULL);
+                        (void) read_counter(ctx, ndir, "surplus_hugepages", &np->surplus, NULL);
                         np->obtainable_now =
                                 have_buddy ? buddyinfo_obtainable(buddy, order, (int) nodes.ids[j])
                                            : 0;
@@ -205,13 +218,13 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         e = probe_ctx_mountinfo(ctx, &mountinfo);
         if (e == 0) {
                 struct mount_args a = { h };
-                (void) mountinfo_parse(mountinfo, hugetlbfs_mount_cb, &a, NULL);
+                (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ", hugetlbfs_mount_cb, &a,
+                                                &malformed);
+                if (malformed)
+                        e = -EBADMSG;
         }
+        probe_bad_note(&bad, e, "proc/self/mountinfo");
 
-        if (bad[0]) {
-                probe_set_error(res, PROBE_WARN, -EBADMSG, bad);
-                return 0;
-        }
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 const struct hugetlb_pool *p = &h->sizes[i];
                 char sz[32], avail[48];
@@ -226,11 +239,12 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                          i ? "; " : "", format_size(p->page_size, sz, sizeof(sz)), p->nr, p->free,
                          avail);
         }
-        if (h->n_sizes == 0) {
+        if (h->n_sizes == 0)
                 probe_set(res, PROBE_ABSENT, "no hugepage sizes offered by the kernel");
-                return 0;
-        }
-        probe_set(res, PROBE_OK, "%s%s", desc,
-                  h->n_mounts ? "" : "; no hugetlbfs mount (needed only for -mem-path users)");
+        else
+                probe_set(res, PROBE_OK, "%s%s", desc,
+                          h->n_mounts ? ""
+                                      : "; no hugetlbfs mount (needed only for -mem-path users)");
+        probe_bad_apply(&bad, res);
         return 0;
 }

@@ -14,17 +14,23 @@
 #define KVM_MAJOR 10
 #define KVM_MINOR 232 /* KVM_MINOR in include/linux/miscdevice.h */
 
-/* Read a module parameter: "Y"/"N" or "1"/"0" booleans become 1/0; -1 when unknown. */
-static int module_bool_param(struct probe_ctx *ctx, const char *module, const char *param) {
+/* Read a module parameter: "Y"/"N" or "1"/"0" booleans become 1/0; -1 when unknown (noted in
+ * bad when the file exists but says something else). */
+static int module_bool_param(struct probe_ctx *ctx, const char *module, const char *param,
+                             struct probe_bad *bad) {
         char path[128], v[16];
+        int r;
 
         snprintf(path, sizeof(path), "sys/module/%s/parameters/%s", module, param);
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) < 0)
-                return -1;
-        if (streq(v, "Y") || streq(v, "1"))
-                return 1;
-        if (streq(v, "N") || streq(v, "0"))
-                return 0;
+        r = read_line_at(ctx->root_fd, path, v, sizeof(v));
+        if (r == 0) {
+                if (streq(v, "Y") || streq(v, "1"))
+                        return 1;
+                if (streq(v, "N") || streq(v, "0"))
+                        return 0;
+                r = -EINVAL;
+        }
+        probe_bad_note(bad, r, path);
         return -1;
 }
 
@@ -44,37 +50,83 @@ static void query_live(struct probe_ctx *ctx, struct kvm_facts *k) {
         }
 }
 
-/* The same answers from a fixture's .fixture/kvm ("open ok|EACCES", "api 12", "cap NAME N"). */
-static void query_fixture(struct probe_ctx *ctx, struct kvm_facts *k) {
-        char v[64], key[64];
+/* One number from .fixture/kvm; garbage is noted in bad and reads as fallback. */
+static int fixture_int(struct probe_ctx *ctx, const char *key, int fallback,
+                       struct probe_bad *bad) {
+        char v[64];
         int64_t n;
+        int r = probe_ctx_fixture_value(ctx, "kvm", key, v, sizeof(v));
 
-        if (probe_ctx_fixture_value(ctx, "kvm", "open", v, sizeof(v)) < 0)
-                return;
-        k->queried = true;
-        if (!streq(v, "ok")) {
-                k->open_error = streq(v, "EACCES") ? -EACCES : streq(v, "EPERM") ? -EPERM : -ENXIO;
+        if (r == 0) {
+                r = parse_i64(v, &n);
+                if (r == 0 && (n < INT32_MIN || n > INT32_MAX))
+                        r = -ERANGE;
+                if (r == 0)
+                        return (int) n;
+        }
+        probe_bad_note(bad, r, FIXTURE_DIR "/kvm");
+        return fallback;
+}
+
+/* The same answers from a fixture's .fixture/kvm ("open ok|EACCES", "api 12", "cap NAME N");
+ * a capability the file does not list reads as 0, like an old kernel's answer. */
+static void query_fixture(struct probe_ctx *ctx, struct kvm_facts *k, struct probe_bad *bad) {
+        static const struct {
+                const char *name;
+                int error;
+        } open_errors[] = { { "EACCES", -EACCES },
+                            { "EPERM", -EPERM },
+                            { "ENXIO", -ENXIO },
+                            { "ENODEV", -ENODEV },
+                            { "ENOENT", -ENOENT } };
+        char v[64], key[64];
+        int r;
+
+        r = probe_ctx_fixture_value(ctx, "kvm", "open", v, sizeof(v));
+        if (r < 0) {
+                probe_bad_note(bad, r, FIXTURE_DIR "/kvm");
                 return;
         }
-        if (probe_ctx_fixture_value(ctx, "kvm", "api", v, sizeof(v)) == 0 &&
-            parse_i64(v, &n) == 0 && n >= INT32_MIN && n <= INT32_MAX)
-                k->api_version = (int) n;
+        k->queried = true;
+        if (!streq(v, "ok")) {
+                k->open_error = -ENXIO;
+                for (size_t i = 0; i < ELEMENTSOF(open_errors); i++)
+                        if (streq(v, open_errors[i].name))
+                                k->open_error = open_errors[i].error;
+                return;
+        }
+        k->api_version = fixture_int(ctx, "api", -1, bad);
         for (unsigned i = 0; i < _KVM_CAPI_MAX; i++) {
                 snprintf(key, sizeof(key), "cap %s", kvm_cap_name(i));
-                if (probe_ctx_fixture_value(ctx, "kvm", key, v, sizeof(v)) == 0 &&
-                    parse_i64(v, &n) == 0 && n >= 0 && n <= INT32_MAX)
-                        k->caps[i] = (int) n;
-                else
+                k->caps[i] = fixture_int(ctx, key, 0, bad);
+                if (k->caps[i] < 0)
                         k->caps[i] = 0;
         }
 }
 
 /* Explain a missing /dev/kvm from what the CPU and the modules say. */
-static void explain_absent(struct probe_ctx *ctx, const struct cpu_facts *c, struct kvm_facts *k,
+static void explain_absent(const struct host_report *r, struct kvm_facts *k,
                            struct probe_result *res) {
-        (void) ctx;
+        const struct cpu_facts *c = &r->cpu;
+
+        if (r->results[PROBE_CPU].status == PROBE_FAIL) {
+                probe_set(res, PROBE_ABSENT, "no /dev/kvm (why is unknown: %s)",
+                          r->results[PROBE_CPU].reason);
+                probe_set_remedy(res, "load kvm_intel or kvm_amd if the CPU supports VT-x/AMD-V");
+                return;
+        }
         if (!c->flag_vmx && !c->flag_svm) {
-                if (c->flag_hypervisor) {
+                if (c->flag_hypervisor && streq(k->vendor_module, "kvm_pvm")) {
+                        /* PVM (pagetable-based virtual machines) runs KVM guests without
+                         * VT-x/AMD-V, in a VM too; its module is there but made no device. */
+                        probe_set(res, PROBE_ABSENT,
+                                  "no /dev/kvm: the CPU shows no vmx/svm flag (a virtual machine "
+                                  "without nested virtualisation), and kvm_pvm, which needs "
+                                  "neither, registered no device; VM tests would run under TCG "
+                                  "emulation, 5-10x slower");
+                        probe_set_remedy(res, "enable nested virtualisation on the outer host, "
+                                              "or run VM tests where /dev/kvm exists");
+                } else if (c->flag_hypervisor) {
                         probe_set(res, PROBE_ABSENT,
                                   "no /dev/kvm: the CPU shows no vmx/svm flag, this is a virtual "
                                   "machine without nested virtualisation; VM tests would run "
@@ -105,9 +157,9 @@ static void explain_absent(struct probe_ctx *ctx, const struct cpu_facts *c, str
                               "(mknod /dev/kvm c 10 232)");
 }
 
-int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
+/* Read everything and decide the status; probe_kvm applies the garbage note afterwards. */
+static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe_bad *bad) {
         struct kvm_facts *k = &r->kvm;
-        const struct cpu_facts *c = &r->cpu;
         struct probe_result *res = &r->results[PROBE_KVM];
         char missing[256] = "";
         unsigned n_missing = 0;
@@ -119,24 +171,30 @@ int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
         for (unsigned i = 0; i < _KVM_CAPI_MAX; i++)
                 k->caps[i] = -1;
 
-        k->module_loaded = faccessat(ctx->root_fd, "sys/module/kvm", F_OK, 0) == 0;
-        if (faccessat(ctx->root_fd, "sys/module/kvm_intel", F_OK, 0) == 0)
+        k->module_loaded = probe_ctx_exists(ctx, "sys/module/kvm");
+        if (probe_ctx_exists(ctx, "sys/module/kvm_intel"))
                 strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_intel");
-        else if (faccessat(ctx->root_fd, "sys/module/kvm_amd", F_OK, 0) == 0)
+        else if (probe_ctx_exists(ctx, "sys/module/kvm_amd"))
                 strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_amd");
-        if (k->vendor_module[0])
-                k->nested = module_bool_param(ctx, k->vendor_module, "nested");
-        if (read_line_at(ctx->root_fd, "sys/module/kvm/parameters/nx_huge_pages", v, sizeof(v)) ==
-            0)
+        else if (probe_ctx_exists(ctx, "sys/module/kvm_pvm"))
+                strscpy(k->vendor_module, sizeof(k->vendor_module), "kvm_pvm");
+        if (k->vendor_module[0] && !streq(k->vendor_module, "kvm_pvm"))
+                k->nested = module_bool_param(ctx, k->vendor_module, "nested", bad);
+        /* kvm.nx_huge_pages reads Y or N, or "never" when the mitigation was disabled for
+         * good at boot (get_nx_huge_pages() in arch/x86/kvm/mmu/mmu.c). Detail only: no status
+         * depends on it yet. */
+        if (ctx->detail &&
+            read_line_at(ctx->root_fd, "sys/module/kvm/parameters/nx_huge_pages", v, sizeof(v)) ==
+                    0 &&
+            (streq(v, "Y") || streq(v, "N") || streq(v, "never")))
                 strscpy(k->nx_huge_pages, sizeof(k->nx_huge_pages), v);
-
-        e = probe_ctx_device(ctx, "dev/kvm", &k->dev);
+        e = probe_ctx_device_acl(ctx, "dev/kvm", &k->dev);
         if (e < 0) {
                 probe_set_error(res, PROBE_FAIL, e, "/dev/kvm");
                 return 0;
         }
         if (!k->dev.exists) {
-                explain_absent(ctx, c, k, res);
+                explain_absent(r, k, res);
                 return 0;
         }
         k->world_accessible = (k->dev.mode & 0006) == 0006;
@@ -153,7 +211,7 @@ int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
         if (ctx->live)
                 query_live(ctx, k);
         else if (ctx->fixture)
-                query_fixture(ctx, k);
+                query_fixture(ctx, k, bad);
         if (!k->queried) {
                 probe_set(
                         res, PROBE_WARN,
@@ -205,4 +263,13 @@ int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
                   k->vendor_module[0] ? k->vendor_module : "kvm", (unsigned) k->dev.mode,
                   k->nested == 1 ? ", nested on" : "", k->dev.has_acl ? ", ACL" : "");
         return 0;
+}
+
+int probe_kvm(struct probe_ctx *ctx, struct host_report *r) {
+        struct probe_bad bad = { 0 };
+        int e = kvm_decide(ctx, r, &bad);
+
+        if (e >= 0)
+                probe_bad_apply(&bad, &r->results[PROBE_KVM]);
+        return e;
 }

@@ -8,14 +8,22 @@
 #include "lib/util.h"
 #include "probes/probes.h"
 
-/* Read a small integer sysctl/sysfs value; -1 when missing or garbled. */
-static int64_t read_int_or(struct probe_ctx *ctx, const char *path) {
+/* Read a small non-negative integer sysctl/sysfs value; -1 when missing or garbled. Garbage
+ * is noted in bad (NULL for detail-only values, which must not change the status). */
+static int64_t read_int_or(struct probe_ctx *ctx, const char *path, struct probe_bad *bad) {
         char v[32];
         int64_t n;
+        int r = read_line_at(ctx->root_fd, path, v, sizeof(v));
 
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) < 0 || parse_i64(v, &n) < 0)
-                return -1;
-        return n;
+        if (r == 0)
+                r = parse_i64(v, &n);
+        if (r == 0 && n < 0)
+                r = -ERANGE;
+        if (r == 0)
+                return n;
+        if (bad)
+                probe_bad_note(bad, r, path);
+        return -1;
 }
 
 static int swap_cb(const struct swaps_entry *e, void *userdata) {
@@ -36,9 +44,11 @@ static int swap_cb(const struct swaps_entry *e, void *userdata) {
 int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         struct memory_facts *m = &r->memory;
         struct probe_result *res = &r->results[PROBE_MEMORY];
+        struct probe_bad bad = { 0 };
         const char *meminfo;
         char buf[4096], swapdesc[64];
         uint64_t swap_kib = 0;
+        unsigned malformed = 0;
         ssize_t n;
         int e;
 
@@ -56,27 +66,35 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         (void) meminfo_get(meminfo, "Cached", &m->cached_kib);
         (void) meminfo_get(meminfo, "SReclaimable", &m->slab_reclaimable_kib);
 
-        if (read_virtual_file_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled", buf,
-                                 sizeof(buf)) >= 0)
-                (void) word_list_selected(buf, m->thp_enabled, sizeof(m->thp_enabled));
-        m->ksm_run = (int) read_int_or(ctx, "sys/kernel/mm/ksm/run");
-        m->swappiness = (int) read_int_or(ctx, "proc/sys/vm/swappiness");
+        n = read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled", buf,
+                              sizeof(buf));
+        if (n >= 0 && word_list_selected(buf, m->thp_enabled, sizeof(m->thp_enabled)) < 0)
+                n = -EINVAL; /* no bracketed choice */
+        probe_bad_note(&bad, (int) n, "sys/kernel/mm/transparent_hugepage/enabled");
+        m->ksm_run = (int) read_int_or(ctx, "sys/kernel/mm/ksm/run", &bad);
+        if (m->ksm_run > 2) {
+                probe_bad_note(&bad, -ERANGE, "sys/kernel/mm/ksm/run");
+                m->ksm_run = -1;
+        }
+        m->swappiness = (int) read_int_or(ctx, "proc/sys/vm/swappiness", &bad);
         m->overcommit_memory = -1;
         if (ctx->detail) {
                 int64_t v;
-                if (read_virtual_file_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/defrag",
-                                         buf, sizeof(buf)) >= 0)
+                if (read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/defrag",
+                                      buf, sizeof(buf)) >= 0)
                         (void) word_list_selected(buf, m->thp_defrag, sizeof(m->thp_defrag));
-                v = read_int_or(ctx, "sys/kernel/mm/ksm/pages_sharing");
+                v = read_int_or(ctx, "sys/kernel/mm/ksm/pages_sharing", NULL);
                 m->ksm_pages_sharing = v < 0 ? 0 : (uint64_t) v;
-                m->overcommit_memory = (int) read_int_or(ctx, "proc/sys/vm/overcommit_memory");
-                v = read_int_or(ctx, "proc/sys/vm/min_free_kbytes");
+                m->overcommit_memory =
+                        (int) read_int_or(ctx, "proc/sys/vm/overcommit_memory", NULL);
+                v = read_int_or(ctx, "proc/sys/vm/min_free_kbytes", NULL);
                 m->min_free_kbytes = v < 0 ? 0 : (uint64_t) v;
         }
 
         n = read_virtual_file_at(ctx->root_fd, "proc/swaps", buf, sizeof(buf));
         if (n >= 0)
-                (void) swaps_parse(buf, swap_cb, m, NULL);
+                (void) swaps_parse(buf, swap_cb, m, &malformed);
+        probe_bad_note(&bad, malformed ? -EBADMSG : (int) n, "proc/swaps");
         for (unsigned i = 0; i < m->n_swaps; i++)
                 swap_kib += m->swaps[i].size_kib;
         if (m->n_swaps == 0)
@@ -95,5 +113,6 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
                   : m->ksm_run == 2 ? "unmerging"
                                     : "unknown",
                   swapdesc, m->swappiness);
+        probe_bad_apply(&bad, res);
         return 0;
 }

@@ -2,6 +2,7 @@
  * and bridge as sysfs shows them. */
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 
 #include "lib/fileio.h"
@@ -20,23 +21,25 @@ static const struct chardev_spec vhost_net_spec = { "dev/vhost-net", 10, 238 };
 static const struct chardev_spec vhost_vsock_spec = { "dev/vhost-vsock", 10, 241 };
 
 static int read_hex_u32(struct probe_ctx *ctx, const char *path, uint32_t *ret) {
-        char v[32], *end;
-        unsigned long x;
+        char v[32];
+        uint64_t x;
+        int r = read_line_at(ctx->root_fd, path, v, sizeof(v));
 
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) < 0)
-                return -ENOENT;
-        errno = 0;
-        x = strtoul(v, &end, 16);
-        if (errno || end == v || *end || x > UINT32_MAX)
-                return -EINVAL;
+        if (r < 0)
+                return r;
+        r = parse_hex_u64(v, &x);
+        if (r < 0)
+                return r;
+        if (x > UINT32_MAX)
+                return -ERANGE;
         *ret = (uint32_t) x;
         return 0;
 }
 
 void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
         char path[160], v[64], link[256];
+        uint32_t ifflags;
         int64_t n;
-        ssize_t l;
 
         strscpy(t->name, sizeof(t->name), name);
         t->owner = t->group = -1;
@@ -48,15 +51,14 @@ void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_fact
         snprintf(path, sizeof(path), "sys/class/net/%s/group", name);
         if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
                 t->group = n;
-        snprintf(path, sizeof(path), "sys/class/net/%s/operstate", name);
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0)
-                t->up = !streq(v, "down");
+        /* Administratively up (IFF_UP in flags): a tap nobody has opened yet reports
+         * operstate "down" (no carrier) even when it is up and ready for its VM. */
+        snprintf(path, sizeof(path), "sys/class/net/%s/flags", name);
+        if (read_hex_u32(ctx, path, &ifflags) == 0)
+                t->up = (ifflags & IFF_UP) != 0;
         snprintf(path, sizeof(path), "sys/class/net/%s/master", name);
-        l = readlinkat(ctx->root_fd, path, link, sizeof(link) - 1);
-        if (l > 0) {
-                const char *b;
-                link[l] = 0;
-                b = strrchr(link, '/');
+        if (probe_ctx_readlink(ctx, path, link, sizeof(link)) > 0) {
+                const char *b = strrchr(link, '/');
                 strscpy(t->master, sizeof(t->master), b ? b + 1 : link);
         }
 }
@@ -124,12 +126,18 @@ int probe_net(struct probe_ctx *ctx, struct host_report *r) {
         vn = check_dev(ctx, &vhost_net_spec, &n->vhost_net, warn, sizeof(warn));
         vv = check_dev(ctx, &vhost_vsock_spec, &n->vhost_vsock, warn, sizeof(warn));
         if (tun < 0 || vn < 0 || vv < 0) {
-                probe_set_error(res, PROBE_FAIL, tun < 0 ? tun : vn < 0 ? vn : vv, "/dev");
+                probe_set_error(res, PROBE_FAIL,
+                                tun < 0  ? tun
+                                : vn < 0 ? vn
+                                         : vv,
+                                tun < 0  ? "/dev/net/tun"
+                                : vn < 0 ? "/dev/vhost-net"
+                                         : "/dev/vhost-vsock");
                 return 0;
         }
         if (ctx->targets.bridge && ctx->targets.bridge[0]) {
                 snprintf(path, sizeof(path), "sys/class/net/%s/bridge", ctx->targets.bridge);
-                n->bridge_exists = faccessat(ctx->root_fd, path, F_OK, 0) == 0;
+                n->bridge_exists = probe_ctx_exists(ctx, path);
         }
 
         {

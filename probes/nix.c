@@ -20,10 +20,13 @@ struct nix_parse {
         char extra_features[512];
         char sandbox_paths[1024];
         char extra_sandbox_paths[1024];
-        char dir[256]; /* directory of the file being parsed, for relative includes */
+        char dir[256];  /* directory of the file being parsed, for relative includes */
+        char file[256]; /* the file being parsed */
         unsigned depth;
         int error;
         char error_path[256];
+        unsigned malformed_line; /* first line Nix rejects, 0 when none */
+        char malformed_path[256];
 };
 
 static void append_words(char *dst, size_t size, const char *words) {
@@ -39,8 +42,13 @@ static int nix_cb(enum nixconf_kind kind, const char *key, const char *value, un
                   void *userdata) {
         struct nix_parse *np = userdata;
         char path[512];
-        (void) line;
-
+        if (kind == NIXCONF_MALFORMED) {
+                if (!np->malformed_line) {
+                        np->malformed_line = line;
+                        strscpy(np->malformed_path, sizeof(np->malformed_path), np->file);
+                }
+                return 0;
+        }
         if (kind != NIXCONF_SETTING) {
                 int r;
                 if (value[0] == '/')
@@ -48,8 +56,15 @@ static int nix_cb(enum nixconf_kind kind, const char *key, const char *value, un
                 else
                         snprintf(path, sizeof(path), "%s/%s", np->dir, value);
                 r = parse_file(np, path);
+                /* Nix ignores a missing !include and an include it cannot read; a missing
+                 * plain include stops it ("file ... included from ... not found"). */
                 if (r == -ENOENT && kind == NIXCONF_INCLUDE_OPTIONAL)
                         return 0;
+                if (r == -ENOENT && !np->malformed_line) {
+                        np->malformed_line = line;
+                        strscpy(np->malformed_path, sizeof(np->malformed_path), np->file);
+                        return 0;
+                }
                 if (r < 0 && !np->error) {
                         np->error = r;
                         strscpy(np->error_path, sizeof(np->error_path), path);
@@ -74,7 +89,7 @@ static int nix_cb(enum nixconf_kind kind, const char *key, const char *value, un
 
 static int parse_file(struct nix_parse *np, const char *path) {
         _cleanup_free_ char *text = NULL;
-        char saved_dir[256], tmp[512];
+        char saved_dir[256], saved_file[256], tmp[512];
         int r;
 
         if (np->depth >= NIX_INCLUDE_DEPTH_MAX)
@@ -85,12 +100,15 @@ static int parse_file(struct nix_parse *np, const char *path) {
         if (np->depth > 0)
                 np->n->includes_followed++;
         strscpy(saved_dir, sizeof(saved_dir), np->dir);
+        strscpy(saved_file, sizeof(saved_file), np->file);
         strscpy(tmp, sizeof(tmp), path);
         strscpy(np->dir, sizeof(np->dir), dirname(tmp));
+        strscpy(np->file, sizeof(np->file), path);
         np->depth++;
         r = nixconf_parse(text, nix_cb, np, NULL);
         np->depth--;
         strscpy(np->dir, sizeof(np->dir), saved_dir);
+        strscpy(np->file, sizeof(np->file), saved_file);
         return r;
 }
 
@@ -144,7 +162,7 @@ int probe_nix(struct probe_ctx *ctx, struct host_report *r) {
         strscpy(n->conf_path, sizeof(n->conf_path), conf);
         e = parse_file(&np, conf);
         if (e == -ENOENT) {
-                bool store = faccessat(ctx->root_fd, "nix/store", F_OK, 0) == 0;
+                bool store = probe_ctx_exists(ctx, "nix/store");
                 probe_set(res, PROBE_ABSENT,
                           store ? "/nix/store exists but %s is missing: Nix defaults apply"
                                 : "Nix is not installed (no %s)",
@@ -179,6 +197,15 @@ int probe_nix(struct probe_ctx *ctx, struct host_report *r) {
                 snprintf(bd, sizeof(bd), " (%s)", fa.fstype);
         }
 
+        if (np.malformed_line) {
+                probe_set(res, PROBE_FAIL,
+                          "Nix rejects %s:%u (illegal configuration line or missing include): "
+                          "every nix command fails",
+                          np.malformed_path, np.malformed_line);
+                probe_set_remedy(res, "fix that line: settings are \"name = value\" with spaces "
+                                      "around '='");
+                return 0;
+        }
         if (np.error < 0) {
                 probe_set_error(res, PROBE_WARN, np.error, np.error_path);
                 return 0;

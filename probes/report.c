@@ -126,14 +126,50 @@ void probe_set_remedy(struct probe_result *res, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* Garbage (as opposed to an unreadable file) by the errno a reader or parser gave. */
+static bool is_content_error(int error) {
+        return error == -EBADMSG || error == -EINVAL || error == -ERANGE || error == -EFBIG ||
+               error == -ENAMETOOLONG || error == -E2BIG;
+}
+
+/* "unexpected content in PATH (why)" or "cannot read PATH: why". */
+static void describe_error(char *buf, size_t size, int error, const char *path) {
+        if (is_content_error(error))
+                snprintf(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
+        else
+                snprintf(buf, size, "cannot read %s: %s", path, strerror(-error));
+}
+
 void probe_set_error(struct probe_result *res, enum probe_status status, int error,
                      const char *path) {
         res->error = error;
         res->status = status;
-        if (error == -EBADMSG || error == -EINVAL || error == -ERANGE || error == -EFBIG)
-                snprintf(res->reason, sizeof(res->reason), "unexpected content in %s (%s)", path,
-                         strerror(-error));
-        else
-                snprintf(res->reason, sizeof(res->reason), "cannot read %s: %s", path,
-                         strerror(-error));
+        describe_error(res->reason, sizeof(res->reason), error, path);
+}
+
+void probe_bad_note(struct probe_bad *b, int error, const char *path) {
+        if (error >= 0 || error == -ENOENT || error == -ENOTDIR || error == -ENODEV || b->path[0])
+                return;
+        b->error = error;
+        snprintf(b->path, sizeof(b->path), "%s%s", path[0] == '/' ? "" : "/", path);
+}
+
+void probe_bad_apply(const struct probe_bad *b, struct probe_result *res) {
+        char what[REASON_MAX];
+        size_t l;
+
+        if (!b->path[0])
+                return;
+        if (res->status == PROBE_OK) {
+                probe_set_error(res, PROBE_WARN, b->error, b->path);
+                probe_set_remedy(res, "%s",
+                                 is_content_error(b->error)
+                                         ? "check the kernel and the file; hosttune "
+                                           "ignored the value it could not parse"
+                                         : "run hosttune as root");
+                return;
+        }
+        describe_error(what, sizeof(what), b->error, b->path);
+        l = strlen(res->reason);
+        snprintf(res->reason + l, sizeof(res->reason) - l, "; also %s", what);
 }

@@ -104,7 +104,7 @@ enum kvm_cap_index {
 struct kvm_facts {
         struct device_facts dev;
         bool module_loaded;      /* /sys/module/kvm exists */
-        char vendor_module[16];  /* kvm_intel, kvm_amd, or "" */
+        char vendor_module[16];  /* kvm_intel, kvm_amd, kvm_pvm, or "" */
         int nested;              /* -1 unknown, 0 off, 1 on */
         char nx_huge_pages[16];  /* kvm.nx_huge_pages as the kernel shows it, or "" */
         bool queried;            /* the ioctls below ran (live root) or came from a fixture */
@@ -321,7 +321,26 @@ void probe_set(struct probe_result *res, enum probe_status status, const char *f
         __attribute__((format(printf, 3, 4)));
 void probe_set_remedy(struct probe_result *res, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-/* Record that something the probe needed could not be read: sets error, status (if worse)
- * and a reason naming the path and the errno. */
+/* Record that something the probe needed could not be read: sets error, status and a reason
+ * naming the path and the errno ("unexpected content in PATH" for garbage, "cannot read PATH"
+ * otherwise). */
 void probe_set_error(struct probe_result *res, enum probe_status status, int error,
                      const char *path);
+
+/* The first file a probe could not use although it exists (garbage, too big, unreadable).
+ * Probes note such files while they read and apply the note once the status is decided, so a
+ * garbled kernel file never passes silently and never hides a worse verdict. Files read only
+ * for detail (JSON-only facts) are never noted: a status must not depend on detail. */
+struct probe_bad {
+        int error;
+        char path[160];
+};
+
+/* Note path (relative to the root or absolute) with error, unless something was noted
+ * already or error says the file is simply missing (-ENOENT, -ENOTDIR, -ENODEV). */
+void probe_bad_note(struct probe_bad *b, int error, const char *path);
+
+/* Apply a note to a decided result: an ok status becomes warn with a reason naming the file
+ * (and error set); any other status keeps its verdict and reason, and the reason gains
+ * "; also unexpected content in PATH". Nothing when nothing was noted. */
+void probe_bad_apply(const struct probe_bad *b, struct probe_result *res);

@@ -17,6 +17,7 @@ static int read_int(struct probe_ctx *ctx, const char *path, int64_t *ret) {
 int probe_userns(struct probe_ctx *ctx, struct host_report *r) {
         struct userns_facts *u = &r->userns;
         struct probe_result *res = &r->results[PROBE_USERNS];
+        struct probe_bad bad = { 0 };
         int64_t v;
         int e;
 
@@ -34,15 +35,20 @@ int probe_userns(struct probe_ctx *ctx, struct host_report *r) {
                 return 0;
         }
         u->max_user_namespaces = v;
-        if (read_int(ctx, "proc/sys/kernel/unprivileged_userns_clone", &v) == 0)
+        e = read_int(ctx, "proc/sys/kernel/unprivileged_userns_clone", &v);
+        if (e == 0)
                 u->unprivileged_userns_clone = (int) (v != 0);
-        if (read_int(ctx, "proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0)
+        probe_bad_note(&bad, e, "proc/sys/kernel/unprivileged_userns_clone");
+        e = read_int(ctx, "proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v);
+        if (e == 0)
                 u->apparmor_restrict_unprivileged = (int) (v != 0);
+        probe_bad_note(&bad, e, "proc/sys/kernel/apparmor_restrict_unprivileged_userns");
 
         if (u->max_user_namespaces == 0) {
                 probe_set(res, PROBE_FAIL,
                           "user.max_user_namespaces = 0: no user namespaces can be created");
                 probe_set_remedy(res, "sysctl user.max_user_namespaces=65536");
+                probe_bad_apply(&bad, res);
                 return 0;
         }
         if (u->unprivileged_userns_clone == 0) {
@@ -50,6 +56,7 @@ int probe_userns(struct probe_ctx *ctx, struct host_report *r) {
                           "kernel.unprivileged_userns_clone = 0: unprivileged test drivers cannot "
                           "create user namespaces");
                 probe_set_remedy(res, "sysctl kernel.unprivileged_userns_clone=1");
+                probe_bad_apply(&bad, res);
                 return 0;
         }
         if (u->apparmor_restrict_unprivileged == 1) {
@@ -59,9 +66,11 @@ int probe_userns(struct probe_ctx *ctx, struct host_report *r) {
                 probe_set_remedy(res,
                                  "sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an "
                                  "AppArmor profile for the test driver");
+                probe_bad_apply(&bad, res);
                 return 0;
         }
         probe_set(res, PROBE_OK, "user namespaces available (max %lld)",
                   (long long) u->max_user_namespaces);
+        probe_bad_apply(&bad, res);
         return 0;
 }

@@ -37,26 +37,24 @@ static int zram_dir_cb(const char *name, void *userdata) {
         return 0;
 }
 
-/* Fill one device from /sys/block/zramN. Returns a path that held garbage, or NULL. */
-static const char *read_device(struct probe_ctx *ctx, const struct memory_facts *m,
-                               const char *mountinfo, struct zram_device *z, char *bad,
-                               size_t badsize) {
+/* Fill one device from /sys/block/zramN; files that hold garbage are noted in bad. */
+static void read_device(struct probe_ctx *ctx, const struct memory_facts *m, const char *mountinfo,
+                        struct zram_device *z, struct probe_bad *bad) {
         char path[128], buf[512], dev[32];
         uint64_t v[3];
-        int k;
+        ssize_t k;
 
         snprintf(path, sizeof(path), "sys/block/%s/disksize", z->name);
         k = read_u64_at(ctx->root_fd, path, &z->disksize);
-        if (k < 0) {
-                snprintf(bad, badsize, "/%s", path);
-                return bad;
-        }
+        probe_bad_note(bad, (int) k, path);
         snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", z->name);
-        if (read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0)
-                (void) word_list_selected(buf, z->algorithm, sizeof(z->algorithm));
+        k = read_attribute_at(ctx->root_fd, path, buf, sizeof(buf));
+        if (k >= 0 && word_list_selected(buf, z->algorithm, sizeof(z->algorithm)) < 0)
+                k = -EINVAL; /* no bracketed choice */
+        probe_bad_note(bad, (int) k, path);
         /* mm_stat: orig_data_size compr_data_size mem_used_total mem_limit ... */
         snprintf(path, sizeof(path), "sys/block/%s/mm_stat", z->name);
-        if (ctx->detail && read_virtual_file_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
+        if (ctx->detail && read_attribute_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
                 const char *p = buf;
                 unsigned n = 0;
                 while (n < 3) {
@@ -87,20 +85,20 @@ static const char *read_device(struct probe_ctx *ctx, const struct memory_facts 
                 }
         if (mountinfo) {
                 struct mounted_args a = { dev, false };
-                (void) mountinfo_parse(mountinfo, mounted_cb, &a, NULL);
+                (void) mountinfo_parse_matching(mountinfo, dev, mounted_cb, &a, NULL);
                 z->is_mounted = a.found;
         }
-        return NULL;
 }
 
 int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
         struct zram_facts *zf = &r->zram;
         struct probe_result *res = &r->results[PROBE_ZRAM];
-        char bad[128] = "", desc[REASON_MAX] = "";
+        struct probe_bad bad = { 0 };
+        char desc[REASON_MAX] = "";
         const char *mountinfo = NULL;
         int e;
 
-        zf->module = faccessat(ctx->root_fd, "sys/class/zram-control", F_OK, 0) == 0;
+        zf->module = probe_ctx_exists(ctx, "sys/class/zram-control");
         e = read_dir_names_at(ctx->root_fd, "sys/block", zram_dir_cb, zf);
         if (e < 0 && e != -ENOENT) {
                 probe_set_error(res, PROBE_FAIL, e, "/sys/block");
@@ -115,12 +113,7 @@ int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
         }
         (void) probe_ctx_mountinfo(ctx, &mountinfo);
         for (unsigned i = 0; i < zf->n_devices; i++)
-                if (read_device(ctx, &r->memory, mountinfo, &zf->devices[i], bad, sizeof(bad)))
-                        break;
-        if (bad[0]) {
-                probe_set_error(res, PROBE_WARN, -EBADMSG, bad);
-                return 0;
-        }
+                read_device(ctx, &r->memory, mountinfo, &zf->devices[i], &bad);
         for (unsigned i = 0; i < zf->n_devices; i++) {
                 const struct zram_device *z = &zf->devices[i];
                 size_t l = strlen(desc);
@@ -143,5 +136,6 @@ int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
         if (zf->n_devices == 0)
                 snprintf(desc, sizeof(desc), "zram module loaded, no devices");
         probe_set(res, PROBE_OK, "%s", desc);
+        probe_bad_apply(&bad, res);
         return 0;
 }

@@ -41,6 +41,7 @@ check() {
 	need libglib2.0-bin have gdbus
 	need nix-bin have nix-instantiate
 	need python3 have python3
+	need python3-jsonschema /usr/bin/python3 -c 'import jsonschema'
 	need kmod have modprobe
 	need e2fsprogs have lsattr
 	need procps have sysctl
@@ -63,6 +64,8 @@ bench() {
 	need dbus-daemon have dbus-daemon
 	need btrfs-progs have mkfs.btrfs
 	need python3 have python3
+	need linux-perf have perf
+	need strace have strace
 }
 
 lint() {

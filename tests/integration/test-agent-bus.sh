@@ -195,6 +195,16 @@ assert_eq "check sees the agent's generation" 4 "$(echo "$chk" | jq_py "d['agent
 assert_eq "check evaluates the agent's requirements" "tun,hugepages=2M" \
 	"$(echo "$chk" | jq_py "','.join(r['name'] for r in d['requirements'])")"
 assert_eq "check --offline ignores the agent" local "$("$HOSTTUNE" check --offline --json | jq_py "d['source']" || true)"
+# The agent's documents validate against the check schema (docs/schema/, python3-jsonschema).
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+	echo "$doc" >"$T_TMP/agent-check.json"
+	echo "$rep" >"$T_TMP/agent-report.json"
+	echo "$chk" >"$T_TMP/agent-cli-check.json"
+	/usr/bin/python3 "$HOSTTUNE_SRC/tests/integration/validate-json.py" "$HOSTTUNE_SRC/docs/schema" \
+		"$T_TMP/agent-check.json" "$T_TMP/agent-report.json" "$T_TMP/agent-cli-check.json" ||
+		fail "an agent document does not match docs/schema"
+	ok "Check, GetReport and check --json via the agent match the schema"
+fi
 
 # --- output files, against the kernel's files
 rj=$AGENT_RUN/ready.json

@@ -3,6 +3,9 @@
 # /proc/meminfo, /sys, stat(1) of the device nodes, /proc/cpuinfo.
 . "$(dirname "$0")/lib.sh"
 need_cmd python3 stat
+# Other tests grow and shrink the hugepage pool (under this lock): hold it while the probe's
+# numbers are compared with /proc/meminfo, or the two readings may straddle a change.
+kernel_lock
 
 json=$("$HOSTTUNE" probe --json)
 probe() { echo "$json" | jq_py "next(p for p in d['probes'] if p['id']=='$1')$2"; }
