@@ -137,11 +137,13 @@ $(HOSTTUNED): $(AGENT_OBJ) $(LIBHOSTTUNE)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
 
 # --- run and test -----------------------------------------------------------------------------
 # `make run`: hosttune check on this host with the embedded default policy. "Not ready" (exit 1)

@@ -229,6 +229,7 @@ int agent_check(struct agent *a, const struct requirements *req, bool with_polic
                 r = plan_build(report, a->policy, ret_plan);
                 if (r < 0)
                         return r;
+                agent_leases_filter_plan(a, ret_plan);
         }
         return failed;
 }
@@ -246,6 +247,9 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         if (r >= 0) {
                 plan_free(&a->plan);
                 r = plan_build(a->report, a->policy, &a->plan);
+                /* What leases hold (a tap's owner, a pool grown for them) is no drift. */
+                if (r >= 0)
+                        agent_leases_filter_plan(a, &a->plan);
         }
         if (r < 0) {
                 agent_set_last_error(a, "probing failed: %s", strerror(-r));
@@ -277,8 +281,17 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         return 0;
 }
 
+static int on_outputs_due(sd_event_source *s, void *userdata) {
+        struct agent *a = userdata;
+
+        (void) s;
+        (void) agent_outputs_write_some(a, false);
+        return 0;
+}
+
 void agent_leases_changed(struct agent *a) {
         uint64_t leased = 0;
+        int r;
 
         for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
                 leased += a->leases.hugepages[i].bytes;
@@ -286,7 +299,24 @@ void agent_leases_changed(struct agent *a) {
                 a->hugepages_leased = leased;
                 agent_bus_properties_changed(a, "HugePagesLeased");
         }
-        (void) agent_outputs_write(a);
+        /* The files follow once the loop has nothing else to do: a lease's reply does not wait
+         * for four file writes, and a burst of lease changes writes them once. The property
+         * above is current at once; `hosttune check` reads agent.state a moment later. */
+        if (!a->event) {
+                (void) agent_outputs_write_some(a, false);
+                return;
+        }
+        if (!a->outputs_source) {
+                r = sd_event_add_defer(a->event, &a->outputs_source, on_outputs_due, a);
+                if (r >= 0)
+                        r = sd_event_source_set_priority(a->outputs_source, SD_EVENT_PRIORITY_IDLE);
+                if (r < 0) {
+                        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
+                        (void) agent_outputs_write_some(a, false);
+                        return;
+                }
+        }
+        (void) sd_event_source_set_enabled(a->outputs_source, SD_EVENT_ONESHOT);
 }
 
 /* ---- re-probe timer ---- */
@@ -312,25 +342,29 @@ static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+int agent_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, uint64_t accuracy,
+                    sd_event_time_handler_t handler, void *userdata) {
+        int r;
+
+        if (usec == 0) {
+                if (*s)
+                        (void) sd_event_source_set_enabled(*s, SD_EVENT_OFF);
+                return 0;
+        }
+        if (!*s)
+                return sd_event_add_time_relative(a->event, s, CLOCK_MONOTONIC, usec, accuracy,
+                                                  handler, userdata);
+        r = sd_event_source_set_time_relative(*s, usec);
+        return r < 0 ? r : sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+}
+
 static void arm_reprobe(struct agent *a) {
-        uint64_t interval = a->policy ? a->policy->reprobe_interval_usec : 0;
         int r;
 
         if (!a->event)
                 return;
-        if (interval == 0) {
-                if (a->reprobe_source)
-                        (void) sd_event_source_set_enabled(a->reprobe_source, SD_EVENT_OFF);
-                return;
-        }
-        if (!a->reprobe_source)
-                r = sd_event_add_time_relative(a->event, &a->reprobe_source, CLOCK_MONOTONIC,
-                                               interval, REPROBE_ACCURACY_USEC, on_reprobe, a);
-        else {
-                r = sd_event_source_set_time_relative(a->reprobe_source, interval);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(a->reprobe_source, SD_EVENT_ONESHOT);
-        }
+        r = agent_timer_arm(a, &a->reprobe_source, a->policy ? a->policy->reprobe_interval_usec : 0,
+                            REPROBE_ACCURACY_USEC, on_reprobe, a);
         if (r < 0)
                 log_error("cannot arm the re-probe timer: %s", strerror(-r));
 }
@@ -410,6 +444,7 @@ int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t er
                  a->generation);
         agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
         agent_bus_emit_policy_reloaded(a);
+        agent_leases_policy_changed(a);
 
         /* The reload is complete (READY=1, replies) when the new policy's apply ended. */
         r = agent_apply_start(a, APPLY_CAUSE_RELOAD, NULL);
@@ -436,7 +471,13 @@ void agent_run_queued_reload(struct agent *a) {
 static void stop_now(struct agent *a) {
         char err[512];
 
-        if (a->policy && a->policy->revert_on_stop) {
+        if (a->policy && a->policy->revert_on_stop && agent_leases_count(a) > 0)
+                /* Leases outlive a restart; reverting would pull the pool and the taps from
+                 * under them. */
+                log_warning("revert-on-stop skipped: %u lease%s still hold%s resources",
+                            agent_leases_count(a), agent_leases_count(a) == 1 ? "" : "s",
+                            agent_leases_count(a) == 1 ? "s" : "");
+        else if (a->policy && a->policy->revert_on_stop) {
                 agent_notify_status(a, "Reverting (revert-on-stop)");
                 if (agent_revert(a, err, sizeof(err)) < 0)
                         log_error("revert on stop failed: %s", err);
@@ -598,6 +639,14 @@ int agent_start(struct agent *a) {
                 return r;
         }
 
+        /* The leases of an earlier run, before the first apply: its plan must leave what they
+         * hold alone. The report they judge requests by comes from that apply's probe. */
+        r = agent_leases_start(a);
+        if (r < 0) {
+                log_error("cannot start the leases: %s", strerror(-r));
+                return r;
+        }
+
         /* The first apply (it probes first, for its plan); READY=1 when it ended
          * (agent_start_finished). */
         agent_notify_status(a, "Probing");
@@ -620,10 +669,12 @@ void agent_start_finished(struct agent *a, bool changed) {
 }
 
 void agent_done(struct agent *a) {
+        agent_leases_done(a);
         agent_apply_done(a);
         answer_reload_waiters(a, AGENT_ERROR_NOT_READY, "hosttuned stopped");
         free(a->reload_waiters);
         a->reprobe_source = sd_event_source_unref(a->reprobe_source);
+        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
         if (a->bus) {
                 sd_bus_flush(a->bus);
                 a->bus = sd_bus_flush_close_unref(a->bus);

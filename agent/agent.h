@@ -56,7 +56,14 @@ struct agent_stats {
         uint64_t last_probe_realtime_usec;
 };
 
-struct apply_run; /* agent/apply.c: a plan being executed */
+struct apply_run;     /* agent/apply.c: a plan being executed */
+struct lease_manager; /* agent/lease.h */
+
+/* An apply that waits for the lease worker to let go of the journal. */
+struct deferred_apply {
+        int cause; /* enum apply_cause */
+        sd_bus_message *reply_to;
+};
 
 /* What asked for an apply; decides how its end is reported. */
 enum apply_cause {
@@ -100,7 +107,7 @@ struct agent {
         char ready_reason[512];
         bool evaluated;
 
-        /* What leases hold (issue 5 fills it in; all zero until then). After changing it,
+        /* What leases hold (agent/lease.c computes it from its table). After changing it,
          * call agent_leases_changed(). */
         struct lease_usage leases;
 
@@ -115,7 +122,15 @@ struct agent {
         bool stopping;
 
         sd_event_source *reprobe_source;
+        sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
         struct agent_stats stats;
+
+        /* Leases (agent/lease*.c). */
+        struct lease_manager *lease_mgr;
+        /* Applies asked for while the lease worker held the revert journal: started in order
+         * once it let go (agent_apply_run_deferred). */
+        struct deferred_apply *deferred_applies;
+        unsigned n_deferred_applies;
 };
 
 /* Set up everything up to (and including) taking the bus name, then run the first apply;
@@ -139,7 +154,8 @@ int agent_reprobe(struct agent *a, const char *why);
  * GetReport. agent_reprobe() leaves them out, since readiness never depends on them. */
 int agent_reprobe_full(struct agent *a, const char *why, bool detail);
 
-/* Publish the outputs again after a->leases changed (HugePagesLeased, agent.state). */
+/* Publish a->leases after it changed: HugePagesLeased at once, the files (agent.state,
+ * ready.json, metrics) once the event loop is idle. */
 void agent_leases_changed(struct agent *a);
 
 /* Probe what req needs (everything when with_policy) into a zeroed *report, evaluate req
@@ -179,6 +195,11 @@ void agent_stop_if_pending(struct agent *a);
 /* After an apply ended: run the reload that came in while it ran (SIGHUP or Reload()). */
 void agent_run_queued_reload(struct agent *a);
 
+/* (Re)arm the one-shot CLOCK_MONOTONIC timer *s to fire usec from now (created on first use);
+ * usec 0 disables it. */
+int agent_timer_arm(struct agent *a, sd_event_source **s, uint64_t usec, uint64_t accuracy,
+                    sd_event_time_handler_t handler, void *userdata);
+
 /* CLOCK_MONOTONIC or CLOCK_REALTIME now, in microseconds. */
 uint64_t agent_now_usec(clockid_t clock);
 
@@ -208,11 +229,82 @@ void agent_bus_emit_policy_reloaded(struct agent *a);
  * not be had. Lease handlers call this first. */
 int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
 
+/* The caller's credentials as agent_bus_check_privileged() needs them (effective uid and gid,
+ * supplementary gids, pid). */
+int agent_bus_sender_creds(sd_bus_message *m, sd_bus_creds **ret);
+
+/* agent_bus_check_privileged() with credentials already had. */
+int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                                     sd_bus_error *error);
+
+/* agent_bus_check_privileged() for a handler: < 0 (error set, or a negative errno) when the
+ * caller may not go on, 0 when it may. */
+int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
+
+/* Set org.freedesktop.DBus.Error.InvalidArgs with a formatted message; returns its errno. */
+int agent_bus_invalid_args(sd_bus_error *error, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* In an a{sv} dict entry whose key was read: enter the variant when it holds a value of
+ * signature sig, else InvalidArgs naming method, key and both types. */
+int agent_bus_enter_variant(sd_bus_message *m, const char *method, const char *key, const char *sig,
+                            sd_bus_error *error);
+
+/* Read an a{sv}: entry is called with each key, positioned at its variant (it enters the
+ * variant and reads the value; agent_bus_enter_variant checks the type); the first negative
+ * value it returns ends the reading. */
+int agent_bus_read_dict(sd_bus_message *m,
+                        int (*entry)(sd_bus_message *m, const char *key, void *userdata,
+                                     sd_bus_error *error),
+                        void *userdata, sd_bus_error *error);
+
+/* ---- agent/lease*.c (docs/leases.md) ---- */
+
+/* Start the leases: the worker thread, then the lease file of an earlier run: leases whose
+ * holder is still on the bus (or that persist) are kept, the rest given back, leftovers of a
+ * crash removed. Call once the bus is attached and before the first apply (whose plan must
+ * leave leased taps alone). */
+int agent_leases_start(struct agent *a);
+
+/* Stop the worker (after its job), answer waiting calls; leases stay on record. */
+void agent_leases_done(struct agent *a);
+
+/* Does the lease worker hold the revert journal now (agent_apply_start then waits)? */
+bool agent_leases_journal_busy(const struct agent *a);
+
+/* An apply ended: lease work that waited for it may go on. */
+void agent_leases_apply_ended(struct agent *a);
+
+/* The policy changed (reload): pool ceilings and the idle shrink may be different. */
+void agent_leases_policy_changed(struct agent *a);
+
+/* Leases on record (granted, being provisioned or being given back). */
+unsigned agent_leases_count(const struct agent *a);
+
+/* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
+void agent_leases_filter_plan(const struct agent *a, struct plan *plan);
+
+/* The lease methods of the vtable. */
+int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* ---- agent/apply.c: applies that waited for the lease worker ---- */
+
+/* Start the applies asked for while the lease worker held the journal, in order, as far as
+ * one can run now (the next starts when it ended). */
+void agent_apply_run_deferred(struct agent *a);
+
 /* ---- agent/outputs.c ---- */
 
 /* Write ready.json, the metrics file, nix.conf and agent.state for the current state. Returns
  * the first error (each output is still attempted). */
 int agent_outputs_write(struct agent *a);
+
+/* The same, nix.conf only when asked: what leases hold is in ready.json, the metrics and
+ * agent.state, never in the verified features (leases change often; nix.conf readers are
+ * Nix daemons that re-read it on every build). */
+int agent_outputs_write_some(struct agent *a, bool nix_conf);
 
 /* The Nix system features this host verifiably provides, space separated, into buf. */
 void agent_verified_features(const struct agent *a, char *buf, size_t size);

@@ -234,6 +234,8 @@ static void finish(struct agent *a, struct apply_run *run) {
                         (void) sd_bus_reply_method_errno(reply_to, ENOMEM, NULL);
         }
         agent_run_queued_reload(a);
+        agent_apply_run_deferred(a);
+        agent_leases_apply_ended(a);
         agent_stop_if_pending(a);
 }
 
@@ -258,12 +260,57 @@ static int on_apply_done(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+/* Remember an apply asked for while the lease worker holds the journal. One re-apply after
+ * drift stands for any number. */
+static int defer(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
+        struct deferred_apply *d;
+
+        if (cause == APPLY_CAUSE_DRIFT)
+                for (unsigned i = 0; i < a->n_deferred_applies; i++)
+                        if (a->deferred_applies[i].cause == APPLY_CAUSE_DRIFT)
+                                return 1;
+        d = realloc(a->deferred_applies, (a->n_deferred_applies + 1) * sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        a->deferred_applies = d;
+        d[a->n_deferred_applies++] = (struct deferred_apply){
+                .cause = cause,
+                .reply_to = sd_bus_message_ref(reply_to),
+        };
+        log_info("%s waits until the lease worker let go of the revert journal",
+                 cause == APPLY_CAUSE_METHOD   ? "Apply()"
+                 : cause == APPLY_CAUSE_RELOAD ? "the reload's apply"
+                 : cause == APPLY_CAUSE_DRIFT  ? "re-applying after drift"
+                                               : "the first apply");
+        return 1;
+}
+
+void agent_apply_run_deferred(struct agent *a) {
+        while (a->n_deferred_applies > 0 && !a->apply && !agent_leases_journal_busy(a)) {
+                struct deferred_apply d = a->deferred_applies[0];
+                int r;
+
+                memmove(&a->deferred_applies[0], &a->deferred_applies[1],
+                        (a->n_deferred_applies - 1) * sizeof(d));
+                a->n_deferred_applies--;
+                r = agent_apply_start(a, (enum apply_cause) d.cause, d.reply_to);
+                if (r < 0 && d.reply_to)
+                        (void) sd_bus_reply_method_errnof(d.reply_to, -r, "apply failed: %s",
+                                                          strerror(-r));
+                sd_bus_message_unref(d.reply_to);
+        }
+}
+
 int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
         struct apply_run *run;
         int r;
 
         if (a->apply)
                 return -EBUSY;
+        /* The lease worker resizes the pool or refills snapshots under the journal: an apply
+         * planned now could undo what it is about to do. It starts once the worker let go. */
+        if (agent_leases_journal_busy(a))
+                return defer(a, cause, reply_to);
         run = calloc(1, sizeof(*run));
         if (!run)
                 return -ENOMEM;
@@ -284,6 +331,8 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
                 goto fail;
         run->plan = a->plan;
         r = plan_build(a->report, a->policy, &a->plan);
+        if (r >= 0)
+                agent_leases_filter_plan(a, &a->plan);
         if (r < 0) {
                 a->plan = run->plan;
                 run->plan = (struct plan){ 0 };
@@ -392,6 +441,16 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
 }
 
 void agent_apply_done(struct agent *a) {
+        for (unsigned i = 0; i < a->n_deferred_applies; i++) {
+                if (a->deferred_applies[i].reply_to)
+                        (void) sd_bus_reply_method_errorf(a->deferred_applies[i].reply_to,
+                                                          AGENT_ERROR_NOT_READY,
+                                                          "hosttuned stopped");
+                sd_bus_message_unref(a->deferred_applies[i].reply_to);
+        }
+        free(a->deferred_applies);
+        a->deferred_applies = NULL;
+        a->n_deferred_applies = 0;
         apply_run_free(a->apply);
         a->apply = NULL;
         apply_run_free(a->last_apply);

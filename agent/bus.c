@@ -15,35 +15,47 @@
 
 /* ---- access ---- */
 
-int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+int agent_bus_sender_creds(sd_bus_message *m, sd_bus_creds **ret) {
+        /* The bus daemon vouches for the uid (SO_PEERCRED at connect time, which is the
+         * effective uid), the pid and, with dbus-daemon >= 1.12, the groups. One query: each
+         * costs a round trip to the bus daemon. */
+        return sd_bus_query_sender_creds(
+                m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_PID, ret);
+}
+
+int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                                     sd_bus_error *error) {
         const gid_t *gids = NULL;
         uid_t uid;
         gid_t gid;
         int r, n;
 
-        /* The bus daemon vouches for the uid (SO_PEERCRED at connect time, which is the
-         * effective uid) and, with dbus-daemon >= 1.12, the groups; AUGMENT fills what it does
-         * not send from /proc. */
-        r = sd_bus_query_sender_creds(m,
-                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
-                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
-                                              SD_BUS_CREDS_AUGMENT,
-                                      &creds);
-        if (r < 0)
-                return r;
         r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
         if (uid == 0)
                 return 1;
         if (a->lease_gid_set) {
-                if (sd_bus_creds_get_egid(creds, &gid) >= 0 && gid == a->lease_gid)
-                        return 1;
+                _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *more = NULL;
+
                 n = sd_bus_creds_get_supplementary_gids(creds, &gids);
                 for (int i = 0; i < n; i++)
                         if (gids[i] == a->lease_gid)
                                 return 1;
+                /* What the bus daemon did not say (the effective gid, and the groups when it
+                 * is older than 1.12): AUGMENT reads /proc, only for callers that are neither
+                 * root nor already known members. */
+                if (sd_bus_query_sender_creds(m,
+                                              SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                                      SD_BUS_CREDS_AUGMENT,
+                                              &more) >= 0) {
+                        if (sd_bus_creds_get_egid(more, &gid) >= 0 && gid == a->lease_gid)
+                                return 1;
+                        n = sd_bus_creds_get_supplementary_gids(more, &gids);
+                        for (int i = 0; i < n; i++)
+                                if (gids[i] == a->lease_gid)
+                                        return 1;
+                }
         }
         sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED, "%s needs root%s%s%s (caller uid %u)",
                           sd_bus_message_get_member(m),
@@ -53,8 +65,14 @@ int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error 
         return 0;
 }
 
-/* Run the access check; returns < 0 (error set, or errno) when the handler must stop. */
-static int require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
+int agent_bus_check_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r = agent_bus_sender_creds(m, &creds);
+
+        return r < 0 ? r : agent_bus_check_privileged_creds(a, m, creds, error);
+}
+
+int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error) {
         int r = agent_bus_check_privileged(a, m, error);
 
         if (r < 0)
@@ -64,9 +82,7 @@ static int require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *
 
 /* ---- Check(a{sv}) ---- */
 
-static int invalid_args(sd_bus_error *error, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static int invalid_args(sd_bus_error *error, const char *fmt, ...) {
+int agent_bus_invalid_args(sd_bus_error *error, const char *fmt, ...) {
         char buf[512];
         va_list ap;
 
@@ -76,8 +92,8 @@ static int invalid_args(sd_bus_error *error, const char *fmt, ...) {
         return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, buf);
 }
 
-/* Enter the variant of the current dict entry when it holds sig; InvalidArgs otherwise. */
-static int enter_variant(sd_bus_message *m, const char *key, const char *sig, sd_bus_error *error) {
+int agent_bus_enter_variant(sd_bus_message *m, const char *method, const char *key, const char *sig,
+                            sd_bus_error *error) {
         const char *contents = NULL;
         char type;
         int r;
@@ -86,9 +102,10 @@ static int enter_variant(sd_bus_message *m, const char *key, const char *sig, sd
         if (r < 0)
                 return r;
         if (type != SD_BUS_TYPE_VARIANT || !contents || !streq(contents, sig))
-                return invalid_args(error,
-                                    "Check: key '%s' must hold a value of type '%s', not '%s'", key,
-                                    sig, contents ? contents : "?");
+                return agent_bus_invalid_args(error,
+                                              "%s: key '%s' must hold a value of type '%s', not "
+                                              "'%s'",
+                                              method, key, sig, contents ? contents : "?");
         return sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, sig);
 }
 
@@ -98,95 +115,26 @@ static int merge_tokens(struct agent *a, const char *list, struct requirements *
         uint64_t mem_total = a->report->memory.mem_total_kib * 1024;
 
         if (requirements_parse(list, mem_total, req, err, sizeof(err)) < 0)
-                return invalid_args(error, "Check: %s", err);
+                return agent_bus_invalid_args(error, "Check: %s", err);
         return 0;
 }
 
-/* The a{sv} of Check: see docs/dbus-api.md for the keys. */
-static int read_check_request(struct agent *a, sd_bus_message *m, struct requirements *ret,
-                              bool *ret_use_policy, sd_bus_error *error) {
-        struct requirements given = { 0 }, out = { 0 };
-        bool use_policy = true;
-        uint64_t hp_bytes = 0, hp_size = 0;
-        bool hp_set = false, hp_size_set = false;
-        char tok[96];
-        int r;
+int agent_bus_read_dict(sd_bus_message *m,
+                        int (*entry)(sd_bus_message *m, const char *key, void *userdata,
+                                     sd_bus_error *error),
+                        void *userdata, sd_bus_error *error) {
+        int r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
 
-        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
-                const char *key, *contents = NULL;
-                char type;
+                const char *key;
 
                 r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "require")) {
-                        /* "s" (a list as on the command line) or "as" (one token each). */
-                        r = sd_bus_message_peek_type(m, &type, &contents);
-                        if (r < 0)
-                                return r;
-                        if (contents && streq(contents, "as")) {
-                                char **strv = NULL;
-
-                                r = sd_bus_message_enter_container(m, 'v', "as");
-                                if (r >= 0)
-                                        r = sd_bus_message_read_strv(m, &strv);
-                                for (char **s = strv; r >= 0 && s && *s; s++)
-                                        r = merge_tokens(a, *s, &given, error);
-                                for (char **s = strv; s && *s; s++)
-                                        free(*s);
-                                free(strv);
-                        } else {
-                                const char *list;
-
-                                r = enter_variant(m, key, "s", error);
-                                if (r >= 0)
-                                        r = sd_bus_message_read(m, "s", &list);
-                                if (r >= 0)
-                                        r = merge_tokens(a, list, &given, error);
-                        }
-                } else if (streq(key, "hugepages")) {
-                        r = enter_variant(m, key, "t", error);
-                        if (r >= 0)
-                                r = sd_bus_message_read(m, "t", &hp_bytes);
-                        if (r >= 0 && hp_bytes == 0)
-                                r = invalid_args(error, "Check: 'hugepages' must be > 0 bytes");
-                        hp_set = true;
-                } else if (streq(key, "hugepage-size")) {
-                        r = enter_variant(m, key, "t", error);
-                        if (r >= 0)
-                                r = sd_bus_message_read(m, "t", &hp_size);
-                        if (r >= 0 && (hp_size == 0 || (hp_size & (hp_size - 1)) != 0))
-                                r = invalid_args(error,
-                                                 "Check: 'hugepage-size' must be a power of two");
-                        hp_size_set = true;
-                } else if (streq(key, "snapshots") || streq(key, "taps")) {
-                        uint32_t n;
-
-                        r = enter_variant(m, key, "u", error);
-                        if (r >= 0)
-                                r = sd_bus_message_read(m, "u", &n);
-                        if (r >= 0) {
-                                snprintf(tok, sizeof(tok), "%s=%" PRIu32, key, n);
-                                r = merge_tokens(a, tok, &given, error);
-                        }
-                } else if (streq(key, "use-policy")) {
-                        int b = 1;
-
-                        r = enter_variant(m, key, "b", error);
-                        if (r >= 0)
-                                r = sd_bus_message_read(m, "b", &b);
-                        use_policy = b;
-                } else
-                        r = invalid_args(error,
-                                         "Check: unknown key '%s' (known: require, hugepages, "
-                                         "hugepage-size, snapshots, taps, use-policy)",
-                                         key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m); /* the variant */
+                if (r >= 0)
+                        r = entry(m, key, userdata, error);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m); /* the variant */
                 if (r >= 0)
                         r = sd_bus_message_exit_container(m); /* the dict entry */
                 if (r < 0)
@@ -194,43 +142,135 @@ static int read_check_request(struct agent *a, sd_bus_message *m, struct require
         }
         if (r < 0)
                 return r;
-        r = sd_bus_message_exit_container(m);
+        return sd_bus_message_exit_container(m);
+}
+
+/* What Check was given, key by key. */
+struct check_request {
+        struct agent *a;
+        struct requirements given;
+        bool use_policy;
+        uint64_t hp_bytes, hp_size;
+        bool hp_set, hp_size_set;
+};
+
+/* One key of Check's a{sv}: see docs/dbus-api.md for the keys. */
+static int check_entry(sd_bus_message *m, const char *key, void *userdata, sd_bus_error *error) {
+        struct check_request *c = userdata;
+        const char *contents = NULL;
+        char tok[96], type;
+        int r;
+
+        if (streq(key, "require")) {
+                /* "s" (a list as on the command line) or "as" (one token each). */
+                r = sd_bus_message_peek_type(m, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (contents && streq(contents, "as")) {
+                        char **strv = NULL;
+
+                        r = sd_bus_message_enter_container(m, 'v', "as");
+                        if (r >= 0)
+                                r = sd_bus_message_read_strv(m, &strv);
+                        for (char **s = strv; r >= 0 && s && *s; s++)
+                                r = merge_tokens(c->a, *s, &c->given, error);
+                        for (char **s = strv; s && *s; s++)
+                                free(*s);
+                        free(strv);
+                } else {
+                        const char *list;
+
+                        r = agent_bus_enter_variant(m, "Check", key, "s", error);
+                        if (r >= 0)
+                                r = sd_bus_message_read(m, "s", &list);
+                        if (r >= 0)
+                                r = merge_tokens(c->a, list, &c->given, error);
+                }
+        } else if (streq(key, "hugepages")) {
+                r = agent_bus_enter_variant(m, "Check", key, "t", error);
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "t", &c->hp_bytes);
+                if (r >= 0 && c->hp_bytes == 0)
+                        r = agent_bus_invalid_args(error, "Check: 'hugepages' must be > 0 bytes");
+                c->hp_set = true;
+        } else if (streq(key, "hugepage-size")) {
+                r = agent_bus_enter_variant(m, "Check", key, "t", error);
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "t", &c->hp_size);
+                if (r >= 0 && (c->hp_size == 0 || (c->hp_size & (c->hp_size - 1)) != 0))
+                        r = agent_bus_invalid_args(error,
+                                                   "Check: 'hugepage-size' must be a power of two");
+                c->hp_size_set = true;
+        } else if (streq(key, "snapshots") || streq(key, "taps")) {
+                uint32_t n;
+
+                r = agent_bus_enter_variant(m, "Check", key, "u", error);
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "u", &n);
+                if (r >= 0) {
+                        snprintf(tok, sizeof(tok), "%s=%" PRIu32, key, n);
+                        r = merge_tokens(c->a, tok, &c->given, error);
+                }
+        } else if (streq(key, "use-policy")) {
+                int b = 1;
+
+                r = agent_bus_enter_variant(m, "Check", key, "b", error);
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "b", &b);
+                c->use_policy = b;
+        } else
+                r = agent_bus_invalid_args(error,
+                                           "Check: unknown key '%s' (known: require, hugepages, "
+                                           "hugepage-size, snapshots, taps, use-policy)",
+                                           key);
+        return r;
+}
+
+/* The a{sv} of Check: see docs/dbus-api.md for the keys. */
+static int read_check_request(struct agent *a, sd_bus_message *m, struct requirements *ret,
+                              bool *ret_use_policy, sd_bus_error *error) {
+        struct check_request c = { .a = a, .use_policy = true };
+        struct requirements out = { 0 };
+        char tok[96];
+        int r;
+
+        r = agent_bus_read_dict(m, check_entry, &c, error);
         if (r < 0)
                 return r;
-
-        if (hp_size_set && !hp_set)
-                return invalid_args(error, "Check: 'hugepage-size' without 'hugepages'");
-        if (hp_set) {
-                if (hp_size_set)
-                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64 ":%" PRIu64, hp_bytes,
-                                 hp_size);
+        if (c.hp_size_set && !c.hp_set)
+                return agent_bus_invalid_args(error, "Check: 'hugepage-size' without 'hugepages'");
+        if (c.hp_set) {
+                if (c.hp_size_set)
+                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64 ":%" PRIu64, c.hp_bytes,
+                                 c.hp_size);
                 else
-                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64, hp_bytes);
-                r = merge_tokens(a, tok, &given, error);
+                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64, c.hp_bytes);
+                r = merge_tokens(a, tok, &c.given, error);
                 if (r < 0)
                         return r;
         }
 
         /* The policy's list first, then what the caller asked for: a caller's token replaces
          * the policy's one of the same kind (and page size). */
-        if (use_policy)
+        if (c.use_policy)
                 out = a->require;
-        for (unsigned i = 0; i < given.n; i++) {
+        for (unsigned i = 0; i < c.given.n; i++) {
+                const struct requirement *q = &c.given.items[i];
                 unsigned j;
                 for (j = 0; j < out.n; j++)
-                        if (out.items[j].kind == given.items[i].kind &&
-                            out.items[j].page_size == given.items[i].page_size)
+                        if (out.items[j].kind == q->kind && out.items[j].page_size == q->page_size)
                                 break;
                 if (j == out.n) {
                         if (out.n >= REQUIREMENTS_MAX)
-                                return invalid_args(error, "Check: more than %d requirements",
-                                                    REQUIREMENTS_MAX);
+                                return agent_bus_invalid_args(error,
+                                                              "Check: more than %d requirements",
+                                                              REQUIREMENTS_MAX);
                         out.n++;
                 }
-                out.items[j] = given.items[i];
+                out.items[j] = *q;
         }
         *ret = out;
-        *ret_use_policy = use_policy;
+        *ret_use_policy = c.use_policy;
         return 0;
 }
 
@@ -326,7 +366,7 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
         char err[1024];
         int r;
 
-        r = require_privileged(a, m, error);
+        r = agent_bus_require_privileged(a, m, error);
         if (r < 0)
                 return r;
         if (a->stopping)
@@ -348,7 +388,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = sd_bus_message_read(m, "b", &dry_run);
         if (r < 0)
                 return r;
-        r = require_privileged(a, m, error);
+        r = agent_bus_require_privileged(a, m, error);
         if (r < 0)
                 return r;
         if (dry_run) {
@@ -374,12 +414,21 @@ static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error)
         char err[512];
         int r;
 
-        r = require_privileged(a, m, error);
+        r = agent_bus_require_privileged(a, m, error);
         if (r < 0)
                 return r;
         if (a->apply)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
                                         "an apply is running; revert when it ended");
+        /* A revert gives the pool, the taps and the snapshot root back to what they were before
+         * hosttune: leases hold parts of them. */
+        if (agent_leases_count(a) > 0)
+                return sd_bus_error_setf(error, AGENT_ERROR_NOT_READY,
+                                         "%u lease%s hold%s hugepages, taps or snapshot "
+                                         "directories; revert once they are released",
+                                         agent_leases_count(a),
+                                         agent_leases_count(a) == 1 ? "" : "s",
+                                         agent_leases_count(a) == 1 ? "s" : "");
         r = agent_revert(a, err, sizeof(err));
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "%s", err);
@@ -415,7 +464,14 @@ static const sd_bus_vtable agent_vtable[] = {
                                 method_apply, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Revert", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_revert,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        /* Leases (issue 5) add AcquireLease, ReleaseLease and ListLeases here. */
+        /* Leases: agent/lease-bus.c, docs/leases.md. */
+        SD_BUS_METHOD_WITH_ARGS("AcquireLease", SD_BUS_ARGS("a{sv}", request),
+                                SD_BUS_RESULT("s", id, "a{sv}", grant), agent_method_acquire_lease,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseLease", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                                agent_method_release_lease, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListLeases", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssa{sv})", leases),
+                                agent_method_list_leases, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ReadinessChanged", SD_BUS_ARGS("b", ready, "s", reason), 0),
         SD_BUS_SIGNAL_WITH_ARGS("PolicyReloaded", SD_BUS_ARGS("t", generation, "s", name), 0),
         SD_BUS_VTABLE_END,

@@ -391,6 +391,10 @@ fail:
 }
 
 int agent_outputs_write(struct agent *a) {
+        return agent_outputs_write_some(a, true);
+}
+
+int agent_outputs_write_some(struct agent *a, bool nix_conf) {
         char features[256];
         int r, ret = 0;
 
@@ -407,7 +411,7 @@ int agent_outputs_write(struct agent *a) {
                 log_warning("cannot write the metrics file: %s", strerror(-r));
                 ret = ret ?: r;
         }
-        r = write_nix_conf(a, features);
+        r = nix_conf ? write_nix_conf(a, features) : 0;
         if (r < 0) {
                 log_warning("cannot write the nix.conf features file: %s", strerror(-r));
                 ret = ret ?: r;

@@ -8,7 +8,7 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
-/* status, reload (and later lease verbs): exec hosttune-bus with the same arguments. */
+/* status, reload, lease, run: exec hosttune-bus with the same arguments. */
 int cmd_bus_exec(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_revert(int argc, char **argv);

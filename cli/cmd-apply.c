@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
+#include "policies/agent-state.h"
+#include "policies/lease.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 #include "policies/plan-json.h"
@@ -191,6 +193,13 @@ int cmd_apply(int argc, char **argv) {
         }
         if (r >= 0)
                 r = plan_build(&report, &policy, &plan);
+        if (r >= 0 && !a.root) {
+                /* A running agent's leases: their taps' owners and the pages they hold are not
+                 * this policy's to take back (docs/leases.md). */
+                static struct agent_state agent;
+                if (agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0)
+                        lease_plan_filter(&plan, &agent.leases);
+        }
         if (r < 0) {
                 fprintf(stderr, "hosttune: probing or planning failed: %s\n", strerror(-r));
                 probe_ctx_done(&ctx);

@@ -1,4 +1,4 @@
-/* Verbs that talk to the agent over D-Bus (status, reload; leases later): `hosttune` is linked
+/* Verbs that talk to the agent over D-Bus (status, reload, lease, run): `hosttune` is linked
  * static and without libsystemd so that `check` starts as fast as /bin/true, so these verbs
  * exec the dynamic helper hosttune-bus, which has sd-bus. */
 #include <errno.h>

@@ -10,6 +10,7 @@
 #include "cli/output.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "policies/lease.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness-json.h"
@@ -248,6 +249,9 @@ static int run(int argc, char **argv, bool probe_only) {
                 failed = requirements_evaluate(&req, &report, from_agent ? &agent.leases : NULL,
                                                res);
                 r = plan_build(&report, &policy, &plan);
+                /* What leases hold (a tap's owner, the pool grown for them) is no drift. */
+                if (r >= 0 && from_agent)
+                        lease_plan_filter(&plan, &agent.leases);
                 if (r < 0) {
                         fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
                         probe_ctx_done(&ctx);

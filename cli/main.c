@@ -19,6 +19,8 @@ static const struct verb {
         { "probe", cmd_probe, "everything the probes see, no verdict" },
         { "status", cmd_bus_exec, "what the running agent reports (readiness, policy, pools)" },
         { "reload", cmd_bus_exec, "make the agent load its policy again" },
+        { "lease", cmd_bus_exec, "take, give back or list leases of hugepages, snapshots, taps" },
+        { "run", cmd_bus_exec, "run a command holding a lease (hosttune run [...] -- CMD)" },
         { "apply", cmd_apply, "make the host match the policy, journaling every original" },
         { "revert", cmd_revert, "restore every original value hosttune changed" },
         { "policy", cmd_policy, "validate a policy, or show the effective one" },

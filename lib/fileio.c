@@ -338,7 +338,8 @@ int write_virtual_file_at(int root_fd, const char *path, const char *value) {
         return 0;
 }
 
-int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode) {
+static int write_file_replace(int dir_fd, const char *path, const void *data, size_t len,
+                              mode_t mode, bool sync) {
         char tmp[4096];
         _cleanup_close_ int fd = -1;
         const char *p = data;
@@ -361,7 +362,7 @@ int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t 
                 }
                 done += (size_t) k;
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+        if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
                 r = negative_errno();
                 goto fail;
         }
@@ -373,4 +374,12 @@ int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t 
 fail:
         (void) unlinkat(dir_fd, tmp, 0);
         return r;
+}
+
+int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode) {
+        return write_file_replace(dir_fd, path, data, len, mode, true);
+}
+
+int write_file_replace_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode) {
+        return write_file_replace(dir_fd, path, data, len, mode, false);
 }

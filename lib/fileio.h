@@ -73,3 +73,9 @@ int write_virtual_file_at(int root_fd, const char *path, const char *value);
 /* Replace path (relative to dir_fd) atomically: write a temporary file in the same directory,
  * fsync it, rename it over path. Readers see the old or the new content, never a mix. */
 int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode);
+
+/* The same without fsync: for state under the runtime directory (/run, a tmpfs), which a power
+ * loss wipes anyway. The rename still makes every reader and a restart after a crash of the
+ * writing process see the old or the new content, never a mix; only durability against a
+ * crash of the whole machine is given up, and with it a disk flush per write. */
+int write_file_replace_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode);

@@ -32,6 +32,19 @@ int agent_state_policy_source(const struct agent_state *s, char *buf, size_t siz
         return 0;
 }
 
+/* A tap name as the state file lists it: 1..15 characters, none of them a space or control
+ * character (the list is space separated, one line). */
+static bool ifname_word_valid(const char *name) {
+        size_t l = strnlen(name, LEASE_TAP_NAME_MAX);
+
+        if (l == 0 || l >= LEASE_TAP_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < l; i++)
+                if ((unsigned char) name[i] <= ' ' || name[i] == 0x7f)
+                        return false;
+        return true;
+}
+
 int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
         const char *strings[] = { s->policy_name, s->policy_path, s->require, s->snapshot_root,
                                   s->tap_prefix,  s->bridge,      s->nix_conf };
@@ -60,8 +73,41 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
         for (unsigned i = 0; i < s->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
                 APPEND("%s%" PRIu64 ":%" PRIu64, i ? " " : "", s->leases.hugepages[i].page_size,
                        s->leases.hugepages[i].bytes);
-        APPEND("\nleased-taps=%u\nleased-snapshots=%u\n", s->leases.taps, s->leases.snapshots);
+        APPEND("\nleased-taps=%u\nleased-snapshots=%u\nleased-tap-names=", s->leases.taps,
+               s->leases.snapshots);
+        /* Names are optional (a count alone is what an older agent wrote), but all or none. */
+        for (unsigned i = 0; s->leases.tap_names[0][0] && i < s->leases.taps && i < TAPS_MAX; i++) {
+                if (!ifname_word_valid(s->leases.tap_names[i]))
+                        return -EINVAL;
+                APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
+        }
+        APPEND("\n");
 #undef APPEND
+        return 0;
+}
+
+/* "htap0 htap3": the names of leased taps, at most as many as leased-taps says (read first or
+ * later: the count is checked once the whole file is read). */
+static int parse_leased_tap_names(const char *v, struct lease_usage *l, unsigned *ret_n) {
+        unsigned n = 0;
+
+        while (*v) {
+                size_t len = strcspn(v, " ");
+
+                if (len == 0) {
+                        v++;
+                        continue;
+                }
+                if (len >= LEASE_TAP_NAME_MAX || n >= TAPS_MAX)
+                        return -EBADMSG;
+                memcpy(l->tap_names[n], v, len);
+                l->tap_names[n][len] = 0;
+                if (!ifname_word_valid(l->tap_names[n]))
+                        return -EBADMSG;
+                n++;
+                v += len;
+        }
+        *ret_n = n;
         return 0;
 }
 
@@ -93,7 +139,8 @@ static int parse_leased_hugepages(const char *v, struct lease_usage *l) {
         return 0;
 }
 
-static int parse_pair(char *key, const char *v, struct agent_state *s, bool *schema_ok) {
+static int parse_pair(char *key, const char *v, struct agent_state *s, bool *schema_ok,
+                      unsigned *n_tap_names) {
         static const struct {
                 const char *key;
                 size_t offset, size;
@@ -136,18 +183,20 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
         } else if (streq(key, "leased-snapshots")) {
                 if (parse_uint(v, &s->leases.snapshots) < 0)
                         return -EBADMSG;
-        }
+        } else if (streq(key, "leased-tap-names"))
+                return parse_leased_tap_names(v, &s->leases, n_tap_names);
         return 0;
 }
 
 int agent_state_parse(const char *text, struct agent_state *ret) {
         struct agent_state s = { 0 };
         bool schema_ok = false;
+        unsigned n_tap_names = 0;
 
         for (const char *p = text; *p;) {
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t) (nl - p) : strlen(p);
-                char line[1400], *eq;
+                char line[LEASE_TAP_NAME_MAX * TAPS_MAX + 64], *eq;
                 int r;
 
                 if (len >= sizeof(line))
@@ -161,11 +210,12 @@ int agent_state_parse(const char *text, struct agent_state *ret) {
                 if (!eq)
                         return -EBADMSG;
                 *eq = 0;
-                r = parse_pair(line, eq + 1, &s, &schema_ok);
+                r = parse_pair(line, eq + 1, &s, &schema_ok, &n_tap_names);
                 if (r < 0)
                         return r;
         }
-        if (!schema_ok || s.pid == 0)
+        /* Names, when given, are those of the leased taps (an older agent lists none). */
+        if (!schema_ok || s.pid == 0 || (n_tap_names > 0 && n_tap_names != s.leases.taps))
                 return -EBADMSG;
         *ret = s;
         return 0;

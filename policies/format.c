@@ -18,6 +18,7 @@ void policy_init_zeroed(struct policy *p) {
         p->hugepages_size = UINT64_C(2) << 20;
         p->reclaim = RECLAIM_COMPACT;
         p->reclaim_timeout_usec = 30 * USEC_PER_SEC;
+        p->shrink_after_usec = 60 * USEC_PER_SEC;
         p->hugetlbfs_mode = 01770;
         p->kvm_mode = -1;
         strscpy(p->zram_device, sizeof(p->zram_device), "zram0");

@@ -529,11 +529,38 @@ static void plan_templates(struct builder *b) {
         }
 }
 
+/* Hand the steps over, or free them after an error. */
+static int builder_finish(struct builder *b, struct plan *ret) {
+        if (b->error) {
+                free(b->steps);
+                return b->error;
+        }
+        ret->n = b->n;
+        ret->steps = b->steps;
+        return 0;
+}
+
+/* One step per empty slot missing from <root>/slots. */
+static void plan_slots(struct builder *b) {
+        const struct policy *p = b->p;
+        const struct path_facts *sr = &b->r->btrfs.snapshot_root;
+        char setting[POLICY_PATH_MAX + 64], slots[POLICY_PATH_MAX + 8], knob[64];
+        unsigned have = sr->exists ? b->r->btrfs.free_slots : 0;
+
+        policy_setting_to_string(p, POLICY_KEY_SNAPSHOTS_SLOTS, setting, sizeof(setting));
+        snprintf(slots, sizeof(slots), "%s/slots", p->snapshot_root);
+        for (unsigned i = have; i < p->slots; i++) {
+                snprintf(knob, sizeof(knob), "snapshot slot %u of %u", i + 1, p->slots);
+                change_add(b, PLAN_SNAPSHOT_SLOT, p->origins[POLICY_KEY_SNAPSHOTS_SLOTS], setting,
+                           (struct change){ knob, slots, NULL, "empty slot" });
+        }
+}
+
 static void plan_snapshots(struct builder *b) {
         const struct policy *p = b->p;
         const struct path_facts *sr = &b->r->btrfs.snapshot_root;
         const char *root = p->snapshot_root;
-        char setting[POLICY_PATH_MAX + 64], slots[POLICY_PATH_MAX + 8], knob[64];
+        char setting[POLICY_PATH_MAX + 64];
         /* The root and its NOCOW flag are there for the slots and templates: when the policy
          * leaves them at their defaults, those keys are the reason. */
         enum policy_key why_root = p->origins[POLICY_KEY_SNAPSHOTS_ROOT].line
@@ -542,7 +569,6 @@ static void plan_snapshots(struct builder *b) {
                                                   : POLICY_KEY_SNAPSHOTS_TEMPLATES;
         enum policy_key why_nocow =
                 p->origins[POLICY_KEY_SNAPSHOTS_NOCOW].line ? POLICY_KEY_SNAPSHOTS_NOCOW : why_root;
-        unsigned have;
 
         if (!p->snapshots_managed)
                 return;
@@ -563,15 +589,20 @@ static void plan_snapshots(struct builder *b) {
                            (struct change){ root, root, sr->exists ? "copy-on-write" : NULL,
                                             "NOCOW, no compression" });
         }
-        have = sr->exists ? b->r->btrfs.free_slots : 0;
-        policy_setting_to_string(p, POLICY_KEY_SNAPSHOTS_SLOTS, setting, sizeof(setting));
-        snprintf(slots, sizeof(slots), "%s/slots", root);
-        for (unsigned i = have; i < p->slots; i++) {
-                snprintf(knob, sizeof(knob), "snapshot slot %u of %u", i + 1, p->slots);
-                change_add(b, PLAN_SNAPSHOT_SLOT, p->origins[POLICY_KEY_SNAPSHOTS_SLOTS], setting,
-                           (struct change){ knob, slots, NULL, "empty slot" });
-        }
+        plan_slots(b);
         plan_templates(b);
+}
+
+int plan_build_snapshot_refill(const struct host_report *r, const struct policy *p,
+                               struct plan *ret) {
+        struct builder b = { .r = r, .p = p };
+        const struct path_facts *sr = &r->btrfs.snapshot_root;
+
+        if (p->snapshots_managed && sr->exists && sr->is_dir) {
+                plan_slots(&b);
+                plan_templates(&b);
+        }
+        return builder_finish(&b, ret);
 }
 
 /* Is the option (as [btrfs] require-options writes it) set on mount m? */
@@ -791,13 +822,7 @@ int plan_build(const struct host_report *r, const struct policy *p, struct plan 
         plan_snapshots(&b);
         plan_mount_options(&b);
         plan_net(&b);
-        if (b.error) {
-                free(b.steps);
-                return b.error;
-        }
-        ret->n = b.n;
-        ret->steps = b.steps;
-        return 0;
+        return builder_finish(&b, ret);
 }
 
 void plan_free(struct plan *plan) {

@@ -145,6 +145,13 @@ const char *plan_kind_to_string(enum plan_kind k);
  * successful apply returns an empty plan. Returns -ENOMEM or 0. */
 int plan_build(const struct host_report *r, const struct policy *p, struct plan *ret);
 
+/* Only the steps that refill the prepared set: empty slots missing from <root>/slots and
+ * prepared snapshots missing from <root>/prepared/<t>, as plan_build makes them, when the
+ * snapshot root exists (nothing otherwise). The agent runs these after leases took some; r
+ * needs the btrfs probe and probe_knobs for the policy's templates. Returns -ENOMEM or 0. */
+int plan_build_snapshot_refill(const struct host_report *r, const struct policy *p,
+                               struct plan *ret);
+
 void plan_free(struct plan *plan);
 
 /* Number of steps that are not manual. */

@@ -45,6 +45,7 @@ enum policy_key {
         POLICY_KEY_HUGEPAGES_PER_NODE,
         POLICY_KEY_HUGEPAGES_RECLAIM,
         POLICY_KEY_HUGEPAGES_TIMEOUT,
+        POLICY_KEY_HUGEPAGES_SHRINK_AFTER,
         POLICY_KEY_HUGEPAGES_MOUNT,
         POLICY_KEY_HUGEPAGES_MODE,
         POLICY_KEY_HUGEPAGES_GROUP,
@@ -144,9 +145,11 @@ struct policy {
         /* [hugepages], [hugepages-SIZE] */
         unsigned n_pools;
         struct policy_hugepool pools[HUGETLB_SIZES_MAX];
-        uint64_t hugepages_size;               /* [hugepages] size; default 2M */
-        enum policy_reclaim reclaim;           /* default RECLAIM_COMPACT */
-        uint64_t reclaim_timeout_usec;         /* default 30 s */
+        uint64_t hugepages_size;       /* [hugepages] size; default 2M */
+        enum policy_reclaim reclaim;   /* default RECLAIM_COMPACT */
+        uint64_t reclaim_timeout_usec; /* default 30 s */
+        uint64_t shrink_after_usec;    /* a pool leases grew shrinks back toward `pool` after being
+                                        * idle this long; default 60 s, 0 = never */
         char hugetlbfs_mount[POLICY_PATH_MAX]; /* "" = no mount */
         mode_t hugetlbfs_mode;                 /* default 01770 */
         char hugetlbfs_group[64];              /* "" = root */

@@ -57,6 +57,7 @@ char *requirement_to_string(const struct requirement *q, char *buf, size_t size)
 probe_mask_t requirements_probes(const struct requirements *req);
 
 /* What is already promised to leases by the agent (all zero when no agent runs). */
+#define LEASE_TAP_NAME_MAX 16
 struct lease_usage {
         unsigned n_sizes;
         struct {
@@ -65,6 +66,9 @@ struct lease_usage {
         } hugepages[HUGETLB_SIZES_MAX];
         unsigned taps;
         unsigned snapshots;
+        /* The taps leases hold (taps of them, at most TAPS_MAX): their owner is the lease
+         * holder's on purpose, so plans leave it alone (lease_plan_filter). */
+        char tap_names[TAPS_MAX][LEASE_TAP_NAME_MAX];
 };
 
 struct requirement_result {

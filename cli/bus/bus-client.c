@@ -36,22 +36,11 @@ int bus_client_open(const char *spec, sd_bus **ret) {
         return 0;
 }
 
-int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,
+                    sd_bus_error *ret_error, sd_bus_message **reply) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        va_list ap;
-        int r;
+        int r = sd_bus_call(bus, m, timeout_usec, &error, reply);
 
-        r = sd_bus_message_new_method_call(bus, &m, AGENT_BUS_NAME, AGENT_OBJECT_PATH,
-                                           AGENT_INTERFACE, member);
-        if (r >= 0 && types) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-        }
-        if (r >= 0)
-                r = sd_bus_call(bus, m, timeout_usec, &error, reply);
         if (r < 0 && ret_error &&
             !sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN,
                                     SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
@@ -70,6 +59,41 @@ int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t 
         }
         sd_bus_error_free(&error);
         return r;
+}
+
+int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
+                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, AGENT_BUS_NAME, AGENT_OBJECT_PATH,
+                                           AGENT_INTERFACE, member);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r < 0) {
+                fprintf(stderr, "hosttune %s: cannot build the call: %s\n", verb, strerror(-r));
+                return r;
+        }
+        return bus_client_send(bus, verb, m, timeout_usec, ret_error, reply);
+}
+
+const char *bus_json_str(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+uint64_t bus_json_u64(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+bool bus_json_bool(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
 int bus_client_parse_options(int argc, char **argv, const char *usage, bool json_allowed,

@@ -1,10 +1,12 @@
-/* hosttune-bus: the D-Bus client verbs of hosttune (status, reload; leases later), linked with
+/* hosttune-bus: the D-Bus client verbs of hosttune (status, reload, lease, run), linked with
  * libsystemd and exec'd by the static `hosttune` (cli/cmd-bus.c). Shared connection and error
  * helpers. */
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
 #define AGENT_BUS_NAME "org.hosttune.Agent1"
@@ -27,6 +29,16 @@ int bus_client_open(const char *spec, sd_bus **ret);
  * (25 s). */
 int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
                     sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...);
+
+/* The same for a message the caller built (bus_client_call builds it from types and
+ * arguments). */
+int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,
+                    sd_bus_error *ret_error, sd_bus_message **reply);
+
+/* Fields of a JSON object from the agent: "" / 0 / false when missing. */
+const char *bus_json_str(json_object *o, const char *key);
+uint64_t bus_json_u64(json_object *o, const char *key);
+bool bus_json_bool(json_object *o, const char *key);
 
 /* Options every bus verb takes: --help, --bus, and --json where the verb has JSON output. */
 struct bus_client_options {

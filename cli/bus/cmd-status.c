@@ -10,36 +10,22 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
-
-static uint64_t juint(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
-}
-
-static bool jbool(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
 static void print_human(json_object *doc) {
         json_object *agent = NULL, *reqs = NULL;
         char a[32], b[32];
-        bool ready = jbool(doc, "ready");
+        bool ready = bus_json_bool(doc, "ready");
 
         json_object_object_get_ex(doc, "agent", &agent);
-        printf("hosttuned: policy %s (%s), generation %" PRIu64 "\n", jstr(agent, "policy_name"),
-               jstr(agent, "policy_path"), juint(agent, "generation"));
+        printf("hosttuned: policy %s (%s), generation %" PRIu64 "\n",
+               bus_json_str(agent, "policy_name"), bus_json_str(agent, "policy_path"),
+               bus_json_u64(agent, "generation"));
         printf("Ready:     %s\n", ready ? "yes" : "no");
-        printf("Reason:    %s\n", jstr(doc, "reason"));
+        printf("Reason:    %s\n", bus_json_str(doc, "reason"));
         printf("Hugepages: %s in the pools, %s leased\n",
-               format_size(juint(agent, "hugepages_total"), a, sizeof(a)),
-               format_size(juint(agent, "hugepages_leased"), b, sizeof(b)));
-        if (!isempty(jstr(agent, "last_error")))
-                printf("Last error: %s\n", jstr(agent, "last_error"));
+               format_size(bus_json_u64(agent, "hugepages_total"), a, sizeof(a)),
+               format_size(bus_json_u64(agent, "hugepages_leased"), b, sizeof(b)));
+        if (!isempty(bus_json_str(agent, "last_error")))
+                printf("Last error: %s\n", bus_json_str(agent, "last_error"));
         if (!json_object_object_get_ex(doc, "requirements", &reqs) ||
             json_object_array_length(reqs) == 0)
                 return;
@@ -47,10 +33,11 @@ static void print_human(json_object *doc) {
         output_init(stdout);
         for (size_t i = 0; i < json_object_array_length(reqs); i++) {
                 json_object *q = json_object_array_get_idx(reqs, i);
-                enum line_level lvl = !jbool(q, "satisfied") ? LINE_FAIL
-                                      : jbool(q, "caveat")   ? LINE_WARN
-                                                             : LINE_PASS;
-                output_line(stdout, lvl, jstr(q, "name"), jstr(q, "reason"), jstr(q, "remedy"));
+                enum line_level lvl = !bus_json_bool(q, "satisfied") ? LINE_FAIL
+                                      : bus_json_bool(q, "caveat")   ? LINE_WARN
+                                                                     : LINE_PASS;
+                output_line(stdout, lvl, bus_json_str(q, "name"), bus_json_str(q, "reason"),
+                            bus_json_str(q, "remedy"));
         }
 }
 
@@ -86,7 +73,7 @@ int cmd_bus_status(int argc, char **argv) {
                 fprintf(stderr, "hosttune status: the agent's report is not JSON\n");
                 return BUS_EXIT_FAILED;
         }
-        ready = jbool(doc, "ready");
+        ready = bus_json_bool(doc, "ready");
         if (o.json)
                 r = output_json(stdout, doc);
         else

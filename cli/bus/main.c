@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/bus/bus-client.h"
+#include "cli/bus/lease-client.h"
 #include "lib/util.h"
 
 static const struct {
@@ -11,11 +12,14 @@ static const struct {
 } verbs[] = {
         { "status", cmd_bus_status },
         { "reload", cmd_bus_reload },
+        { "lease", cmd_bus_lease },
+        { "run", cmd_bus_run },
 };
 
 int main(int argc, char **argv) {
         if (argc < 2) {
-                fprintf(stderr, "Usage: hosttune-bus VERB [OPTIONS...] (status, reload)\n");
+                fprintf(stderr,
+                        "Usage: hosttune-bus VERB [OPTIONS...] (status, reload, lease, run)\n");
                 return BUS_EXIT_USAGE;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)

@@ -33,6 +33,46 @@ int hugepages_nr_path(uint64_t page_size, int node, char *buf, size_t size) {
                          node, page_size / 1024);
 }
 
+int hugepages_counts_read(int root_fd, uint64_t page_size, struct hugepages_counts *ret) {
+        static const char *const names[] = { "nr_hugepages", "free_hugepages", "resv_hugepages",
+                                             "surplus_hugepages" };
+        uint64_t v[ELEMENTSOF(names)];
+        char path[128];
+
+        if (page_size < 1024)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                int r = bufprintf(path, sizeof(path),
+                                  "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/%s",
+                                  page_size / 1024, names[i]);
+                if (r == 0)
+                        r = read_u64_at(root_fd, path, &v[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = (struct hugepages_counts){ .nr = v[0], .free = v[1], .resv = v[2], .surplus = v[3] };
+        return 0;
+}
+
+void hugepages_step_init(struct plan_step *s, uint64_t page_size, uint64_t current, uint64_t pages,
+                         int reclaim, uint64_t timeout_usec, const char *why) {
+        char sz[32];
+
+        memset(s, 0, sizeof(*s));
+        s->kind = PLAN_HUGEPAGES;
+        snprintf(s->knob, sizeof(s->knob), "hugepages-%" PRIu64 "kB", page_size >> 10);
+        (void) hugepages_nr_path(page_size, -1, s->path, sizeof(s->path));
+        snprintf(s->current, sizeof(s->current), "%" PRIu64 " pages", current);
+        snprintf(s->wanted, sizeof(s->wanted), "%" PRIu64 " pages (%s)", pages,
+                 format_size(pages * page_size, sz, sizeof(sz)));
+        strscpy(s->why, sizeof(s->why), why);
+        s->u.hugepages.page_size = page_size;
+        s->u.hugepages.pages = pages;
+        s->u.hugepages.node = -1;
+        s->u.hugepages.reclaim = (enum policy_reclaim) reclaim;
+        s->u.hugepages.timeout_usec = timeout_usec;
+}
+
 bool hugepages_path_allowed(const char *path) {
         const char *rest = startswith(path, "/sys/kernel/mm/hugepages/hugepages-");
         unsigned long long kb;

@@ -30,6 +30,19 @@ void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
  * below /sys/devices/system/node/node<N>/ for node >= 0. */
 int hugepages_nr_path(uint64_t page_size, int node, char *buf, size_t size);
 
+/* The global counters of the pool of page_size, read from
+ * /sys/kernel/mm/hugepages/hugepages-<kB>kB/: a few microseconds, for decisions that cannot wait
+ * for a full probe (leases). */
+struct hugepages_counts {
+        uint64_t nr, free, resv, surplus;
+};
+int hugepages_counts_read(int root_fd, uint64_t page_size, struct hugepages_counts *ret);
+
+/* A PLAN_HUGEPAGES step that sets the global pool of page_size from current to pages pages,
+ * as the planner makes them (knob, path, values), with reclaim and timeout, why as given. */
+void hugepages_step_init(struct plan_step *s, uint64_t page_size, uint64_t current, uint64_t pages,
+                         int reclaim, uint64_t timeout_usec, const char *why);
+
 /* Is path an nr_hugepages file of one of those two forms? */
 bool hugepages_path_allowed(const char *path);
 

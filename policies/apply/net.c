@@ -221,6 +221,39 @@ static void tap_describe(const struct tap_seen *t, char *buf, size_t size) {
                  (t->flags & IFF_PERSIST) ? " persist" : "", (long long) t->owner);
 }
 
+int tap_info(int root_fd, const char *name, uint32_t *ret_flags, int64_t *ret_owner) {
+        struct tap_seen t;
+        int r;
+
+        if (!ifname_valid(name))
+                return -EINVAL;
+        r = tap_read(root_fd, name, &t);
+        if (r < 0)
+                return r;
+        if (!(t.flags & IFF_TAP))
+                return -EMEDIUMTYPE;
+        *ret_flags = t.flags;
+        *ret_owner = t.owner;
+        return 0;
+}
+
+int tap_set_owner(int root_fd, const char *name, uid_t owner) {
+        uint32_t flags;
+        int64_t cur;
+        int r;
+
+        if (owner == (uid_t) -1)
+                return -EINVAL;
+        r = tap_info(root_fd, name, &flags, &cur);
+        if (r < 0)
+                return r;
+        if (!(flags & IFF_PERSIST))
+                return -EMEDIUMTYPE; /* a tap that lives only while its opener does */
+        if (cur == (int64_t) owner)
+                return 0;
+        return tap_make(root_fd, name, flags & TAP_FLAGS_MASK, owner, false);
+}
+
 int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
         const char *name = s->u.tap.name;
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;

@@ -23,6 +23,18 @@ int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result
  * earlier master ("" = none) is journaled. */
 int tap_master_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
 
+/* The tun_flags (IFF_TAP, IFF_VNET_HDR, IFF_MULTI_QUEUE, IFF_PERSIST, ...) and owner (-1 for
+ * none) of tap name, from /sys/class/net/<name>. -ENOENT when there is no such device,
+ * -EMEDIUMTYPE when it is a tun (not tap) device. */
+int tap_info(int root_fd, const char *name, uint32_t *ret_flags, int64_t *ret_owner);
+
+/* Make owner the owner of persistent tap name (for leases): attach with the tap's own flags,
+ * TUNSETOWNER, detach; a no-op when owner already owns it. Not journaled: leases record what
+ * they change in their own file. -EBUSY while someone holds a single-queue tap (a VM),
+ * -EMEDIUMTYPE for a tap that is not persistent or not a tap, -EINVAL for (uid_t) -1 (the kernel
+ * cannot unset an owner). */
+int tap_set_owner(int root_fd, const char *name, uid_t owner);
+
 /* Undo JOURNAL_LINK: delete a link hosttune created (only while it is a bridge or tun device
  * of that name), or set one that was down before down again. */
 void link_revert(struct apply_ctx *c, const struct journal_entry *e, struct revert_result *res);

@@ -15,8 +15,15 @@
 #include "lib/util.h"
 #include "policies/apply/dirs.h"
 #include "policies/apply/nocow.h"
+#include "policies/lease.h"
 
 static const char *const layout_dirs[] = { "slots", "templates", "prepared" };
+
+static int count_visible_cb(const char *name, void *userdata) {
+        if (name[0] != '.')
+                (*(int *) userdata)++;
+        return 0;
+}
 
 static bool fd_on_btrfs(int fd) {
         struct statfs sfs;
@@ -198,10 +205,21 @@ int snapshot_root_apply(struct apply_ctx *c, const struct plan_step *s, struct s
         return 0;
 }
 
+/* Give the new subvolume name (in parent_fd) the NOCOW flag and compression property of the
+ * directory open at from_fd: a subvolume's root inode inherits nothing. */
+static int inherit_attrs(int from_fd, int parent_fd, const char *name) {
+        _cleanup_close_ int fd = -1;
+        struct nocow_attrs attrs;
+
+        if (nocow_get(from_fd, &attrs) < 0 || (!attrs.nocow && !attrs.compression[0]))
+                return 0;
+        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : nocow_set(fd, &attrs);
+}
+
 int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
         char dir[256], name[128], full[400];
-        _cleanup_close_ int dir_fd = -1, slot = -1;
-        struct nocow_attrs attrs;
+        _cleanup_close_ int dir_fd = -1;
         bool btrfs;
         int r;
 
@@ -221,9 +239,8 @@ int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct s
                 return c->journal_error;
         }
         /* A new subvolume's root inode does not inherit the parent directory's flags. */
-        if (btrfs && nocow_get(dir_fd, &attrs) == 0 && (attrs.nocow || attrs.compression[0])) {
-                slot = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                r = slot < 0 ? negative_errno() : nocow_set(slot, &attrs);
+        if (btrfs) {
+                r = inherit_attrs(dir_fd, dir_fd, name);
                 if (r < 0)
                         snprintf(res->warning, sizeof(res->warning),
                                  "slot %s did not take NOCOW from %s: %s", full, dir, strerror(-r));
@@ -321,8 +338,9 @@ static int open_parent(struct apply_ctx *c, const char *path, char *name, size_t
         return open_in_root(c->o->root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
 }
 
-/* Delete a subvolume, or remove a directory (the tree when whole is set). */
-static int remove_container(int parent, const char *name, bool whole) {
+/* Delete a subvolume (with the subvolumes below it when recursive), or remove a directory
+ * (the tree when whole is set). */
+static int remove_container(int parent, const char *name, bool whole, bool recursive) {
         _cleanup_close_ int fd =
                 openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -330,7 +348,8 @@ static int remove_container(int parent, const char *name, bool whole) {
                 return negative_errno();
         if (fd_on_btrfs(fd) && btrfs_util_is_subvolume_fd(fd) == BTRFS_UTIL_OK) {
                 safe_close(TAKE_FD(fd));
-                return btrfs_error_to_errno(btrfs_util_delete_subvolume_fd(parent, name, 0));
+                return btrfs_error_to_errno(btrfs_util_delete_subvolume_fd(
+                        parent, name, recursive ? BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE : 0));
         }
         if (whole)
                 return remove_tree_at(parent, name);
@@ -357,6 +376,12 @@ static void revert_container(struct apply_ctx *c, const struct journal_entry *e,
                 return;
         }
         if (!whole) {
+                /* The directory leases keep their snapshot directories in (docs/leases.md)
+                 * is not content of the root's: removed with it when empty. */
+                _cleanup_close_ int self =
+                        openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (self >= 0)
+                        (void) unlinkat(self, LEASES_SNAPSHOT_DIR, AT_REMOVEDIR);
                 n = dir_count_entries_at(parent, name);
                 if (n > 0) {
                         revert_set(res, REVERT_KEPT, 0,
@@ -365,7 +390,7 @@ static void revert_container(struct apply_ctx *c, const struct journal_entry *e,
                         return;
                 }
         }
-        r = remove_container(parent, name, whole);
+        r = remove_container(parent, name, whole, false);
         if (r == -ENOTEMPTY || r == -EXDEV || r == -EBUSY) {
                 revert_set(res, REVERT_KEPT, 0,
                            "%s kept: it holds a subvolume or mount hosttune did not create",
@@ -388,4 +413,212 @@ void subvolume_revert(struct apply_ctx *c, const struct journal_entry *e,
 void snapshot_revert(struct apply_ctx *c, const struct journal_entry *e,
                      struct revert_result *res) {
         revert_container(c, e, true, res);
+}
+
+/* ---- leases ---- */
+
+/* Open <root>/<sub> (a directory) under the root fd. */
+static int open_sub(int root_fd, const char *root, const char *sub) {
+        char path[LEASE_PATH_MAX];
+        int r = bufprintf(path, sizeof(path), "%s/%s", root, sub);
+
+        return r < 0 ? r : open_in_root(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+}
+
+/* <root>/leases, created when missing. World-traversable: a lease's directory belongs to its
+ * holder, who must reach it through here. */
+static int open_leases_dir(int root_fd, const char *root) {
+        _cleanup_close_ int root_dir = open_in_root(root_fd, root, O_RDONLY | O_DIRECTORY, 0);
+        int fd;
+
+        if (root_dir < 0)
+                return root_dir;
+        if (mkdirat(root_dir, LEASES_SNAPSHOT_DIR, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        fd = openat(root_dir, LEASES_SNAPSHOT_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static void lease_dir_result(int leases_fd, const char *root, const char *id,
+                             enum lease_snapshot_source source, struct snapshot_lease_dir *ret) {
+        _cleanup_close_ int fd =
+                openat(leases_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        snprintf(ret->path, sizeof(ret->path), "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, id);
+        ret->subvolume =
+                fd >= 0 && fd_on_btrfs(fd) && btrfs_util_is_subvolume_fd(fd) == BTRFS_UTIL_OK;
+        ret->source = source;
+}
+
+/* The directory is the holder's: owner and group, nothing below (O(1); a template's files keep
+ * their owners, so give them to the VM user or make them group-writable). */
+static int give(int leases_fd, const char *id, uid_t uid, gid_t gid) {
+        return fchownat(leases_fd, id, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? negative_errno() : 0;
+}
+
+struct first_name {
+        char name[256];
+        const char *skip; /* an entry a failed rename showed to be gone */
+};
+
+static int first_name_cb(const char *name, void *userdata) {
+        struct first_name *f = userdata;
+
+        /* Hidden names are not prepared entries (the probes do not count them either). */
+        if (name[0] == '.' || (f->skip && streq(name, f->skip)))
+                return 0;
+        if (strscpy(f->name, sizeof(f->name), name) < 0)
+                return 0;
+        return -ECANCELED;
+}
+
+int snapshot_lease_take(int root_fd, const char *root, const char *tmpl, const char *id, uid_t uid,
+                        gid_t gid, struct snapshot_lease_dir *ret) {
+        _cleanup_close_ int src = -1, leases = -1;
+        char sub[LEASE_PATH_MAX];
+        struct first_name f = { .skip = NULL };
+        char gone[256] = "";
+        int r;
+
+        if ((tmpl[0] && !lease_template_name_valid(tmpl)) || !lease_id_valid(id))
+                return -EINVAL;
+        r = tmpl[0] ? bufprintf(sub, sizeof(sub), "prepared/%s", tmpl)
+                    : strscpy(sub, sizeof(sub), "slots");
+        if (r < 0)
+                return r;
+        src = open_sub(root_fd, root, sub);
+        if (src == -ENOENT)
+                return -EAGAIN;
+        if (src < 0)
+                return src;
+        /* The first entry: rename(2) is atomic, so an entry is moved exactly once; one that
+         * vanished between listing and renaming (a revert) makes us look again. */
+        for (int attempt = 0; attempt < 8; attempt++) {
+                f.name[0] = 0;
+                f.skip = gone[0] ? gone : NULL;
+                r = read_dir_names_at(src, ".", first_name_cb, &f);
+                if (r < 0 && r != -ECANCELED)
+                        return r;
+                if (!f.name[0])
+                        return -EAGAIN;
+                if (leases < 0) {
+                        leases = open_leases_dir(root_fd, root);
+                        if (leases < 0)
+                                return leases;
+                }
+                if (renameat(src, f.name, leases, id) == 0) {
+                        r = give(leases, id, uid, gid);
+                        if (r < 0) {
+                                (void) remove_container(leases, id, true, true);
+                                return r;
+                        }
+                        lease_dir_result(leases, root, id,
+                                         tmpl[0] ? LEASE_SNAPSHOT_PREPARED : LEASE_SNAPSHOT_SLOT,
+                                         ret);
+                        return 0;
+                }
+                if (errno != ENOENT)
+                        return negative_errno();
+                strscpy(gone, sizeof(gone), f.name);
+        }
+        return -EAGAIN;
+}
+
+int snapshot_lease_make(int root_fd, const char *root, const char *tmpl, const char *id, uid_t uid,
+                        gid_t gid, struct snapshot_lease_dir *ret) {
+        _cleanup_close_ int leases = -1, src = -1;
+        enum lease_snapshot_source source;
+        char sub[LEASE_PATH_MAX];
+        bool btrfs;
+        int r;
+
+        if ((tmpl[0] && !lease_template_name_valid(tmpl)) || !lease_id_valid(id))
+                return -EINVAL;
+        leases = open_leases_dir(root_fd, root);
+        if (leases < 0)
+                return leases;
+        btrfs = fd_on_btrfs(leases);
+        if (tmpl[0]) {
+                r = bufprintf(sub, sizeof(sub), "templates/%s", tmpl);
+                if (r < 0)
+                        return r;
+                src = open_sub(root_fd, root, sub);
+                if (src < 0)
+                        return src;
+                if (btrfs && fd_on_btrfs(src) && btrfs_util_is_subvolume_fd(src) == BTRFS_UTIL_OK) {
+                        r = btrfs_error_to_errno(
+                                btrfs_util_create_snapshot_fd2(src, leases, id, 0, NULL, NULL));
+                        source = LEASE_SNAPSHOT_SNAPSHOT;
+                } else {
+                        r = copy_tree_at(src, ".", leases, id);
+                        source = LEASE_SNAPSHOT_COPY;
+                }
+        } else if (btrfs) {
+                r = btrfs_error_to_errno(btrfs_util_create_subvolume_fd(leases, id, 0, NULL, NULL));
+                source = LEASE_SNAPSHOT_NEW_SUBVOLUME;
+                if (r == 0) {
+                        /* Like a prepared slot: the attributes of slots/ (NOCOW for images). */
+                        src = open_sub(root_fd, root, "slots");
+                        if (src >= 0)
+                                (void) inherit_attrs(src, leases, id);
+                }
+        } else {
+                r = mkdirat(leases, id, 0755) < 0 ? negative_errno() : 0;
+                source = LEASE_SNAPSHOT_NEW_DIRECTORY;
+        }
+        if (r < 0)
+                return r;
+        r = give(leases, id, uid, gid);
+        if (r < 0) {
+                (void) remove_container(leases, id, true, true);
+                return r;
+        }
+        lease_dir_result(leases, root, id, source, ret);
+        return 0;
+}
+
+int snapshot_lease_delete(int root_fd, const char *root, const char *id) {
+        _cleanup_close_ int leases = -1;
+        int r;
+
+        if (!lease_id_valid(id))
+                return -EINVAL;
+        leases = open_sub(root_fd, root, LEASES_SNAPSHOT_DIR);
+        if (leases == -ENOENT)
+                return 0;
+        if (leases < 0)
+                return leases;
+        r = remove_container(leases, id, true, true);
+        return r == -ENOENT ? 0 : r;
+}
+
+int snapshot_template_lookup(int root_fd, const char *root, const char *tmpl) {
+        _cleanup_close_ int dir = -1;
+        struct stat st;
+
+        if (!lease_template_name_valid(tmpl))
+                return -EINVAL;
+        dir = open_sub(root_fd, root, "templates");
+        if (dir < 0)
+                return dir;
+        /* A symlink is no template: it could point anywhere. */
+        if (fstatat(dir, tmpl, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int snapshot_prepared_count(int root_fd, const char *root, const char *tmpl) {
+        char path[LEASE_PATH_MAX];
+        int n = 0, r;
+
+        r = tmpl[0] ? bufprintf(path, sizeof(path), "%s/prepared/%s", root, tmpl)
+                    : bufprintf(path, sizeof(path), "%s/slots", root);
+        if (r < 0)
+                return r;
+        r = read_dir_names_at(root_fd, path, count_visible_cb, &n);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : n;
 }

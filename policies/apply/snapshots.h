@@ -14,7 +14,11 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "policies/apply/applier.h"
+#include "policies/lease.h"
 
 /* PLAN_SNAPSHOT_ROOT: create step->path (missing parents as directories, journaled) as a
  * subvolume when its parent is on btrfs, else as a directory with a warning (every snapshot
@@ -36,8 +40,8 @@ int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct s
 int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
                             struct step_result *res);
 
-/* Undo JOURNAL_SUBVOLUME (the root): delete it when empty; KEPT when it holds things hosttune
- * did not create. */
+/* Undo JOURNAL_SUBVOLUME (the root): delete it when empty (an empty leases/ of the lease code
+ * does not count: it goes with it); KEPT when it holds things hosttune did not create. */
 void subvolume_revert(struct apply_ctx *c, const struct journal_entry *e,
                       struct revert_result *res);
 
@@ -45,3 +49,39 @@ void subvolume_revert(struct apply_ctx *c, const struct journal_entry *e,
  * (never recursively: a subvolume someone created inside keeps it, KEPT), or remove the
  * directory tree of the fallback. GONE when a lease moved it away. */
 void snapshot_revert(struct apply_ctx *c, const struct journal_entry *e, struct revert_result *res);
+
+/* ---- leases (docs/leases.md) ----
+ * A lease's snapshot directory is <root>/leases/<id>, owned by the holder (the directory itself:
+ * its contents keep their owners). root is the snapshot root's absolute path, resolved under
+ * root_fd. None of these are journaled: the agent's lease file records them. */
+
+struct snapshot_lease_dir {
+        char path[LEASE_PATH_MAX];
+        bool subvolume;
+        enum lease_snapshot_source source;
+};
+
+/* O(1): move a prepared snapshot of template tmpl (the first entry of <root>/prepared/<tmpl>)
+ * or, for tmpl "", an empty slot (of <root>/slots) to <root>/leases/<id> by rename(2), which
+ * is atomic, and give it to uid:gid. -EAGAIN when there is none to take. */
+int snapshot_lease_take(int root_fd, const char *root, const char *tmpl, const char *id, uid_t uid,
+                        gid_t gid, struct snapshot_lease_dir *ret);
+
+/* Make one now at <root>/leases/<id>: a writable snapshot of <root>/templates/<tmpl> (a btrfs
+ * transaction commit: milliseconds; a copy of the tree off btrfs or when the template is no
+ * subvolume), or for tmpl "" an empty subvolume with the attributes of slots/ (an empty
+ * directory off btrfs); give it to uid:gid. */
+int snapshot_lease_make(int root_fd, const char *root, const char *tmpl, const char *id, uid_t uid,
+                        gid_t gid, struct snapshot_lease_dir *ret);
+
+/* Delete <root>/leases/<id>: the subvolume and any its holder created below it (the kernel
+ * cleans up asynchronously), or the directory tree. 0 when it is gone already. */
+int snapshot_lease_delete(int root_fd, const char *root, const char *id);
+
+/* Is there a template called tmpl: <root>/templates/<tmpl> a directory (a symlink there is
+ * none: it could point anywhere)? 0, -EINVAL for a name a request may not give, -ENOENT,
+ * -ELOOP for a symlink, -ENOTDIR. */
+int snapshot_template_lookup(int root_fd, const char *root, const char *tmpl);
+
+/* Entries ready to take: of <root>/prepared/<tmpl>, or of <root>/slots for tmpl "". */
+int snapshot_prepared_count(int root_fd, const char *root, const char *tmpl);

@@ -131,12 +131,14 @@ EOF
 notify_count() { grep -c -P "(^|\t)\Q$1\E(\t|$)" "$NOTIFY_LOG" || true; }
 
 # start_agent ARGS...: hosttuned on $BUS_ADDR with the runtime dir under T_TMP; returns once
-# it sent READY=1 (needs start_notify_listener first).
+# it sent READY=1 (needs start_notify_listener first). $AGENT_PREFIX (words) goes before it:
+# "ip netns exec NS" runs the agent in a network namespace (it execs, so the pid stays).
 start_agent() {
 	local before
 	before=$(notify_count READY=1)
-	NOTIFY_SOCKET=$AGENT_NOTIFY_SOCKET "$HOSTTUNED" --bus "$BUS_ADDR" --runtime-dir "$AGENT_RUN" "$@" \
-		>>"$T_TMP/agent.log" 2>&1 &
+	# shellcheck disable=SC2086 # AGENT_PREFIX is words on purpose
+	NOTIFY_SOCKET=$AGENT_NOTIFY_SOCKET ${AGENT_PREFIX:-} "$HOSTTUNED" --bus "$BUS_ADDR" \
+		--runtime-dir "$AGENT_RUN" "$@" >>"$T_TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	defer "stop_agent"
 	wait_for "READY=1 from hosttuned" 'agent_ready_after "$before"'

@@ -1,0 +1,415 @@
+/* The lease methods of org.hosttune.Agent1 (AcquireLease, ReleaseLease, ListLeases): the
+ * request's keys and their checks, the caller's credentials, and the a{sv} of a grant. Keys,
+ * errors and examples: docs/leases.md. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/lease.h"
+#include "agent/log.h"
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+#include "policies/apply/hugepages.h"
+
+#define METHOD "AcquireLease"
+
+enum request_key {
+        KEY_HUGEPAGES,
+        KEY_HUGEPAGE_SIZE,
+        KEY_SNAPSHOT,
+        KEY_TAPS,
+        KEY_LABEL,
+        KEY_WAIT,
+        KEY_PERSIST,
+        _KEY_MAX,
+};
+
+static const struct {
+        const char *name, *sig;
+} request_keys[_KEY_MAX] = {
+        [KEY_HUGEPAGES] = { "hugepages", "t" }, [KEY_HUGEPAGE_SIZE] = { "hugepage-size", "t" },
+        [KEY_SNAPSHOT] = { "snapshot", "s" },   [KEY_TAPS] = { "taps", "u" },
+        [KEY_LABEL] = { "label", "s" },         [KEY_WAIT] = { "wait", "u" },
+        [KEY_PERSIST] = { "persist", "b" },
+};
+
+/* The values as given, before they are checked against each other and the host. */
+struct request_values {
+        unsigned seen; /* bit per enum request_key */
+        uint64_t hugepages, hugepage_size;
+        const char *snapshot, *label;
+        uint32_t taps, wait;
+        int persist;
+};
+
+static int read_value(sd_bus_message *m, enum request_key k, struct request_values *v) {
+        switch (k) {
+        case KEY_HUGEPAGES:
+                return sd_bus_message_read(m, "t", &v->hugepages);
+        case KEY_HUGEPAGE_SIZE:
+                return sd_bus_message_read(m, "t", &v->hugepage_size);
+        case KEY_SNAPSHOT:
+                return sd_bus_message_read(m, "s", &v->snapshot);
+        case KEY_TAPS:
+                return sd_bus_message_read(m, "u", &v->taps);
+        case KEY_LABEL:
+                return sd_bus_message_read(m, "s", &v->label);
+        case KEY_WAIT:
+                return sd_bus_message_read(m, "u", &v->wait);
+        case KEY_PERSIST:
+                return sd_bus_message_read(m, "b", &v->persist);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* One key of the a{sv}: known, of its type, given once. */
+static int request_entry(sd_bus_message *m, const char *key, void *userdata, sd_bus_error *error) {
+        struct request_values *v = userdata;
+        int k, r;
+
+        for (k = 0; k < _KEY_MAX; k++)
+                if (streq(key, request_keys[k].name))
+                        break;
+        if (k == _KEY_MAX)
+                return agent_bus_invalid_args(error,
+                                              METHOD ": unknown key '%s' (known: hugepages, "
+                                                     "hugepage-size, snapshot, taps, label, wait, "
+                                                     "persist)",
+                                              key);
+        if (v->seen & (1U << k))
+                return agent_bus_invalid_args(error, METHOD ": key '%s' given twice", key);
+        v->seen |= 1U << k;
+        r = agent_bus_enter_variant(m, METHOD, key, request_keys[k].sig, error);
+        return r < 0 ? r : read_value(m, (enum request_key) k, v);
+}
+
+static bool given(const struct request_values *v, enum request_key k) {
+        return v->seen & (1U << k);
+}
+
+static int check_hugepages(struct agent *a, const struct request_values *v,
+                           struct lease_request *req, sd_bus_error *error) {
+        uint64_t ps = given(v, KEY_HUGEPAGE_SIZE) ? v->hugepage_size : a->policy->hugepages_size;
+        uint64_t mem = a->report->memory.mem_total_kib * 1024;
+        struct hugepages_counts c;
+        char a1[32], a2[32];
+
+        if (!given(v, KEY_HUGEPAGES)) {
+                if (given(v, KEY_HUGEPAGE_SIZE))
+                        return agent_bus_invalid_args(error, METHOD
+                                                      ": 'hugepage-size' without 'hugepages'");
+                return 0;
+        }
+        if (v->hugepages == 0)
+                return agent_bus_invalid_args(error, METHOD ": 'hugepages' must be more than 0 "
+                                                            "bytes (leave the key out for none)");
+        if (ps < 4096 || (ps & (ps - 1)) != 0)
+                return agent_bus_invalid_args(error,
+                                              METHOD ": 'hugepage-size' %" PRIu64
+                                                     " is not a page size (a power of two, at "
+                                                     "least 4096)",
+                                              ps);
+        if (hugepages_counts_read(a->lease_mgr->root_fd, ps, &c) < 0)
+                return agent_bus_invalid_args(error, METHOD ": this kernel has no %s hugepage pool",
+                                              format_size(ps, a1, sizeof(a1)));
+        /* Rounding up to whole pages must not wrap, and no pool outgrows the machine. */
+        if (v->hugepages > UINT64_MAX - ps || (mem > 0 && v->hugepages > mem))
+                return agent_bus_invalid_args(error,
+                                              METHOD ": 'hugepages' %" PRIu64
+                                                     " bytes is more than this machine's memory "
+                                                     "(%s)",
+                                              v->hugepages, format_size(mem, a2, sizeof(a2)));
+        req->want.hugepage_size = ps;
+        req->pages = v->hugepages / ps + (v->hugepages % ps != 0);
+        return 0;
+}
+
+static int check_snapshot(struct agent *a, const struct request_values *v,
+                          struct lease_request *req, sd_bus_error *error) {
+        const char *root = a->policy->snapshot_root;
+        struct stat st;
+        int r;
+
+        if (!given(v, KEY_SNAPSHOT))
+                return 0;
+        if (v->snapshot[0] && !lease_template_name_valid(v->snapshot))
+                return agent_bus_invalid_args(error,
+                                              METHOD ": 'snapshot': '%.80s' is not a template name "
+                                                     "(1 to 63 letters, digits, '.', '_', '-'; not "
+                                                     "starting with '.', no '..')",
+                                              v->snapshot);
+        r = stat_in_root(a->lease_mgr->root_fd, root, &st);
+        if (r < 0 || !S_ISDIR(st.st_mode))
+                return sd_bus_error_setf(error, AGENT_ERROR_NOT_READY,
+                                         "the snapshot root %s does not exist: set [snapshots] in "
+                                         "the policy and apply it",
+                                         root);
+        if (v->snapshot[0]) {
+                r = snapshot_template_lookup(a->lease_mgr->root_fd, root, v->snapshot);
+                if (r < 0)
+                        return agent_bus_invalid_args(error,
+                                                      METHOD ": no template '%s' in %s/templates%s",
+                                                      v->snapshot, root,
+                                                      r == -ENOTDIR ? " (not a directory)"
+                                                      : r == -ELOOP ? " (a symlink)"
+                                                                    : "");
+        }
+        req->want.snapshot = true;
+        strscpy(req->want.template_name, sizeof(req->want.template_name), v->snapshot);
+        return 0;
+}
+
+static int check_request(struct agent *a, const struct request_values *v, struct lease_request *req,
+                         sd_bus_error *error) {
+        int r;
+
+        r = check_hugepages(a, v, req, error);
+        if (r >= 0 && !given(v, KEY_HUGEPAGES) && !given(v, KEY_SNAPSHOT) && !given(v, KEY_TAPS))
+                r = agent_bus_invalid_args(error, METHOD ": the request asks for nothing (give "
+                                                         "hugepages, snapshot or taps)");
+        if (r >= 0)
+                r = check_snapshot(a, v, req, error);
+        if (r < 0)
+                return r;
+        if (given(v, KEY_TAPS)) {
+                if (v->taps == 0)
+                        return agent_bus_invalid_args(error, METHOD ": 'taps' must be at least 1 "
+                                                                    "(leave the key out for none)");
+                if (a->policy->taps == 0)
+                        return agent_bus_invalid_args(error,
+                                                      METHOD ": the policy has no tap pool ([net] "
+                                                             "taps = 0)");
+                if (v->taps > a->policy->taps || v->taps > LEASE_TAPS_MAX)
+                        return agent_bus_invalid_args(
+                                error, METHOD ": %" PRIu32 " taps requested; the pool has %u",
+                                v->taps, a->policy->taps);
+                req->taps = v->taps;
+        }
+        if (given(v, KEY_LABEL)) {
+                if (!lease_label_valid(v->label))
+                        return agent_bus_invalid_args(error,
+                                                      METHOD ": 'label' must be at most %d bytes "
+                                                             "without control characters",
+                                                      LEASE_LABEL_MAX);
+                strscpy(req->want.label, sizeof(req->want.label), v->label);
+        }
+        if (given(v, KEY_WAIT)) {
+                if (v->wait > LEASE_WAIT_MAX_SEC)
+                        return agent_bus_invalid_args(
+                                error, METHOD ": 'wait' is at most %d seconds", LEASE_WAIT_MAX_SEC);
+                req->wait_sec = v->wait;
+        }
+        req->want.persist = given(v, KEY_PERSIST) && v->persist;
+        return 0;
+}
+
+/* The effective gid of pid from /proc/PID/status ("Gid: real effective saved fs"). */
+static int read_egid(int root_fd, pid_t pid, gid_t *ret) {
+        char path[64], buf[4096], *line;
+        unsigned long real, eff;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        if (read_virtual_file_at(root_fd, path, buf, sizeof(buf)) < 0)
+                return -ESRCH;
+        line = strstr(buf, "\nGid:");
+        if (!line || sscanf(line + 1, "Gid: %lu %lu", &real, &eff) != 2 || eff >= UINT32_MAX)
+                return -EBADMSG;
+        *ret = (gid_t) eff;
+        return 0;
+}
+
+/* Who asks, from the bus daemon's word (pid when it says it); the group from /proc, which the
+ * bus daemon does not say (sd-bus's AUGMENT would read all of it, a line at a time). */
+static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
+                       struct lease_record *want) {
+        const char *sender = sd_bus_message_get_sender(m);
+        uid_t uid;
+        gid_t gid = 0;
+        pid_t pid = 0;
+        int r;
+
+        if (!sender)
+                return -ENXIO;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        (void) sd_bus_creds_get_pid(creds, &pid);
+        if (sd_bus_creds_get_egid(creds, &gid) < 0 &&
+            (pid <= 0 || read_egid(a->lease_mgr->root_fd, pid, &gid) < 0))
+                gid = (gid_t) -1; /* the directory keeps its group */
+        want->uid = uid;
+        want->gid = gid;
+        want->pid = pid > 0 ? (uint32_t) pid : 0;
+        return strscpy(want->client, sizeof(want->client), sender);
+}
+
+/* The caller may take and end leases: root or the lease group. < 0 when not (error set). */
+/* The caller's credentials: those a watched client was seen with (a unique name's
+ * credentials are fixed when it connects, so they are asked for once per connection: every
+ * query is a round trip to the bus daemon), else asked now. ret gets a reference. */
+static int sender_creds(struct agent *a, sd_bus_message *m, sd_bus_creds **ret) {
+        struct lease_client *c =
+                a->lease_mgr ? lease_client_find(a->lease_mgr, sd_bus_message_get_sender(m)) : NULL;
+
+        if (c && c->creds) {
+                *ret = sd_bus_creds_ref(c->creds);
+                return 0;
+        }
+        return agent_bus_sender_creds(m, ret);
+}
+
+static int privileged(struct agent *a, sd_bus_message *m, sd_bus_creds **ret, sd_bus_error *error) {
+        int r = sender_creds(a, m, ret);
+
+        if (r >= 0)
+                r = agent_bus_check_privileged_creds(a, m, *ret, error);
+        if (r < 0)
+                return r;
+        return r == 0 ? -EACCES : 0;
+}
+
+int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        struct agent *a = userdata;
+        struct request_values v = { 0 };
+        struct lease_client *client = NULL;
+        struct lease_request *req;
+        int r;
+
+        r = privileged(a, m, &creds, error);
+        if (r < 0)
+                return r;
+        if (a->stopping || !a->lease_mgr)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
+        req = calloc(1, sizeof(*req));
+        if (!req)
+                return -ENOMEM;
+        /* Everything is checked before anything is taken: a bad request changes nothing. */
+        r = agent_bus_read_dict(m, request_entry, &v, error);
+        if (r >= 0)
+                r = check_request(a, &v, req, error);
+        if (r >= 0) {
+                r = read_sender(a, m, creds, &req->want);
+                if (r < 0)
+                        r = sd_bus_error_set_errnof(error, -r,
+                                                    "cannot read the caller's credentials: %s",
+                                                    strerror(-r));
+        }
+        if (r >= 0)
+                r = lease_client_get(a->lease_mgr, req->want.client, &client);
+        if (r < 0) {
+                lease_request_free(req);
+                return r;
+        }
+        /* The credentials serve the client's next calls (they cannot change). */
+        if (!client->creds)
+                client->creds = sd_bus_creds_ref(creds);
+        req->client = client;
+        req->msg = sd_bus_message_ref(m);
+        r = lease_manager_enqueue(a->lease_mgr, req);
+        if (r < 0) {
+                lease_request_free(req);
+                return r;
+        }
+        return 1; /* answered with the grant (or an error) when it is decided */
+}
+
+int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        struct agent *a = userdata;
+        const char *id;
+        struct lease *l;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &id);
+        if (r >= 0)
+                r = privileged(a, m, &creds, error);
+        if (r < 0)
+                return r;
+        if (!a->lease_mgr)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
+        l = lease_id_valid(id) ? lease_manager_find(a->lease_mgr, id) : NULL;
+        if (!l || l->rec.state != LEASE_ACTIVE)
+                return sd_bus_error_setf(error, AGENT_ERROR_NO_SUCH_LEASE, "no lease '%.40s'%s", id,
+                                         l ? " (it is being released)" : "");
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        /* A lease is its holder's: another member of the lease group may not end it. */
+        if (uid != 0 && uid != l->rec.uid)
+                return sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED,
+                                         "lease %s belongs to uid %u (caller uid %u)", id,
+                                         (unsigned) l->rec.uid, (unsigned) uid);
+        lease_release(a->lease_mgr, l,
+                      uid == l->rec.uid ? "ReleaseLease by its holder" : "ReleaseLease by root");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct agent *a = userdata;
+        struct lease_manager *mgr = a->lease_mgr;
+        int r;
+
+        (void) error;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssa{sv})");
+        for (unsigned i = 0; r >= 0 && mgr && i < mgr->n_leases; i++) {
+                const struct lease *l = mgr->leases[i];
+                r = sd_bus_message_open_container(reply, 'r', "ssa{sv}");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "ss", l->rec.id, l->rec.label);
+                if (r >= 0)
+                        r = lease_append_details(reply, l);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int lease_append_details(sd_bus_message *reply, const struct lease *l) {
+        const struct lease_record *r = &l->rec;
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (k >= 0)
+                k = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "id", "s", r->id,
+                        "label", "s", r->label, "state", "s", lease_state_to_string(r->state),
+                        "uid", "u", (uint32_t) r->uid, "gid", "u", (uint32_t) r->gid, "pid", "u",
+                        r->pid, "client", "s", r->client, "persist", "b", (int) r->persist,
+                        "expires", "s", r->persist ? "release" : "client-exit", "created", "t",
+                        r->created_realtime_usec);
+        if (k >= 0)
+                k = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "hugepages", "t", r->hugepage_bytes,
+                        "hugepage-size", "t", r->hugepage_size, "hugepage-pages", "t",
+                        r->hugepage_size ? r->hugepage_bytes / r->hugepage_size : UINT64_C(0),
+                        "snapshot", "s", r->snapshot_path, "template", "s", r->template_name,
+                        "snapshot-source", "s",
+                        r->snapshot ? lease_snapshot_source_to_string(r->snapshot_source) : "",
+                        "snapshot-subvolume", "b", (int) r->snapshot_subvolume);
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'e', "sv");
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "s", "taps");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'v', "as");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'a', "s");
+        for (unsigned i = 0; k >= 0 && i < r->n_taps; i++)
+                k = sd_bus_message_append(reply, "s", r->taps[i].name);
+        for (int c = 0; k >= 0 && c < 4; c++) /* a, v, e, the outer a */
+                k = sd_bus_message_close_container(reply);
+        return k;
+}

@@ -1,0 +1,181 @@
+/* Starting with the leases of an earlier run (docs/leases.md, "Lifetimes"): hosttuned may have
+ * been restarted, or killed with leases out. The lease file says what each lease held and how
+ * far an acquire or release had come; the bus says whose holders are still there. What nobody
+ * holds any more goes back, so a crashed agent leaks nothing, and nothing is given twice. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/lease.h"
+#include "agent/log.h"
+#include "lib/fileio.h"
+#include "lib/util.h"
+
+#define LEASES_FILE_MAX (64U * 1024U * 1024U)
+
+/* 1 when the unique name is on the bus, 0 when it is not, negative errno when the bus could not
+ * say. Unique names are never given out twice by one bus daemon, so a holder that is gone
+ * cannot come back under its name. */
+static int name_has_owner(sd_bus *bus, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int has = 0, r;
+
+        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s", name);
+        sd_bus_error_free(&error);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "b", &has);
+        return r < 0 ? r : has != 0;
+}
+
+static bool kept(const struct lease_manager *m, const char *id) {
+        for (unsigned i = 0; i < m->n_leases; i++)
+                if (streq(m->leases[i]->rec.id, id))
+                        return m->leases[i]->rec.state == LEASE_ACTIVE;
+        return false;
+}
+
+struct sweep {
+        struct lease_manager *m;
+        const char *root;
+        unsigned removed;
+};
+
+/* A directory under <root>/leases that no kept lease names: left by a crash between taking it
+ * and recording the lease, or between recording a release and deleting it. */
+static int sweep_cb(const char *name, void *userdata) {
+        struct sweep *s = userdata;
+        int r;
+
+        if (kept(s->m, name))
+                return 0;
+        if (!lease_id_valid(name)) {
+                log_warning("leases: %s/%s/%s is not a lease's directory; left alone", s->root,
+                            LEASES_SNAPSHOT_DIR, name);
+                return 0;
+        }
+        r = snapshot_lease_delete(s->m->root_fd, s->root, name);
+        if (r < 0)
+                log_warning("leases: cannot delete the leftover %s/%s/%s: %s", s->root,
+                            LEASES_SNAPSHOT_DIR, name, strerror(-r));
+        else
+                s->removed++;
+        return 0;
+}
+
+static int load(struct lease_manager *m, struct lease_record **ret, unsigned *ret_n) {
+        struct agent *a = m->a;
+        _cleanup_free_ char *text = NULL;
+        char path[POLICY_PATH_MAX + 32], aside[POLICY_PATH_MAX + 48];
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s", a->runtime_dir, LEASES_FILE);
+        r = read_regular_file_alloc(path, LEASES_FILE_MAX, &text, NULL);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r >= 0)
+                r = lease_file_parse(text, ret, ret_n);
+        if (r < 0) {
+                /* Kept for a person to look at; without it nothing is known to be leftover. */
+                snprintf(aside, sizeof(aside), "%s.bad", path);
+                (void) rename(path, aside);
+                agent_set_last_error(a,
+                                     "leases: cannot read %s (%s); moved to %s, starting without "
+                                     "leases and without removing leftovers",
+                                     path, strerror(-r), aside);
+        }
+        return r;
+}
+
+int lease_manager_restore(struct lease_manager *m) {
+        struct agent *a = m->a;
+        _cleanup_free_ struct lease_record *recs = NULL;
+        struct sweep sweep = { .m = m, .root = a->policy->snapshot_root };
+        unsigned n = 0, kept_n = 0, released = 0;
+        int r;
+
+        r = load(m, &recs, &n);
+        if (r < 0) {
+                lease_manager_publish(m);
+                return 0;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                struct lease *l = calloc(1, sizeof(*l));
+
+                if (!l)
+                        return -ENOMEM;
+                l->rec = recs[i];
+                r = lease_manager_add(m, l);
+                if (r < 0) {
+                        free(l);
+                        return r;
+                }
+                /* A lease that was being taken or given back is given back (below). */
+                if (l->rec.state == LEASE_ACTIVE && !l->rec.persist) {
+                        int has = l->rec.client[0] ? name_has_owner(a->bus, l->rec.client) : 0;
+                        if (has < 0)
+                                log_warning("leases: cannot ask the bus about %s (%s); lease %s "
+                                            "kept",
+                                            l->rec.client, strerror(-has), l->rec.id);
+                        if (has == 0)
+                                /* Not kept: given back like one cut short while taken. */
+                                l->rec.state = LEASE_PROVISIONING;
+                        else if (lease_client_get(m, l->rec.client, &l->client) < 0)
+                                log_warning("leases: cannot watch %s; lease %s is kept until "
+                                            "released",
+                                            l->rec.client, l->rec.id);
+                }
+                kept_n += l->rec.state == LEASE_ACTIVE;
+        }
+        /* Publish what stays, then remove what nothing names, then give the rest back. */
+        lease_manager_publish(m);
+        if (!isempty(sweep.root)) {
+                char dir[POLICY_PATH_MAX + 16];
+                snprintf(dir, sizeof(dir), "%s/%s", sweep.root, LEASES_SNAPSHOT_DIR);
+                r = read_dir_names_at(m->root_fd, dir, sweep_cb, &sweep);
+                if (r < 0 && r != -ENOENT)
+                        log_warning("leases: cannot look through %s: %s", dir, strerror(-r));
+        }
+        for (bool again = true; again;) {
+                again = false;
+                for (unsigned i = 0; i < m->n_leases; i++) {
+                        struct lease *l = m->leases[i];
+                        if (l->rec.state == LEASE_ACTIVE || l->rec.state == LEASE_RELEASING ||
+                            l->release_wanted)
+                                continue;
+                        lease_release(m, l,
+                                      "its holder is gone, or hosttuned stopped while it was "
+                                      "being taken or given back");
+                        released++;
+                        again = true;
+                        break;
+                }
+        }
+        /* Releases a crash cut short go on from where they were. */
+        for (bool again = true; again;) {
+                again = false;
+                for (unsigned i = 0; i < m->n_leases; i++) {
+                        struct lease *l = m->leases[i];
+                        if (l->rec.state != LEASE_RELEASING || l->job_running ||
+                            l->next_tap_retry_usec)
+                                continue;
+                        l->next_tap_retry_usec = 1; /* once here; the retry timer does the rest */
+                        lease_release(m, l, "a release was cut short");
+                        released++;
+                        again = true;
+                        break;
+                }
+        }
+        (void) lease_manager_save(m);
+        lease_manager_publish(m);
+        if (n > 0 || sweep.removed > 0)
+                log_info("leases: %u of %u lease%s kept from the last run, %u given back, %u "
+                         "leftover director%s removed",
+                         kept_n, n, n == 1 ? "" : "s", released, sweep.removed,
+                         sweep.removed == 1 ? "y" : "ies");
+        return 0;
+}

@@ -1,0 +1,247 @@
+/* lease-cycle: many AcquireLease + ReleaseLease rounds over one bus connection, for the churn
+ * test and bench/leases.sh, where a shell would measure its own fork and exec.
+ *
+ *   lease-cycle --address ADDR --count N [--snapshot TEMPLATE] [--hugepages BYTES]
+ *               [--pause-ms MS] [--watch PID] [--every K]
+ *
+ * Each round acquires a lease (a snapshot of TEMPLATE, "" for an empty slot; or hugepages),
+ * checks that its directory exists (outside the timed part), and releases it. --pause-ms waits
+ * between rounds (outside the timed part): the agent refills its prepared snapshots in the
+ * background, and the pause is what a test run between two leases gives it. With --watch, every K
+ * rounds (default 1000) a line "sample ROUND FDS RSS_KIB" reports the open descriptors and VmRSS of
+ * PID. At the end: "rounds N acquire_median_usec A acquire_p99_usec B cycle_median_usec C
+ * cycle_p99_usec D slow_acquires S" (slow: above 5 ms, a snapshot made on demand).
+ * Exit 0, or 1 at the first failed call (its error is printed). Nothing is asserted here. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "lib/fileio.h"
+#include "lib/parse.h"
+#include "lib/util.h"
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static uint64_t percentile(uint64_t *v, size_t n, unsigned p) {
+        if (n == 0)
+                return 0;
+        qsort(v, n, sizeof(*v), cmp_u64);
+        return v[(n - 1) * p / 100];
+}
+
+static long count_fds(pid_t pid) {
+        char path[64];
+        struct dirent *de;
+        DIR *d;
+        long n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -1;
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* VmRSS of pid in KiB, from /proc/PID/status. */
+static long rss_kib(pid_t pid) {
+        _cleanup_close_ int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char path[64], buf[8192];
+        const char *line;
+        long v;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        if (root < 0 || read_virtual_file_at(root, path, buf, sizeof(buf)) < 0)
+                return -1;
+        line = strstr(buf, "\nVmRSS:");
+        return line && sscanf(line + 1, "VmRSS: %ld kB", &v) == 1 ? v : -1;
+}
+
+static int acquire(sd_bus *bus, const char *snapshot, uint64_t hugepages, char *id, size_t idsize,
+                   char *dir, size_t dirsize) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, "org.hosttune.Agent1", "/org/hosttune/Agent1",
+                                           "org.hosttune.Agent1", "AcquireLease");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && snapshot)
+                r = sd_bus_message_append(m, "{sv}", "snapshot", "s", snapshot);
+        if (r >= 0 && hugepages)
+                r = sd_bus_message_append(m, "{sv}", "hugepages", "t", hugepages);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                fprintf(stderr, "lease-cycle: AcquireLease: %s\n",
+                        error.message ? error.message : strerror(-r));
+                sd_bus_error_free(&error);
+                return r;
+        }
+        r = sd_bus_message_read(reply, "s", &s);
+        if (r < 0)
+                return r;
+        strscpy(id, idsize, s);
+        dir[0] = 0;
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key;
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r >= 0 && streq(key, "snapshot")) {
+                        r = sd_bus_message_read(reply, "v", "s", &s);
+                        if (r >= 0)
+                                strscpy(dir, dirsize, s);
+                } else if (r >= 0)
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+        }
+        return r < 0 ? r : 0;
+}
+
+static int release(sd_bus *bus, const char *id) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call_method(bus, "org.hosttune.Agent1", "/org/hosttune/Agent1",
+                                   "org.hosttune.Agent1", "ReleaseLease", &error, NULL, "s", id);
+
+        if (r < 0)
+                fprintf(stderr, "lease-cycle: ReleaseLease %s: %s\n", id,
+                        error.message ? error.message : strerror(-r));
+        sd_bus_error_free(&error);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "address", required_argument, NULL, 'a' },
+                { "count", required_argument, NULL, 'n' },
+                { "snapshot", required_argument, NULL, 's' },
+                { "hugepages", required_argument, NULL, 'H' },
+                { "pause-ms", required_argument, NULL, 'p' },
+                { "watch", required_argument, NULL, 'w' },
+                { "every", required_argument, NULL, 'e' },
+                {},
+        };
+        const char *address = NULL, *snapshot = NULL;
+        uint64_t count = 1, hugepages = 0, pause_ms = 0, watch = 0, every = 1000, slow = 0;
+        uint64_t *acq = NULL, *cyc = NULL;
+        sd_bus *bus = NULL;
+        int c, r, ret = 1;
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                r = 0;
+                switch (c) {
+                case 'a':
+                        address = optarg;
+                        break;
+                case 'n':
+                        r = parse_u64(optarg, &count);
+                        break;
+                case 's':
+                        snapshot = optarg;
+                        break;
+                case 'H':
+                        r = parse_size(optarg, 0, &hugepages);
+                        break;
+                case 'p':
+                        r = parse_u64(optarg, &pause_ms);
+                        break;
+                case 'w':
+                        r = parse_u64(optarg, &watch);
+                        break;
+                case 'e':
+                        r = parse_u64(optarg, &every);
+                        break;
+                default:
+                        return 2;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "lease-cycle: bad value '%s'\n", optarg);
+                        return 2;
+                }
+        }
+        if (!address || count == 0 || every == 0) {
+                fprintf(stderr, "lease-cycle: --address and --count are needed\n");
+                return 2;
+        }
+        acq = calloc(count, sizeof(*acq));
+        cyc = calloc(count, sizeof(*cyc));
+        r = acq && cyc ? sd_bus_new(&bus) : -ENOMEM;
+        if (r >= 0)
+                r = sd_bus_set_address(bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                fprintf(stderr, "lease-cycle: cannot connect to %s: %s\n", address, strerror(-r));
+                goto out;
+        }
+        for (uint64_t i = 0; i < count; i++) {
+                char id[64], dir[512];
+                struct stat st;
+                uint64_t t0 = now_usec(), t1, t2;
+
+                r = acquire(bus, snapshot, hugepages, id, sizeof(id), dir, sizeof(dir));
+                if (r < 0)
+                        goto out;
+                t1 = now_usec();
+                /* The directory is there (not timed: the agent's work is what is measured). */
+                if (dir[0] && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                        fprintf(stderr, "lease-cycle: round %" PRIu64 ": %s is not there\n", i,
+                                dir);
+                        goto out;
+                }
+                t2 = now_usec();
+                if (release(bus, id) < 0)
+                        goto out;
+                acq[i] = t1 - t0;
+                cyc[i] = now_usec() - t2 + acq[i];
+                slow += acq[i] > 5000;
+                if (watch && (i + 1) % every == 0)
+                        printf("sample %" PRIu64 " %ld %ld\n", i + 1, count_fds((pid_t) watch),
+                               rss_kib((pid_t) watch));
+                if (pause_ms) {
+                        struct timespec ts = { .tv_sec = (time_t) (pause_ms / 1000),
+                                               .tv_nsec = (long) (pause_ms % 1000) * 1000000 };
+                        nanosleep(&ts, NULL);
+                }
+        }
+        printf("rounds %" PRIu64 " acquire_median_usec %" PRIu64 " acquire_p99_usec %" PRIu64
+               " cycle_median_usec %" PRIu64 " cycle_p99_usec %" PRIu64 " slow_acquires %" PRIu64
+               "\n",
+               count, percentile(acq, count, 50), percentile(acq, count, 99),
+               percentile(cyc, count, 50), percentile(cyc, count, 99), slow);
+        ret = 0;
+out:
+        /* Freed by hand: the static analyser does not follow cleanup attributes. */
+        sd_bus_flush_close_unref(bus);
+        free(acq);
+        free(cyc);
+        return ret;
+}

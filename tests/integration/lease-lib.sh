@@ -1,0 +1,83 @@
+# Helpers for the lease tests (sourced after lib.sh and agent-lib.sh): a btrfs on a loop file,
+# the lease verbs against the private bus, and readings that do not come from hosttune.
+
+HELPERS=$HOSTTUNE_BUILD/tests/helpers
+# The policies here name the group "users" as [agent] lease-group; bctl_nobody (nobody, nogroup,
+# no supplementary groups) is not in it.
+LEASE_GROUP=users
+LEASE_GROUP_GID=$(getent group "$LEASE_GROUP" | cut -d: -f3)
+[ -n "$LEASE_GROUP_GID" ] || skip "no group $LEASE_GROUP to make the lease group"
+
+# make_btrfs SIZE: a fresh btrfs on a loop file, mounted at $BTRFS (unmounted at the end).
+make_btrfs() {
+	need_cmd mkfs.btrfs btrfs mount umount losetup
+	grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null || true
+	grep -qw btrfs /proc/filesystems || skip "kernel without btrfs"
+	BTRFS=$T_TMP/btrfs
+	truncate -s "$1" "$T_TMP/btrfs.img"
+	mkfs.btrfs -q "$T_TMP/btrfs.img" >/dev/null
+	mkdir -p "$BTRFS"
+	mount -o loop "$T_TMP/btrfs.img" "$BTRFS"
+	defer "umount $BTRFS"
+}
+
+# Subvolume paths under $BTRFS as `btrfs subvolume list` has them, sorted, one line.
+subvols() { btrfs subvolume list "$BTRFS" | awk '{print $NF}' | sort | xargs; }
+
+# The lease verbs on the private bus (BUS_ADDR from start_bus).
+ht_lease() {
+	local verb=$1
+	shift
+	"$HOSTTUNE" lease "$verb" --bus "$BUS_ADDR" "$@"
+}
+ht_run() { "$HOSTTUNE" run --bus "$BUS_ADDR" "$@"; }
+
+# Leases as ListLeases has them (busctl's JSON of the reply), as "id label" lines.
+list_ids() {
+	bctl --json=short call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 \
+		ListLeases | python3 -c '
+import json, sys
+for l in json.load(sys.stdin)["data"][0]:
+    print(l[0], l[1])'
+}
+lease_count() { list_ids | wc -l; }
+# lease_field ID KEY: a field of a lease from ListLeases ("" when no such lease).
+lease_field() {
+	bctl --json=short call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 \
+		ListLeases | python3 -c '
+import json, sys
+for l in json.load(sys.stdin)["data"][0]:
+    if l[0] == sys.argv[1]:
+        v = l[2][sys.argv[2]]["data"]
+        print(" ".join(v) if isinstance(v, list) else v)' "$1" "$2"
+}
+
+# acquire_json ARGS...: `hosttune lease acquire --json` (with --persist, so it returns), the
+# grant's id on stdout.
+acquire_id() { ht_lease acquire --persist --json "$@" | jq_py 'd["id"]'; }
+
+# As a member of the lease group (supplementary), uid daemon. An array, not a function: a
+# function run with & is a subshell, and $! would be that shell's pid, not the command's.
+AS_MEMBER=(setpriv --reuid=daemon --regid=daemon --groups="$LEASE_GROUP_GID")
+as_member() { "${AS_MEMBER[@]}" "$@"; }
+# Another member of it.
+as_other_member() { setpriv --reuid=nobody --regid=nogroup --groups="$LEASE_GROUP_GID" "$@"; }
+
+# gdbus shows D-Bus error names (busctl shows only the message): gacq DICT calls AcquireLease
+# with a GVariant text dictionary, "{'snapshot': <'base'>}".
+gcall() {
+	gdbus call --address "$BUS_ADDR" --dest org.hosttune.Agent1 \
+		--object-path /org/hosttune/Agent1 --method "org.hosttune.Agent1.$1" "${@:2}"
+}
+gacq() { gcall AcquireLease "$@"; }
+
+# finish_agent: stop the agent and fail when a sanitizer reported anything in its log (make
+# sanitize: a leak or an error report at exit does not otherwise reach the test's verdict).
+finish_agent() {
+	stop_agent
+	if grep -q "Sanitizer" "$T_TMP/agent.log"; then
+		grep -A 30 "Sanitizer" "$T_TMP/agent.log" | head -n 60 >&2
+		fail "a sanitizer reported on hosttuned"
+	fi
+	ok "hosttuned stopped cleanly"
+}
