@@ -53,7 +53,7 @@ python3 - "$HOSTTUNE_SRC" "$T_TMP" <<'EOF' || fail "could not extract the docs' 
 import re, sys
 src, out = sys.argv[1], sys.argv[2]
 n = 0
-for doc in ("docs/nixos.md", "docs/fleet.md", "docs/readme-nixos.md"):
+for doc in ("docs/nixos.md", "docs/fleet.md", "README.md"):
     text = open(f"{src}/{doc}").read()
     for block in re.findall(r"```nix\n(.*?)```", text, re.S):
         lines = block.splitlines()
