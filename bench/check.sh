@@ -53,12 +53,18 @@ faults_version=$(faults "$hosttune" --version)
 faults_check=$(faults "$hosttune" check)
 syscalls_true=$(syscalls /bin/true)
 syscalls_check=$(syscalls "$hosttune" check)
+# How hosttune is linked (Makefile STATIC_CLI): the start-up cost differs.
+case "$(readelf -lh "$hosttune" 2>/dev/null)" in
+*"Type:"*"EXEC"*) link="static (non-PIE)" ;;
+*INTERP*) link="dynamically linked" ;;
+*) link="static-pie" ;;
+esac
 
 python3 - "$tmp" "$out" "$runs" "$peer_runs" "$faults_true" "$faults_version" "$faults_check" \
-	"$syscalls_true" "$syscalls_check" "$blocks" <<'PY'
+	"$syscalls_true" "$syscalls_check" "$blocks" "$link" <<'PY'
 import json, os, platform, statistics, subprocess, sys, time
 tmp, out, runs, peer_runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-faults_true, faults_version, faults_check, sc_true, sc_check, blocks = sys.argv[5:11]
+faults_true, faults_version, faults_check, sc_true, sc_check, blocks, link = sys.argv[5:12]
 
 def load(name):
     """Pool the samples of each command's blocks ("true#1", "true#2", ...)."""
@@ -124,8 +130,7 @@ number of runs). The numbers below are this run's; other machines differ, and a 
 
 **`hosttune check` / `/bin/true` (median): {fc / ft:.2f}x.** Target: at most 1.2x.
 
-`/bin/true` is linked dynamically: its start-up maps ld.so and libc.so, which the static-pie
-`hosttune` does not. `hosttune --version` (the same binary, start-up only, no probing) is the
+`/bin/true` is linked dynamically: its start-up maps ld.so and libc.so; this `hosttune` is {link}. `hosttune --version` (the same binary, start-up only, no probing) is the
 stricter floor: **`hosttune check` / `hosttune --version` (median):
 {fc / fast["hosttune --version"]["median"]:.2f}x** — the whole cost of probing.
 
@@ -141,7 +146,7 @@ hugeadm --explain lists pools and mounts.
 ## Where `hosttune check`'s time goes
 
 Page faults per run (perf stat): `/bin/true` {faults_true}, `hosttune --version` {faults_version}
-(the static-pie binary's start-up), `hosttune check` {faults_check}. System calls per run
+(the {link} binary's start-up), `hosttune check` {faults_check}. System calls per run
 (strace -c): `/bin/true` {sc_true}, `hosttune check` {sc_check}.
 
 Each probe run cold in a fresh process (tests/helpers/probe-timer, 300 processes; the helper
