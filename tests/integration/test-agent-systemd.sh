@@ -8,15 +8,8 @@
 # keeps out), busctl on the container's system bus reaches the agent, and stop is clean.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd debootstrap systemd-nspawn nsenter chroot flock ldd dpkg-query
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip "no overlayfs"
-
-. /etc/os-release
-suite=${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}
-# The Debian mirror this machine's apt uses (not the security archive).
-mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && !/security/ {print $2; exit}')
-[ -n "$mirror" ] || mirror=$(cat /etc/apt/sources.list 2>/dev/null | awk '$1 == "deb" && !/security/ {print $2; exit}')
-[ -n "$mirror" ] || skip "no Debian mirror in this machine's apt sources"
+. "$(dirname "$0")/container.sh"
+need_cmd chroot
 
 # Build as a package would: PREFIX=/usr, a plain build of its own (also under `make sanitize`,
 # whose ASan binaries would need libasan in the container), without the caller's make flags.
@@ -25,36 +18,11 @@ env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$HOSTTUNE_SRC" BUILD="$build
 	SYSCONFDIR=/etc all >"$T_TMP/build.log" 2>&1 ||
 	{ tail -n 30 "$T_TMP/build.log"; fail "build with PREFIX=/usr failed"; }
 
-# The runtime libraries of the agent and of hosttune-bus, as this machine's packages name them.
-libs=$(ldd "$build/hosttuned" "$build/hosttune-bus" | awk '/=> \// {print $3}' | sort -u)
-pkgs=systemd,systemd-sysv,dbus
-for l in $libs; do
-	p=$(dpkg-query -S "$(readlink -f "$l")" 2>/dev/null | head -n1 | cut -d: -f1) || true
-	[ -z "$p" ] || [[ ",$pkgs," == *",$p,"* ]] || pkgs=$pkgs,$p
-done
-
-cache=/var/cache/hosttune-test
-base=$cache/$suite-$(echo "$pkgs" | md5sum | cut -c1-12)
-mkdir -p "$cache"
-(
-	flock 8
-	if [ ! -e "$base/.complete" ]; then
-		echo "building the container image (cached in $base): debootstrap $suite with $pkgs"
-		rm -rf "$base.tmp"
-		debootstrap --variant=minbase --include="$pkgs" "$suite" "$base.tmp" "$mirror" \
-			>"$cache/debootstrap.log" 2>&1 || { tail -n 20 "$cache/debootstrap.log"; exit 1; }
-		# A machine id lets journald and dbus start; the container gets its own per boot.
-		: >"$base.tmp/etc/machine-id"
-		rm -rf "$base" && mv "$base.tmp" "$base" && touch "$base/.complete"
-	fi
-) 8>"$cache/.lock" || fail "debootstrap failed"
-ok "container image: $base"
-
-# Each run boots an overlay over the cached tree, so the cache stays pristine.
-root=$T_TMP/root
-mkdir -p "$root" "$T_TMP/upper" "$T_TMP/work"
-mount -t overlay overlay -o "lowerdir=$base,upperdir=$T_TMP/upper,workdir=$T_TMP/work" "$root"
-defer "umount -l '$root'"
+# The image holds the runtime libraries of the agent and of hosttune-bus; each run boots an
+# overlay over it.
+ct_image "$build/hosttuned" "$build/hosttune-bus"
+ct_prepare
+root=$CT_ROOT
 
 systemd_version=$(chroot "$root" systemctl --version | awk 'NR == 1 {print $2}')
 env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$HOSTTUNE_SRC" BUILD="$build" PREFIX=/usr SYSCONFDIR=/etc DESTDIR="$root" \
@@ -75,35 +43,7 @@ write_policy() { # NAME: a check-only policy (a container may not tune the kerne
 }
 write_policy nspawn-one
 
-machine=htt$$
-systemd-nspawn --quiet --boot -D "$root" --machine="$machine" --register=no --keep-unit \
-	--private-network --console=pipe </dev/null >"$T_TMP/console.log" 2>&1 &
-nspawn=$!
-defer "stop_container"
-stop_container() {
-	local i
-	[ -n "${leader:-}" ] && in_ct systemctl poweroff >/dev/null 2>&1
-	for ((i = 0; i < 150; i++)); do kill -0 $nspawn 2>/dev/null || break; sleep 0.2; done
-	kill -KILL $nspawn 2>/dev/null || true
-	wait $nspawn 2>/dev/null || true
-}
-leader=
-for ((i = 0; i < 300; i++)); do
-	leader=$(cat /proc/$nspawn/task/*/children 2>/dev/null | awk '{print $1; exit}')
-	[ -n "$leader" ] && [ "$(cat /proc/$leader/comm 2>/dev/null)" = systemd ] && break
-	leader=
-	kill -0 $nspawn 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$leader" ] || fail "the container did not start systemd: $(tail -n 20 "$T_TMP/console.log")"
-# A clean environment, as a login in the container would have.
-in_ct() { nsenter -t "$leader" -m -u -i -n -p -C -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
-# systemd answers once its private socket exists; then wait for the boot to finish.
-for ((i = 0; i < 600; i++)); do
-	state=$(in_ct systemctl is-system-running 2>/dev/null || true)
-	case "$state" in starting | initializing | "") sleep 0.2 ;; *) break ;; esac
-done
-case "$state" in running | degraded) ok "container booted: $state" ;; *) fail "container state: $state" ;; esac
+ct_boot
 assert_eq "PID 1 in the container" systemd "$(in_ct cat /proc/1/comm)"
 
 # --- start: systemctl start returns once READY=1 arrived, i.e. after the first apply

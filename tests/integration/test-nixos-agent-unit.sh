@@ -8,7 +8,7 @@
 # and a rejected policy fails the reload with file:line and changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
-. "$(dirname "$0")/nixos-container.sh"
+. "$(dirname "$0")/container.sh"
 need_cmd python3 nix-instantiate strings
 [ -x "$HOSTTUNED" ] && [ -x "$HOSTTUNE_BUS" ] ||
 	skip "no build/hosttuned or build/hosttune-bus: the agent (issue 4) is not built on this branch"
@@ -16,7 +16,8 @@ need_cmd readelf
 readelf -d "$HOSTTUNED" "$HOSTTUNE_BUS" | grep -qE 'NEEDED.*lib(a|ub)san' &&
 	skip "a sanitizer build: the container has no libasan/libubsan for hosttuned"
 find_nixpkgs_lib
-ct_root
+ct_image "$HOSTTUNED" "$HOSTTUNE_BUS"
+ct_prepare
 
 module_eval --json --argstr packageDir /opt/hosttune -A good >"$T_TMP/good.json" ||
 	fail "evaluating the module failed"

@@ -7,13 +7,14 @@
 # sandbox never changes an answer. The unit is the module's, rendered as NixOS writes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
-. "$(dirname "$0")/nixos-container.sh"
+. "$(dirname "$0")/container.sh"
 need_cmd python3 nix-instantiate readelf
 find_nixpkgs_lib
 readelf -d "$HOSTTUNE" | grep -q NEEDED &&
 	skip "build/hosttune is linked dynamically (STATIC_CLI=no); the container has none of its libraries"
 
-ct_root
+ct_image "$HOSTTUNED" "$HOSTTUNE_BUS"
+ct_prepare
 
 # --- the module's unit, mount and tmpfiles rules (case ci-builder), for a package in /opt --------
 module_eval --json --argstr packageDir /opt/hosttune -A good >"$T_TMP/good.json" ||
