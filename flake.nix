@@ -72,11 +72,12 @@
               ''
                 set -x
                 grep -qx 'Type=notify-reload' "$unit"
-                grep -q '^ExecReload=.*/bin/hosttune reload$' "$unit"
+                grep -q '^ExecReload=.*/bin/hosttune policy validate /etc/hosttune/policy.ini$' "$unit"
                 grep -q '^X-Reload-Triggers=.*hosttune-policy.ini' "$unit"
                 # NixOS writes a list as repeated keys; systemd joins them.
-                test "$(grep '^CapabilityBoundingSet=' "$unit" | cut -d= -f2 | tr '\n' ' ')" = \
-                  "CAP_SYS_ADMIN CAP_NET_ADMIN CAP_DAC_OVERRIDE CAP_FOWNER CAP_CHOWN "
+                # In any order, one per line or several to a line.
+                test "$(grep '^CapabilityBoundingSet=' "$unit" | cut -d= -f2 | xargs -n1 | sort | xargs)" = \
+                  "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_ADMIN CAP_SYS_ADMIN"
                 grep -qx 'NoNewPrivileges=true' "$unit"
                 grep -qx 'ProtectHome=true' "$unit"
                 grep -q '^Before=.*nix-daemon.service' "$unit"

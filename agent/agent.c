@@ -188,10 +188,13 @@ static uint64_t pool_bytes(const struct host_report *r) {
         return total;
 }
 
-/* Probe what mask names into a zeroed report, plus the knobs the policy names that no probe
- * reads (probe_knobs), so that plan_build() can judge the host against the policy. probe_run
- * wants a zeroed report: facts of a probe that now finds less (a pool size that vanished, a tap
- * that is gone) must not survive from the last run. */
+/* Probe what mask names into report, plus the knobs the policy names that no probe reads
+ * (probe_knobs), so that plan_build() can judge the host against the policy. probe_run wants a
+ * zeroed report: facts of a probe that now finds less (a pool size that vanished, a tap that is
+ * gone) must not survive from the last run. The caller passes one fresh from calloc() rather
+ * than one memset here: the report is sized for the worst case (256 taps, 32 btrfs mounts, 64
+ * NUMA nodes per pool, ~80 KiB) and calloc() hands it out as untouched zero pages (see
+ * agent_malloc_setup() in main.c), so only the pages a probe writes become resident. */
 static int probe_host(struct agent *a, probe_mask_t mask, bool detail, struct host_report *report) {
         struct probe_targets t = policy_probe_targets(a->policy);
         struct probe_ctx ctx = { .root_fd = -1 };
@@ -204,7 +207,6 @@ static int probe_host(struct agent *a, probe_mask_t mask, bool detail, struct ho
         /* Facts only the JSON shows; statuses, reasons and what the planner needs (probe_knobs
          * reads what detail skipped) do not depend on it. */
         ctx.detail = detail;
-        memset(report, 0, sizeof(*report));
         r = probe_run(&ctx, mask, report);
         if (r >= 0) {
                 plan_knob_request(a->policy, &kreq);
@@ -243,8 +245,15 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         uint64_t old_total = a->hugepages_total;
         char old_reason[sizeof(a->ready_reason)];
 
-        r = probe_host(a, PROBE_MASK_ALL, detail, a->report);
+        /* A fresh report replaces the last one (see probe_host() for why not memset). When
+         * probing fails the last complete one stays. */
+        _cleanup_free_ struct host_report *report = calloc(1, sizeof(*report));
+        if (!report)
+                return -ENOMEM;
+        r = probe_host(a, PROBE_MASK_ALL, detail, report);
         if (r >= 0) {
+                free(a->report);
+                a->report = TAKE_PTR(report);
                 plan_free(&a->plan);
                 r = plan_build(a->report, a->policy, &a->plan);
                 /* What leases hold (a tap's owner, a pool grown for them) is no drift. */

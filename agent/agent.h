@@ -146,7 +146,8 @@ void agent_done(struct agent *a);
  * (Reload's generation) once the new policy's apply ended. */
 int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t errsize);
 
-/* Re-probe everything into a->report (zeroed first), re-evaluate readiness, publish: bus
+/* Re-probe everything into a fresh report that replaces a->report (the last one stays when
+ * probing fails), re-evaluate readiness, publish: bus
  * properties and signals when they changed, ready.json, metrics, nix.conf, agent.state. */
 int agent_reprobe(struct agent *a, const char *why);
 
@@ -158,7 +159,8 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail);
  * ready.json, metrics) once the event loop is idle. */
 void agent_leases_changed(struct agent *a);
 
-/* Probe what req needs (everything when with_policy) into a zeroed *report, evaluate req
+/* Probe what req needs (everything when with_policy) into *report, which must be zeroed
+ * (take it from calloc(), so that pages no probe writes stay untouched), evaluate req
  * against it and a->leases, and with with_policy also plan the policy against it into
  * *ret_plan (free with plan_free). Returns the number of unsatisfied requirements or a negative
  * errno. */

@@ -314,7 +314,9 @@ static int reply_json(sd_bus_message *m, json_object *doc, const char *prefix_si
 static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct agent *a = userdata;
         struct requirements req = { 0 };
-        struct requirement_result results[REQUIREMENTS_MAX];
+        /* As many results as requirements (each ~700 bytes; REQUIREMENTS_MAX of them on the
+         * stack would deepen the stack every probe below runs on by 22 KiB). */
+        _cleanup_free_ struct requirement_result *results = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL;
         _cleanup_free_ struct host_report *report = NULL;
         _cleanup_(plan_free) struct plan plan = { 0 };
@@ -324,8 +326,9 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = read_check_request(a, m, &req, &use_policy, error);
         if (r < 0)
                 return r;
-        report = malloc(sizeof(*report));
-        if (!report)
+        report = calloc(1, sizeof(*report)); /* zeroed, as agent_check() wants */
+        results = calloc(req.n > 0 ? req.n : 1, sizeof(*results));
+        if (!report || !results)
                 return -ENOMEM;
         failed = agent_check(a, &req, use_policy, report, results, &plan);
         if (failed < 0)

@@ -1,5 +1,6 @@
 /* hosttuned: command line, start-up order and the event loop. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,19 +78,39 @@ static int parse_argv(int argc, char **argv) {
         return 1;
 }
 
+/* glibc's allocator, tuned for a small long-running daemon (docs/bench/agent.md, "Memory").
+ * Blocks of 32 KiB and more (the host report, ~80 KiB and made afresh by every Check and
+ * re-probe; the policy, ~55 KiB; large D-Bus messages and JSON texts) come from their own
+ * mmap(): calloc() then needs no memset, so the pages of a worst-case-sized struct that nothing
+ * writes are never touched, and free() gives them all back at once instead of leaving holes in
+ * the heap that stay resident. glibc's default threshold starts at 128 KiB and rises to the
+ * largest block freed, which would put all of these on the heap; setting it fixes it. One
+ * arena: the lease worker is the only other thread and rarely allocates; a second arena would
+ * keep its own resident free memory. Trimming the heap top from 64 KiB (default 128 KiB) gives
+ * back what a burst of calls left over. Failing mallopt() calls only cost memory. */
+static void agent_malloc_setup(void) {
+        (void) mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+        (void) mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+        (void) mallopt(M_ARENA_MAX, 1);
+}
+
+/* The one agent, in .bss rather than in main()'s frame: it is ~27 KiB (results for
+ * REQUIREMENTS_MAX requirements), and zero pages nothing writes stay untouched there, while on
+ * the stack the initialiser would write them all and every call would run below them. */
+static struct agent a;
+
 int main(int argc, char **argv) {
-        struct agent a = {
-                .runtime_fd = -1,
-                .state_fd = -1,
-        };
         sigset_t mask;
         int r;
 
+        agent_malloc_setup();
         log_open();
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
 
+        a.runtime_fd = -1;
+        a.state_fd = -1;
         a.opt = (struct agent_options){
                 .policy = arg_policy,
                 .runtime_dir = arg_runtime_dir,

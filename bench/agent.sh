@@ -71,7 +71,7 @@ addr=$(head -n1 "$tmp/address")
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f ms", u/1000}'; }
-mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k/1024}'; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB (%d KiB)", k/1024, k}'; }
 
 policy=$tmp/bench.ini
 printf '[policy]\nname = bench\n\n[readiness]\nrequire = rng, tun\n\n[agent]\nreprobe-interval = 60s\n' >"$policy"

@@ -158,6 +158,13 @@ static void print_human(const struct host_report *r, const struct requirements *
                                 printf("%s%s", k++ ? ", " : "",
                                        requirement_to_string(&res[i].req, name, sizeof(name)));
                 printf(")%s\n", plan->n ? "; the policy wants changes too" : "");
+                for (unsigned i = 0; i < req->n; i++)
+                        if (!res[i].satisfied && res[i].error < 0) {
+                                printf("COULD NOT PROBE: %s depends on a file hosttune could not "
+                                       "read or parse (see the WARN lines); exit status 3\n",
+                                       requirement_to_string(&res[i].req, name, sizeof(name)));
+                                break;
+                        }
         }
 }
 

@@ -558,10 +558,12 @@ in
         serviceConfig = {
           Type = "notify-reload";
           ExecStart = "${cfg.package}/sbin/hosttuned --policy ${policyPath}";
-          # A D-Bus Reload: validates the whole policy first and fails (printing file:line) if
-          # the agent rejects it, so a bad policy shows in the switch output. The agent sends
-          # RELOADING=1/READY=1 itself, which Type=notify-reload waits for.
-          ExecReload = "${cfg.package}/bin/hosttune reload";
+          # The reload itself is notify-reload's SIGHUP (the agent answers RELOADING=1 ...
+          # READY=1, which systemd waits for). ExecReload= only validates the new policy, so a
+          # bad one fails `systemctl reload` and shows file:line in the switch output: it must
+          # not reload as well, since systemd runs it besides sending the signal (systemd 254:
+          # both; later: ExecReload= first, then the signal), which would reload twice.
+          ExecReload = "${cfg.package}/bin/hosttune policy validate ${policyPath}";
           BusName = "org.hosttune.Agent1";
           Restart = "on-failure";
           # The first apply may grow a hugepage pool with compaction for up to [hugepages]

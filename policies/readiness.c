@@ -225,6 +225,9 @@ static void eval_hugepages(const struct requirement *q, const struct host_report
                  " > /sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
                  format_size(q->amount + (p->nr - avail) * ps, b, sizeof(b)),
                  p->nr + (need - avail), ps >> 10);
+        /* A pool counter the probe could not read counts as 0 above: the shortfall may not be
+         * real, so the verdict is "could not probe", not "not ready". */
+        res->error = r->results[PROBE_HUGETLB].error;
 }
 
 /* A requirement that a probe's status decides: satisfied when the status is in ok_mask. */

@@ -47,6 +47,9 @@ check() {
 	need procps have sysctl
 	need debootstrap have debootstrap
 	need systemd-container have systemd-nspawn
+	need strace have strace
+	need mount have losetup
+	need binutils have readelf
 }
 
 fuzz() {

@@ -17,7 +17,7 @@ static const char usage_text[] =
         "Usage: hosttune lease acquire [--hugepages SIZE] [--hugepage-size SIZE]\n"
         "                              [--snapshot TEMPLATE|\"\"] [--taps N] [--wait SECONDS]\n"
         "                              [--persist] [--label LABEL] [--json] [--bus BUS]\n"
-        "       hosttune lease release ID [--bus BUS]\n"
+        "       hosttune lease release ID [--json] [--bus BUS]\n"
         "       hosttune lease list [--json] [--bus BUS]\n"
         "Leases of hugepages, snapshot directories and taps from hosttuned. Without --persist a\n"
         "lease ends with this command: `lease acquire` prints the grant and holds the lease\n"
@@ -115,10 +115,12 @@ static int lease_acquire_verb(int argc, char **argv) {
 static int lease_release_verb(int argc, char **argv) {
         static const struct option options[] = {
                 { "bus", required_argument, NULL, LEASE_OPT_BUS },
+                { "json", no_argument, NULL, LEASE_OPT_JSON },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         struct lease_args a = { 0 };
         int r;
 
@@ -132,8 +134,27 @@ static int lease_release_verb(int argc, char **argv) {
         }
         if (bus_client_open(a.bus, &bus) < 0)
                 return LEASE_EXIT_FAILED;
-        r = lease_release_call(bus, "lease release", argv[optind]);
-        if (r == LEASE_EXIT_OK)
+        r = lease_release_call_error(bus, "lease release", argv[optind], &error);
+        if (a.json) {
+                /* {"id", "released", and when it was not: "error" {name, message}}: a script
+                 * tells "no such lease" from "access denied" without parsing stderr. */
+                json_object *doc = json_object_new_object();
+
+                json_object_object_add(doc, "id", json_object_new_string(argv[optind]));
+                json_object_object_add(doc, "released",
+                                       json_object_new_boolean(r == LEASE_EXIT_OK));
+                if (sd_bus_error_is_set(&error)) {
+                        json_object *e = json_object_new_object();
+
+                        json_object_object_add(e, "name", json_object_new_string(error.name));
+                        json_object_object_add(e, "message",
+                                               json_object_new_string(error.message ?: ""));
+                        json_object_object_add(doc, "error", e);
+                }
+                if (output_json(stdout, doc) < 0 && r == LEASE_EXIT_OK)
+                        r = LEASE_EXIT_FAILED;
+                json_object_put(doc);
+        } else if (r == LEASE_EXIT_OK)
                 printf("released %s\n", argv[optind]);
         return r;
 }

@@ -254,7 +254,8 @@ int lease_acquire(sd_bus *bus, const char *verb, const struct lease_args *a, cha
         return LEASE_EXIT_OK;
 }
 
-int lease_release_call(sd_bus *bus, const char *verb, const char *id) {
+int lease_release_call_error(sd_bus *bus, const char *verb, const char *id,
+                             sd_bus_error *ret_error) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r, ret;
 
@@ -264,6 +265,12 @@ int lease_release_call(sd_bus *bus, const char *verb, const char *id) {
         if (sd_bus_error_is_set(&error))
                 fprintf(stderr, "hosttune %s: %s\n", verb, error.message);
         ret = sd_bus_error_is_set(&error) ? lease_exit_for_error(&error) : LEASE_EXIT_FAILED;
+        if (ret_error)
+                sd_bus_error_move(ret_error, &error);
         sd_bus_error_free(&error);
         return ret;
+}
+
+int lease_release_call(sd_bus *bus, const char *verb, const char *id) {
+        return lease_release_call_error(bus, verb, id, NULL);
 }

@@ -80,8 +80,11 @@ int lease_read_dict(sd_bus_message *m, json_object **ret);
 /* The taps of a grant joined by sep into buf. */
 void lease_json_taps(json_object *o, const char *sep, char *buf, size_t size);
 
-/* Release the lease id (errors printed as "hosttune VERB: ..."); returns an exit code. */
+/* Release the lease id (errors printed as "hosttune VERB: ..."); returns an exit code. With
+ * ret_error, the D-Bus error (if any) is also handed to the caller, who frees it. */
 int lease_release_call(sd_bus *bus, const char *verb, const char *id);
+int lease_release_call_error(sd_bus *bus, const char *verb, const char *id,
+                             sd_bus_error *ret_error);
 
 int cmd_bus_lease(int argc, char **argv);
 int cmd_bus_run(int argc, char **argv);

@@ -49,7 +49,7 @@ in
         (check "BusName" "org.hosttune.Agent1" (svc config).serviceConfig.BusName)
         (check "WatchdogSec" "60s" (svc config).serviceConfig.WatchdogSec)
         (check "ExecStart" "${pkg}/sbin/hosttuned --policy /etc/hosttune/policy.ini" (svc config).serviceConfig.ExecStart)
-        (check "ExecReload (a D-Bus Reload)" "${pkg}/bin/hosttune reload" (svc config).serviceConfig.ExecReload)
+        (check "ExecReload (validation only; the SIGHUP reloads)" "${pkg}/bin/hosttune policy validate /etc/hosttune/policy.ini" (svc config).serviceConfig.ExecReload)
         (check "CapabilityBoundingSet" [
           "CAP_SYS_ADMIN"
           "CAP_NET_ADMIN"

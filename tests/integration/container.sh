@@ -5,6 +5,10 @@
 #                     apt mirror) with systemd, dbus, iproute2 and the packages that hold BIN's
 #                     runtime libraries. Cached in /var/cache/hosttune-test under a name made of
 #                     the package list, shared by every test that needs the same list.
+#                     CT_SYSTEMD=backports: the same root, then systemd, systemd-sysv,
+#                     libsystemd0 from $suite-backports (Debian 12: 252 -> 254, for
+#                     Type=notify-reload); cached under its own name. CT_SYSTEMD_VERSION: the
+#                     image's systemd (major number).
 #   ct_prepare        CT_ROOT: an overlay over CT_BASE, writable before the boot (install files
 #                     there); the cached tree stays pristine; unmounted when the test ends.
 #   ct_boot           boots CT_ROOT (private network, so taps and bridges made in it never reach
@@ -14,8 +18,8 @@
 
 ct_image() {
 	need_root
-	need_cmd debootstrap ldd dpkg-query flock md5sum
-	local suite mirror libs l p pkgs cache=/var/cache/hosttune-test
+	need_cmd debootstrap ldd dpkg-query flock md5sum chroot
+	local suite mirror libs l p pkgs flavour cache=/var/cache/hosttune-test
 	suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	[ -n "$suite" ] || skip "no VERSION_CODENAME in /etc/os-release: not a Debian-like machine"
 	# The Debian mirror this machine's apt uses (not the security archive).
@@ -29,14 +33,26 @@ ct_image() {
 		p=$(dpkg-query -S "$(readlink -f "$l")" 2>/dev/null | head -n1 | cut -d: -f1) || true
 		[ -z "$p" ] || [[ ",$pkgs," == *",$p,"* ]] || pkgs=$pkgs,$p
 	done
-	CT_BASE=$cache/$suite-$(echo "$pkgs" | md5sum | cut -c1-12)
+	local -a upgrade=()
+	case "${CT_SYSTEMD:-}" in
+	"") flavour=$suite ;;
+	# The backports' systemd brings its libsystemd-shared and libsystemd0 (the binaries keep
+	# working: libsystemd0 only gains symbols); dbus and everything else stay $suite's.
+	backports)
+		flavour=$suite-backports
+		upgrade=(systemd systemd-sysv libsystemd0 libsystemd-shared)
+		;;
+	*) fail "CT_SYSTEMD=$CT_SYSTEMD: only 'backports' or unset" ;;
+	esac
+	CT_BASE=$cache/$flavour-$(echo "$pkgs${upgrade[*]:+ ${upgrade[*]}}" | md5sum | cut -c1-12)
 	mkdir -p "$cache"
 	(
 		flock 8
 		[ -e "$CT_BASE/.complete" ] && exit 0
-		echo "building the container image (cached in $CT_BASE): debootstrap $suite with $pkgs"
+		echo "building the container image (cached in $CT_BASE): debootstrap $suite with" \
+			"$pkgs${upgrade[*]:+, then ${upgrade[*]} from $suite-backports}"
 		rm -rf "$CT_BASE.tmp"
-		debootstrap --variant=minbase --include="$pkgs" "$suite" "$CT_BASE.tmp" "$mirror" \
+		ct_build_root "$CT_BASE.tmp" "$suite" "$mirror" "$pkgs" "${upgrade[@]}" \
 			>"$cache/debootstrap.log" 2>&1 || {
 			tail -n 20 "$cache/debootstrap.log"
 			rm -rf "$CT_BASE.tmp"
@@ -45,8 +61,23 @@ ct_image() {
 		# An empty machine id: the container gets its own at every boot.
 		: >"$CT_BASE.tmp/etc/machine-id"
 		rm -rf "$CT_BASE" && mv "$CT_BASE.tmp" "$CT_BASE" && touch "$CT_BASE/.complete"
-	) 8>"$cache/.lock" || fail "debootstrap of $suite from $mirror failed"
-	ok "container image: $CT_BASE"
+	) 8>"$cache/.lock" || fail "building $flavour from $mirror failed"
+	CT_SYSTEMD_VERSION=$(chroot "$CT_BASE" systemctl --version | awk 'NR == 1 {print $2}')
+	ok "container image: $CT_BASE (systemd $CT_SYSTEMD_VERSION)"
+}
+
+# ct_build_root DIR SUITE MIRROR PKGS [BACKPORTED...]: debootstrap, then BACKPORTED from
+# SUITE-backports (in a chroot without /proc: the maintainer scripts see no running systemd).
+ct_build_root() {
+	local dir=$1 suite=$2 mirror=$3 pkgs=$4
+	shift 4
+	debootstrap --variant=minbase --include="$pkgs" "$suite" "$dir" "$mirror" || return
+	[ $# -gt 0 ] || return 0
+	echo "deb $mirror $suite-backports main" >"$dir/etc/apt/sources.list.d/backports.list"
+	chroot "$dir" apt-get update &&
+		chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends -t "$suite-backports" "$@" &&
+		chroot "$dir" apt-get clean
 }
 
 ct_prepare() {

@@ -58,3 +58,25 @@ if [ -c /dev/kvm ]; then :; else assert_eq "check --require kvm without /dev/kvm
 rc=0
 "$HOSTTUNE" check --require bogus >/dev/null 2>&1 || rc=$?
 assert_eq "unknown requirement is a usage error" 2 $rc
+
+# Exit 3, could not probe: a root that cannot be opened; a copy of a captured tree whose pool
+# counters are garbage (meminfo and sysfs both), where an unmet hugepages requirement may not be
+# real. The same tree with the counters intact is merely not ready (1).
+rc=0
+"$HOSTTUNE" check --root "$T_TMP/no-such-root" >/dev/null 2>&1 || rc=$?
+assert_eq "check --root of a missing directory" 3 $rc
+tree=$T_TMP/garbage-pool
+mkdir -p "$tree"
+cp -a "$HOSTTUNE_FIXTURES/kvm-intel-usable/." "$tree/"
+rc=0
+"$HOSTTUNE" check --root "$tree" --require hugepages=2M >/dev/null 2>&1 || rc=$?
+assert_eq "hugepages=2M on the intact tree (pool 0)" 1 $rc
+printf 'x1\n' >"$tree/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+printf 'garbage\n' >"$tree/proc/meminfo"
+rc=0
+"$HOSTTUNE" check --root "$tree" --require hugepages=2M >"$T_TMP/garbage.out" 2>&1 || rc=$?
+assert_eq "hugepages=2M with garbage pool counters" 3 $rc
+grep -q "^WARN  hugetlb .*free_hugepages" "$T_TMP/garbage.out" || fail "no WARN naming the file: $(cat "$T_TMP/garbage.out")"
+rc=0
+"$HOSTTUNE" check --root "$tree" --require rng >/dev/null 2>&1 || rc=$?
+assert_eq "a requirement the garbage does not touch (rng)" 0 $rc

@@ -81,12 +81,18 @@ out=$(as_other_member "$HOSTTUNE" lease release --bus "$BUS_ADDR" "$id2" 2>&1) |
 assert_eq "exit status of releasing someone else's lease" 3 $rc
 echo "$out" | grep -q "belongs to uid $(id -u daemon)" || fail "no reason: $out"
 [ -d "$dir2" ] || fail "someone else's release removed the directory"
-as_member "$HOSTTUNE" lease release --bus "$BUS_ADDR" "$id2" >/dev/null
+out=$(as_member "$HOSTTUNE" lease release --json --bus "$BUS_ADDR" "$id2")
+assert_eq "lease release --json" "$id2 True" "$(echo "$out" | jq_py 'd["id"], d["released"]' | tr '\n' ' ' | sed 's/ $//')"
 wait_for "the slot's subvolume to go" '! btrfs subvolume list "$BTRFS" | grep -q "leases/$id2"'
 ok "released by its holder; the subvolume is gone (btrfs subvolume list)"
 rc=0
 ht_lease release "$id2" 2>/dev/null || rc=$?
 assert_eq "exit status of releasing it again (NoSuchLease)" 1 $rc
+rc=0
+out=$(ht_lease release --json "$id2" 2>/dev/null) || rc=$?
+assert_eq "lease release --json of a lease that is gone: exit status" 1 $rc
+assert_eq "lease release --json of a lease that is gone" "False org.hosttune.Error.NoSuchLease" \
+	"$(echo "$out" | jq_py 'd["released"], d["error"]["name"]' | tr '\n' ' ' | sed 's/ $//')"
 # Not in the lease group: AccessDenied from the agent itself (the bus lets anyone call here).
 expect_error org.hosttune.Error.AccessDenied setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	gdbus call --address "$BUS_ADDR" --dest org.hosttune.Agent1 --object-path /org/hosttune/Agent1 \

@@ -95,6 +95,28 @@ assert_eq "taps the waiter got" "ltap0 ltap1" "$(cat "$out/waiter")"
 wait_for "every owner back" '[ "$(owners)" = "$nobody $nobody $nobody" ]'
 assert_eq "owners after both leases ended" "$nobody $nobody $nobody" "$(owners)"
 
+# --- first come, first served: a request that fits the free tap still waits behind an earlier
+# one for the same capacity, and the grants come in the order of the requests (agent log).
+"$HOSTTUNE" run --bus "$BUS_ADDR" --taps 2 --label fifo-hold -- sh -c 'touch '"$out"'/fifo-hold; exec sleep 600' &
+fifo_holder=$!
+wait_for "the holder of two taps" 'test -e "$out/fifo-hold"'
+"$HOSTTUNE" run --bus "$BUS_ADDR" --taps 2 --wait 60 --label fifo-a -- true &
+fifo_a=$!
+wait_for "fifo-a to wait" 'grep -q "fifo-a) waits up to 60 s" "$T_TMP/agent.log"'
+"$HOSTTUNE" run --bus "$BUS_ADDR" --taps 1 --wait 60 --label fifo-b -- true &
+fifo_b=$!
+wait_for "fifo-b to wait behind fifo-a" 'grep -q "fifo-b) waits up to 60 s: earlier requests" "$T_TMP/agent.log"'
+ok "fifo-b waits behind fifo-a although one tap is free"
+kill -TERM "$fifo_holder" # hosttune run passes it on to sleep, then releases
+rc=0
+wait "$fifo_a" || rc=$?
+wait "$fifo_b" || rc=$((rc + $?))
+wait "$fifo_holder" 2>/dev/null || true
+assert_eq "exit statuses of fifo-a and fifo-b" 0 $rc
+assert_eq "order of the grants (agent log)" "fifo-a fifo-b" \
+	"$(grep -o 'granted to [^)]*, fifo-[ab])' "$T_TMP/agent.log" | grep -o 'fifo-[ab]' | tr '\n' ' ' | sed 's/ $//')"
+wait_for "every owner back" '[ "$(owners)" = "$nobody $nobody $nobody" ]'
+
 # --- a tap still held by a VM when its lease ends goes back once the VM let go
 cat >"$T_TMP/hold.py" <<'EOF'
 import fcntl, os, struct, sys, time

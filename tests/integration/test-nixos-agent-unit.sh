@@ -1,11 +1,13 @@
 #!/bin/bash
-# The NixOS module's hosttune.service with the real agent under a real systemd (PID 1 of a booted
-# Debian container), with the module's policy (case "container" of nixos-module/tests/cases.nix),
-# tmpfiles rules and D-Bus setup: the agent starts and reports READY under the module's hardening,
-# makes the policy's taps, writes ready.json, nix.conf and the metrics into the textfile
-# directory; `systemctl reload` (ExecReload = hosttune reload, a D-Bus Reload) and a busctl
-# Reload reload it in place (same PID, Generation + 1), a changed policy takes effect on reload,
-# and a rejected policy fails the reload with file:line and changes nothing.
+# The NixOS module's hosttune.service, unchanged, with the real agent under a real systemd (PID 1
+# of a booted Debian container; for the module's Type=notify-reload the image with systemd 254
+# from the suite's backports), with the module's policy (case "container" of
+# nixos-module/tests/cases.nix), tmpfiles rules and D-Bus setup: the agent starts and reports
+# READY under the module's hardening, makes the policy's taps, writes ready.json, nix.conf and
+# the metrics into the textfile directory; `systemctl reload` (notify-reload's SIGHUP, with
+# ExecReload = hosttune policy validate) and a busctl Reload reload it in place (same PID,
+# Generation + 1 per reload), a changed policy takes effect on
+# reload, and a rejected policy fails the reload with file:line and changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
 . "$(dirname "$0")/container.sh"
@@ -16,8 +18,6 @@ need_cmd readelf
 readelf -d "$HOSTTUNED" "$HOSTTUNE_BUS" | grep -qE 'NEEDED.*lib(a|ub)san' &&
 	skip "a sanitizer build: the container has no libasan/libubsan for hosttuned"
 find_nixpkgs_lib
-ct_image "$HOSTTUNED" "$HOSTTUNE_BUS"
-ct_prepare
 
 module_eval --json --argstr packageDir /opt/hosttune -A good >"$T_TMP/good.json" ||
 	fail "evaluating the module failed"
@@ -32,13 +32,16 @@ for p in c["dbusPolicies"]:
     open(f"{sys.argv[2]}/{p['path'].split('/')[-1]}", "w").write(p["text"])
 EOF
 ls "$T_TMP"/org.hosttune.Agent1-*.conf >/dev/null 2>&1 || fail "no bus policy for the case's group"
+# The module's unit runs unchanged: Type=notify-reload needs systemd >= 253, which the image
+# built with bookworm-backports' systemd (254) has.
+unit_type=$(sed -n 's/^Type=//p' "$T_TMP/hosttune.service")
+if [ "$unit_type" = notify-reload ]; then export CT_SYSTEMD=backports; fi
+ct_image "$HOSTTUNED" "$HOSTTUNE_BUS"
+ct_prepare
 ct_boot
 systemd_version=$(in_ct systemctl --version | awk 'NR==1 {print $2}')
-if [ "$systemd_version" -lt 253 ]; then
-	# As the agent's own Makefile does for systemd < 253: notify instead of notify-reload. The
-	# module's ExecReload= (a synchronous D-Bus Reload) then carries the reload alone.
-	sed -i 's/^Type=notify-reload$/Type=notify/' "$T_TMP/hosttune.service"
-fi
+[ "$unit_type" != notify-reload ] || [ "$systemd_version" -ge 253 ] ||
+	fail "the module's unit is Type=notify-reload; the container has systemd $systemd_version"
 
 # The package where the unit expects it; hosttune-bus where hosttune execs it.
 mkdir -p "$CT/opt/hosttune/bin" "$CT/opt/hosttune/sbin"
@@ -73,6 +76,8 @@ in_ct systemctl start hosttune.service || {
 	fail "hosttune.service did not start"
 }
 assert_eq "hosttune.service" "active" "$(in_ct systemctl is-active hosttune.service)"
+assert_eq "Type as systemd $systemd_version runs the module's unit" "$unit_type" \
+	"$(in_ct systemctl show -P Type hosttune.service)"
 pid=$(in_ct systemctl show -p MainPID --value hosttune.service)
 # /proc/PID of the container's process as the container numbers it: read through nsenter.
 assert_eq "CapBnd of the running agent" "000000000020100b" \
@@ -94,14 +99,19 @@ grep -qx 'hosttune_agent_up 1' "$CT/var/lib/node-exporter-textfiles/hosttune.pro
 ok "metrics in the textfile directory: $(grep -c '^hosttune_' "$CT/var/lib/node-exporter-textfiles/hosttune.prom") samples"
 
 # --- reloads keep the agent ------------------------------------------------------------------------
+# Under notify-reload the SIGHUP reloads and ExecReload= (hosttune policy validate) only
+# validates: one generation per systemctl reload (the agent logs each SIGHUP it gets).
+sighups() { in_ct journalctl -u hosttune.service --no-pager -o cat | grep -c "received SIGHUP" || true; }
 in_ct systemctl reload hosttune.service || {
 	journal
 	fail "systemctl reload failed"
 }
-assert_eq "Generation after systemctl reload (ExecReload = hosttune reload)" $((gen + 1)) "$(prop Generation)"
+assert_eq "SIGHUPs the agent got for one systemctl reload ($unit_type)" 1 "$(sighups)"
+assert_eq "Generation after systemctl reload" $((gen + 1)) "$(prop Generation)"
+per_reload=1
 assert_eq "same agent after systemctl reload" "$pid" "$(in_ct systemctl show -p MainPID --value hosttune.service)"
 in_ct busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Reload >/dev/null
-assert_eq "Generation after a busctl Reload" $((gen + 2)) "$(prop Generation)"
+assert_eq "Generation after a busctl Reload" $((gen + per_reload + 1)) "$(prop Generation)"
 
 # The lease group (services.hosttune.group): its members may reload, others may not.
 as_user() { local u=$1; shift; in_ct setpriv --reuid "$u" --regid "$u" --init-groups -- "$@"; }
@@ -110,7 +120,7 @@ as_user runner busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune
 	in_ct journalctl --no-pager -u dbus | tail -n 5
 	fail "a member of $group could not Reload"
 }
-assert_eq "Generation after a Reload by a member of $group" $((gen + 3)) "$(prop Generation)"
+assert_eq "Generation after a Reload by a member of $group" $((gen + per_reload + 2)) "$(prop Generation)"
 rc=0
 as_user outsider busctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Reload \
 	>"$T_TMP/out" 2>&1 || rc=$?
@@ -121,6 +131,7 @@ as_user outsider busctl get-property org.hosttune.Agent1 /org/hosttune/Agent1 or
 ok "anyone may read the properties"
 
 # A changed policy (what nixos-rebuild switch does: new /etc, then reload) takes effect in place.
+gen=$(prop Generation)
 sed -i 's/^taps = 2$/taps = 3/' "$CT/etc/hosttune/policy.ini"
 in_ct systemctl reload hosttune.service || {
 	journal
@@ -128,6 +139,7 @@ in_ct systemctl reload hosttune.service || {
 }
 in_ct ip link show htap2 >/dev/null || fail "the reloaded policy's third tap is missing"
 ok "a changed policy took effect on reload: htap2"
+assert_eq "Generation after the changed policy" $((gen + per_reload)) "$(prop Generation)"
 assert_eq "same agent after the changed policy" "$pid" "$(in_ct systemctl show -p MainPID --value hosttune.service)"
 
 # A rejected policy: the reload fails and says where; nothing changes.
