@@ -870,8 +870,8 @@ void plan_knob_request(const struct policy *p, struct knob_request *ret) {
 }
 
 probe_mask_t plan_probe_mask(const struct policy *p) {
-        /* Memory facts (RAM size, swappiness, THP, KSM) cost one read of /proc/meminfo that the
-         * hugetlb and zram probes need anyway. */
+        /* Memory facts (RAM size for percentages, swappiness, THP, KSM) are a handful of reads,
+         * and the hugetlb and zram probes depend on that probe anyway. */
         probe_mask_t m = PROBE_MASK(PROBE_MEMORY);
 
         if (p->n_pools > 0 || p->hugetlbfs_mount[0])
