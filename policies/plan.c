@@ -869,6 +869,24 @@ void plan_knob_request(const struct policy *p, struct knob_request *ret) {
         *ret = q;
 }
 
+probe_mask_t plan_probe_mask(const struct policy *p) {
+        /* Memory facts (RAM size for percentages, swappiness, THP, KSM) are a handful of reads,
+         * and the hugetlb and zram probes depend on that probe anyway. */
+        probe_mask_t m = PROBE_MASK(PROBE_MEMORY);
+
+        if (p->n_pools > 0 || p->hugetlbfs_mount[0])
+                m |= PROBE_MASK(PROBE_HUGETLB);
+        if (p->zram_size.set)
+                m |= PROBE_MASK(PROBE_ZRAM);
+        if (p->kvm_mode >= 0)
+                m |= PROBE_MASK(PROBE_KVM);
+        if (p->snapshots_managed || p->require_options[0])
+                m |= PROBE_MASK(PROBE_BTRFS);
+        if (p->bridge[0] || p->taps > 0)
+                m |= PROBE_MASK(PROBE_NET);
+        return m;
+}
+
 char *plan_step_describe(const struct plan_step *s, char *buf, size_t size) {
         if (!s->current[0])
                 snprintf(buf, size, "%s is missing, wants %s (%s)", s->knob, s->wanted, s->origin);

@@ -63,6 +63,7 @@
 
 #include "policies/policy.h"
 #include "probes/knobs.h"
+#include "probes/probes.h"
 #include "probes/report.h"
 
 enum plan_kind {
@@ -160,6 +161,14 @@ unsigned plan_count_automatic(const struct plan *plan);
 /* What the planner needs read beyond the probes for this policy (probe_knobs). The strings
  * point into p. */
 void plan_knob_request(const struct policy *p, struct knob_request *ret);
+
+/* The probes whose facts plan_build reads for p (probe_run adds their dependencies). Facts of
+ * the probes left out stay zero in the report, and plan_build never looks at them for p, so
+ * the plan is the one a full probe would give (tests/unit/test-plan.c checks that on every
+ * fixture host). With probe_knobs afterwards, the probes may run without detail, as
+ * `hosttune apply` and the agent plan. A planner that starts reading another part of the report
+ * must add its probe here. */
+probe_mask_t plan_probe_mask(const struct policy *p);
 
 /* One line for humans: "vm.swappiness is 60, wants 10 (policy.ini:12)". */
 char *plan_step_describe(const struct plan_step *s, char *buf, size_t size);

@@ -1,6 +1,7 @@
 /* Unit tests for the planner over host reports built here: every step kind, manual steps and
  * their notes, per-node splits, and the property that planning again after the steps took
- * effect (simulated on the report) plans nothing. */
+ * effect (simulated on the report) plans nothing; and, over the fixture hosts, that the probes
+ * plan_probe_mask names give the plan a full probe gives. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,11 +9,17 @@
 #include <stdio.h>
 #include <linux/if_tun.h>
 
+#include <dirent.h>
+
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "lib/util.h"
+#include "policies/plan-json.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
+#include "policies/profiles.h"
+#include "tests/unit/fixture-util.h"
 
 static struct host_report r;
 static struct policy p;
@@ -658,6 +665,99 @@ static void test_knob_request(void **state) {
         }
 }
 
+/* Probe fixture host dir for p as `hosttune apply` does (probes of mask, detail as given, then
+ * probe_knobs) and plan; returns the plan in ret. */
+static void plan_on_fixture(const char *dir, probe_mask_t mask, bool detail, struct plan *ret) {
+        static struct host_report fr;
+        struct probe_targets targets = policy_probe_targets(&p);
+        struct knob_request q;
+        struct probe_ctx ctx;
+
+        memset(&fr, 0, sizeof(fr));
+        assert_int_equal(probe_ctx_open(dir, &targets, &ctx), 0);
+        ctx.detail = detail;
+        assert_int_equal(probe_run(&ctx, mask, &fr), 0);
+        plan_knob_request(&p, &q);
+        assert_int_equal(probe_knobs(&ctx, &q, &fr), 0);
+        probe_ctx_done(&ctx);
+        assert_int_equal(plan_build(&fr, &p, ret), 0);
+}
+
+/* The plan from only the probes plan_probe_mask names, without detail, is the plan from every
+ * probe with detail: on every fixture host, for policies that use every section of the planner
+ * and for the built-in profiles. A planner that reads a probe the mask leaves out fails here. */
+static void test_probe_mask_plans_as_full_probe(void **state) {
+        static const char *const policies[] = {
+                "[memory]\nswappiness = 1\nthp = never\nthp-defrag = never\nksm = yes\n"
+                "[hugepages]\npool = 64M\nmount = /dev/hp\ngroup = kvm\n[zram]\nsize = 1G\n"
+                "[kvm]\nmode = 0666\n[snapshots]\nslots = 1\ntemplates = a\nprepared = 1\n"
+                "[btrfs]\nrequire-options = noatime\n[net]\nbridge = br0\ntaps = 2\n"
+                "owner = root\n[sysctl]\nvm.dirty_ratio = 5\n",
+                "[hugepages]\npool = 513\nper-node = even\nmax = 2G\n[hugepages-1G]\npool = 1\n",
+                "[hugepages]\nper-node = 0:4M 1:2M\n",
+                "[hugepages]\npool = 10%\nper-node = kernel\n",
+                "[hugepages]\nmount = /dev/hugepages\n",
+                "[memory]\nswappiness = 1\nthp = never\nksm = yes\n",
+                "[memory]\nthp-defrag = madvise\n",
+                "[zram]\nsize = 50%\nalgorithm = lz4\n",
+                "[kvm]\nmode = 0660\n",
+                "[snapshots]\nslots = 2\n",
+                "[btrfs]\nrequire-options = noatime space_cache=v2\n",
+                "[net]\ntaps = 1\n",
+                "[net]\nbridge = br0\n",
+        };
+        char path[512];
+        unsigned hosts = 0, cases = 0;
+        DIR *d = opendir(fixtures_dir());
+        struct dirent *de;
+        (void) state;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                char dir[sizeof(path) + 16];
+
+                if (de->d_name[0] == '.')
+                        continue;
+                fixture_path(de->d_name, path, sizeof(path));
+                snprintf(dir, sizeof(dir), "%s/" FIXTURE_DIR, path);
+                if (access(dir, F_OK) < 0)
+                        continue; /* README.md, the capture scripts */
+                hosts++;
+                for (unsigned i = 0; i < ELEMENTSOF(policies) + n_embedded_profiles; i++) {
+                        struct plan full = { 0 }, masked = { 0 };
+
+                        if (i < ELEMENTSOF(policies))
+                                use(policies[i]);
+                        else
+                                assert_int_equal(
+                                        policy_load_string(
+                                                embedded_profiles[i - ELEMENTSOF(policies)].name,
+                                                embedded_profiles[i - ELEMENTSOF(policies)].text,
+                                                &p, NULL),
+                                        0);
+                        plan_on_fixture(path, PROBE_MASK_ALL, true, &full);
+                        plan_on_fixture(path, plan_probe_mask(&p), false, &masked);
+                        /* The JSON `hosttune apply --json` prints: every field of every
+                         * step. */
+                        json_object *jf = plan_to_json(&full), *jm = plan_to_json(&masked);
+                        const char *tf = json_object_to_json_string(jf),
+                                   *tm = json_object_to_json_string(jm);
+                        if (!streq(tf, tm))
+                                fail_msg("%s, policy %u: from every probe\n%s\nfrom the "
+                                         "mask\n%s",
+                                         de->d_name, i, tf, tm);
+                        json_object_put(jf);
+                        json_object_put(jm);
+                        cases += full.n;
+                        plan_free(&full);
+                        plan_free(&masked);
+                }
+        }
+        closedir(d);
+        assert_true(hosts >= 10);
+        assert_true(cases > 0); /* the comparison compared steps */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_default_plans_nothing, setup, teardown),
@@ -673,6 +773,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_net, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_everything_converges, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_knob_request, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_mask_plans_as_full_probe, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
