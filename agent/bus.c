@@ -329,7 +329,7 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         report = calloc(1, sizeof(*report)); /* zeroed, as agent_check() wants */
         results = calloc(req.n > 0 ? req.n : 1, sizeof(*results));
         if (!report || !results)
-                return -ENOMEM;
+                return -ENOMEM; /* NOLINT(clang-analyzer-unix.Malloc): both are _cleanup_free_ */
         failed = agent_check(a, &req, use_policy, report, results, &plan);
         if (failed < 0)
                 return sd_bus_error_set_errnof(error, -failed, "probing failed: %s",
