@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/log.h"
+#include "lib/bus-open.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
@@ -536,32 +537,6 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- start and stop ---- */
 
-static int open_bus(const char *spec, sd_bus **ret) {
-        sd_bus *bus = NULL;
-        int r;
-
-        if (streq(spec, "system"))
-                return sd_bus_open_system_with_description(ret, "hosttuned");
-        if (streq(spec, "session"))
-                return sd_bus_open_user_with_description(ret, "hosttuned");
-        r = sd_bus_new(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_set_address(bus, spec);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, 1);
-        if (r >= 0)
-                r = sd_bus_set_description(bus, "hosttuned");
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r < 0) {
-                sd_bus_unref(bus);
-                return r;
-        }
-        *ret = bus;
-        return 0;
-}
-
 static int open_runtime_dir(struct agent *a) {
         const char *dir = runtime_dir_resolve(a->opt.runtime_dir);
 
@@ -626,7 +601,7 @@ int agent_start(struct agent *a) {
                 return r;
         log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
 
-        r = open_bus(a->opt.bus, &a->bus);
+        r = bus_open_spec(a->opt.bus, "hosttuned", &a->bus);
         if (r < 0) {
                 log_error("cannot connect to the %s bus: %s", a->opt.bus, strerror(-r));
                 return r;

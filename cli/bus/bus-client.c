@@ -7,33 +7,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/bus-open.h"
 #include "lib/util.h"
 
 int bus_client_open(const char *spec, sd_bus **ret) {
-        sd_bus *bus = NULL;
-        int r;
+        int r = bus_open_spec(spec ?: "system", NULL, ret);
 
-        if (!spec || streq(spec, "system"))
-                r = sd_bus_open_system(&bus);
-        else if (streq(spec, "session"))
-                r = sd_bus_open_user(&bus);
-        else {
-                r = sd_bus_new(&bus);
-                if (r >= 0)
-                        r = sd_bus_set_address(bus, spec);
-                if (r >= 0)
-                        r = sd_bus_set_bus_client(bus, 1);
-                if (r >= 0)
-                        r = sd_bus_start(bus);
-        }
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "hosttune: cannot connect to the %s bus: %s\n",
                         spec ? spec : "system", strerror(-r));
-                sd_bus_unref(bus);
-                return r;
-        }
-        *ret = bus;
-        return 0;
+        return r;
 }
 
 int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,

@@ -33,6 +33,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "lib/bus-open.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -130,22 +131,11 @@ static int start_ready(char **argv) {
 }
 
 static int open_bus(const char *address, sd_bus **ret) {
-        sd_bus *bus = NULL;
-        int r = sd_bus_new(&bus);
+        int r = bus_open_spec(address, NULL, ret);
 
-        if (r >= 0)
-                r = sd_bus_set_address(bus, address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, 1);
-        if (r >= 0)
-                r = sd_bus_start(bus);
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "bus-bench: cannot connect to %s: %s\n", address, strerror(-r));
-                sd_bus_unref(bus);
-                return r;
-        }
-        *ret = bus;
-        return 0;
+        return r;
 }
 
 static int start_name(const char *address, const char *name, char **argv) {

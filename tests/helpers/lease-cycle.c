@@ -26,6 +26,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "lib/bus-open.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -191,13 +192,7 @@ int main(int argc, char **argv) {
         }
         acq = calloc(count, sizeof(*acq));
         cyc = calloc(count, sizeof(*cyc));
-        r = acq && cyc ? sd_bus_new(&bus) : -ENOMEM;
-        if (r >= 0)
-                r = sd_bus_set_address(bus, address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(bus, 1);
-        if (r >= 0)
-                r = sd_bus_start(bus);
+        r = acq && cyc ? bus_open_spec(address, NULL, &bus) : -ENOMEM;
         if (r < 0) {
                 fprintf(stderr, "lease-cycle: cannot connect to %s: %s\n", address, strerror(-r));
                 goto out;
