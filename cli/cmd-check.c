@@ -99,6 +99,15 @@ static json_object *agent_json(const struct agent_state *a) {
         return o;
 }
 
+/* The first unmet requirement that rests on something the probes could not read or parse (it
+ * makes the verdict "could not probe", exit 3), or -1. */
+static int first_unprobed(const struct requirement_result *res, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                if (!res[i].satisfied && res[i].error < 0)
+                        return (int) i;
+        return -1;
+}
+
 /* Human output: one line per requirement, then one per probe no requirement covered. */
 static void print_human(const struct host_report *r, const struct requirements *req,
                         const struct requirement_result *res, unsigned failed,
@@ -158,13 +167,11 @@ static void print_human(const struct host_report *r, const struct requirements *
                                 printf("%s%s", k++ ? ", " : "",
                                        requirement_to_string(&res[i].req, name, sizeof(name)));
                 printf(")%s\n", plan->n ? "; the policy wants changes too" : "");
-                for (unsigned i = 0; i < req->n; i++)
-                        if (!res[i].satisfied && res[i].error < 0) {
-                                printf("COULD NOT PROBE: %s depends on a file hosttune could not "
-                                       "read or parse (see the WARN lines); exit status 3\n",
-                                       requirement_to_string(&res[i].req, name, sizeof(name)));
-                                break;
-                        }
+                int u = first_unprobed(res, req->n);
+                if (u >= 0)
+                        printf("COULD NOT PROBE: %s depends on a file hosttune could not read or "
+                               "parse (see the WARN lines); exit status 3\n",
+                               requirement_to_string(&res[u].req, name, sizeof(name)));
         }
 }
 
@@ -266,10 +273,9 @@ static int run(int argc, char **argv, bool probe_only) {
                 }
         }
 
-        exit_code = failed || plan.n ? EXIT_NOT_READY : EXIT_READY;
-        for (unsigned i = 0; i < req.n; i++)
-                if (!res[i].satisfied && res[i].error < 0)
-                        exit_code = EXIT_PROBE_FAILED;
+        exit_code = first_unprobed(res, req.n) >= 0 ? EXIT_PROBE_FAILED
+                    : failed || plan.n              ? EXIT_NOT_READY
+                                                    : EXIT_READY;
 
         if (o.json) {
                 json_object *doc;
