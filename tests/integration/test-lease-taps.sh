@@ -106,6 +106,8 @@ wait_for "fifo-a to wait" 'grep -q "fifo-a) waits up to 60 s" "$T_TMP/agent.log"
 "$HOSTTUNE" run --bus "$BUS_ADDR" --taps 1 --wait 60 --label fifo-b -- true &
 fifo_b=$!
 wait_for "fifo-b to wait behind fifo-a" 'grep -q "fifo-b) waits up to 60 s: earlier requests" "$T_TMP/agent.log"'
+# The kernel's view: the holder (root) owns two taps, the third is still the pool's.
+assert_eq "owners while fifo-a and fifo-b wait (sysfs)" "0 0 $nobody" "$(owners)"
 ok "fifo-b waits behind fifo-a although one tap is free"
 kill -TERM "$fifo_holder" # hosttune run passes it on to sleep, then releases
 rc=0
