@@ -16,7 +16,6 @@
 
 #define PAUSE_MIN_USEC (50 * USEC_PER_MSEC)
 #define PAUSE_MAX_USEC (1000 * USEC_PER_MSEC)
-#define STUCK_ROUNDS 3
 /* Growing a pool back on revert: compaction allowed, a bounded wait. */
 #define REVERT_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
@@ -270,12 +269,15 @@ static int attempt(struct grow *g, int root_fd) {
         return read_u64_at(root_fd, g->path, &g->nr);
 }
 
+/* Retry until the pool is full or the timeout has passed, even when rounds gain nothing: memory
+ * comes free when a VM exits or writeback ends, and the timeout is the operator's word on how long
+ * that may take. */
 static int grow_pool(struct grow *g, int root_fd) {
         uint64_t start = now_usec(), deadline = start + g->timeout_usec, pause = PAUSE_MIN_USEC;
-        int top = g->reclaim, stage = RECLAIM_NONE, stuck = 0, r;
+        int top = g->reclaim, stage = RECLAIM_NONE, r;
 
         for (;;) {
-                uint64_t before = g->nr, t;
+                uint64_t t;
 
                 r = attempt(g, root_fd);
                 if (r < 0)
@@ -302,9 +304,8 @@ static int grow_pool(struct grow *g, int root_fd) {
                         g->compacted = true;
                         continue;
                 }
-                stuck = g->nr > before ? 0 : stuck + 1;
                 t = now_usec();
-                if (stuck >= STUCK_ROUNDS || t >= deadline)
+                if (t >= deadline)
                         return 0;
                 sleep_usec(pause < deadline - t ? pause : deadline - t);
                 pause = pause * 2 > PAUSE_MAX_USEC ? PAUSE_MAX_USEC : pause * 2;

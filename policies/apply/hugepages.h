@@ -14,8 +14,8 @@
  * reclaim allows: writes /proc/sys/vm/compact_memory (RECLAIM_COMPACT) and tries again; then
  * syncs and writes 3 to /proc/sys/vm/drop_caches (RECLAIM_DROP_CACHES, res->caches_dropped set
  * and said in the message) and compacts and tries again; then keeps retrying at the strongest
- * allowed level with a growing pause until timeout_usec has passed or three rounds in a row
- * gained nothing. Progress is reported after every attempt. APPLIED when the pool holds the
+ * allowed level with a growing pause until timeout_usec has passed (also when rounds gain
+ * nothing: memory may come free within the timeout). Progress is reported after every attempt. APPLIED when the pool holds the
  * wanted count; SHORT otherwise, with obtained vs requested and why ("obtained 900 of 1024 2M
  * pages after compaction; 1.2G held by page cache and reclaim=compact forbids dropping it").
  * The pages obtained are kept when short (revert gives them back). */
