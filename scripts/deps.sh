@@ -50,6 +50,9 @@ check() {
 	need strace have strace
 	need mount have losetup
 	need binutils have readelf
+	# test-apply-hugepages-short boots a small VM (software emulation) with busybox as init.
+	need qemu-system-x86 have qemu-system-x86_64
+	need busybox-static have busybox
 }
 
 fuzz() {

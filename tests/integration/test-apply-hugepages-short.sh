@@ -1,0 +1,114 @@
+#!/bin/bash
+# A hugepage pool the memory cannot hold, on a real kernel: `hosttune apply` in a 256M virtual
+# machine asks for a 1G pool. The host itself cannot show this without taking all of its free
+# memory, so the case runs in a VM (tests/integration/vm.sh) and is judged by that kernel's own
+# readings: HugePages_Total in /proc/meminfo against the pages reported obtained, the
+# drop_pagecache counter of /proc/vmstat against the reclaim level the policy allows, the VM's
+# uptime against the policy's timeout. Then `hosttune revert` puts back the exact original pool.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
+need_root
+need_cmd python3
+vm_kernel
+
+cat >"$T_TMP/case.sh" <<'EOF'
+mi() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+readings() { # what the kernel says, before or after one command
+	echo "$1 total=$(mi HugePages_Total) drop=$(awk '$1 == "drop_pagecache" {print $2}' /proc/vmstat) uptime=$(cut -d' ' -f1 /proc/uptime)"
+}
+policy() { # FILE RECLAIM TIMEOUT
+	printf '[hugepages]\npool = 1G\nreclaim = %s\ntimeout = %s\n' "$2" "$3" >"$1"
+}
+echo "memtotal $(mi MemTotal)"
+
+# A: text output, reclaim = compact; progress goes to the terminal (the serial console).
+policy /tmp/a.ini compact 2s
+readings "a-before"
+hosttune apply --policy /tmp/a.ini >/tmp/a.out
+echo "a-rc $?"
+readings "a-after"
+sed 's/^/a-out /' /tmp/a.out
+hosttune revert >/dev/null
+echo "a-revert-rc $?"
+readings "a-reverted"
+
+# B: JSON, reclaim = drop-caches.
+policy /tmp/b.ini drop-caches 1s
+readings "b-before"
+hosttune apply --policy /tmp/b.ini --json >/tmp/b.json 2>/dev/null
+echo "b-rc $?"
+readings "b-after"
+echo "b-json $(tr -d '\n' </tmp/b.json)"
+hosttune revert >/dev/null
+echo "b-revert-rc $?"
+
+# C: a pool that already holds 8 pages, reclaim = none; revert must give back 8, not 0.
+echo 8 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+policy /tmp/c.ini none 1s
+readings "c-before"
+hosttune apply --policy /tmp/c.ini --json >/tmp/c.json 2>/dev/null
+echo "c-rc $?"
+readings "c-after"
+echo "c-json $(tr -d '\n' </tmp/c.json)"
+hosttune revert >/dev/null
+echo "c-revert-rc $?"
+readings "c-reverted"
+EOF
+vm_run 256 "$T_TMP/case.sh" "$HOSTTUNE"
+cat "$T_TMP/vm.out"
+
+# field CASE KEY: KEY=value from the readings line of CASE.
+field() { sed -n "s/^$1 .*\b$2=\([^ ]*\).*/\1/p" "$T_TMP/vm.out"; }
+line() { sed -n "s/^$1 //p" "$T_TMP/vm.out"; }
+json() { line "$1-json" | jq_py "$2"; }
+# at_least WHAT A B: A >= B for decimals (uptimes).
+at_least() { python3 -c "import sys; sys.exit(0 if float('$2') >= float('$3') else 1)" || fail "$1: $2 < $3"; ok "$1: $2 >= $3"; }
+
+assert_eq "the VM's script ran to its end" 0 "$(line vm-exit)"
+memtotal_mib=$(($(line memtotal) / 1024))
+[ "$memtotal_mib" -lt 1024 ] || fail "the VM has ${memtotal_mib}M; the 1G pool must not fit"
+
+# --- A: compact
+got=$(field a-after total)
+assert_eq "A: hosttune apply exits 1 when the pool fell short" 1 "$(line a-rc)"
+[ "$got" -gt 0 ] && [ "$got" -lt 512 ] || fail "A: HugePages_Total $got is not between 0 and 512"
+ok "A: the kernel gave part of the pool ($got of 512 pages in ${memtotal_mib}M)"
+grep -q "^a-out .*SHORT.*obtained $got of 512 2M pages after compaction; the memory is not there" "$T_TMP/vm.out" ||
+	fail "A: no SHORT line naming $got of 512 (HugePages_Total) and why: $(line a-out)"
+ok "A: the SHORT line says obtained $got of 512 (= HugePages_Total), after compaction, and why"
+assert_eq "A: caches not dropped under reclaim=compact (drop_pagecache)" "$(field a-before drop)" "$(field a-after drop)"
+at_least "A: retried until the 2s timeout (VM uptime)" \
+	"$(python3 -c "print($(field a-after uptime) - $(field a-before uptime))")" 2
+last=$(grep '^\[1\] hugepages-2048kB: ' "$T_TMP/vm.out" | tail -n1)
+[ "$(grep -c '^\[1\] hugepages-2048kB: ' "$T_TMP/vm.out")" -ge 3 ] ||
+	fail "A: fewer than three progress lines: $(grep '^\[1\]' "$T_TMP/vm.out")"
+[[ "$last" == "[1] hugepages-2048kB: $got of 512 pages after compaction, "*" of 2s" ]] ||
+	fail "A: last progress line: $last"
+ok "A: progress on the terminal while it retried: $last"
+assert_eq "A: revert exits 0" 0 "$(line a-revert-rc)"
+assert_eq "A: HugePages_Total after revert" "$(field a-before total)" "$(field a-reverted total)"
+
+# --- B: drop-caches, JSON
+got=$(field b-after total)
+assert_eq "B: exit 1" 1 "$(line b-rc)"
+assert_eq "B: JSON outcome, achieved (= HugePages_Total), caches_dropped, fell_short" \
+	"short $got True 1" "$(json b "d['results'][0]['outcome'], d['results'][0]['achieved'], d['results'][0]['caches_dropped'], d['fell_short']" | tr -d "(),'")"
+json b "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages after compaction and dropping caches" ||
+	fail "B: message: $(json b "d['results'][0]['message']")"
+ok "B: the message says caches were dropped"
+assert_eq "B: reclaim=drop-caches dropped the caches once (drop_pagecache)" \
+	$(($(field b-before drop) + 1)) "$(field b-after drop)"
+assert_eq "B: revert exits 0" 0 "$(line b-revert-rc)"
+
+# --- C: none, from a pool of 8
+assert_eq "C: the pool held 8 pages before" 8 "$(field c-before total)"
+got=$(field c-after total)
+assert_eq "C: exit 1" 1 "$(line c-rc)"
+assert_eq "C: JSON outcome and achieved (= HugePages_Total)" "short $got" \
+	"$(json c "d['results'][0]['outcome'], d['results'][0]['achieved']" | tr -d "(),'")"
+json c "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages without compaction" ||
+	fail "C: message: $(json c "d['results'][0]['message']")"
+ok "C: the message says no compaction was allowed"
+assert_eq "C: caches not dropped under reclaim=none" "$(field c-before drop)" "$(field c-after drop)"
+assert_eq "C: revert exits 0" 0 "$(line c-revert-rc)"
+assert_eq "C: revert gives back the original 8 pages, not 0" 8 "$(field c-reverted total)"
