@@ -5,6 +5,9 @@
 # readings: HugePages_Total in /proc/meminfo against the pages reported obtained, the
 # drop_pagecache counter of /proc/vmstat against the reclaim level the policy allows, the VM's
 # uptime against the policy's timeout. Then `hosttune revert` puts back the exact original pool.
+# The VM has two NUMA nodes, so the per-node split is shown on a real kernel too (the host has
+# one): `per-node = even` and an explicit list whose node 1 share does not fit, judged by each
+# node's own nr_hugepages.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm.sh"
 need_root
@@ -53,8 +56,25 @@ echo "c-json $(tr -d '\n' </tmp/c.json)"
 hosttune revert >/dev/null
 echo "c-revert-rc $?"
 readings "c-reverted"
+
+# D: per-node = even over the two nodes; E: node 1's share does not fit (node 0's is met).
+node() { cat /sys/devices/system/node/node$1/hugepages/hugepages-2048kB/nr_hugepages; }
+nodes() { echo "$1 node0=$(node 0) node1=$(node 1) total=$(mi HugePages_Total)"; }
+echo 0 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+printf '[hugepages]\npool = 64M\nper-node = even\ntimeout = 1s\n' >/tmp/d.ini
+hosttune apply --policy /tmp/d.ini >/dev/null 2>&1
+echo "d-rc $?"
+nodes "d-after"
+printf '[hugepages]\nper-node = 0:8 1:200\ntimeout = 1s\n' >/tmp/e.ini
+hosttune apply --policy /tmp/e.ini >/tmp/e.out 2>/dev/null
+echo "e-rc $?"
+nodes "e-after"
+sed 's/^/e-out /' /tmp/e.out
+hosttune revert >/dev/null
+echo "e-revert-rc $?"
+nodes "e-reverted"
 EOF
-vm_run 256 "$T_TMP/case.sh" "$HOSTTUNE"
+VM_NODES=2 vm_run 256 "$T_TMP/case.sh" "$HOSTTUNE"
 cat "$T_TMP/vm.out"
 
 # field CASE KEY: KEY=value from the readings line of CASE.
@@ -112,3 +132,19 @@ ok "C: the message says no compaction was allowed"
 assert_eq "C: caches not dropped under reclaim=none" "$(field c-before drop)" "$(field c-after drop)"
 assert_eq "C: revert exits 0" 0 "$(line c-revert-rc)"
 assert_eq "C: revert gives back the original 8 pages, not 0" 8 "$(field c-reverted total)"
+
+# --- D, E: two NUMA nodes
+assert_eq "D: per-node = even: exit 0" 0 "$(line d-rc)"
+assert_eq "D: 64M split evenly: node0, node1 (their nr_hugepages), HugePages_Total" "16 16 32" \
+	"$(field d-after node0) $(field d-after node1) $(field d-after total)"
+got=$(field e-after node1)
+assert_eq "E: node 1's share does not fit: exit 1" 1 "$(line e-rc)"
+[ "$got" -gt 16 ] && [ "$got" -lt 200 ] || fail "E: node1 holds $got pages"
+grep -q "^e-out .*SHORT.*hugepages-2048kB/node1: obtained $got of 200 2M pages after compaction" "$T_TMP/vm.out" ||
+	fail "E: no SHORT line for node1 with $got of 200: $(line e-out)"
+ok "E: SHORT names node1 and its $got of 200 pages (node1's nr_hugepages)"
+assert_eq "E: node0 left at 16, above its share of 8" 16 "$(field e-after node0)"
+assert_eq "E: HugePages_Total = the two nodes" $((16 + got)) "$(field e-after total)"
+assert_eq "E: revert exits 0" 0 "$(line e-revert-rc)"
+assert_eq "E: revert empties both nodes (their journaled originals)" "0 0 0" \
+	"$(field e-reverted node0) $(field e-reverted node1) $(field e-reverted total)"

@@ -7,7 +7,8 @@
 #                          and cached in /var/cache/hosttune-test/kernel-VERSION; the .deb is not
 #                          installed, nothing on the host changes.
 #   vm_run MEM SCRIPT BIN...
-#                          boots VM_KERNEL with MEM megabytes and an initramfs of busybox, BIN...
+#                          boots VM_KERNEL with MEM megabytes (VM_NODES=N: split evenly over N
+#                          NUMA nodes, the first having the CPU) and an initramfs of busybox, BIN...
 #                          (with the shared libraries they load, so sanitizer builds work too) and
 #                          SCRIPT, which init runs with /proc, /sys, /dev and a /run tmpfs mounted
 #                          and the serial console as its terminal; writes what SCRIPT printed to
@@ -54,8 +55,13 @@ vm_add_bin() {
 }
 
 vm_run() {
-	local mem=$1 script=$2 root=$T_TMP/vm-root bin
+	local mem=$1 script=$2 root=$T_TMP/vm-root bin n
+	local -a numa=()
 	shift 2
+	for ((n = 0; n < ${VM_NODES:-1} && ${VM_NODES:-1} > 1; n++)); do
+		numa+=(-object "memory-backend-ram,id=m$n,size=$((mem / VM_NODES))M"
+			-numa "node,nodeid=$n,memdev=m$n")
+	done
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,run,tmp,etc}
 	vm_add_bin "$root" "$(command -v busybox)"
@@ -77,7 +83,7 @@ vm_run() {
 	chmod +x "$root/init"
 	(cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$T_TMP/vm-initrd.gz"
 	# -no-reboot and panic=-1: a kernel panic ends QEMU instead of hanging the test.
-	timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m "$mem" \
+	timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m "$mem" "${numa[@]}" \
 		-nodefaults -nographic -no-reboot -monitor none -serial "file:$T_TMP/vm.console" \
 		-kernel "$VM_KERNEL" -initrd "$T_TMP/vm-initrd.gz" \
 		-append "console=ttyS0 quiet loglevel=1 panic=-1" </dev/null ||
