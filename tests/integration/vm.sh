@@ -8,7 +8,8 @@
 #                          installed, nothing on the host changes.
 #   vm_run MEM SCRIPT BIN...
 #                          boots VM_KERNEL with MEM megabytes (VM_NODES=N: split evenly over N
-#                          NUMA nodes, the first having the CPU) and an initramfs of busybox, BIN...
+#                          NUMA nodes, the first having the CPU; VM_APPEND: more kernel
+#                          parameters) and an initramfs of busybox, BIN...
 #                          (with the shared libraries they load, so sanitizer builds work too) and
 #                          SCRIPT, which init runs with /proc, /sys, /dev and a /run tmpfs mounted
 #                          and the serial console as its terminal; writes what SCRIPT printed to
@@ -83,10 +84,12 @@ vm_run() {
 	chmod +x "$root/init"
 	(cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$T_TMP/vm-initrd.gz"
 	# -no-reboot and panic=-1: a kernel panic ends QEMU instead of hanging the test.
+	# init_on_alloc=0: Debian's kernels zero every page they hand out; emulated, zeroing a 1G
+	# hugepage takes seconds and makes QEMU back all of it with host memory.
 	timeout 600 qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 1 -m "$mem" "${numa[@]}" \
 		-nodefaults -nographic -no-reboot -monitor none -serial "file:$T_TMP/vm.console" \
 		-kernel "$VM_KERNEL" -initrd "$T_TMP/vm-initrd.gz" \
-		-append "console=ttyS0 quiet loglevel=1 panic=-1" </dev/null ||
+		-append "console=ttyS0 quiet loglevel=1 panic=-1 init_on_alloc=0 ${VM_APPEND:-}" </dev/null ||
 		fail "qemu failed: $(tail -n 20 "$T_TMP/vm.console" 2>/dev/null)"
 	# A terminal's carriage returns (progress lines) become line ends; escape codes (the
 	# firmware's screen resets, the erase-line of progress lines) go.
