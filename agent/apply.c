@@ -163,8 +163,19 @@ int agent_plan_json(struct agent *a, json_object **ret) {
         return 0;
 }
 
+/* "knob: message", or the message alone when it already starts with the knob (the hugepage
+ * applier's do: "hugepages-2048kB: obtained ..."). */
+static const char *step_said(const struct plan_step *s, const struct step_result *res, char *buf,
+                             size_t size) {
+        if (startswith(res->message, s->knob))
+                return res->message;
+        snprintf(buf, size, "%s: %s", s->knob, res->message);
+        return buf;
+}
+
 /* Say what an ended apply did: log, LastError, counters. */
 static void account(struct agent *a, struct apply_run *run) {
+        char said[sizeof(run->results[0].message) + sizeof(run->plan.steps[0].knob) + 2];
         int short_steps = 0;
 
         a->stats.applies++;
@@ -175,8 +186,9 @@ static void account(struct agent *a, struct apply_run *run) {
                 bool bad = step_outcome_fell_short(res->outcome);
 
                 short_steps += bad;
-                log_at(bad ? LOG_WARNING : LOG_INFO, "%s %s: %s%s%s",
-                       step_outcome_to_string(res->outcome), run->plan.steps[i].knob, res->message,
+                log_at(bad ? LOG_WARNING : LOG_INFO, "%s %s%s%s",
+                       step_outcome_to_string(res->outcome),
+                       step_said(&run->plan.steps[i], res, said, sizeof(said)),
                        isempty(res->warning) ? "" : "; ", res->warning);
         }
         if (run->ret < 0) {
@@ -187,10 +199,11 @@ static void account(struct agent *a, struct apply_run *run) {
                 a->stats.applies_failed++;
                 for (unsigned i = 0; i < run->plan.n; i++)
                         if (step_outcome_fell_short(run->results[i].outcome)) {
-                                agent_set_last_error(a, "apply: %d of %u steps fell short; %s: %s",
+                                agent_set_last_error(a, "apply: %d of %u steps fell short; %s",
                                                      short_steps, run->plan.n,
-                                                     run->plan.steps[i].knob,
-                                                     run->results[i].message);
+                                                     step_said(&run->plan.steps[i],
+                                                               &run->results[i], said,
+                                                               sizeof(said)));
                                 break;
                         }
         } else
