@@ -156,6 +156,14 @@ void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t si
                          a, ps);
 }
 
+uint64_t hugepages_keep_free(uint64_t mem_total) {
+        const uint64_t M = UINT64_C(1) << 20;
+        uint64_t keep = mem_total / 32;
+
+        keep = keep < 64 * M ? 64 * M : keep > 1024 * M ? 1024 * M : keep;
+        return keep > mem_total / 2 ? mem_total / 2 : keep;
+}
+
 static uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -224,10 +232,12 @@ static void read_memory(int root_fd, int node, struct hugepages_shortfall *f) {
                 }
                 *w = 0;
         }
+        (void) meminfo_get(text, "MemTotal", &f->mem_total);
         (void) meminfo_get(text, "MemFree", &f->mem_free);
         (void) meminfo_get(text, "Cached", &cached);
         (void) meminfo_get(text, "Shmem", &shmem);
         (void) meminfo_get(text, "SReclaimable", &f->slab_reclaimable);
+        f->mem_total *= 1024;
         f->mem_free *= 1024;
         f->slab_reclaimable *= 1024;
         f->page_cache = cached > shmem ? (cached - shmem) * 1024 : 0;
@@ -241,17 +251,17 @@ struct grow {
         uint64_t page_size, want, timeout_usec;
         int reclaim;
         /* results */
-        uint64_t nr;
+        uint64_t start, nr;
         bool compacted, dropped;
         int error;
 };
 
-static void grow_progress(struct grow *g, uint64_t start, const char *stage) {
+static void grow_progress(struct grow *g, const char *stage) {
         char a[32], b[32];
 
         if (!g->c)
                 return;
-        format_duration(now_usec() - start, a, sizeof(a));
+        format_duration(now_usec() - g->start, a, sizeof(a));
         format_duration(g->timeout_usec, b, sizeof(b));
         apply_progress(g->c, "%s: %" PRIu64 " of %" PRIu64 " pages%s%s, %s%s%s", g->label, g->nr,
                        g->want, stage[0] ? " " : "", stage, a, g->timeout_usec ? " of " : "",
@@ -274,8 +284,11 @@ static int attempt(struct grow *g, int root_fd) {
  * comes free when a VM exits or writeback ends, and the timeout is the operator's word on how long
  * that may take. */
 static int grow_pool(struct grow *g, int root_fd) {
-        uint64_t start = now_usec(), deadline = start + g->timeout_usec, pause = PAUSE_MIN_USEC;
+        uint64_t deadline, pause = PAUSE_MIN_USEC;
         int top = g->reclaim, stage = RECLAIM_NONE, r;
+
+        g->start = now_usec();
+        deadline = g->start + g->timeout_usec;
 
         for (;;) {
                 uint64_t t;
@@ -283,10 +296,9 @@ static int grow_pool(struct grow *g, int root_fd) {
                 r = attempt(g, root_fd);
                 if (r < 0)
                         return r;
-                grow_progress(g, start,
-                              g->dropped     ? "after dropping caches"
-                              : g->compacted ? "after compaction"
-                                             : "");
+                grow_progress(g, g->dropped     ? "after dropping caches"
+                                 : g->compacted ? "after compaction"
+                                                : "");
                 if (g->nr >= g->want)
                         return 0;
                 if (stage < top) {
@@ -316,6 +328,29 @@ static int grow_pool(struct grow *g, int root_fd) {
                                 return r;
                 }
         }
+}
+
+/* A pool short for want of memory holds all but the kernel's min watermark: give back pages
+ * this step added (never below `before`) until hugepages_keep_free() is free on the pool's node.
+ * Fills *f with the memory figures after that; returns the pages given back. */
+static uint64_t give_back(struct grow *g, int root_fd, uint64_t before,
+                          struct hugepages_shortfall *f) {
+        uint64_t keep, pages, target, nr;
+
+        read_memory(root_fd, g->node, f);
+        keep = hugepages_keep_free(f->mem_total);
+        if (f->mem_total == 0 || f->mem_free >= keep || g->nr <= before)
+                return 0;
+        pages = (keep - f->mem_free + g->page_size - 1) / g->page_size;
+        target = g->nr - before > pages ? g->nr - pages : before;
+        if (write_u64(root_fd, g->path, target) < 0 || read_u64_at(root_fd, g->path, &nr) < 0 ||
+            nr >= g->nr)
+                return 0;
+        pages = g->nr - nr;
+        g->nr = nr;
+        read_memory(root_fd, g->node, f);
+        grow_progress(g, "after giving pages back to keep memory free");
+        return pages;
 }
 
 int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
@@ -403,19 +438,27 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
                 return 0;
         }
 
-        struct hugepages_shortfall f = {
-                .page_size = h->page_size,
-                .requested = h->pages,
-                .obtained = g.nr,
-                .reclaim = h->reclaim,
-                .compacted = g.compacted,
-                .caches_dropped = g.dropped,
-        };
-        char why[400];
-        read_memory(root_fd, h->node, &f);
+        struct hugepages_shortfall f = { 0 };
+        uint64_t gave_back = give_back(&g, root_fd, cur, &f);
+        char why[400], keep[32];
+
+        snprintf(res->achieved, sizeof(res->achieved), "%" PRIu64, g.nr);
+        f.page_size = h->page_size;
+        f.requested = h->pages;
+        f.obtained = g.nr;
+        f.reclaim = h->reclaim;
+        f.compacted = g.compacted;
+        f.caches_dropped = g.dropped;
         hugepages_explain(&f, why, sizeof(why));
         step_set(res, STEP_SHORT, g.error, "%s: %s%s", label, why,
                  g.dropped ? "; caches were dropped" : "");
+        if (gave_back > 0) {
+                size_t l = strlen(res->message);
+                snprintf(res->message + l, sizeof(res->message) - l,
+                         "; gave back %" PRIu64 " of the pages it added so that %s stay free",
+                         gave_back,
+                         human_size(hugepages_keep_free(f.mem_total), keep, sizeof(keep)));
+        }
         return 0;
 }
 
@@ -435,7 +478,7 @@ void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
                 return;
         }
         if (cur == orig) {
-                revert_set(res, REVERT_GONE, 0, "%s already holds %" PRIu64 " pages", e->label,
+                revert_set(res, REVERT_GONE, 0, "%s already holds %" PRIu64 " pages", e->object,
                            orig);
                 return;
         }
@@ -461,8 +504,8 @@ void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
         if (r < 0 || cur != orig) {
                 revert_set(res, REVERT_FAILED, r < 0 ? r : -ENOMEM,
                            "%s: %" PRIu64 " pages instead of the original %" PRIu64 "%s%s",
-                           e->label, cur, orig, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+                           e->object, cur, orig, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
                 return;
         }
-        revert_set(res, REVERT_RESTORED, 0, "%s restored to %" PRIu64 " pages", e->label, orig);
+        revert_set(res, REVERT_RESTORED, 0, "%s restored to %" PRIu64 " pages", e->object, orig);
 }

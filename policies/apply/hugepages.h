@@ -18,7 +18,9 @@
  * nothing: memory may come free within the timeout). Progress is reported after every attempt. APPLIED when the pool holds the
  * wanted count; SHORT otherwise, with obtained vs requested and why ("obtained 900 of 1024 2M
  * pages after compaction; 1.2G held by page cache and reclaim=compact forbids dropping it").
- * The pages obtained are kept when short (revert gives them back). */
+ * The pages obtained are kept when short (revert gives them back), but never below
+ * hugepages_keep_free() of free memory: pages this step added are given back until that much
+ * is free, and the message says how many. */
 int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
 
 /* Undo a JOURNAL_HUGEPAGES entry: set the pool back to its original count (growing back uses
@@ -53,10 +55,17 @@ struct hugepages_shortfall {
         uint64_t requested, obtained; /* pages in the pool */
         int reclaim;                  /* enum policy_reclaim allowed */
         bool compacted, caches_dropped;
-        uint64_t mem_free;
+        uint64_t mem_total, mem_free;
         uint64_t page_cache;       /* Cached minus Shmem: what drop_caches can free */
         uint64_t slab_reclaimable; /* dentries and inodes, mostly */
 };
+
+/* Memory a growing pool leaves free on its node (or the host, for the global pool) of
+ * mem_total bytes: 1/32 of it, at least 64M and at most 1G, but never more than half of it.
+ * The kernel fills a pool down to its min watermark, a few MiB, and then every process that
+ * allocates meets the OOM killer; a pool that falls short for want of memory gives back pages it
+ * added until this much is free again. Pure. */
+uint64_t hugepages_keep_free(uint64_t mem_total);
 
 /* One sentence: what was obtained, after what, and why not more. Pure. */
 void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t size);

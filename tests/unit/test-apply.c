@@ -145,6 +145,17 @@ static void test_explain(void **state) {
         assert_non_null(strstr(buf, "not in contiguous 2M blocks (unmovable"));
 }
 
+static void test_keep_free(void **state) {
+        const uint64_t M = UINT64_C(1) << 20, G = UINT64_C(1) << 30;
+        (void) state;
+
+        assert_int_equal(hugepages_keep_free(24 * G), 768 * M); /* 1/32 */
+        assert_int_equal(hugepages_keep_free(256 * M), 64 * M); /* at least 64M */
+        assert_int_equal(hugepages_keep_free(96 * M), 48 * M);  /* never more than half */
+        assert_int_equal(hugepages_keep_free(512 * G), G);      /* at most 1G */
+        assert_int_equal(hugepages_keep_free(0), 0);
+}
+
 static void test_swap_header(void **state) {
         uint8_t uuid[16], page[4096];
         uint32_t v;
@@ -340,6 +351,7 @@ int main(void) {
                 cmocka_unit_test(test_sysctl_paths),
                 cmocka_unit_test(test_hugepage_paths),
                 cmocka_unit_test(test_explain),
+                cmocka_unit_test(test_keep_free),
                 cmocka_unit_test(test_swap_header),
                 cmocka_unit_test(test_nocow_form),
                 cmocka_unit_test_setup_teardown(test_journal_first_wins, setup_dir, teardown_dir),
