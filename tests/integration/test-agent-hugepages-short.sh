@@ -1,0 +1,125 @@
+#!/bin/bash
+# hosttuned when the memory cannot hold the hugepage pool, on a real kernel: in a 256M virtual
+# machine (tests/integration/vm.sh; on this host a real shortfall would take all of its free
+# memory) with its own dbus-daemon.
+#   G: the policy's pool is 1G: the first apply falls short; the agent must start, say not ready
+#      (Ready, ready.json), name obtained vs requested (LastError, the log), count the apply as
+#      fallen short (metrics), and hold what HugePages_Total says.
+#   H: the pool is 32M and leases may grow it to 1G: a 200M lease makes the pool grow, which falls
+#      short, so the request fails with InsufficientHugePages and the applier's explanation;
+#      a 64M lease then fits in what was obtained; once no lease holds pages, the pool shrinks
+#      back to 32M (shrink-after).
+# Every number is compared with the VM kernel's /proc/meminfo.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
+need_root
+need_cmd dbus-daemon busctl python3
+vm_kernel
+
+cat >"$T_TMP/case.sh" <<'EOF'
+mi() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd
+echo 'root:x:0:' >/etc/group
+# A bus that lets everyone talk to everyone (the VM has root only).
+printf '%s' '<busconfig><type>session</type><listen>unix:path=/run/bus</listen>
+<auth>EXTERNAL</auth><policy context="default"><allow send_destination="*" eavesdrop="true"/>
+<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>' >/tmp/bus.conf
+dbus-daemon --config-file=/tmp/bus.conf --fork >/dev/null || echo "dbus-daemon failed"
+bus() { busctl --address=unix:path=/run/bus "$@"; }
+prop() { bus get-property org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 "$1"; }
+export HOSTTUNE_RUNTIME_DIR=/run/ht
+# start POLICY: hosttuned, returning once its first apply ended ("started:" in its log).
+start() {
+	: >/tmp/agent.log
+	hosttuned --policy "$1" --bus unix:path=/run/bus >/tmp/agent.log 2>&1 &
+	agent=$!
+	i=0
+	while ! grep -q 'started:' /tmp/agent.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+}
+stop() { kill "$agent"; wait "$agent"; echo "$1-agent-rc $?"; }
+
+# G
+printf '[hugepages]\npool = 1G\nreclaim = compact\ntimeout = 2s\n' >/tmp/g.ini
+start /tmp/g.ini
+echo "g-total $(mi HugePages_Total)"
+echo "g-ready $(prop Ready)"
+echo "g-last-error $(prop LastError)"
+echo "g-ready-json $(tr -d '\n' </run/ht/ready.json)"
+echo "g-metric $(grep '^hosttune_applies_total{result="fell_short"}' /run/ht/metrics.prom)"
+sed 's/^/g-log /' /tmp/agent.log
+stop g
+hosttune revert >/dev/null
+echo "g-reverted $(mi HugePages_Total)"
+
+# H
+printf '[hugepages]\npool = 32M\nmax = 1G\nreclaim = compact\ntimeout = 2s\nshrink-after = 1s\n' >/tmp/h.ini
+start /tmp/h.ini
+echo "h-start-total $(mi HugePages_Total)"
+echo "h-ready $(prop Ready)"
+bus call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 AcquireLease \
+	'a{sv}' 1 hugepages t 209715200 >/tmp/big.out 2>&1
+echo "h-big-rc $?"
+echo "h-big $(tr -d '\n' </tmp/big.out)"
+echo "h-big-total $(mi HugePages_Total)"
+# The lease ends when busctl leaves the bus (its default expiry, client-exit).
+bus call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 AcquireLease \
+	'a{sv}' 1 hugepages t 67108864 >/tmp/small.out 2>&1
+echo "h-small-rc $?"
+echo "h-small $(tr -d '\n' </tmp/small.out)"
+echo "h-small-total $(mi HugePages_Total)"
+i=0
+while [ "$(mi HugePages_Total)" != 16 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+echo "h-shrunk-total $(mi HugePages_Total)"
+stop h
+hosttune revert >/dev/null
+echo "h-reverted $(mi HugePages_Total)"
+EOF
+vm_run 256 "$T_TMP/case.sh" "$HOSTTUNE" "$HOSTTUNE_BUILD/hosttuned" "$(command -v dbus-daemon)" \
+	"$(command -v busctl)"
+cat "$T_TMP/vm.out"
+
+line() { sed -n "s/^$1 //p" "$T_TMP/vm.out"; }
+assert_eq "the VM's script ran to its end" 0 "$(line vm-exit)"
+
+# --- G
+got=$(line g-total)
+[ "$got" -gt 0 ] && [ "$got" -lt 512 ] || fail "G: HugePages_Total $got is not between 0 and 512"
+ok "G: the kernel gave $got of 512 pages"
+assert_eq "G: Ready is false" "b false" "$(line g-ready)"
+case "$(line g-last-error)" in
+*"apply: 1 of 1 steps fell short; hugepages-2048kB: obtained $got of 512 2M pages after compaction; the memory is not there"*)
+	ok "G: LastError names obtained $got (= HugePages_Total) of 512 and why" ;;
+*) fail "G: LastError: $(line g-last-error)" ;;
+esac
+[[ "$(line g-last-error)" != *"hugepages-2048kB: hugepages-2048kB"* ]] || fail "G: the knob is said twice"
+assert_eq "G: ready.json: ready, the reason names the pool, the pool's total" \
+	"False True $got" \
+	"$(line g-ready-json | jq_py "d['ready'], 'hugepages-2048kB is $got pages, wants 512 pages' in d['reason'], d['hugepages'][0]['total']" | tr -d "(),'")"
+assert_eq "G: metrics count the apply as fallen short" 'hosttune_applies_total{result="fell_short"} 1' "$(line g-metric)"
+grep -q "^g-log hosttuned: short hugepages-2048kB: obtained $got of 512" "$T_TMP/vm.out" ||
+	fail "G: no log line of the short step"
+ok "G: the log has the short step with obtained vs requested"
+assert_eq "G: hosttuned stops cleanly" 0 "$(line g-agent-rc)"
+assert_eq "G: revert of the agent's journal empties the pool" 0 "$(line g-reverted)"
+
+# --- H
+assert_eq "H: the agent reserved the policy's pool (HugePages_Total)" 16 "$(line h-start-total)"
+assert_eq "H: Ready is true" "b true" "$(line h-ready)"
+got=$(line h-big-total)
+[ "$got" -gt 16 ] && [ "$got" -lt 100 ] || fail "H: HugePages_Total $got after growing"
+ok "H: the pool grew to $got pages for the 200M lease, not to 100"
+assert_eq "H: the 200M lease fails" 1 "$(line h-big-rc)"
+case "$(line h-big)" in
+*"200M of hugepages (100 pages of 2M) requested"*"growing it fell short"*"obtained $got of 100 2M pages"*)
+	ok "H: InsufficientHugePages names the request and the growth's $got of 100 pages" ;;
+*) fail "H: the 200M lease's error: $(line h-big)" ;;
+esac
+assert_eq "H: the 64M lease is granted" 0 "$(line h-small-rc)"
+case "$(line h-small)" in
+*'"hugepage-pages" t 32'*) ok "H: the grant holds 32 pages" ;;
+*) fail "H: the 64M grant: $(line h-small)" ;;
+esac
+assert_eq "H: the 64M lease fit in the pool as it was" "$got" "$(line h-small-total)"
+assert_eq "H: with no lease left the pool shrinks back to its 32M" 16 "$(line h-shrunk-total)"
+assert_eq "H: hosttuned stops cleanly" 0 "$(line h-agent-rc)"
+assert_eq "H: revert empties the pool" 0 "$(line h-reverted)"
