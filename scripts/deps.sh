@@ -50,12 +50,21 @@ check() {
 	need strace have strace
 	need mount have losetup
 	need binutils have readelf
+	# test-apply-hugepages-short boots a small VM (software emulation) with busybox as init.
+	need qemu-system-x86 have qemu-system-x86_64
+	need busybox-static have busybox
 }
 
 fuzz() {
 	build
 	need clang have clang
-	need libclang-rt-14-dev sh -c 'test -n "$(find /usr/lib/llvm-*/lib/clang -name "libclang_rt.fuzzer-*.a" 2>/dev/null | head -n1)"'
+	# libFuzzer's runtime comes with the compiler's own version (clang 14 on Debian 12).
+	if have clang >/dev/null 2>&1; then
+		v=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1)
+	else
+		v=$(apt-cache depends clang 2>/dev/null | sed -n 's/.*Depends: clang-\([0-9]*\)$/\1/p' | head -n1)
+	fi
+	need "libclang-rt-${v:-14}-dev" sh -c 'test -n "$(find /usr/lib/llvm-*/lib/clang -name "libclang_rt.fuzzer-*.a" 2>/dev/null | head -n1)"'
 }
 
 bench() {

@@ -130,8 +130,9 @@ void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t si
         size -= l;
         human_size(f->mem_free, a, sizeof(a));
         human_size(need, d, sizeof(d));
-        if (!f->caches_dropped && f->reclaim != RECLAIM_DROP_CACHES && droppable > 0 &&
-            f->mem_free < need) {
+        /* Advise drop-caches only when the caches would make up the difference. */
+        if (!f->caches_dropped && f->reclaim != RECLAIM_DROP_CACHES && f->mem_free < need &&
+            f->mem_free + droppable >= need) {
                 human_size(f->page_cache, b, sizeof(b));
                 human_size(f->slab_reclaimable, d, sizeof(d));
                 snprintf(buf, size,

@@ -105,7 +105,22 @@ static void test_explain(void **state) {
         assert_non_null(strstr(buf, "1.2G held by page cache"));
         assert_non_null(strstr(buf, "reclaim=compact forbids dropping them"));
 
+        /* Dropping the caches would not make up the difference: no advice to drop them (a
+         * 1G pool asked of a 256M machine, as test-apply-hugepages-short saw it). */
+        f.requested = 512;
+        f.obtained = 88;
+        f.mem_free = 13 * M;
+        f.page_cache = 0;
+        f.slab_reclaimable = 9 * M;
+        hugepages_explain(&f, buf, sizeof(buf));
+        assert_null(strstr(buf, "drop-caches would"));
+        assert_non_null(strstr(buf, "the memory is not there: 848M more needed, 13M free and 9M in "
+                                    "caches"));
+
         /* The memory does not exist even with the caches dropped. */
+        f.requested = 1024;
+        f.obtained = 900;
+        f.mem_free = 100 * M;
         f.reclaim = RECLAIM_DROP_CACHES;
         f.caches_dropped = true;
         f.page_cache = 0;
