@@ -2,6 +2,7 @@
  * detection on a timer, and a clean stop. */
 #include "agent/agent.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -383,45 +384,52 @@ static void arm_reprobe(struct agent *a) {
 
 /* ---- reload ---- */
 
-static int add_reload_waiter(struct agent *a, sd_bus_message *m) {
+static int add_reload_waiter(struct reload_calls *c, sd_bus_message *m) {
         sd_bus_message **w;
 
         if (!m)
                 return 0;
-        w = realloc(a->reload_waiters, (a->n_reload_waiters + 1) * sizeof(sd_bus_message *));
+        w = realloc(c->calls, (c->n + 1) * sizeof(sd_bus_message *));
         if (!w)
                 return -ENOMEM;
-        a->reload_waiters = w;
-        w[a->n_reload_waiters++] = sd_bus_message_ref(m);
+        c->calls = w;
+        w[c->n++] = sd_bus_message_ref(m);
         return 0;
 }
 
-/* Answer every waiting Reload() call: the generation, or the error of a rejected policy. */
-static void answer_reload_waiters(struct agent *a, const char *error_name, const char *message) {
-        for (unsigned i = 0; i < a->n_reload_waiters; i++) {
+/* Answer every call of c: the generation, or the error when error_name is set. */
+static void answer_reload_waiters(struct agent *a, struct reload_calls *c, const char *error_name,
+                                  const char *message) {
+        for (unsigned i = 0; i < c->n; i++) {
                 if (error_name)
-                        (void) sd_bus_reply_method_errorf(a->reload_waiters[i], error_name, "%s",
-                                                          message);
+                        (void) sd_bus_reply_method_errorf(c->calls[i], error_name, "%s", message);
                 else
-                        (void) sd_bus_reply_method_return(a->reload_waiters[i], "t", a->generation);
-                sd_bus_message_unref(a->reload_waiters[i]);
+                        (void) sd_bus_reply_method_return(c->calls[i], "t", a->generation);
+                sd_bus_message_unref(c->calls[i]);
         }
-        a->n_reload_waiters = 0;
+        c->n = 0;
 }
 
-int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t errsize) {
+int agent_reload(struct agent *a, sd_bus_message *reply_to) {
         struct loaded_policy l = { 0 };
         char msg[1024];
         int r;
 
-        if (a->apply) {
-                /* The running apply is of the old policy: reload once it ended. */
-                r = add_reload_waiter(a, reply_to);
+        if (a->apply || a->reloading) {
+                /* The running apply is of the policy in force: reload once it ended. Every call
+                 * that comes meanwhile is served by that one reload: each asked for the policy
+                 * file as it is when the reload starts, and that is what the reload reads. */
+                r = add_reload_waiter(&a->queued_reload_waiters, reply_to);
                 if (r < 0)
                         return r;
+                if (!a->reload_queued)
+                        log_info("reload queued: it starts when the running apply ended");
                 a->reload_queued = true;
-                return 1;
+                return 0;
         }
+        r = add_reload_waiter(&a->reload_waiters, reply_to);
+        if (r < 0)
+                return r;
 
         /* Type=notify-reload: systemd waits for READY=1 after a RELOADING=1 whose
          * MONOTONIC_USEC is newer than its own request, so an older reload cannot be taken for
@@ -434,48 +442,60 @@ int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t er
                 /* Nothing changes: the old policy, its generation and its outputs stay. */
                 a->stats.reloads_rejected++;
                 agent_set_last_error(a, "policy rejected: %s", msg);
-                if (err)
-                        snprintf(err, errsize, "%s", msg);
-                answer_reload_waiters(a, AGENT_ERROR_INVALID_POLICY, msg);
+                answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_INVALID_POLICY, msg);
                 (void) agent_outputs_write(a);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",
                                   a->ready ? "Ready" : "Not ready", msg);
-                return -EINVAL;
+                return 0;
         }
 
-        r = add_reload_waiter(a, reply_to);
-        if (r >= 0)
-                r = switch_policy(a, &l);
+        a->reloading = true;
+        r = switch_policy(a, &l);
         free(l.policy);
+        if (r >= 0) {
+                a->stats.reloads++;
+                a->reverted = false;
+                agent_set_last_error(a, "%s", "");
+                log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name,
+                         a->policy_path, a->generation);
+                agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
+                agent_bus_emit_policy_reloaded(a);
+                agent_leases_policy_changed(a);
+                /* The reload is complete (READY=1, replies) when the new policy's apply ended. */
+                r = agent_apply_start(a, APPLY_CAUSE_RELOAD, NULL);
+        }
         if (r < 0)
-                return r;
-        a->stats.reloads++;
-        a->reverted = false;
-        agent_set_last_error(a, "%s", "");
-        log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name, a->policy_path,
-                 a->generation);
-        agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
-        agent_bus_emit_policy_reloaded(a);
-        agent_leases_policy_changed(a);
-
-        /* The reload is complete (READY=1, replies) when the new policy's apply ended. */
-        r = agent_apply_start(a, APPLY_CAUSE_RELOAD, NULL);
-        return r < 0 ? r : 1;
+                agent_reload_apply_failed(a, r);
+        return 0;
 }
 
 void agent_reload_finished(struct agent *a, bool changed) {
+        a->reloading = false;
         if (changed)
                 (void) agent_reprobe(a, "policy reloaded");
         (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
                           a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
-        answer_reload_waiters(a, NULL, NULL);
+        answer_reload_waiters(a, &a->reload_waiters, NULL, NULL);
+}
+
+void agent_reload_apply_failed(struct agent *a, int error) {
+        agent_set_last_error(a, "the reloaded policy could not be applied: %s", strerror(-error));
+        agent_reload_finished(a, false);
+        agent_run_queued_reload(a);
 }
 
 void agent_run_queued_reload(struct agent *a) {
-        if (!a->reload_queued || a->apply || a->stopping)
+        struct reload_calls answered = a->reload_waiters;
+
+        if (!a->reload_queued || a->apply || a->reloading || a->stopping)
                 return;
         a->reload_queued = false;
-        (void) agent_reload(a, NULL, NULL, 0);
+        /* The calls queued behind the apply become this reload's calls; the last reload's were
+         * all answered when it ended, and its emptied list becomes the queue. */
+        assert(answered.n == 0);
+        a->reload_waiters = a->queued_reload_waiters;
+        a->queued_reload_waiters = answered;
+        (void) agent_reload(a, NULL);
 }
 
 /* ---- signals ---- */
@@ -531,7 +551,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         if (a->stopping)
                 return 0;
         log_info("received SIGHUP, reloading the policy");
-        (void) agent_reload(a, NULL, NULL, 0);
+        (void) agent_reload(a, NULL);
         return 0;
 }
 
@@ -657,8 +677,11 @@ void agent_start_finished(struct agent *a, bool changed) {
 void agent_done(struct agent *a) {
         agent_leases_done(a);
         agent_apply_done(a);
-        answer_reload_waiters(a, AGENT_ERROR_NOT_READY, "hosttuned stopped");
-        free(a->reload_waiters);
+        answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_NOT_READY, "hosttuned stopped");
+        answer_reload_waiters(a, &a->queued_reload_waiters, AGENT_ERROR_NOT_READY,
+                              "hosttuned stopped");
+        free(a->reload_waiters.calls);
+        free(a->queued_reload_waiters.calls);
         a->reprobe_source = sd_event_source_unref(a->reprobe_source);
         a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
         if (a->bus) {

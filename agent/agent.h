@@ -65,6 +65,12 @@ struct deferred_apply {
         sd_bus_message *reply_to;
 };
 
+/* Reload() calls waiting for their answer. */
+struct reload_calls {
+        sd_bus_message **calls;
+        unsigned n;
+};
+
 /* What asked for an apply; decides how its end is reported. */
 enum apply_cause {
         APPLY_CAUSE_START,  /* first apply: READY=1 when it ends */
@@ -112,11 +118,15 @@ struct agent {
         struct lease_usage leases;
 
         /* Work in progress. */
-        struct apply_run *apply;         /* the running apply, or NULL */
-        struct apply_run *last_apply;    /* the last one that ended, for GetReport */
-        sd_bus_message **reload_waiters; /* Reload() calls answered when the reload ends */
-        unsigned n_reload_waiters;
-        bool reload_queued; /* SIGHUP/Reload while an apply runs: reload after it */
+        struct apply_run *apply;      /* the running apply, or NULL */
+        struct apply_run *last_apply; /* the last one that ended, for GetReport */
+        /* Each Reload() call is answered by the reload it asked for: the calls of the reload
+         * under way wait in reload_waiters until its apply ended; calls that come while an
+         * apply runs wait in queued_reload_waiters for the reload that starts after it. */
+        struct reload_calls reload_waiters;
+        struct reload_calls queued_reload_waiters;
+        bool reload_queued; /* SIGHUP/Reload while an apply or a reload runs: reload after it */
+        bool reloading;     /* a reload's apply runs or waits for the lease worker */
         bool reverted;      /* Revert() ran: no re-apply on drift until Apply or Reload */
         bool started;       /* READY=1 was sent after the first apply */
         bool stopping;
@@ -141,10 +151,12 @@ int agent_start(struct agent *a);
 void agent_done(struct agent *a);
 
 /* Load and validate the policy the options name, switch to it when valid, re-probe, re-apply.
- * On an invalid policy nothing changes except LastError; -EINVAL is returned and the formatted
- * "file:line: key: message" is in err (may be NULL). When reply_to is not NULL it is answered
- * (Reload's generation) once the new policy's apply ended. */
-int agent_reload(struct agent *a, sd_bus_message *reply_to, char *err, size_t errsize);
+ * On an invalid policy nothing changes except LastError. While an apply (or another reload)
+ * runs, the reload is queued and starts once that ended. reply_to (a Reload() call, or NULL)
+ * is answered by this reload: with the new generation once its apply ended, or with
+ * org.hosttune.Error.InvalidPolicy and "file:line: key: message". Returns 0, or a negative
+ * errno when reply_to could not be taken on (the caller answers it then). */
+int agent_reload(struct agent *a, sd_bus_message *reply_to);
 
 /* Re-probe everything into a fresh report that replaces a->report (the last one stays when
  * probing fails), re-evaluate readiness, publish: bus
@@ -193,6 +205,9 @@ void agent_apply_done(struct agent *a);
  * whether it ran steps (otherwise the probe made for its plan is still current). */
 void agent_start_finished(struct agent *a, bool changed);
 void agent_reload_finished(struct agent *a, bool changed);
+/* A reload's apply could not start (negative errno): the reload ends as if it had applied
+ * nothing, LastError says why, and a reload queued behind it starts. */
+void agent_reload_apply_failed(struct agent *a, int error);
 void agent_stop_if_pending(struct agent *a);
 /* After an apply ended: run the reload that came in while it ran (SIGHUP or Reload()). */
 void agent_run_queued_reload(struct agent *a);

@@ -310,6 +310,8 @@ void agent_apply_run_deferred(struct agent *a) {
                 if (r < 0 && d.reply_to)
                         (void) sd_bus_reply_method_errnof(d.reply_to, -r, "apply failed: %s",
                                                           strerror(-r));
+                if (r < 0 && d.cause == APPLY_CAUSE_RELOAD)
+                        agent_reload_apply_failed(a, r);
                 sd_bus_message_unref(d.reply_to);
         }
 }

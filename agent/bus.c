@@ -366,7 +366,6 @@ static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *er
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct agent *a = userdata;
-        char err[1024];
         int r;
 
         r = agent_bus_require_privileged(a, m, error);
@@ -374,12 +373,10 @@ static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         if (a->stopping)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
-        r = agent_reload(a, m, err, sizeof(err));
-        if (r == -EINVAL)
-                return sd_bus_error_set(error, AGENT_ERROR_INVALID_POLICY, err);
+        r = agent_reload(a, m);
         if (r < 0)
                 return r;
-        /* Answered with the generation once the new policy's apply ended. */
+        /* Answered by the reload: InvalidPolicy, or the generation once its apply ended. */
         return 1;
 }
 

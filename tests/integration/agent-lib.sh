@@ -83,6 +83,13 @@ wait_for() {
 }
 
 bctl() { busctl --address="$BUS_ADDR" "$@"; }
+# start_monitor MATCH FILE: busctl monitor of the messages MATCH selects, one JSON line each in
+# FILE (its errors in FILE.err), until the test ends.
+start_monitor() {
+	bctl monitor --json=short --match "$1" >"$2" 2>"$2.err" &
+	local pid=$!
+	defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null || true"
+}
 # As the unprivileged user nobody, without supplementary groups.
 bctl_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups busctl --address="$BUS_ADDR" "$@"; }
 agent_call() { bctl call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 "$@"; }
@@ -153,4 +160,15 @@ stop_agent() {
 	kill -TERM "$AGENT_PID" 2>/dev/null || true
 	wait "$AGENT_PID" 2>/dev/null || true
 	AGENT_PID=
+}
+
+# finish_agent: stop the agent and fail when a sanitizer reported anything in its log (make
+# sanitize: a leak or an error report at exit does not otherwise reach the test's verdict).
+finish_agent() {
+	stop_agent
+	if grep -q "Sanitizer" "$T_TMP/agent.log"; then
+		grep -A 30 "Sanitizer" "$T_TMP/agent.log" | head -n 60 >&2
+		fail "a sanitizer reported on hosttuned"
+	fi
+	ok "hosttuned stopped cleanly"
 }

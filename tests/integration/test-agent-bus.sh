@@ -36,10 +36,7 @@ write_policy bus-test "tun, hugepages=2M"
 start_bus system
 start_notify_listener
 # Signals and PropertiesChanged from here on, as JSON lines.
-bctl monitor --json=short --match "type='signal',sender='org.hosttune.Agent1'" \
-	>"$T_TMP/monitor.json" 2>"$T_TMP/monitor.err" &
-mon=$!
-defer "kill $mon 2>/dev/null; wait $mon 2>/dev/null || true"
+start_monitor "type='signal',sender='org.hosttune.Agent1'" "$T_TMP/monitor.json"
 start_agent --policy "$policy"
 
 gcall() { # gdbus: shows D-Bus error names
