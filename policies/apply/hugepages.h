@@ -15,11 +15,11 @@
  * syncs and writes 3 to /proc/sys/vm/drop_caches (RECLAIM_DROP_CACHES, res->caches_dropped set
  * and said in the message) and compacts and tries again; then keeps retrying at the strongest
  * allowed level with a growing pause until timeout_usec has passed (also when rounds gain
- * nothing: memory may come free within the timeout). Progress is reported after every attempt. APPLIED when the pool holds the
- * wanted count; SHORT otherwise, with obtained vs requested and why ("obtained 900 of 1024 2M
- * pages after compaction; 1.2G held by page cache and reclaim=compact forbids dropping it").
- * The pages obtained are kept when short (revert gives them back), but never below
- * hugepages_keep_free() of free memory: pages this step added are given back until that much
+ * nothing: memory may come free within the timeout). Progress is reported after every attempt.
+ * APPLIED when the pool holds the wanted count; SHORT otherwise, with obtained vs requested and why
+ * ("obtained 900 of 1024 2M pages after compaction; 1.2G held by page cache and reclaim=compact
+ * forbids dropping it"). The pages obtained are kept when short (revert gives them back), but never
+ * below hugepages_keep_free() of free memory: pages this step added are given back until that much
  * is free, and the message says how many. */
 int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res);
 
