@@ -224,29 +224,37 @@ static uint64_t div_up(uint64_t a, uint64_t b) {
         return a / b + (a % b != 0);
 }
 
-static void pool_step(struct builder *b, const struct policy_hugepool *h, struct policy_origin o,
-                      const char *setting, int node, uint64_t current, uint64_t pages) {
-        uint64_t kib = h->page_size >> 10;
-        char sz[32], knob[64], path[160], cur[32], want[64];
-        struct plan_step *s;
+static const char *pages_word(uint64_t n) {
+        return n == 1 ? "page" : "pages";
+}
+
+void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint64_t current,
+                         uint64_t pages) {
+        uint64_t kib = page_size >> 10;
+        char sz[32];
 
         if (node < 0) {
-                snprintf(knob, sizeof(knob), "hugepages-%" PRIu64 "kB", kib);
-                snprintf(path, sizeof(path),
-                         "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", kib);
+                SET(s->knob, "hugepages-%" PRIu64 "kB", kib);
+                SET(s->path, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", kib);
         } else {
-                snprintf(knob, sizeof(knob), "hugepages-%" PRIu64 "kB/node%d", kib, node);
-                snprintf(path, sizeof(path),
-                         "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
-                         "kB/nr_hugepages",
-                         node, kib);
+                SET(s->knob, "hugepages-%" PRIu64 "kB/node%d", kib, node);
+                SET(s->path,
+                    "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
+                    "kB/nr_hugepages",
+                    node, kib);
         }
-        snprintf(cur, sizeof(cur), "%" PRIu64 " pages", current);
-        snprintf(want, sizeof(want), "%" PRIu64 " pages (%s)", pages,
-                 format_size(pages * h->page_size, sz, sizeof(sz)));
-        s = change_add(b, PLAN_HUGEPAGES, o, setting, (struct change){ knob, path, cur, want });
+        SET(s->current, "%" PRIu64 " %s", current, pages_word(current));
+        SET(s->wanted, "%" PRIu64 " %s (%s)", pages, pages_word(pages),
+            format_size(pages * page_size, sz, sizeof(sz)));
+}
+
+static void pool_step(struct builder *b, const struct policy_hugepool *h, struct policy_origin o,
+                      const char *setting, int node, uint64_t current, uint64_t pages) {
+        struct plan_step *s = change_add(b, PLAN_HUGEPAGES, o, setting, (struct change){ 0 });
+
         if (!s)
                 return;
+        plan_hugepages_text(s, h->page_size, node, current, pages);
         s->u.hugepages.page_size = h->page_size;
         s->u.hugepages.pages = pages;
         s->u.hugepages.node = node;

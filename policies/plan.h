@@ -155,6 +155,12 @@ int plan_build_snapshot_refill(const struct host_report *r, const struct policy 
 
 void plan_free(struct plan *plan);
 
+/* The texts of a PLAN_HUGEPAGES step for the pool of page_size (node -1: the global pool):
+ * knob "hugepages-2048kB" or "hugepages-2048kB/node1", the pool's nr_hugepages path, current
+ * "N pages" and wanted "N pages (SIZE)". The planner and the agent's lease resizes share it. */
+void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint64_t current,
+                         uint64_t pages);
+
 /* Number of steps that are not manual. */
 unsigned plan_count_automatic(const struct plan *plan);
 

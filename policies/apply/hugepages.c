@@ -55,15 +55,9 @@ int hugepages_counts_read(int root_fd, uint64_t page_size, struct hugepages_coun
 
 void hugepages_step_init(struct plan_step *s, uint64_t page_size, uint64_t current, uint64_t pages,
                          int reclaim, uint64_t timeout_usec, const char *why) {
-        char sz[32];
-
         memset(s, 0, sizeof(*s));
         s->kind = PLAN_HUGEPAGES;
-        snprintf(s->knob, sizeof(s->knob), "hugepages-%" PRIu64 "kB", page_size >> 10);
-        (void) hugepages_nr_path(page_size, -1, s->path, sizeof(s->path));
-        snprintf(s->current, sizeof(s->current), "%" PRIu64 " pages", current);
-        snprintf(s->wanted, sizeof(s->wanted), "%" PRIu64 " pages (%s)", pages,
-                 format_size(pages * page_size, sz, sizeof(sz)));
+        plan_hugepages_text(s, page_size, -1, current, pages);
         strscpy(s->why, sizeof(s->why), why);
         s->u.hugepages.page_size = page_size;
         s->u.hugepages.pages = pages;
