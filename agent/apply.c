@@ -15,9 +15,11 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
+#include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/apply-json.h"
+#include "policies/apply/hugepages.h"
 #include "policies/apply/journal.h"
 #include "policies/plan-json.h"
 #include "policies/plan.h"
@@ -316,6 +318,54 @@ void agent_apply_run_deferred(struct agent *a) {
         }
 }
 
+/* Can the host's memory hold this pool growth? A growth that cannot fills the pool down to the
+ * kernel's min watermark for the policy's whole timeout before the applier gives the pages back
+ * (hugepages_keep_free); on drift that would happen at every re-probe, so such a step waits
+ * until MemAvailable covers the pages missing plus what must stay free. Global pools only: the
+ * report has no per-node MemAvailable. */
+static bool growth_out_of_reach(const struct plan_step *s, const struct memory_facts *m, char *why,
+                                size_t size) {
+        const typeof(s->u.hugepages) *h = &s->u.hugepages;
+        uint64_t need, avail = m->mem_available_kib * 1024,
+                       keep = hugepages_keep_free(m->mem_total_kib * 1024);
+        char a[32], b[32], c[32];
+
+        if (s->kind != PLAN_HUGEPAGES || s->manual || h->node >= 0 || h->pages <= h->current ||
+            h->page_size == 0 || m->mem_total_kib == 0)
+                return false;
+        need = h->pages - h->current > UINT64_MAX / h->page_size / 2
+                       ? UINT64_MAX / 2
+                       : (h->pages - h->current) * h->page_size;
+        if (avail >= need + keep)
+                return false;
+        snprintf(why, size, "%s: %s more needed, %s available, %s kept free", s->knob,
+                 format_size(need, a, sizeof(a)), format_size(avail, b, sizeof(b)),
+                 format_size(keep, c, sizeof(c)));
+        return true;
+}
+
+/* Take the pool growths the memory cannot hold out of a drift re-apply (the policy's own applies
+ * still try them: start, reload, Apply()). Logs what it left alone when that changes. */
+static void drop_out_of_reach(struct agent *a, struct plan *plan) {
+        char why[sizeof(a->drift_left_alone)] = "";
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < plan->n; i++) {
+                if (a->report &&
+                    growth_out_of_reach(&plan->steps[i], &a->report->memory, why, sizeof(why)))
+                        continue;
+                plan->steps[n++] = plan->steps[i];
+        }
+        plan->n = n;
+        if (!streq(why, a->drift_left_alone)) {
+                if (why[0])
+                        log_notice("re-apply on drift leaves a pool alone while the memory cannot "
+                                   "hold it: %s",
+                                   why);
+                strscpy(a->drift_left_alone, sizeof(a->drift_left_alone), why);
+        }
+}
+
 int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
         struct apply_run *run;
         int r;
@@ -353,6 +403,8 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
                 run->plan = (struct plan){ 0 };
                 goto fail;
         }
+        if (cause == APPLY_CAUSE_DRIFT)
+                drop_out_of_reach(a, &run->plan);
         if (run->plan.n == 0 ||
             (cause == APPLY_CAUSE_DRIFT && plan_count_automatic(&run->plan) == 0)) {
                 /* Nothing to change (or only what a person must do): the apply is complete now.

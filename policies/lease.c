@@ -362,17 +362,6 @@ static bool usage_has_tap(const struct lease_usage *u, const char *name) {
         return false;
 }
 
-/* The number a step's current value starts with ("16 pages"). */
-static int leading_u64(const char *s, uint64_t *ret) {
-        char num[24];
-        size_t l = strspn(s, "0123456789");
-
-        if (l == 0 || l >= sizeof(num))
-                return -EINVAL;
-        memcpy(num, s, l);
-        num[l] = 0;
-        return parse_u64(num, ret);
-}
 
 /* Should step s stay in the plan? A pool shrink is clamped in place. */
 static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
@@ -386,8 +375,8 @@ static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
                 if (s->manual || s->u.hugepages.node >= 0 || s->u.hugepages.page_size == 0)
                         return true;
                 leased = usage_bytes(u, s->u.hugepages.page_size) / s->u.hugepages.page_size;
-                if (leading_u64(s->current, &cur) < 0 || s->u.hugepages.pages >= cur ||
-                    s->u.hugepages.pages >= leased)
+                cur = s->u.hugepages.current;
+                if (s->u.hugepages.pages >= cur || s->u.hugepages.pages >= leased)
                         return true;
                 if (leased >= cur)
                         return false;

@@ -243,6 +243,7 @@ void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint
                     "kB/nr_hugepages",
                     node, kib);
         }
+        s->u.hugepages.current = current;
         SET(s->current, "%" PRIu64 " %s", current, pages_word(current));
         SET(s->wanted, "%" PRIu64 " %s (%s)", pages, pages_word(pages),
             format_size(pages * page_size, sz, sizeof(sz)));

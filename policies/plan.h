@@ -99,6 +99,7 @@ struct plan_step {
         union {
                 struct {
                         uint64_t page_size;
+                        uint64_t current; /* pages in the pool when planned */
                         uint64_t pages;
                         int node; /* -1 = global */
                         enum policy_reclaim reclaim;
@@ -157,7 +158,8 @@ void plan_free(struct plan *plan);
 
 /* The texts of a PLAN_HUGEPAGES step for the pool of page_size (node -1: the global pool):
  * knob "hugepages-2048kB" or "hugepages-2048kB/node1", the pool's nr_hugepages path, current
- * "N pages" and wanted "N pages (SIZE)". The planner and the agent's lease resizes share it. */
+ * "N pages" and wanted "N pages (SIZE)", and u.hugepages.current. The planner and the agent's
+ * lease resizes share it. */
 void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint64_t current,
                          uint64_t pages);
 

@@ -4,7 +4,9 @@
 # memory) with its own dbus-daemon.
 #   G: the policy's pool is 1G: the first apply falls short; the agent must start, say not ready
 #      (Ready, ready.json), name obtained vs requested (LastError, the log), count the apply as
-#      fallen short (metrics), and hold what HugePages_Total says.
+#      fallen short (metrics), and hold what HugePages_Total says. With reapply-on-drift and a
+#      1 s re-probe, it must not grab the memory again at every re-probe (the kernel's
+#      htlb_buddy_alloc_success counter stays put) and says once why it leaves the pool alone.
 #   H: the pool is 32M and leases may grow it to 1G: a 200M lease makes the pool grow, which falls
 #      short, so the request fails with InsufficientHugePages and the applier's explanation;
 #      a 64M lease then fits in what was obtained; once no lease holds pages, the pool shrinks
@@ -39,9 +41,14 @@ start() {
 stop() { kill "$agent"; wait "$agent"; echo "$1-agent-rc $?"; }
 
 # G
-printf '[hugepages]\npool = 1G\nreclaim = compact\ntimeout = 2s\n' >/tmp/g.ini
+printf '[hugepages]\npool = 1G\nreclaim = compact\ntimeout = 2s\n[agent]\nreapply-on-drift = yes\nreprobe-interval = 1s\n' >/tmp/g.ini
 start /tmp/g.ini
 echo "g-total $(mi HugePages_Total)"
+alloc() { awk '$1 == "htlb_buddy_alloc_success" {print $2}' /proc/vmstat; }
+echo "g-alloc-before $(alloc)"
+sleep 4
+echo "g-alloc-after $(alloc)"
+echo "g-total-after $(mi HugePages_Total)"
 echo "g-ready $(prop Ready)"
 echo "g-last-error $(prop LastError)"
 echo "g-ready-json $(tr -d '\n' </run/ht/ready.json)"
@@ -99,6 +106,11 @@ assert_eq "G: metrics count the apply as fallen short" 'hosttune_applies_total{r
 grep -q "^g-log hosttuned: short hugepages-2048kB: obtained $got of 512" "$T_TMP/vm.out" ||
 	fail "G: no log line of the short step"
 ok "G: the log has the short step with obtained vs requested"
+assert_eq "G: four re-probes later the kernel allocated no hugepage again (htlb_buddy_alloc_success)" \
+	"$(line g-alloc-before)" "$(line g-alloc-after)"
+assert_eq "G: the pool is as the first apply left it" "$got" "$(line g-total-after)"
+assert_eq "G: the log says once that re-apply leaves the pool alone, and why" 1 \
+	"$(grep -c '^g-log hosttuned: re-apply on drift leaves a pool alone while the memory cannot hold it: hugepages-2048kB: .* more needed, .* available, 64M kept free$' "$T_TMP/vm.out")"
 assert_eq "G: hosttuned stops cleanly" 0 "$(line g-agent-rc)"
 assert_eq "G: revert of the agent's journal empties the pool" 0 "$(line g-reverted)"
 

@@ -258,6 +258,7 @@ static struct plan_step tap_step(const char *name, const char *current) {
 static struct plan_step pool_step(uint64_t cur, uint64_t pages) {
         struct plan_step s = { .kind = PLAN_HUGEPAGES };
         snprintf(s.current, sizeof(s.current), "%" PRIu64 " pages", cur);
+        s.u.hugepages.current = cur;
         s.u.hugepages.page_size = UINT64_C(2) << 20;
         s.u.hugepages.pages = pages;
         s.u.hugepages.node = -1;
