@@ -15,7 +15,6 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
-#include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/apply-json.h"
@@ -326,21 +325,19 @@ void agent_apply_run_deferred(struct agent *a) {
 static bool growth_out_of_reach(const struct plan_step *s, const struct memory_facts *m, char *why,
                                 size_t size) {
         const typeof(s->u.hugepages) *h = &s->u.hugepages;
-        uint64_t need, avail = m->mem_available_kib * 1024,
-                       keep = hugepages_keep_free(m->mem_total_kib * 1024);
-        char a[32], b[32], c[32];
+        char reason[160];
+        uint64_t need;
 
         if (s->kind != PLAN_HUGEPAGES || s->manual || h->node >= 0 || h->pages <= h->current ||
-            h->page_size == 0 || m->mem_total_kib == 0)
+            h->page_size == 0)
                 return false;
-        need = h->pages - h->current > UINT64_MAX / h->page_size / 2
-                       ? UINT64_MAX / 2
+        need = h->pages - h->current > UINT64_MAX / h->page_size
+                       ? UINT64_MAX
                        : (h->pages - h->current) * h->page_size;
-        if (avail >= need + keep)
+        if (hugepages_growth_fits(m->mem_total_kib * 1024, m->mem_available_kib * 1024, need,
+                                  reason, sizeof(reason)))
                 return false;
-        snprintf(why, size, "%s: %s more needed, %s available, %s kept free", s->knob,
-                 format_size(need, a, sizeof(a)), format_size(avail, b, sizeof(b)),
-                 format_size(keep, c, sizeof(c)));
+        snprintf(why, size, "%s: %s", s->knob, reason);
         return true;
 }
 

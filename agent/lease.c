@@ -964,7 +964,18 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 if (fit == LEASE_FIT_WAIT)
                         return SERVE_WAIT;
                 if (fit == LEASE_FIT_GROW) {
-                        char why[128];
+                        uint64_t total, avail;
+                        char why[160];
+                        /* A growth the memory cannot hold would fill it down to the kernel's
+                         * min watermark for the policy's timeout, then give the pages back. */
+                        if (hugepages_meminfo_read(m->root_fd, &total, &avail) >= 0 &&
+                            !hugepages_growth_fits(total, avail, (target - p.nr) * ps, why,
+                                                   sizeof(why))) {
+                                size_t n = strlen(req->why);
+                                snprintf(req->why + n, sizeof(req->why) - n,
+                                         "; the memory cannot hold the growth: %s", why);
+                                return SERVE_WAIT;
+                        }
                         snprintf(why, sizeof(why), "a lease for %" PRIu64 " pages needs room",
                                  req->pages);
                         submit_resize(m, st, p.nr, target, why);

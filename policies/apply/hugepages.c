@@ -158,6 +158,36 @@ uint64_t hugepages_keep_free(uint64_t mem_total) {
         return keep > mem_total / 2 ? mem_total / 2 : keep;
 }
 
+bool hugepages_growth_fits(uint64_t mem_total, uint64_t mem_available, uint64_t need, char *why,
+                           size_t size) {
+        uint64_t keep = hugepages_keep_free(mem_total);
+        char a[32], b[32], c[32];
+
+        if (mem_total == 0 || (need <= mem_available && mem_available - need >= keep))
+                return true;
+        snprintf(why, size, "%s more needed, %s available, %s kept free",
+                 human_size(need, a, sizeof(a)), human_size(mem_available, b, sizeof(b)),
+                 human_size(keep, c, sizeof(c)));
+        return false;
+}
+
+int hugepages_meminfo_read(int root_fd, uint64_t *ret_total, uint64_t *ret_available) {
+        _cleanup_free_ char *text = NULL;
+        uint64_t total, avail;
+        int r = read_virtual_file_alloc_at(root_fd, "/proc/meminfo", 1U << 20, &text, NULL);
+
+        if (r < 0)
+                return r;
+        r = meminfo_get(text, "MemTotal", &total);
+        if (r >= 0)
+                r = meminfo_get(text, "MemAvailable", &avail);
+        if (r < 0)
+                return r;
+        *ret_total = total * 1024;
+        *ret_available = avail * 1024;
+        return 0;
+}
+
 static uint64_t now_usec(void) {
         struct timespec ts;
 

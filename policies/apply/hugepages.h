@@ -67,5 +67,16 @@ struct hugepages_shortfall {
  * added until this much is free again. Pure. */
 uint64_t hugepages_keep_free(uint64_t mem_total);
 
+/* Whether a pool growth of need bytes fits in memory of mem_total bytes with mem_available
+ * (MemAvailable) and still leaves hugepages_keep_free(mem_total) free. When it does not, why:
+ * "920M more needed, 67M available, 64M kept free". Callers that repeat a growth on their own
+ * (the agent on drift, leases) check this first instead of filling the memory for the
+ * policy's timeout only to give the pages back. Pure. */
+bool hugepages_growth_fits(uint64_t mem_total, uint64_t mem_available, uint64_t need, char *why,
+                           size_t size);
+
+/* MemTotal and MemAvailable of /proc/meminfo under root_fd, in bytes. */
+int hugepages_meminfo_read(int root_fd, uint64_t *ret_total, uint64_t *ret_available);
+
 /* One sentence: what was obtained, after what, and why not more. Pure. */
 void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t size);

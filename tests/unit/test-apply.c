@@ -156,6 +156,24 @@ static void test_keep_free(void **state) {
         assert_int_equal(hugepages_keep_free(0), 0);
 }
 
+static void test_growth_fits(void **state) {
+        const uint64_t M = UINT64_C(1) << 20, G = UINT64_C(1) << 30;
+        char why[160] = "";
+        (void) state;
+
+        /* 24G host keeps 768M free: 2G more fits in 3G available, not in 2.5G. */
+        assert_true(hugepages_growth_fits(24 * G, 3 * G, 2 * G, why, sizeof(why)));
+        assert_true(hugepages_growth_fits(24 * G, 2 * G + 768 * M, 2 * G, why, sizeof(why)));
+        assert_false(hugepages_growth_fits(24 * G, 2 * G + 512 * M, 2 * G, why, sizeof(why)));
+        assert_string_equal(why, "2G more needed, 2.5G available, 768M kept free");
+        /* More than is available at all, and a need that would overflow a sum. */
+        assert_false(hugepages_growth_fits(256 * M, 150 * M, 168 * M, why, sizeof(why)));
+        assert_string_equal(why, "168M more needed, 150M available, 64M kept free");
+        assert_false(hugepages_growth_fits(256 * M, 150 * M, UINT64_MAX, why, sizeof(why)));
+        /* No MemTotal read: no verdict, the applier finds out. */
+        assert_true(hugepages_growth_fits(0, 0, G, why, sizeof(why)));
+}
+
 static void test_swap_header(void **state) {
         uint8_t uuid[16], page[4096];
         uint32_t v;
@@ -352,6 +370,7 @@ int main(void) {
                 cmocka_unit_test(test_hugepage_paths),
                 cmocka_unit_test(test_explain),
                 cmocka_unit_test(test_keep_free),
+                cmocka_unit_test(test_growth_fits),
                 cmocka_unit_test(test_swap_header),
                 cmocka_unit_test(test_nocow_form),
                 cmocka_unit_test_setup_teardown(test_journal_first_wins, setup_dir, teardown_dir),
