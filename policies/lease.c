@@ -362,7 +362,6 @@ static bool usage_has_tap(const struct lease_usage *u, const char *name) {
         return false;
 }
 
-
 /* Should step s stay in the plan? A pool shrink is clamped in place. */
 static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
         uint64_t leased, cur;
