@@ -144,7 +144,6 @@ static int parse_line(char *line, unsigned lineno, struct plan_step *s) {
         if (!next_token(&p, tok, sizeof(tok)))
                 return 0;
         memset(s, 0, sizeof(*s));
-        s->u.hugepages.node = -1;
         for (unsigned k = 0; k < _PLAN_KIND_MAX; k++)
                 if (streq(plan_kind_to_string((enum plan_kind) k), tok)) {
                         s->kind = (enum plan_kind) k;
@@ -154,6 +153,10 @@ static int parse_line(char *line, unsigned lineno, struct plan_step *s) {
                 fprintf(stderr, "line %u: unknown step kind '%s'\n", lineno, tok);
                 return -EINVAL;
         }
+        /* Defaults of the kind's own union member (setting another kind's would overwrite
+         * this one's fields: the union is shared). */
+        if (s->kind == PLAN_HUGEPAGES)
+                s->u.hugepages.node = -1;
         if (s->kind == PLAN_TAP)
                 s->u.tap.owner = (uid_t) -1;
         if (s->kind == PLAN_ZRAM)
