@@ -112,7 +112,8 @@ struct agent {
         unsigned n_failed;
         char ready_reason[512];
         bool evaluated;
-        /* What the last drift check left alone as out of reach (logged when it changes). */
+        /* The pools the last drift check left alone as out of reach, "knob=wanted;" each
+         * (logged when it changes). */
         char drift_left_alone[256];
 
         /* What leases hold (agent/lease.c computes it from its table). After changing it,

@@ -342,24 +342,28 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
 }
 
 /* Take the pool growths the memory cannot hold out of a drift re-apply (the policy's own applies
- * still try them: start, reload, Apply()). Logs what it left alone when that changes. */
+ * still try them: start, reload, Apply()). Logs when the pools left alone change (their knob and
+ * wanted size, not the memory figures, which move at every re-probe). */
 static void drop_out_of_reach(struct agent *a, struct plan *plan) {
-        char why[sizeof(a->drift_left_alone)] = "";
+        char why[256] = "", what[sizeof(a->drift_left_alone)] = "";
         unsigned n = 0;
 
         for (unsigned i = 0; i < plan->n; i++) {
-                if (a->report &&
-                    growth_out_of_reach(&plan->steps[i], &a->report->memory, why, sizeof(why)))
+                const struct plan_step *s = &plan->steps[i];
+                if (a->report && growth_out_of_reach(s, &a->report->memory, why, sizeof(why))) {
+                        size_t l = strlen(what);
+                        snprintf(what + l, sizeof(what) - l, "%s=%s;", s->knob, s->wanted);
                         continue;
-                plan->steps[n++] = plan->steps[i];
+                }
+                plan->steps[n++] = *s;
         }
         plan->n = n;
-        if (!streq(why, a->drift_left_alone)) {
-                if (why[0])
+        if (!streq(what, a->drift_left_alone)) {
+                if (what[0])
                         log_notice("re-apply on drift leaves a pool alone while the memory cannot "
                                    "hold it: %s",
                                    why);
-                strscpy(a->drift_left_alone, sizeof(a->drift_left_alone), why);
+                strscpy(a->drift_left_alone, sizeof(a->drift_left_alone), what);
         }
 }
 
