@@ -21,6 +21,9 @@
 
 /* A growth that fell short is not tried again for this long (unless a lease ends). */
 #define GROW_RETRY_USEC (5 * USEC_PER_SEC)
+/* Hugepage requests that wait are tried again this often: the memory they wait for may come
+ * free without any lease event (a VM or a build ended). */
+#define WAIT_RETRY_USEC (2 * USEC_PER_SEC)
 /* Taps a VM still held when their lease ended are tried again this often. */
 #define TAP_RETRY_USEC (USEC_PER_SEC)
 /* A tap that was busy when a lease wanted it is passed over for this long. */
@@ -1076,6 +1079,29 @@ static void run_queue_once(struct lease_manager *m) {
         }
 }
 
+static int on_wait_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        lease_manager_run_queue(userdata);
+        return 0;
+}
+
+/* While a hugepage request waits, look again every WAIT_RETRY_USEC; off when none waits. */
+static void arm_wait_retry(struct lease_manager *m) {
+        bool waiting = false;
+        int r;
+
+        if (!m->a->event)
+                return;
+        for (unsigned i = 0; i < m->n_queue && !waiting; i++)
+                waiting = !m->queue[i]->lease && m->queue[i]->pages > 0;
+        r = agent_timer_arm(m->a, &m->wait_timer, waiting ? WAIT_RETRY_USEC : 0,
+                            USEC_PER_MSEC * 100, on_wait_retry, m);
+        if (r < 0)
+                log_warning("leases: cannot arm the retry timer of waiting requests: %s",
+                            strerror(-r));
+}
+
 void lease_manager_run_queue(struct lease_manager *m) {
         if (m->in_queue_run) {
                 m->queue_again = true;
@@ -1087,6 +1113,7 @@ void lease_manager_run_queue(struct lease_manager *m) {
                 run_queue_once(m);
         } while (m->queue_again);
         m->in_queue_run = false;
+        arm_wait_retry(m);
         maybe_refill(m);
 }
 
@@ -1222,6 +1249,7 @@ void agent_leases_done(struct agent *a) {
         free(m->clients);
         sd_event_source_disable_unref(m->shrink_timer);
         sd_event_source_disable_unref(m->retry_timer);
+        sd_event_source_disable_unref(m->wait_timer);
         safe_close(m->root_fd);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);

@@ -120,6 +120,7 @@ struct lease_manager {
 
         sd_event_source *shrink_timer;
         sd_event_source *retry_timer; /* taps still held by a VM when their lease ended */
+        sd_event_source *wait_timer;  /* hugepage requests waiting for memory to come free */
         bool refill_wanted;
         bool in_queue_run, queue_again;
         bool published; /* a->leases was computed from the table once */

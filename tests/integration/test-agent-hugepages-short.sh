@@ -11,6 +11,8 @@
 #      cannot cover, so it fails at once with InsufficientHugePages saying so, and the kernel
 #      allocates no hugepage for it (htlb_buddy_alloc_success); a 64M lease makes the pool grow
 #      and fits; once no lease holds pages, the pool shrinks back to 32M (shrink-after).
+#   I: a 64M lease with `wait` while a 70M tmpfs file holds the memory waits (no lease event will
+#      come); once the file is gone it is granted without any other call.
 # Every number is compared with the VM kernel's /proc/meminfo.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm.sh"
@@ -81,6 +83,21 @@ echo "h-small-total $(mi HugePages_Total)"
 i=0
 while [ "$(mi HugePages_Total)" != 16 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 echo "h-shrunk-total $(mi HugePages_Total)"
+
+# I
+dd if=/dev/zero of=/run/ballast bs=1M count=70 2>/dev/null
+echo "i-available $(mi MemAvailable)"
+bus --timeout=60 call org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 AcquireLease \
+	'a{sv}' 2 hugepages t 67108864 wait u 30 >/tmp/i.out 2>&1 &
+caller=$!
+sleep 3
+kill -0 "$caller" 2>/dev/null && echo "i-waiting yes" || echo "i-waiting no"
+echo "i-total-while $(mi HugePages_Total)"
+rm /run/ballast
+wait "$caller"
+echo "i-rc $?"
+echo "i-grant $(tr -d '\n' </tmp/i.out)"
+grep -c 'waits up to 30 s: .*the memory cannot hold the growth' /tmp/agent.log | sed 's/^/i-logged /'
 stop h
 hosttune revert >/dev/null
 echo "h-reverted $(mi HugePages_Total)"
@@ -139,3 +156,14 @@ assert_eq "H: the pool grew for it (HugePages_Total)" 32 "$(line h-small-total)"
 assert_eq "H: with no lease left the pool shrinks back to its 32M" 16 "$(line h-shrunk-total)"
 assert_eq "H: hosttuned stops cleanly" 0 "$(line h-agent-rc)"
 assert_eq "H: revert empties the pool" 0 "$(line h-reverted)"
+
+# --- I: waiting for memory that no lease gives back
+echo "MemAvailable with the 70M file: $(line i-available) kB"
+assert_eq "I: the request still waits while the memory is held" yes "$(line i-waiting)"
+assert_eq "I: the pool did not grow meanwhile" 16 "$(line i-total-while)"
+assert_eq "I: the agent logged why it waits" 1 "$(line i-logged)"
+assert_eq "I: granted once the file was gone" 0 "$(line i-rc)"
+case "$(line i-grant)" in
+*'"hugepage-pages" t 32'*) ok "I: the grant holds 32 pages" ;;
+*) fail "I: the grant: $(line i-grant)" ;;
+esac
