@@ -251,7 +251,7 @@ void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint
 
 static void pool_step(struct builder *b, const struct policy_hugepool *h, struct policy_origin o,
                       const char *setting, int node, uint64_t current, uint64_t pages) {
-        struct plan_step *s = change_add(b, PLAN_HUGEPAGES, o, setting, (struct change){ 0 });
+        struct plan_step *s = step_add(b, PLAN_HUGEPAGES, o, setting);
 
         if (!s)
                 return;

@@ -171,23 +171,6 @@ bool hugepages_growth_fits(uint64_t mem_total, uint64_t mem_available, uint64_t 
         return false;
 }
 
-int hugepages_meminfo_read(int root_fd, uint64_t *ret_total, uint64_t *ret_available) {
-        _cleanup_free_ char *text = NULL;
-        uint64_t total, avail;
-        int r = read_virtual_file_alloc_at(root_fd, "/proc/meminfo", 1U << 20, &text, NULL);
-
-        if (r < 0)
-                return r;
-        r = meminfo_get(text, "MemTotal", &total);
-        if (r >= 0)
-                r = meminfo_get(text, "MemAvailable", &avail);
-        if (r < 0)
-                return r;
-        *ret_total = total * 1024;
-        *ret_available = avail * 1024;
-        return 0;
-}
-
 static uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -227,17 +210,19 @@ static int drop_caches(int root_fd) {
 
 /* Memory figures of the pool's node (node meminfo lines read "Node 0 MemFree: ..."; the prefix
  * is cut so the /proc/meminfo parser reads both). */
-static void read_memory(int root_fd, int node, struct hugepages_shortfall *f) {
+static int read_memory(int root_fd, int node, struct hugepages_shortfall *f) {
         _cleanup_free_ char *text = NULL;
         char path[96];
         uint64_t cached = 0, shmem = 0;
+        int r;
 
         if (node < 0)
                 strscpy(path, sizeof(path), "/proc/meminfo");
         else
                 snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-        if (read_virtual_file_alloc_at(root_fd, path, 1U << 20, &text, NULL) < 0)
-                return;
+        r = read_virtual_file_alloc_at(root_fd, path, 1U << 20, &text, NULL);
+        if (r < 0)
+                return r;
         if (node >= 0) {
                 char *w = text;
                 for (const char *line = text; *line;) {
@@ -258,13 +243,29 @@ static void read_memory(int root_fd, int node, struct hugepages_shortfall *f) {
         }
         (void) meminfo_get(text, "MemTotal", &f->mem_total);
         (void) meminfo_get(text, "MemFree", &f->mem_free);
+        (void) meminfo_get(text, "MemAvailable", &f->mem_available); /* not in a node's */
         (void) meminfo_get(text, "Cached", &cached);
         (void) meminfo_get(text, "Shmem", &shmem);
         (void) meminfo_get(text, "SReclaimable", &f->slab_reclaimable);
         f->mem_total *= 1024;
         f->mem_free *= 1024;
+        f->mem_available *= 1024;
         f->slab_reclaimable *= 1024;
         f->page_cache = cached > shmem ? (cached - shmem) * 1024 : 0;
+        return 0;
+}
+
+int hugepages_meminfo_read(int root_fd, uint64_t *ret_total, uint64_t *ret_available) {
+        struct hugepages_shortfall f = { 0 };
+        int r = read_memory(root_fd, -1, &f);
+
+        if (r < 0)
+                return r;
+        if (f.mem_total == 0 || f.mem_available == 0)
+                return -ENODATA;
+        *ret_total = f.mem_total;
+        *ret_available = f.mem_available;
+        return 0;
 }
 
 struct grow {
@@ -361,7 +362,7 @@ static uint64_t give_back(struct grow *g, int root_fd, uint64_t before,
                           struct hugepages_shortfall *f) {
         uint64_t keep, pages, target, nr;
 
-        read_memory(root_fd, g->node, f);
+        (void) read_memory(root_fd, g->node, f);
         keep = hugepages_keep_free(f->mem_total);
         if (f->mem_total == 0 || f->mem_free >= keep || g->nr <= before)
                 return 0;
@@ -372,7 +373,7 @@ static uint64_t give_back(struct grow *g, int root_fd, uint64_t before,
                 return 0;
         pages = g->nr - nr;
         g->nr = nr;
-        read_memory(root_fd, g->node, f);
+        (void) read_memory(root_fd, g->node, f);
         grow_progress(g, "after giving pages back to keep memory free");
         return pages;
 }

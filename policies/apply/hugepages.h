@@ -55,7 +55,7 @@ struct hugepages_shortfall {
         uint64_t requested, obtained; /* pages in the pool */
         int reclaim;                  /* enum policy_reclaim allowed */
         bool compacted, caches_dropped;
-        uint64_t mem_total, mem_free;
+        uint64_t mem_total, mem_free, mem_available; /* mem_available: 0 for a node */
         uint64_t page_cache;       /* Cached minus Shmem: what drop_caches can free */
         uint64_t slab_reclaimable; /* dentries and inodes, mostly */
 };
