@@ -80,22 +80,21 @@ cat "$T_TMP/vm.out"
 
 # field CASE KEY: KEY=value from the readings line of CASE.
 field() { sed -n "s/^$1 .*\b$2=\([^ ]*\).*/\1/p" "$T_TMP/vm.out"; }
-line() { sed -n "s/^$1 //p" "$T_TMP/vm.out"; }
-json() { line "$1-json" | jq_py "$2"; }
+json() { vm_line "$1-json" | jq_py "$2"; }
 # at_least WHAT A B: A >= B for decimals (uptimes).
 at_least() { python3 -c "import sys; sys.exit(0 if float('$2') >= float('$3') else 1)" || fail "$1: $2 < $3"; ok "$1: $2 >= $3"; }
 
-assert_eq "the VM's script ran to its end" 0 "$(line vm-exit)"
-memtotal_mib=$(($(line memtotal) / 1024))
+assert_eq "the VM's script ran to its end" 0 "$(vm_line vm-exit)"
+memtotal_mib=$(($(vm_line memtotal) / 1024))
 [ "$memtotal_mib" -lt 1024 ] || fail "the VM has ${memtotal_mib}M; the 1G pool must not fit"
 
 # --- A: compact
 got=$(field a-after total)
-assert_eq "A: hosttune apply exits 1 when the pool fell short" 1 "$(line a-rc)"
+assert_eq "A: hosttune apply exits 1 when the pool fell short" 1 "$(vm_line a-rc)"
 [ "$got" -gt 0 ] && [ "$got" -lt 512 ] || fail "A: HugePages_Total $got is not between 0 and 512"
 ok "A: the kernel gave part of the pool ($got of 512 pages in ${memtotal_mib}M)"
 grep -q "^a-out .*SHORT.*obtained $got of 512 2M pages after compaction; the memory is not there" "$T_TMP/vm.out" ||
-	fail "A: no SHORT line naming $got of 512 (HugePages_Total) and why: $(line a-out)"
+	fail "A: no SHORT line naming $got of 512 (HugePages_Total) and why: $(vm_line a-out)"
 ok "A: the SHORT line says obtained $got of 512 (= HugePages_Total), after compaction, and why"
 assert_eq "A: caches not dropped under reclaim=compact (drop_pagecache)" "$(field a-before drop)" "$(field a-after drop)"
 at_least "A: retried until the 2s timeout (VM uptime)" \
@@ -110,15 +109,15 @@ ok "A: progress on the terminal while it retried: $last"
 # (hugepages_keep_free of 256M) are free. MemFree is read after hosttune exited; the slack is
 # for the shell's own processes reading it.
 grep -q "^a-out .*SHORT.*; gave back [0-9]* of the pages it added so that 64M stay free" "$T_TMP/vm.out" ||
-	fail "A: the SHORT line does not say pages were given back: $(line a-out)"
+	fail "A: the SHORT line does not say pages were given back: $(vm_line a-out)"
 [ "$(field a-after free)" -ge $((56 * 1024)) ] || fail "A: MemFree $(field a-after free) kB after the short apply"
 ok "A: pages given back, MemFree $(field a-after free) kB after the short apply"
-assert_eq "A: revert exits 0" 0 "$(line a-revert-rc)"
+assert_eq "A: revert exits 0" 0 "$(vm_line a-revert-rc)"
 assert_eq "A: HugePages_Total after revert" "$(field a-before total)" "$(field a-reverted total)"
 
 # --- B: drop-caches, JSON
 got=$(field b-after total)
-assert_eq "B: exit 1" 1 "$(line b-rc)"
+assert_eq "B: exit 1" 1 "$(vm_line b-rc)"
 assert_eq "B: JSON outcome, achieved (= HugePages_Total), caches_dropped, fell_short" \
 	"short $got True 1" "$(json b "d['results'][0]['outcome'], d['results'][0]['achieved'], d['results'][0]['caches_dropped'], d['fell_short']" | tr -d "(),'")"
 json b "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages after compaction and dropping caches" ||
@@ -126,34 +125,34 @@ json b "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages aft
 ok "B: the message says caches were dropped"
 assert_eq "B: reclaim=drop-caches dropped the caches once (drop_pagecache)" \
 	$(($(field b-before drop) + 1)) "$(field b-after drop)"
-assert_eq "B: revert exits 0" 0 "$(line b-revert-rc)"
+assert_eq "B: revert exits 0" 0 "$(vm_line b-revert-rc)"
 
 # --- C: none, from a pool of 8
 assert_eq "C: the pool held 8 pages before" 8 "$(field c-before total)"
 got=$(field c-after total)
-assert_eq "C: exit 1" 1 "$(line c-rc)"
+assert_eq "C: exit 1" 1 "$(vm_line c-rc)"
 assert_eq "C: JSON outcome and achieved (= HugePages_Total)" "short $got" \
 	"$(json c "d['results'][0]['outcome'], d['results'][0]['achieved']" | tr -d "(),'")"
 json c "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages without compaction" ||
 	fail "C: message: $(json c "d['results'][0]['message']")"
 ok "C: the message says no compaction was allowed"
 assert_eq "C: caches not dropped under reclaim=none" "$(field c-before drop)" "$(field c-after drop)"
-assert_eq "C: revert exits 0" 0 "$(line c-revert-rc)"
+assert_eq "C: revert exits 0" 0 "$(vm_line c-revert-rc)"
 assert_eq "C: revert gives back the original 8 pages, not 0" 8 "$(field c-reverted total)"
 
 # --- D, E: two NUMA nodes
-assert_eq "D: per-node = even: exit 0" 0 "$(line d-rc)"
+assert_eq "D: per-node = even: exit 0" 0 "$(vm_line d-rc)"
 assert_eq "D: 64M split evenly: node0, node1 (their nr_hugepages), HugePages_Total" "16 16 32" \
 	"$(field d-after node0) $(field d-after node1) $(field d-after total)"
 got=$(field e-after node1)
-assert_eq "E: node 1's share does not fit: exit 1" 1 "$(line e-rc)"
+assert_eq "E: node 1's share does not fit: exit 1" 1 "$(vm_line e-rc)"
 [ "$got" -ge 16 ] && [ "$got" -lt 200 ] || fail "E: node1 holds $got pages"
 grep -q "^e-out .*SHORT.*hugepages-2048kB/node1: obtained $got of 200 2M pages after compaction" "$T_TMP/vm.out" ||
-	fail "E: no SHORT line for node1 with $got of 200: $(line e-out)"
+	fail "E: no SHORT line for node1 with $got of 200: $(vm_line e-out)"
 ok "E: SHORT names node1 and its $got of 200 pages (node1's nr_hugepages)"
 assert_eq "E: node0 left at 16, above its share of 8" 16 "$(field e-after node0)"
 assert_eq "E: HugePages_Total = the two nodes" $((16 + got)) "$(field e-after total)"
-assert_eq "E: revert exits 0" 0 "$(line e-revert-rc)"
+assert_eq "E: revert exits 0" 0 "$(vm_line e-revert-rc)"
 assert_eq "E: revert empties both nodes (their journaled originals)" "0 0 0" \
 	"$(field e-reverted node0) $(field e-reverted node1) $(field e-reverted total)"
 
@@ -183,13 +182,13 @@ if [ -z "$(field f-before 1G)" ]; then
 	exit 0
 fi
 assert_eq "F: both pools before" "0 0 0" "$(field f-before 2M) $(field f-before 1G) $(field f-before hugetlb)"
-assert_eq "F: exit 0" 0 "$(line f-rc)"
+assert_eq "F: exit 0" 0 "$(vm_line f-rc)"
 assert_eq "F: the 2M and 1G pools (each size's nr_hugepages) and Hugetlb in kB" \
 	"32 1 $((1048576 + 65536))" "$(field f-after 2M) $(field f-after 1G) $(field f-after hugetlb)"
 assert_eq "F: JSON: both steps applied, the 1G one on its own knob" \
 	"applied hugepages-2048kB applied hugepages-1048576kB" \
 	"$(json f "[(r['outcome'], r['knob']) for r in d['results']]" | tr -d "[](),'")"
-assert_eq "F: a second apply plans nothing" "0 0" "$(line f-again-rc) $(json f-again "len(d['plan'])")"
-assert_eq "F: revert exits 0" 0 "$(line f-revert-rc)"
+assert_eq "F: a second apply plans nothing" "0 0" "$(vm_line f-again-rc) $(json f-again "len(d['plan'])")"
+assert_eq "F: revert exits 0" 0 "$(vm_line f-revert-rc)"
 assert_eq "F: revert empties both pools" "0 0 0" \
 	"$(field f-reverted 2M) $(field f-reverted 1G) $(field f-reverted hugetlb)"

@@ -15,6 +15,7 @@
 #                          and the serial console as its terminal; writes what SCRIPT printed to
 #                          $T_TMP/vm.out (a carriage return starts a line) and returns when the
 #                          machine powered off. SCRIPT's exit status is the line "vm-exit N".
+#   vm_line KEY            what follows "KEY " on a line of $T_TMP/vm.out (SCRIPT's way to report).
 
 vm_kernel() {
 	need_cmd apt-cache apt-get dpkg-deb flock qemu-system-x86_64 busybox
@@ -92,9 +93,12 @@ vm_run() {
 		-append "console=ttyS0 quiet loglevel=1 panic=-1 init_on_alloc=0 ${VM_APPEND:-}" </dev/null ||
 		fail "qemu failed: $(tail -n 20 "$T_TMP/vm.console" 2>/dev/null)"
 	# A terminal's carriage returns (progress lines) become line ends; escape codes (the
-	# firmware's screen resets, the erase-line of progress lines) go.
+	# firmware's screen resets, the erase-line of progress lines) go. The firmware's last line
+	# has no line end, so "vm-begin" may follow it on the same line.
 	tr '\r' '\n' <"$T_TMP/vm.console" | sed 's/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; /^$/d' |
-		sed -n '/^vm-begin/,/^vm-exit/p' >"$T_TMP/vm.out"
+		sed -n '/vm-begin$/,/^vm-exit/p' >"$T_TMP/vm.out"
 	grep -q '^vm-exit ' "$T_TMP/vm.out" ||
 		fail "the VM did not run its script to the end: $(tail -n 30 "$T_TMP/vm.console")"
 }
+
+vm_line() { sed -n "s/^$1 //p" "$T_TMP/vm.out"; }
