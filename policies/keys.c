@@ -58,12 +58,31 @@ static const char *check_path_impl(const char *v, bool empty_ok) {
         return NULL;
 }
 
-static const char *check_path(const char *v) {
-        return check_path_impl(v, false);
+/* An absolute path as check_path_impl, inside the allow-list of its kind. */
+static const char *check_path_kind(const char *v, bool empty_ok, enum policy_path_kind kind) {
+        const char *bad = check_path_impl(v, empty_ok);
+
+        return bad || !*v ? bad : policy_path_refused(kind, v);
 }
 
-static const char *check_path_or_empty(const char *v) {
-        return check_path_impl(v, true);
+static const char *check_mount(const char *v) {
+        return check_path_kind(v, true, POLICY_PATH_MOUNT);
+}
+
+static const char *check_snapshot_root(const char *v) {
+        return check_path_kind(v, false, POLICY_PATH_SNAPSHOT_ROOT);
+}
+
+static const char *check_metrics_file(const char *v) {
+        return check_path_kind(v, true, POLICY_PATH_METRICS);
+}
+
+static const char *check_features_file(const char *v) {
+        return check_path_kind(v, true, POLICY_PATH_FEATURES);
+}
+
+static const char *check_nix_conf(const char *v) {
+        return check_path_kind(v, false, POLICY_PATH_INPUT);
 }
 
 static const char *check_user_group_or_empty(const char *v) {
@@ -782,7 +801,7 @@ const struct policy_key_def policy_key_defs[] = {
           F(shrink_after_usec),
           .max = 86400,
           .help = "idle time after which a pool leases grew shrinks back toward pool" },
-        STR("hugepages", "mount", POLICY_KEY_HUGEPAGES_MOUNT, hugetlbfs_mount, check_path_or_empty,
+        STR("hugepages", "mount", POLICY_KEY_HUGEPAGES_MOUNT, hugetlbfs_mount, check_mount,
             "hugetlbfs mount point"),
         { .section = "hugepages",
           .name = "mode",
@@ -868,7 +887,7 @@ const struct policy_key_def policy_key_defs[] = {
           .format = format_require_options,
           .help = "mount options the snapshot root needs" },
 
-        STR("snapshots", "root", POLICY_KEY_SNAPSHOTS_ROOT, snapshot_root, check_path,
+        STR("snapshots", "root", POLICY_KEY_SNAPSHOTS_ROOT, snapshot_root, check_snapshot_root,
             "snapshot root directory"),
         { .section = "snapshots",
           .name = "slots",
@@ -928,9 +947,9 @@ const struct policy_key_def policy_key_defs[] = {
         CUSTOM("rng", "require", POLICY_KEY_RNG_REQUIRE, parse_rng_require, format_nothing,
                "none, crng or hwrng"),
 
-        STR("nix", "conf", POLICY_KEY_NIX_CONF, nix_conf, check_path, "nix.conf to check"),
+        STR("nix", "conf", POLICY_KEY_NIX_CONF, nix_conf, check_nix_conf, "nix.conf to check"),
         STR("nix", "features-file", POLICY_KEY_NIX_FEATURES_FILE, features_file,
-            check_path_or_empty, "where the agent writes verified features"),
+            check_features_file, "where the agent writes verified features"),
 
         { .section = "agent",
           .name = "reprobe-interval",
@@ -952,7 +971,7 @@ const struct policy_key_def policy_key_defs[] = {
           F(reapply_on_drift),
           .help = "apply again when a knob drifts" },
         STR("agent", "metrics-file", POLICY_KEY_AGENT_METRICS_FILE, metrics_file,
-            check_path_or_empty, "Prometheus textfile"),
+            check_metrics_file, "Prometheus textfile"),
         STR("agent", "lease-group", POLICY_KEY_AGENT_LEASE_GROUP, lease_group,
             check_user_group_or_empty, "group allowed to take leases"),
 };

@@ -223,6 +223,25 @@ struct policy_error {
         char message[256];
 };
 
+/* The kinds of path a policy names; each has its own allow-list (policies/paths.c,
+ * docs/policy.md "Paths"). */
+enum policy_path_kind {
+        POLICY_PATH_MOUNT,         /* [hugepages] mount */
+        POLICY_PATH_SNAPSHOT_ROOT, /* [snapshots] root */
+        POLICY_PATH_METRICS,       /* [agent] metrics-file */
+        POLICY_PATH_FEATURES,      /* [nix] features-file */
+        POLICY_PATH_INPUT,         /* [nix] conf: read, never written */
+};
+
+/* The runtime directory the allow-lists keep policies out of (HOSTTUNE_RUNTIME_DIR relocates
+ * the agent's, not this rule). */
+#define POLICY_DEFAULT_RUNTIME_DIR "/run/hosttune"
+
+/* NULL when path may stand for kind, else why not (a phrase that follows the quoted path:
+ * "'/etc' is not a place for ..."). Lexical, except that an output path naming an existing
+ * file that is not a regular file is refused. */
+const char *policy_path_refused(enum policy_path_kind kind, const char *path);
+
 /* Format an error as "file:line: key: message" (line and key left out when unknown). */
 char *policy_error_format(const struct policy_error *e, char *buf, size_t size);
 

@@ -618,7 +618,8 @@ static void test_everything_converges(void **state) {
 
         /* Every automatic kind at once, in the order appliers must run them. */
         use("[memory]\nswappiness = 1\nthp = never\nksm = yes\n[hugepages]\npool = 64M\n"
-            "mount = /dev/hp\n[zram]\nsize = 1G\n[kvm]\nmode = 0666\n[snapshots]\nslots = 1\n"
+            "mount = /dev/hugepages-hp\n[zram]\nsize = 1G\n[kvm]\nmode = 0666\n[snapshots]\nslots "
+            "= 1\n"
             "[net]\nbridge = br0\ntaps = 1\n");
         static const enum plan_kind order[] = {
                 PLAN_SYSCTL,          PLAN_SYSFS,         PLAN_SYSFS,       PLAN_HUGEPAGES,
@@ -639,7 +640,8 @@ static void test_knob_request(void **state) {
         struct knob_request q;
         (void) state;
 
-        use("[sysctl]\nvm.dirty_ratio = 1\n[hugepages]\npool = 1G\nper-node = even\nmount = /x\n"
+        use("[sysctl]\nvm.dirty_ratio = 1\n[hugepages]\npool = 1G\nper-node = even\nmount = "
+            "/mnt/x\n"
             "group = kvm\n[hugepages-1G]\npool = 1\n[net]\ntaps = 2\nowner = microvm\n"
             "[snapshots]\ntemplates = a\nprepared = 1\n[memory]\nthp-defrag = never\n");
         plan_knob_request(&p, &q);
@@ -689,7 +691,8 @@ static void plan_on_fixture(const char *dir, probe_mask_t mask, bool detail, str
 static void test_probe_mask_plans_as_full_probe(void **state) {
         static const char *const policies[] = {
                 "[memory]\nswappiness = 1\nthp = never\nthp-defrag = never\nksm = yes\n"
-                "[hugepages]\npool = 64M\nmount = /dev/hp\ngroup = kvm\n[zram]\nsize = 1G\n"
+                "[hugepages]\npool = 64M\nmount = /dev/hugepages-hp\ngroup = kvm\n[zram]\nsize = "
+                "1G\n"
                 "[kvm]\nmode = 0666\n[snapshots]\nslots = 1\ntemplates = a\nprepared = 1\n"
                 "[btrfs]\nrequire-options = noatime\n[net]\nbridge = br0\ntaps = 2\n"
                 "owner = root\n[sysctl]\nvm.dirty_ratio = 5\n",

@@ -689,6 +689,81 @@ static void test_users(void **state) {
         assert_int_equal(user_db_find(passwd, "broken", &id), -EBADMSG);
 }
 
+/* The allow-lists of the path keys (policies/paths.c, docs/policy.md "Paths"): what the attack
+ * run of issue 12 got through, and what an operator must still be able to write. */
+static void test_path_allow_lists(void **state) {
+        static const char *const refused[] = {
+                "[hugepages]\nmount = /etc\n",
+                "[hugepages]\nmount = /\n",
+                "[hugepages]\nmount = /dev\n",
+                "[hugepages]\nmount = /sys/fs\n",
+                "[hugepages]\nmount = /usr\n",
+                "[hugepages]\nmount = /boot\n",
+                "[hugepages]\nmount = /run/hosttune\n",
+                "[hugepages]\nmount = /run\n",
+                "[hugepages]\nmount = /tmp/x\n",
+                "[snapshots]\nroot = /\n",
+                "[snapshots]\nroot = /etc\n",
+                "[snapshots]\nroot = /dev\n",
+                "[snapshots]\nroot = /sys\n",
+                "[snapshots]\nroot = /proc/sys\n",
+                "[snapshots]\nroot = /run/hosttune\n",
+                "[snapshots]\nroot = /var/lib\n",
+                "[snapshots]\nroot = //var//lib//\n",
+                "[agent]\nmetrics-file = /etc/shadow\n",
+                "[agent]\nmetrics-file = /var/lib/x/m.txt\n",
+                "[agent]\nmetrics-file = /run/hosttune/journal.prom\n",
+                "[nix]\nfeatures-file = /etc/passwd\n",
+                "[nix]\nfeatures-file = /dev/sda\n",
+                "[nix]\nfeatures-file = /etc/nix/nix.conf\n",
+                "[nix]\nfeatures-file = /run/hosttune/journal.json\n",
+                "[nix]\nfeatures-file = /run/hosttune/agent.state\n",
+                "[nix]\nconf = /dev/zero\n",
+                "[nix]\nconf = /proc/self/environ\n",
+        };
+        static const char *const accepted[] = {
+                "[hugepages]\nmount = /dev/hugepages\n",
+                "[hugepages]\nmount = /dev/hugepages1G\n",
+                "[hugepages]\nmount = /dev/hugepages-vm/\n",
+                "[hugepages]\nmount = /run/hugepages/vm\n",
+                "[hugepages]\nmount = /mnt/huge\n",
+                "[hugepages]\nmount = /tmp/hosttune-test.abc/huge\n",
+                "[snapshots]\nroot = /var/lib/hosttune/snapshots\n",
+                "[snapshots]\nroot = /srv/snap\n",
+                "[snapshots]\nroot = /mnt/btrfs/snapshots\n",
+                "[snapshots]\nroot = /var/tmp/ci.1/snapshots\n",
+                "[agent]\nmetrics-file = /var/lib/prometheus/node-exporter/hosttune.prom\n",
+                "[agent]\nmetrics-file = /run/hosttune/metrics.prom\n",
+                "[nix]\nfeatures-file = /etc/nix/hosttune.conf\n",
+                "[nix]\nfeatures-file = /run/hosttune/nix.conf\n",
+                "[nix]\nconf = /etc/nix/nix.conf\n",
+        };
+        char path[256], text[320];
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                const char *m = load_error(refused[i], -EINVAL);
+                if (!strstr(m, "t.ini:2: ") || (!strstr(m, "not") && !strstr(m, "must")))
+                        fail_msg("%s: %s", refused[i], m);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(accepted); i++)
+                if (load(accepted[i]) != 0)
+                        fail_msg("%s: %s", accepted[i], load_error(accepted[i], 0));
+        assert_error("[hugepages]\nmount = /etc\n",
+                     "t.ini:2: mount: '/etc' is not a place for a hugetlbfs mount (allowed: "
+                     "/dev/hugepages*, below /run/, /mnt/ or /srv/, or inside a directory below "
+                     "/tmp/ or /var/tmp/)");
+
+        /* An output path that exists and is not a regular file (a FIFO here, a device on a
+         * host) is refused; a regular file there is an earlier output. */
+        snprintf(path, sizeof(path), "%s/m.prom", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        snprintf(text, sizeof(text), "[agent]\nmetrics-file = %s\n", path);
+        assert_non_null(strstr(load_error(text, -EINVAL), "exists and is not a regular file"));
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(load(text), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
@@ -706,6 +781,7 @@ int main(void) {
                 cmocka_unit_test(test_profiles),
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_users),
+                cmocka_unit_test(test_path_allow_lists),
         };
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
