@@ -60,12 +60,15 @@ static int set_string(char **field, const char *value) {
 }
 
 void agent_set_last_error(struct agent *a, const char *fmt, ...) {
-        char buf[1024];
+        char raw[1024], buf[1024];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        /* LastError quotes policy values, file contents and paths: no raw control characters
+         * for the clients that print it. */
+        str_escape_control(raw, buf, sizeof(buf));
         if (!isempty(buf))
                 log_warning("%s", buf);
         if (set_string(&a->last_error, buf) > 0)

@@ -45,10 +45,15 @@ void log_at(int priority, const char *fmt, ...) {
                 fprintf(stderr, "<%d>", priority);
         else
                 fputs("hosttuned: ", stderr);
+        char raw[2048], line[2048];
+
         va_start(ap, fmt);
         errno = saved;
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        /* A message quoting a policy or a file must stay one line for the journal and not
+         * drive the terminal of whoever reads the log. */
+        fputs(str_escape_control(raw, line, sizeof(line)), stderr);
         fputc('\n', stderr);
         errno = saved;
 }

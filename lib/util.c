@@ -35,6 +35,26 @@ int bufprintf(char *dst, size_t size, const char *fmt, ...) {
         return 0;
 }
 
+char *str_escape_control(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        if (size == 0)
+                return buf;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                bool ctl = c < 0x20 || c == 0x7f;
+
+                if (n + (ctl ? 4 : 1) >= size)
+                        break;
+                if (ctl)
+                        n += (size_t) snprintf(buf + n, size - n, "\\x%02x", c);
+                else
+                        buf[n++] = (char) c;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
 char *strstrip_trailing(char *s) {
         size_t l = strlen(s);
 

@@ -108,6 +108,11 @@ int strscpy(char *dst, size_t size, const char *src);
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when the result did not fit. */
 int bufprintf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
 
+/* Copy s into buf with every control character (below 0x20, and DEL) written as \xNN, so text
+ * quoted back from a policy or a file cannot move a terminal's cursor, ring its bell or start a
+ * forged log line. Truncated to fit (never in the middle of an escape); returns buf. */
+char *str_escape_control(const char *s, char *buf, size_t size);
+
 /* Strip trailing whitespace (including the newline sysfs files end with) in place. */
 char *strstrip_trailing(char *s);
 

@@ -43,17 +43,19 @@ uint64_t policy_size_resolve(const struct policy_size *s, uint64_t mem_total) {
 }
 
 char *policy_error_format(const struct policy_error *e, char *buf, size_t size) {
-        char where[POLICY_PATH_MAX + 16];
+        char where[POLICY_PATH_MAX + 16], raw[sizeof(where) + sizeof(e->key) + sizeof(e->message)];
 
         if (e->line)
                 snprintf(where, sizeof(where), "%s:%u", e->file, e->line);
         else
                 snprintf(where, sizeof(where), "%s", e->file[0] ? e->file : "policy");
         if (e->key[0])
-                snprintf(buf, size, "%s: %s: %s", where, e->key, e->message);
+                snprintf(raw, sizeof(raw), "%s: %s: %s", where, e->key, e->message);
         else
-                snprintf(buf, size, "%s: %s", where, e->message);
-        return buf;
+                snprintf(raw, sizeof(raw), "%s: %s", where, e->message);
+        /* Values and file names are quoted back from the policy: escape what a terminal, the
+         * journal or a D-Bus client would act on. */
+        return str_escape_control(raw, buf, size);
 }
 
 char *policy_origin_format(const struct policy *p, struct policy_origin o, char *buf, size_t size) {

@@ -94,7 +94,8 @@ static const char *refused_output(const char *p, bool metrics) {
         const char *e;
 
         if (agent_own(p))
-                return "is the agent's runtime directory or one of its own files, not an output file";
+                return "is the agent's runtime directory or one of its own files, not an output "
+                       "file";
         if (streq(p, "/etc/nix/nix.conf"))
                 return "is nix.conf itself, not a file for nix.conf to !include";
         if (metrics && (!(e = strrchr(p, '.')) || !streq(e, ".prom")))

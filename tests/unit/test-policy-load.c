@@ -749,6 +749,9 @@ static void test_path_allow_lists(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(accepted); i++)
                 if (load(accepted[i]) != 0)
                         fail_msg("%s: %s", accepted[i], load_error(accepted[i], 0));
+        /* Control characters quoted back are escaped (issue 12, point 8). */
+        assert_error("[policy]\ndescription = a\033[31mb\007\n",
+                     "t.ini:2: description: 'a\\x1b[31mb\\x07' must not hold control characters");
         assert_error("[hugepages]\nmount = /etc\n",
                      "t.ini:2: mount: '/etc' is not a place for a hugetlbfs mount (allowed: "
                      "/dev/hugepages*, below /run/, /mnt/ or /srv/, or inside a directory below "
