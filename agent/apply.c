@@ -369,6 +369,7 @@ static void drop_out_of_reach(struct agent *a, struct plan *plan) {
 
 int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
         struct apply_run *run;
+        char why[512] = "";
         int r;
 
         if (a->apply)
@@ -428,9 +429,14 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
                 r = -ENOMEM;
                 goto fail;
         }
-        r = journal_open(a->runtime_dir, &run->journal);
+        r = journal_open_diag(a->runtime_dir, &run->journal, why, sizeof(why));
         if (r < 0) {
-                log_error("cannot open the revert journal in %s: %s", a->runtime_dir, strerror(-r));
+                if (!isempty(why))
+                        log_error("the revert journal %s/%s %s", a->runtime_dir, JOURNAL_FILE_NAME,
+                                  why);
+                else
+                        log_error("cannot open the revert journal in %s: %s", a->runtime_dir,
+                                  strerror(-r));
                 goto fail;
         }
         run->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -471,6 +477,7 @@ static void on_reverted(const struct journal_entry *e, const struct revert_resul
 int agent_revert(struct agent *a, char *err, size_t errsize) {
         struct journal *j = NULL;
         _cleanup_close_ int root_fd = -1;
+        char why[512] = "";
         unsigned failed = 0;
         int r;
 
@@ -478,10 +485,14 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
                 snprintf(err, errsize, "an apply is running");
                 return -EBUSY;
         }
-        r = journal_open(a->runtime_dir, &j);
+        r = journal_open_diag(a->runtime_dir, &j, why, sizeof(why));
         if (r < 0) {
-                snprintf(err, errsize, "cannot open the revert journal in %s: %s", a->runtime_dir,
-                         strerror(-r));
+                if (!isempty(why))
+                        snprintf(err, errsize, "the revert journal %s/%s %s", a->runtime_dir,
+                                 JOURNAL_FILE_NAME, why);
+                else
+                        snprintf(err, errsize, "cannot open the revert journal in %s: %s",
+                                 a->runtime_dir, strerror(-r));
                 return r;
         }
         root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -30,7 +30,8 @@ static int open_root(const char *root) {
 
 /* Open the journal or say why not; returns the exit code to use on failure, 0 on success. */
 static int open_journal(struct journal **ret) {
-        int r = journal_open(NULL, ret);
+        char why[512] = "";
+        int r = journal_open_diag(NULL, ret, why, sizeof(why));
 
         if (r == 0)
                 return 0;
@@ -39,11 +40,13 @@ static int open_journal(struct journal **ret) {
                         "hosttune: another apply or revert holds %s/%s; try again when it is "
                         "done\n",
                         journal_runtime_dir(), JOURNAL_LOCK_NAME);
-        else if (r == -EBADMSG)
-                fprintf(stderr,
-                        "hosttune: the revert journal %s/%s cannot be read; it is the only record "
-                        "of the original values, so nothing was changed: inspect it by hand\n",
-                        journal_runtime_dir(), JOURNAL_FILE_NAME);
+        else if (!isempty(why))
+                /* It is the only record of the original values: never discarded or rewritten
+                 * by a hosttune that does not understand it. */
+                fprintf(stderr, "hosttune: the revert journal %s/%s %s; nothing was changed%s\n",
+                        journal_runtime_dir(), JOURNAL_FILE_NAME,
+                        str_escape_control(why, (char[512]){ 0 }, 512),
+                        strstr(why, "newer hosttune") ? "" : ": inspect it by hand");
         else
                 fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n",
                         journal_runtime_dir(), strerror(-r));

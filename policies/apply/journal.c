@@ -3,6 +3,7 @@
 #include "journal.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -104,75 +105,161 @@ static const char *json_str(json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
-static int json_u64(json_object *o, const char *key, uint64_t *ret) {
+/* A message about the journal file into msg (may be NULL); returns -EBADMSG. */
+static int bad(char *msg, size_t size, const char *fmt, ...) _printf_(3, 4);
+static int bad(char *msg, size_t size, const char *fmt, ...) {
+        va_list ap;
+
+        if (msg && size) {
+                va_start(ap, fmt);
+                vsnprintf(msg, size, fmt, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+/* Member key of o as a string (type string) or integer (type int): NULL with a message saying
+ * whether it is missing or of the wrong type. */
+static json_object *member(json_object *o, const char *key, json_type type, bool optional,
+                           unsigned index, char *msg, size_t size) {
         json_object *v;
 
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return -EBADMSG;
-        *ret = json_object_get_uint64(v);
-        return 0;
+        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
+                if (!optional)
+                        (void) bad(msg, size, "entry %u has no \"%s\"", index, key);
+                return NULL;
+        }
+        if (!json_object_is_type(v, type)) {
+                (void) bad(msg, size, "entry %u: \"%s\" is %s, not %s", index, key,
+                           json_type_to_name(json_object_get_type(v)), json_type_to_name(type));
+                return NULL;
+        }
+        return v;
 }
 
 /* Parse one entry; drop it (return 0 without adding) when a reboot has reset what it
  * describes. */
-static int load_entry(struct journal *j, json_object *o) {
-        const char *kind = json_str(o, "kind"), *action = json_str(o, "action"),
-                   *object = json_str(o, "object"), *label = json_str(o, "label"),
-                   *original = json_str(o, "original"), *boot = json_str(o, "boot_id");
+static int load_entry(struct journal *j, json_object *o, unsigned index, char *msg, size_t size) {
+        json_object *kind, *action, *object, *label, *original, *boot, *seq;
         struct journal_entry e = { 0 };
         int r;
 
-        if (!kind || !action || !object || !boot || json_u64(o, "seq", &e.seq) < 0)
+        if (!json_object_is_type(o, json_type_object))
+                return bad(msg, size, "entry %u is %s, not an object", index,
+                           json_type_to_name(json_object_get_type(o)));
+        if (!(seq = member(o, "seq", json_type_int, false, index, msg, size)) ||
+            !(kind = member(o, "kind", json_type_string, false, index, msg, size)) ||
+            !(action = member(o, "action", json_type_string, false, index, msg, size)) ||
+            !(object = member(o, "object", json_type_string, false, index, msg, size)) ||
+            !(boot = member(o, "boot_id", json_type_string, false, index, msg, size)))
                 return -EBADMSG;
-        if (journal_kind_from_string(kind, &e.kind) < 0)
-                return -EBADMSG;
-        if (streq(action, "changed"))
+        label = member(o, "label", json_type_string, true, index, msg, size);
+        original = member(o, "original", json_type_string, true, index, msg, size);
+        e.seq = json_object_get_uint64(seq);
+        if (journal_kind_from_string(json_object_get_string(kind), &e.kind) < 0)
+                return bad(msg, size, "entry %u: unknown kind \"%s\"", index,
+                           json_object_get_string(kind));
+        if (streq(json_object_get_string(action), "changed"))
                 e.action = JOURNAL_CHANGED;
-        else if (streq(action, "created"))
+        else if (streq(json_object_get_string(action), "created"))
                 e.action = JOURNAL_CREATED;
         else
-                return -EBADMSG;
+                return bad(msg, size, "entry %u: action \"%s\" is neither changed nor created",
+                           index, json_object_get_string(action));
         if (e.action == JOURNAL_CHANGED && !original)
-                return -EBADMSG;
-        if (strscpy(e.object, sizeof(e.object), object) < 0 ||
-            strscpy(e.label, sizeof(e.label), label ? label : "") < 0 ||
-            strscpy(e.original, sizeof(e.original), original ? original : "") < 0)
-                return -EBADMSG;
-        if (!streq(boot, j->boot_id) && !journal_kind_persistent(e.kind))
+                return bad(msg, size, "entry %u has no \"original\" (a string) for a changed %s",
+                           index, journal_kind_to_string(e.kind));
+        if (strscpy(e.object, sizeof(e.object), json_object_get_string(object)) < 0 ||
+            strscpy(e.label, sizeof(e.label), label ? json_object_get_string(label) : "") < 0 ||
+            strscpy(e.original, sizeof(e.original),
+                    original ? json_object_get_string(original) : "") < 0)
+                return bad(msg, size, "entry %u: a value is longer than hosttune writes", index);
+        if (!streq(json_object_get_string(boot), j->boot_id) && !journal_kind_persistent(e.kind))
                 return 0;
         r = grow(j);
         if (r < 0)
                 return r;
         j->entries[j->n] = e;
-        strscpy(j->entry_boot[j->n], sizeof(j->entry_boot[0]), boot);
+        strscpy(j->entry_boot[j->n], sizeof(j->entry_boot[0]), json_object_get_string(boot));
         j->n++;
         if (e.seq >= j->next_seq)
                 j->next_seq = e.seq + 1;
         return 0;
 }
 
-static int load(struct journal *j) {
+/* The journal's schema: 0 for ours; for another, a message (newer version, not a journal). */
+static int check_schema(json_object *doc, char *msg, size_t size) {
+        const char *schema = json_str(doc, "schema"), *v;
+        unsigned version, ours = 0;
+
+        if (!json_object_object_get_ex(doc, "schema", NULL))
+                return bad(msg, size, "has no \"schema\": not a hosttune journal");
+        if (!schema)
+                return bad(msg, size, "\"schema\" is not a string: not a hosttune journal");
+        if (streq(schema, JOURNAL_SCHEMA))
+                return 0;
+        v = startswith(schema, "hosttune.journal/");
+        if (v && parse_uint(v, &version) >= 0 &&
+            parse_uint(JOURNAL_SCHEMA + strlen("hosttune.journal/"), &ours) >= 0 && version > ours)
+                return bad(msg, size,
+                           "written by a newer hosttune (schema %u > %u); use that version to "
+                           "revert",
+                           version, ours);
+        return bad(msg, size, "schema \"%.64s\" is not %s: not a hosttune journal", schema,
+                   JOURNAL_SCHEMA);
+}
+
+static int load(struct journal *j, char *msg, size_t size) {
         _cleanup_free_ char *text = NULL;
+        json_tokener *tok = NULL;
         json_object *doc, *entries;
-        const char *schema;
+        size_t len = 0;
         int r;
 
-        r = read_virtual_file_alloc_at(j->dir_fd, JOURNAL_FILE_NAME, JOURNAL_SIZE_MAX, &text, NULL);
+        r = read_virtual_file_alloc_at(j->dir_fd, JOURNAL_FILE_NAME, JOURNAL_SIZE_MAX, &text, &len);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
+        if (r == -EBADMSG)
+                return bad(msg, size, "is not JSON (it holds a NUL byte)");
+        if (r < 0) {
+                if (msg && size)
+                        snprintf(msg, size, "cannot be read: %s", strerror(-r));
                 return r;
-        doc = json_tokener_parse(text);
-        if (!doc)
-                return -EBADMSG;
-        schema = json_str(doc, "schema");
-        r = -EBADMSG;
-        if (!schema || !streq(schema, JOURNAL_SCHEMA) ||
-            !json_object_object_get_ex(doc, "entries", &entries) ||
-            !json_object_is_type(entries, json_type_array))
+        }
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        doc = json_tokener_parse_ex(tok, text, (int) strlen(text));
+        if (!doc || json_tokener_get_parse_end(tok) < strlen(text)) {
+                r = bad(msg, size, "is not JSON (%s at byte %zu)",
+                        doc ? "text after the document"
+                            : json_tokener_error_desc(json_tokener_get_error(tok)),
+                        json_tokener_get_parse_end(tok));
+                json_object_put(doc);
+                json_tokener_free(tok);
+                return r;
+        }
+        json_tokener_free(tok);
+        if (!json_object_is_type(doc, json_type_object)) {
+                r = bad(msg, size, "is a JSON %s, not an object: not a hosttune journal",
+                        json_type_to_name(json_object_get_type(doc)));
                 goto out;
+        }
+        r = check_schema(doc, msg, size);
+        if (r < 0)
+                goto out;
+        r = -EBADMSG;
+        if (!json_object_object_get_ex(doc, "entries", &entries)) {
+                r = bad(msg, size, "has no \"entries\"");
+                goto out;
+        }
+        if (!json_object_is_type(entries, json_type_array)) {
+                r = bad(msg, size, "\"entries\" is %s, not an array",
+                        json_type_to_name(json_object_get_type(entries)));
+                goto out;
+        }
         for (size_t i = 0; i < json_object_array_length(entries); i++) {
-                r = load_entry(j, json_object_array_get_idx(entries, i));
+                r = load_entry(j, json_object_array_get_idx(entries, i), (unsigned) i, msg, size);
                 if (r < 0)
                         goto out;
         }
@@ -263,6 +350,10 @@ void journal_close(struct journal *j) {
 }
 
 int journal_open(const char *dir, struct journal **ret) {
+        return journal_open_diag(dir, ret, NULL, 0);
+}
+
+int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t msg_size) {
         struct journal *j;
         const char *fault;
         int r;
@@ -299,7 +390,7 @@ int journal_open(const char *dir, struct journal **ret) {
                 goto fail;
         }
         read_boot_id(j->boot_id, sizeof(j->boot_id));
-        r = load(j);
+        r = load(j, msg, msg_size);
         if (r < 0)
                 goto fail;
         fault = getenv("HOSTTUNE_FAULT_AFTER_RECORD");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* <runtime dir>/journal.json; the runtime dir is $HOSTTUNE_RUNTIME_DIR or /run/hosttune. */
@@ -70,6 +71,11 @@ const char *journal_runtime_dir(void);
  * SIGKILL right after the N-th new entry it recorded reached the disk, before the change that
  * entry announces is made. */
 int journal_open(const char *dir, struct journal **ret);
+
+/* journal_open, and when the journal file cannot be used, a message in msg saying precisely
+ * why (after the file's path: "cannot be read: ...", "is not JSON (...)", "written by a newer
+ * hosttune (schema 2 > 1); use that version to revert", "entry 3 has no \"object\"", ...). */
+int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t msg_size);
 
 /* Unlock and free. Accepts NULL. */
 void journal_close(struct journal *j);

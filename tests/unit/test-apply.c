@@ -316,6 +316,54 @@ static void test_journal_damaged(void **state) {
         assert_true(file_exists(dir, JOURNAL_FILE_NAME));
 }
 
+/* Each kind of damage has its own message (issue 12, point 11). */
+static void test_journal_damage_messages(void **state) {
+        static const struct {
+                const char *text, *message;
+        } cases[] = {
+                /* json-c's own words for the syntax error vary between versions. */
+                { "not json", "is not JSON (" },
+                { "{\"schema\":", "is not JSON (" },
+                { "{} {}", "is not JSON (text after the document at byte 3)" },
+                { "[1,2]", "is a JSON array, not an object: not a hosttune journal" },
+                { "{\"entries\":[]}", "has no \"schema\": not a hosttune journal" },
+                { "{\"schema\":1,\"entries\":[]}",
+                  "\"schema\" is not a string: not a hosttune journal" },
+                { "{\"schema\":\"hosttune.journal/9\",\"entries\":[]}",
+                  "written by a newer hosttune (schema 9 > 1); use that version to revert" },
+                { "{\"schema\":\"other/1\",\"entries\":[]}",
+                  "schema \"other/1\" is not hosttune.journal/1: not a hosttune journal" },
+                { "{\"schema\":\"hosttune.journal/1\"}", "has no \"entries\"" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":{}}",
+                  "\"entries\" is object, not an array" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":[3]}",
+                  "entry 0 is int, not an object" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":[{\"seq\":1}]}",
+                  "entry 0 has no \"kind\"" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":[{\"seq\":\"1\"}]}",
+                  "entry 0: \"seq\" is string, not int" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":[{\"seq\":1,\"kind\":\"x\","
+                  "\"action\":\"created\",\"object\":\"/a\",\"boot_id\":\"b\"}]}",
+                  "entry 0: unknown kind \"x\"" },
+                { "{\"schema\":\"hosttune.journal/1\",\"entries\":[{\"seq\":1,\"kind\":\"dir\","
+                  "\"action\":\"changed\",\"object\":\"/a\",\"boot_id\":\"b\"}]}",
+                  "entry 0 has no \"original\" (a string) for a changed dir" },
+        };
+        const char *dir = *state;
+        struct journal *j = NULL;
+        char msg[512];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                write_journal(dir, cases[i].text);
+                msg[0] = 0;
+                assert_int_equal(journal_open_diag(dir, &j, msg, sizeof(msg)), -EBADMSG);
+                if (cases[i].message[strlen(cases[i].message) - 1] == '(')
+                        assert_true(startswith(msg, cases[i].message));
+                else
+                        assert_string_equal(msg, cases[i].message);
+        }
+}
+
 static void test_journal_other_boot(void **state) {
         const char *dir = *state;
         struct journal *j = NULL;
@@ -375,6 +423,8 @@ int main(void) {
                 cmocka_unit_test(test_nocow_form),
                 cmocka_unit_test_setup_teardown(test_journal_first_wins, setup_dir, teardown_dir),
                 cmocka_unit_test_setup_teardown(test_journal_damaged, setup_dir, teardown_dir),
+                cmocka_unit_test_setup_teardown(test_journal_damage_messages, setup_dir,
+                                                teardown_dir),
                 cmocka_unit_test_setup_teardown(test_journal_other_boot, setup_dir, teardown_dir),
                 cmocka_unit_test(test_journal_kinds),
                 cmocka_unit_test(test_runtime_dir),
