@@ -4,6 +4,7 @@
 
 #include <btrfsutil.h>
 #include <fcntl.h>
+#include <linux/btrfs_tree.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "policies/apply/dirs.h"
 #include "policies/apply/nocow.h"
 #include "policies/lease.h"
+#include "policies/policy.h"
 
 static const char *const layout_dirs[] = { "slots", "templates", "prepared" };
 
@@ -326,16 +328,92 @@ int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
         return 0;
 }
 
-/* Open the parent of an absolute path and give the last component. */
-static int open_parent(struct apply_ctx *c, const char *path, char *name, size_t size) {
-        char dir[256];
-        int r = split_path(path, dir, sizeof(dir), name, size);
+/* The components of an absolute path (at most max), or -EINVAL for an empty, "." or ".."
+ * component anywhere: a journal entry names exactly what apply created. */
+static int path_components(char *path, char **comp, unsigned max, unsigned *ret_n) {
+        unsigned n = 0;
 
+        if (path[0] != '/')
+                return -EINVAL;
+        for (char *s = path + 1, *slash;; s = slash + 1) {
+                slash = strchr(s, '/');
+                if (slash)
+                        *slash = 0;
+                if (!name_valid(s) || n == max)
+                        return -EINVAL;
+                comp[n++] = s;
+                if (!slash)
+                        break;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Is a journal entry's object one that apply creates in a snapshot root the allow-list admits?
+ * A snapshot (deleted whole) is <root>/slots/slot-N or <root>/prepared/<template>/snap-N; a
+ * subvolume (removed only when empty) is the root itself. NULL, or why not. */
+static const char *revert_shape_refused(const struct journal_entry *e, char **comp, unsigned n) {
+        char root[POLICY_PATH_MAX] = "";
+        unsigned root_n;
+        const char *why;
+
+        if (e->kind == JOURNAL_SUBVOLUME)
+                root_n = n;
+        else if (n >= 3 && streq(comp[n - 2], "slots") && startswith(comp[n - 1], "slot-"))
+                root_n = n - 2;
+        else if (n >= 4 && streq(comp[n - 3], "prepared") && startswith(comp[n - 1], "snap-"))
+                root_n = n - 3;
+        else
+                return "is not <snapshot root>/slots/slot-N or <snapshot root>/prepared/"
+                       "<template>/snap-N";
+        for (unsigned i = 0; i < root_n; i++)
+                if (strlen(root) + 1 + strlen(comp[i]) < sizeof(root))
+                        strcat(strcat(root, "/"), comp[i]);
+        why = policy_path_refused(POLICY_PATH_SNAPSHOT_ROOT, root);
+        return why ? "is not inside a snapshot root hosttune may use (docs/policy.md, Paths)"
+                   : NULL;
+}
+
+/* Open the directory that holds a journal entry's object, walking down from the apply root one
+ * component at a time with O_NOFOLLOW, so a symlink planted anywhere on the way (or an entry
+ * crafted to name another tree) cannot make revert delete outside the snapshot root. Gives
+ * the last component in name; *ret_why says why an entry is refused (-EPERM). */
+static int open_parent(struct apply_ctx *c, const struct journal_entry *e, char *name, size_t size,
+                       const char **ret_why) {
+        char path[sizeof(e->object)], *comp[64];
+        _cleanup_close_ int fd = -1;
+        unsigned n;
+        int r;
+
+        *ret_why = NULL;
+        strscpy(path, sizeof(path), e->object);
+        if (path_components(path, comp, ELEMENTSOF(comp), &n) < 0) {
+                *ret_why = "is not an absolute path without '.', '..' or empty components";
+                return -EPERM;
+        }
+        *ret_why = revert_shape_refused(e, comp, n);
+        if (*ret_why)
+                return -EPERM;
+        fd = fcntl(c->o->root_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return negative_errno();
+        for (unsigned i = 0; i + 1 < n; i++) {
+                int next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0) {
+                        r = negative_errno();
+                        if (r == -ELOOP || r == -ENOTDIR) {
+                                *ret_why = "has a symlink or a non-directory on its way";
+                                return -EPERM;
+                        }
+                        return r;
+                }
+                safe_close(fd);
+                fd = next;
+        }
+        r = strscpy(name, size, comp[n - 1]);
         if (r < 0)
                 return r;
-        if (!name_valid(name))
-                return -EINVAL;
-        return open_in_root(c->o->root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+        return TAKE_FD(fd);
 }
 
 /* Delete a subvolume (with the subvolumes below it when recursive), or remove a directory
@@ -359,10 +437,30 @@ static int remove_container(int parent, const char *name, bool whole, bool recur
 static void revert_container(struct apply_ctx *c, const struct journal_entry *e, bool whole,
                              struct revert_result *res) {
         _cleanup_close_ int parent = -1;
+        const char *why;
         char name[128];
+        struct stat pst, st;
         int n, r;
 
-        parent = open_parent(c, e->object, name, sizeof(name));
+        parent = open_parent(c, e, name, sizeof(name), &why);
+        if (why) {
+                revert_set(res, REVERT_FAILED, -EPERM,
+                           "refused to remove %s: it %s; the entry stays in the journal", e->object,
+                           why);
+                return;
+        }
+        /* Only a subvolume (its own st_dev) or a directory of the root's file system: a
+         * symlink or a mount point put there is not what apply created. */
+        if (parent >= 0 && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (!S_ISDIR(st.st_mode) ||
+             (fstat(parent, &pst) == 0 && st.st_dev != pst.st_dev &&
+              !(fd_on_btrfs(parent) && st.st_ino == BTRFS_FIRST_FREE_OBJECTID)))) {
+                revert_set(res, REVERT_FAILED, -EPERM,
+                           "refused to remove %s: it is %s, not the directory or subvolume "
+                           "hosttune created; the entry stays in the journal",
+                           e->object, S_ISDIR(st.st_mode) ? "a mount point" : "not a directory");
+                return;
+        }
         if (parent == -ENOENT ||
             (parent >= 0 && faccessat(parent, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
              errno == ENOENT)) {
