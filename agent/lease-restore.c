@@ -9,7 +9,10 @@
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
+#include "lib/parse.h"
 #include "lib/util.h"
+#include "policies/apply/hugepages.h"
+#include "policies/apply/net.h"
 
 #define LEASES_FILE_MAX (64U * 1024U * 1024U)
 
@@ -91,6 +94,88 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
         return r;
 }
 
+/* Pages of page_size that leases restored so far hold (kept ones only). */
+static uint64_t restored_pages(const struct lease_manager *m, const struct lease *upto,
+                               uint64_t page_size) {
+        uint64_t pages = 0;
+
+        for (unsigned i = 0; i < m->n_leases && m->leases[i] != upto; i++) {
+                const struct lease_record *r = &m->leases[i]->rec;
+                if (r->state == LEASE_ACTIVE && r->hugepage_size == page_size)
+                        pages += r->hugepage_bytes / page_size;
+        }
+        return pages;
+}
+
+/* Does a lease the file says is held still have what it holds? Its pages must fit the pool as
+ * the kernel has it now, next to the leases restored before it (a reboot or someone else
+ * emptied it, or the file was edited); its directory must be <snapshot root>/leases/<id> and
+ * be there; its taps must exist. Parts that are not there are dropped from the record, so
+ * giving the lease back touches nothing it does not own. 0, or -ESTALE with why filled. */
+static int restored_lease_check(struct lease_manager *m, struct lease *l, char *why, size_t size) {
+        struct lease_record *r = &l->rec;
+        const char *root = m->a->policy->snapshot_root;
+        char want[LEASE_PATH_MAX + 32], sz[32], ps[32];
+        unsigned kept = 0;
+        int ret = 0;
+
+        if (r->hugepage_bytes > 0) {
+                struct hugepages_counts c;
+                uint64_t pages = r->hugepage_bytes / r->hugepage_size,
+                         before = restored_pages(m, l, r->hugepage_size);
+
+                if (hugepages_counts_read(m->root_fd, r->hugepage_size, &c) < 0)
+                        c.nr = 0;
+                if (pages > c.nr || before > c.nr - pages) {
+                        snprintf(why, size,
+                                 "%s of %s hugepages do not fit the pool (%" PRIu64
+                                 " pages, %" PRIu64 " held by leases restored before it)",
+                                 format_size(r->hugepage_bytes, sz, sizeof(sz)),
+                                 format_size(r->hugepage_size, ps, sizeof(ps)), c.nr, before);
+                        ret = -ESTALE;
+                }
+        }
+        if (r->snapshot_path[0]) {
+                struct stat st;
+
+                snprintf(want, sizeof(want), "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, r->id);
+                if (!streq(r->snapshot_path, want)) {
+                        if (!ret)
+                                snprintf(why, size, "its directory %s is not %s", r->snapshot_path,
+                                         want);
+                        r->snapshot_path[0] = 0; /* not ours to delete */
+                        ret = -ESTALE;
+                } else if (stat_in_root(m->root_fd, r->snapshot_path, &st) < 0 ||
+                           !S_ISDIR(st.st_mode)) {
+                        if (!ret)
+                                snprintf(why, size, "its directory %s is gone", r->snapshot_path);
+                        r->snapshot_path[0] = 0;
+                        ret = -ESTALE;
+                }
+        } else if (r->snapshot) {
+                if (!ret)
+                        snprintf(why, size, "it was to hold a snapshot directory and has none");
+                ret = -ESTALE;
+        }
+        for (unsigned i = 0; i < r->n_taps; i++) {
+                uint32_t flags;
+                int64_t owner;
+
+                int k = tap_info(m->root_fd, r->taps[i].name, &flags, &owner);
+
+                /* Gone, or a name now held by something that is not a tap. */
+                if (k == -ENOENT || k == -EMEDIUMTYPE || k == -EINVAL) {
+                        if (!ret)
+                                snprintf(why, size, "its tap %s is gone", r->taps[i].name);
+                        ret = -ESTALE;
+                        continue;
+                }
+                r->taps[kept++] = r->taps[i];
+        }
+        r->n_taps = kept;
+        return ret;
+}
+
 int lease_manager_restore(struct lease_manager *m) {
         struct agent *a = m->a;
         _cleanup_free_ struct lease_record *recs = NULL;
@@ -128,6 +213,19 @@ int lease_manager_restore(struct lease_manager *m) {
                                 log_warning("leases: cannot watch %s; lease %s is kept until "
                                             "released",
                                             l->rec.client, l->rec.id);
+                }
+                /* Every record is checked, so a release a crash cut short also deletes and
+                 * gives back only what is there and ours; a lease still held that lost what it
+                 * holds is given back. */
+                char why[256];
+                if (restored_lease_check(m, l, why, sizeof(why)) < 0 &&
+                    l->rec.state == LEASE_ACTIVE) {
+                        log_warning("leases: lease %s%s%s%s of uid %u is not restored: %s",
+                                    l->rec.id, l->rec.label[0] ? " (" : "", l->rec.label,
+                                    l->rec.label[0] ? ")" : "", (unsigned) l->rec.uid, why);
+                        lease_client_unref(l->client);
+                        l->client = NULL;
+                        l->rec.state = LEASE_PROVISIONING; /* given back below */
                 }
                 kept_n += l->rec.state == LEASE_ACTIVE;
         }
