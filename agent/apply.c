@@ -432,7 +432,7 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
         r = journal_open_diag(a->runtime_dir, &run->journal, why, sizeof(why));
         if (r < 0) {
                 if (!isempty(why))
-                        log_error("the revert journal %s/%s %s", a->runtime_dir, JOURNAL_FILE_NAME,
+                        log_error("the revert journal %s/%s: %s", a->runtime_dir, JOURNAL_FILE_NAME,
                                   why);
                 else
                         log_error("cannot open the revert journal in %s: %s", a->runtime_dir,
@@ -488,7 +488,7 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
         r = journal_open_diag(a->runtime_dir, &j, why, sizeof(why));
         if (r < 0) {
                 if (!isempty(why))
-                        snprintf(err, errsize, "the revert journal %s/%s %s", a->runtime_dir,
+                        snprintf(err, errsize, "the revert journal %s/%s: %s", a->runtime_dir,
                                  JOURNAL_FILE_NAME, why);
                 else
                         snprintf(err, errsize, "cannot open the revert journal in %s: %s",

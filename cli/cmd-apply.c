@@ -43,7 +43,7 @@ static int open_journal(struct journal **ret) {
         else if (!isempty(why))
                 /* It is the only record of the original values: never discarded or rewritten
                  * by a hosttune that does not understand it. */
-                fprintf(stderr, "hosttune: the revert journal %s/%s %s; nothing was changed%s\n",
+                fprintf(stderr, "hosttune: the revert journal %s/%s: %s; nothing was changed%s\n",
                         journal_runtime_dir(), JOURNAL_FILE_NAME,
                         str_escape_control(why, (char[512]){ 0 }, 512),
                         strstr(why, "newer hosttune") ? "" : ": inspect it by hand");

@@ -193,7 +193,7 @@ static int check_schema(json_object *doc, char *msg, size_t size) {
         unsigned version, ours = 0;
 
         if (!json_object_object_get_ex(doc, "schema", NULL))
-                return bad(msg, size, "has no \"schema\": not a hosttune journal");
+                return bad(msg, size, "no \"schema\": not a hosttune journal");
         if (!schema)
                 return bad(msg, size, "\"schema\" is not a string: not a hosttune journal");
         if (streq(schema, JOURNAL_SCHEMA))
@@ -220,7 +220,7 @@ static int load(struct journal *j, char *msg, size_t size) {
         if (r == -ENOENT)
                 return 0;
         if (r == -EBADMSG)
-                return bad(msg, size, "is not JSON (it holds a NUL byte)");
+                return bad(msg, size, "not JSON (it holds a NUL byte)");
         if (r < 0) {
                 if (msg && size)
                         snprintf(msg, size, "cannot be read: %s", strerror(-r));
@@ -231,7 +231,7 @@ static int load(struct journal *j, char *msg, size_t size) {
                 return -ENOMEM;
         doc = json_tokener_parse_ex(tok, text, (int) strlen(text));
         if (!doc || json_tokener_get_parse_end(tok) < strlen(text)) {
-                r = bad(msg, size, "is not JSON (%s at byte %zu)",
+                r = bad(msg, size, "not JSON (%s at byte %zu)",
                         doc ? "text after the document"
                             : json_tokener_error_desc(json_tokener_get_error(tok)),
                         json_tokener_get_parse_end(tok));
@@ -241,7 +241,7 @@ static int load(struct journal *j, char *msg, size_t size) {
         }
         json_tokener_free(tok);
         if (!json_object_is_type(doc, json_type_object)) {
-                r = bad(msg, size, "is a JSON %s, not an object: not a hosttune journal",
+                r = bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
                         json_type_to_name(json_object_get_type(doc)));
                 goto out;
         }
@@ -250,7 +250,7 @@ static int load(struct journal *j, char *msg, size_t size) {
                 goto out;
         r = -EBADMSG;
         if (!json_object_object_get_ex(doc, "entries", &entries)) {
-                r = bad(msg, size, "has no \"entries\"");
+                r = bad(msg, size, "no \"entries\"");
                 goto out;
         }
         if (!json_object_is_type(entries, json_type_array)) {

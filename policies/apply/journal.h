@@ -73,8 +73,8 @@ const char *journal_runtime_dir(void);
 int journal_open(const char *dir, struct journal **ret);
 
 /* journal_open, and when the journal file cannot be used, a message in msg saying precisely
- * why (after the file's path: "cannot be read: ...", "is not JSON (...)", "written by a newer
- * hosttune (schema 2 > 1); use that version to revert", "entry 3 has no \"object\"", ...). */
+ * why (follows the file's path and a colon: "cannot be read: ...", "not JSON (...)", "written by a
+ * newer hosttune (schema 2 > 1); use that version to revert", "entry 3 has no \"object\"", ...). */
 int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t msg_size);
 
 /* Unlock and free. Accepts NULL. */
