@@ -17,6 +17,7 @@
 
 #include "agent/log.h"
 #include "lib/bus-open.h"
+#include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
@@ -114,7 +115,26 @@ struct loaded_policy {
         struct policy *policy;
         bool lease_gid_set;
         gid_t lease_gid;
+        unsigned n_files;
+        struct policy_file_stamp files[AGENT_STATE_POLICY_FILES_MAX];
 };
+
+/* Stamp the files p was read from. The main file is stamped before the load too (before): when
+ * it changed while being read, its stamp is left unmatchable (inode 0), so `check` uses the
+ * copy of the policy in force rather than a file that may not be what was loaded. */
+static void stamp_policy_files(const struct policy *p, const struct policy_file_stamp *before,
+                               struct loaded_policy *l) {
+        l->n_files = 0;
+        for (unsigned i = 0; i < p->n_files && l->n_files < AGENT_STATE_POLICY_FILES_MAX; i++) {
+                struct policy_file_stamp *st = &l->files[l->n_files];
+                if (p->files[i][0] != '/' || policy_file_stamp_read(p->files[i], st) < 0)
+                        continue;
+                if (i == 0 && (!before || before->ino != st->ino || before->size != st->size ||
+                               before->mtime_nsec != st->mtime_nsec))
+                        st->ino = 0;
+                l->n_files++;
+        }
+}
 
 static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg, size_t size) {
         _cleanup_free_ struct policy *p = calloc(1, sizeof(*p));
@@ -128,11 +148,16 @@ static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg
         }
         /* Without --policy: /etc/hosttune/policy.ini when it exists (looked at again on every
          * reload, so creating it and reloading switches to it), else the embedded default. */
+        const char *main_file = a->opt.policy ?: POLICY_DEFAULT_PATH;
+        struct policy_file_stamp before;
+        bool stamped = strchr(main_file, '/') && policy_file_stamp_read(main_file, &before) >= 0;
+
         r = policy_load_configured(a->opt.policy, p, &perr);
         if (r < 0) {
                 policy_error_format(&perr, msg, size);
                 return r;
         }
+        stamp_policy_files(p, stamped ? &before : NULL, &l);
         r = resolve_lease_group(p, &l.lease_gid_set, &l.lease_gid, msg, size);
         if (r < 0)
                 return r;
@@ -142,6 +167,27 @@ static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg
 }
 
 static void arm_reprobe(struct agent *a);
+
+/* Write the policy in force as one INI file for `check` (docs/agent-state.md), readable by
+ * everyone only when every file it came from is: a policy that includes a 0600 file must not
+ * leak it through the copy. */
+static void write_policy_copy(struct agent *a) {
+        _cleanup_free_ char *text = policy_to_ini(a->policy);
+        mode_t mode = 0644;
+        struct stat st;
+        int r;
+
+        for (unsigned i = 0; i < a->policy->n_files; i++)
+                if (a->policy->files[i][0] == '/' &&
+                    (stat(a->policy->files[i], &st) < 0 || !(st.st_mode & S_IROTH)))
+                        mode = 0600;
+        r = text ? write_file_atomic_at(a->runtime_fd, AGENT_POLICY_COPY_FILE, text, strlen(text),
+                                        mode)
+                 : -ENOMEM;
+        if (r < 0)
+                log_warning("cannot write %s/%s: %s", a->runtime_dir, AGENT_POLICY_COPY_FILE,
+                            strerror(-r));
+}
 
 /* Make l the policy in force (takes ownership). */
 static int switch_policy(struct agent *a, struct loaded_policy *l) {
@@ -153,6 +199,10 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
         a->require = p->require;
         a->lease_gid_set = l->lease_gid_set;
         a->lease_gid = l->lease_gid;
+        a->n_policy_files = l->n_files;
+        memcpy(a->policy_files, l->files, sizeof(a->policy_files));
+        a->policy_refused[0] = 0;
+        write_policy_copy(a);
         a->generation++;
         r = set_string(&a->policy_name, p->name);
         if (r >= 0)
@@ -445,6 +495,7 @@ int agent_reload(struct agent *a, sd_bus_message *reply_to) {
                 /* Nothing changes: the old policy, its generation and its outputs stay. */
                 a->stats.reloads_rejected++;
                 agent_set_last_error(a, "policy rejected: %s", msg);
+                str_escape_control(msg, a->policy_refused, sizeof(a->policy_refused));
                 answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_INVALID_POLICY, msg);
                 (void) agent_outputs_write(a);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",

@@ -21,7 +21,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "lib/fsutil.h"
 #include "lib/util.h"
+#include "policies/agent-state.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness.h"
@@ -93,6 +95,12 @@ struct agent {
         struct requirements require; /* policy->require */
         bool lease_gid_set;
         gid_t lease_gid; /* [agent] lease-group resolved once per policy load */
+        /* The files it was read from as they were then, and why the agent refused them since
+         * ("" = it did not): published in agent.state so `check` judges by the policy in force
+         * (docs/agent-state.md). */
+        unsigned n_policy_files;
+        struct policy_file_stamp policy_files[AGENT_STATE_POLICY_FILES_MAX];
+        char policy_refused[512];
 
         /* Bus properties, read by sd-bus through offsetof: the C types are the ones sd-bus
          * expects for the signature ("b" is an int, "s" a char *, "t" a uint64_t). */
@@ -256,6 +264,26 @@ int agent_bus_sender_creds(sd_bus_message *m, sd_bus_creds **ret);
 /* agent_bus_check_privileged() with credentials already had. */
 int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
                                      sd_bus_error *error);
+
+/* What one bus caller may see (agent/visibility.c, docs/dbus-api.md "Who sees what"). */
+struct agent_viewer {
+        bool privileged; /* uid 0 or the lease group: sees everything */
+        struct access_identity id;
+};
+
+/* The caller of m as a viewer. */
+int agent_viewer_get(struct agent *a, sd_bus_message *m, struct agent_viewer *ret);
+
+/* text with every absolute path the viewer could not reach itself (with contents: not read)
+ * replaced by "(hidden)", or with cut, the text cut before the first such path and a note
+ * appended. For a privileged viewer a copy. */
+void agent_viewer_redact_text(const struct agent_viewer *v, const char *text, bool contents,
+                              bool cut, char *buf, size_t size);
+
+/* A report document (GetReport, Check) as the viewer may see it: hidden paths replaced, the nix
+ * probe's facts dropped when nix.conf is not readable to it, last_error cut. */
+void agent_viewer_redact_report(const struct agent_viewer *v, const struct agent *a,
+                                json_object *doc);
 
 /* agent_bus_check_privileged() for a handler: < 0 (error set, or a negative errno) when the
  * caller may not go on, 0 when it may. */

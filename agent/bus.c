@@ -274,6 +274,13 @@ static int read_check_request(struct agent *a, sd_bus_message *m, struct require
         return 0;
 }
 
+/* The caller of the message being handled as a viewer; one that cannot be identified sees
+ * what an unprivileged user with no groups would (fail closed). */
+static void current_viewer(struct agent *a, sd_bus_message *m, struct agent_viewer *ret) {
+        if (!m || agent_viewer_get(a, m, ret) < 0)
+                *ret = (struct agent_viewer){ .id = { .uid = (uid_t) 65534 } };
+}
+
 /* Fields every JSON document of the agent carries. */
 static void add_agent_fields(struct agent *a, json_object *doc) {
         json_object *ag = json_object_new_object();
@@ -320,6 +327,7 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         _cleanup_(json_object_putp) json_object *doc = NULL;
         _cleanup_free_ struct host_report *report = NULL;
         _cleanup_(plan_free) struct plan plan = { 0 };
+        struct agent_viewer viewer;
         bool use_policy = true;
         int r, failed;
 
@@ -340,12 +348,15 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (!doc)
                 return -ENOMEM;
         add_agent_fields(a, doc);
+        current_viewer(a, m, &viewer);
+        agent_viewer_redact_report(&viewer, a, doc);
         return reply_json(m, doc, "b", failed == 0 && plan.n == 0);
 }
 
 static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct agent *a = userdata;
         _cleanup_(json_object_putp) json_object *doc = NULL;
+        struct agent_viewer viewer;
         int r;
 
         (void) error;
@@ -361,6 +372,8 @@ static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *er
         add_agent_fields(a, doc);
         json_object_object_add(doc, "reason", json_object_new_string(a->ready_reason));
         json_object_object_add(doc, "last_apply", agent_apply_last_json(a));
+        current_viewer(a, m, &viewer);
+        agent_viewer_redact_report(&viewer, a, doc);
         return reply_json(m, doc, NULL);
 }
 
@@ -435,6 +448,23 @@ static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, NULL);
 }
 
+static int property_get_last_error(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        struct agent *a = userdata;
+        struct agent_viewer v;
+        char buf[1024];
+
+        (void) path;
+        (void) interface;
+        (void) property;
+        (void) error;
+        current_viewer(a, sd_bus_get_current_message(bus), &v);
+        agent_viewer_redact_text(&v, a->last_error ? a->last_error : "", true, true, buf,
+                                 sizeof(buf));
+        return sd_bus_message_append(reply, "s", buf);
+}
+
 static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Ready", "b", NULL, offsetof(struct agent, ready),
@@ -445,8 +475,10 @@ static const sd_bus_vtable agent_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Generation", "t", NULL, offsetof(struct agent, generation),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastError", "s", NULL, offsetof(struct agent, last_error),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Its value depends on who asks: the change signal, which everyone may receive,
+         * carries no value. */
+        SD_BUS_PROPERTY("LastError", "s", property_get_last_error, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("HugePagesTotal", "t", NULL, offsetof(struct agent, hugepages_total),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HugePagesLeased", "t", NULL, offsetof(struct agent, hugepages_leased),

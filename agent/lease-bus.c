@@ -354,19 +354,27 @@ int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *er
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct agent *a = userdata;
         struct lease_manager *mgr = a->lease_mgr;
+        struct agent_viewer v;
         int r;
 
         (void) error;
+        r = agent_viewer_get(a, m, &v);
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssa{sv})");
         for (unsigned i = 0; r >= 0 && mgr && i < mgr->n_leases; i++) {
                 const struct lease *l = mgr->leases[i];
+                /* Root and the lease group see every lease, anyone else its own in full and
+                 * the others' only as what they hold (docs/dbus-api.md, "Who sees what"). */
+                bool full = v.privileged || l->rec.uid == v.id.uid;
                 r = sd_bus_message_open_container(reply, 'r', "ssa{sv}");
                 if (r >= 0)
-                        r = sd_bus_message_append(reply, "ss", l->rec.id, l->rec.label);
+                        r = sd_bus_message_append(reply, "ss", full ? l->rec.id : "",
+                                                  full ? l->rec.label : "");
                 if (r >= 0)
-                        r = lease_append_details(reply, l);
+                        r = full ? lease_append_details(reply, l) : lease_append_sizes(reply, l);
                 if (r >= 0)
                         r = sd_bus_message_close_container(reply);
         }
@@ -375,6 +383,17 @@ int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+int lease_append_sizes(sd_bus_message *reply, const struct lease *l) {
+        const struct lease_record *r = &l->rec;
+
+        return sd_bus_message_append(
+                reply, "a{sv}", 7, "state", "s", lease_state_to_string(r->state), "hugepages", "t",
+                r->hugepage_bytes, "hugepage-size", "t", r->hugepage_size, "hugepage-pages", "t",
+                r->hugepage_size ? r->hugepage_bytes / r->hugepage_size : UINT64_C(0),
+                "snapshot-count", "u", (uint32_t) (r->snapshot_path[0] ? 1 : 0), "taps-count", "u",
+                (uint32_t) r->n_taps, "redacted", "b", 1);
 }
 
 int lease_append_details(sd_bus_message *reply, const struct lease *l) {

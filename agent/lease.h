@@ -169,6 +169,8 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why);
 
 /* The lease's fields as the a{sv} of a grant or of ListLeases (docs/leases.md). */
 int lease_append_details(sd_bus_message *reply, const struct lease *l);
+/* What a caller who does not own l and is not privileged sees of it: state, sizes, counts. */
+int lease_append_sizes(sd_bus_message *reply, const struct lease *l);
 
 void lease_request_free(struct lease_request *req);
 

@@ -350,6 +350,9 @@ static int write_agent_state(struct agent *a) {
         strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
         strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
+        s.n_policy_files = a->n_policy_files;
+        memcpy(s.policy_files, a->policy_files, sizeof(s.policy_files));
+        strscpy(s.policy_refused, sizeof(s.policy_refused), a->policy_refused);
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)
                 return r;

@@ -89,9 +89,11 @@ static int parse_options(int argc, char **argv, struct check_options *o) {
 }
 
 /* What the live agent contributed, for --json. */
-static json_object *agent_json(const struct agent_state *a) {
+static json_object *agent_json(const struct agent_state *a, const char *policy_warning) {
         json_object *o = json_object_new_object();
 
+        if (policy_warning[0])
+                json_object_object_add(o, "policy_warning", json_object_new_string(policy_warning));
         json_object_object_add(o, "pid", json_object_new_int((int) a->pid));
         json_object_object_add(o, "generation", json_object_new_uint64(a->generation));
         json_object_object_add(o, "policy_name", json_object_new_string(a->policy_name));
@@ -175,15 +177,44 @@ static void print_human(const struct host_report *r, const struct requirements *
         }
 }
 
+/* The agent's policy files changed on disk since it loaded them (a refused reload, or none
+ * yet): load its copy of the policy in force into ret instead and say why in warning. Returns
+ * false (ret zeroed again) when there is no copy to use (an older agent). */
+static bool load_policy_in_force(const struct agent_state *agent, struct policy *ret, char *warning,
+                                 size_t size) {
+        struct policy_error err;
+        char copy[POLICY_PATH_MAX + 32];
+
+        snprintf(copy, sizeof(copy), "%s/%s", runtime_dir_resolve(NULL), AGENT_POLICY_COPY_FILE);
+        if (policy_load_zeroed(copy, ret, &err) < 0) {
+                memset(ret, 0, sizeof(*ret));
+                return false;
+        }
+        if (agent->policy_refused[0])
+                snprintf(warning, size,
+                         "hosttuned refused the policy on disk: %s; judging by the policy in "
+                         "force (generation %" PRIu64 ")",
+                         agent->policy_refused, agent->generation);
+        else
+                snprintf(warning, size,
+                         "%s changed since hosttuned loaded it; judging by the policy in force "
+                         "(generation %" PRIu64 ") until `hosttune reload`",
+                         agent->policy_path, agent->generation);
+        return true;
+}
+
 /* The policy `check` judges by: --policy; else the running agent's (what it loaded last, read
- * again from its file or profile); else the configured one. Cheap: one access(2) and the parse
- * of a small text. */
+ * again from its file or profile, or from its copy when the files changed since); else the
+ * configured one. Cheap: a stat per policy file and the parse of a small text. */
 static int load_policy(const struct check_options *o, const struct agent_state *agent,
-                       struct policy *ret) {
+                       struct policy *ret, char *warning, size_t size) {
         struct policy_error err;
         char source[POLICY_PATH_MAX];
         int r;
 
+        if (!o->policy && agent && agent_state_policy_changed(agent) &&
+            load_policy_in_force(agent, ret, warning, size))
+                return 0;
         /* ret is zeroed static storage, used once: load in place, no 55 KiB copy. */
         if (!o->policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
                 r = policy_load_zeroed(source, ret, &err);
@@ -205,7 +236,7 @@ static int run(int argc, char **argv, bool probe_only) {
         struct probe_targets targets = { 0 };
         struct plan plan = { 0 };
         bool from_agent = false;
-        char err[256];
+        char err[256], policy_warning[800] = "";
         unsigned failed = 0;
         int r, exit_code;
 
@@ -225,7 +256,8 @@ static int run(int argc, char **argv, bool probe_only) {
                  * verdict is about the host now; the agent adds what only it knows. */
                 from_agent = !o.offline && !o.root &&
                              agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0;
-                r = load_policy(&o, from_agent ? &agent : NULL, &policy);
+                r = load_policy(&o, from_agent ? &agent : NULL, &policy, policy_warning,
+                                sizeof(policy_warning));
                 if (r != 0)
                         return r;
                 targets = policy_probe_targets(&policy);
@@ -294,12 +326,16 @@ static int run(int argc, char **argv, bool probe_only) {
                                                      from_agent ? "agent" : "local",
                                                      o.root ? o.root : "/");
                         if (doc && from_agent)
-                                json_object_object_add(doc, "agent", agent_json(&agent));
+                                json_object_object_add(doc, "agent",
+                                                       agent_json(&agent, policy_warning));
                 }
                 if (!doc || output_json(stdout, doc) < 0)
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
         } else {
+                if (policy_warning[0])
+                        output_line(stdout, LINE_WARN, "policy", policy_warning,
+                                    "fix the file and run `hosttune reload`");
                 print_human(&report, &req, res, failed, &plan, probe_only);
                 if (from_agent)
                         printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",

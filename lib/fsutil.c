@@ -214,3 +214,38 @@ int copy_tree_at(int src_dir_fd, const char *src, int dst_dir_fd, const char *ds
                 (void) remove_tree_at(dst_dir_fd, dst);
         return r;
 }
+
+/* The permission bits of st that apply to id (shifted down to rwx). */
+static unsigned class_bits(const struct stat *st, const struct access_identity *id) {
+        if (st->st_uid == id->uid)
+                return (st->st_mode >> 6) & 7;
+        for (size_t i = 0; i < id->n_gids && i < ELEMENTSOF(id->gids); i++)
+                if (st->st_gid == id->gids[i])
+                        return (st->st_mode >> 3) & 7;
+        return st->st_mode & 7;
+}
+
+bool path_reachable_as(const char *path, const struct access_identity *id, bool contents) {
+        char prefix[4096];
+        struct stat st;
+        size_t len = strlen(path);
+
+        if (id->uid == 0)
+                return true;
+        if (path[0] != '/' || len >= sizeof(prefix))
+                return false;
+        /* Each directory above the last component, "/" first. */
+        for (size_t i = 0; i < len; i++) {
+                if (path[i] != '/')
+                        continue;
+                memcpy(prefix, path, i ? i : 1);
+                prefix[i ? i : 1] = 0;
+                if (stat(prefix, &st) < 0)
+                        return true; /* nothing below it exists to be seen */
+                if (!S_ISDIR(st.st_mode) || !(class_bits(&st, id) & 1))
+                        return false;
+        }
+        if (!contents || stat(path, &st) < 0)
+                return true;
+        return (class_bits(&st, id) & 4) != 0;
+}

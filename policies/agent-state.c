@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,9 +46,61 @@ static bool ifname_word_valid(const char *name) {
         return true;
 }
 
+int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret) {
+        struct policy_file_stamp st = { 0 };
+        struct stat sb;
+
+        if (stat(path, &sb) < 0)
+                return negative_errno();
+        if (strscpy(st.path, sizeof(st.path), path) < 0)
+                return -ENAMETOOLONG;
+        st.ino = sb.st_ino;
+        st.size = (uint64_t) sb.st_size;
+        st.mtime_nsec =
+                (uint64_t) sb.st_mtim.tv_sec * 1000000000ULL + (uint64_t) sb.st_mtim.tv_nsec;
+        *ret = st;
+        return 0;
+}
+
+bool agent_state_policy_changed(const struct agent_state *s) {
+        for (unsigned i = 0; i < s->n_policy_files && i < AGENT_STATE_POLICY_FILES_MAX; i++) {
+                const struct policy_file_stamp *was = &s->policy_files[i];
+                struct policy_file_stamp now;
+
+                if (policy_file_stamp_read(was->path, &now) < 0 || now.ino != was->ino ||
+                    now.size != was->size || now.mtime_nsec != was->mtime_nsec)
+                        return true;
+        }
+        return false;
+}
+
+/* "INO:SIZE:MTIME_NSEC:PATH" (the path last: it may hold a colon). */
+static int parse_policy_file(const char *v, struct agent_state *s) {
+        struct policy_file_stamp *st;
+        char num[3][24];
+
+        if (s->n_policy_files >= AGENT_STATE_POLICY_FILES_MAX)
+                return -EBADMSG;
+        st = &s->policy_files[s->n_policy_files];
+        for (int i = 0; i < 3; i++) {
+                size_t len = strcspn(v, ":");
+                if (v[len] != ':' || len == 0 || len >= sizeof(num[i]))
+                        return -EBADMSG;
+                memcpy(num[i], v, len);
+                num[i][len] = 0;
+                v += len + 1;
+        }
+        if (parse_u64(num[0], &st->ino) < 0 || parse_u64(num[1], &st->size) < 0 ||
+            parse_u64(num[2], &st->mtime_nsec) < 0 || v[0] != '/' ||
+            strscpy(st->path, sizeof(st->path), v) < 0)
+                return -EBADMSG;
+        s->n_policy_files++;
+        return 0;
+}
+
 int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
-        const char *strings[] = { s->policy_name, s->policy_path, s->require, s->snapshot_root,
-                                  s->tap_prefix,  s->bridge,      s->nix_conf };
+        const char *strings[] = { s->policy_name, s->policy_path, s->require,  s->snapshot_root,
+                                  s->tap_prefix,  s->bridge,      s->nix_conf, s->policy_refused };
         size_t n = 0;
         int k;
 
@@ -82,6 +135,15 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
         }
         APPEND("\n");
+        for (unsigned i = 0; i < s->n_policy_files && i < AGENT_STATE_POLICY_FILES_MAX; i++) {
+                if (strchr(s->policy_files[i].path, '\n'))
+                        return -EINVAL;
+                APPEND("policy-file=%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%s\n",
+                       s->policy_files[i].ino, s->policy_files[i].size,
+                       s->policy_files[i].mtime_nsec, s->policy_files[i].path);
+        }
+        if (s->policy_refused[0])
+                APPEND("policy-refused=%s\n", s->policy_refused);
 #undef APPEND
         return 0;
 }
@@ -149,7 +211,7 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
                 S("policy-name", policy_name), S("policy-path", policy_path),
                 S("require", require),         S("snapshot-root", snapshot_root),
                 S("tap-prefix", tap_prefix),   S("bridge", bridge),
-                S("nix-conf", nix_conf),
+                S("nix-conf", nix_conf),       S("policy-refused", policy_refused),
 #undef S
         };
         unsigned u;
@@ -185,6 +247,8 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
                         return -EBADMSG;
         } else if (streq(key, "leased-tap-names"))
                 return parse_leased_tap_names(v, &s->leases, n_tap_names);
+        else if (streq(key, "policy-file"))
+                return parse_policy_file(v, s);
         return 0;
 }
 

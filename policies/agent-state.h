@@ -12,7 +12,17 @@
 
 #define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
 #define AGENT_STATE_FILE "agent.state"
-#define AGENT_STATE_TEXT_MAX 8192
+#define AGENT_STATE_TEXT_MAX 16384
+/* The policy in force as one INI file (no includes), in the runtime directory: what `check`
+ * judges by when the policy's files changed on disk since the agent loaded them. */
+#define AGENT_POLICY_COPY_FILE "policy-in-force.ini"
+#define AGENT_STATE_POLICY_FILES_MAX 16
+
+/* A policy file as the agent found it when it loaded the policy in force. */
+struct policy_file_stamp {
+        uint64_t ino, size, mtime_nsec;
+        char path[256];
+};
 
 struct agent_state {
         pid_t pid;
@@ -26,7 +36,19 @@ struct agent_state {
         char bridge[16];
         char nix_conf[256];
         struct lease_usage leases;
+        /* The files the policy in force was read from (main file and includes; none for a
+         * built-in profile), and why the agent refused those files since ("" = it did not). */
+        unsigned n_policy_files;
+        struct policy_file_stamp policy_files[AGENT_STATE_POLICY_FILES_MAX];
+        char policy_refused[512];
 };
+
+/* Stamp of the file at path now (stat, following symlinks as the loader does). */
+int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret);
+
+/* Is any of the files the agent loaded its policy from different now (changed, replaced,
+ * gone)? One stat per file, nothing parsed: `check` stays near-free when nothing changed. */
+bool agent_state_policy_changed(const struct agent_state *s);
 
 /* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()
  * ($HOSTTUNE_RUNTIME_DIR when set and not empty, else /run/hosttune). */

@@ -48,8 +48,8 @@ static bool scratch(const char *path) {
 /* Is path the agent's runtime directory itself, or one of its own files in it? The policy
  * must not point an output or a mount at them. */
 static bool agent_own(const char *path) {
-        static const char *const own[] = { "journal.", "leases.", "agent.state", "ready.json",
-                                           "lease.sock" };
+        static const char *const own[] = { "journal.",   "leases.",    "agent.state",
+                                           "ready.json", "lease.sock", "policy-in-force." };
         const char *name;
 
         if (streq(path, POLICY_DEFAULT_RUNTIME_DIR))

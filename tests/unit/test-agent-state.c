@@ -7,11 +7,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "lib/fsutil.h"
 #include "policies/apply/journal.h"
 
 static struct agent_state sample(void) {
@@ -144,11 +147,85 @@ static void test_policy_source(void **state) {
         assert_int_equal(agent_state_policy_source(&s, buf, sizeof(buf)), -ENOENT);
 }
 
+/* The files of the policy in force and a refusal travel through the state file, and
+ * agent_state_policy_changed() notices a file that changed (issue 12, point 10). */
+static void test_policy_files(void **state) {
+        struct agent_state s = sample(), p;
+        char buf[AGENT_STATE_TEXT_MAX], dir[] = "/tmp/test-agent-state.XXXXXX", path[64];
+        FILE *f;
+        (void) state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/p:1.ini", dir); /* a colon in the path */
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("[policy]\n", f);
+        fclose(f);
+        assert_int_equal(policy_file_stamp_read(path, &s.policy_files[0]), 0);
+        s.n_policy_files = 1;
+        strscpy(s.policy_refused, sizeof(s.policy_refused), "p.ini:3: mount: '/etc' is not");
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), 0);
+        assert_int_equal(agent_state_parse(buf, &p), 0);
+        assert_int_equal(p.n_policy_files, 1);
+        assert_string_equal(p.policy_files[0].path, path);
+        assert_true(p.policy_files[0].ino == s.policy_files[0].ino);
+        assert_true(p.policy_files[0].mtime_nsec == s.policy_files[0].mtime_nsec);
+        assert_string_equal(p.policy_refused, "p.ini:3: mount: '/etc' is not");
+        assert_false(agent_state_policy_changed(&p));
+
+        f = fopen(path, "a");
+        assert_non_null(f);
+        fputs("# changed\n", f);
+        fclose(f);
+        assert_true(agent_state_policy_changed(&p));
+        assert_int_equal(unlink(path), 0);
+        assert_true(agent_state_policy_changed(&p));
+        assert_int_equal(rmdir(dir), 0);
+
+        /* A malformed line is refused; a newline in the refusal cannot forge a line. */
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=1\n"
+                                           "policy-file=1:2:/x\n",
+                                           &p),
+                         -EBADMSG);
+        strscpy(s.policy_refused, sizeof(s.policy_refused), "a\npid=1");
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), -EINVAL);
+}
+
+/* Reachability by permission bits for an unprivileged uid (docs/dbus-api.md, "Who sees
+ * what"). */
+static void test_reachable(void **state) {
+        struct access_identity nobody = { .uid = 65534, .n_gids = 1, .gids = { 65534 } },
+                               root = { .uid = 0 };
+        char dir[] = "/tmp/test-reachable.XXXXXX", path[96];
+        (void) state;
+
+        assert_non_null(mkdtemp(dir)); /* 0700 */
+        snprintf(path, sizeof(path), "%s/file", dir);
+        assert_int_equal(close(open(path, O_CREAT | O_WRONLY, 0644)), 0);
+        assert_false(path_reachable_as(path, &nobody, false));
+        assert_true(path_reachable_as(path, &root, true));
+        assert_int_equal(chmod(dir, 0711), 0);
+        assert_true(path_reachable_as(path, &nobody, true));
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_true(path_reachable_as(path, &nobody, false));
+        assert_false(path_reachable_as(path, &nobody, true));
+        /* The group class applies to a member. */
+        assert_int_equal(chown(path, 0, 65534), 0);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_true(path_reachable_as(path, &nobody, true));
+        snprintf(path, sizeof(path), "%s/missing/deeper", dir);
+        assert_true(path_reachable_as(path, &nobody, true));
+        snprintf(path, sizeof(path), "%s/file", dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_live),          cmocka_unit_test(test_runtime_dir),
-                cmocka_unit_test(test_policy_source),
+                cmocka_unit_test(test_policy_source), cmocka_unit_test(test_policy_files),
+                cmocka_unit_test(test_reachable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
