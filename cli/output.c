@@ -16,11 +16,15 @@ void output_line(FILE *f, enum line_level level, const char *name, const char *r
                  const char *remedy) {
         static const char *const words[] = { "PASS", "INFO", "WARN", "FAIL" };
         static const char *const colours[] = { "\033[32m", "\033[2m", "\033[33m", "\033[1;31m" };
+        char text[2048];
 
+        /* Reasons quote files (nix.conf, policies) and interface names: no raw control
+         * characters for the terminal; the colours are ours. */
         fprintf(f, "%s%-4s%s  %-12s %s\n", use_colour ? colours[level] : "", words[level],
-                use_colour ? "\033[0m" : "", name, reason);
+                use_colour ? "\033[0m" : "", name, str_escape_control(reason, text, sizeof(text)));
         if (level != LINE_PASS && !isempty(remedy))
-                fprintf(f, "      %-12s remedy: %s\n", "", remedy);
+                fprintf(f, "      %-12s remedy: %s\n", "",
+                        str_escape_control(remedy, text, sizeof(text)));
 }
 
 int output_json(FILE *f, json_object *o) {
