@@ -65,7 +65,7 @@ int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret) {
 bool agent_state_policy_changed(const struct agent_state *s) {
         for (unsigned i = 0; i < s->n_policy_files && i < AGENT_STATE_POLICY_FILES_MAX; i++) {
                 const struct policy_file_stamp *was = &s->policy_files[i];
-                struct policy_file_stamp now;
+                struct policy_file_stamp now = { 0 };
 
                 if (policy_file_stamp_read(was->path, &now) < 0 || now.ino != was->ino ||
                     now.size != was->size || now.mtime_nsec != was->mtime_nsec)

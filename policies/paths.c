@@ -123,7 +123,7 @@ static const char *refused_input(const char *p) {
 }
 
 const char *policy_path_refused(enum policy_path_kind kind, const char *path) {
-        char p[POLICY_PATH_MAX];
+        char p[POLICY_PATH_MAX] = "";
 
         if (path[0] != '/' || !normalize(path, p, sizeof(p)))
                 return "must be an absolute path of at most 255 characters";

@@ -229,8 +229,8 @@ static int load(struct journal *j, char *msg, size_t size) {
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
-        doc = json_tokener_parse_ex(tok, text, (int) strlen(text));
-        if (!doc || json_tokener_get_parse_end(tok) < strlen(text)) {
+        doc = json_tokener_parse_ex(tok, text, (int) len);
+        if (!doc || json_tokener_get_parse_end(tok) < len) {
                 r = bad(msg, size, "not JSON (%s at byte %zu)",
                         doc ? "text after the document"
                             : json_tokener_error_desc(json_tokener_get_error(tok)),
@@ -248,7 +248,6 @@ static int load(struct journal *j, char *msg, size_t size) {
         r = check_schema(doc, msg, size);
         if (r < 0)
                 goto out;
-        r = -EBADMSG;
         if (!json_object_object_get_ex(doc, "entries", &entries)) {
                 r = bad(msg, size, "no \"entries\"");
                 goto out;
