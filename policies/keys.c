@@ -66,6 +66,24 @@ static const char *check_path_or_empty(const char *v) {
         return check_path_impl(v, true);
 }
 
+/* A file in node-feature-discovery's features.d, or "". NFD skips names that start with a dot
+ * (source/local/local.go, getFeaturesFromFiles): the agent stages the file under the dotted
+ * name, so the name itself must not be one. */
+static const char *check_nfd_features_file(const char *v) {
+        const char *base;
+
+        if (check_path_or_empty(v))
+                return check_path_or_empty(v);
+        if (!*v)
+                return NULL;
+        base = strrchr(v, '/') + 1;
+        if (!*base)
+                return "must name a file, not a directory";
+        if (base[0] == '.')
+                return "must not start with '.': node-feature-discovery ignores such files";
+        return NULL;
+}
+
 static const char *check_user_group_or_empty(const char *v) {
         if (!*v || user_group_name_valid(v))
                 return NULL;
@@ -955,6 +973,8 @@ const struct policy_key_def policy_key_defs[] = {
             check_path_or_empty, "Prometheus textfile"),
         STR("agent", "lease-group", POLICY_KEY_AGENT_LEASE_GROUP, lease_group,
             check_user_group_or_empty, "group allowed to take leases"),
+        STR("agent", "nfd-features-file", POLICY_KEY_AGENT_NFD_FEATURES_FILE, nfd_features_file,
+            check_nfd_features_file, "node-feature-discovery feature file the agent writes"),
 };
 
 const unsigned policy_n_key_defs = ELEMENTSOF(policy_key_defs);
@@ -1335,6 +1355,15 @@ int policy_finalize(struct policy_load *l) {
         if (p->ksm == 1 && has_requirement(p, REQ_KSM_OFF)) {
                 policy_load_error(l, p->origins[POLICY_KEY_MEMORY_KSM], "ksm",
                                   "ksm = yes contradicts the ksm-off requirement in [readiness]");
+                return -EINVAL;
+        }
+        /* The feature file's expiry-time is renewed at each re-probe; without re-probes the
+         * labels would outlive what was verified, or expire on a healthy host. */
+        if (p->nfd_features_file[0] && p->reprobe_interval_usec == 0) {
+                policy_load_error(l, p->origins[POLICY_KEY_AGENT_NFD_FEATURES_FILE],
+                                  "nfd-features-file",
+                                  "needs reprobe-interval above 0: each re-probe renews the "
+                                  "file's expiry-time");
                 return -EINVAL;
         }
         /* Tap names fit IFNAMSIZ by construction: a prefix of at most 11 characters and at most
