@@ -296,8 +296,7 @@ int cmd_machines_line(int argc, char **argv) {
                 return EXIT_NOT_READY;
         }
         if (r < 0) {
-                fprintf(stderr, "hosttune machines-line: %s\n",
-                        r == -EINVAL ? err : strerror(-r));
+                fprintf(stderr, "hosttune machines-line: %s\n", r == -EINVAL ? err : strerror(-r));
                 return r == -EINVAL ? EXIT_USAGE : EXIT_PROBE_FAILED;
         }
         printf("%s\n", line);

@@ -139,7 +139,8 @@ bool fleet_nfd_name_valid(const char *name) {
         if (!slash)
                 return false;
         pl = (size_t) (slash - name);
-        if (!dns_subdomain_valid(name, pl) || !label_word_valid(slash + 1, strlen(slash + 1), false))
+        if (!dns_subdomain_valid(name, pl) ||
+            !label_word_valid(slash + 1, strlen(slash + 1), false))
                 return false;
         /* nfd-master denies kubernetes.io and its subdomains except its own namespaces. */
         if (ns_is(name, pl, "kubernetes.io") || has_suffix(name, pl, ".kubernetes.io"))
@@ -314,7 +315,9 @@ static int list_append(struct list_args *a, const char *list, char sep) {
         const char seps[] = { sep, 0 };
         char item[256];
 
-        for (const char *s = list; s && *s;) {
+        if (!list)
+                return 0;
+        for (const char *s = list; *s;) {
                 size_t l = strcspn(s, seps);
                 int r;
 
@@ -323,8 +326,8 @@ static int list_append(struct list_args *a, const char *list, char sep) {
                         continue;
                 }
                 if (l == 0)
-                        return fail(a->err, a->errsize, -EINVAL, "%s: empty item in '%s'",
-                                    a->what, list);
+                        return fail(a->err, a->errsize, -EINVAL, "%s: empty item in '%s'", a->what,
+                                    list);
                 if (l >= sizeof(item))
                         return fail(a->err, a->errsize, -EINVAL, "%s: an item is too long",
                                     a->what);
@@ -341,8 +344,8 @@ static int list_append(struct list_args *a, const char *list, char sep) {
                         out_printf(a->o, "%s%s", a->o->len > a->field ? "," : "", item);
                 s += l;
                 if (*s && !*++s && sep != ' ')
-                        return fail(a->err, a->errsize, -EINVAL, "%s: empty item in '%s'",
-                                    a->what, list);
+                        return fail(a->err, a->errsize, -EINVAL, "%s: empty item in '%s'", a->what,
+                                    list);
         }
         return a->o->error;
 }
@@ -356,8 +359,8 @@ static int check_extra(const char *item, struct list_args *a) {
         return 0;
 }
 
-int fleet_machines_line(const struct fleet_machine *m, const char *verified, char *buf,
-                        size_t size, char *err, size_t errsize) {
+int fleet_machines_line(const struct fleet_machine *m, const char *verified, char *buf, size_t size,
+                        char *err, size_t errsize) {
         struct out o = { .buf = buf, .size = size };
         struct list_args a = { .o = &o, .err = err, .errsize = errsize };
         int r;

@@ -102,5 +102,5 @@ struct fleet_machine {
  * base64) or an extra feature that hosttune verifies itself (kvm, nixos-test, hugepages);
  * -ENXIO with err set when a mandatory feature is one hosttune verifies and it is not
  * verified here; -ENOBUFS. */
-int fleet_machines_line(const struct fleet_machine *m, const char *verified, char *buf,
-                        size_t size, char *err, size_t errsize);
+int fleet_machines_line(const struct fleet_machine *m, const char *verified, char *buf, size_t size,
+                        char *err, size_t errsize);

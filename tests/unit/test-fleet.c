@@ -32,8 +32,8 @@ static struct host_report *report_new(void) {
         r->hugetlb.supported = true;
         r->hugetlb.default_size = 2 * MiB;
         r->hugetlb.n_sizes = 2;
-        r->hugetlb.sizes[0] = (struct hugetlb_pool){ .page_size = 2 * MiB, .nr = 1024,
-                                                     .free = 1000, .resv = 10 };
+        r->hugetlb.sizes[0] =
+                (struct hugetlb_pool){ .page_size = 2 * MiB, .nr = 1024, .free = 1000, .resv = 10 };
         r->hugetlb.sizes[1] = (struct hugetlb_pool){ .page_size = GiB, .nr = 0 };
         r->net.n_taps = 8;
         r->btrfs.free_slots = 3;
@@ -155,31 +155,30 @@ static void test_nfd_format(void **state) {
         len = fleet_nfd_format(&v, UINT64_C(1796540400) * 1000000 + 999999, buf, sizeof(buf));
         assert_int_equal(len, (int) strlen(buf));
         assert_string_equal(
-                buf,
-                "# Written by hosttuned (hosttuned(8)) for node-feature-discovery: features\n"
-                "# this host was verified to provide, and the capacity of its pools. The\n"
-                "# agent renews the expiry at each re-probe; a stopped agent's labels lapse.\n"
-                "# +expiry-time=2026-12-06T07:00:00Z\n"
-                "hosttune.feature.node.kubernetes.io/ready=true\n"
-                "hosttune.feature.node.kubernetes.io/kvm=true\n"
-                "hosttune.feature.node.kubernetes.io/kvm-build-users=true\n"
-                "hosttune.feature.node.kubernetes.io/nixos-test=true\n"
-                "hosttune.feature.node.kubernetes.io/hugepages=true\n"
-                "hosttune.feature.node.kubernetes.io/rng=true\n"
-                "hosttune.feature.node.kubernetes.io/tun=true\n"
-                "hosttune.feature.node.kubernetes.io/userns=true\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-2M.total=1024\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-2M.free=1000\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-2M.reserved=10\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-2M.leased=0\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-2M.available=990\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-1G.total=0\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-1G.free=0\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-1G.reserved=0\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-1G.leased=0\n"
-                "hosttune.feature.node.kubernetes.io/hugepages-1G.available=0\n"
-                "hosttune.feature.node.kubernetes.io/taps.free=8\n"
-                "hosttune.feature.node.kubernetes.io/snapshot-slots.free=3\n");
+                buf, "# Written by hosttuned (hosttuned(8)) for node-feature-discovery: features\n"
+                     "# this host was verified to provide, and the capacity of its pools. The\n"
+                     "# agent renews the expiry at each re-probe; a stopped agent's labels lapse.\n"
+                     "# +expiry-time=2026-12-06T07:00:00Z\n"
+                     "hosttune.feature.node.kubernetes.io/ready=true\n"
+                     "hosttune.feature.node.kubernetes.io/kvm=true\n"
+                     "hosttune.feature.node.kubernetes.io/kvm-build-users=true\n"
+                     "hosttune.feature.node.kubernetes.io/nixos-test=true\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages=true\n"
+                     "hosttune.feature.node.kubernetes.io/rng=true\n"
+                     "hosttune.feature.node.kubernetes.io/tun=true\n"
+                     "hosttune.feature.node.kubernetes.io/userns=true\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-2M.total=1024\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-2M.free=1000\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-2M.reserved=10\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-2M.leased=0\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-2M.available=990\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-1G.total=0\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-1G.free=0\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-1G.reserved=0\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-1G.leased=0\n"
+                     "hosttune.feature.node.kubernetes.io/hugepages-1G.available=0\n"
+                     "hosttune.feature.node.kubernetes.io/taps.free=8\n"
+                     "hosttune.feature.node.kubernetes.io/snapshot-slots.free=3\n");
 
         /* Not ready, KVM lost: ready=false and no kvm lines at all. */
         r->kvm.usable = false;
@@ -198,9 +197,13 @@ static void test_nfd_format(void **state) {
  * pool size, every count at its maximum. */
 static void test_nfd_bounded(void **state) {
         static char buf[2 * FLEET_NFD_FILE_MAX];
-        struct fleet_view v = { .ready = true, .kvm = true, .kvm_build_users = true,
-                                .hugepages = true, .n_pools = HUGETLB_SIZES_MAX,
-                                .taps_free = UINT64_MAX, .snapshot_slots_free = UINT64_MAX };
+        struct fleet_view v = { .ready = true,
+                                .kvm = true,
+                                .kvm_build_users = true,
+                                .hugepages = true,
+                                .n_pools = HUGETLB_SIZES_MAX,
+                                .taps_free = UINT64_MAX,
+                                .snapshot_slots_free = UINT64_MAX };
         int n;
         (void) state;
 
@@ -229,8 +232,9 @@ static void test_machines_line(void **state) {
                                    .systems = "x86_64-linux,i686-linux",
                                    .max_jobs = 8,
                                    .speed_factor = 2 };
-        static const char *const bad_uris[] = { "ssh-ng://a b", "ssh-ng://a#b", "ssh-ng://a;b",
-                                                "-", "", "ssh-ng://a\tb" };
+        static const char *const bad_uris[] = {
+                "ssh-ng://a b", "ssh-ng://a#b", "ssh-ng://a;b", "-", "", "ssh-ng://a\tb"
+        };
         char buf[512], err[256];
         int n;
         (void) state;
@@ -242,7 +246,8 @@ static void test_machines_line(void **state) {
 
         /* Nothing verified, nothing extra: "-" for the empty list. */
         assert_true(line(&m, "", buf, sizeof(buf), err) > 0);
-        assert_string_equal(buf, "ssh-ng://builder-1.example.org x86_64-linux,i686-linux - 8 2 - - -");
+        assert_string_equal(buf,
+                            "ssh-ng://builder-1.example.org x86_64-linux,i686-linux - 8 2 - - -");
 
         m.ssh_key = "/etc/nix/builder_ed25519";
         m.extra_features = "big-parallel,benchmark,big-parallel";
