@@ -340,7 +340,7 @@ static int write_nfd_file(struct agent *a) {
         n = fleet_nfd_format(&v, expiry, text, sizeof(text));
         if (n < 0)
                 return n;
-        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return negative_errno();
         r = write_file_atomic_at(dfd, stage, text, (size_t) n, 0644);
