@@ -202,12 +202,13 @@ struct policy {
         char features_file[POLICY_PATH_MAX]; /* "" = <runtime dir>/nix.conf */
 
         /* [agent] */
-        uint64_t reprobe_interval_usec;          /* default 60 s; 0 = never */
-        bool revert_on_stop;                     /* default false */
-        bool reapply_on_drift;                   /* default false */
-        char metrics_file[POLICY_PATH_MAX];      /* "" = <runtime dir>/metrics.prom */
-        char lease_group[64];                    /* "" = root only */
-        char nfd_features_file[POLICY_PATH_MAX]; /* "" = none: node-feature-discovery file */
+        uint64_t reprobe_interval_usec;     /* default 60 s; 0 = never */
+        bool revert_on_stop;                /* default false */
+        bool reapply_on_drift;              /* default false */
+        char metrics_file[POLICY_PATH_MAX]; /* "" = <runtime dir>/metrics.prom */
+        char lease_group[64];               /* "" = root only */
+        /* The node-feature-discovery feature file the agent writes; "" = none. */
+        char nfd_features_file[POLICY_PATH_MAX];
 
         /* Where each key's value came from (line 0: the built-in default). */
         struct policy_origin origins[_POLICY_KEY_MAX];
