@@ -7,6 +7,7 @@
   pkgs,
   fixtures,
   evalConfig, # modules -> config, with the module and the NixOS stubs
+  evalConfigWith, # { nixpkgs, release } -> modules -> config
 }:
 let
   pkg = pkgs.hosttune;
@@ -36,6 +37,164 @@ let
     {
       services.hosttune.settings.hugepages.pool = "2G";
       services.hosttune.settings.readiness.require = [ "hugepages=2G" ];
+    }
+  ];
+  # Nix's system-features, against both ways nixpkgs has defined its default list
+  # (tests/nixpkgs/*/nixos/modules/config/nix.nix): what the module leaves, and what it warns about.
+  # In each case: nixpkgs variant -> expected features.
+  featureCase =
+    {
+      name,
+      modules ? [ ],
+      expected,
+      warning ? null,
+      included ? true,
+    }:
+    map (nixpkgs: {
+      name = "features-${name}-${nixpkgs}";
+      ini = "minimal";
+      inherit nixpkgs;
+      modules = [ enable ] ++ modules;
+      checks = config: [
+        # Order does not matter to Nix; duplicates are dropped.
+        (check "nix.settings.system-features" (lib.sort lib.lessThan expected.${nixpkgs}) (
+          lib.sort lib.lessThan config.nix.settings.system-features
+        ))
+        (
+          if warning == null then
+            check "no warning" [ ] config.warnings
+          else
+            check "one warning naming ${warning}" 1 (
+              builtins.length (lib.filter (w: lib.hasInfix warning w) config.warnings)
+            )
+        )
+        (check "the agent's nix.conf is included" (
+          if included then "!include /run/hosttune/nix.conf\n" else ""
+        ) config.nix.extraOptions)
+      ];
+    }) (builtins.attrNames expected);
+  userFile = "${toString ./cases.nix} (a user's module)";
+  featureCases = lib.concatMap featureCase [
+    {
+      # NixOS' list without kvm and nixos-test, whichever way nixpkgs defines it.
+      name = "default";
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+        ];
+        mkdefault = [
+          "benchmark"
+          "big-parallel"
+        ];
+      };
+    }
+    {
+      # A user's own feature lands, as NixOS itself would take it: merged with the default list
+      # by current nixpkgs, replacing it on NixOS 24.11 and earlier.
+      name = "user-addition";
+      modules = [
+        {
+          _file = userFile;
+          nix.settings.system-features = [ "uid-range" ];
+        }
+      ];
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+          "uid-range"
+        ];
+        mkdefault = [ "uid-range" ];
+      };
+    }
+    {
+      # A user who forces a list gets exactly that list (less kvm/nixos-test not written).
+      name = "user-force";
+      modules = [
+        {
+          _file = userFile;
+          nix.settings.system-features = lib.mkForce [
+            "uid-range"
+            "big-parallel"
+          ];
+        }
+      ];
+      expected = {
+        current = [
+          "uid-range"
+          "big-parallel"
+        ];
+        mkdefault = [
+          "uid-range"
+          "big-parallel"
+        ];
+      };
+    }
+    {
+      # kvm written by the user stays, and the warning names it and the user's file, not
+      # nixos-test (which only nixpkgs lists, and which goes).
+      name = "kvm-by-user";
+      modules = [
+        {
+          _file = userFile;
+          nix.settings.system-features = [ "kvm" ];
+        }
+      ];
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [ "kvm" ];
+      };
+      warning = "nix.settings.system-features in ${userFile} lists \"kvm\", so Nix claims it even when /dev/kvm is unusable";
+    }
+    {
+      name = "both-by-user";
+      modules = [
+        {
+          _file = userFile;
+          nix.settings.system-features = [
+            "nixos-test"
+            "kvm"
+          ];
+        }
+      ];
+      expected = {
+        current = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [
+          "nixos-test"
+          "kvm"
+        ];
+      };
+      warning = "lists \"nixos-test\" and \"kvm\", so Nix claims them";
+    }
+    {
+      # systemFeatures = false: NixOS' own list, untouched.
+      name = "not-managed";
+      modules = [ { services.hosttune.nixIntegration.systemFeatures = false; } ];
+      included = false;
+      expected = {
+        current = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+      };
     }
   ];
 in
@@ -277,29 +436,6 @@ in
     }
 
     {
-      name = "kvm-kept-by-user";
-      ini = "minimal";
-      modules = [
-        enable
-        {
-          nix.settings.system-features = [
-            "nixos-test"
-            "kvm"
-          ];
-        }
-      ];
-      checks = config: [
-        (check "the user's definition wins" [
-          "nixos-test"
-          "kvm"
-        ] config.nix.settings.system-features)
-        (check "a warning says kvm and nixos-test are still claimed" 1 (
-          builtins.length (lib.filter (w: lib.hasInfix "still lists \"nixos-test\" and \"kvm\"" w) config.warnings)
-        ))
-      ];
-    }
-
-    {
       name = "microvm-host";
       ini = "minimal";
       modules = [
@@ -433,7 +569,8 @@ in
         ))
       ];
     }
-  ];
+  ]
+  ++ featureCases;
 
   bad = {
     unknown-requirement = {

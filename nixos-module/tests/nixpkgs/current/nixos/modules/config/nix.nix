@@ -1,0 +1,85 @@
+# Stand-in for nixpkgs' nixos/modules/config/nix.nix at NixOS/nixpkgs
+# 2680ad0cfc17b68f4b56f5a7788c78040563105c (lib 26.11pre, the revision flake.nix pins), reduced to
+# what services.hosttune reads or writes: nix.extraOptions and nix.settings (the freeform
+# semanticConfType, system-features, extra-sandbox-paths, sandbox), with upstream's types,
+# defaults and priorities. It lies at the upstream path on purpose: the module tells nixpkgs' own
+# definition of system-features from a user's by that path.
+#
+# The behaviour it models is the one nixpkgs PR 383052 (2025-02-18) introduced and NixOS 25.05
+# and later have: the default list is the option's default *and* a definition at normal priority,
+# so a user's `nix.settings.system-features = [ ... ]` is merged with it (not replacing it).
+# ../../../../mkdefault/nixos/modules/config/nix.nix is the older form.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  cfg = config.nix;
+
+  defaultSystemFeatures = [
+    "nixos-test"
+    "benchmark"
+    "big-parallel"
+    "kvm"
+  ]
+  ++ lib.optionals (pkgs.stdenv.hostPlatform ? gcc.arch) (
+    [ "gccarch-${pkgs.stdenv.hostPlatform.gcc.arch}" ]
+    ++ map (x: "gccarch-${x}") (
+      lib.systems.architectures.inferiors.${pkgs.stdenv.hostPlatform.gcc.arch} or [ ]
+    )
+  );
+
+  semanticConfType =
+    let
+      confAtom =
+        types.nullOr (
+          types.oneOf [
+            types.bool
+            types.int
+            types.float
+            types.str
+            types.path
+            types.package
+          ]
+        )
+        // {
+          description = "Nix config atom (null, bool, int, float, str, path or package)";
+        };
+    in
+    types.attrsOf (types.either confAtom (types.listOf confAtom));
+in
+{
+  options.nix = {
+    extraOptions = mkOption {
+      type = types.lines;
+      default = "";
+    };
+    settings = mkOption {
+      default = { };
+      type = types.submodule {
+        freeformType = semanticConfType;
+        options = {
+          sandbox = mkOption {
+            type = types.either types.bool (types.enum [ "relaxed" ]);
+            default = true;
+          };
+          extra-sandbox-paths = mkOption {
+            type = types.listOf types.str;
+            default = [ ];
+          };
+          system-features = mkOption {
+            type = types.listOf types.str;
+            default = defaultSystemFeatures;
+          };
+        };
+      };
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    nix.settings.system-features = defaultSystemFeatures;
+  };
+}
