@@ -228,6 +228,12 @@ let
   ]
   ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir;
 
+  # NixOS accepts Type = notify-reload from 24.05 on (nixpkgs PR 288821, 2024-02-14; its
+  # checkService rejects the value before); older releases get Type = notify with a reload
+  # command. nixos-unstable between the 24.05 version bump (November 2023) and that PR is not
+  # told apart from 24.05.
+  notifyReload = lib.versionAtLeast config.system.nixos.release "24.05";
+
   # --- Nix's own system-features -----------------------------------------------------------------
   # NixOS puts "kvm" and "nixos-test" into nix.settings.system-features unconditionally; the agent's
   # nix.conf adds both once /dev/kvm is verified usable by Nix build users (a NixOS test needs both;
@@ -602,14 +608,21 @@ in
         reloadTriggers = [ policyFile ];
         unitConfig.RequiresMountsFor = [ snapshotRoot ] ++ optional (hugetlbfsMount != null) hugetlbfsMount;
         serviceConfig = {
-          Type = "notify-reload";
+          Type = if notifyReload then "notify-reload" else "notify";
           ExecStart = "${cfg.package}/sbin/hosttuned --policy ${policyPath}";
-          # The reload itself is notify-reload's SIGHUP (the agent answers RELOADING=1 ...
+          # notify-reload: the reload itself is the SIGHUP (the agent answers RELOADING=1 ...
           # READY=1, which systemd waits for). ExecReload= only validates the new policy, so a
           # bad one fails `systemctl reload` and shows file:line in the switch output: it must
           # not reload as well, since systemd runs it besides sending the signal (systemd 254:
           # both; later: ExecReload= first, then the signal), which would reload twice.
-          ExecReload = "${cfg.package}/bin/hosttune policy validate ${policyPath}";
+          # Before NixOS 24.05: `hosttune reload`, the agent's Reload over D-Bus, which returns
+          # once the new policy is applied (so systemd waits for it too) and fails with the
+          # rejection's file:line.
+          ExecReload =
+            if notifyReload then
+              "${cfg.package}/bin/hosttune policy validate ${policyPath}"
+            else
+              "${cfg.package}/bin/hosttune reload";
           BusName = "org.hosttune.Agent1";
           Restart = "on-failure";
           # The first apply may grow a hugepage pool with compaction for up to [hugepages]

@@ -31,7 +31,7 @@ let
         ../default.nix
         { _module.args.pkgs = pkgs; }
       ]
-      ++ lib.optional (release != null) { system.nixos.release = release; }
+      ++ lib.optional (release != null) { _module.args.nixosRelease = release; }
       ++ modules;
     }).config;
   evalConfig = evalConfigWith { };

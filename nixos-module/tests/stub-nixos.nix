@@ -242,7 +242,8 @@ in
     system.nixos.release = mkOption {
       readOnly = true;
       type = types.str;
-      default = lib.trivial.release;
+      # eval.nix picks another release through _module.args (the option is read-only).
+      default = config._module.args.nixosRelease or lib.trivial.release;
     };
 
     # nixos/modules/config/users-groups.nix
