@@ -315,16 +315,12 @@ let
         hlib.requirementError t
     ) (lib.optionals (cfg.settings.readiness.require != null) cfg.settings.readiness.require)
   );
-  badPoolKeys = concatMap (
-    name:
-    concatMap (
-      key:
-      let
-        v = settingsSections.${name}.${key} or null;
-      in
-      optional (v != null && !(builtins.isString v && hlib.isSize v) && !(builtins.isInt v && v >= 0)) "${name}.${key} = ${builtins.toJSON v}"
-    ) [ "pool" "max" ]
-  ) (filter (n: hasPrefix "hugepages-" n) (builtins.attrNames settingsSections));
+  # Every section, key and value of `settings` against the policy loader's own key table
+  # (policy-keys.json: `hosttune policy keys --json`, checked in, and compared with the binary's by
+  # tests/integration/test-nixos-module.sh), so a typo fails evaluation, cross builds included,
+  # where validatePolicy cannot run the validator.
+  policyKeys = builtins.fromJSON (builtins.readFile ./policy-keys.json);
+  keyErrors = hlib.settingsErrors policyKeys settingsStrings;
 in
 {
   imports = [ featuresModule ];
@@ -536,8 +532,8 @@ in
           message = "services.hosttune.settings.readiness.require: ${concatStringsSep "; " badRequirements}";
         }
         {
-          assertion = badPoolKeys == [ ];
-          message = "services.hosttune.settings: not a size (2G, 512M, 10%, or a page count): ${concatStringsSep ", " badPoolKeys}";
+          assertion = keyErrors == [ ];
+          message = concatStringsSep "\n- " (map (e: "services.hosttune.settings.${e}") keyErrors);
         }
         {
           assertion = !(settingsSections ? policy.include);

@@ -649,7 +649,71 @@ in
         enable
         { services.hosttune.settings."hugepages-1G".pool = "lots"; }
       ];
-      error = "not a size (2G, 512M, 10%, or a page count): hugepages-1G.pool = \"lots\"";
+      error = "services.hosttune.settings.hugepages-1G.pool = \"lots\": 'lots' is not a size (2G, 512M), a count of pages (1024), a percentage of RAM (25%) or none";
+    };
+    # Keys and values outside the typed options, checked against the C key table at evaluation.
+    max-not-a-size = {
+      modules = [
+        enable
+        { services.hosttune.settings.hugepages.max = "lots"; }
+      ];
+      error = "services.hosttune.settings.hugepages.max = \"lots\": 'lots' is not a size (2G, 512M), a count of pages (1024), a percentage of RAM (25%) or none";
+    };
+    unknown-section = {
+      modules = [
+        enable
+        { services.hosttune.settings.bogus.key = 1; }
+      ];
+      error = "services.hosttune.settings.bogus.key = \"1\": unknown section [bogus] (known: policy, readiness, hugepages, hugepages-SIZE";
+    };
+    misspelt-key = {
+      modules = [
+        enable
+        { services.hosttune.settings.net.tapz = 4; }
+      ];
+      error = "services.hosttune.settings.net.tapz = \"4\": unknown key in [net] (known: bridge, taps, tap-prefix, owner, multi-queue, vnet-hdr)";
+    };
+    bad-bool = {
+      modules = [
+        enable
+        { services.hosttune.settings.snapshots.nocow = "perhaps"; }
+      ];
+      error = "services.hosttune.settings.snapshots.nocow = \"perhaps\": 'perhaps' is not a boolean (yes or no)";
+    };
+    bad-choice = {
+      modules = [
+        enable
+        { services.hosttune.settings.memory.thp = "sometimes"; }
+      ];
+      error = "services.hosttune.settings.memory.thp = \"sometimes\": 'sometimes' is not one of always, madvise, never, keep";
+    };
+    int-out-of-range = {
+      modules = [
+        enable
+        { services.hosttune.settings.memory.swappiness = 300; }
+      ];
+      error = "services.hosttune.settings.memory.swappiness = \"300\": '300' is not a number from 0 to 200, or keep";
+    };
+    bad-duration = {
+      modules = [
+        enable
+        { services.hosttune.settings.agent.reprobe-interval = "2 days"; }
+      ];
+      error = "services.hosttune.settings.agent.reprobe-interval = \"2 days\": '2 days' is not a duration up to 86400s";
+    };
+    bad-page-size-section = {
+      modules = [
+        enable
+        { services.hosttune.settings."hugepages-3M".pool = "1G"; }
+      ];
+      error = "services.hosttune.settings.hugepages-3M.pool = \"1G\": [hugepages-3M]: '3M' is not a hugepage size";
+    };
+    bad-sysctl-key = {
+      modules = [
+        enable
+        { services.hosttune.settings.sysctl."fs.file-max" = 1000; }
+      ];
+      error = "services.hosttune.settings.sysctl.fs.file-max = \"1000\": only keys under vm., kernel. and net. may be set";
     };
     profile-not-shipped = {
       modules = [

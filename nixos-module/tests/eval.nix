@@ -174,6 +174,22 @@ in
       file
     ])).services.hosttune.policyText;
 
+  # The module's evaluation-time verdict on one key each: { section, key, value (INI text) } ->
+  # the list of errors (empty when accepted), for comparison with `hosttune policy validate`.
+  keyVerdicts =
+    { samplesFile }:
+    let
+      hlib = import ../lib.nix { inherit lib; };
+      table = builtins.fromJSON (builtins.readFile ../policy-keys.json);
+    in
+    map (
+      s:
+      s
+      // {
+        errors = hlib.settingsErrors table { ${s.section}.${s.key} = s.value; };
+      }
+    ) (builtins.fromJSON (builtins.readFile samplesFile));
+
   formats = pkgs.formatsSource;
   good = map runGood (map withVariant cases.good);
   bad = lib.mapAttrs (

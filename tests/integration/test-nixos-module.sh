@@ -132,6 +132,22 @@ tokens() { nix-instantiate --eval --strict --json -E \
 assert_eq "tokens without a value (readiness.c vs lib.nix)" "$c_plain" "$(tokens plainRequirements)"
 assert_eq "tokens with a value (readiness.c vs lib.nix)" "$c_valued" "$(tokens valuedRequirements)"
 
+# --- the key table the module checks settings against is the binary's own ----------------------------
+"$HOSTTUNE" policy keys --json >"$T_TMP/keys.json" || fail "hosttune policy keys --json failed"
+diff -u "$HOSTTUNE_SRC/nixos-module/policy-keys.json" "$T_TMP/keys.json" ||
+	fail "nixos-module/policy-keys.json is stale: regenerate it with 'make nixos-module/policy-keys.json'"
+ok "nixos-module/policy-keys.json equals 'hosttune policy keys --json' ($(grep -c '"section"' "$T_TMP/keys.json") keys)"
+# Every value syntax of the table is one the module knows (or one a typed option checks).
+syntaxes=$(python3 -c 'import json,sys; print(" ".join(sorted({k["syntax"] for k in json.load(open(sys.argv[1]))["keys"]})))' "$T_TMP/keys.json")
+for syn in $syntaxes; do
+	case $syn in
+	requirements | include | sysctl) continue ;; # own checks: readiness.require, policy.include, sysctlKeyError
+	esac
+	grep -Eq "^ *(\"$syn\"|$syn) =" "$HOSTTUNE_SRC/nixos-module/lib.nix" ||
+		fail "value syntax '$syn' of the key table is not checked by nixos-module/lib.nix"
+done
+ok "every value syntax of the key table is checked at evaluation: $syntaxes"
+
 # --- flake.nix and package.nix wiring, against a stand-in nixpkgs -----------------------------------
 mkdir -p "$T_TMP/nixpkgs/pkgs/pkgs-lib"
 echo "{ lib, pkgs }: { ini = (import $tests/stub-pkgs.nix { inherit lib; }).formats.ini; }" \
