@@ -553,6 +553,33 @@ in
     }
 
     {
+      # The same policy on NixOS 23.11: the unit test-nixos-agent-unit-notify.sh runs under
+      # Debian 12's systemd 252 (Type = notify, the reload through `hosttune reload`).
+      name = "container-23.11";
+      ini = "container";
+      release = "23.11";
+      modules = [
+        enable
+        {
+          services.hosttune = {
+            profile = null;
+            group = "ci-runners";
+            metrics.textfileDir = "/var/lib/node-exporter-textfiles";
+            settings = {
+              readiness.require = [
+                "tun"
+                "taps=2"
+              ];
+              net.taps = 2;
+              agent.reprobe-interval = "5s";
+            };
+          };
+        }
+      ];
+      checks = config: [ (check "Type" "notify" (svc config).serviceConfig.Type) ];
+    }
+
+    {
       name = "custom-group";
       modules = [
         enable
