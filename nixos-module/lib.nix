@@ -26,10 +26,11 @@ let
     splitString
     ;
 
-  # Digits to an integer; leading zeros are fine (fromJSON rejects them).
-  digitsToInt =
-    s:
-    foldl' (acc: c: acc * 10 + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+  # Digits of a base (10, or 8 for modes) to an integer; leading zeros are fine (fromJSON rejects
+  # them).
+  digitsInBase =
+    base: s: foldl' (acc: c: acc * base + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+  digitsToInt = digitsInBase 10;
 
   unitShift = {
     K = 10;
@@ -308,8 +309,7 @@ rec {
 
   # --- every key against the C key table ----------------------------------------------------------
 
-  # Octal digits to an integer.
-  octalToInt = s: foldl' (acc: c: acc * 8 + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+  octalToInt = digitsInBase 8;
 
   # What is wrong with the INI value v of a key whose table entry is d (policy-keys.json, exported
   # from policies/keys.c), in the words of the C loader; null when nothing is. Syntax the table

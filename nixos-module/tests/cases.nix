@@ -27,6 +27,24 @@ let
       "reloadTriggers"
     ];
 
+  # The system of the container tests (test-nixos-agent-unit*.sh).
+  containerModule = {
+    services.hosttune = {
+      profile = null;
+      # A group of its own: the container test also checks the bus policy made for it.
+      group = "ci-runners";
+      metrics.textfileDir = "/var/lib/node-exporter-textfiles";
+      settings = {
+        readiness.require = [
+          "tun"
+          "taps=2"
+        ];
+        net.taps = 2;
+        agent.reprobe-interval = "5s";
+      };
+    };
+  };
+
   # Two systems that differ only in `settings`.
   switchBefore = evalConfig [
     enable
@@ -74,6 +92,13 @@ let
       ];
     }) (builtins.attrNames expected);
   userFile = "${toString ./cases.nix} (a user's module)";
+  # A user's module (its own file name, so the warning can be seen to name it) listing features.
+  byUser = features: [
+    {
+      _file = userFile;
+      nix.settings.system-features = features;
+    }
+  ];
   featureCases = lib.concatMap featureCase [
     {
       # NixOS' list without kvm and nixos-test, whichever way nixpkgs defines it.
@@ -93,12 +118,7 @@ let
       # A user's own feature lands, as NixOS itself would take it: merged with the default list
       # by current nixpkgs, replacing it on NixOS 24.11 and earlier.
       name = "user-addition";
-      modules = [
-        {
-          _file = userFile;
-          nix.settings.system-features = [ "uid-range" ];
-        }
-      ];
+      modules = byUser [ "uid-range" ];
       expected = {
         current = [
           "benchmark"
@@ -111,15 +131,12 @@ let
     {
       # A user who forces a list gets exactly that list (less kvm/nixos-test not written).
       name = "user-force";
-      modules = [
-        {
-          _file = userFile;
-          nix.settings.system-features = lib.mkForce [
-            "uid-range"
-            "big-parallel"
-          ];
-        }
-      ];
+      modules = byUser (
+        lib.mkForce [
+          "uid-range"
+          "big-parallel"
+        ]
+      );
       expected = {
         current = [
           "uid-range"
@@ -135,12 +152,7 @@ let
       # kvm written by the user stays, and the warning names it and the user's file, not
       # nixos-test (which only nixpkgs lists, and which goes).
       name = "kvm-by-user";
-      modules = [
-        {
-          _file = userFile;
-          nix.settings.system-features = [ "kvm" ];
-        }
-      ];
+      modules = byUser [ "kvm" ];
       expected = {
         current = [
           "benchmark"
@@ -153,14 +165,9 @@ let
     }
     {
       name = "both-by-user";
-      modules = [
-        {
-          _file = userFile;
-          nix.settings.system-features = [
-            "nixos-test"
-            "kvm"
-          ];
-        }
+      modules = byUser [
+        "nixos-test"
+        "kvm"
       ];
       expected = {
         current = [
@@ -529,22 +536,7 @@ in
       name = "container";
       modules = [
         enable
-        {
-          services.hosttune = {
-            profile = null;
-            # A group of its own: the container test also checks the bus policy made for it.
-            group = "ci-runners";
-            metrics.textfileDir = "/var/lib/node-exporter-textfiles";
-            settings = {
-              readiness.require = [
-                "tun"
-                "taps=2"
-              ];
-              net.taps = 2;
-              agent.reprobe-interval = "5s";
-            };
-          };
-        }
+        containerModule
       ];
       checks = config: [
         (check "extra-sandbox-paths" [ "/dev/net/tun?" ] config.nix.settings.extra-sandbox-paths)
@@ -560,21 +552,7 @@ in
       release = "23.11";
       modules = [
         enable
-        {
-          services.hosttune = {
-            profile = null;
-            group = "ci-runners";
-            metrics.textfileDir = "/var/lib/node-exporter-textfiles";
-            settings = {
-              readiness.require = [
-                "tun"
-                "taps=2"
-              ];
-              net.taps = 2;
-              agent.reprobe-interval = "5s";
-            };
-          };
-        }
+        containerModule
       ];
       checks = config: [ (check "Type" "notify" (svc config).serviceConfig.Type) ];
     }

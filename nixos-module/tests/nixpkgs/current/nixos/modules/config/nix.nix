@@ -16,70 +16,16 @@
   ...
 }:
 let
-  inherit (lib) mkOption types;
   cfg = config.nix;
-
-  defaultSystemFeatures = [
-    "nixos-test"
-    "benchmark"
-    "big-parallel"
-    "kvm"
-  ]
-  ++ lib.optionals (pkgs.stdenv.hostPlatform ? gcc.arch) (
-    [ "gccarch-${pkgs.stdenv.hostPlatform.gcc.arch}" ]
-    ++ map (x: "gccarch-${x}") (
-      lib.systems.architectures.inferiors.${pkgs.stdenv.hostPlatform.gcc.arch} or [ ]
-    )
-  );
-
-  semanticConfType =
-    let
-      confAtom =
-        types.nullOr (
-          types.oneOf [
-            types.bool
-            types.int
-            types.float
-            types.str
-            types.path
-            types.package
-          ]
-        )
-        // {
-          description = "Nix config atom (null, bool, int, float, str, path or package)";
-        };
-    in
-    types.attrsOf (types.either confAtom (types.listOf confAtom));
+  nix = import ../../../../nix-options.nix {
+    inherit lib pkgs;
+    withDefault = true;
+  };
 in
 {
-  options.nix = {
-    extraOptions = mkOption {
-      type = types.lines;
-      default = "";
-    };
-    settings = mkOption {
-      default = { };
-      type = types.submodule {
-        freeformType = semanticConfType;
-        options = {
-          sandbox = mkOption {
-            type = types.either types.bool (types.enum [ "relaxed" ]);
-            default = true;
-          };
-          extra-sandbox-paths = mkOption {
-            type = types.listOf types.str;
-            default = [ ];
-          };
-          system-features = mkOption {
-            type = types.listOf types.str;
-            default = defaultSystemFeatures;
-          };
-        };
-      };
-    };
-  };
+  options.nix = nix.options;
 
   config = lib.mkIf cfg.enable {
-    nix.settings.system-features = defaultSystemFeatures;
+    nix.settings.system-features = nix.defaultSystemFeatures;
   };
 }
