@@ -467,6 +467,24 @@ in
     }
 
     {
+      # NixOS' own zram swap next to a policy that manages zram: they would fight over the device.
+      name = "zram-twice";
+      modules = [
+        enable
+        {
+          services.hosttune.settings.zram.size = "25%";
+          zramSwap.enable = true;
+        }
+      ];
+      checks = config: [
+        (check "a warning about zramSwap.enable" 1 (
+          builtins.length (lib.filter (lib.hasInfix "zramSwap.enable is set too") config.warnings)
+        ))
+        (check "the zram module is loaded for the agent" [ "zram" ] config.boot.kernelModules)
+      ];
+    }
+
+    {
       name = "microvm-host";
       ini = "minimal";
       modules = [

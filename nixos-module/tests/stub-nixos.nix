@@ -238,6 +238,12 @@ in
       default = true;
     };
 
+    # nixos/modules/config/zram.nix: read, for a warning when both manage zram.
+    zramSwap.enable = mkOption {
+      type = types.bool;
+      default = false;
+    };
+
     # nixos/modules/misc/version.nix: the module picks the unit's Type by it.
     system.nixos.release = mkOption {
       readOnly = true;
