@@ -57,8 +57,9 @@ let
       services.hosttune.settings.readiness.require = [ "hugepages=2G" ];
     }
   ];
-  # Nix's system-features, against both ways nixpkgs has defined its default list
-  # (tests/nixpkgs/*/nixos/modules/config/nix.nix): what the module leaves, and what it warns about.
+  # Nix's system-features, against every way nixpkgs has defined its default list
+  # (tests/nixpkgs/*/nixos/modules/config/nix.nix: current, mkdefault for NixOS 24.11 and earlier,
+  # optiondefault for early-2025 unstable): what the module leaves, and what it warns about.
   # In each case: nixpkgs variant -> expected features.
   featureCase =
     {
@@ -112,6 +113,10 @@ let
           "benchmark"
           "big-parallel"
         ];
+        optiondefault = [
+          "benchmark"
+          "big-parallel"
+        ];
       };
     }
     {
@@ -126,6 +131,7 @@ let
           "uid-range"
         ];
         mkdefault = [ "uid-range" ];
+        optiondefault = [ "uid-range" ];
       };
     }
     {
@@ -146,6 +152,10 @@ let
           "uid-range"
           "big-parallel"
         ];
+        optiondefault = [
+          "uid-range"
+          "big-parallel"
+        ];
       };
     }
     {
@@ -160,6 +170,7 @@ let
           "kvm"
         ];
         mkdefault = [ "kvm" ];
+        optiondefault = [ "kvm" ];
       };
       warning = "nix.settings.system-features in ${userFile} lists \"kvm\", so Nix claims it even when /dev/kvm is unusable";
     }
@@ -180,6 +191,10 @@ let
           "nixos-test"
           "kvm"
         ];
+        optiondefault = [
+          "nixos-test"
+          "kvm"
+        ];
       };
       warning = "lists \"nixos-test\" and \"kvm\", so Nix claims them";
     }
@@ -196,6 +211,12 @@ let
           "kvm"
         ];
         mkdefault = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        optiondefault = [
           "nixos-test"
           "benchmark"
           "big-parallel"

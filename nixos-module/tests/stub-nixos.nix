@@ -1,10 +1,13 @@
 # The NixOS options services.hosttune writes to or reads, declared with the types NixOS gives them,
 # so lib.evalModules checks the module's definitions the way a real NixOS evaluation would,
-# without the nixpkgs package set. Transcribed for NixOS/nixpkgs
-# 2680ad0cfc17b68f4b56f5a7788c78040563105c (lib 26.11pre; the revision flake.nix pins); the
-# upstream file of each option is named where it is declared below. nix.settings and
-# nix.extraOptions are in nixpkgs/*/nixos/modules/config/nix.nix, one stand-in for each way
-# nixpkgs has defined the default system-features (eval.nix picks one).
+# without the nixpkgs package set. They stand for NixOS/nixpkgs
+# 2680ad0cfc17b68f4b56f5a7788c78040563105c (lib 26.11pre, as the vendored lib the tests run with;
+# the revision flake.nix pins); the upstream file of each option is named where it is declared
+# below. That revision's files could not be read here one by one (nixpkgs is too large to fetch
+# onto these machines), so each declaration was compared with the newest copy of its file that
+# could be read; flake.nix's `nixos-eval` check evaluates the module in the real NixOS of that
+# revision. nix.settings and nix.extraOptions are in nixpkgs/*/nixos/modules/config/nix.nix, one
+# stand-in for each way nixpkgs has defined the default system-features (eval.nix picks one).
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;

@@ -96,9 +96,9 @@ for f in kvm nixos-test hugepages big-parallel; do
 	has_word $f "$features" || fail "$f missing once the agent verified it: $features"
 done
 ok "with the agent's file Nix advertises: $features"
-# Both ways nixpkgs has defined its default features (nixos-module/tests/nixpkgs/*): Nix reads no
+# Every way nixpkgs has defined its default features (nixos-module/tests/nixpkgs/*): Nix reads no
 # kvm and no nixos-test, and a user's own feature.
-for variant in current mkdefault; do
+for variant in current mkdefault optiondefault; do
 	features=$(nix_show features-default-$variant system-features)
 	if has_word kvm "$features" || has_word nixos-test "$features"; then
 		fail "nixpkgs $variant: Nix claims kvm/nixos-test before the agent verified them: $features"

@@ -7,7 +7,9 @@
 #
 # The behaviour it models is the one nixpkgs PR 383052 (2025-02-18) introduced and NixOS 25.05
 # and later have: the default list is the option's default *and* a definition at normal priority,
-# so a user's `nix.settings.system-features = [ ... ]` is merged with it (not replacing it).
+# so a user's `nix.settings.system-features = [ ... ]` is merged with it (not replacing it). (Read
+# from a copy of the upstream file with that form; the pinned revision's own copy could not be
+# read here, see ../../../../../stub-nixos.nix.)
 # ../../../../mkdefault/nixos/modules/config/nix.nix is the older form.
 {
   config,
