@@ -17,7 +17,8 @@ let
 
   # nixpkgs: which stand-in of nixos/modules/config/nix.nix ("current": a plain definition of the
   # default system-features, as nixpkgs since PR 383052 has it; "mkdefault": NixOS 24.11 and
-  # earlier); release: the NixOS release (system.nixos.release), null for lib's own.
+  # earlier; "optiondefault": unstable of early 2025); release: the NixOS release
+  # (system.nixos.release), null for lib's own.
   evalConfigWith =
     {
       nixpkgs ? "current",
