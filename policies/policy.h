@@ -287,6 +287,11 @@ uint64_t policy_size_resolve(const struct policy_size *s, uint64_t mem_total);
 char *policy_to_ini(const struct policy *p);
 char *policy_to_json(const struct policy *p);
 
+/* The key table (sections, keys, value syntax and limits) as JSON text, schema
+ * hosttune.policy-keys/1 (docs/json-schema.md), for checks outside C such as the NixOS module's.
+ * Returns a malloc'd string or NULL when out of memory. */
+char *policy_keys_to_json(void);
+
 /* "file:line" of an origin ("built-in default" for line 0). */
 char *policy_origin_format(const struct policy *p, struct policy_origin o, char *buf, size_t size);
 
