@@ -18,6 +18,7 @@ let
     filter
     filterAttrs
     hasPrefix
+    hasSuffix
     isBool
     isList
     mapAttrs
@@ -439,6 +440,18 @@ rec {
             null;
         path = if v == "" then "must not be empty" else lib.mapNullable (m: "${quoted} ${m}") pathError;
         "path-or-empty" = if v == "" then null else lib.mapNullable (m: "${quoted} ${m}") pathError;
+        # policies/keys.c check_nfd_features_file: NFD skips dot files, the agent stages under one.
+        "nfd-features-file" =
+          if v == "" then
+            null
+          else if pathError != null then
+            "${quoted} ${pathError}"
+          else if hasSuffix "/" v then
+            "${quoted} must name a file, not a directory"
+          else if hasPrefix "." (baseNameOf v) then
+            "${quoted} must not start with '.': node-feature-discovery ignores such files"
+          else
+            null;
         "user-or-group-or-empty" =
           if userOk then null else "${quoted} is not a valid user or group name (letters, digits, '_', '.', '-'; starting with a letter or '_'; at most 31 characters) or numeric id";
         "ifname-or-empty" = if v == "" then null else lib.mapNullable (m: "${quoted} ${m}") (ifnameError 15);

@@ -989,6 +989,7 @@ const char *policy_key_syntax(const struct policy_key_def *d) {
                 { check_text, "text" },
                 { check_path, "path" },
                 { check_path_or_empty, "path-or-empty" },
+                { check_nfd_features_file, "nfd-features-file" },
                 { check_user_group_or_empty, "user-or-group-or-empty" },
                 { check_ifname_or_empty, "ifname-or-empty" },
                 { check_tap_prefix, "tap-prefix" },

@@ -86,6 +86,7 @@ samples = {
     ("nix", "conf"): ["/etc/nix/nix.conf", ""],
     ("agent", "reprobe-interval"): ["30s", "1d"],
     ("agent", "metrics-file"): ["/var/lib/x.prom", ""],
+    ("agent", "nfd-features-file"): ["/etc/kubernetes/node-feature-discovery/features.d/hosttune", "", "/etc/nfd/features.d/", "/etc/nfd/.hidden", "rel"],
     ("agent", "lease-group"): ["hosttune", ""],
     ("agent", "revert-on-stop"): ["no", "nope"],
     ("sysctl", "vm.dirty_ratio"): ["10"],
