@@ -226,7 +226,13 @@ let
     stateDir
     snapshotRoot
   ]
-  ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir;
+  ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir
+  ++ optional (nfdFeaturesDir != null) nfdFeaturesDir;
+
+  # [agent] nfd-features-file: the agent stages the file beside its name and renames it (atomic
+  # for nfd-worker's reads), so the unit must be able to write that directory.
+  nfdFeaturesFile = (settingsSections.agent or { }).nfd-features-file or "";
+  nfdFeaturesDir = if nfdFeaturesFile == "" then null else dirOf nfdFeaturesFile;
 
   # NixOS accepts Type = notify-reload from 24.05 on (nixpkgs PR 288821, 2024-02-14; its
   # checkService rejects the value before); older releases get Type = notify with a reload
@@ -583,7 +589,8 @@ in
         "d ${stateDir} 0755 root root - -"
         "d ${snapshotRoot} 0755 root root - -"
       ]
-      ++ optional (cfg.metrics.textfileDir != null) "d ${cfg.metrics.textfileDir} 0755 root root - -";
+      ++ optional (cfg.metrics.textfileDir != null) "d ${cfg.metrics.textfileDir} 0755 root root - -"
+      ++ optional (nfdFeaturesDir != null) "d ${nfdFeaturesDir} 0755 root root - -";
 
       # Modules the agent needs but must not load itself (ProtectKernelModules= below).
       boot.kernelModules = optional zramManaged "zram" ++ optional (taps > 0) "tun";

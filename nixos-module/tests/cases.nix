@@ -340,6 +340,7 @@ in
               };
               sysctl."vm.swappiness" = 10;
               agent.revert-on-stop = false;
+              agent.nfd-features-file = "/etc/kubernetes/node-feature-discovery/features.d/hosttune";
             };
           };
         }
@@ -376,12 +377,14 @@ in
           "/var/lib/hosttune"
           "/srv/hosttune/snapshots"
           "/var/lib/node-exporter-textfiles"
+          "/etc/kubernetes/node-feature-discovery/features.d"
         ] (svc config).serviceConfig.ReadWritePaths)
         (check "tmpfiles" [
           "d /run/hosttune 0755 root root - -"
           "d /var/lib/hosttune 0755 root root - -"
           "d /srv/hosttune/snapshots 0755 root root - -"
           "d /var/lib/node-exporter-textfiles 0755 root root - -"
+          "d /etc/kubernetes/node-feature-discovery/features.d 0755 root root - -"
         ] config.systemd.tmpfiles.rules)
         (check "extra-sandbox-paths" [
           "/dev/net/tun?"
