@@ -1,5 +1,6 @@
 /* Readiness outputs in files: ready.json, the Prometheus textfile, nix.conf with verified
- * system features, and agent.state for `hosttune check`. Every file is replaced atomically
+ * system features, the node-feature-discovery feature file, and agent.state for
+ * `hosttune check`. Every file is replaced atomically
  * (temporary file + rename), so a reader never sees half of one. Formats: docs/readiness-outputs.md
  * and docs/agent-state.md. */
 #include <fcntl.h>
@@ -12,8 +13,10 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
+#include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "policies/fleet.h"
 #include "policies/readiness-json.h"
 
 #ifndef HOSTTUNE_VERSION
@@ -80,29 +83,19 @@ static const char *label_escape(const char *s, char *buf, size_t size) {
         return buf;
 }
 
+/* The view fleet schedulers get (policies/fleet.h): what the last probe verified, the
+ * verdict, and the pools net of leases. */
+static void fleet_view_of(const struct agent *a, struct fleet_view *ret) {
+        fleet_view_build(a->report, a->results, a->require.n, a->ready && !a->stopping, &a->leases,
+                         ret);
+}
+
 void agent_verified_features(const struct agent *a, char *buf, size_t size) {
-        const struct host_report *r = a->report;
-        bool kvm = r->probed[PROBE_KVM] && r->kvm.usable && r->kvm.world_accessible;
-        bool hugepages = false, hp_required = false, hp_ok = true;
-        size_t n = 0;
+        struct fleet_view v;
 
-        /* kvm only when /dev/kvm opens, speaks API 12 with the capabilities VMMs need, and Nix
-         * build users (who lose their supplementary groups) can open it: otherwise a NixOS test
-         * scheduled here runs under TCG, 5-10x slower, without failing. nixos-test is what
-         * NixOS tests require together with kvm; it means nothing more here, so it goes with it. */
-        for (unsigned i = 0; i < a->require.n; i++)
-                if (a->results[i].req.kind == REQ_HUGEPAGES) {
-                        hp_required = true;
-                        hp_ok = hp_ok && a->results[i].satisfied;
-                }
-        /* hugepages: the policy asks for hugepages and every such requirement holds now. */
-        hugepages = hp_required && hp_ok && a->evaluated;
-
-        buf[0] = 0;
-        if (kvm)
-                n += (size_t) snprintf(buf + n, size - n, "kvm nixos-test");
-        if (hugepages && n < size)
-                snprintf(buf + n, size - n, "%shugepages", n ? " " : "");
+        fleet_view_of(a, &v);
+        if (fleet_nix_features(&v, buf, size) < 0)
+                buf[0] = 0;
 }
 
 static int write_ready_json(struct agent *a, const char *features) {
@@ -319,6 +312,48 @@ static int write_nix_conf(struct agent *a, const char *features) {
         return write_file_atomic_at(a->runtime_fd, path, text, strlen(text), 0644);
 }
 
+/* The node-feature-discovery feature file ([agent] nfd-features-file). NFD reads every file of
+ * features.d whose name does not start with a dot, and re-reads on every inotify event there,
+ * so the NAME.tmp.PID of a plain atomic write could be read half-written. The file is
+ * therefore written (atomically) under its dotted name, which NFD skips, and renamed into
+ * place: the visible name only ever appears whole. */
+static int write_nfd_file(struct agent *a) {
+        const char *path = a->policy->nfd_features_file, *base;
+        char text[8192], dir[POLICY_PATH_MAX], stage[POLICY_PATH_MAX];
+        _cleanup_close_ int dfd = -1;
+        struct fleet_view v;
+        uint64_t expiry;
+        int n, r;
+
+        if (isempty(path))
+                return 0;
+        /* The loader made it absolute, with a base name that does not start with a dot. */
+        base = strrchr(path, '/') + 1;
+        snprintf(dir, sizeof(dir), "%.*s", (int) (base - path), path);
+        snprintf(stage, sizeof(stage), ".%s", base);
+        /* Later than the next re-probe, with one interval to spare for a slow one. NFD looks at
+         * the expiry when it re-discovers (every sleep-interval, 60 s by default), so the labels
+         * of an agent that died lapse within two intervals, a minute and that. */
+        expiry = a->stats.last_probe_realtime_usec + 2 * a->policy->reprobe_interval_usec +
+                 60 * USEC_PER_SEC;
+        fleet_view_of(a, &v);
+        n = fleet_nfd_format(&v, expiry, text, sizeof(text));
+        if (n < 0)
+                return n;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        r = write_file_atomic_at(dfd, stage, text, (size_t) n, 0644);
+        if (r < 0)
+                return r;
+        if (renameat(dfd, stage, dfd, base) < 0) {
+                r = negative_errno();
+                (void) unlinkat(dfd, stage, 0);
+                return r;
+        }
+        return 0;
+}
+
 /* Replace agent.state and move our lock to the new file: lock the temporary file first, so
  * the name never points at an unlocked file while we live. */
 static int write_agent_state(struct agent *a) {
@@ -414,6 +449,17 @@ int agent_outputs_write_some(struct agent *a, bool nix_conf) {
                 log_warning("cannot write the metrics file: %s", strerror(-r));
                 ret = ret ?: r;
         }
+        /* Every time, leases included: the file carries what the pools can still give. */
+        r = write_nfd_file(a);
+        if (r < 0 && r != a->nfd_error)
+                log_warning("cannot write the node-feature-discovery file %s: %s",
+                            a->policy->nfd_features_file, strerror(-r));
+        else if (r >= 0 && a->nfd_error < 0)
+                log_info("wrote the node-feature-discovery file %s again",
+                         a->policy->nfd_features_file);
+        /* Logged when it changes: a missing features.d would otherwise log at every re-probe. */
+        a->nfd_error = r;
+        ret = ret ?: (r < 0 ? r : 0);
         r = nix_conf ? write_nix_conf(a, features) : 0;
         if (r < 0) {
                 log_warning("cannot write the nix.conf features file: %s", strerror(-r));

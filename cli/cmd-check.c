@@ -190,6 +190,8 @@ static bool load_policy_in_force(const struct agent_state *agent, struct policy 
                 memset(ret, 0, sizeof(*ret));
                 return false;
         }
+        if (!warning || size == 0)
+                return true;
         if (agent->policy_refused[0])
                 snprintf(warning, size,
                          "hosttuned refused the policy on disk: %s; judging by the policy in "
@@ -203,23 +205,20 @@ static bool load_policy_in_force(const struct agent_state *agent, struct policy 
         return true;
 }
 
-/* The policy `check` judges by: --policy; else the running agent's (what it loaded last, read
- * again from its file or profile, or from its copy when the files changed since); else the
- * configured one. Cheap: a stat per policy file and the parse of a small text. */
-static int load_policy(const struct check_options *o, const struct agent_state *agent,
-                       struct policy *ret, char *warning, size_t size) {
+int cli_load_policy(const char *policy, const struct agent_state *agent, struct policy *ret,
+                    char *warning, size_t size) {
         struct policy_error err;
         char source[POLICY_PATH_MAX];
         int r;
 
-        if (!o->policy && agent && agent_state_policy_changed(agent) &&
+        if (!policy && agent && agent_state_policy_changed(agent) &&
             load_policy_in_force(agent, ret, warning, size))
                 return 0;
         /* ret is zeroed static storage, used once: load in place, no 55 KiB copy. */
-        if (!o->policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
+        if (!policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
                 r = policy_load_zeroed(source, ret, &err);
         else
-                r = policy_load_configured_zeroed(o->policy, ret, &err);
+                r = policy_load_configured_zeroed(policy, ret, &err);
         if (r < 0)
                 return cli_policy_error(r, &err);
         return 0;
@@ -256,8 +255,8 @@ static int run(int argc, char **argv, bool probe_only) {
                  * verdict is about the host now; the agent adds what only it knows. */
                 from_agent = !o.offline && !o.root &&
                              agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0;
-                r = load_policy(&o, from_agent ? &agent : NULL, &policy, policy_warning,
-                                sizeof(policy_warning));
+                r = cli_load_policy(o.policy, from_agent ? &agent : NULL, &policy, policy_warning,
+                                    sizeof(policy_warning));
                 if (r != 0)
                         return r;
                 targets = policy_probe_targets(&policy);

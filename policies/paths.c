@@ -89,8 +89,19 @@ static const char *refused_snapshot_root(const char *p) {
                "or inside a directory below /tmp/ or /var/tmp/)";
 }
 
-static const char *refused_output(const char *p, bool metrics) {
+/* The writers replace an output by rename; an existing device, FIFO, socket, directory or
+ * symlink there is not an earlier output but something the policy must not touch. */
+static const char *refused_existing(const char *p) {
         struct stat st;
+
+        if (lstat(p, &st) < 0 || S_ISREG(st.st_mode))
+                return NULL;
+        return S_ISLNK(st.st_mode)   ? "exists and is a symlink, not a regular file"
+               : S_ISDIR(st.st_mode) ? "exists and is a directory, not a regular file"
+                                     : "exists and is not a regular file";
+}
+
+static const char *refused_output(const char *p, bool metrics) {
         const char *e;
 
         if (agent_own(p))
@@ -105,13 +116,21 @@ static const char *refused_output(const char *p, bool metrics) {
                 return "is not a place for an output file (allowed: inside a directory below "
                        "/run/ or /var/lib/, in /etc/nix/, or inside a directory below /tmp/ or "
                        "/var/tmp/)";
-        /* The writers replace the file by rename; an existing device, FIFO, socket, directory
-         * or symlink there is not an earlier output but something the policy must not touch. */
-        if (lstat(p, &st) == 0 && !S_ISREG(st.st_mode))
-                return S_ISLNK(st.st_mode)   ? "exists and is a symlink, not a regular file"
-                       : S_ISDIR(st.st_mode) ? "exists and is a directory, not a regular file"
-                                             : "exists and is not a regular file";
-        return NULL;
+        return refused_existing(p);
+}
+
+/* node-feature-discovery reads its features.d; a test or a relocated NFD may use another
+ * directory the agent owns. */
+static const char *refused_nfd(const char *p) {
+        if (agent_own(p))
+                return "is the agent's runtime directory or one of its own files, not an output "
+                       "file";
+        if (!(depth_below(p, "/etc/kubernetes/node-feature-discovery/features.d") >= 1 ||
+              depth_below(p, "/run") >= 2 || depth_below(p, "/var/lib") >= 2 || scratch(p)))
+                return "is not a place for the node-feature-discovery file (allowed: in "
+                       "/etc/kubernetes/node-feature-discovery/features.d/, inside a directory "
+                       "below /run/ or /var/lib/, or inside a directory below /tmp/ or /var/tmp/)";
+        return refused_existing(p);
 }
 
 static const char *refused_input(const char *p) {
@@ -138,6 +157,8 @@ const char *policy_path_refused(enum policy_path_kind kind, const char *path) {
                 return refused_output(p, false);
         case POLICY_PATH_INPUT:
                 return refused_input(p);
+        case POLICY_PATH_NFD:
+                return refused_nfd(p);
         }
         return "is not a path hosttune knows";
 }
