@@ -385,8 +385,16 @@ static int write_agent_state(struct agent *a) {
         strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
         strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
-        s.n_policy_files = a->n_policy_files;
-        memcpy(s.policy_files, a->policy_files, sizeof(s.policy_files));
+        for (unsigned i = 0; i < a->n_policy_files; i++)
+                if (agent_state_add_policy_file(&s, &a->policy_files[i]) < 0) {
+                        /* No room for every file: one stamp that never matches makes check
+                         * use the copy of the policy in force, which is always right. */
+                        struct policy_file_stamp never = a->policy_files[0];
+                        never.ino = 0;
+                        s.policy_files[0] = 0;
+                        (void) agent_state_add_policy_file(&s, &never);
+                        break;
+                }
         strscpy(s.policy_refused, sizeof(s.policy_refused), a->policy_refused);
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)

@@ -62,39 +62,68 @@ int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret) {
         return 0;
 }
 
-bool agent_state_policy_changed(const struct agent_state *s) {
-        for (unsigned i = 0; i < s->n_policy_files && i < AGENT_STATE_POLICY_FILES_MAX; i++) {
-                const struct policy_file_stamp *was = &s->policy_files[i];
-                struct policy_file_stamp now = { 0 };
+/* "INO:SIZE:MTIME_NSEC:PATH" (the path last: it may hold a colon), len bytes of v. */
+static int stamp_parse(const char *v, size_t len, struct policy_file_stamp *ret) {
+        struct policy_file_stamp st = { 0 };
+        const char *end = v + len;
+        char num[3][24];
 
-                if (policy_file_stamp_read(was->path, &now) < 0 || now.ino != was->ino ||
-                    now.size != was->size || now.mtime_nsec != was->mtime_nsec)
+        for (int i = 0; i < 3; i++) {
+                const char *colon = memchr(v, ':', (size_t) (end - v));
+                size_t l = colon ? (size_t) (colon - v) : 0;
+                if (!colon || l == 0 || l >= sizeof(num[i]))
+                        return -EBADMSG;
+                memcpy(num[i], v, l);
+                num[i][l] = 0;
+                v = colon + 1;
+        }
+        if (parse_u64(num[0], &st.ino) < 0 || parse_u64(num[1], &st.size) < 0 ||
+            parse_u64(num[2], &st.mtime_nsec) < 0 || v >= end || v[0] != '/' ||
+            (size_t) (end - v) >= sizeof(st.path))
+                return -EBADMSG;
+        memcpy(st.path, v, (size_t) (end - v));
+        st.path[end - v] = 0;
+        *ret = st;
+        return 0;
+}
+
+int agent_state_add_policy_file(struct agent_state *s, const struct policy_file_stamp *st) {
+        size_t n = strlen(s->policy_files);
+        int k;
+
+        if (strchr(st->path, '\n') || st->path[0] != '/')
+                return -EINVAL;
+        k = snprintf(s->policy_files + n, sizeof(s->policy_files) - n,
+                     "%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%s\n", st->ino, st->size, st->mtime_nsec,
+                     st->path);
+        if (k < 0 || (size_t) k >= sizeof(s->policy_files) - n) {
+                s->policy_files[n] = 0;
+                return -ENOBUFS;
+        }
+        return 0;
+}
+
+bool agent_state_policy_changed(const struct agent_state *s) {
+        for (const char *line = s->policy_files; *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t) (nl - line) : strlen(line);
+                struct policy_file_stamp was, now = { 0 };
+
+                if (stamp_parse(line, len, &was) < 0 ||
+                    policy_file_stamp_read(was.path, &now) < 0 || now.ino != was.ino ||
+                    now.size != was.size || now.mtime_nsec != was.mtime_nsec)
                         return true;
+                line += len + (nl ? 1 : 0);
         }
         return false;
 }
 
-/* "INO:SIZE:MTIME_NSEC:PATH" (the path last: it may hold a colon). */
+/* One policy-file= value, checked, appended to s->policy_files. */
 static int parse_policy_file(const char *v, struct agent_state *s) {
-        struct policy_file_stamp *st;
-        char num[3][24];
+        struct policy_file_stamp st;
 
-        if (s->n_policy_files >= AGENT_STATE_POLICY_FILES_MAX)
+        if (stamp_parse(v, strlen(v), &st) < 0 || agent_state_add_policy_file(s, &st) < 0)
                 return -EBADMSG;
-        st = &s->policy_files[s->n_policy_files];
-        for (int i = 0; i < 3; i++) {
-                size_t len = strcspn(v, ":");
-                if (v[len] != ':' || len == 0 || len >= sizeof(num[i]))
-                        return -EBADMSG;
-                memcpy(num[i], v, len);
-                num[i][len] = 0;
-                v += len + 1;
-        }
-        if (parse_u64(num[0], &st->ino) < 0 || parse_u64(num[1], &st->size) < 0 ||
-            parse_u64(num[2], &st->mtime_nsec) < 0 || v[0] != '/' ||
-            strscpy(st->path, sizeof(st->path), v) < 0)
-                return -EBADMSG;
-        s->n_policy_files++;
         return 0;
 }
 
@@ -135,12 +164,10 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
         }
         APPEND("\n");
-        for (unsigned i = 0; i < s->n_policy_files && i < AGENT_STATE_POLICY_FILES_MAX; i++) {
-                if (strchr(s->policy_files[i].path, '\n'))
-                        return -EINVAL;
-                APPEND("policy-file=%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%s\n",
-                       s->policy_files[i].ino, s->policy_files[i].size,
-                       s->policy_files[i].mtime_nsec, s->policy_files[i].path);
+        for (const char *line = s->policy_files; *line;) {
+                size_t len = strcspn(line, "\n");
+                APPEND("policy-file=%.*s\n", (int) len, line);
+                line += len + (line[len] ? 1 : 0);
         }
         if (s->policy_refused[0])
                 APPEND("policy-refused=%s\n", s->policy_refused);

@@ -38,10 +38,13 @@ struct agent_state {
         struct lease_usage leases;
         /* The files the policy in force was read from (main file and includes; none for a
          * built-in profile), and why the agent refused those files since ("" = it did not). */
-        unsigned n_policy_files;
-        struct policy_file_stamp policy_files[AGENT_STATE_POLICY_FILES_MAX];
-        char policy_refused[512];
+        char policy_files[1024]; /* "INO:SIZE:MTIME_NSEC:PATH\n" per file: compact, since
+                                  * `check` pays a page fault for every page it touches */
+        char policy_refused[400];
 };
+
+/* Append a file's stamp to s->policy_files; -ENOBUFS when it does not fit (nothing added). */
+int agent_state_add_policy_file(struct agent_state *s, const struct policy_file_stamp *st);
 
 /* Stamp of the file at path now (stat, following symlinks as the loader does). */
 int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret);
