@@ -226,6 +226,8 @@ int lease_manager_restore(struct lease_manager *m) {
                         lease_client_unref(l->client);
                         l->client = NULL;
                         l->rec.state = LEASE_PROVISIONING; /* given back below */
+                        strscpy(l->release_reason, sizeof(l->release_reason),
+                                "not restored: what it held is not there");
                 }
                 kept_n += l->rec.state == LEASE_ACTIVE;
         }
@@ -245,9 +247,12 @@ int lease_manager_restore(struct lease_manager *m) {
                         if (l->rec.state == LEASE_ACTIVE || l->rec.state == LEASE_RELEASING ||
                             l->release_wanted)
                                 continue;
-                        lease_release(m, l,
-                                      "its holder is gone, or hosttuned stopped while it was "
-                                      "being taken or given back");
+                        char why[sizeof(l->release_reason)];
+                        strscpy(why, sizeof(why),
+                                l->release_reason[0] ? l->release_reason
+                                                     : "its holder is gone, or hosttuned stopped "
+                                                       "while it was being taken or given back");
+                        lease_release(m, l, why);
                         released++;
                         again = true;
                         break;

@@ -100,7 +100,8 @@ for what in "one-tebibyte.*1T.* do not fit the pool" "outside-root.*is not $secr
 		grep "is not restored" "$T_TMP/agent.log" | grep -q "$what" ||
 		fail "no log line for $what: $(grep -i lease "$T_TMP/agent.log")"
 done
-ok "each lease that was not restored has its log line"
+grep -q "released: not restored" "$T_TMP/agent.log" || fail "the release does not say why: $(grep released "$T_TMP/agent.log")"
+ok "each lease that was not restored has its log line, and is released as not restored"
 [ -d /etc/leases ] && fail "/etc/leases exists"
 ok "nothing was made or deleted under /etc"
 
