@@ -172,6 +172,15 @@ static void print_list_human(json_object *leases) {
                 json_object *l = json_object_array_get_idx(leases, i);
                 uint64_t bytes = bus_json_u64(l, "hugepages");
 
+                if (bus_json_bool(l, "redacted")) {
+                        /* Another user's lease, as the agent shows it to an unprivileged
+                         * caller: what it holds, not whose (docs/dbus-api.md). */
+                        printf("%-16s  %-16s  %6s  %9s  %-8s  %-12" PRIu64 "  %s\n", "(other user)",
+                               "", "-", bytes ? format_size(bytes, hp, sizeof(hp)) : "-", "-",
+                               bus_json_u64(l, "taps-count"),
+                               bus_json_u64(l, "snapshot-count") ? "(hidden)" : "-");
+                        continue;
+                }
                 lease_json_taps(l, ",", taps, sizeof(taps));
                 printf("%-16s  %-16.16s  %6" PRIu64 "  %9s  %-8s  %-12s  %s%s%s\n",
                        bus_json_str(l, "id"), bus_json_str(l, "label"), bus_json_u64(l, "uid"),

@@ -121,6 +121,11 @@ for k in ("pid", "uid", "client", "label", "snapshot", "taps"):
 assert "root-secret" not in sys.argv[1] and ":1.4242" not in json.dumps(others)
 EOF
 ok "nobody sees its own lease in full, root's only as sizes"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$HOSTTUNE" lease list --bus "$BUS_ADDR" 2>&1) ||
+	fail "hosttune lease list as nobody: $out"
+echo "$out" | grep -q "^(other user) " && echo "$out" | grep -q nobodys-own &&
+	! echo "$out" | grep -q root-secret || fail "hosttune lease list as nobody: $out"
+ok "hosttune lease list as nobody: its own lease and one '(other user)'"
 list_json | grep -q root-secret-label || fail "root does not see root's lease"
 ok "root sees every lease"
 
