@@ -63,22 +63,29 @@ static bool agent_own(const char *path) {
         return false;
 }
 
-/* /dev/hugepages, /dev/hugepages-vm, /dev/hugepages1G and directories below them: where
- * systemd and distributions mount hugetlbfs. */
-static bool dev_hugepages(const char *path) {
-        const char *rest = startswith(path, "/dev/hugepages");
+/* DIR/hugepages, DIR/hugepages-vm, DIR/hugepages1G and directories below them: where systemd
+ * and distributions mount hugetlbfs (DIR is /dev or /run). */
+static bool hugepages_dir(const char *path, const char *dir) {
+        const char *rest = startswith(path, dir), *name;
 
-        return rest && (!*rest || !strchr(rest, '/') || depth_below(path, "/dev") >= 2);
+        if (!rest || rest[0] != '/')
+                return false;
+        name = startswith(rest + 1, "hugepages");
+        return name && (!*name || !strchr(name, '/') || depth_below(path, dir) >= 2);
 }
 
 static const char *refused_mount(const char *p) {
         if (agent_own(p))
                 return "is the agent's runtime directory, not a place for a hugetlbfs mount";
-        if (dev_hugepages(p) || depth_below(p, "/run") >= 1 || depth_below(p, "/mnt") >= 1 ||
+        /* Not anywhere below /run: a mount over /run/systemd or /run/user hides what the
+         * system runs on. The agent's own runtime directory is the agent's to use. */
+        if (hugepages_dir(p, "/dev") || hugepages_dir(p, "/run") ||
+            depth_below(p, POLICY_DEFAULT_RUNTIME_DIR) >= 1 || depth_below(p, "/mnt") >= 1 ||
             depth_below(p, "/srv") >= 1 || scratch(p))
                 return NULL;
-        return "is not a place for a hugetlbfs mount (allowed: /dev/hugepages*, below /run/, "
-               "/mnt/ or /srv/, or inside a directory below /tmp/ or /var/tmp/)";
+        return "is not a place for a hugetlbfs mount (allowed: /dev/hugepages*, /run/hugepages*, "
+               "below /run/hosttune/, /mnt/ or /srv/, or inside a directory below /tmp/ or "
+               "/var/tmp/)";
 }
 
 static const char *refused_snapshot_root(const char *p) {
@@ -101,36 +108,52 @@ static const char *refused_existing(const char *p) {
                                      : "exists and is not a regular file";
 }
 
-static const char *refused_output(const char *p, bool metrics) {
-        const char *e;
-
+/* Refusals every output file shares: the agent's own files, something not a regular file. */
+static const char *refused_any_output(const char *p) {
         if (agent_own(p))
                 return "is the agent's runtime directory or one of its own files, not an output "
                        "file";
-        if (streq(p, "/etc/nix/nix.conf"))
-                return "is nix.conf itself, not a file for nix.conf to !include";
-        if (metrics && (!(e = strrchr(p, '.')) || !streq(e, ".prom")))
-                return "must end in .prom (node_exporter's textfile collector reads only those)";
-        if (!(depth_below(p, "/run") >= 2 || depth_below(p, "/var/lib") >= 2 ||
-              depth_below(p, "/etc/nix") >= 1 || scratch(p)))
-                return "is not a place for an output file (allowed: inside a directory below "
-                       "/run/ or /var/lib/, in /etc/nix/, or inside a directory below /tmp/ or "
-                       "/var/tmp/)";
         return refused_existing(p);
 }
 
-/* node-feature-discovery reads its features.d; a test or a relocated NFD may use another
- * directory the agent owns. */
+/* node_exporter's textfile collector reads only *.prom, so a metrics file cannot stand for a
+ * system file; it goes where collectors look (below /var/lib/ or /run/). */
+static const char *refused_metrics(const char *p) {
+        const char *e = strrchr(p, '.');
+
+        if (!e || !streq(e, ".prom"))
+                return "must end in .prom (node_exporter's textfile collector reads only those)";
+        if (!(depth_below(p, "/run") >= 2 || depth_below(p, "/var/lib") >= 2 || scratch(p)))
+                return "is not a place for the metrics file (allowed: inside a directory below "
+                       "/run/ or /var/lib/, or inside a directory below /tmp/ or /var/tmp/)";
+        return refused_any_output(p);
+}
+
+/* The features file is any name nix.conf can !include: only in Nix's own directory or the
+ * agent's, where no other program keeps its files. */
+static const char *refused_features(const char *p) {
+        if (streq(p, "/etc/nix/nix.conf"))
+                return "is nix.conf itself, not a file for nix.conf to !include";
+        if (!(depth_below(p, "/etc/nix") == 1 || depth_below(p, POLICY_DEFAULT_RUNTIME_DIR) == 1 ||
+              scratch(p)))
+                return "is not a place for the features file (allowed: in /etc/nix/ or "
+                       "/run/hosttune/, or inside a directory below /tmp/ or /var/tmp/)";
+        return refused_any_output(p);
+}
+
+/* node-feature-discovery reads the files of a features.d directory (wherever its local source
+ * is configured to look): the file must be in one. */
 static const char *refused_nfd(const char *p) {
-        if (agent_own(p))
-                return "is the agent's runtime directory or one of its own files, not an output "
-                       "file";
-        if (!(depth_below(p, "/etc/kubernetes/node-feature-discovery/features.d") >= 1 ||
-              depth_below(p, "/run") >= 2 || depth_below(p, "/var/lib") >= 2 || scratch(p)))
-                return "is not a place for the node-feature-discovery file (allowed: in "
-                       "/etc/kubernetes/node-feature-discovery/features.d/, inside a directory "
-                       "below /run/ or /var/lib/, or inside a directory below /tmp/ or /var/tmp/)";
-        return refused_existing(p);
+        const char *slash = strrchr(p, '/');
+        bool in_features_d = slash - p >= 11 && strncmp(slash - 11, "/features.d", 11) == 0 &&
+                             (depth_below(p, "/etc") >= 2 || depth_below(p, "/run") >= 2 ||
+                              depth_below(p, "/var/lib") >= 2);
+
+        if (!in_features_d && !scratch(p))
+                return "is not a place for the node-feature-discovery file (allowed: in a "
+                       "features.d directory below /etc/, /run/ or /var/lib/, or inside a "
+                       "directory below /tmp/ or /var/tmp/)";
+        return refused_any_output(p);
 }
 
 static const char *refused_input(const char *p) {
@@ -152,9 +175,9 @@ const char *policy_path_refused(enum policy_path_kind kind, const char *path) {
         case POLICY_PATH_SNAPSHOT_ROOT:
                 return refused_snapshot_root(p);
         case POLICY_PATH_METRICS:
-                return refused_output(p, true);
+                return refused_metrics(p);
         case POLICY_PATH_FEATURES:
-                return refused_output(p, false);
+                return refused_features(p);
         case POLICY_PATH_INPUT:
                 return refused_input(p);
         case POLICY_PATH_NFD:

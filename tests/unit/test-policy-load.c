@@ -128,7 +128,7 @@ static const char every_key[] = "[policy]\n"
                                 "require = hwrng\n"
                                 "[nix]\n"
                                 "conf = /etc/nix/other.conf\n"
-                                "features-file = /run/x/nix.conf\n"
+                                "features-file = /etc/nix/hosttune.conf\n"
                                 "[agent]\n"
                                 "reprobe-interval = 250ms\n"
                                 "revert-on-stop = yes\n"
@@ -201,7 +201,7 @@ static void test_every_key(void **state) {
         assert_true(p.multi_queue);
         assert_false(p.vnet_hdr);
         assert_string_equal(p.nix_conf, "/etc/nix/other.conf");
-        assert_string_equal(p.features_file, "/run/x/nix.conf");
+        assert_string_equal(p.features_file, "/etc/nix/hosttune.conf");
         assert_true(p.reprobe_interval_usec == 250 * USEC_PER_MSEC);
         assert_true(p.revert_on_stop);
         assert_true(p.reapply_on_drift);
@@ -307,9 +307,10 @@ static void test_errors(void **state) {
                      "t.ini:2: nfd-features-file: 'features.d/hosttune' must be an absolute path");
         assert_error("[agent]\nnfd-features-file = /etc/nfd/\n",
                      "t.ini:2: nfd-features-file: '/etc/nfd/' must name a file, not a directory");
-        assert_error("[agent]\nnfd-features-file = /run/nfd/hosttune\nreprobe-interval = 0\n",
-                     "t.ini:2: nfd-features-file: needs reprobe-interval above 0: each re-probe "
-                     "renews the file's expiry-time");
+        assert_error(
+                "[agent]\nnfd-features-file = /run/nfd/features.d/hosttune\nreprobe-interval = 0\n",
+                "t.ini:2: nfd-features-file: needs reprobe-interval above 0: each re-probe "
+                "renews the file's expiry-time");
         assert_error("[memory]\nksm = maybe\n", "t.ini:2: ksm: 'maybe' is not yes, no or keep");
         assert_error("[snapshots]\nnocow = 2\n",
                      "t.ini:2: nocow: '2' is not a boolean (yes or no)");
@@ -735,6 +736,11 @@ static void test_path_allow_lists(void **state) {
                 "[nix]\nfeatures-file = /run/hosttune/agent.state\n",
                 "[nix]\nconf = /dev/zero\n",
                 "[agent]\nnfd-features-file = /etc/passwd\n",
+                "[agent]\nnfd-features-file = /var/lib/dpkg/status\n",
+                "[hugepages]\nmount = /run/systemd\n",
+                "[hugepages]\nmount = /run/user/1000\n",
+                "[nix]\nfeatures-file = /run/systemd/resolve/stub-resolv.conf\n",
+                "[nix]\nfeatures-file = /var/lib/dpkg/status\n",
                 "[agent]\nnfd-features-file = /run/hosttune/ready.json\n",
                 "[nix]\nconf = /proc/self/environ\n",
         };
@@ -756,7 +762,8 @@ static void test_path_allow_lists(void **state) {
                 "[nix]\nconf = /etc/nix/nix.conf\n",
                 "[agent]\nnfd-features-file = "
                 "/etc/kubernetes/node-feature-discovery/features.d/hosttune\n",
-                "[agent]\nnfd-features-file = /run/nfd/hosttune\n",
+                "[agent]\nnfd-features-file = /run/nfd/features.d/hosttune\n",
+                "[hugepages]\nmount = /run/hosttune/hugepages\n",
         };
         char path[256], text[320];
 
@@ -774,8 +781,8 @@ static void test_path_allow_lists(void **state) {
                      "t.ini:2: description: 'a\\x1b[31mb\\x07' must not hold control characters");
         assert_error("[hugepages]\nmount = /etc\n",
                      "t.ini:2: mount: '/etc' is not a place for a hugetlbfs mount (allowed: "
-                     "/dev/hugepages*, below /run/, /mnt/ or /srv/, or inside a directory below "
-                     "/tmp/ or /var/tmp/)");
+                     "/dev/hugepages*, /run/hugepages*, below /run/hosttune/, /mnt/ or /srv/, or "
+                     "inside a directory below /tmp/ or /var/tmp/)");
 
         /* An output path that exists and is not a regular file (a FIFO here, a device on a
          * host) is refused; a regular file there is an earlier output. */
