@@ -760,8 +760,7 @@ static void test_path_allow_lists(void **state) {
                 "[nix]\nfeatures-file = /etc/nix/hosttune.conf\n",
                 "[nix]\nfeatures-file = /run/hosttune/nix.conf\n",
                 "[nix]\nconf = /etc/nix/nix.conf\n",
-                "[agent]\nnfd-features-file = "
-                "/etc/kubernetes/node-feature-discovery/features.d/hosttune\n",
+                "[agent]\nnfd-features-file = /etc/kubernetes/nfd/features.d/hosttune\n",
                 "[agent]\nnfd-features-file = /run/nfd/features.d/hosttune\n",
                 "[hugepages]\nmount = /run/hosttune/hugepages\n",
         };
