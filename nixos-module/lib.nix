@@ -5,6 +5,8 @@
 let
   inherit (builtins)
     elemAt
+    isString
+    length
     foldl'
     head
     match
@@ -368,6 +370,97 @@ rec {
           "must not contain '.' or '..' components"
         else
           null;
+      # The allow-lists of policies/paths.c (policy_path_refused), lexically as the C code does
+      # them: the same answer on every host. The one host-dependent refusal (an existing output
+      # that is not a regular file) is left to `hosttune policy validate` at build time.
+      pathComps = x: filter (c: isString c && c != "") (builtins.split "/+" x);
+      vComps = pathComps v;
+      vNorm = "/" + concatStringsSep "/" vComps;
+      depthBelow =
+        dir:
+        let
+          d = pathComps dir;
+          n = length d;
+        in
+        if length vComps > n && lib.take n vComps == d then length vComps - n else 0;
+      scratch = depthBelow "/tmp" >= 2 || depthBelow "/var/tmp" >= 2;
+      agentOwn =
+        vNorm == "/run/hosttune"
+        || (
+          depthBelow "/run/hosttune" == 1
+          && lib.any (o: hasPrefix o (lib.last vComps)) [
+            "journal."
+            "leases."
+            "agent.state"
+            "ready.json"
+            "lease.sock"
+            "policy-in-force."
+          ]
+        );
+      hugepagesDir = dir: depthBelow dir >= 1 && hasPrefix "hugepages" (elemAt vComps (length (pathComps dir)));
+      ownRefusal = if agentOwn then "is the agent's runtime directory or one of its own files, not an output file" else null;
+      pathRefused = {
+        mount =
+          if agentOwn then
+            "is the agent's runtime directory, not a place for a hugetlbfs mount"
+          else if
+            hugepagesDir "/dev"
+            || hugepagesDir "/run"
+            || depthBelow "/run/hosttune" >= 1
+            || depthBelow "/mnt" >= 1
+            || depthBelow "/srv" >= 1
+            || scratch
+          then
+            null
+          else
+            "is not a place for a hugetlbfs mount (allowed: /dev/hugepages*, /run/hugepages*, below /run/hosttune/, /mnt/ or /srv/, or inside a directory below /tmp/ or /var/tmp/)";
+        snapshot-root =
+          if depthBelow "/var/lib" >= 1 || depthBelow "/srv" >= 1 || depthBelow "/mnt" >= 1 || scratch then
+            null
+          else
+            "is not a place for the snapshot root (allowed: below /var/lib/, /srv/ or /mnt/, or inside a directory below /tmp/ or /var/tmp/)";
+        metrics =
+          if !(hasSuffix ".prom" vNorm) then
+            "must end in .prom (node_exporter's textfile collector reads only those)"
+          else if !(depthBelow "/run" >= 2 || depthBelow "/var/lib" >= 2 || scratch) then
+            "is not a place for the metrics file (allowed: inside a directory below /run/ or /var/lib/, or inside a directory below /tmp/ or /var/tmp/)"
+          else
+            ownRefusal;
+        features =
+          if vNorm == "/etc/nix/nix.conf" then
+            "is nix.conf itself, not a file for nix.conf to !include"
+          else if !(depthBelow "/etc/nix" == 1 || depthBelow "/run/hosttune" == 1 || scratch) then
+            "is not a place for the features file (allowed: in /etc/nix/ or /run/hosttune/, or inside a directory below /tmp/ or /var/tmp/)"
+          else
+            ownRefusal;
+        nfd =
+          let
+            inFeaturesD =
+              length vComps >= 2
+              && elemAt vComps (length vComps - 2) == "features.d"
+              && (depthBelow "/etc" >= 2 || depthBelow "/run" >= 2 || depthBelow "/var/lib" >= 2);
+          in
+          if !inFeaturesD && !scratch then
+            "is not a place for the node-feature-discovery file (allowed: in a features.d directory below /etc/, /run/ or /var/lib/, or inside a directory below /tmp/ or /var/tmp/)"
+          else
+            ownRefusal;
+        input =
+          if depthBelow "/dev" >= 1 || depthBelow "/proc" >= 1 || depthBelow "/sys" >= 1 || lib.elem vNorm [ "/dev" "/proc" "/sys" ] then
+            "is a device or kernel file, not a configuration file"
+          else
+            null;
+      };
+      # check_path_kind: the syntax first, then the allow-list of the kind.
+      pathKind =
+        emptyOk: kind:
+        if v == "" then
+          (if emptyOk then null else "must not be empty")
+        else if pathError != null then
+          "${quoted} ${pathError}"
+        else if stringLength vNorm > 255 then
+          "${quoted} must be an absolute path of at most 255 characters"
+        else
+          lib.mapNullable (m: "${quoted} ${m}") pathRefused.${kind};
       userOk = v == "" || (match "[0-9]+" v != null && stringLength v <= 10) || match "[A-Za-z_][A-Za-z0-9_.-]{0,30}" v != null;
       ifnameError =
         max:
@@ -451,7 +544,12 @@ rec {
           else if hasPrefix "." (baseNameOf v) then
             "${quoted} must not start with '.': node-feature-discovery ignores such files"
           else
-            null;
+            pathKind true "nfd";
+        mount-path-or-empty = pathKind true "mount";
+        snapshot-root = pathKind false "snapshot-root";
+        metrics-file-or-empty = pathKind true "metrics";
+        features-file-or-empty = pathKind true "features";
+        config-file = pathKind false "input";
         "user-or-group-or-empty" =
           if userOk then null else "${quoted} is not a valid user or group name (letters, digits, '_', '.', '-'; starting with a letter or '_'; at most 31 characters) or numeric id";
         "ifname-or-empty" = if v == "" then null else lib.mapNullable (m: "${quoted} ${m}") (ifnameError 15);

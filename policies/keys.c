@@ -1006,14 +1006,15 @@ const char *policy_key_syntax(const struct policy_key_def *d) {
         } checks[] = {
                 { check_name, "name" },
                 { check_text, "text" },
-                /* The allow-lists of the path keys (policies/paths.c) depend on more than
-                 * the text (an existing non-regular file is refused): the NixOS module checks
-                 * the syntax at evaluation, `hosttune policy validate` at build time the rest. */
-                { check_snapshot_root, "path" },
-                { check_nix_conf, "path" },
-                { check_mount, "path-or-empty" },
-                { check_metrics_file, "path-or-empty" },
-                { check_features_file, "path-or-empty" },
+                /* The allow-lists of the path keys (policies/paths.c): the NixOS module
+                 * (nixos-module/lib.nix) mirrors each kind's lexical rules at evaluation;
+                 * `hosttune policy validate` at build time adds the one that depends on the
+                 * host (an existing output that is not a regular file). */
+                { check_snapshot_root, "snapshot-root" },
+                { check_nix_conf, "config-file" },
+                { check_mount, "mount-path-or-empty" },
+                { check_metrics_file, "metrics-file-or-empty" },
+                { check_features_file, "features-file-or-empty" },
                 { check_nfd_features_file, "nfd-features-file" },
                 { check_user_group_or_empty, "user-or-group-or-empty" },
                 { check_ifname_or_empty, "ifname-or-empty" },
