@@ -57,55 +57,123 @@ static const uint8_t code_long_mode[] = {
         OUT_STEP(KVM_SMOKE_STEP_LONG_MODE), /* we are in 64-bit mode: say so */
 };
 static const uint8_t code_cpuid[] = {
-        0x31, 0xc0,                   /* xor eax, eax */
-        0x31, 0xc9,                   /* xor ecx, ecx */
-        0x0f, 0xa2,                   /* cpuid (leaf 0: vendor) */
-        0xb8, 0x01, 0x00, 0x00, 0x00, /* mov eax, 1 */
-        0x0f, 0xa2,                   /* cpuid (leaf 1: features) */
+        0x31,
+        0xc0, /* xor eax, eax */
+        0x31,
+        0xc9, /* xor ecx, ecx */
+        0x0f,
+        0xa2, /* cpuid (leaf 0: vendor) */
+        0xb8,
+        0x01,
+        0x00,
+        0x00,
+        0x00, /* mov eax, 1 */
+        0x0f,
+        0xa2, /* cpuid (leaf 1: features) */
         OUT_STEP(KVM_SMOKE_STEP_CPUID),
 };
 static const uint8_t code_rdtsc[] = {
-        0x0f, 0x31, /* rdtsc */
+        0x0f,
+        0x31, /* rdtsc */
         OUT_STEP(KVM_SMOKE_STEP_RDTSC),
 };
 /* Linux's this_cpu_cmpxchg_double and SLUB rely on it; PVM's emulator died on it. Compares
  * rdx:rax (0:0, the zeroed target) with [rsi] and stores rcx:rbx (2:1) there. */
 static const uint8_t code_cmpxchg16b[] = {
-        0xbe, 0x00, 0x00, 0x03, 0x00, /* mov esi, KVM_SMOKE_CX16_GPA */
-        0x31, 0xc0,                   /* xor eax, eax */
-        0x31, 0xd2,                   /* xor edx, edx */
-        0xbb, 0x01, 0x00, 0x00, 0x00, /* mov ebx, 1 */
-        0xb9, 0x02, 0x00, 0x00, 0x00, /* mov ecx, 2 */
-        0xf0, 0x48, 0x0f, 0xc7, 0x0e, /* lock cmpxchg16b [rsi] */
+        0xbe,
+        0x00,
+        0x00,
+        0x03,
+        0x00, /* mov esi, KVM_SMOKE_CX16_GPA */
+        0x31,
+        0xc0, /* xor eax, eax */
+        0x31,
+        0xd2, /* xor edx, edx */
+        0xbb,
+        0x01,
+        0x00,
+        0x00,
+        0x00, /* mov ebx, 1 */
+        0xb9,
+        0x02,
+        0x00,
+        0x00,
+        0x00, /* mov ecx, 2 */
+        0xf0,
+        0x48,
+        0x0f,
+        0xc7,
+        0x0e, /* lock cmpxchg16b [rsi] */
         OUT_STEP(KVM_SMOKE_STEP_CMPXCHG16B),
 };
 /* What every context switch of a Linux guest does with the FPU state: save it, restore it. */
 static const uint8_t code_xsave[] = {
-        0xbf, 0x00, 0x00, 0x02, 0x00, /* mov edi, XSAVE_GPA (64-byte aligned) */
-        0xb8, 0xff, 0xff, 0xff, 0xff, /* mov eax, -1 (every component XCR0 enables) */
-        0xba, 0xff, 0xff, 0xff, 0xff, /* mov edx, -1 */
-        0x48, 0x0f, 0xae, 0x27,       /* xsave64 [rdi] */
-        0x48, 0x0f, 0xae, 0x2f,       /* xrstor64 [rdi] */
+        0xbf,
+        0x00,
+        0x00,
+        0x02,
+        0x00, /* mov edi, XSAVE_GPA (64-byte aligned) */
+        0xb8,
+        0xff,
+        0xff,
+        0xff,
+        0xff, /* mov eax, -1 (every component XCR0 enables) */
+        0xba,
+        0xff,
+        0xff,
+        0xff,
+        0xff, /* mov edx, -1 */
+        0x48,
+        0x0f,
+        0xae,
+        0x27, /* xsave64 [rdi] */
+        0x48,
+        0x0f,
+        0xae,
+        0x2f, /* xrstor64 [rdi] */
         OUT_STEP(KVM_SMOKE_STEP_XSAVE),
 };
 /* The timed loop; native_loop() runs the same three instructions. */
 static const uint8_t code_loop[] = {
         OUT_STEP(KVM_SMOKE_STEP_LOOP_BEGIN),
-        0xb9, 0x00, 0x09, 0x3d, 0x00, /* mov ecx, KVM_SMOKE_LOOP_ITERATIONS (4000000) */
-        0x48, 0x01, 0xc8,             /* 1: add rax, rcx */
-        0xff, 0xc9,                   /* dec ecx */
-        0x75, 0xf9,                   /* jnz 1b */
+        0xb9,
+        0x00,
+        0x09,
+        0x3d,
+        0x00, /* mov ecx, KVM_SMOKE_LOOP_ITERATIONS (4000000) */
+        0x48,
+        0x01,
+        0xc8, /* 1: add rax, rcx */
+        0xff,
+        0xc9, /* dec ecx */
+        0x75,
+        0xf9, /* jnz 1b */
         OUT_STEP(KVM_SMOKE_STEP_LOOP_END),
 };
 /* Write every qword of four pages (first touches fault them in through the nested/shadow page
  * tables), the countdown value, so the host can check the guest really wrote them. */
 static const uint8_t code_pages[] = {
-        0xbf, 0x00, 0x00, 0x01, 0x00, /* mov edi, KVM_SMOKE_PAGES_GPA */
-        0xb9, 0x00, 0x08, 0x00, 0x00, /* mov ecx, KVM_SMOKE_PAGES_QWORDS (2048) */
-        0x48, 0x89, 0x0f,             /* 1: mov [rdi], rcx */
-        0x48, 0x83, 0xc7, 0x08,       /* add rdi, 8 */
-        0xff, 0xc9,                   /* dec ecx */
-        0x75, 0xf5,                   /* jnz 1b */
+        0xbf,
+        0x00,
+        0x00,
+        0x01,
+        0x00, /* mov edi, KVM_SMOKE_PAGES_GPA */
+        0xb9,
+        0x00,
+        0x08,
+        0x00,
+        0x00, /* mov ecx, KVM_SMOKE_PAGES_QWORDS (2048) */
+        0x48,
+        0x89,
+        0x0f, /* 1: mov [rdi], rcx */
+        0x48,
+        0x83,
+        0xc7,
+        0x08, /* add rdi, 8 */
+        0xff,
+        0xc9, /* dec ecx */
+        0x75,
+        0xf5, /* jnz 1b */
         OUT_STEP(KVM_SMOKE_STEP_PAGES),
 };
 static const uint8_t code_hlt[] = {
@@ -124,10 +192,14 @@ static void native_loop(void) {
 
 const char *kvm_smoke_step_name(enum kvm_smoke_guest_step s) {
         static const char *const names[_KVM_SMOKE_STEP_MAX] = {
-                [KVM_SMOKE_STEP_LONG_MODE] = "long-mode",   [KVM_SMOKE_STEP_CPUID] = "cpuid",
-                [KVM_SMOKE_STEP_RDTSC] = "rdtsc",           [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
-                [KVM_SMOKE_STEP_XSAVE] = "xsave",           [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
-                [KVM_SMOKE_STEP_LOOP_END] = "loop",         [KVM_SMOKE_STEP_PAGES] = "pages",
+                [KVM_SMOKE_STEP_LONG_MODE] = "long-mode",
+                [KVM_SMOKE_STEP_CPUID] = "cpuid",
+                [KVM_SMOKE_STEP_RDTSC] = "rdtsc",
+                [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
+                [KVM_SMOKE_STEP_XSAVE] = "xsave",
+                [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
+                [KVM_SMOKE_STEP_LOOP_END] = "loop",
+                [KVM_SMOKE_STEP_PAGES] = "pages",
         };
         return s > 0 && s < _KVM_SMOKE_STEP_MAX ? names[s] : "?";
 }
@@ -280,8 +352,7 @@ static int setup_msrs(struct smoke *s) {
                 return 0; /* no feature MSRs (before Linux 4.17): QEMU writes none either */
         if (r < 0 && r != -E2BIG) {
                 s->res->error = r;
-                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %s",
-                            strerror(-r));
+                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %s", strerror(-r));
         }
         n = probe.nmsrs;
         if (n == 0)
@@ -343,12 +414,26 @@ static int setup_long_mode(struct smoke *s) {
                 0x00af9a000000ffffULL, /* 0x08: code, 64-bit (L), present, DPL 0 */
                 0x00cf92000000ffffULL, /* 0x10: data, 4 GiB, writable */
         };
-        struct kvm_segment code = { .base = 0, .limit = 0xffffffff, .selector = 0x08,
-                                    .type = 11, .present = 1, .dpl = 0, .db = 0, .s = 1,
-                                    .l = 1, .g = 1 };
-        struct kvm_segment data = { .base = 0, .limit = 0xffffffff, .selector = 0x10,
-                                    .type = 3, .present = 1, .dpl = 0, .db = 1, .s = 1,
-                                    .l = 0, .g = 1 };
+        struct kvm_segment code = { .base = 0,
+                                    .limit = 0xffffffff,
+                                    .selector = 0x08,
+                                    .type = 11,
+                                    .present = 1,
+                                    .dpl = 0,
+                                    .db = 0,
+                                    .s = 1,
+                                    .l = 1,
+                                    .g = 1 };
+        struct kvm_segment data = { .base = 0,
+                                    .limit = 0xffffffff,
+                                    .selector = 0x10,
+                                    .type = 3,
+                                    .present = 1,
+                                    .dpl = 0,
+                                    .db = 1,
+                                    .s = 1,
+                                    .l = 0,
+                                    .g = 1 };
         struct kvm_sregs sregs;
         struct kvm_regs regs = { 0 };
         int r;
@@ -443,8 +528,7 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                         r = fail(s, step, "KVM_RUN at guest step %s: %s", step, strerror(-r));
                         break;
                 }
-                if (s->run->exit_reason == KVM_EXIT_IO &&
-                    s->run->io.direction == KVM_EXIT_IO_OUT &&
+                if (s->run->exit_reason == KVM_EXIT_IO && s->run->io.direction == KVM_EXIT_IO_OUT &&
                     s->run->io.port == KVM_SMOKE_PORT && s->run->io.size == 1 &&
                     s->run->io.count == 1 && s->run->io.data_offset < s->run_size) {
                         uint8_t got = ((const uint8_t *) s->run)[s->run->io.data_offset];
@@ -480,8 +564,8 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                                  "");
                         break;
                 case KVM_EXIT_FAIL_ENTRY:
-                        r = fail(s, step,
-                                 "VM entry failed at guest step %s: hardware reason %#llx", step,
+                        r = fail(s, step, "VM entry failed at guest step %s: hardware reason %#llx",
+                                 step,
                                  (unsigned long long)
                                          s->run->fail_entry.hardware_entry_failure_reason);
                         break;
@@ -552,8 +636,9 @@ static void smoke_done(struct smoke *s) {
 }
 
 int kvm_smoke_run(const struct kvm_smoke_ops *ops, void *userdata, struct kvm_smoke_result *ret) {
-        struct smoke s = { .ops = ops, .ud = userdata, .kvm = -1, .vm = -1, .vcpu = -1,
-                           .res = ret };
+        struct smoke s = {
+                .ops = ops, .ud = userdata, .kvm = -1, .vm = -1, .vcpu = -1, .res = ret
+        };
         uint64_t t0 = ops->now_ns(userdata), guest_ns = 0, native_ns;
         int r;
 
@@ -726,8 +811,8 @@ int kvm_smoke_run_as(const char *user, uint32_t uid, uint32_t gid, struct kvm_sm
                 if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "drop-privileges");
-                        snprintf(res.reason, sizeof(res.reason),
-                                 "cannot become uid %u gid %u: %s", uid, gid, strerror(errno));
+                        snprintf(res.reason, sizeof(res.reason), "cannot become uid %u gid %u: %s",
+                                 uid, gid, strerror(errno));
                 } else if (kvm_smoke_run(&kvm_smoke_ops_real, NULL, &res) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "run");
@@ -766,9 +851,8 @@ int kvm_smoke_format(const struct kvm_smoke_result *r, char *buf, size_t size) {
                 if (*p == '\n' || *p == '\t' || *p == '\r')
                         *p = ' ';
         n = snprintf(buf, size, "%s %s %d %s %u %llu %.3f %s", r->ran ? "ran" : "fail",
-                     isempty(r->step) ? "-" : r->step, -r->error,
-                     isempty(r->user) ? "-" : r->user, r->uid, (unsigned long long) r->usec,
-                     r->ratio, reason);
+                     isempty(r->step) ? "-" : r->step, -r->error, isempty(r->user) ? "-" : r->user,
+                     r->uid, (unsigned long long) r->usec, r->ratio, reason);
         return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
 }
 

@@ -95,8 +95,8 @@ const char *kvm_smoke_step_name(enum kvm_smoke_guest_step s);
 #define KVM_SMOKE_LOOP_ITERATIONS 4000000U
 
 /* One verdict as one line of text, for the agent's state file and fixtures:
- * "ran|fail STEP|- ERRNO USER UID USEC RATIO REASON..." (ERRNO positive, 0 for none). Tabs and newlines in the reason become
- * spaces. -ENOBUFS when buf is too small. */
+ * "ran|fail STEP|- ERRNO USER UID USEC RATIO REASON..." (ERRNO positive, 0 for none). Tabs and
+ * newlines in the reason become spaces. -ENOBUFS when buf is too small. */
 int kvm_smoke_format(const struct kvm_smoke_result *r, char *buf, size_t size);
 
 /* Parse kvm_smoke_format()'s text; -EBADMSG for anything else. */

@@ -24,7 +24,7 @@ struct fake {
         /* what to do wrong */
         unsigned long fail_req; /* this ioctl answers -fail_errno */
         int fail_errno;
-        int set_msrs_written; /* KVM_SET_MSRS answer; -1: all */
+        int set_msrs_written;                  /* KVM_SET_MSRS answer; -1: all */
         enum kvm_smoke_guest_step stop_before; /* the guest stops instead of doing this step */
         uint32_t stop_exit;                    /* with this exit reason */
         bool stuck;                            /* KVM_RUN returns -EINTR, immediate_exit set */
@@ -138,7 +138,8 @@ static int f_ioctl(void *ud, int fd, unsigned long req, void *arg) {
                 assert_true(c->nent >= 2);
                 c->nent = 2;
                 c->entries[0] = (struct kvm_cpuid_entry2){
-                        .function = 1, .ecx = (f->no_cx16 ? 0 : 1U << 13) | (1U << 26) };
+                        .function = 1, .ecx = (f->no_cx16 ? 0 : 1U << 13) | (1U << 26)
+                };
                 c->entries[1] = (struct kvm_cpuid_entry2){ .function = 0xd, .eax = 0x7 };
                 return 0;
         }
@@ -179,9 +180,9 @@ static int f_ioctl(void *ud, int fd, unsigned long req, void *arg) {
                 return 0;
         case KVM_SET_SREGS: {
                 const struct kvm_sregs *s = arg;
-                assert_true(s->efer & (1U << 10));   /* LMA */
-                assert_true(s->cr4 & (1U << 18));    /* OSXSAVE */
-                assert_true(s->cr0 & (1UL << 31));   /* PG */
+                assert_true(s->efer & (1U << 10)); /* LMA */
+                assert_true(s->cr4 & (1U << 18));  /* OSXSAVE */
+                assert_true(s->cr0 & (1UL << 31)); /* PG */
                 assert_int_equal(s->cs.l, 1);
                 return 0;
         }
@@ -407,8 +408,12 @@ static void test_slow_stuck_and_lying_guests(void **state) {
 }
 
 static void test_format_parse(void **state) {
-        struct kvm_smoke_result a = { .tried = true, .ran = false, .error = -EACCES,
-                                      .uid = 30001, .usec = 120, .ratio = 0 },
+        struct kvm_smoke_result a = { .tried = true,
+                                      .ran = false,
+                                      .error = -EACCES,
+                                      .uid = 30001,
+                                      .usec = 120,
+                                      .ratio = 0 },
                                 b;
         char buf[512];
         (void) state;
@@ -438,10 +443,10 @@ static void test_format_parse(void **state) {
                 "",
                 "ran",
                 "maybe - 0 root 0 1 1 x",
-                "ran open 0 root 0 1 1 x",    /* ran, yet a failed step */
-                "fail - 0 root 0 1 1 x",      /* failed, yet no step */
-                "ran - 0 root 0 1 -2 x",      /* negative ratio */
-                "ran - -5 root 0 1 1 x",      /* negative errno */
+                "ran open 0 root 0 1 1 x", /* ran, yet a failed step */
+                "fail - 0 root 0 1 1 x",   /* failed, yet no step */
+                "ran - 0 root 0 1 -2 x",   /* negative ratio */
+                "ran - -5 root 0 1 1 x",   /* negative errno */
                 "ran - 0 root zero 1 1 x",
                 "fail open 13 nixbld1 30001", /* truncated */
         };
