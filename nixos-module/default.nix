@@ -232,8 +232,8 @@ let
   ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir;
 
   # nixpkgs' own default for nix.settings.system-features (nixos/modules/config/nix.nix) without
-  # "kvm" and "nixos-test": the agent's nix.conf adds both once /dev/kvm is verified usable by
-  # Nix build users (a NixOS test needs both; without KVM it would crawl under TCG).
+  # "kvm" and "nixos-test": the agent's nix.conf adds both once a Nix build user's KVM smoke
+  # guest ran (a NixOS test needs both; without KVM it would abort, or crawl under TCG).
   hostPlatform = pkgs.stdenv.hostPlatform;
   managedFeatures = [
     "kvm"
@@ -439,7 +439,8 @@ in
       description = ''
         Make /dev/kvm mode 0666 (a udev rule, and `[kvm] mode` for the agent): Nix build users
         lose their supplementary groups, so only a world-accessible /dev/kvm lets sandboxed VM
-        tests use KVM instead of falling back to TCG.
+        tests use KVM; without it QEMU falls back to TCG only where asked to (the NixOS test
+        driver's accel=kvm:tcg), and plain -accel kvm fails to start.
       '';
     };
 

@@ -226,8 +226,9 @@ static void smoke_failed(struct probe_ctx *ctx, const struct kvm_facts *k,
         if (pvm)
                 probe_set_remedy(res, "boot guests with a PVM-enabled kernel (CONFIG_PVM_GUEST), "
                                       "or run VM tests where the CPU shows vmx/svm (nested "
-                                      "virtualisation on the outer host); QEMU with "
-                                      "accel=kvm:tcg falls back to TCG, plain -accel kvm fails");
+                                      "virtualisation on the outer host); for TCG pass -accel "
+                                      "tcg (accel=kvm:tcg falls back only when KVM's set-up "
+                                      "fails; here it succeeds, then QEMU aborts)");
         else
                 probe_set_remedy(res, "this kernel's KVM cannot run a stock guest (see dmesg); "
                                       "run VM tests on another host or fix the hypervisor");
