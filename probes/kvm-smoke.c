@@ -337,32 +337,11 @@ static int setup_cpuid(struct smoke *s) {
         return 0;
 }
 
-/* The feature MSRs QEMU writes for -cpu max/host (kvm_arch_put_registers → kvm_put_msrs):
- * read the list and the values KVM offers on /dev/kvm, write them back on the vCPU. On kvm_pvm
- * this is where QEMU aborts ("failed to set MSR 0x10a to 0x69"). */
-static int setup_msrs(struct smoke *s) {
-        struct kvm_msr_list probe = { .nmsrs = 0 };
-        _cleanup_free_ struct kvm_msr_list *list = NULL;
-        _cleanup_free_ struct kvm_msrs *msrs = NULL;
-        unsigned n;
+/* Read the n feature MSRs into msrs (list and msrs sized for n) and write them to the vCPU. */
+static int copy_feature_msrs(struct smoke *s, unsigned n, struct kvm_msr_list *list,
+                             struct kvm_msrs *msrs) {
         int r;
 
-        r = s->ops->ioctl(s->ud, s->kvm, KVM_GET_MSR_FEATURE_INDEX_LIST, &probe);
-        if (r == -EINVAL || r == -ENOTTY)
-                return 0; /* no feature MSRs (before Linux 4.17): QEMU writes none either */
-        if (r < 0 && r != -E2BIG) {
-                s->res->error = r;
-                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %s", strerror(-r));
-        }
-        n = probe.nmsrs;
-        if (n == 0)
-                return 0;
-        if (n > 4096)
-                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %u MSRs", n);
-        list = calloc(1, sizeof(*list) + n * sizeof(list->indices[0]));
-        msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
-        if (!list || !msrs)
-                return -ENOMEM;
         list->nmsrs = n;
         r = must(s, s->kvm, KVM_GET_MSR_FEATURE_INDEX_LIST, list, "msr-features",
                  "KVM_GET_MSR_FEATURE_INDEX_LIST");
@@ -387,6 +366,36 @@ static int setup_msrs(struct smoke *s) {
                             r, msrs->nmsrs, msrs->entries[r].index,
                             (unsigned long long) msrs->entries[r].data);
         return 0;
+}
+
+/* The feature MSRs QEMU writes for -cpu max/host (kvm_arch_put_registers → kvm_put_msrs):
+ * read the list and the values KVM offers on /dev/kvm, write them back on the vCPU. On kvm_pvm
+ * this is where QEMU aborts ("failed to set MSR 0x10a to 0x69"). */
+static int setup_msrs(struct smoke *s) {
+        struct kvm_msr_list probe = { .nmsrs = 0 };
+        struct kvm_msr_list *list;
+        struct kvm_msrs *msrs;
+        unsigned n;
+        int r;
+
+        r = s->ops->ioctl(s->ud, s->kvm, KVM_GET_MSR_FEATURE_INDEX_LIST, &probe);
+        if (r == -EINVAL || r == -ENOTTY)
+                return 0; /* no feature MSRs (before Linux 4.17): QEMU writes none either */
+        if (r < 0 && r != -E2BIG) {
+                s->res->error = r;
+                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %s", strerror(-r));
+        }
+        n = probe.nmsrs;
+        if (n == 0)
+                return 0;
+        if (n > 4096)
+                return fail(s, "msr-features", "KVM_GET_MSR_FEATURE_INDEX_LIST: %u MSRs", n);
+        list = calloc(1, sizeof(*list) + n * sizeof(list->indices[0]));
+        msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
+        r = list && msrs ? copy_feature_msrs(s, n, list, msrs) : -ENOMEM;
+        free(list);
+        free(msrs);
+        return r;
 }
 
 static void put_u64(uint8_t *mem, uint64_t gpa, uint64_t v) {

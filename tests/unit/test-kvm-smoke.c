@@ -21,6 +21,8 @@
 #define IO_OFFSET 4096
 
 struct fake {
+        _Alignas(4096) uint8_t run[RUN_SIZE]; /* the kvm_run area the smoke guest maps */
+
         /* what to do wrong */
         unsigned long fail_req; /* this ioctl answers -fail_errno */
         int fail_errno;
@@ -34,7 +36,6 @@ struct fake {
 
         /* state */
         uint8_t *mem;
-        _Alignas(4096) uint8_t run[RUN_SIZE];
         uint8_t seq[32];
         unsigned n_seq, idx;
         uint64_t clock;
