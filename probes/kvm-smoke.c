@@ -501,6 +501,33 @@ static const char *internal_error_name(uint32_t suberror) {
         }
 }
 
+/* The bytes of the instruction KVM could not emulate, when the kernel says them
+ * (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, Linux 5.16+), as " (f0 48 0f c7 0e)";
+ * "" otherwise. */
+static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t size) {
+        size_t n = 0;
+        unsigned len;
+
+        buf[0] = 0;
+        /* ndata counts 64-bit words after suberror/ndata: flags, then the 16 instruction bytes. */
+        if (run->emulation_failure.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+            run->emulation_failure.ndata < 3 ||
+            !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+                return buf;
+        len = run->emulation_failure.insn_size;
+        if (len == 0 || len > sizeof(run->emulation_failure.insn_bytes))
+                return buf;
+        /* The kernel hands over its fetch buffer (up to 15 bytes, the instructions after the
+         * failing one included): the first 8 say which instruction it was. */
+        n += (size_t) snprintf(buf, size, " (instruction bytes");
+        for (unsigned i = 0; i < len && i < 8 && n < size; i++)
+                n += (size_t) snprintf(buf + n, size - n, " %02x",
+                                       run->emulation_failure.insn_bytes[i]);
+        if (n < size)
+                snprintf(buf + n, size - n, "%s)", len > 8 ? " ..." : "");
+        return buf;
+}
+
 /* The name of the guest step the guest was in when it stopped: the one after the last it
  * reported, or hlt. */
 static const char *current_step(const struct smoke *s, unsigned idx) {
@@ -562,7 +589,8 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                         } else
                                 r = fail(s, step, "the guest halted before step %s", step);
                         break;
-                case KVM_EXIT_INTERNAL_ERROR:
+                case KVM_EXIT_INTERNAL_ERROR: {
+                        char insn[64];
                         r = fail(s, step,
                                  "KVM internal error at guest step %s: suberror %u (%s)%s%s", step,
                                  s->run->internal.suberror,
@@ -570,8 +598,9 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                                  s->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                                          ? ": KVM could not emulate an instruction"
                                          : "",
-                                 "");
+                                 emulation_insn(s->run, insn, sizeof(insn)));
                         break;
+                }
                 case KVM_EXIT_FAIL_ENTRY:
                         r = fail(s, step, "VM entry failed at guest step %s: hardware reason %#llx",
                                  step,
@@ -740,7 +769,8 @@ static uint64_t real_now_ns(void *ud) {
 /* The time limit: a one-shot POSIX timer aimed at this thread (the agent has other threads)
  * whose SIGALRM handler sets immediate_exit, so KVM_RUN returns -EINTR at once whether the
  * signal lands inside KVM_RUN or just before it (Documentation/virt/kvm/api.rst,
- * "immediate_exit"). One smoke guest runs per thread at a time. */
+ * "immediate_exit"). The timer state is per process: one smoke guest at a time (only the
+ * main thread of hosttuned probes KVM; the lease worker probes btrfs alone). */
 static struct kvm_run *volatile timeout_run;
 static timer_t timeout_timer;
 static struct sigaction timeout_old_action;

@@ -79,8 +79,18 @@ static int f_run(struct fake *f) {
         }
         if (f->idx < f->n_seq && f->seq[f->idx] == f->stop_before) {
                 run->exit_reason = f->stop_exit;
-                if (f->stop_exit == KVM_EXIT_INTERNAL_ERROR)
-                        run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+                if (f->stop_exit == KVM_EXIT_INTERNAL_ERROR) {
+                        static const uint8_t cx16[] = { 0xf0, 0x48, 0x0f, 0xc7, 0x0e };
+                        run->emulation_failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+                        /* Linux 5.16+ says which instruction; the cmpxchg16b case plays one. */
+                        if (f->stop_before == KVM_SMOKE_STEP_CMPXCHG16B) {
+                                run->emulation_failure.ndata = 3;
+                                run->emulation_failure.flags =
+                                        KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+                                run->emulation_failure.insn_size = sizeof(cx16);
+                                memcpy(run->emulation_failure.insn_bytes, cx16, sizeof(cx16));
+                        }
+                }
                 if (f->stop_exit == KVM_EXIT_FAIL_ENTRY)
                         run->fail_entry.hardware_entry_failure_reason = 0x80000021;
                 return 0;
@@ -340,7 +350,7 @@ static void test_guest_exits(void **state) {
         } cases[] = {
                 { KVM_SMOKE_STEP_CMPXCHG16B, KVM_EXIT_INTERNAL_ERROR, "cmpxchg16b",
                   "KVM internal error at guest step cmpxchg16b: suberror 1 (emulation failure): "
-                  "KVM could not emulate an instruction" },
+                  "KVM could not emulate an instruction (instruction bytes f0 48 0f c7 0e)" },
                 { KVM_SMOKE_STEP_XSAVE, KVM_EXIT_INTERNAL_ERROR, "xsave",
                   "KVM internal error at guest step xsave: suberror 1 (emulation failure): KVM "
                   "could not emulate an instruction" },
