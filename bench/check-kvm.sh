@@ -34,29 +34,13 @@ cleanup() {
 trap cleanup EXIT
 
 # The agent on a private bus, its runtime dir where check looks ($HOSTTUNE_RUNTIME_DIR).
-cat >"$tmp/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$tmp/bus.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/>
-    <allow send_destination="*"/><allow send_type="method_call"/>
-    <allow receive_sender="*"/><allow receive_type="method_call"/>
-  </policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --print-address=3 3>"$tmp/address" \
-	2>"$tmp/dbus.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/address" ] && break; sleep 0.05; done
+. "$src/bench/private-bus.inc"
+private_bus "$tmp"
 export HOSTTUNE_RUNTIME_DIR=$tmp/run
 mkdir -p "$HOSTTUNE_RUNTIME_DIR"
 printf '[policy]\nname = bench-kvm\n\n[readiness]\nrequire = kvm\n\n[agent]\nreprobe-interval = 60s\n' \
 	>"$tmp/policy.ini"
-"$hosttuned" --bus "$(head -n1 "$tmp/address")" --runtime-dir "$HOSTTUNE_RUNTIME_DIR" \
+"$hosttuned" --bus "$addr" --runtime-dir "$HOSTTUNE_RUNTIME_DIR" \
 	--policy "$tmp/policy.ini" 2>"$tmp/agent.log" &
 pids+=($!)
 for _ in $(seq 200); do grep -qs '^kvm-smoke-root=' "$HOSTTUNE_RUNTIME_DIR/agent.state" && break; sleep 0.05; done
@@ -162,7 +146,7 @@ Against the peers ({runs // 5} runs per command):
 {table(peers, runs // 5)}
 
 The guests alone, as `hosttune probe --json` times them (50 runs, median): root's
-{root_us:.0f} µs, the build user's {build_us:.0f} µs (including its fork); where they stopped
+{root_us:.0f} µs, the build user's {build_us:.0f} µs (timed inside the child; its fork comes on top); where they stopped
 (root, build user): {', '.join(f'{a}/{b}' for a, b in steps)}. A guest that stops early (a
 refused ioctl) costs less than one that runs to hlt: one that runs every step also runs its
 timed loop (4 million iterations) three times in the guest and three times natively. The agent runs the guests at start, when /dev/kvm or the module

@@ -415,6 +415,21 @@ static void append(struct smoke *s, const uint8_t *code, size_t len, const uint8
         append(s, code, sizeof(code), (const uint8_t[]){ __VA_ARGS__ },                            \
                sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
+/* A flat, present, DPL 0 segment of the GDT below: code with L set (64-bit), or data with
+ * D/B set. */
+static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code64) {
+        return (struct kvm_segment){ .base = 0,
+                                     .limit = 0xffffffff,
+                                     .selector = selector,
+                                     .type = type,
+                                     .present = 1,
+                                     .dpl = 0,
+                                     .db = !code64,
+                                     .s = 1,
+                                     .l = code64,
+                                     .g = 1 };
+}
+
 /* Long mode from the start, as a 64-bit boot protocol (or a VMM's direct kernel boot) enters
  * Linux: page tables identity-mapping the first 2 MiB, a flat GDT, CR0/CR4/EFER set. */
 static int setup_long_mode(struct smoke *s) {
@@ -423,26 +438,8 @@ static int setup_long_mode(struct smoke *s) {
                 0x00af9a000000ffffULL, /* 0x08: code, 64-bit (L), present, DPL 0 */
                 0x00cf92000000ffffULL, /* 0x10: data, 4 GiB, writable */
         };
-        struct kvm_segment code = { .base = 0,
-                                    .limit = 0xffffffff,
-                                    .selector = 0x08,
-                                    .type = 11,
-                                    .present = 1,
-                                    .dpl = 0,
-                                    .db = 0,
-                                    .s = 1,
-                                    .l = 1,
-                                    .g = 1 };
-        struct kvm_segment data = { .base = 0,
-                                    .limit = 0xffffffff,
-                                    .selector = 0x10,
-                                    .type = 3,
-                                    .present = 1,
-                                    .dpl = 0,
-                                    .db = 1,
-                                    .s = 1,
-                                    .l = 0,
-                                    .g = 1 };
+        struct kvm_segment code = flat_segment(0x08, 11, true); /* execute/read, 64-bit */
+        struct kvm_segment data = flat_segment(0x10, 3, false); /* read/write */
         struct kvm_sregs sregs;
         struct kvm_regs regs = { 0 };
         int r;
