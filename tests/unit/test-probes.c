@@ -306,6 +306,14 @@ static void test_kvm_pvm_smoke_fails(void **state) {
         assert_false(r->nix.claims_kvm);
         free(r);
 
+        /* Every kernel answer right but no guest run: a warning, and not usable. */
+        r = run_fixture("kvm-unverified", false);
+        assert_status(r, PROBE_KVM, PROBE_WARN);
+        assert_false(r->kvm.usable);
+        assert_null(r->kvm.smoke_source);
+        assert_reason_contains(r, PROBE_KVM, "no smoke guest was run");
+        free(r);
+
         /* KVM_CREATE_VM EBUSY with vboxdrv loaded: VirtualBox is named. */
         r = run_fixture("kvm-busy", false);
         assert_status(r, PROBE_KVM, PROBE_FAIL);
