@@ -361,8 +361,8 @@ static int copy_feature_msrs(struct smoke *s, unsigned n, struct kvm_msr_list *l
                 return r;
         if ((unsigned) r < msrs->nmsrs)
                 return fail(s, "set-msrs",
-                            "KVM_SET_MSRS wrote %d of %u feature MSRs (first refused: %#x "
-                            "value %#llx)",
+                            "KVM_SET_MSRS wrote %d of %u MSRs (first refused: %#x) of the "
+                            "feature MSRs QEMU -cpu max writes (value %#llx)",
                             r, msrs->nmsrs, msrs->entries[r].index,
                             (unsigned long long) msrs->entries[r].data);
         return 0;

@@ -74,7 +74,7 @@ if command -v qemu-system-x86_64 >/dev/null; then
 		msr=$(sed -n 's/.*failed to set MSR \(0x[0-9a-f]*\) to.*/\1/p' "$T_TMP/qemu.out" | head -n1)
 		if [ -n "$msr" ]; then
 			assert_eq "step where QEMU could not set MSR $msr" set-msrs "$root_step"
-			kvm_fact "$j" facts smoke_root reason | grep -q "first refused: $msr " ||
+			kvm_fact "$j" facts smoke_root reason | grep -q "first refused: $msr)" ||
 				fail "QEMU names MSR $msr, hosttune: $(kvm_fact "$j" facts smoke_root reason)"
 			ok "the refused MSR is the one QEMU names: $msr"
 		fi

@@ -328,8 +328,8 @@ static void test_set_msrs_refused(void **state) {
         r = run_fake(f);
         assert_false(r.ran);
         assert_string_equal(r.step, "set-msrs");
-        assert_string_equal(r.reason, "KVM_SET_MSRS wrote 1 of 3 feature MSRs (first refused: "
-                                      "0x10a value 0x69)");
+        assert_string_equal(r.reason, "KVM_SET_MSRS wrote 1 of 3 MSRs (first refused: 0x10a) of "
+                                      "the feature MSRs QEMU -cpu max writes (value 0x69)");
         free(f);
 
         /* An ioctl that fails outright carries the errno string. */

@@ -293,9 +293,10 @@ static void test_kvm_pvm_smoke_fails(void **state) {
         assert_false(r->kvm.usable);
         assert_string_equal(r->kvm.smoke.root.step, "set-msrs");
         assert_string_equal(r->results[PROBE_KVM].reason,
-                            "KVM smoke guest failed at set-msrs: KVM_SET_MSRS wrote 1 of 4 feature "
-                            "MSRs (first refused: 0x10a value 0x400000000c000069); kvm_pvm runs "
-                            "only PVM-enabled guest kernels");
+                            "KVM smoke guest failed at set-msrs: KVM_SET_MSRS wrote 1 of 4 MSRs "
+                            "(first refused: 0x10a) of the feature MSRs QEMU -cpu max writes "
+                            "(value 0x400000000c000069); kvm_pvm runs only PVM-enabled guest "
+                            "kernels");
         assert_non_null(strstr(r->results[PROBE_KVM].remedy, "PVM-enabled kernel"));
         assert_string_equal(r->kvm.smoke.build.user, "nobody");
         assert_int_equal(r->kvm.smoke.build.error, -EACCES);
