@@ -363,6 +363,8 @@ static int write_agent_state(struct agent *a) {
                 .ready = a->ready,
                 .leases = a->leases,
         };
+        if (a->kvm_smoke_valid)
+                s.kvm_smoke = a->kvm_smoke;
         struct probe_targets t = policy_probe_targets(a->policy);
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         char text[AGENT_STATE_TEXT_MAX], tmp[64];

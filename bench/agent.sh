@@ -49,25 +49,8 @@ cleanup() {
 trap cleanup EXIT
 
 # --- a private bus that lets everyone do everything
-cat >"$tmp/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$tmp/bus.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/>
-    <allow send_destination="*"/><allow send_type="method_call"/>
-    <allow receive_sender="*"/><allow receive_type="method_call"/>
-  </policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --print-address=3 3>"$tmp/address" \
-	2>"$tmp/dbus.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/address" ] && break; sleep 0.05; done
-addr=$(head -n1 "$tmp/address")
+. "$(dirname "$0")/private-bus.inc"
+private_bus "$tmp"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.2f ms", u/1000}'; }

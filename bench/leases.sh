@@ -48,23 +48,8 @@ mkdir -p "$mnt"
 mount -o loop "$img" "$mnt"
 root=$mnt/snapshots
 
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$work/bus.socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_type="method_call"/>
-    <allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-EOF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile --print-address=3 3>"$work/address" &
-pids+=($!)
-while [ ! -s "$work/address" ]; do sleep 0.05; done
-addr=$(head -n1 "$work/address")
+. "$(dirname "$0")/private-bus.inc"
+private_bus "$work"
 
 cat >"$work/policy.ini" <<EOF
 [policy]

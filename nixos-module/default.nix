@@ -218,6 +218,9 @@ let
     "CAP_FOWNER"
     # handing snapshot directories to the lease holder's uid.
     "CAP_CHOWN"
+    # the KVM smoke guest for Nix builds runs in a child that becomes a build user.
+    "CAP_SETUID"
+    "CAP_SETGID"
   ]
   ++ cfg.extraCapabilities;
 
@@ -242,8 +245,8 @@ let
 
   # --- Nix's own system-features -----------------------------------------------------------------
   # NixOS puts "kvm" and "nixos-test" into nix.settings.system-features unconditionally; the agent's
-  # nix.conf adds both once /dev/kvm is verified usable by Nix build users (a NixOS test needs both;
-  # without KVM it would crawl under TCG). How nixpkgs defines its list has changed
+  # nix.conf adds both once a Nix build user's KVM smoke guest ran (a NixOS test needs both;
+  # without KVM it would abort, or crawl under TCG). How nixpkgs defines its list has changed
   # (nixos/modules/config/nix.nix): up to NixOS 24.11 as `mkDefault [ ... ]`, which a user's own
   # list replaces; since nixpkgs PR 383052 (2025-02) as a plain definition, which a user's list is
   # merged with (and as the option's default). No single priority beats both without also beating
@@ -490,7 +493,8 @@ in
       description = ''
         Make /dev/kvm mode 0666 (a udev rule, and `[kvm] mode` for the agent): Nix build users
         lose their supplementary groups, so only a world-accessible /dev/kvm lets sandboxed VM
-        tests use KVM instead of falling back to TCG.
+        tests use KVM; without it QEMU falls back to TCG only where asked to (the NixOS test
+        driver's accel=kvm:tcg), and plain -accel kvm fails to start.
       '';
     };
 

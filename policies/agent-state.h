@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "policies/readiness.h"
+#include "probes/kvm-smoke.h"
 
 #define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
 #define AGENT_STATE_FILE "agent.state"
@@ -41,6 +42,9 @@ struct agent_state {
         char policy_files[1024]; /* "INO:SIZE:MTIME_NSEC:PATH\n" per file: compact, since
                                   * `check` pays a page fault for every page it touches */
         char policy_refused[400];
+        /* The agent's last KVM smoke verdicts; kvm_smoke.root.tried is false when it has none
+         * (no /dev/kvm, or an agent that predates them). */
+        struct kvm_smoke_verdict kvm_smoke;
 };
 
 /* Append a file's stamp to s->policy_files; -ENOBUFS when it does not fit (nothing added). */

@@ -60,9 +60,9 @@ void fleet_view_build(const struct host_report *r, const struct requirement_resu
                       struct fleet_view *ret);
 
 /* The Nix system features v verifies, space separated ("kvm nixos-test hugepages", or fewer,
- * or ""): kvm and nixos-test need KVM for build users, since NixOS tests run as build users
- * and otherwise fall back to TCG, 5-10x slower, without failing. Returns the length, or
- * -ENOBUFS. */
+ * or ""): kvm and nixos-test need a Nix build user's smoke guest to have run, since NixOS
+ * tests run as build users and otherwise abort (accel=kvm) or crawl under TCG (accel=kvm:tcg).
+ * Returns the length, or -ENOBUFS. */
 int fleet_nix_features(const struct fleet_view *v, char *buf, size_t size);
 
 /* Is name a label node-feature-discovery accepts from a feature file: a Kubernetes qualified

@@ -1,6 +1,6 @@
 /* Nix probe: does nix.conf tell the truth about this host? system-features claiming kvm while
- * /dev/kvm is unusable sends VM tests here to crawl under TCG; sandbox paths decide whether
- * builds can reach /dev/net/tun; build-dir is where VM state and rootfs copies land. */
+ * /dev/kvm runs no guest sends VM tests here to abort or crawl under TCG; sandbox paths decide
+ * whether builds can reach /dev/net/tun; build-dir is where VM state and rootfs copies land. */
 #include <libgen.h>
 #include <stdio.h>
 
@@ -213,7 +213,7 @@ int probe_nix(struct probe_ctx *ctx, struct host_report *r) {
         if (n->claims_kvm && !r->kvm.usable) {
                 probe_set(res, PROBE_FAIL,
                           "%s advertises system feature kvm but KVM is not usable: VM tests "
-                          "scheduled here run under TCG, 5-10x slower",
+                          "scheduled here abort, or crawl under TCG (accel=kvm:tcg)",
                           conf);
                 probe_set_remedy(res, "drop kvm from system-features and include hosttune's "
                                       "verified list: !include /run/hosttune/nix.conf (NixOS: "

@@ -54,3 +54,16 @@ assert_eq() {
 
 # JSON field from a document on stdin, by a python expression over `d`.
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# qemu_kvm_judge: does QEMU run a guest with KVM here, as the NixOS test driver starts it
+# (-accel kvm -cpu max)? Prints true (still running after 3 s: its vCPU was set up and entered
+# the firmware), false (no /dev/kvm, or QEMU exited: e.g. "failed to set MSR" on kvm_pvm), or
+# unknown (no qemu-system-x86_64). An independent reading for KVM verdicts.
+qemu_kvm_judge() {
+	local rc=0
+	[ -c /dev/kvm ] || { echo false; return; }
+	command -v qemu-system-x86_64 >/dev/null || { echo unknown; return; }
+	timeout 3 qemu-system-x86_64 -accel kvm -cpu max -machine microvm -display none -nodefaults \
+		-no-reboot -serial none -m 64 >/dev/null 2>&1 || rc=$?
+	if [ $rc -eq 124 ]; then echo true; else echo false; fi
+}

@@ -53,7 +53,16 @@ if [ "$ready" = True ]; then assert_eq "exit status when ready" 0 $rc; else asse
 
 rc=0
 "$HOSTTUNE" check --require kvm >/dev/null || rc=$?
-if [ -c /dev/kvm ]; then :; else assert_eq "check --require kvm without /dev/kvm" 1 $rc; fi
+if [ ! -c /dev/kvm ]; then
+	assert_eq "check --require kvm without /dev/kvm" 1 $rc
+else
+	# /dev/kvm is there: whether a guest runs decides, and QEMU is the judge.
+	case $(qemu_kvm_judge) in
+	true) assert_eq "check --require kvm where QEMU -accel kvm runs" 0 $rc ;;
+	false) assert_eq "check --require kvm where QEMU -accel kvm fails" 1 $rc ;;
+	*) ok "check --require kvm exits $rc (no QEMU to judge it)" ;;
+	esac
+fi
 
 rc=0
 "$HOSTTUNE" check --require bogus >/dev/null 2>&1 || rc=$?

@@ -57,6 +57,53 @@ static void test_round_trip(void **state) {
         assert_true(p.leases.hugepages[1].page_size == 1U << 30);
         assert_int_equal(p.leases.taps, 3);
         assert_int_equal(p.leases.snapshots, 1);
+        /* No smoke verdict given, none written, none read. */
+        assert_null(strstr(buf, "kvm-smoke"));
+        assert_false(p.kvm_smoke.root.tried);
+}
+
+/* The agent's KVM smoke verdicts travel to `check` with the identity they are about. */
+static void test_kvm_smoke(void **state) {
+        struct agent_state s = sample(), p;
+        char buf[AGENT_STATE_TEXT_MAX];
+        (void) state;
+
+        s.kvm_smoke.root = (struct kvm_smoke_result){ .tried = true,
+                                                      .step = "set-msrs",
+                                                      .reason = "KVM_SET_MSRS wrote 1 of 4",
+                                                      .user = "root",
+                                                      .usec = 1700 };
+        s.kvm_smoke.build = (struct kvm_smoke_result){ .tried = true,
+                                                       .ran = true,
+                                                       .user = "nixbld1",
+                                                       .uid = 30001,
+                                                       .usec = 3000,
+                                                       .ratio = 1.25,
+                                                       .reason = "reached hlt" };
+        strscpy(s.kvm_smoke.identity, sizeof(s.kvm_smoke.identity), "6:52:20600:17.5:2358");
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), 0);
+        assert_non_null(strstr(buf,
+                               "\nkvm-smoke-identity=6:52:20600:17.5:2358\n"
+                               "kvm-smoke-root=fail set-msrs 0 root 0 1700 0.000 KVM_SET_MSRS "
+                               "wrote 1 of 4\n"
+                               "kvm-smoke-build=ran - 0 nixbld1 30001 3000 1.250 reached hlt\n"));
+        assert_int_equal(agent_state_parse(buf, &p), 0);
+        assert_string_equal(p.kvm_smoke.identity, "6:52:20600:17.5:2358");
+        assert_true(p.kvm_smoke.root.tried && !p.kvm_smoke.root.ran);
+        assert_string_equal(p.kvm_smoke.root.step, "set-msrs");
+        assert_string_equal(p.kvm_smoke.root.reason, "KVM_SET_MSRS wrote 1 of 4");
+        assert_true(p.kvm_smoke.build.ran);
+        assert_int_equal(p.kvm_smoke.build.uid, 30001);
+        assert_true(p.kvm_smoke.build.ratio == 1.25);
+
+        /* Garbage in a verdict is a malformed state, like any known key's. */
+        assert_int_equal(agent_state_parse("schema=hosttune.agent-state/1\npid=3\n"
+                                           "kvm-smoke-root=perhaps\n",
+                                           &p),
+                         -EBADMSG);
+        /* An identity with a space could not be compared: refused when writing. */
+        strscpy(s.kvm_smoke.identity, sizeof(s.kvm_smoke.identity), "a b");
+        assert_int_equal(agent_state_format(&s, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_rejects(void **state) {
@@ -224,7 +271,7 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_live),          cmocka_unit_test(test_runtime_dir),
                 cmocka_unit_test(test_policy_source), cmocka_unit_test(test_policy_files),
-                cmocka_unit_test(test_reachable),
+                cmocka_unit_test(test_reachable),     cmocka_unit_test(test_kvm_smoke),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
