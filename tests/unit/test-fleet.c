@@ -22,8 +22,9 @@ static struct host_report *report_new(void) {
         assert_non_null(r);
         for (unsigned i = 0; i < _PROBE_MAX; i++)
                 r->probed[i] = true;
-        r->kvm.usable = true;
+        r->kvm.usable = true; /* root's smoke guest ran */
         r->kvm.world_accessible = true;
+        r->kvm.smoke.build = (struct kvm_smoke_result){ .tried = true, .ran = true };
         r->rng.crng_ready = 1;
         r->net.tun = (struct device_facts){ .exists = true, .is_char = true, .mode = 0666 };
         r->results[PROBE_USERFAULTFD].status = PROBE_FAIL;
@@ -79,8 +80,23 @@ static void test_view_and_nix_features(void **state) {
         assert_string_equal(buf, "kvm nixos-test hugepages");
         assert_int_equal(fleet_nix_features(&v, buf, 10), -ENOBUFS);
 
-        /* KVM root can use but build users cannot (mode 0660): no kvm for Nix. */
+        /* /dev/kvm open to everyone, but the build user's own smoke guest did not run (a KVM
+         * that answers the API and runs no stock guest, as kvm_pvm): no kvm for Nix. */
+        r->kvm.smoke.build.ran = false;
+        n = eval_policy(r, "rng", NULL, res);
+        fleet_view_build(r, res, n, true, NULL, &v);
+        assert_true(v.kvm);
+        assert_false(v.kvm_build_users);
+        assert_int_equal(fleet_nix_features(&v, buf, sizeof(buf)), 0);
+        /* No build user could be tried at all: no kvm for Nix either. */
+        r->kvm.smoke.build = (struct kvm_smoke_result){ .tried = false, .ran = true };
+        fleet_view_build(r, res, n, true, NULL, &v);
+        assert_false(v.kvm_build_users);
+
+        /* KVM root can use but build users cannot (mode 0660, their guest fails at open): no
+         * kvm for Nix. */
         r->kvm.world_accessible = false;
+        r->kvm.smoke.build = (struct kvm_smoke_result){ .tried = true, .ran = false };
         n = eval_policy(r, "hugepages=4G", NULL, res);
         fleet_view_build(r, res, n, false, NULL, &v);
         assert_true(v.kvm);
@@ -90,6 +106,7 @@ static void test_view_and_nix_features(void **state) {
 
         /* A policy without hugepage requirements never claims hugepages. */
         r->kvm.world_accessible = true;
+        r->kvm.smoke.build.ran = true;
         n = eval_policy(r, "rng", NULL, res);
         fleet_view_build(r, res, n, true, NULL, &v);
         assert_int_equal(fleet_nix_features(&v, buf, sizeof(buf)), 14);
