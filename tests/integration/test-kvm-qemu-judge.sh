@@ -1,0 +1,76 @@
+#!/bin/bash
+# QEMU judges hosttune's KVM verdict on this host: Debian's cloud kernel with a busybox initramfs,
+# `-machine q35,accel=kvm -cpu max` (what the NixOS test driver asks for), bounded in time. Whether
+# the guest reached init (the marker init prints on the serial console) must be what
+# `hosttune check --offline --require kvm` says (exit 0 or 1) and what the kvm probe's
+# smoke_root.ran says. The same for a Nix build user: QEMU run as that user (the first member of
+# group nixbld, else nobody; no supplementary groups, as nix-daemon runs builders) against
+# smoke_build. Nothing on the host changes: /dev/kvm keeps its mode. Without /dev/kvm there is
+# nothing to judge (skip).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm.sh"
+need_root
+need_cmd setpriv python3
+[ -e /dev/kvm ] || skip "no /dev/kvm: there is no KVM for QEMU to judge"
+vm_kernel
+# QEMU aborts (SIGABRT) where KVM refuses its MSRs: no core file for that.
+ulimit -c 0
+kvm_mode=$(stat -c %a /dev/kvm)
+defer '[ "$(stat -c %a /dev/kvm)" = "$kvm_mode" ] || chmod "$kvm_mode" /dev/kvm'
+
+# The build user, read from the group database (not from hosttune).
+build_user=$(getent group nixbld | cut -d: -f4 | cut -d, -f1 || true)
+build_user=${build_user:-nobody}
+build_uid=$(id -u "$build_user")
+build_gid=$(id -g "$build_user")
+chmod 0711 "$T_TMP"
+
+printf 'true\n' >"$T_TMP/case.sh"
+vm_initrd "$T_TMP/case.sh"
+chmod 0644 "$T_TMP/vm-initrd.gz"
+
+# judge WHO: QEMU with KVM as WHO (root or the build user); sets reached (yes/no) and says what
+# QEMU did. A guest that has not reached init in 120 s is not one a test driver can use (a TCG
+# boot of this kernel takes seconds).
+judge() {
+	local rc=0
+	VM_ACCEL=kvm VM_TIMEOUT=120 vm_argv 256
+	: >"$T_TMP/vm.console"
+	if [ "$1" = root ]; then
+		timeout 120 "${VM_ARGV[@]}" </dev/null >"$T_TMP/vm.qemu" 2>&1 || rc=$?
+	else
+		chown "$build_uid" "$T_TMP/vm.console"
+		timeout 120 setpriv --reuid="$build_uid" --regid="$build_gid" --clear-groups \
+			"${VM_ARGV[@]}" </dev/null >"$T_TMP/vm.qemu" 2>&1 || rc=$?
+	fi
+	vm_console
+	if grep -q 'vm-begin$' "$T_TMP/vm.out"; then reached=yes; else reached=no; fi
+	echo "QEMU -accel kvm -cpu max as $1: exit $rc, guest reached init: $reached"
+	sed 's/^/  qemu: /' "$T_TMP/vm.qemu" | head -n 5
+}
+
+json=$("$HOSTTUNE" check --offline --json) || true
+smoke() { echo "$json" | jq_py "(lambda f: None if f['$1'] is None else f['$1']$2)(next(p for p in d['probes'] if p['id'] == 'kvm')['facts'])"; }
+echo "hosttune: smoke_root: $(smoke smoke_root '')"
+echo "hosttune: smoke_build: $(smoke smoke_build '')"
+rc=0
+"$HOSTTUNE" check --offline --require kvm >"$T_TMP/check.out" 2>&1 || rc=$?
+cat "$T_TMP/check.out"
+
+judge root
+if [ $reached = yes ]; then
+	assert_eq "check --offline --require kvm where a KVM guest reached init" 0 $rc
+	assert_eq "smoke_root.ran where a KVM guest reached init" True "$(smoke smoke_root "['ran']")"
+else
+	assert_eq "check --offline --require kvm where QEMU's KVM guest never reached init" 1 $rc
+	assert_eq "smoke_root.ran where QEMU's KVM guest never reached init" False "$(smoke smoke_root "['ran']")"
+	[ -n "$(smoke smoke_root "['reason']")" ] || fail "smoke_root gives no reason"
+	ok "smoke_root says why: step $(smoke smoke_root "['step']"): $(smoke smoke_root "['reason']")"
+fi
+
+judge "$build_user"
+assert_eq "smoke_build.user (the group database's build user)" "$build_user" "$(smoke smoke_build "['user']")"
+assert_eq "smoke_build.uid" "$build_uid" "$(smoke smoke_build "['uid']")"
+if [ $reached = yes ]; then want=True; else want=False; fi
+assert_eq "smoke_build.ran against QEMU as $build_user (/dev/kvm mode $kvm_mode)" $want \
+	"$(smoke smoke_build "['ran']")"
