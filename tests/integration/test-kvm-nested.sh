@@ -54,9 +54,10 @@ VM_MODULES="irqbypass kvm kvm-amd" vm_run 256 "$T_TMP/case.sh" "$HOSTTUNE" \
 grep -v -- '-json ' "$T_TMP/vm.out"
 assert_eq "the VM's script ran to its end" 0 "$(vm_line vm-exit)"
 
-# smoke CASE WHO FIELD: a field of the kvm probe's smoke_WHO in the JSON of CASE ("None" when null).
+# smoke CASE WHO FIELD: a field of the kvm probe's smoke_WHO in the JSON of CASE ("None" when
+# null: no guest was tried; its "ran" is then False).
 smoke() {
-	vm_line "$1-json" | jq_py "(lambda s: None if s is None else s['$3'])(next(p for p in d['probes'] if p['id'] == 'kvm')['facts']['smoke_$2'])"
+	vm_line "$1-json" | jq_py "(lambda s: (False if '$3' == 'ran' else None) if s is None else s['$3'])(next(p for p in d['probes'] if p['id'] == 'kvm')['facts']['smoke_$2'])"
 }
 
 # --- no module: no KVM

@@ -50,9 +50,10 @@ judge() {
 }
 
 json=$("$HOSTTUNE" check --offline --json) || true
-smoke() { echo "$json" | jq_py "(lambda f: None if f['$1'] is None else f['$1']$2)(next(p for p in d['probes'] if p['id'] == 'kvm')['facts'])"; }
-echo "hosttune: smoke_root: $(smoke smoke_root '')"
-echo "hosttune: smoke_build: $(smoke smoke_build '')"
+# smoke WHO EXPR: EXPR of the kvm probe's smoke_WHO ("None" when null: no guest was tried).
+smoke() { echo "$json" | jq_py "(lambda f: None if f['smoke_$1'] is None else f['smoke_$1']$2)(next(p for p in d['probes'] if p['id'] == 'kvm')['facts'])"; }
+echo "hosttune: smoke_root: $(smoke root '')"
+echo "hosttune: smoke_build: $(smoke build '')"
 rc=0
 "$HOSTTUNE" check --offline --require kvm >"$T_TMP/check.out" 2>&1 || rc=$?
 cat "$T_TMP/check.out"
@@ -60,17 +61,17 @@ cat "$T_TMP/check.out"
 judge root
 if [ $reached = yes ]; then
 	assert_eq "check --offline --require kvm where a KVM guest reached init" 0 $rc
-	assert_eq "smoke_root.ran where a KVM guest reached init" True "$(smoke smoke_root "['ran']")"
+	assert_eq "smoke_root.ran where a KVM guest reached init" True "$(smoke root "['ran']")"
 else
 	assert_eq "check --offline --require kvm where QEMU's KVM guest never reached init" 1 $rc
-	assert_eq "smoke_root.ran where QEMU's KVM guest never reached init" False "$(smoke smoke_root "['ran']")"
-	[ -n "$(smoke smoke_root "['reason']")" ] || fail "smoke_root gives no reason"
-	ok "smoke_root says why: step $(smoke smoke_root "['step']"): $(smoke smoke_root "['reason']")"
+	assert_eq "smoke_root.ran where QEMU's KVM guest never reached init" False "$(smoke root "['ran']")"
+	[ -n "$(smoke root "['reason']")" ] || fail "smoke_root gives no reason"
+	ok "smoke_root says why: step $(smoke root "['step']"): $(smoke root "['reason']")"
 fi
 
 judge "$build_user"
-assert_eq "smoke_build.user (the group database's build user)" "$build_user" "$(smoke smoke_build "['user']")"
-assert_eq "smoke_build.uid" "$build_uid" "$(smoke smoke_build "['uid']")"
+assert_eq "smoke_build.user (the group database's build user)" "$build_user" "$(smoke build "['user']")"
+assert_eq "smoke_build.uid" "$build_uid" "$(smoke build "['uid']")"
 if [ $reached = yes ]; then want=True; else want=False; fi
 assert_eq "smoke_build.ran against QEMU as $build_user (/dev/kvm mode $kvm_mode)" $want \
-	"$(smoke smoke_build "['ran']")"
+	"$(smoke build "['ran']")"
