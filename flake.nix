@@ -77,7 +77,7 @@
                 # NixOS writes a list as repeated keys; systemd joins them.
                 # In any order, one per line or several to a line.
                 test "$(grep '^CapabilityBoundingSet=' "$unit" | cut -d= -f2 | xargs -n1 | sort | xargs)" = \
-                  "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_ADMIN CAP_SYS_ADMIN"
+                  "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_ADMIN CAP_SETGID CAP_SETUID CAP_SYS_ADMIN"
                 grep -qx 'NoNewPrivileges=true' "$unit"
                 grep -qx 'ProtectHome=true' "$unit"
                 grep -q '^Before=.*nix-daemon.service' "$unit"

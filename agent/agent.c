@@ -190,6 +190,30 @@ static uint64_t pool_bytes(const struct host_report *r) {
         return total;
 }
 
+/* Keep the smoke verdicts a probe produced (it ran the guests: at start, after drift of
+ * /dev/kvm or the module, or when the re-probe timer asked), and log when they change. */
+static void remember_kvm_smoke(struct agent *a, const struct kvm_facts *k) {
+        const struct kvm_smoke_verdict *v = &k->smoke;
+
+        if (!v->root.tried) {
+                a->kvm_smoke_valid = false;
+                return;
+        }
+        if (!k->smoke_source || !streq(k->smoke_source, "probe"))
+                return;
+        if (!a->kvm_smoke_valid || a->kvm_smoke.root.ran != v->root.ran ||
+            a->kvm_smoke.build.ran != v->build.ran || !streq(a->kvm_smoke.root.step, v->root.step))
+                log_info("KVM smoke guest: %s %s%s; build user %s %s%s", v->root.user,
+                         v->root.ran ? "ran" : "failed at ", v->root.ran ? "" : v->root.step,
+                         v->build.tried ? v->build.user : "-",
+                         !v->build.tried ? "not tried"
+                         : v->build.ran  ? "ran"
+                                         : "failed at ",
+                         v->build.tried && !v->build.ran ? v->build.step : "");
+        a->kvm_smoke = *v;
+        a->kvm_smoke_valid = true;
+}
+
 /* Probe what mask names into report, plus the knobs the policy names that no probe reads
  * (probe_knobs), so that plan_build() can judge the host against the policy. probe_run wants a
  * zeroed report: facts of a probe that now finds less (a pool size that vanished, a tap that is
@@ -209,7 +233,10 @@ static int probe_host(struct agent *a, probe_mask_t mask, bool detail, struct ho
         /* Facts only the JSON shows; statuses, reasons and what the planner needs (probe_knobs
          * reads what detail skipped) do not depend on it. */
         ctx.detail = detail;
+        ctx.kvm_smoke = a->kvm_smoke_valid ? &a->kvm_smoke : NULL;
         r = probe_run(&ctx, mask, report);
+        if (r >= 0 && report->probed[PROBE_KVM])
+                remember_kvm_smoke(a, &report->kvm);
         if (r >= 0) {
                 plan_knob_request(a->policy, &kreq);
                 r = probe_knobs(&ctx, &kreq, report);
@@ -339,6 +366,8 @@ static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
         int r;
 
         (void) usec;
+        /* The timer is when the KVM smoke guests run again even without drift. */
+        a->kvm_smoke_valid = false;
         (void) agent_reprobe(a, "periodic re-probe");
         /* Drift back to the policy: the plan is not empty although the last apply ended. */
         if (a->policy->reapply_on_drift && !a->apply && !a->stopping && !a->reverted) {

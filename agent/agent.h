@@ -115,6 +115,11 @@ struct agent {
         /* The pools the last drift check left alone as out of reach, "knob=wanted;" each
          * (logged when it changes). */
         char drift_left_alone[256];
+        /* The last KVM smoke verdicts (probes/kvm-smoke.h). Probes reuse them while /dev/kvm
+         * and the module keep their identity; the re-probe timer clears kvm_smoke_valid so the
+         * guests run again. Published in agent.state for `hosttune check`. */
+        struct kvm_smoke_verdict kvm_smoke;
+        bool kvm_smoke_valid;
 
         /* What leases hold (agent/lease.c computes it from its table). After changing it,
          * call agent_leases_changed(). */

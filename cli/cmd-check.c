@@ -238,6 +238,10 @@ static int run(int argc, char **argv, bool probe_only) {
                 return EXIT_PROBE_FAILED;
         }
         ctx.detail = probe_only || o.json;
+        /* The agent's KVM smoke verdict, so check runs no guest (the probe still compares
+         * /dev/kvm's identity and runs one itself when it changed since). */
+        if (from_agent && agent.kvm_smoke.root.tried)
+                ctx.kvm_smoke = &agent.kvm_smoke;
         r = probe_run(&ctx, PROBE_MASK_ALL, &report);
         if (r >= 0 && !probe_only) {
                 struct knob_request kreq;

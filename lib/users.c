@@ -92,3 +92,54 @@ int user_lookup_at(int root_fd, const char *name, uint32_t *ret_uid) {
 int group_lookup_at(int root_fd, const char *name, uint32_t *ret_gid) {
         return lookup_at(root_fd, "etc/group", name, ret_gid);
 }
+
+int group_db_first_member(const char *text, const char *group, char *buf, size_t size,
+                          uint32_t *ret_gid) {
+        size_t gl = strlen(group);
+        uint32_t gid;
+        int r;
+
+        r = user_db_find(text, group, &gid);
+        if (r < 0)
+                return r;
+        for (const char *line = text; line && *line;) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t) (end - line) : strlen(line);
+
+                /* name:password:gid:member,member,... */
+                if (len > gl && strncmp(line, group, gl) == 0 && line[gl] == ':') {
+                        const char *members = line, *stop = line + len;
+                        size_t ml;
+
+                        for (int colons = 0; colons < 3 && members < stop; members++)
+                                if (*members == ':')
+                                        colons++;
+                        ml = strcspn(members, ",\n");
+                        if (members + ml > stop)
+                                ml = (size_t) (stop - members);
+                        if (ml == 0)
+                                return -ENOENT;
+                        if (ml >= size)
+                                return -ENOBUFS;
+                        memcpy(buf, members, ml);
+                        buf[ml] = 0;
+                        if (!user_group_name_valid(buf))
+                                return -EBADMSG;
+                        *ret_gid = gid;
+                        return 0;
+                }
+                line = end ? end + 1 : NULL;
+        }
+        return -ENOENT;
+}
+
+int group_first_member_at(int root_fd, const char *group, char *buf, size_t size,
+                          uint32_t *ret_gid) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_virtual_file_alloc_at(root_fd, "etc/group", USER_DB_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        return group_db_first_member(text, group, buf, size, ret_gid);
+}

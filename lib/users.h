@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A user or group name as useradd and systemd accept it ([A-Za-z_][A-Za-z0-9_.-]*, at most 31
@@ -22,3 +23,12 @@ int group_lookup_at(int root_fd, const char *name, uint32_t *ret_gid);
  * field). Pure, for tests and the fuzzer. -ENOENT when absent, -EBADMSG when name's line has no
  * valid id. */
 int user_db_find(const char *text, const char *name, uint32_t *ret_id);
+
+/* The first member listed for group in <root>/etc/group (into buf) and the group's gid.
+ * -ENOENT when there is no such group or it lists no member. */
+int group_first_member_at(int root_fd, const char *group, char *buf, size_t size,
+                          uint32_t *ret_gid);
+
+/* The same from the text of a group database. Pure, for tests. */
+int group_db_first_member(const char *text, const char *group, char *buf, size_t size,
+                          uint32_t *ret_gid);

@@ -218,6 +218,9 @@ let
     "CAP_FOWNER"
     # handing snapshot directories to the lease holder's uid.
     "CAP_CHOWN"
+    # the KVM smoke guest for Nix builds runs in a child that becomes a build user.
+    "CAP_SETUID"
+    "CAP_SETGID"
   ]
   ++ cfg.extraCapabilities;
 

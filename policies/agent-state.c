@@ -82,6 +82,23 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
         }
         APPEND("\n");
+        if (s->kvm_smoke.root.tried) {
+                char line[sizeof(s->kvm_smoke.root.reason) + 128];
+
+                if (strchr(s->kvm_smoke.identity, '\n') || strchr(s->kvm_smoke.identity, ' '))
+                        return -EINVAL;
+                APPEND("kvm-smoke-identity=%s\n", s->kvm_smoke.identity);
+                k = kvm_smoke_format(&s->kvm_smoke.root, line, sizeof(line));
+                if (k < 0)
+                        return k;
+                APPEND("kvm-smoke-root=%s\n", line);
+                if (s->kvm_smoke.build.tried) {
+                        k = kvm_smoke_format(&s->kvm_smoke.build, line, sizeof(line));
+                        if (k < 0)
+                                return k;
+                        APPEND("kvm-smoke-build=%s\n", line);
+                }
+        }
 #undef APPEND
         return 0;
 }
@@ -185,6 +202,14 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
                         return -EBADMSG;
         } else if (streq(key, "leased-tap-names"))
                 return parse_leased_tap_names(v, &s->leases, n_tap_names);
+        else if (streq(key, "kvm-smoke-identity"))
+                return strscpy(s->kvm_smoke.identity, sizeof(s->kvm_smoke.identity), v) < 0
+                               ? -EBADMSG
+                               : 0;
+        else if (streq(key, "kvm-smoke-root"))
+                return kvm_smoke_parse(v, &s->kvm_smoke.root);
+        else if (streq(key, "kvm-smoke-build"))
+                return kvm_smoke_parse(v, &s->kvm_smoke.build);
         return 0;
 }
 

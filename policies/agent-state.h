@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "policies/readiness.h"
+#include "probes/kvm-smoke.h"
 
 #define AGENT_STATE_SCHEMA "hosttune.agent-state/1"
 #define AGENT_STATE_FILE "agent.state"
@@ -26,6 +27,9 @@ struct agent_state {
         char bridge[16];
         char nix_conf[256];
         struct lease_usage leases;
+        /* The agent's last KVM smoke verdicts; kvm_smoke.root.tried is false when it has none
+         * (no /dev/kvm, or an agent that predates them). */
+        struct kvm_smoke_verdict kvm_smoke;
 };
 
 /* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()

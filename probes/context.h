@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 struct device_facts;
+struct kvm_smoke_verdict;
 
 /* Paths and names the probes look at that come from the policy; NULL means the default. */
 struct probe_targets {
@@ -34,6 +35,10 @@ struct probe_ctx {
          * probe's status and reason never depend on detail. */
         bool detail;
         struct probe_targets targets;
+        /* A KVM smoke verdict to use instead of running the guest (the agent's published one),
+         * or NULL. The kvm probe uses it only while its identity matches /dev/kvm now; else,
+         * on the live root, it runs the guest itself. */
+        const struct kvm_smoke_verdict *kvm_smoke;
 
         /* Lazily read inputs shared by several probes (see the accessors below). */
         char *mountinfo;

@@ -69,9 +69,26 @@ static void cpu_json(const struct host_report *r, json_object *o) {
         add_u64(o, "cpus_online", c->cpus_online);
 }
 
+/* A smoke guest verdict (docs/json-schema.md), or null when none was tried. */
+static json_object *smoke_json(const struct kvm_smoke_result *s) {
+        json_object *o;
+
+        if (!s->tried)
+                return NULL;
+        o = json_object_new_object();
+        add_bool(o, "ran", s->ran);
+        add_str(o, "step", s->step);
+        add_str(o, "reason", s->reason);
+        add_str(o, "user", s->user);
+        add_u64(o, "uid", s->uid);
+        add_u64(o, "usec", s->usec);
+        json_object_object_add(o, "ratio", json_object_new_double(s->ratio));
+        return o;
+}
+
 static void kvm_json(const struct host_report *r, json_object *o) {
         const struct kvm_facts *k = &r->kvm;
-        json_object *caps, *missing_fc, *missing_ch;
+        json_object *caps, *missing_fc, *missing_ch, *missing_qemu;
 
         json_object_object_add(o, "device", device_json(&k->dev));
         add_bool(o, "module_loaded", k->module_loaded);
@@ -87,6 +104,7 @@ static void kvm_json(const struct host_report *r, json_object *o) {
         caps = json_object_new_object();
         missing_fc = json_object_new_array();
         missing_ch = json_object_new_array();
+        missing_qemu = json_object_new_array();
         for (unsigned i = 0; i < _KVM_CAPI_MAX; i++) {
                 if (k->caps[i] >= 0)
                         json_object_object_add(caps, kvm_cap_name(i),
@@ -98,11 +116,19 @@ static void kvm_json(const struct host_report *r, json_object *o) {
                         if (kvm_cap_needed_by_cloud_hypervisor(i))
                                 json_object_array_add(missing_ch,
                                                       json_object_new_string(kvm_cap_name(i)));
+                        if (kvm_cap_needed_by_qemu(i))
+                                json_object_array_add(missing_qemu,
+                                                      json_object_new_string(kvm_cap_name(i)));
                 }
         }
         json_object_object_add(o, "capabilities", caps);
         json_object_object_add(o, "missing_for_firecracker", missing_fc);
         json_object_object_add(o, "missing_for_cloud_hypervisor", missing_ch);
+        json_object_object_add(o, "missing_for_qemu", missing_qemu);
+        json_object_object_add(o, "smoke_root", smoke_json(&k->smoke.root));
+        json_object_object_add(o, "smoke_build", smoke_json(&k->smoke.build));
+        json_object_object_add(o, "smoke_source",
+                               k->smoke_source ? json_object_new_string(k->smoke_source) : NULL);
         add_bool(o, "usable", k->usable);
         add_bool(o, "world_accessible", k->world_accessible);
 }

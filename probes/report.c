@@ -38,44 +38,68 @@ int probe_id_from_string(const char *s, enum probe_id *ret) {
         return -EINVAL;
 }
 
-/* Who needs what: Firecracker's DEFAULT_CAPABILITIES (src/vmm/src/vstate/kvm.rs) and
- * cloud-hypervisor's check_required_kvm_extensions (hypervisor/src/kvm/x86_64/mod.rs). */
+/* Who needs what: Firecracker's DEFAULT_CAPABILITIES (src/vmm/src/vstate/kvm.rs),
+ * cloud-hypervisor's check_required_kvm_extensions (hypervisor/src/kvm/x86_64/mod.rs), and QEMU's
+ * kvm_required_capabilites (accel/kvm/kvm-all.c: USER_MEMORY, DESTROY_MEMORY_REGION_WORKS,
+ * JOIN_MEMORY_REGIONS_WORKS, INTERNAL_ERROR_DATA, IOEVENTFD, IOEVENTFD_ANY_LENGTH) plus, on x86,
+ * kvm_arch_required_capabilities (target/i386/kvm/kvm.c: SET_TSS_ADDR, EXT_CPUID, MP_STATE,
+ * SIGNAL_MSI, IRQ_ROUTING, DEBUGREGS, XSAVE, VCPU_EVENTS, X86_ROBUST_SINGLESTEP, MCE,
+ * ADJUST_CLOCK, SET_IDENTITY_MAP_ADDR), as of QEMU 8.2 (Paolo Bonzini's 2023 series that made
+ * capabilities from Linux <= 4.5 mandatory; QEMU 7.2 asks for a subset). QEMU checks them at
+ * start-up and exits ("kvm: ... not supported by this host kernel") when one is missing. */
 #define FC_X86 0x1
 #define FC_ARM 0x2
 #define CH_X86 0x4
+#define QEMU_ALL 0x8 /* accel/kvm/kvm-all.c, every architecture */
+#define QEMU_X86 0x10
 static const struct {
         const char *name;
         unsigned number;
         unsigned needed;
 } kvm_caps[_KVM_CAPI_MAX] = {
         [KVM_CAPI_IRQCHIP] = { "IRQCHIP", KVM_CAP_IRQCHIP, FC_X86 | CH_X86 },
-        [KVM_CAPI_IOEVENTFD] = { "IOEVENTFD", KVM_CAP_IOEVENTFD, FC_X86 | FC_ARM | CH_X86 },
+        [KVM_CAPI_IOEVENTFD] = { "IOEVENTFD", KVM_CAP_IOEVENTFD,
+                                 FC_X86 | FC_ARM | CH_X86 | QEMU_ALL },
         [KVM_CAPI_IRQFD] = { "IRQFD", KVM_CAP_IRQFD, FC_X86 | FC_ARM | CH_X86 },
-        [KVM_CAPI_USER_MEMORY] = { "USER_MEMORY", KVM_CAP_USER_MEMORY, FC_X86 | FC_ARM | CH_X86 },
-        [KVM_CAPI_SET_TSS_ADDR] = { "SET_TSS_ADDR", KVM_CAP_SET_TSS_ADDR, FC_X86 | CH_X86 },
+        [KVM_CAPI_USER_MEMORY] = { "USER_MEMORY", KVM_CAP_USER_MEMORY,
+                                   FC_X86 | FC_ARM | CH_X86 | QEMU_ALL },
+        [KVM_CAPI_SET_TSS_ADDR] = { "SET_TSS_ADDR", KVM_CAP_SET_TSS_ADDR,
+                                    FC_X86 | CH_X86 | QEMU_X86 },
         [KVM_CAPI_PIT2] = { "PIT2", KVM_CAP_PIT2, FC_X86 },
         [KVM_CAPI_PIT_STATE2] = { "PIT_STATE2", KVM_CAP_PIT_STATE2, FC_X86 },
-        [KVM_CAPI_ADJUST_CLOCK] = { "ADJUST_CLOCK", KVM_CAP_ADJUST_CLOCK, FC_X86 | CH_X86 },
-        [KVM_CAPI_DEBUGREGS] = { "DEBUGREGS", KVM_CAP_DEBUGREGS, FC_X86 },
-        [KVM_CAPI_MP_STATE] = { "MP_STATE", KVM_CAP_MP_STATE, FC_X86 | FC_ARM | CH_X86 },
-        [KVM_CAPI_VCPU_EVENTS] = { "VCPU_EVENTS", KVM_CAP_VCPU_EVENTS, FC_X86 | CH_X86 },
+        [KVM_CAPI_ADJUST_CLOCK] = { "ADJUST_CLOCK", KVM_CAP_ADJUST_CLOCK,
+                                    FC_X86 | CH_X86 | QEMU_X86 },
+        [KVM_CAPI_DEBUGREGS] = { "DEBUGREGS", KVM_CAP_DEBUGREGS, FC_X86 | QEMU_X86 },
+        [KVM_CAPI_MP_STATE] = { "MP_STATE", KVM_CAP_MP_STATE, FC_X86 | FC_ARM | CH_X86 | QEMU_X86 },
+        [KVM_CAPI_VCPU_EVENTS] = { "VCPU_EVENTS", KVM_CAP_VCPU_EVENTS, FC_X86 | CH_X86 | QEMU_X86 },
         [KVM_CAPI_XCRS] = { "XCRS", KVM_CAP_XCRS, FC_X86 | CH_X86 },
-        [KVM_CAPI_XSAVE] = { "XSAVE", KVM_CAP_XSAVE, FC_X86 | CH_X86 },
-        [KVM_CAPI_EXT_CPUID] = { "EXT_CPUID", KVM_CAP_EXT_CPUID, FC_X86 | CH_X86 },
-        [KVM_CAPI_SIGNAL_MSI] = { "SIGNAL_MSI", KVM_CAP_SIGNAL_MSI, 0 },
+        [KVM_CAPI_XSAVE] = { "XSAVE", KVM_CAP_XSAVE, FC_X86 | CH_X86 | QEMU_X86 },
+        [KVM_CAPI_EXT_CPUID] = { "EXT_CPUID", KVM_CAP_EXT_CPUID, FC_X86 | CH_X86 | QEMU_X86 },
+        [KVM_CAPI_SIGNAL_MSI] = { "SIGNAL_MSI", KVM_CAP_SIGNAL_MSI, QEMU_X86 },
         [KVM_CAPI_TSC_DEADLINE_TIMER] = { "TSC_DEADLINE_TIMER", KVM_CAP_TSC_DEADLINE_TIMER,
                                           CH_X86 },
         [KVM_CAPI_SPLIT_IRQCHIP] = { "SPLIT_IRQCHIP", KVM_CAP_SPLIT_IRQCHIP, CH_X86 },
         [KVM_CAPI_SET_IDENTITY_MAP_ADDR] = { "SET_IDENTITY_MAP_ADDR", KVM_CAP_SET_IDENTITY_MAP_ADDR,
-                                             CH_X86 },
+                                             CH_X86 | QEMU_X86 },
         [KVM_CAPI_IMMEDIATE_EXIT] = { "IMMEDIATE_EXIT", KVM_CAP_IMMEDIATE_EXIT, CH_X86 },
         [KVM_CAPI_GET_TSC_KHZ] = { "GET_TSC_KHZ", KVM_CAP_GET_TSC_KHZ, CH_X86 },
-        [KVM_CAPI_IRQ_ROUTING] = { "IRQ_ROUTING", KVM_CAP_IRQ_ROUTING, CH_X86 },
+        [KVM_CAPI_IRQ_ROUTING] = { "IRQ_ROUTING", KVM_CAP_IRQ_ROUTING, CH_X86 | QEMU_X86 },
         [KVM_CAPI_USER_NMI] = { "USER_NMI", KVM_CAP_USER_NMI, CH_X86 },
         [KVM_CAPI_ARM_PSCI_0_2] = { "ARM_PSCI_0_2", KVM_CAP_ARM_PSCI_0_2, FC_ARM },
         [KVM_CAPI_DEVICE_CTRL] = { "DEVICE_CTRL", KVM_CAP_DEVICE_CTRL, FC_ARM },
         [KVM_CAPI_ONE_REG] = { "ONE_REG", KVM_CAP_ONE_REG, FC_ARM },
         [KVM_CAPI_NR_MEMSLOTS] = { "NR_MEMSLOTS", KVM_CAP_NR_MEMSLOTS, 0 },
+        [KVM_CAPI_MCE] = { "MCE", KVM_CAP_MCE, QEMU_X86 },
+        [KVM_CAPI_X86_ROBUST_SINGLESTEP] = { "X86_ROBUST_SINGLESTEP", KVM_CAP_X86_ROBUST_SINGLESTEP,
+                                             QEMU_X86 },
+        [KVM_CAPI_DESTROY_MEMORY_REGION_WORKS] = { "DESTROY_MEMORY_REGION_WORKS",
+                                                   KVM_CAP_DESTROY_MEMORY_REGION_WORKS, QEMU_ALL },
+        [KVM_CAPI_JOIN_MEMORY_REGIONS_WORKS] = { "JOIN_MEMORY_REGIONS_WORKS",
+                                                 KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, QEMU_ALL },
+        [KVM_CAPI_INTERNAL_ERROR_DATA] = { "INTERNAL_ERROR_DATA", KVM_CAP_INTERNAL_ERROR_DATA,
+                                           QEMU_ALL },
+        [KVM_CAPI_IOEVENTFD_ANY_LENGTH] = { "IOEVENTFD_ANY_LENGTH", KVM_CAP_IOEVENTFD_ANY_LENGTH,
+                                            QEMU_ALL },
 };
 
 const char *kvm_cap_name(enum kvm_cap_index i) {
@@ -99,6 +123,14 @@ bool kvm_cap_needed_by_cloud_hypervisor(enum kvm_cap_index i) {
         return false; /* its aarch64 list is checked at VM creation, not by capability */
 #else
         return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & CH_X86);
+#endif
+}
+
+bool kvm_cap_needed_by_qemu(enum kvm_cap_index i) {
+#if defined(__x86_64__) || defined(__i386__)
+        return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & (QEMU_ALL | QEMU_X86));
+#else
+        return i < _KVM_CAPI_MAX && (kvm_caps[i].needed & QEMU_ALL);
 #endif
 }
 

@@ -7,6 +7,7 @@
 
 #include "probes/context.h"
 #include "probes/knobs.h"
+#include "probes/kvm-smoke.h"
 
 /* Version of the JSON report schema (docs/json-schema.md). Bump on incompatible changes. */
 #define REPORT_SCHEMA "hosttune.report/1"
@@ -98,6 +99,12 @@ enum kvm_cap_index {
         KVM_CAPI_DEVICE_CTRL,
         KVM_CAPI_ONE_REG,
         KVM_CAPI_NR_MEMSLOTS,
+        KVM_CAPI_MCE,
+        KVM_CAPI_X86_ROBUST_SINGLESTEP,
+        KVM_CAPI_DESTROY_MEMORY_REGION_WORKS,
+        KVM_CAPI_JOIN_MEMORY_REGIONS_WORKS,
+        KVM_CAPI_INTERNAL_ERROR_DATA,
+        KVM_CAPI_IOEVENTFD_ANY_LENGTH,
         _KVM_CAPI_MAX,
 };
 
@@ -111,16 +118,22 @@ struct kvm_facts {
         int open_error;          /* negative errno of open("/dev/kvm"), 0 when it opened */
         int api_version;         /* KVM_GET_API_VERSION, -1 unknown */
         int caps[_KVM_CAPI_MAX]; /* KVM_CHECK_EXTENSION results, -1 unknown */
-        bool usable;             /* opened, API 12, every capability Firecracker needs */
+        /* The smoke guest (probes/kvm-smoke.h): root's and a Nix build user's verdicts. */
+        struct kvm_smoke_verdict smoke;
+        const char *smoke_source; /* "probe" (run now), "agent" (its published verdict),
+                                   * "fixture", or NULL when no guest was run */
+        bool usable; /* opened, API 12, every capability Firecracker needs, root's guest ran */
         bool world_accessible; /* mode o+rw, so Nix build users (no supplementary groups) get in */
 };
 
 /* Name (as in linux/kvm.h without KVM_CAP_) and number of a capability index. */
 const char *kvm_cap_name(enum kvm_cap_index i);
 unsigned kvm_cap_number(enum kvm_cap_index i);
-/* Does Firecracker (fc) or cloud-hypervisor (ch) need this capability on this architecture? */
+/* Does Firecracker (fc), cloud-hypervisor (ch) or QEMU need this capability on this
+ * architecture? */
 bool kvm_cap_needed_by_firecracker(enum kvm_cap_index i);
 bool kvm_cap_needed_by_cloud_hypervisor(enum kvm_cap_index i);
+bool kvm_cap_needed_by_qemu(enum kvm_cap_index i);
 
 /* ---- memory ---- */
 #define SWAP_MAX 16

@@ -56,6 +56,8 @@ in
           "CAP_DAC_OVERRIDE"
           "CAP_FOWNER"
           "CAP_CHOWN"
+          "CAP_SETUID"
+          "CAP_SETGID"
         ] (svc config).serviceConfig.CapabilityBoundingSet)
         (check "NoNewPrivileges" true (svc config).serviceConfig.NoNewPrivileges)
         (check "ProtectHome" true (svc config).serviceConfig.ProtectHome)

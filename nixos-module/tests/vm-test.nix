@@ -93,8 +93,9 @@
       with subtest("hardening: the capability bounding set is the module's"):
           pid = main_pid()
           bnd = machine.succeed(f"awk '/^CapBnd:/ {{print $2}}' /proc/{pid}/status").strip()
-          # CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3, CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21
-          want = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 12) | (1 << 21)
+          # CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3, CAP_SETGID 6, CAP_SETUID 7,
+          # CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21
+          want = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 6) | (1 << 7) | (1 << 12) | (1 << 21)
           assert int(bnd, 16) == want, f"CapBnd {bnd}, want {want:016x}"
           machine.succeed(f"grep -q '^NoNewPrivs:[[:space:]]*1' /proc/{pid}/status")
 

@@ -80,7 +80,7 @@ assert_eq "Type as systemd $systemd_version runs the module's unit" "$unit_type"
 	"$(in_ct systemctl show -P Type hosttune.service)"
 pid=$(in_ct systemctl show -p MainPID --value hosttune.service)
 # /proc/PID of the container's process as the container numbers it: read through nsenter.
-assert_eq "CapBnd of the running agent" "000000000020100b" \
+assert_eq "CapBnd of the running agent" "00000000002010cb" \
 	"$(in_ct sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$pid/status")"
 
 prop() { in_ct busctl get-property org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 "$1" | cut -d' ' -f2-; }

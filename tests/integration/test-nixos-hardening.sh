@@ -98,8 +98,9 @@ ok "the module's hardened unit runs under systemd $(in_ct systemctl --version | 
 
 # --- the capability set and the operations -------------------------------------------------------
 cat "$CT/run/hosttune/capcheck.out"
-# CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3, CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21
-assert_eq "CapBnd (the module's five capabilities)" "000000000020100b" \
+# CAP_CHOWN 0, CAP_DAC_OVERRIDE 1, CAP_FOWNER 3, CAP_SETGID 6, CAP_SETUID 7, CAP_NET_ADMIN 12,
+# CAP_SYS_ADMIN 21
+assert_eq "CapBnd (the module's seven capabilities)" "00000000002010cb" \
 	"$(sed -n 's/^CapBnd:[[:space:]]*//p' "$CT/run/hosttune/capcheck.out")"
 assert_eq "NoNewPrivs" 1 "$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' "$CT/run/hosttune/capcheck.out")"
 for op in net_admin_tap net_admin_bridge chown fowner dac_override sys_admin_mount tun_device \

@@ -687,6 +687,19 @@ static void test_users(void **state) {
         assert_int_equal(id, 0);
         assert_int_equal(user_db_find(passwd, "micro", &id), -ENOENT);
         assert_int_equal(user_db_find(passwd, "broken", &id), -EBADMSG);
+
+        /* The first member of a group: whom the KVM probe's build-user guest runs as. */
+        static const char group[] = "root:x:0:\nnixbldx:x:1:other\nnixbld:x:30000:nixbld1,nixbld2\n"
+                                    "empty:x:5:\nlast:x:6:solo";
+        char m[32];
+        assert_int_equal(group_db_first_member(group, "nixbld", m, sizeof(m), &id), 0);
+        assert_string_equal(m, "nixbld1");
+        assert_int_equal(id, 30000);
+        assert_int_equal(group_db_first_member(group, "last", m, sizeof(m), &id), 0);
+        assert_string_equal(m, "solo");
+        assert_int_equal(group_db_first_member(group, "empty", m, sizeof(m), &id), -ENOENT);
+        assert_int_equal(group_db_first_member(group, "missing", m, sizeof(m), &id), -ENOENT);
+        assert_int_equal(group_db_first_member(group, "nixbld", m, 4, &id), -ENOBUFS);
 }
 
 int main(void) {

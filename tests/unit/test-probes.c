@@ -203,7 +203,19 @@ static void test_kvm_usable(void **state) {
         assert_true(r->kvm.world_accessible);
         assert_int_equal(r->kvm.dev.gid, 993);
         assert_string_equal(r->results[PROBE_KVM].reason,
-                            "KVM usable: API 12, kvm_intel, mode 0666, nested on");
+                            "KVM usable: API 12, kvm_intel, mode 0666, nested on; a smoke guest "
+                            "ran (loop 1.01x native)");
+        /* .fixture/kvm smoke-root and smoke-build: both guests ran. */
+        assert_string_equal(r->kvm.smoke_source, "fixture");
+        assert_true(r->kvm.smoke.root.ran);
+        assert_true(r->kvm.smoke.build.ran);
+        assert_string_equal(r->kvm.smoke.build.user, "nixbld1");
+        assert_int_equal(r->kvm.smoke.build.uid, 30001);
+        assert_int_equal(r->kvm.smoke.root.usec, 2900);
+        /* QEMU's list is all there too (MCE 32 and the rest listed). */
+        for (unsigned i = 0; i < _KVM_CAPI_MAX; i++)
+                if (kvm_cap_needed_by_qemu(i))
+                        assert_true(r->kvm.caps[i] > 0);
         /* vhost-net c 10 238, vhost-vsock c 10 241 in .fixture/devices. */
         assert_status(r, PROBE_NET, PROBE_OK);
         /* No system-features line: Nix's default includes kvm when KVM is usable. */
@@ -219,12 +231,15 @@ static void test_kvm_mode_and_acl(void **state) {
         char err[256];
         (void) state;
 
-        /* /dev/kvm c 10 232 0660 without acl. */
+        /* /dev/kvm c 10 232 0660 without acl; the build user's guest failed to open it. */
         assert_status(r, PROBE_KVM, PROBE_WARN);
         assert_true(r->kvm.usable);
         assert_false(r->kvm.world_accessible);
         assert_false(r->kvm.dev.has_acl);
-        assert_reason_contains(r, PROBE_KVM, "mode 0660");
+        assert_string_equal(r->results[PROBE_KVM].reason,
+                            "KVM runs a guest for root, but not for Nix build user nixbld1 (uid "
+                            "30001, no supplementary groups): failed at open: open /dev/kvm: "
+                            "Permission denied");
         assert_int_equal(requirements_parse("kvm", 0, &req, err, sizeof(err)), 0);
         assert_int_equal(requirements_evaluate(&req, r, NULL, res), 0);
         assert_true(res[0].satisfied);
@@ -261,6 +276,45 @@ static void test_kvm_missing_caps_and_eacces(void **state) {
         assert_int_equal(r->kvm.open_error, -EACCES);
         assert_int_equal(r->results[PROBE_KVM].error, 0);
         assert_reason_contains(r, PROBE_KVM, "cannot open /dev/kvm: Permission denied");
+        free(r);
+}
+
+/* The captured PVM host's kind: everything the kernel is asked answers yes, the guest fails. */
+static void test_kvm_pvm_smoke_fails(void **state) {
+        struct host_report *r = run_fixture("kvm-pvm-msr", false);
+        struct requirements req = { 0 };
+        struct requirement_result res[1];
+        char err[256];
+        (void) state;
+
+        assert_int_equal(r->kvm.api_version, 12);
+        assert_string_equal(r->kvm.vendor_module, "kvm_pvm");
+        assert_status(r, PROBE_KVM, PROBE_FAIL);
+        assert_false(r->kvm.usable);
+        assert_string_equal(r->kvm.smoke.root.step, "set-msrs");
+        assert_string_equal(r->results[PROBE_KVM].reason,
+                            "KVM smoke guest failed at set-msrs: KVM_SET_MSRS wrote 1 of 4 feature "
+                            "MSRs (first refused: 0x10a value 0x400000000c000069); kvm_pvm runs "
+                            "only PVM-enabled guest kernels");
+        assert_non_null(strstr(r->results[PROBE_KVM].remedy, "PVM-enabled kernel"));
+        assert_string_equal(r->kvm.smoke.build.user, "nobody");
+        assert_int_equal(r->kvm.smoke.build.error, -EACCES);
+        assert_int_equal(requirements_parse("kvm", 0, &req, err, sizeof(err)), 0);
+        assert_int_equal(requirements_evaluate(&req, r, NULL, res), 1);
+        assert_false(res[0].satisfied);
+        /* Nix's default features leave kvm out: the kernel's answers no longer decide. */
+        assert_false(r->nix.claims_kvm);
+        free(r);
+
+        /* KVM_CREATE_VM EBUSY with vboxdrv loaded: VirtualBox is named. */
+        r = run_fixture("kvm-busy", false);
+        assert_status(r, PROBE_KVM, PROBE_FAIL);
+        assert_int_equal(r->kvm.smoke.root.error, -EBUSY);
+        assert_false(r->kvm.smoke.build.tried);
+        assert_string_equal(r->results[PROBE_KVM].reason,
+                            "KVM smoke guest failed at create-vm: KVM_CREATE_VM: Device or "
+                            "resource busy: VirtualBox (vboxdrv) holds VT-x/AMD-V");
+        assert_non_null(strstr(r->results[PROBE_KVM].remedy, "stop VirtualBox (vboxdrv)"));
         free(r);
 }
 
@@ -783,6 +837,7 @@ int main(void) {
                 cmocka_unit_test(test_kvm_usable),
                 cmocka_unit_test(test_kvm_mode_and_acl),
                 cmocka_unit_test(test_kvm_missing_caps_and_eacces),
+                cmocka_unit_test(test_kvm_pvm_smoke_fails),
                 cmocka_unit_test(test_numa_hugepages),
                 cmocka_unit_test(test_gigantic_pages_and_mount),
                 cmocka_unit_test(test_zram_swap),
