@@ -26,8 +26,9 @@
 #                          (default tcg), VM_MACHINE (more -machine options), VM_NODES=N (memory
 #                          split evenly over N NUMA nodes, the first having the CPU), VM_APPEND
 #                          (more kernel parameters), VM_QEMU_ARGS (an array of more arguments).
-#   vm_boot MEM            runs VM_ARGV under a time bound (VM_TIMEOUT, default 600 s), then
-#                          vm_console; returns QEMU's exit status (124: the bound).
+#   vm_boot MEM            runs VM_ARGV under a time bound (VM_TIMEOUT, default 600 s), after the
+#                          words of the array VM_PREFIX (setpriv ..., say), then vm_console;
+#                          returns QEMU's exit status (124: the bound).
 #   vm_console             $T_TMP/vm.out: what init and SCRIPT printed (a carriage return starts a
 #                          line), from $T_TMP/vm.console; empty when init was never reached.
 #   vm_accel               VM_BEST_ACCEL: kvm where a guest booted with -accel kvm reaches init
@@ -147,7 +148,7 @@ vm_boot() {
 	# refuses the MSRs it sets.
 	{ (
 		ulimit -c 0
-		exec timeout "${VM_TIMEOUT:-600}" "${VM_ARGV[@]}" </dev/null >"$T_TMP/vm.qemu" 2>&1
+		exec timeout "${VM_TIMEOUT:-600}" "${VM_PREFIX[@]}" "${VM_ARGV[@]}" </dev/null >"$T_TMP/vm.qemu" 2>&1
 	); } 2>/dev/null || rc=$?
 	vm_console
 	return $rc
