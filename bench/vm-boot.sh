@@ -129,14 +129,14 @@ with open(md, "w") as f:
     spread = max((max(data[m]["init"]) - min(data[m]["init"])) / med[m]["init"] for m in methods)
     gap = max(abs(med[m]["init"] / med["ram"]["init"] - 1) for m in methods)
     f.write("\nReading: the medians of QEMU start to init differ from ram's by at most %.0f%%, while one\n"
-            "method's runs spread over up to %.0f%% of its median. %s\n"
+            "method's runs spread over up to %.0f%% of its median.%s\n"
             % (gap * 100, spread * 100,
-               "Under TCG every guest memory access goes through QEMU's software TLB, which hides the\n"
-               "host page size; what hugepage-backed memory buys a TCG guest is the lease's accounting\n"
-               "(no SIGBUS at run time), not speed." if accel == "tcg" else ""))
+               "\nUnder TCG, QEMU's software TLB stands between the guest and the host's page tables, so the\n"
+               "host's page size hardly reaches the guest's speed; what hugepage-backed memory gives a TCG\n"
+               "guest is the lease's accounting (no SIGBUS at run time), not a faster boot." if accel == "tcg" else ""))
     f.write("\n![time to init per run](vm-boot.png)\n\n")
-    f.write("Host: %s CPUs (%s), Linux %s, %s. The machine is shared with other sessions' builds and\n"
-            "tests; the alternation spreads their load over the methods alike.\n" % (cpus, cpu, host_kernel, qemu))
+    f.write("Host: %s CPUs (%s), Linux %s,\n%s. The machine is shared with other sessions' builds\n"
+            "and tests; the alternation spreads their load over the methods alike.\n" % (cpus, cpu, host_kernel, qemu))
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for ax, (k, title) in zip(axes, what[:2]):

@@ -108,7 +108,7 @@ ip netns exec "$ns" "${argv[@]}" -drive "file=$disk,format=raw,if=virtio" \
 	</dev/null >"$out/qemu.log" 2>&1 &
 qemu=$!
 echo $qemu >"$out/qemu.pid"
-for ((i = 0; i < 3000; i++)); do
+for ((i = 0; i < 1200; i++)); do
 	kill -0 $qemu 2>/dev/null || break
 	hfree >>"$out/free-during"
 	sleep 0.1
@@ -116,6 +116,7 @@ done
 kill $qemu 2>/dev/null
 wait $qemu
 echo $? >"$out/qemu-rc"
+rm "$out/qemu.pid"
 head -c 64 "$disk" | tr -d '\0' >"$out/disk-head"
 echo "$HOSTTUNE_SNAPSHOT_DIR" >"$out/dir"
 EOF
