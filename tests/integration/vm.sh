@@ -35,7 +35,7 @@
 #                          (bounded: 60 s), else tcg. Overwrites the initramfs and vm.out.
 #   vm_line KEY            what follows "KEY " on a line of $T_TMP/vm.out (SCRIPT's way to report).
 
-VM_MODULE_NAMES="irqbypass kvm kvm-amd kvm-intel virtio_ring virtio virtio_pci_legacy_dev
+VM_MODULE_NAMES="irqbypass kvm kvm-amd virtio_ring virtio virtio_pci_legacy_dev
 virtio_pci_modern_dev virtio_pci virtio_blk failover net_failover virtio_net"
 
 vm_kernel() {
