@@ -64,9 +64,11 @@ accel=$VM_BEST_ACCEL
 ok "accelerator: $accel"
 
 token=hosttune-vm-$RANDOM$RANDOM
+# The guest's virtio drivers, in the order their dependencies want.
+virtio="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk failover
+net_failover virtio_net"
 cat >"$T_TMP/case.sh" <<EOF
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \\
-	failover net_failover virtio_net; do
+for m in $(echo $virtio); do
 	insmod /lib/modules/\$m.ko || echo "insmod-failed \$m"
 done
 i=0
@@ -80,8 +82,7 @@ sed 's/^/ping /' /tmp/ping
 echo "$token" | dd of=/dev/vda conv=fsync 2>/dev/null
 echo "dd-rc \$?"
 EOF
-VM_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
-failover net_failover virtio_net" vm_initrd "$T_TMP/case.sh"
+VM_MODULES=$virtio vm_initrd "$T_TMP/case.sh"
 VM_QEMU_ARGS=(-object memory-backend-memfd,id=m,hugetlb=on,hugetlbsize=2M,size=128M,prealloc=on)
 VM_ACCEL=$accel VM_MACHINE=memory-backend=m vm_argv 128
 
