@@ -11,19 +11,8 @@
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
-src=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+. "$(dirname "$0")/lib/vm-env.sh"
 command -v hugeadm >/dev/null || { echo "needs hugeadm (libhugetlbfs-bin)" >&2; exit 1; }
-
-# What tests/integration/vm.sh expects of tests/integration/lib.sh.
-T_TMP=$(mktemp -d /tmp/hosttune-bench-vm.XXXXXX)
-trap 'rm -rf "$T_TMP"' EXIT
-need_root() { :; }
-need_cmd() { for c in "$@"; do command -v "$c" >/dev/null || { echo "needs $c" >&2; exit 1; }; done; }
-skip() { echo "cannot run: $*" >&2; exit 1; }
-fail() { echo "failed: $*" >&2; exit 1; }
-ok() { :; }
-. "$src/tests/integration/vm.sh"
 vm_kernel
 
 cat >"$T_TMP/case.sh" <<'EOF'

@@ -76,6 +76,10 @@ bench() {
 	need dbus-daemon have dbus-daemon
 	need btrfs-progs have mkfs.btrfs
 	need python3 have python3
+	# bench/vm-boot.sh plots with Debian's python3 and boots its guest with QEMU and busybox.
+	need python3-matplotlib /usr/bin/python3 -c 'import matplotlib'
+	need qemu-system-x86 have qemu-system-x86_64
+	need busybox-static have busybox
 	need linux-perf have perf
 	need strace have strace
 }

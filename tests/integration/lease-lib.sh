@@ -8,6 +8,15 @@ LEASE_GROUP=users
 LEASE_GROUP_GID=$(getent group "$LEASE_GROUP" | cut -d: -f3)
 [ -n "$LEASE_GROUP_GID" ] || skip "no group $LEASE_GROUP to make the lease group"
 
+# need_pool_2m: skips unless the default hugepage size is 2 MiB and its pool can be set; hp is
+# that pool's nr_hugepages file.
+need_pool_2m() {
+	hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+	[ -w $hp ] || skip "no 2 MiB hugepage pool on this kernel"
+	[ "$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)" = 2048 ] ||
+		skip "the default hugepage size is not 2 MiB (HugePages_* in /proc/meminfo count other pages)"
+}
+
 # make_btrfs SIZE: a fresh btrfs on a loop file, mounted at $BTRFS (unmounted at the end).
 make_btrfs() {
 	need_cmd mkfs.btrfs btrfs mount umount losetup

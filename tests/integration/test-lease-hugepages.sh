@@ -11,10 +11,7 @@
 . "$(dirname "$0")/lease-lib.sh"
 need_root
 need_cmd flock
-hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-[ -w $hp ] || skip "no 2 MiB hugepage pool on this kernel"
-[ "$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)" = 2048 ] ||
-	skip "the default hugepage size is not 2 MiB (HugePages_* in /proc/meminfo count other pages)"
+need_pool_2m
 kernel_lock
 
 b_nr=$(cat $hp)
