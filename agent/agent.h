@@ -326,5 +326,11 @@ int agent_outputs_write(struct agent *a);
  * Nix daemons that re-read it on every build). */
 int agent_outputs_write_some(struct agent *a, bool nix_conf);
 
+/* Remove the temporary files that an agent killed mid-write left next to its outputs (ready.json,
+ * the metrics file, the nix.conf features file, agent.state, leases.json), the predictable
+ * NAME.tmp.PID of earlier versions included (lib/fileio.h tmpfiles_clean_at). Call it only
+ * while this is the one agent (it holds the bus name). Logs what it removed. */
+void agent_outputs_clean_leftovers(struct agent *a);
+
 /* The Nix system features this host verifiably provides, space separated, into buf. */
 void agent_verified_features(const struct agent *a, char *buf, size_t size);

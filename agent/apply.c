@@ -430,7 +430,8 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
         }
         r = journal_open(a->runtime_dir, &run->journal);
         if (r < 0) {
-                log_error("cannot open the revert journal in %s: %s", a->runtime_dir, strerror(-r));
+                log_error("cannot open the revert journal in %s: %s", a->runtime_dir,
+                          file_strerror(r));
                 goto fail;
         }
         run->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -481,7 +482,7 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
         r = journal_open(a->runtime_dir, &j);
         if (r < 0) {
                 snprintf(err, errsize, "cannot open the revert journal in %s: %s", a->runtime_dir,
-                         strerror(-r));
+                         file_strerror(r));
                 return r;
         }
         root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

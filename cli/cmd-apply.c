@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "lib/fileio.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
 #include "policies/lease.h"
@@ -46,7 +47,7 @@ static int open_journal(struct journal **ret) {
                         journal_runtime_dir(), JOURNAL_FILE_NAME);
         else
                 fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n",
-                        journal_runtime_dir(), strerror(-r));
+                        journal_runtime_dir(), file_strerror(r));
         return EXIT_PROBE_FAILED;
 }
 
