@@ -21,6 +21,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "agent/bus-request.h"
 #include "lib/util.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
@@ -260,23 +261,6 @@ int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_
 /* agent_bus_check_privileged() for a handler: < 0 (error set, or a negative errno) when the
  * caller may not go on, 0 when it may. */
 int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
-
-/* Set org.freedesktop.DBus.Error.InvalidArgs with a formatted message; returns its errno. */
-int agent_bus_invalid_args(sd_bus_error *error, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-/* In an a{sv} dict entry whose key was read: enter the variant when it holds a value of
- * signature sig, else InvalidArgs naming method, key and both types. */
-int agent_bus_enter_variant(sd_bus_message *m, const char *method, const char *key, const char *sig,
-                            sd_bus_error *error);
-
-/* Read an a{sv}: entry is called with each key, positioned at its variant (it enters the
- * variant and reads the value; agent_bus_enter_variant checks the type); the first negative
- * value it returns ends the reading. */
-int agent_bus_read_dict(sd_bus_message *m,
-                        int (*entry)(sd_bus_message *m, const char *key, void *userdata,
-                                     sd_bus_error *error),
-                        void *userdata, sd_bus_error *error);
 
 /* ---- agent/lease*.c (docs/leases.md) ---- */
 
