@@ -71,9 +71,12 @@ int agent_bus_read_dict(sd_bus_message *m,
 static const struct {
         const char *name, *sig;
 } request_keys[_LEASE_KEY_MAX] = {
-        [LEASE_KEY_HUGEPAGES] = { "hugepages", "t" }, [LEASE_KEY_HUGEPAGE_SIZE] = { "hugepage-size", "t" },
-        [LEASE_KEY_SNAPSHOT] = { "snapshot", "s" },   [LEASE_KEY_TAPS] = { "taps", "u" },
-        [LEASE_KEY_LABEL] = { "label", "s" },         [LEASE_KEY_WAIT] = { "wait", "u" },
+        [LEASE_KEY_HUGEPAGES] = { "hugepages", "t" },
+        [LEASE_KEY_HUGEPAGE_SIZE] = { "hugepage-size", "t" },
+        [LEASE_KEY_SNAPSHOT] = { "snapshot", "s" },
+        [LEASE_KEY_TAPS] = { "taps", "u" },
+        [LEASE_KEY_LABEL] = { "label", "s" },
+        [LEASE_KEY_WAIT] = { "wait", "u" },
         [LEASE_KEY_PERSIST] = { "persist", "b" },
 };
 
@@ -268,4 +271,3 @@ int agent_bus_read_check(sd_bus_message *m, uint64_t mem_total, const struct req
         *ret_use_policy = c.use_policy;
         return 0;
 }
-

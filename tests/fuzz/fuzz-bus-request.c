@@ -39,9 +39,21 @@ static uint64_t take_u64(struct recipe *in) {
  * (sd-bus refuses invalid UTF-8 and NUL at append, before any reader sees it). */
 static const char *take_str(struct recipe *in, char *buf, size_t size) {
         static const char *const pool[] = {
-                "kvm",          "hugepages=2G", "hugepages=50%", "hugepages=1G:1G", "snapshots=4",
-                "taps=8",       "rng",          "nix",           "hugepages=",      "base",
-                "..",           ".hidden",      "kvm,tun,taps=2", "hugepages=0",    "",
+                "kvm",
+                "hugepages=2G",
+                "hugepages=50%",
+                "hugepages=1G:1G",
+                "snapshots=4",
+                "taps=8",
+                "rng",
+                "nix",
+                "hugepages=",
+                "base",
+                "..",
+                ".hidden",
+                "kvm,tun,taps=2",
+                "hugepages=0",
+                "",
         };
         uint8_t c = take(in);
         size_t l;
@@ -58,8 +70,8 @@ static const char *take_str(struct recipe *in, char *buf, size_t size) {
 }
 
 static const char *const known_keys[] = {
-        "require", "hugepages", "hugepage-size", "snapshots", "taps",    "use-policy",
-        "snapshot", "label",    "wait",          "persist",   "unknown",
+        "require",  "hugepages", "hugepage-size", "snapshots", "taps",    "use-policy",
+        "snapshot", "label",     "wait",          "persist",   "unknown",
 };
 
 /* Append one variant of a type the recipe picks. Returns the sd-bus result. */
