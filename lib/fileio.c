@@ -12,6 +12,8 @@
  *   FIFO, socket or device node is refused with -EBADFD, a directory with -EISDIR. sysfs and
  *   procfs attributes are regular files, so the same check holds for them; only device nodes
  *   (/dev/kvm, /dev/net/tun, /dev/zramN) are opened elsewhere, on purpose, each with a comment.
+ *   Directories are opened with O_DIRECTORY (or O_PATH), which fails on anything else without
+ *   running any open of it, so they need no helper.
  * - Opening a device node runs its driver's open: for paths that configuration names
  *   (READ_CHECK_FIRST) the file is looked at through an O_PATH descriptor, which opens nothing,
  *   and reopened through /proc/self/fd only when it is a regular file: same inode, no race.

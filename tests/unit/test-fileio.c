@@ -26,8 +26,10 @@
 static int setup(void **state) {
         char *dir = strdup("/tmp/hosttune-test-fileio-XXXXXX");
 
-        if (!dir || !mkdtemp(dir))
+        if (!dir || !mkdtemp(dir)) {
+                free(dir);
                 return -1;
+        }
         *state = dir;
         alarm(GUARD_SECONDS);
         return 0;
