@@ -100,7 +100,7 @@ conf = $fifo
 EOF
 no_hang "hosttune check with [nix] conf = FIFO" "$HOSTTUNE" check --offline --policy "$T_TMP/fifo-conf.ini"
 case $out in
-*"$fifo"*"not a regular file"*) ok "check says: $(echo "$out" | grep -m1 "$fifo")" ;;
+*"$fifo"*"not a regular file"*) ok "check says: $(grep -m1 "$fifo" <<<"$out")" ;;
 *) fail "check does not say the FIFO was refused: $out" ;;
 esac
 [ $rc -ne 0 ] || fail "check passed with an unreadable nix.conf"
@@ -118,17 +118,17 @@ rm -f "$AGENT_RUN/journal.json"
 mkfifo "$AGENT_RUN/journal.json"
 no_hang "hosttune apply with a FIFO journal" "$HOSTTUNE" apply --policy "$apply_policy"
 [ $rc -ne 0 ] || fail "apply went ahead with a FIFO as its journal"
-echo "$out" | grep -q "not a regular file" || fail "apply does not say why: $out"
-ok "apply: $(echo "$out" | grep -m1 -e "not a regular file" -e "symbolic link")"
+grep -q "not a regular file" <<<"$out" || fail "apply does not say why: $out"
+ok "apply: $(grep -m1 -e "not a regular file" -e "symbolic link" <<<"$out")"
 no_hang "hosttune revert with a FIFO journal" "$HOSTTUNE" revert
 [ $rc -ne 0 ] || fail "revert claimed success with a FIFO as its journal"
-echo "$out" | grep -q "not a regular file" || fail "revert does not say why: $out"
+grep -q "not a regular file" <<<"$out" || fail "revert does not say why: $out"
 # The agent applies at start: it must stop with the reason instead of waiting on the FIFO.
 no_hang "hosttuned start with a FIFO journal" "$HOSTTUNED" --bus "$BUS_ADDR" \
 	--runtime-dir "$AGENT_RUN" --policy "$apply_policy"
 [ $rc -ne 0 ] || fail "hosttuned started over a FIFO journal"
-echo "$out" | grep -q "revert journal.*not a regular file" || fail "hosttuned does not say why: $out"
-ok "hosttuned: $(echo "$out" | grep -m1 'revert journal')"
+grep -q "revert journal.*not a regular file" <<<"$out" || fail "hosttuned does not say why: $out"
+ok "hosttuned: $(grep -m1 'revert journal' <<<"$out")"
 rm "$AGENT_RUN/journal.json"
 # agent.state as a FIFO: `hosttune check` asks whether an agent runs by reading it.
 rm -f "$AGENT_RUN/agent.state"
@@ -227,8 +227,8 @@ rm -f "$AGENT_RUN/journal.lock"
 ln -s "$T_TMP/created-by-root" "$AGENT_RUN/journal.lock"
 no_hang "hosttune apply with a symlinked journal.lock" "$HOSTTUNE" apply --policy "$apply_policy"
 [ $rc -ne 0 ] || fail "apply followed a symlinked journal.lock"
-echo "$out" | grep -q "symbolic link" || fail "apply does not say why: $out"
-ok "apply: $(echo "$out" | grep -m1 -e "not a regular file" -e "symbolic link")"
+grep -q "symbolic link" <<<"$out" || fail "apply does not say why: $out"
+ok "apply: $(grep -m1 -e "not a regular file" -e "symbolic link" <<<"$out")"
 [ ! -e "$T_TMP/created-by-root" ] && [ ! -L "$T_TMP/created-by-root" ] ||
 	fail "the symlink's target was created"
 ok "the target of the symlinked journal.lock does not exist"
