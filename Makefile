@@ -91,6 +91,12 @@ PROGRAMS := $(HOSTTUNE) $(if $(AGENT_SRC),$(HOSTTUNED)) $(if $(BUS_SRC),$(HOSTTU
 
 all: $(PROGRAMS)
 
+# The policy key table for the NixOS module's evaluation-time checks, exported by the binary from
+# policies/keys.c and checked in (a cross build of the system must not need to run hosttune);
+# tests/integration/test-nixos-module.sh fails when it is stale.
+nixos-module/policy-keys.json: $(HOSTTUNE)
+	$(HOSTTUNE) policy keys --json >$@.tmp && mv $@.tmp $@
+
 # --- set-up -----------------------------------------------------------------------------------
 deps:
 	@scripts/deps.sh build

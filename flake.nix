@@ -1,7 +1,14 @@
 {
   description = "hosttune: readiness and tuning of Linux hosts for microVM test workloads";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # Pinned, so the checks run against the nixpkgs the module's evaluation stand-ins were
+  # transcribed for (nixos-module/tests/stub-nixos.nix, nixos-module/tests/nixpkgs/): a moving
+  # nixos-unstable changed how NixOS defines nix.settings.system-features under the module once
+  # already. The revision is in the URL rather than in a flake.lock: a lock needs the narHash of
+  # the source, which cannot be computed without fetching all of nixpkgs. `nix flake lock` on a
+  # machine with network access writes one for this same revision. Users' own flakes set
+  # `inputs.hosttune.inputs.nixpkgs.follows = "nixpkgs"` and evaluate the module with theirs.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/2680ad0cfc17b68f4b56f5a7788c78040563105c";
 
   outputs =
     { self, nixpkgs }:

@@ -135,6 +135,8 @@ struct agent {
         bool started;       /* READY=1 was sent after the first apply */
         bool stopping;
 
+        int nfd_error; /* the last write of the NFD feature file: 0 or a negative errno */
+
         sd_event_source *reprobe_source;
         sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
         struct agent_stats stats;
@@ -301,12 +303,13 @@ void agent_apply_run_deferred(struct agent *a);
 
 /* ---- agent/outputs.c ---- */
 
-/* Write ready.json, the metrics file, nix.conf and agent.state for the current state. Returns
+/* Write ready.json, the metrics file, nix.conf, the node-feature-discovery file (when the
+ * policy names one) and agent.state for the current state. Returns
  * the first error (each output is still attempted). */
 int agent_outputs_write(struct agent *a);
 
-/* The same, nix.conf only when asked: what leases hold is in ready.json, the metrics and
- * agent.state, never in the verified features (leases change often; nix.conf readers are
+/* The same, nix.conf only when asked: what leases hold is in ready.json, the metrics, the NFD
+ * file and agent.state, never in the verified features (leases change often; nix.conf readers are
  * Nix daemons that re-read it on every build). */
 int agent_outputs_write_some(struct agent *a, bool nix_conf);
 

@@ -1,8 +1,9 @@
 /* Readiness outputs in files: ready.json, the Prometheus textfile, nix.conf with verified
- * system features, and agent.state for `hosttune check`. Every file is replaced atomically
- * (temporary file + rename), so a reader never sees half of one, and only through lib/fileio.c's
- * tmpfile, which never opens an existing name (a link planted in the directory is never written
- * through). Formats: docs/readiness-outputs.md and docs/agent-state.md. */
+ * system features, the node-feature-discovery feature file, and agent.state for
+ * `hosttune check`. Every file is replaced atomically (temporary file + rename), so a reader never
+ * sees half of one, and only through lib/fileio.c's tmpfile, which never opens an existing name (a
+ * link planted in the directory is never written through). Formats: docs/readiness-outputs.md and
+ * docs/agent-state.md. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,8 +14,10 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
+#include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
+#include "policies/fleet.h"
 #include "policies/lease.h"
 #include "policies/readiness-json.h"
 
@@ -82,39 +85,31 @@ static const char *label_escape(const char *s, char *buf, size_t size) {
         return buf;
 }
 
+/* The view fleet schedulers get (policies/fleet.h): what the last probe verified, the
+ * verdict, and the pools net of leases. */
+static void fleet_view_of(const struct agent *a, struct fleet_view *ret) {
+        fleet_view_build(a->report, a->results, a->require.n, a->ready && !a->stopping, &a->leases,
+                         ret);
+}
+
 void agent_verified_features(const struct agent *a, char *buf, size_t size) {
-        const struct host_report *r = a->report;
-        bool kvm = r->probed[PROBE_KVM] && r->kvm.usable && r->kvm.world_accessible;
-        bool hugepages = false, hp_required = false, hp_ok = true;
-        size_t n = 0;
+        struct fleet_view v;
 
-        /* kvm only when /dev/kvm opens, speaks API 12 with the capabilities VMMs need, and Nix
-         * build users (who lose their supplementary groups) can open it: otherwise a NixOS test
-         * scheduled here runs under TCG, 5-10x slower, without failing. nixos-test is what
-         * NixOS tests require together with kvm; it means nothing more here, so it goes with it. */
-        for (unsigned i = 0; i < a->require.n; i++)
-                if (a->results[i].req.kind == REQ_HUGEPAGES) {
-                        hp_required = true;
-                        hp_ok = hp_ok && a->results[i].satisfied;
-                }
-        /* hugepages: the policy asks for hugepages and every such requirement holds now. */
-        hugepages = hp_required && hp_ok && a->evaluated;
-
-        buf[0] = 0;
-        if (kvm)
-                n += (size_t) snprintf(buf + n, size - n, "kvm nixos-test");
-        if (hugepages && n < size)
-                snprintf(buf + n, size - n, "%shugepages", n ? " " : "");
+        fleet_view_of(a, &v);
+        if (fleet_nix_features(&v, buf, size) < 0)
+                buf[0] = 0;
 }
 
 /* The names the outputs are written to, relative to the runtime directory (absolute when the
- * policy names a file elsewhere). */
-static void output_paths(const struct agent *a, const char *ret[static 5]) {
+ * policy names a file elsewhere); the last, the NFD feature file, is "" when there is none. */
+#define OUTPUT_PATHS 6
+static void output_paths(const struct agent *a, const char *ret[static OUTPUT_PATHS]) {
         ret[0] = "ready.json";
         ret[1] = isempty(a->policy->metrics_file) ? "metrics.prom" : a->policy->metrics_file;
         ret[2] = isempty(a->policy->features_file) ? "nix.conf" : a->policy->features_file;
         ret[3] = AGENT_STATE_FILE;
         ret[4] = LEASES_FILE;
+        ret[5] = a->policy->nfd_features_file;
 }
 
 static int write_ready_json(struct agent *a, const char *features) {
@@ -197,7 +192,7 @@ static void metric_header(struct text *t, const char *name, const char *type, co
 static int write_metrics(struct agent *a) {
         const struct host_report *r = a->report;
         struct text t = { 0 };
-        const char *paths[5];
+        const char *paths[OUTPUT_PATHS];
         char e1[256], e2[512];
         int ret;
 
@@ -317,7 +312,7 @@ static int write_metrics(struct agent *a) {
 }
 
 static int write_nix_conf(struct agent *a, const char *features) {
-        const char *paths[5], *path;
+        const char *paths[OUTPUT_PATHS], *path;
         char text[1024];
 
         output_paths(a, paths);
@@ -329,6 +324,32 @@ static int write_nix_conf(struct agent *a, const char *features) {
                  "extra-system-features = %s\n",
                  path[0] == '/' ? "" : a->runtime_dir, path[0] == '/' ? "" : "/", path, features);
         return write_file_atomic_at(a->runtime_fd, path, text, strlen(text), 0644);
+}
+
+/* The node-feature-discovery feature file ([agent] nfd-features-file). NFD reads every file of
+ * features.d whose name does not start with a dot, and re-reads on every inotify event there.
+ * A tmpfile (lib/fileio.h) has no name until it is complete, or a dotted one (".NAME.tmp-HEX")
+ * that NFD skips, so the visible name only ever appears whole. */
+static int write_nfd_file(struct agent *a) {
+        const char *path = a->policy->nfd_features_file;
+        char text[8192];
+        struct fleet_view v;
+        uint64_t expiry;
+        int n;
+
+        if (isempty(path))
+                return 0;
+        /* Later than the next re-probe, with one interval to spare for a slow one. NFD looks at
+         * the expiry when it re-discovers (every sleep-interval, 60 s by default), so the labels
+         * of an agent that died lapse within two intervals, a minute and that. */
+        expiry = a->stats.last_probe_realtime_usec + 2 * a->policy->reprobe_interval_usec +
+                 60 * USEC_PER_SEC;
+        fleet_view_of(a, &v);
+        n = fleet_nfd_format(&v, expiry, text, sizeof(text));
+        if (n < 0)
+                return n;
+        /* The loader made the path absolute: the runtime directory fd is ignored. */
+        return write_file_atomic_at(a->runtime_fd, path, text, (size_t) n, 0644);
 }
 
 /* Replace agent.state and move our lock to the new file: lock the temporary file first, so
@@ -389,13 +410,13 @@ static int write_agent_state(struct agent *a) {
 }
 
 void agent_outputs_clean_leftovers(struct agent *a) {
-        const char *paths[5];
+        const char *paths[OUTPUT_PATHS];
 
         if (a->runtime_fd < 0 || !a->policy)
                 return;
         output_paths(a, paths);
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
-                int r = tmpfiles_clean_at(a->runtime_fd, paths[i]);
+                int r = isempty(paths[i]) ? 0 : tmpfiles_clean_at(a->runtime_fd, paths[i]);
                 if (r > 0)
                         log_info("removed %d leftover temporary file%s of %s", r, r == 1 ? "" : "s",
                                  paths[i]);
@@ -426,6 +447,17 @@ int agent_outputs_write_some(struct agent *a, bool nix_conf) {
                 log_warning("cannot write the metrics file: %s", strerror(-r));
                 ret = ret ?: r;
         }
+        /* Every time, leases included: the file carries what the pools can still give. */
+        r = write_nfd_file(a);
+        if (r < 0 && r != a->nfd_error)
+                log_warning("cannot write the node-feature-discovery file %s: %s",
+                            a->policy->nfd_features_file, strerror(-r));
+        else if (r >= 0 && a->nfd_error < 0)
+                log_info("wrote the node-feature-discovery file %s again",
+                         a->policy->nfd_features_file);
+        /* Logged when it changes: a missing features.d would otherwise log at every re-probe. */
+        a->nfd_error = r;
+        ret = ret ?: (r < 0 ? r : 0);
         r = nix_conf ? write_nix_conf(a, features) : 0;
         if (r < 0) {
                 log_warning("cannot write the nix.conf features file: %s", strerror(-r));

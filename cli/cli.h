@@ -13,8 +13,17 @@ int cmd_bus_exec(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_revert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_machines_line(int argc, char **argv);
 
 struct policy_error;
 /* Print a policy load error as "file:line: key: message" on stderr; returns the exit code
  * (EXIT_USAGE for a bad policy, EXIT_PROBE_FAILED when out of memory). */
 int cli_policy_error(int r, const struct policy_error *err);
+
+struct agent_state;
+struct policy;
+/* The policy `check` judges by: policy (--policy FILE|NAME) when given; else the running
+ * agent's (agent, or NULL: what it loaded last, read again from its file or profile); else the
+ * configured one. Cheap: one access(2) and the parse of a small text. ret must be zeroed
+ * (static storage). Returns 0, or the exit code after printing the error. */
+int cli_load_policy(const char *policy, const struct agent_state *agent, struct policy *ret);

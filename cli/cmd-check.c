@@ -175,20 +175,16 @@ static void print_human(const struct host_report *r, const struct requirements *
         }
 }
 
-/* The policy `check` judges by: --policy; else the running agent's (what it loaded last, read
- * again from its file or profile); else the configured one. Cheap: one access(2) and the parse
- * of a small text. */
-static int load_policy(const struct check_options *o, const struct agent_state *agent,
-                       struct policy *ret) {
+int cli_load_policy(const char *policy, const struct agent_state *agent, struct policy *ret) {
         struct policy_error err;
         char source[POLICY_PATH_MAX];
         int r;
 
         /* ret is zeroed static storage, used once: load in place, no 55 KiB copy. */
-        if (!o->policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
+        if (!policy && agent && agent_state_policy_source(agent, source, sizeof(source)) >= 0)
                 r = policy_load_zeroed(source, ret, &err);
         else
-                r = policy_load_configured_zeroed(o->policy, ret, &err);
+                r = policy_load_configured_zeroed(policy, ret, &err);
         if (r < 0)
                 return cli_policy_error(r, &err);
         return 0;
@@ -225,7 +221,7 @@ static int run(int argc, char **argv, bool probe_only) {
                  * verdict is about the host now; the agent adds what only it knows. */
                 from_agent = !o.offline && !o.root &&
                              agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0;
-                r = load_policy(&o, from_agent ? &agent : NULL, &policy);
+                r = cli_load_policy(o.policy, from_agent ? &agent : NULL, &policy);
                 if (r != 0)
                         return r;
                 targets = policy_probe_targets(&policy);

@@ -12,11 +12,14 @@ static void usage(FILE *f) {
         fprintf(f, "Usage: hosttune policy validate FILE\n"
                    "       hosttune policy show [FILE|NAME] [--json]\n"
                    "       hosttune policy list\n"
+                   "       hosttune policy keys --json\n"
                    "validate exits 0 for a good policy, 2 with 'file:line: key: message' on "
                    "stderr.\n"
                    "show prints the effective policy after includes (by default the one "
                    "`hosttune check` uses:\n" POLICY_DEFAULT_PATH
-                   " if it exists, else the built-in default).\n");
+                   " if it exists, else the built-in default).\n"
+                   "keys prints the table of sections and keys with their value syntax "
+                   "(what the NixOS\nmodule checks settings against).\n");
 }
 
 /* Print a load error once, at the boundary. */
@@ -92,6 +95,23 @@ static int policy_list(void) {
         return 0;
 }
 
+static int policy_keys(int argc, char **argv) {
+        _cleanup_free_ char *text = NULL;
+
+        /* JSON only: the table is for programs; `policy show` is the form for people. */
+        if (argc != 2 || !streq(argv[1], "--json")) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        text = policy_keys_to_json();
+        if (!text) {
+                fprintf(stderr, "hosttune: out of memory\n");
+                return EXIT_PROBE_FAILED;
+        }
+        puts(text);
+        return fflush(stdout) == 0 ? 0 : EXIT_PROBE_FAILED;
+}
+
 int cmd_policy(int argc, char **argv) {
         if (argc < 2) {
                 usage(stderr);
@@ -107,6 +127,8 @@ int cmd_policy(int argc, char **argv) {
                 return policy_show(argc - 1, argv + 1);
         if (streq(argv[1], "list") && argc == 2)
                 return policy_list();
+        if (streq(argv[1], "keys"))
+                return policy_keys(argc - 1, argv + 1);
         fprintf(stderr, "hosttune policy: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return EXIT_USAGE;

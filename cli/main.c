@@ -24,12 +24,14 @@ static const struct verb {
         { "apply", cmd_apply, "make the host match the policy, journaling every original" },
         { "revert", cmd_revert, "restore every original value hosttune changed" },
         { "policy", cmd_policy, "validate a policy, or show the effective one" },
+        { "machines-line", cmd_machines_line,
+          "this host as a Nix machines-file line, with only verified features" },
 };
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: hosttune [--version] [--help] VERB [OPTIONS...]\n\nVerbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].help);
+                fprintf(f, "  %-13s %s\n", verbs[i].name, verbs[i].help);
         fprintf(f, "\nSee hosttune(1) and `hosttune VERB --help`.\n");
 }
 

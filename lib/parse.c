@@ -350,3 +350,27 @@ int count_id_list(const char *s, unsigned *ret) {
         *ret = n;
         return 0;
 }
+
+int base64_encode(const void *data, size_t len, char *buf, size_t size) {
+        static const char alphabet[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *in = data;
+        size_t n = 0;
+
+        /* Bounded so that the length fits the int returned. */
+        if (len > (UINT32_C(1) << 28) || size < (len + 2) / 3 * 4 + 1)
+                return -ENOBUFS;
+        for (size_t i = 0; i < len; i += 3) {
+                uint32_t v = (uint32_t) in[i] << 16;
+                if (i + 1 < len)
+                        v |= (uint32_t) in[i + 1] << 8;
+                if (i + 2 < len)
+                        v |= in[i + 2];
+                buf[n++] = alphabet[(v >> 18) & 63];
+                buf[n++] = alphabet[(v >> 12) & 63];
+                buf[n++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+                buf[n++] = i + 2 < len ? alphabet[v & 63] : '=';
+        }
+        buf[n] = 0;
+        return (int) n;
+}

@@ -8,6 +8,10 @@
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC UINT64_C(1000000)
 
+/* Standard base64 (RFC 4648, with padding) of len bytes into buf, NUL-terminated. Returns the
+ * length written, or -ENOBUFS when buf cannot hold 4 * ceil(len / 3) + 1 bytes. */
+int base64_encode(const void *data, size_t len, char *buf, size_t size);
+
 /* Parse an unsigned decimal number. Trailing whitespace (sysfs files end in "\n") is allowed;
  * anything else, a sign, an empty string or overflow is -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *ret);

@@ -3,6 +3,7 @@
 # Prometheus. docs/nixos.md explains every option and the choices below.
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -21,7 +22,6 @@ let
     mkOption
     mkOverride
     optional
-    optionals
     optionalString
     types
     ;
@@ -226,24 +226,82 @@ let
     stateDir
     snapshotRoot
   ]
-  ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir;
+  ++ optional (cfg.metrics.textfileDir != null) cfg.metrics.textfileDir
+  ++ optional (nfdFeaturesDir != null) nfdFeaturesDir;
 
-  # nixpkgs' own default for nix.settings.system-features (nixos/modules/config/nix.nix) without
-  # "kvm" and "nixos-test": the agent's nix.conf adds both once /dev/kvm is verified usable by
-  # Nix build users (a NixOS test needs both; without KVM it would crawl under TCG).
-  hostPlatform = pkgs.stdenv.hostPlatform;
+  # [agent] nfd-features-file: the agent stages the file beside its name and renames it (atomic
+  # for nfd-worker's reads), so the unit must be able to write that directory.
+  nfdFeaturesFile = (settingsSections.agent or { }).nfd-features-file or "";
+  nfdFeaturesDir = if nfdFeaturesFile == "" then null else dirOf nfdFeaturesFile;
+
+  # NixOS accepts Type = notify-reload from 24.05 on (nixpkgs PR 288821, 2024-02-14; its
+  # checkService rejects the value before); older releases get Type = notify with a reload
+  # command. nixos-unstable between the 24.05 version bump (November 2023) and that PR is not
+  # told apart from 24.05.
+  notifyReload = lib.versionAtLeast config.system.nixos.release "24.05";
+
+  # --- Nix's own system-features -----------------------------------------------------------------
+  # NixOS puts "kvm" and "nixos-test" into nix.settings.system-features unconditionally; the agent's
+  # nix.conf adds both once /dev/kvm is verified usable by Nix build users (a NixOS test needs both;
+  # without KVM it would crawl under TCG). How nixpkgs defines its list has changed
+  # (nixos/modules/config/nix.nix): up to NixOS 24.11 as `mkDefault [ ... ]`, which a user's own
+  # list replaces; since nixpkgs PR 383052 (2025-02) as a plain definition, which a user's list is
+  # merged with (and as the option's default). No single priority beats both without also beating
+  # the user, so the module does not compete: it computes what NixOS would set without it (every
+  # other definition merged by the module system's own rules, the option default included), takes
+  # kvm and nixos-test out unless a definition outside nixpkgs' nix.nix names them, and sets the
+  # result at a priority above mkForce (10). Whatever the user adds (or forces) is in that result.
   managedFeatures = [
     "kvm"
     "nixos-test"
   ];
-  baseSystemFeatures = [
-    "benchmark"
-    "big-parallel"
-  ]
-  ++ optionals (hostPlatform ? gcc.arch) (
-    [ "gccarch-${hostPlatform.gcc.arch}" ]
-    ++ map (x: "gccarch-${x}") (lib.systems.architectures.inferiors.${hostPlatform.gcc.arch} or [ ])
+  featuresLoc = [
+    "nix"
+    "settings"
+    "system-features"
+  ];
+  # The file our own definition is recorded under (see featuresModule), so it can be left out.
+  featuresFile = "${toString ./default.nix} (services.hosttune.nixIntegration.systemFeatures)";
+  isNixpkgsNixModule = file: lib.hasSuffix "/nixos/modules/config/nix.nix" (toString file);
+  featuresType = types.listOf types.str;
+  # Definitions of nix.settings.system-features, from the definitions of nix.settings (a submodule:
+  # its inner definitions are only visible through the outer ones, whose mkIf and mkMerge the
+  # module system has already resolved; mkIf, mkDefault etc. on system-features itself are left
+  # to mergeDefinitions below). Definitions written as functions (`nix.settings = { ... }: { }`)
+  # are not looked into.
+  otherFeatureDefs = concatMap (
+    def:
+    optional (builtins.isAttrs def.value && def.value ? system-features) {
+      inherit (def) file;
+      value = def.value.system-features;
+    }
+  ) (filter (def: toString def.file != featuresFile) (options.nix.settings.definitionsWithLocations or [ ]));
+  featuresOption = (options.nix.settings.type.getSubOptions options.nix.settings.loc).system-features or { };
+  featuresDefault = optional (featuresOption ? default) {
+    file = toString (lib.head (featuresOption.declarations or [ "nixpkgs" ]));
+    value = lib.mkOptionDefault featuresOption.default;
+  };
+  # What nix.settings.system-features would be without this module.
+  featuresWithoutUs = (lib.modules.mergeDefinitions featuresLoc featuresType (featuresDefault ++ otherFeatureDefs)).mergedValue;
+  # What definitions outside nixpkgs' nix.nix list (each on its own, so a mkDefault of the user's
+  # still counts as written by the user).
+  userFeatureDefs = filter (def: !isNixpkgsNixModule def.file) otherFeatureDefs;
+  userFeatures = concatMap (def: (lib.modules.mergeDefinitions featuresLoc featuresType [ def ]).optionalValue.value or [ ]) userFeatureDefs;
+  claimedFeatures = lib.unique (filter (f: elem f managedFeatures && elem f userFeatures) featuresWithoutUs);
+  claimingFiles = lib.unique (
+    map (def: toString def.file) (
+      filter (
+        def: lib.any (f: elem f claimedFeatures) ((lib.modules.mergeDefinitions featuresLoc featuresType [ def ]).optionalValue.value or [ ])
+      ) userFeatureDefs
+    )
   );
+  systemFeatures = lib.unique (filter (f: !(elem f managedFeatures) || elem f claimedFeatures) featuresWithoutUs);
+  featuresModule = {
+    _file = featuresFile;
+    config = mkIf (cfg.enable && cfg.nixIntegration.enable && cfg.nixIntegration.systemFeatures) {
+      nix.settings.system-features = mkOverride 10 systemFeatures;
+    };
+  };
 
   defaultSandboxPaths =
     optional wantsTun "/dev/net/tun?"
@@ -251,8 +309,6 @@ let
     ++ optional (hasRequirement "vhost-vsock") "/dev/vhost-vsock?"
     ++ optional (hasRequirement "userfaultfd") "/dev/userfaultfd?";
   sandboxHasTun = elem "/dev/net/tun" cfg.nixIntegration.sandboxPaths || elem "/dev/net/tun?" cfg.nixIntegration.sandboxPaths;
-
-  claimedFeatures = lib.filter (f: elem f managedFeatures) (config.nix.settings.system-features or [ ]);
 
   # As the policy loader judges [readiness] require: the CLI's tokens, but no percentages (a
   # policy is validated without knowing the host's RAM).
@@ -265,18 +321,16 @@ let
         hlib.requirementError t
     ) (lib.optionals (cfg.settings.readiness.require != null) cfg.settings.readiness.require)
   );
-  badPoolKeys = concatMap (
-    name:
-    concatMap (
-      key:
-      let
-        v = settingsSections.${name}.${key} or null;
-      in
-      optional (v != null && !(builtins.isString v && hlib.isSize v) && !(builtins.isInt v && v >= 0)) "${name}.${key} = ${builtins.toJSON v}"
-    ) [ "pool" "max" ]
-  ) (filter (n: hasPrefix "hugepages-" n) (builtins.attrNames settingsSections));
+  # Every section, key and value of `settings` against the policy loader's own key table
+  # (policy-keys.json: `hosttune policy keys --json`, checked in, and compared with the binary's by
+  # tests/integration/test-nixos-module.sh), so a typo fails evaluation, cross builds included,
+  # where validatePolicy cannot run the validator.
+  policyKeys = builtins.fromJSON (builtins.readFile ./policy-keys.json);
+  keyErrors = hlib.settingsErrors policyKeys settingsStrings;
 in
 {
+  imports = [ featuresModule ];
+
   options.services.hosttune = {
     enable = lib.mkEnableOption "hosttune, the readiness agent for microVM test hosts (hosttuned)";
 
@@ -484,8 +538,8 @@ in
           message = "services.hosttune.settings.readiness.require: ${concatStringsSep "; " badRequirements}";
         }
         {
-          assertion = badPoolKeys == [ ];
-          message = "services.hosttune.settings: not a size (2G, 512M, 10%, or a page count): ${concatStringsSep ", " badPoolKeys}";
+          assertion = keyErrors == [ ];
+          message = concatStringsSep "\n- " (map (e: "services.hosttune.settings.${e}") keyErrors);
         }
         {
           assertion = !(settingsSections ? policy.include);
@@ -517,7 +571,7 @@ in
 
       warnings =
         optional (cfg.nixIntegration.enable && cfg.nixIntegration.systemFeatures && claimedFeatures != [ ])
-          "services.hosttune.nixIntegration.systemFeatures: nix.settings.system-features still lists ${concatStringsSep " and " (map (f: "\"${f}\"") claimedFeatures)}, so Nix claims them even when /dev/kvm is unusable; remove them and let ${runtimeDir}/nix.conf add them once verified."
+          "services.hosttune.nixIntegration.systemFeatures: nix.settings.system-features in ${concatStringsSep ", " claimingFiles} lists ${concatStringsSep " and " (map (f: "\"${f}\"") claimedFeatures)}, so Nix claims ${if lib.length claimedFeatures == 1 then "it" else "them"} even when /dev/kvm is unusable; remove ${if lib.length claimedFeatures == 1 then "it" else "them"} and let ${runtimeDir}/nix.conf add ${if lib.length claimedFeatures == 1 then "it" else "them"} once verified."
         ++ optional (zramManaged && (config.zramSwap.enable or false))
           "services.hosttune: the policy manages zram ([zram] size) and zramSwap.enable is set too; they will fight over the zram device.";
 
@@ -535,7 +589,8 @@ in
         "d ${stateDir} 0755 root root - -"
         "d ${snapshotRoot} 0755 root root - -"
       ]
-      ++ optional (cfg.metrics.textfileDir != null) "d ${cfg.metrics.textfileDir} 0755 root root - -";
+      ++ optional (cfg.metrics.textfileDir != null) "d ${cfg.metrics.textfileDir} 0755 root root - -"
+      ++ optional (nfdFeaturesDir != null) "d ${nfdFeaturesDir} 0755 root root - -";
 
       # Modules the agent needs but must not load itself (ProtectKernelModules= below).
       boot.kernelModules = optional zramManaged "zram" ++ optional (taps > 0) "tun";
@@ -556,14 +611,21 @@ in
         reloadTriggers = [ policyFile ];
         unitConfig.RequiresMountsFor = [ snapshotRoot ] ++ optional (hugetlbfsMount != null) hugetlbfsMount;
         serviceConfig = {
-          Type = "notify-reload";
+          Type = if notifyReload then "notify-reload" else "notify";
           ExecStart = "${cfg.package}/sbin/hosttuned --policy ${policyPath}";
-          # The reload itself is notify-reload's SIGHUP (the agent answers RELOADING=1 ...
+          # notify-reload: the reload itself is the SIGHUP (the agent answers RELOADING=1 ...
           # READY=1, which systemd waits for). ExecReload= only validates the new policy, so a
           # bad one fails `systemctl reload` and shows file:line in the switch output: it must
           # not reload as well, since systemd runs it besides sending the signal (systemd 254:
           # both; later: ExecReload= first, then the signal), which would reload twice.
-          ExecReload = "${cfg.package}/bin/hosttune policy validate ${policyPath}";
+          # Before NixOS 24.05: `hosttune reload`, the agent's Reload over D-Bus, which returns
+          # once the new policy is applied (so systemd waits for it too) and fails with the
+          # rejection's file:line.
+          ExecReload =
+            if notifyReload then
+              "${cfg.package}/bin/hosttune policy validate ${policyPath}"
+            else
+              "${cfg.package}/bin/hosttune reload";
           BusName = "org.hosttune.Agent1";
           Restart = "on-failure";
           # The first apply may grow a hugepage pool with compaction for up to [hugepages]
@@ -659,8 +721,7 @@ in
       nix.extraOptions = ''
         !include ${runtimeDir}/nix.conf
       '';
-      # Above NixOS' mkDefault (which includes kvm), below a plain definition by the user.
-      nix.settings.system-features = mkOverride 900 baseSystemFeatures;
+      # nix.settings.system-features: featuresModule above.
     })
 
     (mkIf (cfg.nixIntegration.enable && cfg.nixIntegration.sandboxPaths != [ ]) {

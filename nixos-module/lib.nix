@@ -18,6 +18,7 @@ let
     filter
     filterAttrs
     hasPrefix
+    hasSuffix
     isBool
     isList
     mapAttrs
@@ -26,10 +27,11 @@ let
     splitString
     ;
 
-  # Digits to an integer; leading zeros are fine (fromJSON rejects them).
-  digitsToInt =
-    s:
-    foldl' (acc: c: acc * 10 + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+  # Digits of a base (10, or 8 for modes) to an integer; leading zeros are fine (fromJSON rejects
+  # them).
+  digitsInBase =
+    base: s: foldl' (acc: c: acc * base + (lib.strings.charToInt c - 48)) 0 (lib.stringToCharacters s);
+  digitsToInt = digitsInBase 10;
 
   unitShift = {
     K = 10;
@@ -305,6 +307,251 @@ rec {
         optional (lib.any (x: builtins.isString x && match ".*[\n\r].*" x != null) strs) "${s}.${k}"
       ) (builtins.attrNames sections.${s})
     ) (builtins.attrNames sections);
+
+  # --- every key against the C key table ----------------------------------------------------------
+
+  octalToInt = digitsInBase 8;
+
+  # What is wrong with the INI value v of a key whose table entry is d (policy-keys.json, exported
+  # from policies/keys.c), in the words of the C loader; null when nothing is. Syntax the table
+  # names but this does not know passes (the build-time validator still sees it).
+  valueError =
+    d: v:
+    let
+      lower = lib.toLower v;
+      isKeep = d.keep && v == "keep";
+      isBool = lib.elem lower [
+        "1"
+        "yes"
+        "y"
+        "true"
+        "on"
+        "0"
+        "no"
+        "n"
+        "false"
+        "off"
+      ];
+      intMatch = match "(-?)([0-9]+)" v;
+      intValue =
+        if intMatch == null then null else (if elemAt intMatch 0 == "-" then -1 else 1) * digitsToInt (elemAt intMatch 1);
+      intOk = intValue != null && stringLength (elemAt intMatch 1) <= 18 && intValue >= d.min && intValue <= d.max;
+      size = parseSize v;
+      isFixedSize = size != null && !(size ? percent);
+      sizeBytes = size.bytes or size.count or 0;
+      percentOk = size != null && size ? percent && !size.over;
+      durationMatch = match "([0-9]+)(us|ms|s|sec|m|min|h)?[[:space:]]*" v;
+      durationUsec =
+        let
+          unit = elemAt durationMatch 1;
+          mult = {
+            us = 1;
+            ms = 1000;
+            s = 1000000;
+            sec = 1000000;
+            m = 60000000;
+            min = 60000000;
+            h = 3600000000;
+          };
+        in
+        digitsToInt (elemAt durationMatch 0) * (if unit == null then 1000000 else mult.${unit});
+      isOctal = match "[0-7]+" v != null && stringLength v <= 6;
+      nameChars = extra: s: match "[A-Za-z0-9${extra}]+" s != null;
+      tooLong = d ? max-length && stringLength v > d.max-length;
+      hasControl = match ".*[[:cntrl:]].*" v != null;
+      pathError =
+        if hasControl then
+          "must not hold control characters"
+        else if !(hasPrefix "/" v) then
+          "must be an absolute path"
+        else if lib.any (c: c == "." || c == "..") (lib.splitString "/" v) then
+          "must not contain '.' or '..' components"
+        else
+          null;
+      userOk = v == "" || (match "[0-9]+" v != null && stringLength v <= 10) || match "[A-Za-z_][A-Za-z0-9_.-]{0,30}" v != null;
+      ifnameError =
+        max:
+        if stringLength v > max then
+          if max == 15 then "is longer than 15 characters (IFNAMSIZ)" else "is longer than 11 characters (room for the tap number)"
+        else if !(nameChars "_.-" v) || v == "." || v == ".." then
+          "may hold only letters, digits, '_', '.' and '-'"
+        else
+          null;
+      items = splitRequirements v;
+      quoted = "'${v}'";
+      choices = d.choices or [ ];
+      bySyntax = {
+        bool = if isBool then null else "${quoted} is not a boolean (yes or no)";
+        "bool-or-keep" = if isBool || v == "keep" then null else "${quoted} is not yes, no or keep";
+        int =
+          if isKeep || intOk then
+            null
+          else
+            "${quoted} is not a number from ${toString d.min} to ${toString d.max}${lib.optionalString d.keep ", or keep"}";
+        mode = if isOctal && octalToInt v <= d.max then null else "${quoted} is not an octal mode up to 0${octalString d.max}";
+        "mode-or-keep" = if v == "keep" || (isOctal && octalToInt v <= 511) then null else "${quoted} is not an octal mode up to 0777, or keep";
+        duration =
+          if durationMatch != null && durationUsec <= d.max * 1000000 then
+            null
+          else
+            "${quoted} is not a duration up to ${toString d.max}s (30s, 250ms, 5min)";
+        choice =
+          if isKeep || lib.elem v choices then
+            null
+          else
+            "${quoted} is not one of ${concatStringsSep ", " choices}${lib.optionalString d.keep ", keep"}";
+        reclaim = if lib.elem v [ "none" "compact" "drop-caches" ] then null else "${quoted} is not one of none, compact, drop-caches";
+        rng = if lib.elem v [ "none" "crng" "hwrng" ] then null else "${quoted} is not one of none, crng, hwrng";
+        "pool-size" =
+          if v == "none" || isFixedSize || percentOk then
+            null
+          else
+            "${quoted} is not a size (2G, 512M), a count of pages (1024), a percentage of RAM (25%) or none";
+        "zram-size" =
+          if v == "none" || (percentOk && !size.zero) || (size != null && size ? bytes && size.bytes >= 1048576) then
+            null
+          else
+            "${quoted} is not a size of at least 1M (4G), a percentage of RAM (50%) or none";
+        "page-size" =
+          if isFixedSize && sizeBytes >= 65536 && isPowerOfTwo sizeBytes then
+            null
+          else
+            "${quoted} is not a hugepage size (a power of two of at least 64K, such as 2M or 1G)";
+        "per-node" =
+          if
+            v == "kernel" || v == "even" || (items != [ ] && all (i: match "[0-9]+:([^%]+)" i != null && isSize (lib.last (splitString ":" i))) items)
+          then
+            null
+          else
+            "must be kernel, even, or a list such as '0:1G 1:1G'";
+        name =
+          if v == "" then
+            "must not be empty"
+          else if !(nameChars "._-" v) then
+            "${quoted} may hold only letters, digits, '.', '_' and '-'"
+          else
+            null;
+        text =
+          if hasControl then
+            "${quoted} must not hold control characters"
+          else if hasPrefix ";" v || hasPrefix "#" v then
+            "${quoted} must not start with a comment character"
+          else
+            null;
+        path = if v == "" then "must not be empty" else lib.mapNullable (m: "${quoted} ${m}") pathError;
+        "path-or-empty" = if v == "" then null else lib.mapNullable (m: "${quoted} ${m}") pathError;
+        # policies/keys.c check_nfd_features_file: NFD skips dot files, the agent stages under one.
+        "nfd-features-file" =
+          if v == "" then
+            null
+          else if pathError != null then
+            "${quoted} ${pathError}"
+          else if hasSuffix "/" v then
+            "${quoted} must name a file, not a directory"
+          else if hasPrefix "." (baseNameOf v) then
+            "${quoted} must not start with '.': node-feature-discovery ignores such files"
+          else
+            null;
+        "user-or-group-or-empty" =
+          if userOk then null else "${quoted} is not a valid user or group name (letters, digits, '_', '.', '-'; starting with a letter or '_'; at most 31 characters) or numeric id";
+        "ifname-or-empty" = if v == "" then null else lib.mapNullable (m: "${quoted} ${m}") (ifnameError 15);
+        "tap-prefix" = if v == "" then "must not be empty" else lib.mapNullable (m: "${quoted} ${m}") (ifnameError 11);
+        "zram-device" = if match "zram[0-9]{1,4}" v != null then null else "${quoted} must be zramN (zram0, zram1, ...)";
+        "algorithm-or-empty" =
+          if v == "" || (stringLength v <= 31 && nameChars "_-" v) then
+            null
+          else
+            "${quoted} must be a compression algorithm name such as zstd, lz4 or lzo-rle";
+        names =
+          if all (i: stringLength i <= 63 && nameChars "._-" i && i != "." && i != "..") items then
+            null
+          else
+            "template names may hold only letters, digits, '.', '_' and '-' (at most 63 characters)";
+        "btrfs-options" =
+          if
+            all (
+              i:
+              lib.elem i [
+                "noatime"
+                "ssd"
+                "space_cache=v2"
+                "discard=async"
+                "compress"
+              ]
+              || match "compress=[A-Za-z0-9:-]+" i != null
+            ) items
+          then
+            null
+          else
+            "hosttune can verify only noatime, ssd, space_cache=v2, discard=async, compress and compress=ALGORITHM[:LEVEL]";
+      };
+    in
+    if tooLong then "longer than ${toString d.max-length} characters" else bySyntax.${d.syntax} or null;
+
+  # Octal text of a number (for modes in messages).
+  octalString = n: if n < 8 then toString n else octalString (n / 8) + toString (lib.mod n 8);
+
+  # What the loader says about a [sysctl] key (policies/keys.c check_sysctl_key), null when fine.
+  sysctlKeyError =
+    table: k:
+    let
+      refused = lib.findFirst (r: r.key == k) null (table.refused-sysctls or [ ]);
+    in
+    if !(hasPrefix "vm." k || hasPrefix "kernel." k || hasPrefix "net." k) then
+      "only keys under vm., kernel. and net. may be set"
+    else if lib.hasInfix ".." k then
+      "must not contain '..'"
+    else if lib.hasInfix "/" k then
+      "must not contain '/' (keys of interfaces whose names hold a dot cannot be set here)"
+    else if lib.hasSuffix "." k then
+      "must not end with '.'"
+    else if match "[A-Za-z0-9._-]+" k == null then
+      "may hold only letters, digits, '.', '_' and '-'"
+    else if refused != null then
+      refused.why
+    else
+      null;
+
+  # Every section and key of `sections` (INI strings) against the key table: a list of
+  # "section.key = value: what is wrong" (the caller prefixes the option path).
+  settingsErrors =
+    table: sections:
+    let
+      knownSections = filter (s: s != "hugepages-SIZE") table.sections;
+      defsOf = section: filter (d: d.section == section) table.keys;
+      keyNames = section: map (d: d.name) (defsOf section);
+      checkSection =
+        section: keys:
+        let
+          sizeName = lib.removePrefix "hugepages-" section;
+          pageSize = pageSizeBytes sizeName;
+          tableSection = if hasPrefix "hugepages-" section then "hugepages-SIZE" else section;
+          # Named by each key, so the message carries the option path of a definition.
+          sectionError =
+            msg: map (key: "${section}.${key} = ${builtins.toJSON keys.${key}}: ${msg}") (builtins.attrNames keys);
+        in
+        if hasPrefix "hugepages-" section && !(pageSize != null && pageSize >= 65536 && isPowerOfTwo pageSize) then
+          sectionError "[${section}]: '${sizeName}' is not a hugepage size (a power of two of at least 64K, such as 2M or 1G)"
+        else if !(lib.elem section knownSections) && tableSection == section then
+          sectionError "unknown section [${section}] (known: ${concatStringsSep ", " table.sections})"
+        else
+          concatMap (
+            key:
+            let
+              v = keys.${key};
+              d = lib.findFirst (d: d.name == key || d.name == "*") null (defsOf tableSection);
+              err =
+                if d == null then
+                  "unknown key in [${section}] (known: ${concatStringsSep ", " (keyNames tableSection)})"
+                else if d.syntax == "sysctl" then
+                  sysctlKeyError table key
+                else
+                  valueError d v;
+            in
+            optional (err != null) "${section}.${key} = ${builtins.toJSON v}: ${err}"
+          ) (builtins.attrNames keys);
+    in
+    concatMap (section: checkSection section sections.${section}) (builtins.attrNames sections);
 
   inherit isPowerOfTwo digitsToInt;
 }

@@ -66,6 +66,24 @@ static const char *check_path_or_empty(const char *v) {
         return check_path_impl(v, true);
 }
 
+/* A file in node-feature-discovery's features.d, or "". NFD skips names that start with a dot
+ * (source/local/local.go, getFeaturesFromFiles): the agent stages the file under the dotted
+ * name, so the name itself must not be one. */
+static const char *check_nfd_features_file(const char *v) {
+        const char *base;
+
+        if (check_path_or_empty(v))
+                return check_path_or_empty(v);
+        if (!*v)
+                return NULL;
+        base = strrchr(v, '/') + 1;
+        if (!*base)
+                return "must name a file, not a directory";
+        if (base[0] == '.')
+                return "must not start with '.': node-feature-discovery ignores such files";
+        return NULL;
+}
+
 static const char *check_user_group_or_empty(const char *v) {
         if (!*v || user_group_name_valid(v))
                 return NULL;
@@ -639,18 +657,16 @@ static bool format_require_options(const struct policy *p, char *buf, size_t siz
 
 /* [sysctl] keys: dotted names under vm., kernel. and net., each part non-empty. Keys that a
  * dedicated section manages, and "keys" that are actions rather than settings, are refused. */
+const struct policy_refused_sysctl policy_refused_sysctls[] = {
+        { "vm.nr_hugepages", "the hugepage pool is set by [hugepages] pool" },
+        { "vm.nr_hugepages_mempolicy", "the hugepage pool is set by [hugepages] pool" },
+        { "vm.nr_overcommit_hugepages", "the hugepage pool is set by [hugepages]" },
+        { "vm.drop_caches", "is an action, not a setting ([hugepages] reclaim uses it)" },
+        { "vm.compact_memory", "is an action, not a setting ([hugepages] reclaim uses it)" },
+};
+const unsigned policy_n_refused_sysctls = ELEMENTSOF(policy_refused_sysctls);
+
 static const char *check_sysctl_key(const char *k) {
-        static const struct {
-                const char *key;
-                const char *why;
-        } refused[] = {
-                { "vm.nr_hugepages", "the hugepage pool is set by [hugepages] pool" },
-                { "vm.nr_hugepages_mempolicy", "the hugepage pool is set by [hugepages] pool" },
-                { "vm.nr_overcommit_hugepages", "the hugepage pool is set by [hugepages]" },
-                { "vm.drop_caches", "is an action, not a setting ([hugepages] reclaim uses it)" },
-                { "vm.compact_memory",
-                  "is an action, not a setting ([hugepages] reclaim uses it)" },
-        };
 
         if (!startswith(k, "vm.") && !startswith(k, "kernel.") && !startswith(k, "net."))
                 return "only keys under vm., kernel. and net. may be set";
@@ -665,9 +681,9 @@ static const char *check_sysctl_key(const char *k) {
                 return "may hold only letters, digits, '.', '_' and '-'";
         if (strlen(k) >= sizeof(((struct policy_sysctl *) NULL)->key))
                 return "is too long";
-        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
-                if (streq(k, refused[i].key))
-                        return refused[i].why;
+        for (size_t i = 0; i < policy_n_refused_sysctls; i++)
+                if (streq(k, policy_refused_sysctls[i].key))
+                        return policy_refused_sysctls[i].why;
         return NULL;
 }
 
@@ -955,9 +971,77 @@ const struct policy_key_def policy_key_defs[] = {
             check_path_or_empty, "Prometheus textfile"),
         STR("agent", "lease-group", POLICY_KEY_AGENT_LEASE_GROUP, lease_group,
             check_user_group_or_empty, "group allowed to take leases"),
+        STR("agent", "nfd-features-file", POLICY_KEY_AGENT_NFD_FEATURES_FILE, nfd_features_file,
+            check_nfd_features_file, "node-feature-discovery feature file the agent writes"),
 };
 
 const unsigned policy_n_key_defs = ELEMENTSOF(policy_key_defs);
+
+/* The value syntax of a key for tools outside C (`hosttune policy keys --json`, read by the
+ * NixOS module to check settings at evaluation): one name per check or parse function of the
+ * table, so a new function without a name here shows up as "?" in the export's test. */
+const char *policy_key_syntax(const struct policy_key_def *d) {
+        static const struct {
+                const char *(*check)(const char *value);
+                const char *name;
+        } checks[] = {
+                { check_name, "name" },
+                { check_text, "text" },
+                { check_path, "path" },
+                { check_path_or_empty, "path-or-empty" },
+                { check_nfd_features_file, "nfd-features-file" },
+                { check_user_group_or_empty, "user-or-group-or-empty" },
+                { check_ifname_or_empty, "ifname-or-empty" },
+                { check_tap_prefix, "tap-prefix" },
+                { check_zram_device, "zram-device" },
+                { check_algorithm, "algorithm-or-empty" },
+        };
+        static const struct {
+                int (*parse)(struct policy_load *l, const struct policy_entry *e, char *msg,
+                             size_t size);
+                const char *name;
+        } parsers[] = {
+                { parse_include, "include" },
+                { parse_require, "requirements" },
+                { parse_kvm_require, "bool" },
+                { parse_rng_require, "rng" },
+                { parse_hugepages_size, "page-size" },
+                { parse_reclaim, "reclaim" },
+                { parse_kvm_mode, "mode-or-keep" },
+                { parse_zram_size, "zram-size" },
+                { parse_ksm, "bool-or-keep" },
+                { parse_templates, "names" },
+                { parse_require_options, "btrfs-options" },
+                { parse_sysctl, "sysctl" },
+        };
+
+        switch (d->type) {
+        case KT_STRING:
+                for (size_t i = 0; i < ELEMENTSOF(checks); i++)
+                        if (checks[i].check == d->check)
+                                return checks[i].name;
+                return "?";
+        case KT_BOOL:
+                return "bool";
+        case KT_UINT:
+        case KT_INT:
+                return "int";
+        case KT_MODE:
+                return "mode";
+        case KT_DURATION:
+                return "duration";
+        case KT_CHOICE:
+                return "choice";
+        case KT_CUSTOM:
+                if (d->parse == parse_pool_key)
+                        return streq(d->name, "per-node") ? "per-node" : "pool-size";
+                for (size_t i = 0; i < ELEMENTSOF(parsers); i++)
+                        if (parsers[i].parse == d->parse)
+                                return parsers[i].name;
+                return "?";
+        }
+        return "?";
+}
 
 const char *const policy_sections[] = { "policy", "readiness", "hugepages", "hugepages-SIZE",
                                         "kvm",    "zram",      "memory",    "sysctl",
@@ -1335,6 +1419,15 @@ int policy_finalize(struct policy_load *l) {
         if (p->ksm == 1 && has_requirement(p, REQ_KSM_OFF)) {
                 policy_load_error(l, p->origins[POLICY_KEY_MEMORY_KSM], "ksm",
                                   "ksm = yes contradicts the ksm-off requirement in [readiness]");
+                return -EINVAL;
+        }
+        /* The feature file's expiry-time is renewed at each re-probe; without re-probes the
+         * labels would outlive what was verified, or expire on a healthy host. */
+        if (p->nfd_features_file[0] && p->reprobe_interval_usec == 0) {
+                policy_load_error(l, p->origins[POLICY_KEY_AGENT_NFD_FEATURES_FILE],
+                                  "nfd-features-file",
+                                  "needs reprobe-interval above 0: each re-probe renews the "
+                                  "file's expiry-time");
                 return -EINVAL;
         }
         /* Tap names fit IFNAMSIZ by construction: a prefix of at most 11 characters and at most

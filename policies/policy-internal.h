@@ -50,6 +50,19 @@ struct policy_key_def {
         const char *help; /* a few words for "known keys" messages and docs */
 };
 
+/* [sysctl] keys the loader refuses, and why (a dedicated section manages them, or they are
+ * actions rather than settings). */
+struct policy_refused_sysctl {
+        const char *key;
+        const char *why;
+};
+extern const struct policy_refused_sysctl policy_refused_sysctls[];
+extern const unsigned policy_n_refused_sysctls;
+
+/* The name of a key's value syntax ("bool", "int", "pool-size", "path", ...; "?" for a check
+ * or parse function without one), as `hosttune policy keys --json` exports it. */
+const char *policy_key_syntax(const struct policy_key_def *d);
+
 extern const struct policy_key_def policy_key_defs[];
 extern const unsigned policy_n_key_defs;
 /* Sections in the order `policy show` writes them. */

@@ -79,6 +79,7 @@ enum policy_key {
         POLICY_KEY_AGENT_REAPPLY_ON_DRIFT,
         POLICY_KEY_AGENT_METRICS_FILE,
         POLICY_KEY_AGENT_LEASE_GROUP,
+        POLICY_KEY_AGENT_NFD_FEATURES_FILE,
         _POLICY_KEY_MAX,
 };
 
@@ -206,6 +207,8 @@ struct policy {
         bool reapply_on_drift;              /* default false */
         char metrics_file[POLICY_PATH_MAX]; /* "" = <runtime dir>/metrics.prom */
         char lease_group[64];               /* "" = root only */
+        /* The node-feature-discovery feature file the agent writes; "" = none. */
+        char nfd_features_file[POLICY_PATH_MAX];
 
         /* Where each key's value came from (line 0: the built-in default). */
         struct policy_origin origins[_POLICY_KEY_MAX];
@@ -283,6 +286,11 @@ uint64_t policy_size_resolve(const struct policy_size *s, uint64_t mem_total);
  * policy), or as JSON text. Returns a malloc'd string or NULL when out of memory. */
 char *policy_to_ini(const struct policy *p);
 char *policy_to_json(const struct policy *p);
+
+/* The key table (sections, keys, value syntax and limits) as JSON text, schema
+ * hosttune.policy-keys/1 (docs/json-schema.md), for checks outside C such as the NixOS module's.
+ * Returns a malloc'd string or NULL when out of memory. */
+char *policy_keys_to_json(void);
 
 /* "file:line" of an origin ("built-in default" for line 0). */
 char *policy_origin_format(const struct policy *p, struct policy_origin o, char *buf, size_t size);

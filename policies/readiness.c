@@ -142,6 +142,10 @@ int requirements_parse(const char *list, uint64_t mem_total, struct requirements
         return 0;
 }
 
+const char *requirement_kind_name(enum requirement_kind k) {
+        return kinds[k].name;
+}
+
 char *requirement_to_string(const struct requirement *q, char *buf, size_t size) {
         char a[32], b[32];
 
@@ -184,12 +188,27 @@ static uint64_t leased_bytes(const struct lease_usage *l, uint64_t page_size) {
         return 0;
 }
 
+uint64_t hugetlb_pages_available(const struct hugetlb_pool *p, const struct lease_usage *leases,
+                                 uint64_t *ret_leased) {
+        uint64_t avail, unpromised, leased;
+
+        /* free_hugepages counts pages reserved by mappings that have not faulted them in yet;
+         * only free - resv can go to a new user. Pages promised to leases are not available
+         * either, whether or not their holder has touched them yet: a bound from each side. */
+        avail = p->free >= p->resv ? p->free - p->resv : 0;
+        leased = p->page_size ? leased_bytes(leases, p->page_size) / p->page_size : 0;
+        unpromised = p->nr > leased ? p->nr - leased : 0;
+        if (ret_leased)
+                *ret_leased = leased;
+        return unpromised < avail ? unpromised : avail;
+}
+
 static void eval_hugepages(const struct requirement *q, const struct host_report *r,
                            const struct lease_usage *leases, struct requirement_result *res) {
         const struct hugetlb_facts *h = &r->hugetlb;
         uint64_t ps = q->page_size ? q->page_size : h->default_size;
         const struct hugetlb_pool *p = hugetlb_find_pool(h, ps);
-        uint64_t need, avail, unpromised, leased;
+        uint64_t need, avail, leased;
         char a[32], b[32];
 
         if (!h->supported || !p) {
@@ -201,14 +220,7 @@ static void eval_hugepages(const struct requirement *q, const struct host_report
                 return;
         }
         need = (q->amount + ps - 1) / ps;
-        /* free_hugepages counts pages reserved by mappings that have not faulted them in yet;
-         * only free - resv can go to a new user. Pages promised to leases are not available
-         * either, whether or not their holder has touched them yet: a bound from each side. */
-        avail = p->free >= p->resv ? p->free - p->resv : 0;
-        leased = leased_bytes(leases, ps) / ps;
-        unpromised = p->nr > leased ? p->nr - leased : 0;
-        if (unpromised < avail)
-                avail = unpromised;
+        avail = hugetlb_pages_available(p, leases, &leased);
         if (avail >= need) {
                 set_result(res, true,
                            "%" PRIu64 " of %" PRIu64 " %s pages available (%" PRIu64 " needed)",

@@ -50,6 +50,9 @@ struct requirements {
 int requirements_parse(const char *list, uint64_t mem_total, struct requirements *req, char *err,
                        size_t errsize);
 
+/* The token of a kind, without value ("kvm", "hugepages", "vhost-net"). */
+const char *requirement_kind_name(enum requirement_kind k);
+
 /* The canonical text of a requirement ("hugepages=2G", "hugepages=4G:1G", "taps=8"). */
 char *requirement_to_string(const struct requirement *q, char *buf, size_t size);
 
@@ -80,6 +83,12 @@ struct requirement_result {
         char reason[REASON_MAX];
         char remedy[REASON_MAX];
 };
+
+/* Pages of pool p a new user can have now: free minus reserved, and no more than the pool
+ * minus what leases were promised (leases may be NULL). *ret_leased (may be NULL) gets the
+ * pages promised to leases. */
+uint64_t hugetlb_pages_available(const struct hugetlb_pool *p, const struct lease_usage *leases,
+                                 uint64_t *ret_leased);
 
 /* Evaluate every requirement of req against r (leases may be NULL). results must have room
  * for req->n entries. Returns the number of unsatisfied requirements. */

@@ -7,6 +7,7 @@
   pkgs,
   fixtures,
   evalConfig, # modules -> config, with the module and the NixOS stubs
+  evalConfigWith, # { nixpkgs, release } -> modules -> config
 }:
 let
   pkg = pkgs.hosttune;
@@ -26,6 +27,24 @@ let
       "reloadTriggers"
     ];
 
+  # The system of the container tests (test-nixos-agent-unit*.sh).
+  containerModule = {
+    services.hosttune = {
+      profile = null;
+      # A group of its own: the container test also checks the bus policy made for it.
+      group = "ci-runners";
+      metrics.textfileDir = "/var/lib/node-exporter-textfiles";
+      settings = {
+        readiness.require = [
+          "tun"
+          "taps=2"
+        ];
+        net.taps = 2;
+        agent.reprobe-interval = "5s";
+      };
+    };
+  };
+
   # Two systems that differ only in `settings`.
   switchBefore = evalConfig [
     enable
@@ -36,6 +55,174 @@ let
     {
       services.hosttune.settings.hugepages.pool = "2G";
       services.hosttune.settings.readiness.require = [ "hugepages=2G" ];
+    }
+  ];
+  # Nix's system-features, against every way nixpkgs has defined its default list
+  # (tests/nixpkgs/*/nixos/modules/config/nix.nix: current, mkdefault for NixOS 24.11 and earlier,
+  # optiondefault for early-2025 unstable): what the module leaves, and what it warns about.
+  # In each case: nixpkgs variant -> expected features.
+  featureCase =
+    {
+      name,
+      modules ? [ ],
+      expected,
+      warning ? null,
+      included ? true,
+    }:
+    map (nixpkgs: {
+      name = "features-${name}-${nixpkgs}";
+      ini = "minimal";
+      inherit nixpkgs;
+      modules = [ enable ] ++ modules;
+      checks = config: [
+        # Order does not matter to Nix; duplicates are dropped.
+        (check "nix.settings.system-features" (lib.sort lib.lessThan expected.${nixpkgs}) (
+          lib.sort lib.lessThan config.nix.settings.system-features
+        ))
+        (
+          if warning == null then
+            check "no warning" [ ] config.warnings
+          else
+            check "one warning naming ${warning}" 1 (
+              builtins.length (lib.filter (w: lib.hasInfix warning w) config.warnings)
+            )
+        )
+        (check "the agent's nix.conf is included" (
+          if included then "!include /run/hosttune/nix.conf\n" else ""
+        ) config.nix.extraOptions)
+      ];
+    }) (builtins.attrNames expected);
+  userFile = "${toString ./cases.nix} (a user's module)";
+  # A user's module (its own file name, so the warning can be seen to name it) listing features.
+  byUser = features: [
+    {
+      _file = userFile;
+      nix.settings.system-features = features;
+    }
+  ];
+  featureCases = lib.concatMap featureCase [
+    {
+      # NixOS' list without kvm and nixos-test, whichever way nixpkgs defines it.
+      name = "default";
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+        ];
+        mkdefault = [
+          "benchmark"
+          "big-parallel"
+        ];
+        optiondefault = [
+          "benchmark"
+          "big-parallel"
+        ];
+      };
+    }
+    {
+      # A user's own feature lands, as NixOS itself would take it: merged with the default list
+      # by current nixpkgs, replacing it on NixOS 24.11 and earlier.
+      name = "user-addition";
+      modules = byUser [ "uid-range" ];
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+          "uid-range"
+        ];
+        mkdefault = [ "uid-range" ];
+        optiondefault = [ "uid-range" ];
+      };
+    }
+    {
+      # A user who forces a list gets exactly that list (less kvm/nixos-test not written).
+      name = "user-force";
+      modules = byUser (
+        lib.mkForce [
+          "uid-range"
+          "big-parallel"
+        ]
+      );
+      expected = {
+        current = [
+          "uid-range"
+          "big-parallel"
+        ];
+        mkdefault = [
+          "uid-range"
+          "big-parallel"
+        ];
+        optiondefault = [
+          "uid-range"
+          "big-parallel"
+        ];
+      };
+    }
+    {
+      # kvm written by the user stays, and the warning names it and the user's file, not
+      # nixos-test (which only nixpkgs lists, and which goes).
+      name = "kvm-by-user";
+      modules = byUser [ "kvm" ];
+      expected = {
+        current = [
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [ "kvm" ];
+        optiondefault = [ "kvm" ];
+      };
+      warning = "nix.settings.system-features in ${userFile} lists \"kvm\", so Nix claims it even when /dev/kvm is unusable";
+    }
+    {
+      name = "both-by-user";
+      modules = byUser [
+        "nixos-test"
+        "kvm"
+      ];
+      expected = {
+        current = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [
+          "nixos-test"
+          "kvm"
+        ];
+        optiondefault = [
+          "nixos-test"
+          "kvm"
+        ];
+      };
+      warning = "lists \"nixos-test\" and \"kvm\", so Nix claims them";
+    }
+    {
+      # systemFeatures = false: NixOS' own list, untouched.
+      name = "not-managed";
+      modules = [ { services.hosttune.nixIntegration.systemFeatures = false; } ];
+      included = false;
+      expected = {
+        current = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        mkdefault = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+        optiondefault = [
+          "nixos-test"
+          "benchmark"
+          "big-parallel"
+          "kvm"
+        ];
+      };
     }
   ];
 in
@@ -153,6 +340,7 @@ in
               };
               sysctl."vm.swappiness" = 10;
               agent.revert-on-stop = false;
+              agent.nfd-features-file = "/etc/kubernetes/node-feature-discovery/features.d/hosttune";
             };
           };
         }
@@ -189,12 +377,14 @@ in
           "/var/lib/hosttune"
           "/srv/hosttune/snapshots"
           "/var/lib/node-exporter-textfiles"
+          "/etc/kubernetes/node-feature-discovery/features.d"
         ] (svc config).serviceConfig.ReadWritePaths)
         (check "tmpfiles" [
           "d /run/hosttune 0755 root root - -"
           "d /var/lib/hosttune 0755 root root - -"
           "d /srv/hosttune/snapshots 0755 root root - -"
           "d /var/lib/node-exporter-textfiles 0755 root root - -"
+          "d /etc/kubernetes/node-feature-discovery/features.d 0755 root root - -"
         ] config.systemd.tmpfiles.rules)
         (check "extra-sandbox-paths" [
           "/dev/net/tun?"
@@ -277,25 +467,44 @@ in
     }
 
     {
-      name = "kvm-kept-by-user";
+      # Before NixOS 24.05, whose checkService does not accept notify-reload yet: Type = notify,
+      # the reload through the agent's D-Bus Reload (which waits for the new policy's apply).
+      name = "nixos-23.11";
       ini = "minimal";
+      release = "23.11";
+      modules = [ enable ];
+      checks = config: [
+        (check "Type" "notify" (svc config).serviceConfig.Type)
+        (check "ExecReload (the D-Bus Reload, waited for)" "${pkg}/bin/hosttune reload" (svc config).serviceConfig.ExecReload)
+        (check "BusName" "org.hosttune.Agent1" (svc config).serviceConfig.BusName)
+      ];
+    }
+    {
+      name = "nixos-24.05";
+      ini = "minimal";
+      release = "24.05";
+      modules = [ enable ];
+      checks = config: [
+        (check "Type" "notify-reload" (svc config).serviceConfig.Type)
+        (check "ExecReload (validation only; the SIGHUP reloads)" "${pkg}/bin/hosttune policy validate /etc/hosttune/policy.ini" (svc config).serviceConfig.ExecReload)
+      ];
+    }
+
+    {
+      # NixOS' own zram swap next to a policy that manages zram: they would fight over the device.
+      name = "zram-twice";
       modules = [
         enable
         {
-          nix.settings.system-features = [
-            "nixos-test"
-            "kvm"
-          ];
+          services.hosttune.settings.zram.size = "25%";
+          zramSwap.enable = true;
         }
       ];
       checks = config: [
-        (check "the user's definition wins" [
-          "nixos-test"
-          "kvm"
-        ] config.nix.settings.system-features)
-        (check "a warning says kvm and nixos-test are still claimed" 1 (
-          builtins.length (lib.filter (w: lib.hasInfix "still lists \"nixos-test\" and \"kvm\"" w) config.warnings)
+        (check "a warning about zramSwap.enable" 1 (
+          builtins.length (lib.filter (lib.hasInfix "zramSwap.enable is set too") config.warnings)
         ))
+        (check "the zram module is loaded for the agent" [ "zram" ] config.boot.kernelModules)
       ];
     }
 
@@ -369,27 +578,25 @@ in
       name = "container";
       modules = [
         enable
-        {
-          services.hosttune = {
-            profile = null;
-            # A group of its own: the container test also checks the bus policy made for it.
-            group = "ci-runners";
-            metrics.textfileDir = "/var/lib/node-exporter-textfiles";
-            settings = {
-              readiness.require = [
-                "tun"
-                "taps=2"
-              ];
-              net.taps = 2;
-              agent.reprobe-interval = "5s";
-            };
-          };
-        }
+        containerModule
       ];
       checks = config: [
         (check "extra-sandbox-paths" [ "/dev/net/tun?" ] config.nix.settings.extra-sandbox-paths)
         (check "kernel modules" [ "tun" ] config.boot.kernelModules)
       ];
+    }
+
+    {
+      # The same policy on NixOS 23.11: the unit test-nixos-agent-unit-notify.sh runs under
+      # Debian 12's systemd 252 (Type = notify, the reload through `hosttune reload`).
+      name = "container-23.11";
+      ini = "container";
+      release = "23.11";
+      modules = [
+        enable
+        containerModule
+      ];
+      checks = config: [ (check "Type" "notify" (svc config).serviceConfig.Type) ];
     }
 
     {
@@ -433,9 +640,20 @@ in
         ))
       ];
     }
-  ];
+  ]
+  ++ featureCases;
 
   bad = {
+    # The stand-in of NixOS 23.11 rejects notify-reload as NixOS did, so the fallback is needed
+    # (shown with a unit of its own: the module's falls back).
+    notify-reload-on-23-11 = {
+      release = "23.11";
+      modules = [
+        enable
+        { systemd.services.other.serviceConfig.Type = "notify-reload"; }
+      ];
+      error = "Type = notify-reload is not one of";
+    };
     unknown-requirement = {
       modules = [
         enable
@@ -478,7 +696,71 @@ in
         enable
         { services.hosttune.settings."hugepages-1G".pool = "lots"; }
       ];
-      error = "not a size (2G, 512M, 10%, or a page count): hugepages-1G.pool = \"lots\"";
+      error = "services.hosttune.settings.hugepages-1G.pool = \"lots\": 'lots' is not a size (2G, 512M), a count of pages (1024), a percentage of RAM (25%) or none";
+    };
+    # Keys and values outside the typed options, checked against the C key table at evaluation.
+    max-not-a-size = {
+      modules = [
+        enable
+        { services.hosttune.settings.hugepages.max = "lots"; }
+      ];
+      error = "services.hosttune.settings.hugepages.max = \"lots\": 'lots' is not a size (2G, 512M), a count of pages (1024), a percentage of RAM (25%) or none";
+    };
+    unknown-section = {
+      modules = [
+        enable
+        { services.hosttune.settings.bogus.key = 1; }
+      ];
+      error = "services.hosttune.settings.bogus.key = \"1\": unknown section [bogus] (known: policy, readiness, hugepages, hugepages-SIZE";
+    };
+    misspelt-key = {
+      modules = [
+        enable
+        { services.hosttune.settings.net.tapz = 4; }
+      ];
+      error = "services.hosttune.settings.net.tapz = \"4\": unknown key in [net] (known: bridge, taps, tap-prefix, owner, multi-queue, vnet-hdr)";
+    };
+    bad-bool = {
+      modules = [
+        enable
+        { services.hosttune.settings.snapshots.nocow = "perhaps"; }
+      ];
+      error = "services.hosttune.settings.snapshots.nocow = \"perhaps\": 'perhaps' is not a boolean (yes or no)";
+    };
+    bad-choice = {
+      modules = [
+        enable
+        { services.hosttune.settings.memory.thp = "sometimes"; }
+      ];
+      error = "services.hosttune.settings.memory.thp = \"sometimes\": 'sometimes' is not one of always, madvise, never, keep";
+    };
+    int-out-of-range = {
+      modules = [
+        enable
+        { services.hosttune.settings.memory.swappiness = 300; }
+      ];
+      error = "services.hosttune.settings.memory.swappiness = \"300\": '300' is not a number from 0 to 200, or keep";
+    };
+    bad-duration = {
+      modules = [
+        enable
+        { services.hosttune.settings.agent.reprobe-interval = "2 days"; }
+      ];
+      error = "services.hosttune.settings.agent.reprobe-interval = \"2 days\": '2 days' is not a duration up to 86400s";
+    };
+    bad-page-size-section = {
+      modules = [
+        enable
+        { services.hosttune.settings."hugepages-3M".pool = "1G"; }
+      ];
+      error = "services.hosttune.settings.hugepages-3M.pool = \"1G\": [hugepages-3M]: '3M' is not a hugepage size";
+    };
+    bad-sysctl-key = {
+      modules = [
+        enable
+        { services.hosttune.settings.sysctl."fs.file-max" = 1000; }
+      ];
+      error = "services.hosttune.settings.sysctl.fs.file-max = \"1000\": only keys under vm., kernel. and net. may be set";
     };
     profile-not-shipped = {
       modules = [

@@ -15,16 +15,28 @@
 let
   pkgs = import ./stub-pkgs.nix { inherit lib formatsPath packageDir; };
 
-  evalConfig =
+  # nixpkgs: which stand-in of nixos/modules/config/nix.nix ("current": a plain definition of the
+  # default system-features, as nixpkgs since PR 383052 has it; "mkdefault": NixOS 24.11 and
+  # earlier; "optiondefault": unstable of early 2025); release: the NixOS release
+  # (system.nixos.release), null for lib's own.
+  evalConfigWith =
+    {
+      nixpkgs ? "current",
+      release ? null,
+    }:
     modules:
     (lib.evalModules {
       modules = [
         ./stub-nixos.nix
+        (./nixpkgs + "/${nixpkgs}/nixos/modules/config/nix.nix")
         ../default.nix
         { _module.args.pkgs = pkgs; }
       ]
+      ++ lib.optional (release != null) { _module.args.nixosRelease = release; }
       ++ modules;
     }).config;
+  evalConfig = evalConfigWith { };
+  evalCase = c: evalConfigWith { inherit (c) nixpkgs release; } c.modules;
 
   cases = import ./cases.nix {
     inherit
@@ -32,6 +44,7 @@ let
       pkgs
       fixtures
       evalConfig
+      evalConfigWith
       ;
   };
 
@@ -115,14 +128,22 @@ let
       // m.mountConfig
     );
 
+  withVariant =
+    c:
+    {
+      nixpkgs = "current";
+      release = null;
+    }
+    // c;
+
   runGood =
     c:
     let
-      config = checkAssertions (evalConfig c.modules);
+      config = checkAssertions (evalCase c);
       checks = c.checks config;
     in
     {
-      inherit (c) name;
+      inherit (c) name nixpkgs;
       expectedIni = c.ini or c.name;
       ini = config.services.hosttune.policyText;
       nixConf = nixConf config;
@@ -154,12 +175,28 @@ in
       file
     ])).services.hosttune.policyText;
 
+  # The module's evaluation-time verdict on one key each: { section, key, value (INI text) } ->
+  # the list of errors (empty when accepted), for comparison with `hosttune policy validate`.
+  keyVerdicts =
+    { samplesFile }:
+    let
+      hlib = import ../lib.nix { inherit lib; };
+      table = builtins.fromJSON (builtins.readFile ../policy-keys.json);
+    in
+    map (
+      s:
+      s
+      // {
+        errors = hlib.settingsErrors table { ${s.section}.${s.key} = s.value; };
+      }
+    ) (builtins.fromJSON (builtins.readFile samplesFile));
+
   formats = pkgs.formatsSource;
-  good = map runGood cases.good;
+  good = map runGood (map withVariant cases.good);
   bad = lib.mapAttrs (
     _: c:
     let
-      config = checkAssertions (evalConfig c.modules);
+      config = checkAssertions (evalCase c);
     in
     # Force everything a system build would: the policy text, the units, nix.conf.
     builtins.deepSeq [
@@ -169,6 +206,6 @@ in
       config.boot.kernelParams
       (nixConf config)
     ] "evaluated without error"
-  ) cases.bad;
+  ) (lib.mapAttrs (_: withVariant) cases.bad);
   badExpected = lib.mapAttrs (_: c: c.error) cases.bad;
 }

@@ -1,9 +1,14 @@
-# The NixOS options services.hosttune writes to, declared with the types NixOS gives them
-# (nixos/lib/systemd-unit-options.nix, nixos/modules/config/nix.nix, misc/assertions.nix,
-# system/etc/etc.nix, ...), so lib.evalModules checks the module's definitions the way a real
-# NixOS evaluation would, without the nixpkgs package set. Also the NixOS defaults the module
-# must override (nix.settings.system-features with "kvm").
-{ lib, ... }:
+# The NixOS options services.hosttune writes to or reads, declared with the types NixOS gives them,
+# so lib.evalModules checks the module's definitions the way a real NixOS evaluation would,
+# without the nixpkgs package set. They stand for NixOS/nixpkgs
+# 2680ad0cfc17b68f4b56f5a7788c78040563105c (lib 26.11pre, as the vendored lib the tests run with;
+# the revision flake.nix pins); the upstream file of each option is named where it is declared
+# below. That revision's files could not be read here one by one (nixpkgs is too large to fetch
+# onto these machines), so each declaration was compared with the newest copy of its file that
+# could be read; flake.nix's `nixos-eval` check evaluates the module in the real NixOS of that
+# revision. nix.settings and nix.extraOptions are in nixpkgs/*/nixos/modules/config/nix.nix, one
+# stand-in for each way nixpkgs has defined the default system-features (eval.nix picks one).
+{ config, lib, ... }:
 let
   inherit (lib) mkOption types;
 
@@ -28,7 +33,8 @@ let
         lib.mergeEqualOption loc defs';
   };
 
-  # NixOS' checkService: Type and Restart must be values systemd knows.
+  # NixOS' checkService (nixos/lib/systemd-lib.nix): Type and Restart must be values systemd knows.
+  # Type = notify-reload is accepted from NixOS 24.05 on (nixpkgs PR 288821, 2024-02-14).
   checkService =
     cfg:
     let
@@ -37,16 +43,18 @@ let
         !(cfg ? ${name}) || lib.elem cfg.${name} values
         || throw "systemd.services: ${name} = ${toString cfg.${name}} is not one of ${toString values}";
     in
-    oneOf "Type" [
+    oneOf "Type" (
+      [
       "exec"
       "simple"
       "forking"
       "oneshot"
       "dbus"
       "notify"
-      "notify-reload"
       "idle"
     ]
+    ++ lib.optional (lib.versionAtLeast config.system.nixos.release "24.05") "notify-reload"
+    )
     && oneOf "Restart" [
       "no"
       "on-success"
@@ -153,20 +161,10 @@ let
     };
   };
 
-  # nix.settings values (nixos/modules/config/nix.nix semanticConfType).
-  confAtom = types.nullOr (
-    types.oneOf [
-      types.bool
-      types.int
-      types.float
-      types.str
-      types.path
-      types.package
-    ]
-  );
 in
 {
   options = {
+    # nixos/modules/misc/assertions.nix
     assertions = mkOption {
       type = types.listOf types.unspecified;
       default = [ ];
@@ -176,6 +174,7 @@ in
       default = [ ];
     };
 
+    # nixos/modules/config/system-path.nix, nixos/modules/system/etc/etc.nix
     environment.systemPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];
@@ -210,6 +209,7 @@ in
       );
     };
 
+    # nixos/modules/services/system/dbus.nix, nixos/modules/services/hardware/udev.nix
     services.dbus.packages = mkOption {
       type = types.listOf types.path;
       default = [ ];
@@ -219,6 +219,7 @@ in
       default = "";
     };
 
+    # nixos/modules/system/boot/kernel.nix
     boot.kernelParams = mkOption {
       type = types.listOf (
         types.strMatching ''([^"[:space:]]|"[^"]*")+''
@@ -234,32 +235,27 @@ in
       default = [ ];
     };
 
+    # nixos/modules/services/system/nix-daemon.nix
     nix.enable = mkOption {
       type = types.bool;
       default = true;
     };
-    nix.extraOptions = mkOption {
-      type = types.lines;
-      default = "";
-    };
-    nix.settings = mkOption {
-      default = { };
-      type = types.submodule {
-        freeformType = types.attrsOf (types.either confAtom (types.listOf confAtom));
-        options = {
-          system-features = mkOption { type = types.listOf types.str; };
-          extra-sandbox-paths = mkOption {
-            type = types.listOf types.str;
-            default = [ ];
-          };
-          sandbox = mkOption {
-            type = types.either types.bool (types.enum [ "relaxed" ]);
-            default = true;
-          };
-        };
-      };
+
+    # nixos/modules/config/zram.nix: read, for a warning when both manage zram.
+    zramSwap.enable = mkOption {
+      type = types.bool;
+      default = false;
     };
 
+    # nixos/modules/misc/version.nix: the module picks the unit's Type by it.
+    system.nixos.release = mkOption {
+      readOnly = true;
+      type = types.str;
+      # eval.nix picks another release through _module.args (the option is read-only).
+      default = config._module.args.nixosRelease or lib.trivial.release;
+    };
+
+    # nixos/modules/config/users-groups.nix
     users.groups = mkOption {
       default = { };
       type = types.attrsOf (
@@ -285,6 +281,8 @@ in
       );
     };
 
+    # nixos/modules/system/boot/systemd.nix (unit options: nixos/lib/systemd-unit-options.nix,
+    # checks: nixos/lib/systemd-lib.nix), nixos/modules/system/boot/systemd/tmpfiles.nix
     systemd.services = mkOption {
       type = types.attrsOf (types.submodule service);
       default = { };
@@ -298,12 +296,4 @@ in
       default = [ ];
     };
   };
-
-  # What nixos/modules/config/nix.nix defines for every NixOS system.
-  config.nix.settings.system-features = lib.mkDefault [
-    "nixos-test"
-    "benchmark"
-    "big-parallel"
-    "kvm"
-  ];
 }

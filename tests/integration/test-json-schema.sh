@@ -1,7 +1,8 @@
 #!/bin/bash
-# `hosttune probe --json` and `hosttune check --json` validate against docs/schema/ with a real
-# JSON Schema validator (Debian's python3-jsonschema): on this live host (as root, and as an
-# unprivileged user), with several requirement lists, and over every fixture tree.
+# `hosttune probe --json`, `hosttune check --json` and `hosttune policy keys --json` validate
+# against docs/schema/ with a real JSON Schema validator (Debian's python3-jsonschema): on this
+# live host (as root, and as an unprivileged user), with several requirement lists, and over every
+# fixture tree.
 . "$(dirname "$0")/lib.sh"
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import jsonschema' 2>/dev/null ||
 	skip "needs python3-jsonschema (scripts/deps.sh check installs it)"
@@ -32,6 +33,8 @@ for d in "$HOSTTUNE_FIXTURES"/*/; do
 	run "fixture-$name-probe" "$HOSTTUNE" probe --json --root "$d"
 	run "fixture-$name-check" "$HOSTTUNE" check --json --root "$d" --require kvm,hugepages=2M,taps=1,nix
 done
+"$HOSTTUNE" policy keys --json >"$T_TMP/policy-keys.json" || fail "hosttune policy keys --json failed"
+n=$((n + 1))
 validate "$T_TMP"/*.json
 ok "$n documents valid"
 

@@ -8,6 +8,8 @@
 # ExecReload = hosttune policy validate) and a busctl Reload reload it in place (same PID,
 # Generation + 1 per reload), a changed policy takes effect on
 # reload, and a rejected policy fails the reload with file:line and changes nothing.
+# HT_MODULE_CASE picks another case of cases.nix (test-nixos-agent-unit-notify.sh: the unit the
+# module writes for NixOS before 24.05, Type=notify with ExecReload=hosttune reload).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
 . "$(dirname "$0")/container.sh"
@@ -21,9 +23,9 @@ find_nixpkgs_lib
 
 module_eval --json --argstr packageDir /opt/hosttune -A good >"$T_TMP/good.json" ||
 	fail "evaluating the module failed"
-python3 - "$T_TMP/good.json" "$T_TMP" <<'EOF'
+python3 - "$T_TMP/good.json" "$T_TMP" "${HT_MODULE_CASE:-container}" <<'EOF'
 import json, sys
-c = next(c for c in json.load(open(sys.argv[1])) if c["name"] == "container")
+c = next(c for c in json.load(open(sys.argv[1])) if c["name"] == sys.argv[3])
 unit = c["unit"]
 open(f"{sys.argv[2]}/policy.ini", "w").write(c["ini"])
 open(f"{sys.argv[2]}/tmpfiles.conf", "w").write("\n".join(c["tmpfiles"]) + "\n")
@@ -100,13 +102,23 @@ ok "metrics in the textfile directory: $(grep -c '^hosttune_' "$CT/var/lib/node-
 
 # --- reloads keep the agent ------------------------------------------------------------------------
 # Under notify-reload the SIGHUP reloads and ExecReload= (hosttune policy validate) only
-# validates: one generation per systemctl reload (the agent logs each SIGHUP it gets).
+# validates: one generation per systemctl reload (the agent logs each SIGHUP it gets). Under
+# notify (before NixOS 24.05) ExecReload= is `hosttune reload`, the D-Bus Reload: no SIGHUP.
 sighups() { in_ct journalctl -u hosttune.service --no-pager -o cat | grep -c "received SIGHUP" || true; }
+case $unit_type in
+notify-reload) want_sighups=1 ;;
+notify)
+	want_sighups=0
+	assert_eq "ExecReload of the Type=notify unit" "/opt/hosttune/bin/hosttune reload" \
+		"$(sed -n 's/^ExecReload=//p' "$T_TMP/hosttune.service")"
+	;;
+*) fail "unexpected Type=$unit_type in the module's unit" ;;
+esac
 in_ct systemctl reload hosttune.service || {
 	journal
 	fail "systemctl reload failed"
 }
-assert_eq "SIGHUPs the agent got for one systemctl reload ($unit_type)" 1 "$(sighups)"
+assert_eq "SIGHUPs the agent got for one systemctl reload ($unit_type)" "$want_sighups" "$(sighups)"
 assert_eq "Generation after systemctl reload" $((gen + 1)) "$(prop Generation)"
 per_reload=1
 assert_eq "same agent after systemctl reload" "$pid" "$(in_ct systemctl show -p MainPID --value hosttune.service)"

@@ -46,6 +46,83 @@ assert_eq "exit status for a misspelt key" 2 $rc
 grep -q "tapz" "$T_TMP/out" || fail "the error does not name the key: $(cat "$T_TMP/out")"
 ok "misspelt key rejected: $(head -n1 "$T_TMP/out")"
 
+# --- the module's evaluation-time key check agrees with the loader ---------------------------------
+# Values of every kind of key, good and bad: the module (nixos-module/lib.nix settingsErrors, from
+# the exported key table) must accept exactly what `hosttune policy validate` accepts.
+python3 - "$T_TMP/samples.json" <<'EOF'
+import json, sys
+samples = {
+    ("hugepages", "pool"): ["2G", "lots", "10%", "150%", "512", "none", "1.5G", "2 GB", "0.5%"],
+    ("hugepages", "size"): ["2M", "3M", "1G", "4K", "64K"],
+    ("hugepages", "reclaim"): ["compact", "drop-caches", "sometimes"],
+    ("hugepages", "timeout"): ["60s", "2 days", "5min", "3601s", "90m", "250ms", "1h"],
+    ("hugepages", "mode"): ["01770", "0999", "17777", "0644"],
+    ("hugepages", "mount"): ["/dev/hp", "relative", "/a/../b", ""],
+    ("hugepages", "group"): ["hosttune", "9bad", "_x", "1000"],
+    ("hugepages", "per-node"): ["kernel", "even", "0:1G 1:1G", "0:10%", "banana"],
+    ("hugepages-1G", "pool"): ["4G", "lots", "4"],
+    ("hugepages-3M", "pool"): ["1G"],
+    ("kvm", "mode"): ["0666", "keep", "0999", "01666"],
+    ("kvm", "require"): ["yes", "no", "maybe"],
+    ("zram", "size"): ["4G", "50%", "512K", "none", "0%", "100%", "101%"],
+    ("zram", "algorithm"): ["zstd", "lzo-rle", "bad alg", ""],
+    ("zram", "priority"): ["100", "-1", "-2", "40000"],
+    ("zram", "device"): ["zram0", "zram", "sda", "zram12345"],
+    ("memory", "thp"): ["madvise", "keep", "sometimes"],
+    ("memory", "thp-defrag"): ["defer+madvise", "sometimes"],
+    ("memory", "ksm"): ["keep", "yes", "maybe"],
+    ("memory", "swappiness"): ["10", "keep", "300", "-1"],
+    ("net", "taps"): ["8", "300", "-1", "eight"],
+    ("net", "bridge"): ["htbr0", "this-name-is-too-long", ""],
+    ("net", "tap-prefix"): ["htap", "waytoolongprefix", ""],
+    ("net", "owner"): ["runner", "bad name"],
+    ("net", "multi-queue"): ["yes", "on", "FALSE", "perhaps"],
+    ("net", "tapz"): ["4"],
+    ("snapshots", "slots"): ["4", "x"],
+    ("snapshots", "templates"): ["a, b", "bad/name"],
+    ("snapshots", "root"): ["/srv/s", "s"],
+    ("btrfs", "require-options"): ["noatime compress=zstd:3", "autodefrag"],
+    ("rng", "require"): ["crng", "hwrng", "always"],
+    ("nix", "conf"): ["/etc/nix/nix.conf", ""],
+    ("agent", "reprobe-interval"): ["30s", "1d"],
+    ("agent", "metrics-file"): ["/var/lib/x.prom", ""],
+    ("agent", "nfd-features-file"): ["/etc/kubernetes/node-feature-discovery/features.d/hosttune", "", "/etc/nfd/features.d/", "/etc/nfd/.hidden", "rel"],
+    ("agent", "lease-group"): ["hosttune", ""],
+    ("agent", "revert-on-stop"): ["no", "nope"],
+    ("sysctl", "vm.dirty_ratio"): ["10"],
+    ("sysctl", "fs.file-max"): ["1000"],
+    ("sysctl", "vm.nr_hugepages"): ["10"],
+    ("policy", "name"): ["nixos", "bad name"],
+    ("policy", "description"): ["fine", "#comment"],
+    ("bogus", "key"): ["1"],
+}
+json.dump([{"section": s, "key": k, "value": v} for (s, k), vs in samples.items() for v in vs],
+          open(sys.argv[1], "w"))
+EOF
+module_eval --json --argstr samplesFile "$T_TMP/samples.json" -A keyVerdicts >"$T_TMP/verdicts.json" ||
+	fail "evaluating the key check failed"
+python3 - "$T_TMP/verdicts.json" >"$T_TMP/samples.tsv" <<'EOF'
+import json, sys
+for s in json.load(open(sys.argv[1])):
+    # \x1f, not a tab: read would merge the tabs around an empty value.
+    print("\x1f".join([s["section"], s["key"], s["value"], "reject" if s["errors"] else "accept",
+                     (s["errors"] or ["-"])[0]]))
+EOF
+n=0 rejected=0
+while IFS=$'\x1f' read -r section key value nix_verdict nix_error; do
+	printf '[%s]\n%s = %s\n' "$section" "$key" "$value" >"$T_TMP/sample.ini"
+	if "$HOSTTUNE" policy validate "$T_TMP/sample.ini" >"$T_TMP/out" 2>&1; then c=accept; else c=reject; fi
+	if [ "$c" != "$nix_verdict" ]; then
+		cat "$T_TMP/out"
+		fail "[$section] $key = '$value': hosttune policy validate says $c, the module says $nix_verdict ($nix_error)"
+	fi
+	n=$((n + 1))
+	[ "$c" = accept ] || rejected=$((rejected + 1))
+done <"$T_TMP/samples.tsv"
+[ "$n" -ge 100 ] && [ "$rejected" -ge 40 ] && [ $((n - rejected)) -ge 40 ] ||
+	fail "only $n samples compared ($rejected rejected)"
+ok "$n values of every kind of key ($rejected bad): the module's evaluation-time check agrees with hosttune policy validate"
+
 # --- the examples of the docs generate valid policies ---------------------------------------------
 # Every `services.hosttune = { ... };` or `services.hosttune.settings = { ... };` block of a nix
 # code block in the docs, evaluated as a module.

@@ -96,6 +96,19 @@ for f in kvm nixos-test hugepages big-parallel; do
 	has_word $f "$features" || fail "$f missing once the agent verified it: $features"
 done
 ok "with the agent's file Nix advertises: $features"
+# Every way nixpkgs has defined its default features (nixos-module/tests/nixpkgs/*): Nix reads no
+# kvm and no nixos-test, and a user's own feature.
+for variant in current mkdefault optiondefault; do
+	features=$(nix_show features-default-$variant system-features)
+	if has_word kvm "$features" || has_word nixos-test "$features"; then
+		fail "nixpkgs $variant: Nix claims kvm/nixos-test before the agent verified them: $features"
+	fi
+	ok "nixpkgs $variant: Nix advertises $features"
+	features=$(nix_show features-user-addition-$variant system-features)
+	has_word uid-range "$features" || fail "nixpkgs $variant: the user's uid-range is gone: $features"
+	if has_word kvm "$features"; then fail "nixpkgs $variant: kvm with a user's addition: $features"; fi
+	ok "nixpkgs $variant, user adds uid-range: Nix advertises $features"
+done
 paths=$(nix_show ci-builder sandbox-paths)
 case " $paths " in
 *" /dev/net/tun? "*) ok "sandbox-paths as Nix reads them: $paths" ;;
@@ -119,6 +132,22 @@ tokens() { nix-instantiate --eval --strict --json -E \
 assert_eq "tokens without a value (readiness.c vs lib.nix)" "$c_plain" "$(tokens plainRequirements)"
 assert_eq "tokens with a value (readiness.c vs lib.nix)" "$c_valued" "$(tokens valuedRequirements)"
 
+# --- the key table the module checks settings against is the binary's own ----------------------------
+"$HOSTTUNE" policy keys --json >"$T_TMP/keys.json" || fail "hosttune policy keys --json failed"
+diff -u "$HOSTTUNE_SRC/nixos-module/policy-keys.json" "$T_TMP/keys.json" ||
+	fail "nixos-module/policy-keys.json is stale: regenerate it with 'make nixos-module/policy-keys.json'"
+ok "nixos-module/policy-keys.json equals 'hosttune policy keys --json' ($(grep -c '"section"' "$T_TMP/keys.json") keys)"
+# Every value syntax of the table is one the module knows (or one a typed option checks).
+syntaxes=$(python3 -c 'import json,sys; print(" ".join(sorted({k["syntax"] for k in json.load(open(sys.argv[1]))["keys"]})))' "$T_TMP/keys.json")
+for syn in $syntaxes; do
+	case $syn in
+	requirements | include | sysctl) continue ;; # own checks: readiness.require, policy.include, sysctlKeyError
+	esac
+	grep -Eq "^ *(\"$syn\"|$syn) =" "$HOSTTUNE_SRC/nixos-module/lib.nix" ||
+		fail "value syntax '$syn' of the key table is not checked by nixos-module/lib.nix"
+done
+ok "every value syntax of the key table is checked at evaluation: $syntaxes"
+
 # --- flake.nix and package.nix wiring, against a stand-in nixpkgs -----------------------------------
 mkdir -p "$T_TMP/nixpkgs/pkgs/pkgs-lib"
 echo "{ lib, pkgs }: { ini = (import $tests/stub-pkgs.nix { inherit lib; }).formats.ini; }" \
@@ -126,6 +155,13 @@ echo "{ lib, pkgs }: { ini = (import $tests/stub-pkgs.nix { inherit lib; }).form
 nix-instantiate --eval --strict --json "$tests/flake-wiring.nix" --arg lib "import $NIXPKGS_LIB_DIR" \
 	--argstr formatsDir "$T_TMP/nixpkgs" >"$T_TMP/flake.json" || fail "flake.nix does not evaluate"
 flake() { jq_py "$1" <"$T_TMP/flake.json"; }
+# One nixpkgs revision: the flake's pinned input is the one the stand-ins name in their headers.
+pin=$(grep -o '^# *[0-9a-f]\{40\}' "$tests/stub-nixos.nix" | grep -o '[0-9a-f]\{40\}' | sort -u)
+[ "$(echo "$pin" | wc -w)" = 1 ] || fail "stub-nixos.nix names no single nixpkgs revision: $pin"
+grep -q "^# *$pin" "$tests/nixpkgs/current/nixos/modules/config/nix.nix" ||
+	fail "the nix.nix stand-in is not transcribed for $pin"
+assert_eq "flake nixpkgs input (pinned to the stand-ins' revision)" "github:NixOS/nixpkgs/$pin" \
+	"$(flake "d['inputs']")"
 assert_eq "flake systems" "['aarch64-linux', 'x86_64-linux']" "$(flake "d['systems']")"
 assert_eq "flake packages" "['default', 'hosttune']" "$(flake "d['packages']")"
 assert_eq "flake checks" "['module-eval', 'nixos-eval', 'package', 'vm-test']" "$(flake "d['checks']")"

@@ -141,12 +141,39 @@ static void test_word_lists(void **state) {
         assert_int_equal(word_list_selected("[averyveryverylongword]", buf, 8), -ENAMETOOLONG);
 }
 
+/* RFC 4648 section 10's test vectors. */
+static void test_base64(void **state) {
+        static const char *const v[][2] = {
+                { "", "" },
+                { "f", "Zg==" },
+                { "fo", "Zm8=" },
+                { "foo", "Zm9v" },
+                { "foob", "Zm9vYg==" },
+                { "fooba", "Zm9vYmE=" },
+                { "foobar", "Zm9vYmFy" },
+        };
+        char buf[16];
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++) {
+                assert_int_equal(base64_encode(v[i][0], strlen(v[i][0]), buf, sizeof(buf)),
+                                 (int) strlen(v[i][1]));
+                assert_string_equal(buf, v[i][1]);
+        }
+        /* All 64 symbols, and a byte above 0x7f. */
+        assert_int_equal(base64_encode("\xfb\xef\xff", 3, buf, sizeof(buf)), 4);
+        assert_string_equal(buf, "++//");
+        assert_int_equal(base64_encode("foobar", 6, buf, 9), 8);
+        assert_int_equal(base64_encode("foobar", 6, buf, 8), -ENOBUFS);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_u64),       cmocka_unit_test(test_i64),
                 cmocka_unit_test(test_size),      cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_bool_mode), cmocka_unit_test(test_id_list),
                 cmocka_unit_test(test_format),    cmocka_unit_test(test_word_lists),
+                cmocka_unit_test(test_base64),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

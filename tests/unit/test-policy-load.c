@@ -134,7 +134,9 @@ static const char every_key[] = "[policy]\n"
                                 "revert-on-stop = yes\n"
                                 "reapply-on-drift = on\n"
                                 "metrics-file = /var/lib/node_exporter/hosttune.prom\n"
-                                "lease-group = 1000\n";
+                                "lease-group = 1000\n"
+                                "nfd-features-file = /etc/kubernetes/node-feature-discovery/"
+                                "features.d/hosttune\n";
 
 static void test_every_key(void **state) {
         char buf[64];
@@ -207,6 +209,8 @@ static void test_every_key(void **state) {
         assert_string_equal(p.lease_group, "1000");
         assert_int_equal(p.origins[POLICY_KEY_MEMORY_SWAPPINESS].line, 32);
         assert_int_equal(p.origins[POLICY_KEY_AGENT_LEASE_GROUP].line, 62);
+        assert_string_equal(p.nfd_features_file,
+                            "/etc/kubernetes/node-feature-discovery/features.d/hosttune");
 }
 
 static void test_keep_and_none(void **state) {
@@ -295,6 +299,17 @@ static void test_errors(void **state) {
                      "t.ini:2: swappiness: '201' is not a number from 0 to 200, or keep");
         assert_error("[memory]\nthp = sometimes\n",
                      "t.ini:2: thp: 'sometimes' is not one of always, madvise, never, keep");
+        /* node-feature-discovery skips dot files; its expiry-time needs re-probes to renew it. */
+        assert_error("[agent]\nnfd-features-file = /etc/nfd/.hosttune\n",
+                     "t.ini:2: nfd-features-file: '/etc/nfd/.hosttune' must not start with '.': "
+                     "node-feature-discovery ignores such files");
+        assert_error("[agent]\nnfd-features-file = features.d/hosttune\n",
+                     "t.ini:2: nfd-features-file: 'features.d/hosttune' must be an absolute path");
+        assert_error("[agent]\nnfd-features-file = /etc/nfd/\n",
+                     "t.ini:2: nfd-features-file: '/etc/nfd/' must name a file, not a directory");
+        assert_error("[agent]\nnfd-features-file = /etc/nfd/hosttune\nreprobe-interval = 0\n",
+                     "t.ini:2: nfd-features-file: needs reprobe-interval above 0: each re-probe "
+                     "renews the file's expiry-time");
         assert_error("[memory]\nksm = maybe\n", "t.ini:2: ksm: 'maybe' is not yes, no or keep");
         assert_error("[snapshots]\nnocow = 2\n",
                      "t.ini:2: nocow: '2' is not a boolean (yes or no)");
