@@ -189,7 +189,11 @@ FUZZ_CC ?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. $(PC_CFLAGS) -g -O1 -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all -MMD -MP
-FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/generated/profiles.o
+# agent/bus-request.c reads the D-Bus request dictionaries without the agent's state: the
+# fuzz-bus-request target builds sd-bus messages for it (hence libsystemd at link).
+FUZZ_AGENT_SRC := agent/bus-request.c
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_AGENT_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) \
+	$(FUZZ_BUILD)/obj/generated/profiles.o
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
@@ -201,7 +205,7 @@ $(FUZZ_BUILD)/obj/generated/profiles.o: $(GEN_SRC)
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
 	@echo "  FUZZ-LD $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
-		$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) 2>/dev/null)
+		$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) libsystemd 2>/dev/null)
 
 .PHONY: fuzz-bins
 .SECONDARY: $(FUZZ_OBJ)

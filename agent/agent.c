@@ -728,6 +728,10 @@ int agent_start(struct agent *a) {
                 return r;
         }
 
+        /* Holding the bus name, this is the only agent: what an earlier one left half-written
+         * (killed between creating a temporary file and renaming it) can go. */
+        agent_outputs_clean_leftovers(a);
+
         /* The leases of an earlier run, before the first apply: its plan must leave what they
          * hold alone. The report they judge requests by comes from that apply's probe. */
         r = agent_leases_start(a);

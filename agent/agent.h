@@ -21,6 +21,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "agent/bus-request.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
@@ -296,23 +297,6 @@ void agent_viewer_redact_report(const struct agent_viewer *v, const struct agent
  * caller may not go on, 0 when it may. */
 int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_error *error);
 
-/* Set org.freedesktop.DBus.Error.InvalidArgs with a formatted message; returns its errno. */
-int agent_bus_invalid_args(sd_bus_error *error, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-/* In an a{sv} dict entry whose key was read: enter the variant when it holds a value of
- * signature sig, else InvalidArgs naming method, key and both types. */
-int agent_bus_enter_variant(sd_bus_message *m, const char *method, const char *key, const char *sig,
-                            sd_bus_error *error);
-
-/* Read an a{sv}: entry is called with each key, positioned at its variant (it enters the
- * variant and reads the value; agent_bus_enter_variant checks the type); the first negative
- * value it returns ends the reading. */
-int agent_bus_read_dict(sd_bus_message *m,
-                        int (*entry)(sd_bus_message *m, const char *key, void *userdata,
-                                     sd_bus_error *error),
-                        void *userdata, sd_bus_error *error);
-
 /* ---- agent/lease*.c (docs/leases.md) ---- */
 
 /* Start the leases: the worker thread, then the lease file of an earlier run: leases whose
@@ -361,6 +345,12 @@ int agent_outputs_write(struct agent *a);
  * file and agent.state, never in the verified features (leases change often; nix.conf readers are
  * Nix daemons that re-read it on every build). */
 int agent_outputs_write_some(struct agent *a, bool nix_conf);
+
+/* Remove the temporary files that an agent killed mid-write left next to its outputs (ready.json,
+ * the metrics file, the nix.conf features file, agent.state, leases.json), the predictable
+ * NAME.tmp.PID of earlier versions included (lib/fileio.h tmpfiles_clean_at). Call it only
+ * while this is the one agent (it holds the bus name). Logs what it removed. */
+void agent_outputs_clean_leftovers(struct agent *a);
 
 /* The Nix system features this host verifiably provides, space separated, into buf. */
 void agent_verified_features(const struct agent *a, char *buf, size_t size);

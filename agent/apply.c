@@ -436,7 +436,7 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
                                   why);
                 else
                         log_error("cannot open the revert journal in %s: %s", a->runtime_dir,
-                                  strerror(-r));
+                                  file_strerror(r));
                 goto fail;
         }
         run->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -492,7 +492,7 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
                                  JOURNAL_FILE_NAME, why);
                 else
                         snprintf(err, errsize, "cannot open the revert journal in %s: %s",
-                                 a->runtime_dir, strerror(-r));
+                                 a->runtime_dir, file_strerror(r));
                 return r;
         }
         root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

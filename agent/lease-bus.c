@@ -16,90 +16,16 @@
 
 #define METHOD "AcquireLease"
 
-enum request_key {
-        KEY_HUGEPAGES,
-        KEY_HUGEPAGE_SIZE,
-        KEY_SNAPSHOT,
-        KEY_TAPS,
-        KEY_LABEL,
-        KEY_WAIT,
-        KEY_PERSIST,
-        _KEY_MAX,
-};
-
-static const struct {
-        const char *name, *sig;
-} request_keys[_KEY_MAX] = {
-        [KEY_HUGEPAGES] = { "hugepages", "t" }, [KEY_HUGEPAGE_SIZE] = { "hugepage-size", "t" },
-        [KEY_SNAPSHOT] = { "snapshot", "s" },   [KEY_TAPS] = { "taps", "u" },
-        [KEY_LABEL] = { "label", "s" },         [KEY_WAIT] = { "wait", "u" },
-        [KEY_PERSIST] = { "persist", "b" },
-};
-
-/* The values as given, before they are checked against each other and the host. */
-struct request_values {
-        unsigned seen; /* bit per enum request_key */
-        uint64_t hugepages, hugepage_size;
-        const char *snapshot, *label;
-        uint32_t taps, wait;
-        int persist;
-};
-
-static int read_value(sd_bus_message *m, enum request_key k, struct request_values *v) {
-        switch (k) {
-        case KEY_HUGEPAGES:
-                return sd_bus_message_read(m, "t", &v->hugepages);
-        case KEY_HUGEPAGE_SIZE:
-                return sd_bus_message_read(m, "t", &v->hugepage_size);
-        case KEY_SNAPSHOT:
-                return sd_bus_message_read(m, "s", &v->snapshot);
-        case KEY_TAPS:
-                return sd_bus_message_read(m, "u", &v->taps);
-        case KEY_LABEL:
-                return sd_bus_message_read(m, "s", &v->label);
-        case KEY_WAIT:
-                return sd_bus_message_read(m, "u", &v->wait);
-        case KEY_PERSIST:
-                return sd_bus_message_read(m, "b", &v->persist);
-        default:
-                return -EINVAL;
-        }
-}
-
-/* One key of the a{sv}: known, of its type, given once. */
-static int request_entry(sd_bus_message *m, const char *key, void *userdata, sd_bus_error *error) {
-        struct request_values *v = userdata;
-        int k, r;
-
-        for (k = 0; k < _KEY_MAX; k++)
-                if (streq(key, request_keys[k].name))
-                        break;
-        if (k == _KEY_MAX)
-                return agent_bus_invalid_args(error,
-                                              METHOD ": unknown key '%s' (known: hugepages, "
-                                                     "hugepage-size, snapshot, taps, label, wait, "
-                                                     "persist)",
-                                              key);
-        if (v->seen & (1U << k))
-                return agent_bus_invalid_args(error, METHOD ": key '%s' given twice", key);
-        v->seen |= 1U << k;
-        r = agent_bus_enter_variant(m, METHOD, key, request_keys[k].sig, error);
-        return r < 0 ? r : read_value(m, (enum request_key) k, v);
-}
-
-static bool given(const struct request_values *v, enum request_key k) {
-        return v->seen & (1U << k);
-}
-
-static int check_hugepages(struct agent *a, const struct request_values *v,
+static int check_hugepages(struct agent *a, const struct lease_request_values *v,
                            struct lease_request *req, sd_bus_error *error) {
-        uint64_t ps = given(v, KEY_HUGEPAGE_SIZE) ? v->hugepage_size : a->policy->hugepages_size;
+        uint64_t ps = lease_request_given(v, LEASE_KEY_HUGEPAGE_SIZE) ? v->hugepage_size
+                                                                      : a->policy->hugepages_size;
         uint64_t mem = a->report->memory.mem_total_kib * 1024;
         struct hugepages_counts c;
         char a1[32], a2[32];
 
-        if (!given(v, KEY_HUGEPAGES)) {
-                if (given(v, KEY_HUGEPAGE_SIZE))
+        if (!lease_request_given(v, LEASE_KEY_HUGEPAGES)) {
+                if (lease_request_given(v, LEASE_KEY_HUGEPAGE_SIZE))
                         return agent_bus_invalid_args(error, METHOD
                                                       ": 'hugepage-size' without 'hugepages'");
                 return 0;
@@ -128,13 +54,13 @@ static int check_hugepages(struct agent *a, const struct request_values *v,
         return 0;
 }
 
-static int check_snapshot(struct agent *a, const struct request_values *v,
+static int check_snapshot(struct agent *a, const struct lease_request_values *v,
                           struct lease_request *req, sd_bus_error *error) {
         const char *root = a->policy->snapshot_root;
         struct stat st;
         int r;
 
-        if (!given(v, KEY_SNAPSHOT))
+        if (!lease_request_given(v, LEASE_KEY_SNAPSHOT))
                 return 0;
         if (v->snapshot[0] && !lease_template_name_valid(v->snapshot))
                 return agent_bus_invalid_args(error,
@@ -163,19 +89,20 @@ static int check_snapshot(struct agent *a, const struct request_values *v,
         return 0;
 }
 
-static int check_request(struct agent *a, const struct request_values *v, struct lease_request *req,
-                         sd_bus_error *error) {
+static int check_request(struct agent *a, const struct lease_request_values *v,
+                         struct lease_request *req, sd_bus_error *error) {
         int r;
 
         r = check_hugepages(a, v, req, error);
-        if (r >= 0 && !given(v, KEY_HUGEPAGES) && !given(v, KEY_SNAPSHOT) && !given(v, KEY_TAPS))
+        if (r >= 0 && !lease_request_given(v, LEASE_KEY_HUGEPAGES) &&
+            !lease_request_given(v, LEASE_KEY_SNAPSHOT) && !lease_request_given(v, LEASE_KEY_TAPS))
                 r = agent_bus_invalid_args(error, METHOD ": the request asks for nothing (give "
                                                          "hugepages, snapshot or taps)");
         if (r >= 0)
                 r = check_snapshot(a, v, req, error);
         if (r < 0)
                 return r;
-        if (given(v, KEY_TAPS)) {
+        if (lease_request_given(v, LEASE_KEY_TAPS)) {
                 if (v->taps == 0)
                         return agent_bus_invalid_args(error, METHOD ": 'taps' must be at least 1 "
                                                                     "(leave the key out for none)");
@@ -189,7 +116,7 @@ static int check_request(struct agent *a, const struct request_values *v, struct
                                 v->taps, a->policy->taps);
                 req->taps = v->taps;
         }
-        if (given(v, KEY_LABEL)) {
+        if (lease_request_given(v, LEASE_KEY_LABEL)) {
                 if (!lease_label_valid(v->label))
                         return agent_bus_invalid_args(error,
                                                       METHOD ": 'label' must be at most %d bytes "
@@ -197,13 +124,13 @@ static int check_request(struct agent *a, const struct request_values *v, struct
                                                       LEASE_LABEL_MAX);
                 strscpy(req->want.label, sizeof(req->want.label), v->label);
         }
-        if (given(v, KEY_WAIT)) {
+        if (lease_request_given(v, LEASE_KEY_WAIT)) {
                 if (v->wait > LEASE_WAIT_MAX_SEC)
                         return agent_bus_invalid_args(
                                 error, METHOD ": 'wait' is at most %d seconds", LEASE_WAIT_MAX_SEC);
                 req->wait_sec = v->wait;
         }
-        req->want.persist = given(v, KEY_PERSIST) && v->persist;
+        req->want.persist = lease_request_given(v, LEASE_KEY_PERSIST) && v->persist;
         return 0;
 }
 
@@ -275,7 +202,7 @@ static int privileged(struct agent *a, sd_bus_message *m, sd_bus_creds **ret, sd
 int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         struct agent *a = userdata;
-        struct request_values v = { 0 };
+        struct lease_request_values v = { 0 };
         struct lease_client *client = NULL;
         struct lease_request *req;
         int r;
@@ -289,7 +216,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         if (!req)
                 return -ENOMEM;
         /* Everything is checked before anything is taken: a bad request changes nothing. */
-        r = agent_bus_read_dict(m, request_entry, &v, error);
+        r = agent_bus_read_lease_request(m, &v, error);
         if (r >= 0)
                 r = check_request(a, &v, req, error);
         if (r >= 0) {

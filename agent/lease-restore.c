@@ -74,7 +74,9 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
         int r;
 
         snprintf(path, sizeof(path), "%s/%s", a->runtime_dir, LEASES_FILE);
-        r = read_regular_file_alloc(path, LEASES_FILE_MAX, &text, NULL);
+        /* The agent's own directory: a symbolic link there is never followed. */
+        r = read_file_alloc_at(a->runtime_fd, LEASES_FILE, READ_NOFOLLOW, LEASES_FILE_MAX, &text,
+                               NULL);
         if (r == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;
@@ -89,7 +91,7 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
                 agent_set_last_error(a,
                                      "leases: cannot read %s (%s); moved to %s, starting without "
                                      "leases and without removing leftovers",
-                                     path, strerror(-r), aside);
+                                     path, file_strerror(r), aside);
         }
         return r;
 }

@@ -14,6 +14,7 @@
 
 #include "agent/lease.h"
 #include "agent/log.h"
+#include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/apply/journal.h"
@@ -65,7 +66,7 @@ static void run_resize(struct lease_job *job) {
         if (job->r < 0) {
                 snprintf(job->res.message, sizeof(job->res.message),
                          "cannot open the revert journal in %s: %s%s", job->runtime_dir,
-                         strerror(-job->r),
+                         file_strerror(job->r),
                          job->r == -EBUSY ? " (another hosttune apply or revert holds it)" : "");
                 job->res.outcome = STEP_FAILED;
                 return;

@@ -1,8 +1,9 @@
 /* Readiness outputs in files: ready.json, the Prometheus textfile, nix.conf with verified
  * system features, the node-feature-discovery feature file, and agent.state for
- * `hosttune check`. Every file is replaced atomically
- * (temporary file + rename), so a reader never sees half of one. Formats: docs/readiness-outputs.md
- * and docs/agent-state.md. */
+ * `hosttune check`. Every file is replaced atomically (temporary file + rename), so a reader never
+ * sees half of one, and only through lib/fileio.c's tmpfile, which never opens an existing name (a
+ * link planted in the directory is never written through). Formats: docs/readiness-outputs.md and
+ * docs/agent-state.md. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "lib/util.h"
 #include "policies/agent-state.h"
 #include "policies/fleet.h"
+#include "policies/lease.h"
 #include "policies/readiness-json.h"
 
 #ifndef HOSTTUNE_VERSION
@@ -96,6 +98,18 @@ void agent_verified_features(const struct agent *a, char *buf, size_t size) {
         fleet_view_of(a, &v);
         if (fleet_nix_features(&v, buf, size) < 0)
                 buf[0] = 0;
+}
+
+/* The names the outputs are written to, relative to the runtime directory (absolute when the
+ * policy names a file elsewhere); the last, the NFD feature file, is "" when there is none. */
+#define OUTPUT_PATHS 6
+static void output_paths(const struct agent *a, const char *ret[static OUTPUT_PATHS]) {
+        ret[0] = "ready.json";
+        ret[1] = isempty(a->policy->metrics_file) ? "metrics.prom" : a->policy->metrics_file;
+        ret[2] = isempty(a->policy->features_file) ? "nix.conf" : a->policy->features_file;
+        ret[3] = AGENT_STATE_FILE;
+        ret[4] = LEASES_FILE;
+        ret[5] = a->policy->nfd_features_file;
 }
 
 static int write_ready_json(struct agent *a, const char *features) {
@@ -178,7 +192,8 @@ static void metric_header(struct text *t, const char *name, const char *type, co
 static int write_metrics(struct agent *a) {
         const struct host_report *r = a->report;
         struct text t = { 0 };
-        char path[POLICY_PATH_MAX + 32], e1[256], e2[512];
+        const char *paths[OUTPUT_PATHS];
+        char e1[256], e2[512];
         int ret;
 
         metric_header(&t, "hosttune_agent_up", "gauge",
@@ -290,19 +305,18 @@ static int write_metrics(struct agent *a) {
                 free(t.buf);
                 return -ENOMEM;
         }
-        if (isempty(a->policy->metrics_file))
-                snprintf(path, sizeof(path), "metrics.prom");
-        else
-                snprintf(path, sizeof(path), "%s", a->policy->metrics_file);
-        ret = write_file_atomic_at(a->runtime_fd, path, t.buf, t.len, 0644);
+        output_paths(a, paths);
+        ret = write_file_atomic_at(a->runtime_fd, paths[1], t.buf, t.len, 0644);
         free(t.buf);
         return ret;
 }
 
 static int write_nix_conf(struct agent *a, const char *features) {
+        const char *paths[OUTPUT_PATHS], *path;
         char text[1024];
-        const char *path =
-                isempty(a->policy->features_file) ? "nix.conf" : a->policy->features_file;
+
+        output_paths(a, paths);
+        path = paths[2];
 
         snprintf(text, sizeof(text),
                  "# Written by hosttuned (hosttuned(8)): only the system features this host was\n"
@@ -313,24 +327,18 @@ static int write_nix_conf(struct agent *a, const char *features) {
 }
 
 /* The node-feature-discovery feature file ([agent] nfd-features-file). NFD reads every file of
- * features.d whose name does not start with a dot, and re-reads on every inotify event there,
- * so the NAME.tmp.PID of a plain atomic write could be read half-written. The file is
- * therefore written (atomically) under its dotted name, which NFD skips, and renamed into
- * place: the visible name only ever appears whole. */
+ * features.d whose name does not start with a dot, and re-reads on every inotify event there.
+ * A tmpfile (lib/fileio.h) has no name until it is complete, or a dotted one (".NAME.tmp-HEX")
+ * that NFD skips, so the visible name only ever appears whole. */
 static int write_nfd_file(struct agent *a) {
-        const char *path = a->policy->nfd_features_file, *base;
-        char text[8192], dir[POLICY_PATH_MAX], stage[POLICY_PATH_MAX];
-        _cleanup_close_ int dfd = -1;
+        const char *path = a->policy->nfd_features_file;
+        char text[8192];
         struct fleet_view v;
         uint64_t expiry;
-        int n, r;
+        int n;
 
         if (isempty(path))
                 return 0;
-        /* The loader made it absolute, with a base name that does not start with a dot. */
-        base = strrchr(path, '/') + 1;
-        snprintf(dir, sizeof(dir), "%.*s", (int) (base - path), path);
-        snprintf(stage, sizeof(stage), ".%s", base);
         /* Later than the next re-probe, with one interval to spare for a slow one. NFD looks at
          * the expiry when it re-discovers (every sleep-interval, 60 s by default), so the labels
          * of an agent that died lapse within two intervals, a minute and that. */
@@ -340,18 +348,8 @@ static int write_nfd_file(struct agent *a) {
         n = fleet_nfd_format(&v, expiry, text, sizeof(text));
         if (n < 0)
                 return n;
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return negative_errno();
-        r = write_file_atomic_at(dfd, stage, text, (size_t) n, 0644);
-        if (r < 0)
-                return r;
-        if (renameat(dfd, stage, dfd, base) < 0) {
-                r = negative_errno();
-                (void) unlinkat(dfd, stage, 0);
-                return r;
-        }
-        return 0;
+        /* The loader made the path absolute: the runtime directory fd is ignored. */
+        return write_file_atomic_at(a->runtime_fd, path, text, (size_t) n, 0644);
 }
 
 /* Replace agent.state and move our lock to the new file: lock the temporary file first, so
@@ -367,9 +365,9 @@ static int write_agent_state(struct agent *a) {
                 s.kvm_smoke = a->kvm_smoke;
         struct probe_targets t = policy_probe_targets(a->policy);
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-        char text[AGENT_STATE_TEXT_MAX], tmp[64];
-        _cleanup_close_ int fd = -1;
-        size_t n = 0, len;
+        _cleanup_(tmpfile_done) struct tmpfile tf = { .fd = -1, .dir_fd = -1 };
+        char text[AGENT_STATE_TEXT_MAX];
+        size_t n = 0;
         int r;
 
         strscpy(s.policy_name, sizeof(s.policy_name), a->policy_name);
@@ -404,38 +402,41 @@ static int write_agent_state(struct agent *a) {
         if (a->state_text && streq(a->state_text, text) && a->state_fd >= 0)
                 return 0;
 
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", AGENT_STATE_FILE, (int) getpid());
-        fd = openat(a->runtime_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
+        r = tmpfile_open_at(a->runtime_fd, AGENT_STATE_FILE, 0644, &tf);
+        if (r < 0)
+                return r;
+        if (fcntl(tf.fd, F_OFD_SETLK, &fl) < 0)
                 return negative_errno();
-        if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        len = strlen(text);
-        for (size_t done = 0; done < len;) {
-                ssize_t k = write(fd, text + done, len - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = negative_errno();
-                        goto fail;
-                }
-                done += (size_t) k;
-        }
-        if (renameat(a->runtime_fd, tmp, a->runtime_fd, AGENT_STATE_FILE) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
+        r = write_all(tf.fd, text, strlen(text));
+        if (r < 0)
+                return r;
+        /* /run is a tmpfs: no fsync (a power loss wipes it anyway). */
+        r = tmpfile_commit(&tf, false);
+        if (r < 0)
+                return r;
         /* Closing the old file's descriptor drops its lock: it is no longer the state. */
         safe_close(a->state_fd);
-        a->state_fd = TAKE_FD(fd);
+        a->state_fd = TAKE_FD(tf.fd);
         free(a->state_text);
         a->state_text = strdup(text);
         return 0;
-fail:
-        (void) unlinkat(a->runtime_fd, tmp, 0);
-        return r;
+}
+
+void agent_outputs_clean_leftovers(struct agent *a) {
+        const char *paths[OUTPUT_PATHS];
+
+        if (a->runtime_fd < 0 || !a->policy)
+                return;
+        output_paths(a, paths);
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                int r = isempty(paths[i]) ? 0 : tmpfiles_clean_at(a->runtime_fd, paths[i]);
+                if (r > 0)
+                        log_info("removed %d leftover temporary file%s of %s", r, r == 1 ? "" : "s",
+                                 paths[i]);
+                else if (r < 0 && r != -ENOENT)
+                        log_warning("cannot remove leftover temporary files of %s: %s", paths[i],
+                                    strerror(-r));
+        }
 }
 
 int agent_outputs_write(struct agent *a) {

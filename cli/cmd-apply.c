@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "lib/fileio.h"
 #include "lib/util.h"
 #include "policies/agent-state.h"
 #include "policies/lease.h"
@@ -49,7 +50,7 @@ static int open_journal(struct journal **ret) {
                         strstr(why, "newer hosttune") ? "" : ": inspect it by hand");
         else
                 fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n",
-                        journal_runtime_dir(), strerror(-r));
+                        journal_runtime_dir(), file_strerror(r));
         return EXIT_PROBE_FAILED;
 }
 

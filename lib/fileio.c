@@ -1,9 +1,39 @@
-/* Virtual file reading and writing through a root directory fd. */
+/* File reading and writing: the one audited way hosttune opens a file to read it
+ * (open_read_at) and the one way it writes a file whole (struct tmpfile), plus the virtual-file
+ * readers built on them.
+ *
+ * Why these rules (an attack run found each hole, issue 12):
+ *
+ * - hosttuned runs as root and reads files that others can influence: nix.conf and whatever it
+ *   !includes, the file [nix] conf names, policy includes, and its own runtime directory. A
+ *   blocking open(2) of a FIFO waits for a writer forever: one `mkfifo` named by an include
+ *   stopped Check, GetReport and Ping. So every open for reading is O_NONBLOCK (a FIFO opens at
+ *   once, without a writer), and fstat must then say "regular file" before a byte is read; a
+ *   FIFO, socket or device node is refused with -EBADFD, a directory with -EISDIR. sysfs and
+ *   procfs attributes are regular files, so the same check holds for them; only device nodes
+ *   (/dev/kvm, /dev/net/tun, /dev/zramN) are opened elsewhere, on purpose, each with a comment.
+ *   Directories are opened with O_DIRECTORY (or O_PATH), which fails on anything else without
+ *   running any open of it, so they need no helper.
+ * - Opening a device node runs its driver's open: for paths that configuration names
+ *   (READ_CHECK_FIRST) the file is looked at through an O_PATH descriptor, which opens nothing,
+ *   and reopened through /proc/self/fd only when it is a regular file: same inode, no race.
+ * - In the directories hosttune owns (the runtime directory) a symbolic link is never
+ *   followed (READ_NOFOLLOW, O_NOFOLLOW): there it can only be a trap.
+ * - Writing: the old code opened NAME.tmp.PID with O_CREAT|O_TRUNC. That name is predictable;
+ *   a hard link planted there made root truncate, overwrite and chmod the linked file (any file
+ *   on the same file system, /etc/shadow included). A struct tmpfile never opens a name that
+ *   exists: the new file is anonymous (O_TMPFILE) until it is complete, then linked under a
+ *   random name and renamed over the target; without O_TMPFILE it is created under a random name
+ *   with O_CREAT|O_EXCL|O_NOFOLLOW, which fails rather than open anything planted there. The mode
+ *   is set with fchmod on the descriptor, never chmod by path, which would follow a swapped name.
+ *   rename(2) replaces the target's directory entry and never writes through it, so a link
+ *   planted at the target's own name is simply replaced. */
 #include "fileio.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 
 #include "parse.h"
@@ -43,6 +73,84 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         }
         fd = openat(root_fd, path, flags | extra, mode);
         return fd >= 0 ? fd : negative_errno();
+}
+
+bool fileio_test_no_tmpfile;
+
+int fd_verify_regular(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISREG(st.st_mode))
+                return 0;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return -EBADFD;
+}
+
+/* The end of every open for reading or writing a file in place: the file opened O_NONBLOCK
+ * must be regular, and then loses O_NONBLOCK again, which has done its work (some network and
+ * FUSE file systems honour it for regular files, and a read should not see EAGAIN). */
+static int fd_finish_open(int fd) {
+        int r = fd_verify_regular(fd);
+
+        if (r < 0)
+                return r;
+        return fcntl(fd, F_SETFL, 0) < 0 ? negative_errno() : 0;
+}
+
+/* openat or open_in_root, as flags say; an fd or a negative errno. */
+static int open_as(int dir_fd, const char *path, unsigned flags, int oflags) {
+        int fd;
+
+        if (flags & READ_NOFOLLOW)
+                oflags |= O_NOFOLLOW;
+        if (flags & READ_IN_ROOT)
+                return open_in_root(dir_fd, path, oflags, 0);
+        fd = openat(dir_fd, path, oflags | O_CLOEXEC | ((oflags & O_PATH) ? 0 : O_NOCTTY));
+        return fd >= 0 ? fd : negative_errno();
+}
+
+int open_read_at(int dir_fd, const char *path, unsigned flags) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (flags & READ_CHECK_FIRST) {
+                _cleanup_close_ int pfd = open_as(dir_fd, path, flags, O_PATH);
+                char proc[64];
+
+                if (pfd < 0)
+                        return pfd;
+                r = fd_verify_regular(pfd);
+                if (r < 0)
+                        return r;
+                /* Reopen the very inode just checked. Without /proc (an unusual chroot) fall
+                 * back to the path: O_NONBLOCK and the fstat below still hold. */
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+                fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0 && errno != ENOENT)
+                        return negative_errno();
+        }
+        if (fd < 0)
+                fd = open_as(dir_fd, path, flags, O_RDONLY | O_NONBLOCK);
+        if (fd < 0)
+                return fd;
+        r = fd_finish_open(fd);
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
+const char *file_strerror(int r) {
+        switch (r) {
+        case -EBADFD:
+                return "not a regular file (a FIFO, socket or device node), refused";
+        case -ELOOP:
+                return "a symbolic link (or a loop of them) where hosttune follows none, refused";
+        default:
+                return strerror(-r);
+        }
 }
 
 /* Read once into buf + n, retrying on EINTR; returns bytes read (0 at EOF) or negative errno. */
@@ -119,7 +227,7 @@ static ssize_t read_text_at(int root_fd, const char *path, char *buf, size_t siz
 
         if (size < 2)
                 return -EINVAL;
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        fd = open_read_at(root_fd, path, READ_IN_ROOT);
         if (fd < 0)
                 return fd;
         return read_text_fd_mode(fd, buf, size, single);
@@ -187,31 +295,22 @@ static int read_fd_alloc(int fd, size_t max, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
-                               size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
+int read_file_alloc_at(int dir_fd, const char *path, unsigned flags, size_t max, char **ret,
+                       size_t *ret_len) {
+        _cleanup_close_ int fd = open_read_at(dir_fd, path, flags);
 
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
         if (fd < 0)
                 return fd;
         return read_fd_alloc(fd, max, ret, ret_len);
 }
 
-int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
+int read_virtual_file_alloc_at(int root_fd, const char *path, size_t max, char **ret,
+                               size_t *ret_len) {
+        return read_file_alloc_at(root_fd, path, READ_IN_ROOT, max, ret, ret_len);
+}
 
-        /* O_NONBLOCK: opening a FIFO named by mistake must not hang; it is refused below. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
-        return read_fd_alloc(fd, max, ret, ret_len);
+int read_regular_file_alloc(const char *path, size_t max, char **ret, size_t *ret_len) {
+        return read_file_alloc_at(AT_FDCWD, path, READ_CHECK_FIRST, max, ret, ret_len);
 }
 
 ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
@@ -221,7 +320,7 @@ ssize_t read_file_head_at(int root_fd, const char *path, char *buf, size_t size,
 
         if (size < 2)
                 return -EINVAL;
-        fd = open_in_root(root_fd, path, O_RDONLY, 0);
+        fd = open_read_at(root_fd, path, READ_IN_ROOT);
         if (fd < 0)
                 return fd;
         buf[0] = 0;
@@ -324,10 +423,16 @@ int write_virtual_file_at(int root_fd, const char *path, const char *value) {
         _cleanup_close_ int fd = -1;
         size_t l = strlen(value);
         ssize_t k;
+        int r;
 
-        fd = open_in_root(root_fd, path, O_WRONLY, 0);
+        /* As open_read_at: a FIFO at the path must not block (O_NONBLOCK makes its open fail
+         * with ENXIO without a reader) and nothing but a regular file is written. */
+        fd = open_in_root(root_fd, path, O_WRONLY | O_NONBLOCK, 0);
         if (fd < 0)
                 return fd;
+        r = fd_finish_open(fd);
+        if (r < 0)
+                return r;
         do
                 k = write(fd, value, l);
         while (k < 0 && errno == EINTR);
@@ -338,42 +443,214 @@ int write_virtual_file_at(int root_fd, const char *path, const char *value) {
         return 0;
 }
 
-static int write_file_replace(int dir_fd, const char *path, const void *data, size_t len,
-                              mode_t mode, bool sync) {
-        char tmp[4096];
-        _cleanup_close_ int fd = -1;
-        const char *p = data;
-        size_t done = 0;
-        int r;
+/* A temporary name no one can predict: ".TARGET.tmp-" and 64 random bits in hex. The target
+ * part is cut so the whole stays a valid file name. */
+static int random_tmp_name(const char *target, char *buf, size_t size) {
+        uint64_t rnd;
+        ssize_t k;
 
-        r = bufprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid());
+        do
+                k = getrandom(&rnd, sizeof(rnd), 0);
+        while (k < 0 && errno == EINTR);
+        if (k != (ssize_t) sizeof(rnd))
+                return k < 0 ? negative_errno() : -EIO;
+        return bufprintf(buf, size, ".%.200s.tmp-%016llx", target, (unsigned long long) rnd);
+}
+
+/* Is name a temporary name of target's: "TARGET.tmp.DIGITS" (old) or ".TARGET.tmp-HEX"? */
+static bool is_tmp_name_of(const char *name, const char *target) {
+        char prefix[256];
+        const char *rest;
+
+        rest = startswith(name, target);
+        if (rest && (rest = startswith(rest, ".tmp.")) && *rest &&
+            strspn(rest, "0123456789") == strlen(rest))
+                return true;
+        if (bufprintf(prefix, sizeof(prefix), ".%.200s.tmp-", target) < 0)
+                return false;
+        rest = startswith(name, prefix);
+        return rest && strlen(rest) == 16 && strspn(rest, "0123456789abcdef") == 16;
+}
+
+/* Split path into its directory (opened, O_RDONLY so it can be fsynced) and last component. */
+static int open_parent(int dir_fd, const char *path, int *ret_fd, char *target, size_t size) {
+        const char *slash = strrchr(path, '/');
+        char dir[4096];
+        int fd, r;
+
+        if (slash) {
+                size_t n = (size_t) (slash - path);
+                if (n >= sizeof(dir))
+                        return -ENAMETOOLONG;
+                memcpy(dir, path, n);
+                dir[n] = 0;
+                if (n == 0)
+                        strscpy(dir, sizeof(dir), "/");
+                path = slash + 1;
+        } else
+                strscpy(dir, sizeof(dir), ".");
+        if (!*path || streq(path, ".") || streq(path, ".."))
+                return -EISDIR;
+        r = strscpy(target, size, path);
         if (r < 0)
                 return r;
-        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        fd = openat(dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        while (done < len) {
+        *ret_fd = fd;
+        return 0;
+}
+
+int tmpfile_open_at(int dir_fd, const char *path, mode_t mode, struct tmpfile *ret) {
+        int r;
+
+        *ret = (struct tmpfile){ .fd = -1, .dir_fd = -1, .mode = mode };
+        r = open_parent(dir_fd, path, &ret->dir_fd, ret->target, sizeof(ret->target));
+        if (r < 0)
+                return r;
+        if (!fileio_test_no_tmpfile) {
+                ret->fd = openat(ret->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (ret->fd >= 0)
+                        return 0;
+                /* EOPNOTSUPP: the file system has no O_TMPFILE; EISDIR or EINVAL: a kernel
+                 * that does not know the flag. Any other error is real. */
+                if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                        return negative_errno();
+        }
+        for (int attempt = 0; attempt < 16; attempt++) {
+                r = random_tmp_name(ret->target, ret->name, sizeof(ret->name));
+                if (r < 0)
+                        return r;
+                /* O_EXCL: fail on any existing name, a planted link or file included, rather
+                 * than open it; O_NOFOLLOW makes a dangling symlink count as existing too. */
+                ret->fd = openat(ret->dir_fd, ret->name,
+                                 O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (ret->fd >= 0) {
+                        ret->named = true;
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return negative_errno();
+        }
+        ret->name[0] = 0;
+        return -EEXIST;
+}
+
+/* Give the anonymous O_TMPFILE file a random name in its directory. linkat through
+ * /proc/self/fd works for everyone; AT_EMPTY_PATH (no /proc) needs CAP_DAC_READ_SEARCH. */
+static int tmpfile_link(struct tmpfile *t) {
+        char proc[64];
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+        for (int attempt = 0; attempt < 16; attempt++) {
+                int r = random_tmp_name(t->target, t->name, sizeof(t->name));
+                if (r < 0)
+                        return r;
+                r = linkat(AT_FDCWD, proc, t->dir_fd, t->name, AT_SYMLINK_FOLLOW);
+                if (r < 0 && errno == ENOENT)
+                        r = linkat(t->fd, "", t->dir_fd, t->name, AT_EMPTY_PATH);
+                if (r >= 0) {
+                        t->named = true;
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return negative_errno();
+        }
+        return -EEXIST;
+}
+
+int tmpfile_commit(struct tmpfile *t, bool sync) {
+        int r;
+
+        if (t->fd < 0 || t->dir_fd < 0)
+                return -EBADF;
+        if (fchmod(t->fd, t->mode) < 0 || (sync && fsync(t->fd) < 0))
+                return negative_errno();
+        if (!t->named) {
+                r = tmpfile_link(t);
+                if (r < 0)
+                        return r;
+        }
+        if (renameat(t->dir_fd, t->name, t->dir_fd, t->target) < 0)
+                return negative_errno();
+        t->named = false; /* the name is the target's now: nothing to remove */
+        /* The rename is durable only once the directory is. */
+        if (sync && fsync(t->dir_fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+void tmpfile_done(struct tmpfile *t) {
+        if (t->named && t->dir_fd >= 0)
+                (void) unlinkat(t->dir_fd, t->name, 0);
+        t->named = false;
+        t->fd = safe_close(t->fd);
+        t->dir_fd = safe_close(t->dir_fd);
+}
+
+struct clean_args {
+        int dir_fd;
+        const char *target;
+        int removed;
+};
+
+static int clean_cb(const char *name, void *userdata) {
+        struct clean_args *c = userdata;
+
+        if (!is_tmp_name_of(name, c->target))
+                return 0;
+        /* unlinkat removes the name only: a planted symlink or hard link loses that name and
+         * its target is not touched. A directory (flag 0) fails with EISDIR and stays. */
+        if (unlinkat(c->dir_fd, name, 0) < 0) {
+                if (errno == ENOENT || errno == EISDIR)
+                        return 0;
+                return negative_errno();
+        }
+        c->removed++;
+        return 0;
+}
+
+int tmpfiles_clean_at(int dir_fd, const char *path) {
+        _cleanup_close_ int fd = -1;
+        char target[256];
+        struct clean_args c;
+        int r;
+
+        r = open_parent(dir_fd, path, &fd, target, sizeof(target));
+        if (r < 0)
+                return r;
+        c = (struct clean_args){ .dir_fd = fd, .target = target };
+        r = read_dir_names_at(fd, ".", clean_cb, &c);
+        return r < 0 ? r : c.removed;
+}
+
+int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+
+        for (size_t done = 0; done < len;) {
                 ssize_t k = write(fd, p + done, len - done);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        r = negative_errno();
-                        goto fail;
+                        return negative_errno();
                 }
                 done += (size_t) k;
         }
-        if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (renameat(dir_fd, tmp, dir_fd, path) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
         return 0;
-fail:
-        (void) unlinkat(dir_fd, tmp, 0);
-        return r;
+}
+
+static int write_file_replace(int dir_fd, const char *path, const void *data, size_t len,
+                              mode_t mode, bool sync) {
+        _cleanup_(tmpfile_done) struct tmpfile t = { .fd = -1, .dir_fd = -1 };
+        int r;
+
+        r = tmpfile_open_at(dir_fd, path, mode, &t);
+        if (r < 0)
+                return r;
+        r = write_all(t.fd, data, len);
+        if (r < 0)
+                return r;
+        return tmpfile_commit(&t, sync);
 }
 
 int write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t len, mode_t mode) {

@@ -166,9 +166,13 @@ static int copy_one(int src_dir, const char *src, int dst_dir, const char *dst) 
         if (S_ISREG(st.st_mode)) {
                 _cleanup_close_ int in = -1, out = -1;
 
-                in = openat(src_dir, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                /* open_read_at: the file may have been swapped for a FIFO since the fstatat. */
+                in = open_read_at(src_dir, src, READ_NOFOLLOW);
                 if (in < 0)
-                        return negative_errno();
+                        return in;
+                /* A new name in a directory just made by mkdirat above (or the new snapshot
+                 * itself): O_EXCL|O_NOFOLLOW never opens anything that is already there. This
+                 * is a copy, not a replacement, so it is not a tmpfile (lib/fileio.h). */
                 out = openat(dst_dir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                              0600);
                 if (out < 0)

@@ -362,9 +362,11 @@ int agent_state_read_live(const char *runtime_dir, struct agent_state *ret) {
                 ssize_t n;
                 int held;
 
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                /* The runtime directory is the agent's: a link or FIFO at agent.state is a
+                 * trap (a FIFO would hang every `hosttune check`), see lib/fileio.c. */
+                fd = open_read_at(AT_FDCWD, path, READ_NOFOLLOW);
                 if (fd < 0)
-                        return negative_errno();
+                        return fd;
                 held = lock_held(fd);
                 if (held < 0)
                         return held;

@@ -417,7 +417,7 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
                 }
                 if (r < 0) {
                         policy_load_error(l, o, "include", "cannot read profile '%s': %s", item,
-                                          strerror(-r));
+                                          file_strerror(r));
                         return r;
                 }
                 strscpy(identity, sizeof(identity), label);
@@ -435,7 +435,7 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
                 r = read_regular_file_alloc(label, POLICY_FILE_SIZE_MAX, &text, NULL);
                 if (r < 0) {
                         policy_load_error(l, o, "include", "cannot read '%s': %s", label,
-                                          strerror(-r));
+                                          file_strerror(r));
                         return r;
                 }
                 file_identity(label, identity, sizeof(identity));
@@ -585,7 +585,7 @@ static void read_error(struct policy_error *err, const char *path, int r) {
                 return;
         memset(err, 0, sizeof(*err));
         strscpy(err->file, sizeof(err->file), path);
-        snprintf(err->message, sizeof(err->message), "cannot read: %s", strerror(-r));
+        snprintf(err->message, sizeof(err->message), "cannot read: %s", file_strerror(r));
 }
 
 static int load_file(const char *path, struct policy *ret, bool in_place,

@@ -40,6 +40,8 @@ static int module_bool_param(struct probe_ctx *ctx, const char *module, const ch
 
 /* The answers of the KVM ioctls, from the real device (live root). */
 static void query_live(struct probe_ctx *ctx, struct kvm_facts *k) {
+        /* The device node itself, for its ioctls: not open_read_at (lib/fileio.c), which accepts
+         * regular files only; the probe checked before that it is char 10:232. */
         _cleanup_close_ int fd = open_in_root(ctx->root_fd, "dev/kvm", O_RDWR, 0);
 
         k->queried = true;

@@ -94,7 +94,10 @@ static int parse_file(struct nix_parse *np, const char *path) {
 
         if (np->depth >= NIX_INCLUDE_DEPTH_MAX)
                 return -ELOOP;
-        r = read_virtual_file_alloc_at(np->ctx->root_fd, path, NIX_CONF_MAX, &text, NULL);
+        /* nix.conf and its includes are named by configuration: a FIFO or a device there must
+         * neither block nor be opened (READ_CHECK_FIRST, see lib/fileio.c). */
+        r = read_file_alloc_at(np->ctx->root_fd, path, READ_IN_ROOT | READ_CHECK_FIRST,
+                               NIX_CONF_MAX, &text, NULL);
         if (r < 0)
                 return r;
         if (np->depth > 0)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lib/fileio.h"
 #include "lib/util.h"
 
 static const char *const status_names[_PROBE_STATUS_MAX] = {
@@ -169,7 +170,7 @@ static void describe_error(char *buf, size_t size, int error, const char *path) 
         if (is_content_error(error))
                 snprintf(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
         else
-                snprintf(buf, size, "cannot read %s: %s", path, strerror(-error));
+                snprintf(buf, size, "cannot read %s: %s", path, file_strerror(error));
 }
 
 void probe_set_error(struct probe_result *res, enum probe_status status, int error,

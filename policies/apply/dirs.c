@@ -10,6 +10,7 @@
 
 /* mkdir one directory, journaled first; an EEXIST race means it is not ours. */
 static int mkdir_journaled(struct apply_ctx *c, const char *path, mode_t mode, bool *ret_created) {
+        _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
 
@@ -32,8 +33,13 @@ static int mkdir_journaled(struct apply_ctx *c, const char *path, mode_t mode, b
                 }
                 return e;
         }
-        /* mkdir's mode went through the umask. */
-        if (fchmodat(c->o->root_fd, root_relative(path), mode, 0) < 0)
+        /* mkdir's mode went through the umask. Set it on a descriptor of the directory, never by
+         * path: fchmodat follows a symbolic link that someone swapped in since the mkdir, and
+         * would chmod its target as root (lib/fileio.c). */
+        fd = open_in_root(c->o->root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+        if (fd < 0)
+                return fd;
+        if (fchmod(fd, mode) < 0)
                 return negative_errno();
         *ret_created = true;
         return 0;

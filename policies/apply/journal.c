@@ -1,5 +1,7 @@
 /* The revert journal: a JSON file rewritten atomically (temp file, fsync, rename, fsync of the
- * directory) on every change, guarded by an flock so one apply or revert runs at a time. */
+ * directory) on every change, guarded by an flock so one apply or revert runs at a time. It
+ * lives in the runtime directory, which hosttune owns: neither the journal nor its lock is
+ * ever reached through a symbolic link, and neither may be a FIFO (lib/fileio.c says why). */
 #include "journal.h"
 
 #include <fcntl.h>
@@ -209,23 +211,34 @@ static int check_schema(json_object *doc, char *msg, size_t size) {
                    JOURNAL_SCHEMA);
 }
 
+static int parse_text(struct journal *j, const char *text, size_t len, char *msg, size_t size);
+
 static int load(struct journal *j, char *msg, size_t size) {
         _cleanup_free_ char *text = NULL;
-        json_tokener *tok = NULL;
-        json_object *doc, *entries;
         size_t len = 0;
         int r;
 
-        r = read_virtual_file_alloc_at(j->dir_fd, JOURNAL_FILE_NAME, JOURNAL_SIZE_MAX, &text, &len);
+        r = read_file_alloc_at(j->dir_fd, JOURNAL_FILE_NAME, READ_NOFOLLOW, JOURNAL_SIZE_MAX, &text,
+                               &len);
         if (r == -ENOENT)
                 return 0;
         if (r == -EBADMSG)
                 return bad(msg, size, "not JSON (it holds a NUL byte)");
         if (r < 0) {
                 if (msg && size)
-                        snprintf(msg, size, "cannot be read: %s", strerror(-r));
+                        snprintf(msg, size, "cannot be read: %s", file_strerror(r));
                 return r;
         }
+        return parse_text(j, text, len, msg, size);
+}
+
+/* Parse a journal file's text (len bytes) into j's entries; for text it cannot use, -EBADMSG
+ * and a message in msg saying why. */
+static int parse_text(struct journal *j, const char *text, size_t len, char *msg, size_t size) {
+        json_tokener *tok;
+        json_object *doc, *entries;
+        int r;
+
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
@@ -308,13 +321,28 @@ static int save(struct journal *j) {
         }
         text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+        /* write_file_atomic_at fsyncs the file and, after the rename, the directory. */
         r = text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
                  : -ENOMEM;
         json_object_put(doc);
-        if (r < 0)
-                return r;
-        /* The rename is durable only once the directory is synced. */
-        return fsync(j->dir_fd) < 0 ? negative_errno() : 0;
+        return r;
+}
+
+/* Open (creating it) the lock file. O_NOFOLLOW with O_CREAT refuses a symbolic link at the
+ * name, dangling or not, instead of creating its target as root (a link to /etc/nologin would
+ * lock everyone out); O_NONBLOCK keeps a FIFO there from blocking the open; only a regular file
+ * is accepted. */
+static int open_lock(int dir_fd) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = openat(dir_fd, JOURNAL_LOCK_NAME,
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return negative_errno();
+        /* Only flock is done on it: O_NONBLOCK may stay. */
+        r = fd_verify_regular(fd);
+        return r < 0 ? r : TAKE_FD(fd);
 }
 
 /* mkdir -p with the given mode for the components that are missing. */
@@ -379,15 +407,20 @@ int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t m
                 r = negative_errno();
                 goto fail;
         }
-        j->lock_fd = openat(j->dir_fd, JOURNAL_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        j->lock_fd = open_lock(j->dir_fd);
         if (j->lock_fd < 0) {
-                r = negative_errno();
+                r = j->lock_fd;
                 goto fail;
         }
         if (flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0) {
                 r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
                 goto fail;
         }
+        /* Under the lock no other writer of the journal runs: temporary files left by one
+         * that was killed (journal.json.tmp.PID of older versions included) can go. */
+        r = tmpfiles_clean_at(j->dir_fd, JOURNAL_FILE_NAME);
+        if (r < 0)
+                goto fail;
         read_boot_id(j->boot_id, sizeof(j->boot_id));
         r = load(j, msg, msg_size);
         if (r < 0)
@@ -400,6 +433,25 @@ int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t m
 fail:
         journal_close(j);
         return r;
+}
+
+int journal_parse(const char *text, const char *boot_id, struct journal **ret) {
+        struct journal *j;
+        int r;
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->dir_fd = j->lock_fd = -1;
+        j->next_seq = 1;
+        strscpy(j->boot_id, sizeof(j->boot_id), boot_id);
+        r = parse_text(j, text, strlen(text), NULL, 0);
+        if (r < 0) {
+                journal_close(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
 }
 
 static int find_index(const struct journal *j, enum journal_kind kind, const char *object) {

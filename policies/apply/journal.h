@@ -63,7 +63,11 @@ const char *journal_runtime_dir(void);
 
 /* Open (creating dir with mode 0755 when missing) and lock the journal in dir (NULL = the
  * runtime dir). The lock (flock on journal.lock) is held until journal_close, so an apply and a
- * revert never interleave; -EBUSY when another process holds it. Entries recorded in an
+ * revert never interleave; -EBUSY when another process holds it. journal.lock and journal.json
+ * are never followed when they are symbolic links (-ELOOP) and must be regular files (-EBADFD
+ * for a FIFO or device; lib/fileio.h file_strerror() words both). Temporary files of a writer
+ * that was killed (journal.json.tmp.PID, .journal.json.tmp-HEX) are removed once the lock is
+ * held. Entries recorded in an
  * earlier boot (boot_id differs) that a reboot has reset are dropped; persistent ones are kept.
  * A journal file that cannot be parsed is -EBADMSG: it is never silently discarded, since it is
  * the only record of the originals.
@@ -76,6 +80,11 @@ int journal_open(const char *dir, struct journal **ret);
  * why (follows the file's path and a colon: "cannot be read: ...", "not JSON (...)", "written by a
  * newer hosttune (schema 2 > 1); use that version to revert", "entry 3 has no \"object\"", ...). */
 int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t msg_size);
+
+/* Parse the text of a journal file as journal_open would, taking boot_id as this boot's, into
+ * a journal backed by no file and no lock: for reading only (recording into it fails with
+ * -EBADF). The same -EBADMSG as journal_open for text it cannot use. For the fuzzer and tests. */
+int journal_parse(const char *text, const char *boot_id, struct journal **ret);
 
 /* Unlock and free. Accepts NULL. */
 void journal_close(struct journal *j);

@@ -197,6 +197,8 @@ static bool tap_matches(const struct tap_seen *t, const struct plan_step *s) {
  * Attaching to an existing persistent tap updates its feature flags (tun_set_iff); it is
  * EBUSY while a VM holds its only queue. */
 static int tap_make(int root_fd, const char *name, uint32_t flags, uid_t owner, bool create) {
+        /* A device node, opened for its ioctls: not through open_read_at (lib/fileio.c), which
+         * accepts regular files only. The path is fixed, not configuration. */
         _cleanup_close_ int fd = open_in_root(root_fd, "dev/net/tun", O_RDWR, 0);
         struct ifreq ifr = { 0 };
 

@@ -130,6 +130,9 @@ static int read_state(int root_fd, const char *name, struct zram_state *ret) {
         /* Whatever else holds the device (a dm target, an md array, a program's O_EXCL open)
          * shows as EBUSY here. */
         if (z.disksize > 0) {
+                /* The block device itself (O_EXCL asks the kernel who holds it): a device
+                 * node by design, so not open_read_at; dev is /dev/zramN, built from the
+                 * sysfs name, not configuration. */
                 fd = open_in_root(root_fd, dev, O_RDONLY | O_EXCL, 0);
                 if (fd == -EBUSY)
                         z.busy = true;
@@ -185,6 +188,7 @@ static int write_swap_header(int root_fd, const char *name, uint64_t size) {
         if (r < 0)
                 return r;
         snprintf(dev, sizeof(dev), "dev/%s", name);
+        /* The block device, to write the swap header: a device node by design (see above). */
         fd = open_in_root(root_fd, dev, O_RDWR | O_EXCL, 0);
         if (fd < 0)
                 return fd;

@@ -106,7 +106,7 @@ expect_error() {
 	shift
 	out=$("$@" 2>&1) || rc=$?
 	[ $rc -ne 0 ] || fail "expected $name from: $*; got success: $out"
-	echo "$out" | grep -q "$name" || fail "expected $name from: $*; got: $out"
+	grep -q "$name" <<<"$out" || fail "expected $name from: $*; got: $out"
 	ok "$name: $(echo "$out" | head -n1 | cut -c1-140)"
 }
 

@@ -145,9 +145,12 @@ assert_eq "partial reads among $reads reads during 40 rewrites" 0 "$partial"
 renames=$(grep -c "^MOVED_TO hosttune$" "$T_TMP/inotify.log" || true)
 [ "$renames" -ge 40 ] || fail "only $renames renames onto hosttune for 40 rewrites"
 ok "$renames renames onto the visible name"
-bad=$(grep -v -e '^watching$' -e '^MOVED_TO hosttune$' -e '^[A-Z_]* \.' "$T_TMP/inotify.log" || true)
+# "#INODE" is how inotify names an anonymous O_TMPFILE being written (lib/fileio.c): it has no
+# directory entry, so NFD's listing of features.d never shows it.
+bad=$(grep -v -e '^watching$' -e '^MOVED_TO hosttune$' -e '^[A-Z_]* \.' -e '^[A-Z_]* #[0-9]*$' \
+	"$T_TMP/inotify.log" || true)
 [ -z "$bad" ] || fail "the visible name was written in place, or another visible name appeared: $bad"
-ok "no event on a visible name except the renames (NFD skips the dot files it is staged under)"
+ok "no event on a visible name except the renames (NFD skips the dot names it is staged under)"
 
 # --- machines-line agrees with the agent's nix.conf while hugepages hold
 features=$(sed -n 's/^extra-system-features = //p' "$AGENT_RUN/nix.conf")
