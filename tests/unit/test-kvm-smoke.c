@@ -264,8 +264,10 @@ static struct kvm_smoke_result run_fake(struct fake *f) {
 }
 
 static struct fake *new_fake(void) {
-        struct fake *f = calloc(1, sizeof(*f));
+        /* aligned_alloc: calloc gives 16-byte alignment, not the page alignment of run[]. */
+        struct fake *f = aligned_alloc(_Alignof(struct fake), sizeof(*f));
         assert_non_null(f);
+        memset(f, 0, sizeof(*f));
         f->set_msrs_written = -1;
         return f;
 }
