@@ -24,6 +24,7 @@ enum request_key {
         KEY_LABEL,
         KEY_WAIT,
         KEY_PERSIST,
+        KEY_ENFORCE,
         _KEY_MAX,
 };
 
@@ -33,7 +34,7 @@ static const struct {
         [KEY_HUGEPAGES] = { "hugepages", "t" }, [KEY_HUGEPAGE_SIZE] = { "hugepage-size", "t" },
         [KEY_SNAPSHOT] = { "snapshot", "s" },   [KEY_TAPS] = { "taps", "u" },
         [KEY_LABEL] = { "label", "s" },         [KEY_WAIT] = { "wait", "u" },
-        [KEY_PERSIST] = { "persist", "b" },
+        [KEY_PERSIST] = { "persist", "b" },     [KEY_ENFORCE] = { "enforce", "b" },
 };
 
 /* The values as given, before they are checked against each other and the host. */
@@ -42,7 +43,7 @@ struct request_values {
         uint64_t hugepages, hugepage_size;
         const char *snapshot, *label;
         uint32_t taps, wait;
-        int persist;
+        int persist, enforce;
 };
 
 static int read_value(sd_bus_message *m, enum request_key k, struct request_values *v) {
@@ -61,6 +62,8 @@ static int read_value(sd_bus_message *m, enum request_key k, struct request_valu
                 return sd_bus_message_read(m, "u", &v->wait);
         case KEY_PERSIST:
                 return sd_bus_message_read(m, "b", &v->persist);
+        case KEY_ENFORCE:
+                return sd_bus_message_read(m, "b", &v->enforce);
         default:
                 return -EINVAL;
         }
@@ -78,7 +81,7 @@ static int request_entry(sd_bus_message *m, const char *key, void *userdata, sd_
                 return agent_bus_invalid_args(error,
                                               METHOD ": unknown key '%s' (known: hugepages, "
                                                      "hugepage-size, snapshot, taps, label, wait, "
-                                                     "persist)",
+                                                     "persist, enforce)",
                                               key);
         if (v->seen & (1U << k))
                 return agent_bus_invalid_args(error, METHOD ": key '%s' given twice", key);
@@ -204,6 +207,7 @@ static int check_request(struct agent *a, const struct request_values *v, struct
                 req->wait_sec = v->wait;
         }
         req->want.persist = given(v, KEY_PERSIST) && v->persist;
+        req->enforce = given(v, KEY_ENFORCE) && v->enforce;
         return 0;
 }
 
@@ -288,6 +292,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         req = calloc(1, sizeof(*req));
         if (!req)
                 return -ENOMEM;
+        req->arrived_ticks = lease_cgroups_now_ticks();
         /* Everything is checked before anything is taken: a bad request changes nothing. */
         r = agent_bus_read_dict(m, request_entry, &v, error);
         if (r >= 0)
@@ -399,6 +404,9 @@ int lease_append_details(sd_bus_message *reply, const struct lease *l) {
                         "snapshot-source", "s",
                         r->snapshot ? lease_snapshot_source_to_string(r->snapshot_source) : "",
                         "snapshot-subvolume", "b", (int) r->snapshot_subvolume);
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "{sv}{sv}", "enforced", "b", (int) r->enforced,
+                                          "cgroup", "s", r->enforced ? l->cgroup : "");
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'e', "sv");
         if (k >= 0)

@@ -675,6 +675,8 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why) {
                 l->rec.state = LEASE_RELEASING;
                 lease_client_unref(l->client);
                 l->client = NULL;
+                if (l->rec.enforced)
+                        lease_cgroups_end(m->cgroups, l->rec.id);
                 /* Write-ahead where a crash could undo the release: taps to give back, and a
                  * lease that persists (it would be kept at the next start). Otherwise the next
                  * start finds its holder gone, or its directory named by no lease. */
@@ -756,6 +758,28 @@ static void provision_abort(struct lease_manager *m, struct lease *l, const char
         lease_release(m, l, msg);
 }
 
+/* A hugepage lease asked to be enforced: its caller goes into a cgroup limited to it, where the
+ * host has cgroup v2 hugetlb (else the lease stays bookkeeping, enforced false). */
+static int enforce(struct lease_manager *m, struct lease *l, const struct lease_request *req) {
+        int r;
+
+        if (!req->enforce || l->rec.hugepage_bytes == 0 ||
+            !lease_cgroups_available(m->cgroups, NULL))
+                return 0;
+        if (l->rec.pid == 0)
+                return -ESRCH; /* the bus daemon did not say who called */
+        r = lease_cgroups_enter(m->cgroups, l->rec.id, l->rec.hugepage_size, l->rec.hugepage_bytes,
+                                (pid_t) l->rec.pid, req->arrived_ticks);
+        if (r >= 0)
+                r = lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup));
+        if (r < 0)
+                return r;
+        l->rec.enforced = true;
+        log_info("leases: lease %s: pid %u in %s, limited to its hugepages", l->rec.id,
+                 (unsigned) l->rec.pid, l->cgroup);
+        return 0;
+}
+
 /* Provisioning ended: the lease is granted (or given back when its holder left meanwhile). */
 static void provision_finish(struct lease_manager *m, struct lease *l) {
         struct lease_request *req = l->req;
@@ -771,6 +795,13 @@ static void provision_finish(struct lease_manager *m, struct lease *l) {
                 lease_release(m, l,
                               l->release_reason[0] ? l->release_reason
                                                    : "its holder left before the grant");
+                return;
+        }
+        r = enforce(m, l, req);
+        if (r < 0) {
+                provision_abort(m, l, AGENT_ERROR_NOT_READY,
+                                "cannot move the caller (pid %u) into the lease's cgroup: %s",
+                                (unsigned) l->rec.pid, strerror(-r));
                 return;
         }
         l->rec.state = LEASE_ACTIVE;
@@ -1193,6 +1224,23 @@ static void track_policy_pools(struct lease_manager *m) {
                         (void) pool_state(m, m->a->policy->pools[i].page_size);
 }
 
+static bool cgroup_kept(const char *id, void *userdata) {
+        const struct lease *l = lease_manager_find(userdata, id);
+
+        return l && l->rec.enforced && l->rec.state != LEASE_RELEASING;
+}
+
+/* After a restart: kept leases find their cgroups again; those of leases that ended go. */
+static void cgroups_restored(struct lease_manager *m) {
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                struct lease *l = m->leases[i];
+                if (l->rec.enforced &&
+                    lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup)) < 0)
+                        l->rec.enforced = false; /* no cgroups now: bookkeeping, and it says so */
+        }
+        lease_cgroups_sweep(m->cgroups, cgroup_kept, m);
+}
+
 int agent_leases_start(struct agent *a) {
         struct lease_manager *m = calloc(1, sizeof(*m));
         int r;
@@ -1212,9 +1260,13 @@ int agent_leases_start(struct agent *a) {
                 log_error("leases: cannot start the worker: %s", strerror(-r));
                 return r;
         }
+        r = lease_cgroups_new(m->root_fd, a->runtime_fd, a->event, &m->cgroups);
+        if (r < 0)
+                return r;
         r = lease_manager_restore(m);
         if (r < 0)
                 return r;
+        cgroups_restored(m);
         track_policy_pools(m);
         arm_shrink(m);
         return 0;
@@ -1250,6 +1302,7 @@ void agent_leases_done(struct agent *a) {
         sd_event_source_disable_unref(m->shrink_timer);
         sd_event_source_disable_unref(m->retry_timer);
         sd_event_source_disable_unref(m->wait_timer);
+        lease_cgroups_free(m->cgroups);
         safe_close(m->root_fd);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);

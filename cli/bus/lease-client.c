@@ -121,6 +121,8 @@ static int append_request(sd_bus_message *m, const struct lease_args *a) {
                 r = sd_bus_message_append(m, "{sv}", "wait", "u", a->wait);
         if (r >= 0 && a->persist)
                 r = sd_bus_message_append(m, "{sv}", "persist", "b", 1);
+        if (r >= 0 && a->enforce)
+                r = sd_bus_message_append(m, "{sv}", "enforce", "b", 1);
         if (r >= 0 && a->label)
                 r = sd_bus_message_append(m, "{sv}", "label", "s", a->label);
         if (r >= 0)
