@@ -303,6 +303,9 @@ void agent_leases_policy_changed(struct agent *a);
 /* Leases on record (granted, being provisioned or being given back). */
 unsigned agent_leases_count(const struct agent *a);
 
+/* Why hugepage leases are not enforced by the kernel here, "" when they are (agent.state). */
+const char *agent_leases_unenforced(const struct agent *a);
+
 /* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
 void agent_leases_filter_plan(const struct agent *a, struct plan *plan);
 

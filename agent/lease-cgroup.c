@@ -36,7 +36,7 @@ struct lease_cgroups {
         char base[CGROUP_PATH_MAX];   /* holds one cgroup per lease, named by its id */
         char parent[CGROUP_PATH_MAX]; /* base's parent, which enables hugetlb for base */
         bool enabled_parent;          /* hugetlb was off there: the agent turned it on */
-        uint64_t sizes[SIZES_MAX];  /* the host's hugepage sizes */
+        uint64_t sizes[SIZES_MAX];    /* the host's hugepage sizes */
         unsigned n_sizes;
         struct pending_removal **pending;
         unsigned n_pending;
@@ -128,9 +128,8 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
         (void) strscpy(c->parent, sizeof(c->parent), parent);
         /* Turned on now, or by an agent before this one that did not stop cleanly. */
         c->enabled_parent = r > 0 || faccessat(c->runtime_fd, CGROUP_ENABLED_FILE, F_OK, 0) == 0;
-        if (r > 0 &&
-            write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, parent, strlen(parent),
-                                  0644) < 0)
+        if (r > 0 && write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, parent,
+                                           strlen(parent), 0644) < 0)
                 log_warning("leases: cannot note in %s that hugetlb was turned on at %s",
                             CGROUP_ENABLED_FILE, parent);
         if (r >= 0)
@@ -222,8 +221,8 @@ static int set_limits(struct lease_cgroups *c, const char *path, uint64_t page_s
         return r < 0 ? r : cgroup_hugetlb_limit(c->root_fd, path, page_size, bytes);
 }
 
-int lease_cgroups_enter(struct lease_cgroups *c, const char *id, uint64_t page_size,
-                        uint64_t bytes, pid_t pid, uint64_t not_after_ticks) {
+int lease_cgroups_enter(struct lease_cgroups *c, const char *id, uint64_t page_size, uint64_t bytes,
+                        pid_t pid, uint64_t not_after_ticks) {
         _cleanup_close_ int pidfd = -1;
         char path[CGROUP_PATH_MAX];
         uint64_t started;
@@ -312,8 +311,7 @@ static void remove_or_watch(struct lease_cgroups *c, const char *path) {
         c->pending[c->n_pending++] = p;
         r = r < 0 ? r : cgroup_remove(c->root_fd, path);
         if (r == -EBUSY && p->watch) {
-                log_info("leases: cgroup %s still has processes; removed when they are gone",
-                         path);
+                log_info("leases: cgroup %s still has processes; removed when they are gone", path);
                 return;
         }
         if (r < 0 && r != -EBUSY)

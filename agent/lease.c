@@ -1329,6 +1329,14 @@ void agent_leases_policy_changed(struct agent *a) {
         lease_manager_run_queue(a->lease_mgr);
 }
 
+const char *agent_leases_unenforced(const struct agent *a) {
+        const char *why;
+
+        if (!a->lease_mgr || lease_cgroups_available(a->lease_mgr->cgroups, &why))
+                return "";
+        return why;
+}
+
 unsigned agent_leases_count(const struct agent *a) {
         return a->lease_mgr ? a->lease_mgr->n_leases : 0;
 }

@@ -385,6 +385,7 @@ static int write_agent_state(struct agent *a) {
         strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
         strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
+        strscpy(s.leases_unenforced, sizeof(s.leases_unenforced), agent_leases_unenforced(a));
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)
                 return r;

@@ -111,7 +111,7 @@ static int first_unprobed(const struct requirement_result *res, unsigned n) {
 /* Human output: one line per requirement, then one per probe no requirement covered. */
 static void print_human(const struct host_report *r, const struct requirements *req,
                         const struct requirement_result *res, unsigned failed,
-                        const struct plan *plan, bool probe_only) {
+                        const struct plan *plan, bool probe_only, const struct agent_state *agent) {
         bool covered[_PROBE_MAX] = { false };
         char name[64], line[512];
 
@@ -152,6 +152,12 @@ static void print_human(const struct host_report *r, const struct requirements *
                 }
                 output_line(stdout, lvl, probe_id_to_string(i), pr->reason, pr->remedy);
         }
+        /* The running agent cannot make the kernel hold hugepage leases (docs/leases.md). */
+        if (agent && agent->leases_unenforced[0])
+                output_line(stdout, LINE_WARN, "leases",
+                            "hugepage leases are bookkeeping only: a holder can take more than "
+                            "its lease",
+                            agent->leases_unenforced);
         if (probe_only)
                 return;
         if (failed == 0 && plan->n == 0)
@@ -296,7 +302,8 @@ static int run(int argc, char **argv, bool probe_only) {
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
         } else {
-                print_human(&report, &req, res, failed, &plan, probe_only);
+                print_human(&report, &req, res, failed, &plan, probe_only,
+                            from_agent ? &agent : NULL);
                 if (from_agent)
                         printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
                                agent.policy_name, agent.generation);

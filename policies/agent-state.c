@@ -46,8 +46,10 @@ static bool ifname_word_valid(const char *name) {
 }
 
 int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
-        const char *strings[] = { s->policy_name, s->policy_path, s->require, s->snapshot_root,
-                                  s->tap_prefix,  s->bridge,      s->nix_conf };
+        const char *strings[] = {
+                s->policy_name, s->policy_path, s->require,  s->snapshot_root,
+                s->tap_prefix,  s->bridge,      s->nix_conf, s->leases_unenforced
+        };
         size_t n = 0;
         int k;
 
@@ -81,7 +83,7 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
                         return -EINVAL;
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
         }
-        APPEND("\n");
+        APPEND("\nleases-unenforced=%s\n", s->leases_unenforced);
 #undef APPEND
         return 0;
 }
@@ -149,7 +151,7 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
                 S("policy-name", policy_name), S("policy-path", policy_path),
                 S("require", require),         S("snapshot-root", snapshot_root),
                 S("tap-prefix", tap_prefix),   S("bridge", bridge),
-                S("nix-conf", nix_conf),
+                S("nix-conf", nix_conf),       S("leases-unenforced", leases_unenforced),
 #undef S
         };
         unsigned u;

@@ -26,6 +26,9 @@ struct agent_state {
         char bridge[16];
         char nix_conf[256];
         struct lease_usage leases;
+        /* Why hugepage leases are bookkeeping only (no cgroup v2 hugetlb); "" when the agent
+         * enforces them, or predates the key. */
+        char leases_unenforced[256];
 };
 
 /* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()

@@ -16,7 +16,7 @@ hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 	skip "the default hugepage size is not 2 MiB (HugePages_* in /proc/meminfo count other pages)"
 # The cgroup2 mount, read here independently of the agent; the test runs in its root cgroup
 # (the agent started from here then puts leases under <cgroup2>/hosttune.leases).
-CG=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+CG=$(cgroup2_mount)
 [ -n "$CG" ] || skip "no cgroup v2 hierarchy mounted"
 grep -qw hugetlb "$CG/cgroup.controllers" || skip "cgroup v2 has no hugetlb controller here"
 [ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] ||
@@ -30,19 +30,8 @@ defer "echo $b_nr > $hp"
 # Put the hierarchy back as it was: no lease cgroups, hugetlb off again at the root if it was.
 grep -qw hugetlb "$CG/cgroup.subtree_control" && had_hugetlb=1 || had_hugetlb=0
 restore_cgroups() {
-	local d i
 	rm -f "$out/hold"
-	# shellcheck disable=SC2046 # one pid a word
-	kill -9 $(jobs -p) 2>/dev/null
-	wait
-	for d in "$BASE"/*/; do
-		[ -d "$d" ] || continue
-		# Only this test's holders are in there (the cgroups are the agent's, made here).
-		echo 1 >"$d/cgroup.kill"
-		for i in $(seq 50); do grep -q "populated 0" "$d/cgroup.events" && break; sleep 0.1; done
-		rmdir "$d"
-	done
-	if [ -d "$BASE" ]; then rmdir "$BASE"; fi
+	cgroup_kill_remove "$BASE"/*/ "$BASE"
 	[ $had_hugetlb = 1 ] || echo -hugetlb >"$CG/cgroup.subtree_control"
 }
 defer restore_cgroups
