@@ -19,6 +19,7 @@
 
 #define HUGETLB "hugetlb"
 #define SIZES_MAX 8
+#define ENABLED_MAX 16
 
 /* A cgroup of an ended lease that still had processes: removed when cgroup.events says the last
  * one left. */
@@ -33,10 +34,13 @@ struct lease_cgroups {
         sd_event *event;
         bool available;
         char why[400];
-        char base[CGROUP_PATH_MAX];   /* holds one cgroup per lease, named by its id */
-        char parent[CGROUP_PATH_MAX]; /* base's parent, which enables hugetlb for base */
-        bool enabled_parent;          /* hugetlb was off there: the agent turned it on */
-        uint64_t sizes[SIZES_MAX];    /* the host's hugepage sizes */
+        char base[CGROUP_PATH_MAX]; /* holds one cgroup per lease, named by its id */
+        /* Where the agent turned hugetlb on for the children (the cgroups from the mount down to
+         * base's parent), this run or an earlier one that did not stop cleanly: turned off
+         * again, deepest first, when the agent stops and no lease cgroup is left. */
+        char enabled[ENABLED_MAX][CGROUP_PATH_MAX];
+        unsigned n_enabled;
+        uint64_t sizes[SIZES_MAX]; /* the host's hugepage sizes */
         unsigned n_sizes;
         struct pending_removal **pending;
         unsigned n_pending;
@@ -71,6 +75,68 @@ static int on_size(const char *name, void *userdata) {
         return 0;
 }
 
+/* Note in CGROUP_ENABLED_FILE where the agent turned hugetlb on (one path a line). */
+static void enabled_save(struct lease_cgroups *c) {
+        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)];
+        size_t n = 0;
+
+        for (unsigned i = 0; i < c->n_enabled; i++)
+                n += (size_t) snprintf(text + n, sizeof(text) - n, "%s\n", c->enabled[i]);
+        if (write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, n, 0644) < 0)
+                log_warning("leases: cannot note in %s where hugetlb was turned on",
+                            CGROUP_ENABLED_FILE);
+}
+
+/* Read back what an earlier run noted (it did not stop cleanly, so did not turn it off). */
+static void enabled_load(struct lease_cgroups *c) {
+        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)];
+
+        if (read_virtual_file_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, sizeof(text)) < 0)
+                return;
+        for (char *line = text, *nl; *line && c->n_enabled < ENABLED_MAX; line = nl + 1) {
+                nl = strchr(line, '\n');
+                if (!nl)
+                        break;
+                *nl = 0;
+                if (line[0] == '/')
+                        (void) strscpy(c->enabled[c->n_enabled++], CGROUP_PATH_MAX, line);
+        }
+}
+
+/* Enable hugetlb for the children of every cgroup from the mount mnt down to path (systemd
+ * does not manage hugetlb, so on a systemd host it is off in the root and the slices too). */
+static int enable_down_to(struct lease_cgroups *c, const char *mnt, const char *path) {
+        char step[CGROUP_PATH_MAX];
+        size_t l = strlen(mnt);
+        bool noted = false;
+        int r;
+
+        enabled_load(c);
+        for (;;) {
+                const char *slash;
+
+                r = bufprintf(step, sizeof(step), "%.*s", (int) l, path);
+                if (r >= 0)
+                        r = cgroup_enable_controller(c->root_fd, step, HUGETLB);
+                if (r < 0) {
+                        bufprintf(c->why, sizeof(c->why), "cannot enable hugetlb in %s: %s", step,
+                                  strerror(-r));
+                        break;
+                }
+                if (r > 0 && c->n_enabled < ENABLED_MAX) {
+                        (void) strscpy(c->enabled[c->n_enabled++], CGROUP_PATH_MAX, step);
+                        noted = true;
+                }
+                if (!path[l])
+                        break;
+                slash = strchr(path + l + 1, '/');
+                l = slash ? (size_t) (slash - path) : strlen(path);
+        }
+        if (noted)
+                enabled_save(c);
+        return r < 0 ? r : 0;
+}
+
 /* Where lease cgroups go, from the agent's own cgroup own below the mount mnt. */
 static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own) {
         char parent[CGROUP_PATH_MAX], self[CGROUP_PATH_MAX], pid[32];
@@ -98,11 +164,12 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
         if (r < 0)
                 return bufprintf(c->why, sizeof(c->why), "the cgroup path is too long"), r;
 
-        r = cgroup_has_controller(c->root_fd, parent, HUGETLB);
+        r = cgroup_has_controller(c->root_fd, mnt, HUGETLB);
         if (r <= 0) {
                 bufprintf(c->why, sizeof(c->why),
-                          "the cgroup %s does not offer the hugetlb controller%s", parent,
-                          streq(own, "/") ? "" : " (does the unit have Delegate=yes?)");
+                          "cgroup v2 at %s has no hugetlb controller (bound to a v1 hierarchy, or "
+                          "not built)",
+                          mnt);
                 return -EOPNOTSUPP;
         }
         if (!streq(own, "/")) {
@@ -124,16 +191,10 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
                         return r;
                 }
         }
-        r = cgroup_enable_controller(c->root_fd, parent, HUGETLB);
-        (void) strscpy(c->parent, sizeof(c->parent), parent);
-        /* Turned on now, or by an agent before this one that did not stop cleanly. */
-        c->enabled_parent = r > 0 || faccessat(c->runtime_fd, CGROUP_ENABLED_FILE, F_OK, 0) == 0;
-        if (r > 0 && write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, parent,
-                                           strlen(parent), 0644) < 0)
-                log_warning("leases: cannot note in %s that hugetlb was turned on at %s",
-                            CGROUP_ENABLED_FILE, parent);
-        if (r >= 0)
-                r = cgroup_make(c->root_fd, c->base);
+        r = enable_down_to(c, mnt, parent);
+        if (r < 0)
+                return r;
+        r = cgroup_make(c->root_fd, c->base);
         if (r >= 0)
                 r = cgroup_enable_controller(c->root_fd, c->base, HUGETLB);
         if (r < 0) {
@@ -192,9 +253,13 @@ void lease_cgroups_free(struct lease_cgroups *c) {
         }
         free(c->pending);
         /* Leave the hierarchy as found when no lease cgroup stays (-EBUSY while one does). */
-        if (c->available && cgroup_remove(c->root_fd, c->base) >= 0 && c->enabled_parent &&
-            cgroup_disable_controller(c->root_fd, c->parent, HUGETLB) >= 0)
+        if ((!c->available || cgroup_remove(c->root_fd, c->base) >= 0) && c->n_enabled > 0) {
+                /* Deepest first; one that another user of hugetlb holds on (-EBUSY) stays. */
+                while (c->n_enabled > 0)
+                        (void) cgroup_disable_controller(c->root_fd, c->enabled[--c->n_enabled],
+                                                         HUGETLB);
                 (void) unlinkat(c->runtime_fd, CGROUP_ENABLED_FILE, 0);
+        }
         free(c);
 }
 
