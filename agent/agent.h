@@ -306,6 +306,15 @@ unsigned agent_leases_count(const struct agent *a);
 /* Why hugepage leases are not enforced by the kernel here, "" when they are (agent.state). */
 const char *agent_leases_unenforced(const struct agent *a);
 
+/* Bytes of page_size hugepages in use (faulted in) that no enforced lease accounts for: the
+ * pool's in-use pages now minus what the lease cgroups are charged. -EOPNOTSUPP where leases are
+ * not enforced (their holders' pages cannot be told from anyone else's). */
+int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret);
+
+/* "hugepages_unleased" (bytes, all page sizes) into the agent object o of a JSON document, where
+ * leases are enforced. */
+void agent_add_unleased(const struct agent *a, json_object *o);
+
 /* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
 void agent_leases_filter_plan(const struct agent *a, struct plan *plan);
 

@@ -269,6 +269,12 @@ bool lease_cgroups_available(const struct lease_cgroups *c, const char **ret_why
         return c && c->available;
 }
 
+int lease_cgroups_charged(const struct lease_cgroups *c, uint64_t page_size, uint64_t *ret) {
+        if (!c || !c->available)
+                return -EOPNOTSUPP;
+        return cgroup_hugetlb_current(c->root_fd, c->base, page_size, ret);
+}
+
 int lease_cgroups_path(const struct lease_cgroups *c, const char *id, char *buf, size_t size) {
         if (!c->available || !lease_id_valid(id))
                 return -EINVAL;

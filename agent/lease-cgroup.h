@@ -50,5 +50,9 @@ void lease_cgroups_end(struct lease_cgroups *c, const char *id);
 void lease_cgroups_sweep(struct lease_cgroups *c, bool (*keep)(const char *id, void *userdata),
                          void *userdata);
 
+/* Bytes of page_size hugepages charged to all lease cgroups together (the subtree's
+ * hugetlb.<size>.current, which counts its children). -EOPNOTSUPP when not enforcing. */
+int lease_cgroups_charged(const struct lease_cgroups *c, uint64_t page_size, uint64_t *ret);
+
 /* Clock ticks since boot now, for not_after_ticks. */
 uint64_t lease_cgroups_now_ticks(void);

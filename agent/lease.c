@@ -1337,6 +1337,36 @@ const char *agent_leases_unenforced(const struct agent *a) {
         return why;
 }
 
+void agent_add_unleased(const struct agent *a, json_object *o) {
+        uint64_t total = 0, bytes;
+
+        for (unsigned i = 0; a->report && i < a->report->hugetlb.n_sizes; i++) {
+                if (agent_leases_unleased(a, a->report->hugetlb.sizes[i].page_size, &bytes) < 0)
+                        return;
+                total += bytes;
+        }
+        json_object_object_add(o, "hugepages_unleased", json_object_new_uint64(total));
+}
+
+int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret) {
+        struct hugepages_counts c;
+        uint64_t charged, in_use;
+        int r;
+
+        if (!a->lease_mgr)
+                return -EOPNOTSUPP;
+        /* The cgroups first: a page faulted in between is then counted in use but not yet
+         * charged at worst, never the other way round (no negative reading hidden by 0). */
+        r = lease_cgroups_charged(a->lease_mgr->cgroups, page_size, &charged);
+        if (r >= 0)
+                r = hugepages_counts_read(a->lease_mgr->root_fd, page_size, &c);
+        if (r < 0)
+                return r;
+        in_use = c.nr > c.free ? (c.nr - c.free) * page_size : 0;
+        *ret = in_use > charged ? in_use - charged : 0;
+        return 0;
+}
+
 unsigned agent_leases_count(const struct agent *a) {
         return a->lease_mgr ? a->lease_mgr->n_leases : 0;
 }

@@ -52,6 +52,7 @@ pool = 512M
 max = 512M
 [agent]
 reprobe-interval = 0
+metrics-file = $T_TMP/metrics.prom
 EOF
 start_bus open
 start_notify_listener
@@ -135,6 +136,25 @@ holder honest2 "" || fail "honest after greedy: $(cat "$out/honest2.log")"
 grep -q "touched 128 pages" "$out/honest2.log" || fail "honest2: $(cat "$out/honest2.log")"
 ok "greedy first fails alone; the honest one then touches all 128 pages"
 rm "$out/hold"
+
+# --- unleased use: a consumer outside any lease holds 64M while an enforced holder holds 256M;
+# only the first counts (hosttune status, the metric)
+touch "$out/hold"
+HOSTTUNE_HUGEPAGES=$((64 * M)) HOSTTUNE_HUGEPAGE_SIZE=2097152 "$HELPERS/hugepage-touch" \
+	--ready "$out/outsider.ready" --hold "$out/hold" >"$out/outsider.log" 2>&1 &
+outsider=$!
+holder leased "" --ready "$out/leased.ready" --hold "$out/hold" &
+leased=$!
+wait_for "both consumers to touch their pages" 'test -e "$out/outsider.ready" && test -e "$out/leased.ready"'
+assert_eq "pages in use (/proc/meminfo): the outsider's 32 and the holder's 128" 160 "$(used)"
+"$HOSTTUNE" status --bus "$BUS_ADDR" >"$out/status" || true
+grep -qx "Unleased:  64M of hugepages in use by no lease" "$out/status" ||
+	fail "hosttune status: $(cat "$out/status")"
+wait_for "the metric of unleased use" \
+	'grep -qx "hosttune_hugepages_unleased_bytes{page_size_bytes=\"2097152\"} $((64 * M))" "$T_TMP/metrics.prom"'
+ok "unleased use: 64M in hosttune status and hosttune_hugepages_unleased_bytes"
+rm "$out/hold"
+wait $outsider $leased || fail "outsider or holder: $(cat "$out/outsider.log" "$out/leased.log")"
 
 # --- QEMU preallocating hugetlb memfd memory: within the lease it starts, past it it fails with
 # its own message (no guest: -machine none -S; "quit" on the monitor ends it)
