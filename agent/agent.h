@@ -38,6 +38,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define AGENT_ERROR_INSUFFICIENT_HUGEPAGES "org.hosttune.Error.InsufficientHugePages"
 #define AGENT_ERROR_NO_SUCH_LEASE "org.hosttune.Error.NoSuchLease"
 #define AGENT_ERROR_ACCESS_DENIED "org.hosttune.Error.AccessDenied"
+/* A per-uid cap of the policy ([agent] max-leases-per-uid, max-waiting-per-uid), named in the
+ * message. */
+#define AGENT_ERROR_LIMIT_EXCEEDED "org.hosttune.Error.LimitExceeded"
+/* More hugepages than the pool may ever hold: asking again will not help. */
+#define AGENT_ERROR_EXCEEDS_POOL "org.hosttune.Error.ExceedsPool"
 
 struct agent_options {
         const char *policy;      /* FILE or NAME as given; NULL = the default rule (agent.c) */

@@ -305,6 +305,8 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                                                     strerror(-r));
         }
         if (r >= 0)
+                r = lease_manager_check_caps(a->lease_mgr, req->want.uid, error);
+        if (r >= 0)
                 r = lease_client_get(a->lease_mgr, req->want.client, &client);
         if (r < 0) {
                 lease_request_free(req);

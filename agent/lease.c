@@ -308,6 +308,29 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error) {
+        const struct policy *p = m->a->policy;
+        unsigned held = 0, waiting = 0;
+
+        for (unsigned i = 0; i < m->n_leases; i++)
+                held += m->leases[i]->rec.uid == uid && m->leases[i]->rec.state != LEASE_RELEASING;
+        for (unsigned i = 0; i < m->n_queue; i++)
+                waiting += m->queue[i]->want.uid == uid && !m->queue[i]->lease;
+        /* 0: no cap. */
+        if (p->max_leases_per_uid > 0 && held >= p->max_leases_per_uid)
+                return sd_bus_error_setf(error, AGENT_ERROR_LIMIT_EXCEEDED,
+                                         "uid %u holds %u lease%s: [agent] max-leases-per-uid = %u",
+                                         (unsigned) uid, held, held == 1 ? "" : "s",
+                                         p->max_leases_per_uid);
+        if (p->max_waiting_per_uid > 0 && waiting >= p->max_waiting_per_uid)
+                return sd_bus_error_setf(error, AGENT_ERROR_LIMIT_EXCEEDED,
+                                         "uid %u has %u request%s waiting: [agent] "
+                                         "max-waiting-per-uid = %u",
+                                         (unsigned) uid, waiting, waiting == 1 ? "" : "s",
+                                         p->max_waiting_per_uid);
+        return 0;
+}
+
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req) {
         struct lease_request **n =
                 realloc(m->queue, (m->n_queue + 1) * sizeof(struct lease_request *));
@@ -985,7 +1008,7 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 describe_pool(&p, ps, req->pages, req->why, sizeof(req->why));
                 req->why_error = AGENT_ERROR_INSUFFICIENT_HUGEPAGES;
                 if (fit == LEASE_FIT_NEVER) {
-                        lease_request_fail(m, req, AGENT_ERROR_INSUFFICIENT_HUGEPAGES,
+                        lease_request_fail(m, req, AGENT_ERROR_EXCEEDS_POOL,
                                            "%s: more than the pool may ever hold", req->why);
                         return SERVE_FAILED;
                 }

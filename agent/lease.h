@@ -164,6 +164,10 @@ struct lease_client *lease_client_find(struct lease_manager *m, const char *name
 int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);
 void lease_client_unref(struct lease_client *c);
 
+/* May uid ask for one more lease? < 0 with error set (LimitExceeded, naming the policy key)
+ * when it holds [agent] max-leases-per-uid leases or has max-waiting-per-uid requests waiting. */
+int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error);
+
 /* Queue a request (takes it) and serve what can be served. */
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req);
 
