@@ -365,7 +365,7 @@ static void remove_or_watch(struct lease_cgroups *c, const char *path) {
                 if (streq(c->pending[i]->path, path))
                         return;
         p = calloc(1, sizeof(*p));
-        n = p ? realloc(c->pending, (c->n_pending + 1) * sizeof(*n)) : NULL;
+        n = p ? realloc(c->pending, (c->n_pending + 1) * sizeof(struct pending_removal *)) : NULL;
         if (!n) {
                 free(p);
                 (void) cgroup_remove(c->root_fd, path);
