@@ -293,10 +293,11 @@ static int set_limits(struct lease_cgroups *c, const char *path, uint64_t page_s
 }
 
 int lease_cgroups_enter(struct lease_cgroups *c, const char *id, uint64_t page_size, uint64_t bytes,
-                        pid_t pid, uint64_t not_after_ticks) {
+                        pid_t pid, uid_t owner, uint64_t not_after_ticks) {
         _cleanup_close_ int pidfd = -1;
         char path[CGROUP_PATH_MAX];
         uint64_t started;
+        uid_t ruid, euid;
         int r;
 
         r = lease_cgroups_path(c, id, path, sizeof(path));
@@ -314,6 +315,13 @@ int lease_cgroups_enter(struct lease_cgroups *c, const char *id, uint64_t page_s
                 return r;
         if (not_after_ticks > 0 && started > not_after_ticks)
                 return -ESRCH;
+        /* The bus daemon's pid is from connect time; a connection handed to another process
+         * after its first owner exited could name a recycled pid of someone else's process. */
+        r = proc_uids(c->root_fd, pid, &ruid, &euid);
+        if (r < 0)
+                return r;
+        if (owner != 0 && ruid != owner && euid != owner)
+                return -EPERM;
         r = cgroup_make(c->root_fd, path);
         if (r < 0)
                 return r;

@@ -37,9 +37,11 @@ int lease_cgroups_path(const struct lease_cgroups *c, const char *id, char *buf,
 /* Make lease id's cgroup, limit it to bytes of page_size hugepages (every other page size to
  * none), and move the process pid into it, but only if that process started before
  * not_after_ticks (clock ticks since boot: when its request arrived; a process started later
- * cannot be the one that asked, whatever its number). On failure nothing of it is left. */
+ * cannot be the one that asked, whatever its number) and, unless owner is 0, runs as owner (real
+ * or effective uid): a caller can never have another uid's process moved. On failure nothing of
+ * it is left. */
 int lease_cgroups_enter(struct lease_cgroups *c, const char *id, uint64_t page_size, uint64_t bytes,
-                        pid_t pid, uint64_t not_after_ticks);
+                        pid_t pid, uid_t owner, uint64_t not_after_ticks);
 
 /* Lease id ended: its cgroup gets limits of 0 (what is still in it can fault no new page) and
  * is removed now or as soon as its last process left (cgroup.events watched). */

@@ -792,7 +792,7 @@ static int enforce(struct lease_manager *m, struct lease *l, const struct lease_
         if (l->rec.pid == 0)
                 return -ESRCH; /* the bus daemon did not say who called */
         r = lease_cgroups_enter(m->cgroups, l->rec.id, l->rec.hugepage_size, l->rec.hugepage_bytes,
-                                (pid_t) l->rec.pid, req->arrived_ticks);
+                                (pid_t) l->rec.pid, l->rec.uid, req->arrived_ticks);
         if (r >= 0)
                 r = lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup));
         if (r < 0)

@@ -204,6 +204,39 @@ int cgroup_remove(int root_fd, const char *path) {
         return 0;
 }
 
+int proc_uids(int root_fd, pid_t pid, uid_t *ret_ruid, uid_t *ret_euid) {
+        char p[64], text[4096], word[16];
+        const char *line;
+        uint64_t v[2];
+        ssize_t n;
+
+        if (bufprintf(p, sizeof(p), "/proc/%d/status", (int) pid) < 0)
+                return -EINVAL;
+        n = read_virtual_file_at(root_fd, p, text, sizeof(text));
+        if (n < 0)
+                return (int) n == -ENOENT ? -ESRCH : (int) n;
+        line = strstr(text, "\nUid:");
+        if (!line)
+                return -EBADMSG;
+        line += strlen("\nUid:");
+        /* "Uid:\treal\teffective\tsaved\tfs" */
+        for (int i = 0; i < 2; i++) {
+                size_t l;
+                line += strspn(line, " \t");
+                l = strcspn(line, " \t\n");
+                if (l == 0 || l >= sizeof(word))
+                        return -EBADMSG;
+                memcpy(word, line, l);
+                word[l] = 0;
+                if (parse_u64(word, &v[i]) < 0 || v[i] >= UINT32_MAX)
+                        return -EBADMSG;
+                line += l;
+        }
+        *ret_ruid = (uid_t) v[0];
+        *ret_euid = (uid_t) v[1];
+        return 0;
+}
+
 int proc_start_ticks(int root_fd, pid_t pid, uint64_t *ret) {
         char p[64], text[1024];
         const char *s;

@@ -63,3 +63,6 @@ int cgroup_remove(int root_fd, const char *path);
 
 /* The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat). */
 int proc_start_ticks(int root_fd, pid_t pid, uint64_t *ret);
+
+/* The real and effective uid of a process ("Uid:" of /proc/PID/status). -ESRCH when gone. */
+int proc_uids(int root_fd, pid_t pid, uid_t *ret_ruid, uid_t *ret_euid);

@@ -52,6 +52,7 @@ pool = 512M
 max = 512M
 [agent]
 reprobe-interval = 0
+lease-group = $LEASE_GROUP
 metrics-file = $T_TMP/metrics.prom
 EOF
 start_bus open
@@ -176,6 +177,17 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
 	echo "# no qemu-system-x86_64: QEMU case left out"
 fi
+
+# --- a member of the lease group (uid daemon): its own process is moved and held to its lease
+rc=0
+as_member "$HOSTTUNE" run --bus "$BUS_ADDR" --hugepages 16M -- sh -c "
+	sed -n 's/^0:://p' /proc/self/cgroup >$out/member.cgroup
+	HOSTTUNE_HUGEPAGES=$((32 * M)) exec $HELPERS/hugepage-touch" >"$out/member.log" 2>&1 || rc=$?
+assert_eq "uid daemon's holder mapping twice its lease: exit status (SIGBUS)" 135 $rc
+case $(cat "$out/member.cgroup") in
+"${BASE#"$CG"}/"????????????????) ok "uid daemon's holder ran in $(cat "$out/member.cgroup")" ;;
+*) fail "uid daemon's holder's cgroup: $(cat "$out/member.cgroup")" ;;
+esac
 
 # --- kill -9 of a holder: the agent ends its lease and removes its cgroup
 # (not ht_run: a function run with & is a subshell, $! would be its pid)

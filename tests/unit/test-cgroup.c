@@ -168,6 +168,22 @@ static void test_start_ticks(void **state) {
         assert_int_equal(proc_start_ticks(s->fd, 42, &t), -EBADMSG);
 }
 
+static void test_uids(void **state) {
+        struct scratch *s = *state;
+        uid_t r = 0, e = 0;
+
+        /* fs/proc/array.c task_state(): tab-separated real, effective, saved, fs. */
+        put(s, "proc/42/status",
+            "Name:\tsh\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t1000\t0\t0\t0\n"
+            "Gid:\t100\t100\t100\t100\n");
+        assert_int_equal(proc_uids(s->fd, 42, &r, &e), 0);
+        assert_int_equal(r, 1000);
+        assert_int_equal(e, 0);
+        assert_int_equal(proc_uids(s->fd, 43, &r, &e), -ESRCH);
+        put(s, "proc/42/status", "Name:\tsh\nUid:\t1000\n");
+        assert_int_equal(proc_uids(s->fd, 42, &r, &e), -EBADMSG);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mount_find),
@@ -177,6 +193,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hugetlb_files, scratch_setup,
                                                 scratch_teardown),
                 cmocka_unit_test_setup_teardown(test_start_ticks, scratch_setup, scratch_teardown),
+                cmocka_unit_test_setup_teardown(test_uids, scratch_setup, scratch_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
