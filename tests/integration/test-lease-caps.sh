@@ -43,8 +43,9 @@ echo "$out" | grep -q "uid 0 holds 2 leases: \[agent\] max-leases-per-uid = 2" |
 ok "a third lease of uid 0 is refused, naming max-leases-per-uid"
 
 # --- uid daemon: one request waits (6M, 2 pages free); a second one is refused
-as_member "$HOSTTUNE" lease acquire --bus "$BUS_ADDR" --hugepages 6M --wait 30 --label waiter \
-	>"$T_TMP/waiter.log" 2>&1 &
+# (the array, not the function: $! must be the command's pid, not a subshell's)
+"${AS_MEMBER[@]}" "$HOSTTUNE" lease acquire --bus "$BUS_ADDR" --hugepages 6M --wait 30 \
+	--label waiter >"$T_TMP/waiter.log" 2>&1 &
 waiter=$!
 defer "kill $waiter 2>/dev/null"
 wait_for "the agent to log the waiting request" 'grep -q "waits" "$T_TMP/agent.log"'
