@@ -34,6 +34,7 @@ cat >"$work/bus.conf" <<EOF
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/><allow own="*"/><allow send_type="method_call"/>
+    <allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
   </policy>
 </busconfig>
 EOF
