@@ -311,6 +311,9 @@ unsigned agent_leases_count(const struct agent *a);
 /* Why hugepage leases are not enforced by the kernel here, "" when they are (agent.state). */
 const char *agent_leases_unenforced(const struct agent *a);
 
+/* The directory that holds the lease cgroups into buf, "" when leases are not enforced. */
+void agent_leases_cgroups(const struct agent *a, char *buf, size_t size);
+
 /* Bytes of page_size hugepages in use (faulted in) that no enforced lease accounts for: the
  * pool's in-use pages now minus what the lease cgroups are charged. -EOPNOTSUPP where leases are
  * not enforced (their holders' pages cannot be told from anyone else's). */

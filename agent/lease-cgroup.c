@@ -275,6 +275,12 @@ int lease_cgroups_charged(const struct lease_cgroups *c, uint64_t page_size, uin
         return cgroup_hugetlb_current(c->root_fd, c->base, page_size, ret);
 }
 
+int lease_cgroups_base(const struct lease_cgroups *c, char *buf, size_t size) {
+        if (!c || !c->available)
+                return -EOPNOTSUPP;
+        return strscpy(buf, size, c->base);
+}
+
 int lease_cgroups_path(const struct lease_cgroups *c, const char *id, char *buf, size_t size) {
         if (!c->available || !lease_id_valid(id))
                 return -EINVAL;

@@ -31,6 +31,9 @@ void lease_cgroups_free(struct lease_cgroups *c);
 /* Can leases be enforced here? When not, *ret_why (may be NULL) says why. */
 bool lease_cgroups_available(const struct lease_cgroups *c, const char **ret_why);
 
+/* The directory that holds the lease cgroups into buf; -EOPNOTSUPP when not enforcing. */
+int lease_cgroups_base(const struct lease_cgroups *c, char *buf, size_t size);
+
 /* The path of lease id's cgroup into buf. */
 int lease_cgroups_path(const struct lease_cgroups *c, const char *id, char *buf, size_t size);
 

@@ -1371,6 +1371,12 @@ void agent_add_unleased(const struct agent *a, json_object *o) {
         json_object_object_add(o, "hugepages_unleased", json_object_new_uint64(total));
 }
 
+void agent_leases_cgroups(const struct agent *a, char *buf, size_t size) {
+        buf[0] = 0;
+        if (a->lease_mgr)
+                (void) lease_cgroups_base(a->lease_mgr->cgroups, buf, size);
+}
+
 int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret) {
         struct hugepages_counts c;
         uint64_t charged, in_use;

@@ -397,6 +397,7 @@ static int write_agent_state(struct agent *a) {
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
         strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
         strscpy(s.leases_unenforced, sizeof(s.leases_unenforced), agent_leases_unenforced(a));
+        agent_leases_cgroups(a, s.lease_cgroups, sizeof(s.lease_cgroups));
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "cli/check-leases.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
@@ -152,12 +153,8 @@ static void print_human(const struct host_report *r, const struct requirements *
                 }
                 output_line(stdout, lvl, probe_id_to_string(i), pr->reason, pr->remedy);
         }
-        /* The running agent cannot make the kernel hold hugepage leases (docs/leases.md). */
-        if (agent && agent->leases_unenforced[0])
-                output_line(stdout, LINE_WARN, "leases",
-                            "hugepage leases are bookkeeping only: a holder can take more than "
-                            "its lease",
-                            agent->leases_unenforced);
+        /* What the running agent's leases need that the host does not give (docs/leases.md). */
+        check_leases_print(stdout, agent, r);
         if (probe_only)
                 return;
         if (failed == 0 && plan->n == 0)

@@ -29,6 +29,8 @@ struct agent_state {
         /* Why hugepage leases are bookkeeping only (no cgroup v2 hugetlb); "" when the agent
          * enforces them, or predates the key. */
         char leases_unenforced[256];
+        /* Where the lease cgroups are when it enforces them ("" otherwise). */
+        char lease_cgroups[256];
 };
 
 /* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()

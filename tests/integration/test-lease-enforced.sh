@@ -157,6 +157,26 @@ ok "unleased use: 64M in hosttune status and hosttune_hugepages_unleased_bytes"
 rm "$out/hold"
 wait $outsider $leased || fail "outsider or holder: $(cat "$out/outsider.log" "$out/leased.log")"
 
+# --- unleased use eating into a lease: an enforced lease of 256M whose holder has touched
+# nothing yet, then a consumer outside any lease takes 320M of the 512M: hosttune check warns
+touch "$out/hold"
+"$HOSTTUNE" run --bus "$BUS_ADDR" --hugepages 256M --label idle -- \
+	sh -c "while [ -e $out/hold ]; do sleep 0.1; done" &
+idle=$!
+wait_for "the idle holder's lease" '[ "$(lease_count)" = 1 ]'
+HOSTTUNE_HUGEPAGES=$((320 * M)) HOSTTUNE_HUGEPAGE_SIZE=2097152 "$HELPERS/hugepage-touch" \
+	--ready "$out/outsider2.ready" --hold "$out/hold" >"$out/outsider2.log" 2>&1 &
+outsider=$!
+wait_for "the outsider to touch its pages" 'test -e "$out/outsider2.ready"'
+HOSTTUNE_RUNTIME_DIR=$AGENT_RUN "$HOSTTUNE" check >"$out/check" 2>&1 || true
+grep -E "^WARN +leases +2M pages: enforced leases have 256M not faulted in yet, but only 192M are free" \
+	"$out/check" || fail "hosttune check: $(cat "$out/check")"
+ok "hosttune check warns when unleased use leaves an enforced lease without its pages"
+rm "$out/hold"
+wait $outsider $idle || fail "outsider or idle holder: $(cat "$out/outsider2.log")"
+HOSTTUNE_RUNTIME_DIR=$AGENT_RUN "$HOSTTUNE" check >"$out/check" 2>&1 || true
+grep -q "not faulted in yet" "$out/check" && fail "WARN still there: $(cat "$out/check")"
+
 # --- QEMU preallocating hugetlb memfd memory: within the lease it starts, past it it fails with
 # its own message (no guest: -machine none -S; "quit" on the monitor ends it)
 if command -v qemu-system-x86_64 >/dev/null; then
