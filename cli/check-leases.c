@@ -37,6 +37,14 @@ static int on_lease_cgroup(const char *name, void *userdata) {
         return 0;
 }
 
+/* Bytes of page_size the agent has leased (agent.state), 0 for none. */
+static uint64_t leased(const struct agent_state *agent, uint64_t page_size) {
+        for (unsigned i = 0; i < agent->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                if (agent->leases.hugepages[i].page_size == page_size)
+                        return agent->leases.hugepages[i].bytes;
+        return 0;
+}
+
 void check_leases_print(FILE *f, const struct agent_state *agent, const struct host_report *r) {
         char line[512], a[32], b[32], c[32];
         _cleanup_close_ int root_fd = -1;
@@ -50,15 +58,20 @@ void check_leases_print(FILE *f, const struct agent_state *agent, const struct h
                             agent->leases_unenforced);
                 return;
         }
-        /* The cgroups are the host's (check with --root never reads the agent). */
-        if (!agent->lease_cgroups[0] ||
-            (root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        if (!agent->lease_cgroups[0])
                 return;
         for (unsigned i = 0; i < r->hugetlb.n_sizes; i++) {
                 const struct hugetlb_pool *p = &r->hugetlb.sizes[i];
-                struct untouched u = { root_fd, agent->lease_cgroups, p->page_size, 0 };
+                struct untouched u = { -1, agent->lease_cgroups, p->page_size, 0 };
                 uint64_t usable = (p->free > p->resv ? p->free - p->resv : 0) * p->page_size;
 
+                /* Nothing leased of this size (the usual case): not a single read. */
+                if (leased(agent, p->page_size) <= usable)
+                        continue;
+                /* The cgroups are the host's (check with --root never reads the agent). */
+                if (root_fd < 0 && (root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        return;
+                u.root_fd = root_fd;
                 (void) read_dir_names_at(root_fd, agent->lease_cgroups, on_lease_cgroup, &u);
                 if (u.bytes <= usable)
                         continue;
