@@ -41,6 +41,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define AGENT_ERROR_INSUFFICIENT_HUGEPAGES "org.hosttune.Error.InsufficientHugePages"
 #define AGENT_ERROR_NO_SUCH_LEASE "org.hosttune.Error.NoSuchLease"
 #define AGENT_ERROR_ACCESS_DENIED "org.hosttune.Error.AccessDenied"
+/* A per-uid cap of the policy ([agent] max-leases-per-uid, max-waiting-per-uid), named in the
+ * message. */
+#define AGENT_ERROR_LIMIT_EXCEEDED "org.hosttune.Error.LimitExceeded"
+/* More hugepages than the pool may ever hold: asking again will not help. */
+#define AGENT_ERROR_EXCEEDS_POOL "org.hosttune.Error.ExceedsPool"
 
 struct agent_options {
         const char *policy;      /* FILE or NAME as given; NULL = the default rule (agent.c) */
@@ -319,6 +324,21 @@ void agent_leases_policy_changed(struct agent *a);
 
 /* Leases on record (granted, being provisioned or being given back). */
 unsigned agent_leases_count(const struct agent *a);
+
+/* Why hugepage leases are not enforced by the kernel here, "" when they are (agent.state). */
+const char *agent_leases_unenforced(const struct agent *a);
+
+/* The directory that holds the lease cgroups into buf, "" when leases are not enforced. */
+void agent_leases_cgroups(const struct agent *a, char *buf, size_t size);
+
+/* Bytes of page_size hugepages in use (faulted in) that no enforced lease accounts for: the
+ * pool's in-use pages now minus what the lease cgroups are charged. -EOPNOTSUPP where leases are
+ * not enforced (their holders' pages cannot be told from anyone else's). */
+int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret);
+
+/* "hugepages_unleased" (bytes, all page sizes) into the agent object o of a JSON document, where
+ * leases are enforced. */
+void agent_add_unleased(const struct agent *a, json_object *o);
 
 /* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
 void agent_leases_filter_plan(const struct agent *a, struct plan *plan);

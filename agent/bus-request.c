@@ -78,6 +78,7 @@ static const struct {
         [LEASE_KEY_LABEL] = { "label", "s" },
         [LEASE_KEY_WAIT] = { "wait", "u" },
         [LEASE_KEY_PERSIST] = { "persist", "b" },
+        [LEASE_KEY_ENFORCE] = { "enforce", "b" },
 };
 
 static int read_value(sd_bus_message *m, enum lease_request_key k, struct lease_request_values *v) {
@@ -96,6 +97,8 @@ static int read_value(sd_bus_message *m, enum lease_request_key k, struct lease_
                 return sd_bus_message_read(m, "u", &v->wait);
         case LEASE_KEY_PERSIST:
                 return sd_bus_message_read(m, "b", &v->persist);
+        case LEASE_KEY_ENFORCE:
+                return sd_bus_message_read(m, "b", &v->enforce);
         default:
                 return -EINVAL;
         }
@@ -113,7 +116,7 @@ static int request_entry(sd_bus_message *m, const char *key, void *userdata, sd_
                 return agent_bus_invalid_args(error,
                                               METHOD ": unknown key '%s' (known: hugepages, "
                                                      "hugepage-size, snapshot, taps, label, wait, "
-                                                     "persist)",
+                                                     "persist, enforce)",
                                               key);
         if (v->seen & (1U << k))
                 return agent_bus_invalid_args(error, METHOD ": key '%s' given twice", key);

@@ -44,6 +44,7 @@ enum lease_request_key {
         LEASE_KEY_LABEL,
         LEASE_KEY_WAIT,
         LEASE_KEY_PERSIST,
+        LEASE_KEY_ENFORCE,
         _LEASE_KEY_MAX,
 };
 
@@ -53,7 +54,7 @@ struct lease_request_values {
         uint64_t hugepages, hugepage_size;
         const char *snapshot, *label;
         uint32_t taps, wait;
-        int persist;
+        int persist, enforce;
 };
 
 /* Was key k given in the request? */

@@ -106,6 +106,7 @@ static void add_agent_fields(struct agent *a, json_object *doc) {
         json_object_object_add(ag, "last_error", json_object_new_string(a->last_error));
         json_object_object_add(ag, "hugepages_total", json_object_new_uint64(a->hugepages_total));
         json_object_object_add(ag, "hugepages_leased", json_object_new_uint64(a->hugepages_leased));
+        agent_add_unleased(a, ag);
         json_object_object_add(doc, "agent", ag);
 }
 

@@ -131,6 +131,7 @@ static int check_request(struct agent *a, const struct lease_request_values *v,
                 req->wait_sec = v->wait;
         }
         req->want.persist = lease_request_given(v, LEASE_KEY_PERSIST) && v->persist;
+        req->enforce = lease_request_given(v, LEASE_KEY_ENFORCE) && v->enforce;
         return 0;
 }
 
@@ -174,7 +175,6 @@ static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
         return strscpy(want->client, sizeof(want->client), sender);
 }
 
-/* The caller may take and end leases: root or the lease group. < 0 when not (error set). */
 /* The caller's credentials: those a watched client was seen with (a unique name's
  * credentials are fixed when it connects, so they are asked for once per connection: every
  * query is a round trip to the bus daemon), else asked now. ret gets a reference. */
@@ -189,6 +189,7 @@ static int sender_creds(struct agent *a, sd_bus_message *m, sd_bus_creds **ret) 
         return agent_bus_sender_creds(m, ret);
 }
 
+/* The caller may take and end leases: root or the lease group. < 0 when not (error set). */
 static int privileged(struct agent *a, sd_bus_message *m, sd_bus_creds **ret, sd_bus_error *error) {
         int r = sender_creds(a, m, ret);
 
@@ -215,6 +216,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         req = calloc(1, sizeof(*req));
         if (!req)
                 return -ENOMEM;
+        req->arrived_ticks = lease_cgroups_now_ticks();
         /* Everything is checked before anything is taken: a bad request changes nothing. */
         r = agent_bus_read_lease_request(m, &v, error);
         if (r >= 0)
@@ -226,6 +228,8 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                                                     "cannot read the caller's credentials: %s",
                                                     strerror(-r));
         }
+        if (r >= 0)
+                r = lease_manager_check_caps(a->lease_mgr, req->want.uid, error);
         if (r >= 0)
                 r = lease_client_get(a->lease_mgr, req->want.client, &client);
         if (r < 0) {
@@ -345,6 +349,9 @@ int lease_append_details(sd_bus_message *reply, const struct lease *l) {
                         "snapshot-source", "s",
                         r->snapshot ? lease_snapshot_source_to_string(r->snapshot_source) : "",
                         "snapshot-subvolume", "b", (int) r->snapshot_subvolume);
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "{sv}{sv}", "enforced", "b", (int) r->enforced,
+                                          "cgroup", "s", r->enforced ? l->cgroup : "");
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'e', "sv");
         if (k >= 0)

@@ -308,6 +308,29 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error) {
+        const struct policy *p = m->a->policy;
+        unsigned held = 0, waiting = 0;
+
+        for (unsigned i = 0; i < m->n_leases; i++)
+                held += m->leases[i]->rec.uid == uid && m->leases[i]->rec.state != LEASE_RELEASING;
+        for (unsigned i = 0; i < m->n_queue; i++)
+                waiting += m->queue[i]->want.uid == uid && !m->queue[i]->lease;
+        /* 0: no cap. */
+        if (p->max_leases_per_uid > 0 && held >= p->max_leases_per_uid)
+                return sd_bus_error_setf(error, AGENT_ERROR_LIMIT_EXCEEDED,
+                                         "uid %u holds %u lease%s: [agent] max-leases-per-uid = %u",
+                                         (unsigned) uid, held, held == 1 ? "" : "s",
+                                         p->max_leases_per_uid);
+        if (p->max_waiting_per_uid > 0 && waiting >= p->max_waiting_per_uid)
+                return sd_bus_error_setf(error, AGENT_ERROR_LIMIT_EXCEEDED,
+                                         "uid %u has %u request%s waiting: [agent] "
+                                         "max-waiting-per-uid = %u",
+                                         (unsigned) uid, waiting, waiting == 1 ? "" : "s",
+                                         p->max_waiting_per_uid);
+        return 0;
+}
+
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req) {
         struct lease_request **n =
                 realloc(m->queue, (m->n_queue + 1) * sizeof(struct lease_request *));
@@ -675,6 +698,8 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why) {
                 l->rec.state = LEASE_RELEASING;
                 lease_client_unref(l->client);
                 l->client = NULL;
+                if (l->rec.enforced)
+                        lease_cgroups_end(m->cgroups, l->rec.id);
                 /* Write-ahead where a crash could undo the release: taps to give back, and a
                  * lease that persists (it would be kept at the next start). Otherwise the next
                  * start finds its holder gone, or its directory named by no lease. */
@@ -756,6 +781,28 @@ static void provision_abort(struct lease_manager *m, struct lease *l, const char
         lease_release(m, l, msg);
 }
 
+/* A hugepage lease asked to be enforced: its caller goes into a cgroup limited to it, where the
+ * host has cgroup v2 hugetlb (else the lease stays bookkeeping, enforced false). */
+static int enforce(struct lease_manager *m, struct lease *l, const struct lease_request *req) {
+        int r;
+
+        if (!req->enforce || l->rec.hugepage_bytes == 0 ||
+            !lease_cgroups_available(m->cgroups, NULL))
+                return 0;
+        if (l->rec.pid == 0)
+                return -ESRCH; /* the bus daemon did not say who called */
+        r = lease_cgroups_enter(m->cgroups, l->rec.id, l->rec.hugepage_size, l->rec.hugepage_bytes,
+                                (pid_t) l->rec.pid, l->rec.uid, req->arrived_ticks);
+        if (r >= 0)
+                r = lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup));
+        if (r < 0)
+                return r;
+        l->rec.enforced = true;
+        log_info("leases: lease %s: pid %u in %s, limited to its hugepages", l->rec.id,
+                 (unsigned) l->rec.pid, l->cgroup);
+        return 0;
+}
+
 /* Provisioning ended: the lease is granted (or given back when its holder left meanwhile). */
 static void provision_finish(struct lease_manager *m, struct lease *l) {
         struct lease_request *req = l->req;
@@ -771,6 +818,13 @@ static void provision_finish(struct lease_manager *m, struct lease *l) {
                 lease_release(m, l,
                               l->release_reason[0] ? l->release_reason
                                                    : "its holder left before the grant");
+                return;
+        }
+        r = enforce(m, l, req);
+        if (r < 0) {
+                provision_abort(m, l, AGENT_ERROR_NOT_READY,
+                                "cannot move the caller (pid %u) into the lease's cgroup: %s",
+                                (unsigned) l->rec.pid, strerror(-r));
                 return;
         }
         l->rec.state = LEASE_ACTIVE;
@@ -954,7 +1008,7 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 describe_pool(&p, ps, req->pages, req->why, sizeof(req->why));
                 req->why_error = AGENT_ERROR_INSUFFICIENT_HUGEPAGES;
                 if (fit == LEASE_FIT_NEVER) {
-                        lease_request_fail(m, req, AGENT_ERROR_INSUFFICIENT_HUGEPAGES,
+                        lease_request_fail(m, req, AGENT_ERROR_EXCEEDS_POOL,
                                            "%s: more than the pool may ever hold", req->why);
                         return SERVE_FAILED;
                 }
@@ -1193,6 +1247,23 @@ static void track_policy_pools(struct lease_manager *m) {
                         (void) pool_state(m, m->a->policy->pools[i].page_size);
 }
 
+static bool cgroup_kept(const char *id, void *userdata) {
+        const struct lease *l = lease_manager_find(userdata, id);
+
+        return l && l->rec.enforced && l->rec.state != LEASE_RELEASING;
+}
+
+/* After a restart: kept leases find their cgroups again; those of leases that ended go. */
+static void cgroups_restored(struct lease_manager *m) {
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                struct lease *l = m->leases[i];
+                if (l->rec.enforced &&
+                    lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup)) < 0)
+                        l->rec.enforced = false; /* no cgroups now: bookkeeping, and it says so */
+        }
+        lease_cgroups_sweep(m->cgroups, cgroup_kept, m);
+}
+
 int agent_leases_start(struct agent *a) {
         struct lease_manager *m = calloc(1, sizeof(*m));
         int r;
@@ -1212,9 +1283,13 @@ int agent_leases_start(struct agent *a) {
                 log_error("leases: cannot start the worker: %s", strerror(-r));
                 return r;
         }
+        r = lease_cgroups_new(m->root_fd, a->runtime_fd, a->event, &m->cgroups);
+        if (r < 0)
+                return r;
         r = lease_manager_restore(m);
         if (r < 0)
                 return r;
+        cgroups_restored(m);
         track_policy_pools(m);
         arm_shrink(m);
         return 0;
@@ -1250,6 +1325,7 @@ void agent_leases_done(struct agent *a) {
         sd_event_source_disable_unref(m->shrink_timer);
         sd_event_source_disable_unref(m->retry_timer);
         sd_event_source_disable_unref(m->wait_timer);
+        lease_cgroups_free(m->cgroups);
         safe_close(m->root_fd);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);
@@ -1274,6 +1350,50 @@ void agent_leases_policy_changed(struct agent *a) {
         track_policy_pools(a->lease_mgr);
         arm_shrink(a->lease_mgr);
         lease_manager_run_queue(a->lease_mgr);
+}
+
+const char *agent_leases_unenforced(const struct agent *a) {
+        const char *why;
+
+        if (!a->lease_mgr || lease_cgroups_available(a->lease_mgr->cgroups, &why))
+                return "";
+        return why;
+}
+
+void agent_add_unleased(const struct agent *a, json_object *o) {
+        uint64_t total = 0, bytes;
+
+        for (unsigned i = 0; a->report && i < a->report->hugetlb.n_sizes; i++) {
+                if (agent_leases_unleased(a, a->report->hugetlb.sizes[i].page_size, &bytes) < 0)
+                        return;
+                total += bytes;
+        }
+        json_object_object_add(o, "hugepages_unleased", json_object_new_uint64(total));
+}
+
+void agent_leases_cgroups(const struct agent *a, char *buf, size_t size) {
+        buf[0] = 0;
+        if (a->lease_mgr)
+                (void) lease_cgroups_base(a->lease_mgr->cgroups, buf, size);
+}
+
+int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret) {
+        struct hugepages_counts c;
+        uint64_t charged, in_use;
+        int r;
+
+        if (!a->lease_mgr)
+                return -EOPNOTSUPP;
+        /* The cgroups first: a page faulted in between is then counted in use but not yet
+         * charged at worst, never the other way round (no negative reading hidden by 0). */
+        r = lease_cgroups_charged(a->lease_mgr->cgroups, page_size, &charged);
+        if (r >= 0)
+                r = hugepages_counts_read(a->lease_mgr->root_fd, page_size, &c);
+        if (r < 0)
+                return r;
+        in_use = c.nr > c.free ? (c.nr - c.free) * page_size : 0;
+        *ret = in_use > charged ? in_use - charged : 0;
+        return 0;
 }
 
 unsigned agent_leases_count(const struct agent *a) {

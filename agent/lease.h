@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/agent.h"
+#include "agent/lease-cgroup.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
 #include "policies/lease.h"
@@ -40,6 +41,7 @@ struct lease {
         bool release_wanted;         /* release once provisioning ended */
         char release_reason[128];
         uint64_t next_tap_retry_usec; /* releasing: when to try giving busy taps back */
+        char cgroup[CGROUP_PATH_MAX]; /* rec.enforced: the cgroup its holder was moved into */
 };
 
 /* An AcquireLease call not answered yet: waiting for capacity, or being provisioned. */
@@ -52,6 +54,8 @@ struct lease_request {
         unsigned taps;          /* taps wanted */
         uint32_t wait_sec;
         struct lease_record want; /* label, persist, snapshot, template, ids of the caller */
+        bool enforce;             /* move the caller into the lease's cgroup ("enforce") */
+        uint64_t arrived_ticks;   /* since boot: a process started later did not ask */
         struct lease *lease;      /* once provisioning started */
         /* Why it could not be served the last time it was looked at, for the error it gets
          * when its wait ends. */
@@ -110,6 +114,8 @@ struct lease_manager {
         struct lease_client **clients;
         unsigned n_clients;
 
+        struct lease_cgroups *cgroups; /* enforcement (agent/lease-cgroup.h) */
+
         struct lease_pool_state pools[HUGETLB_SIZES_MAX];
         unsigned n_pools;
 
@@ -157,6 +163,10 @@ struct lease_client *lease_client_find(struct lease_manager *m, const char *name
 /* The client struct for a unique bus name (created, watched), with a reference taken. */
 int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);
 void lease_client_unref(struct lease_client *c);
+
+/* May uid ask for one more lease? < 0 with error set (LimitExceeded, naming the policy key)
+ * when it holds [agent] max-leases-per-uid leases or has max-waiting-per-uid requests waiting. */
+int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error);
 
 /* Queue a request (takes it) and serve what can be served. */
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req);

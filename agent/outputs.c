@@ -260,6 +260,17 @@ static int write_metrics(struct agent *a) {
                             r->hugetlb.sizes[i].page_size, leased);
         }
 
+        metric_header(&t, "hosttune_hugepages_unleased_bytes", "gauge",
+                      "Bytes of hugepages in use that no enforced lease accounts for (absent "
+                      "where leases are not enforced).");
+        for (unsigned i = 0; i < r->hugetlb.n_sizes; i++) {
+                uint64_t unleased;
+                if (agent_leases_unleased(a, r->hugetlb.sizes[i].page_size, &unleased) >= 0)
+                        text_printf(&t,
+                                    "hosttune_hugepages_unleased_bytes{page_size_bytes=\"%" PRIu64
+                                    "\"} %" PRIu64 "\n",
+                                    r->hugetlb.sizes[i].page_size, unleased);
+        }
         metric_header(&t, "hosttune_policy_info", "gauge", "The policy in force (always 1).");
         text_printf(&t, "hosttune_policy_info{name=\"%s\",path=\"%s\"} 1\n",
                     label_escape(a->policy_name, e1, sizeof(e1)),
@@ -396,6 +407,8 @@ static int write_agent_state(struct agent *a) {
                         break;
                 }
         strscpy(s.policy_refused, sizeof(s.policy_refused), a->policy_refused);
+        strscpy(s.leases_unenforced, sizeof(s.leases_unenforced), agent_leases_unenforced(a));
+        agent_leases_cgroups(a, s.lease_cgroups, sizeof(s.lease_cgroups));
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "cli/check-leases.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
@@ -113,7 +114,7 @@ static int first_unprobed(const struct requirement_result *res, unsigned n) {
 /* Human output: one line per requirement, then one per probe no requirement covered. */
 static void print_human(const struct host_report *r, const struct requirements *req,
                         const struct requirement_result *res, unsigned failed,
-                        const struct plan *plan, bool probe_only) {
+                        const struct plan *plan, bool probe_only, const struct agent_state *agent) {
         bool covered[_PROBE_MAX] = { false };
         char name[64], line[512];
 
@@ -154,6 +155,8 @@ static void print_human(const struct host_report *r, const struct requirements *
                 }
                 output_line(stdout, lvl, probe_id_to_string(i), pr->reason, pr->remedy);
         }
+        /* What the running agent's leases need that the host does not give (docs/leases.md). */
+        check_leases_print(stdout, agent, r);
         if (probe_only)
                 return;
         if (failed == 0 && plan->n == 0)
@@ -339,7 +342,8 @@ static int run(int argc, char **argv, bool probe_only) {
                 if (policy_warning[0])
                         output_line(stdout, LINE_WARN, "policy", policy_warning,
                                     "fix the file and run `hosttune reload`");
-                print_human(&report, &req, res, failed, &plan, probe_only);
+                print_human(&report, &req, res, failed, &plan, probe_only,
+                            from_agent ? &agent : NULL);
                 if (from_agent)
                         printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
                                agent.policy_name, agent.generation);

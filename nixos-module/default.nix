@@ -654,7 +654,11 @@ in
           ];
           ProtectKernelModules = true;
           ProtectKernelLogs = true;
-          ProtectControlGroups = true;
+          # Enforced hugepage leases (docs/leases.md, "Enforcement"): lease cgroups live in the
+          # agent's delegated cgroup (<unit>/leases/<id>, the agent itself in <unit>/agent),
+          # which it must be able to write. Holders belong to the unit then: a restart ends them.
+          Delegate = true;
+          ProtectControlGroups = false;
           ProtectClock = true;
           ProtectHostname = true;
           RestrictNamespaces = true;

@@ -128,8 +128,10 @@ static int parse_policy_file(const char *v, struct agent_state *s) {
 }
 
 int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
-        const char *strings[] = { s->policy_name, s->policy_path, s->require,  s->snapshot_root,
-                                  s->tap_prefix,  s->bridge,      s->nix_conf, s->policy_refused };
+        const char *strings[] = { s->policy_name,   s->policy_path,    s->require,
+                                  s->snapshot_root, s->tap_prefix,     s->bridge,
+                                  s->nix_conf,      s->policy_refused, s->leases_unenforced,
+                                  s->lease_cgroups };
         size_t n = 0;
         int k;
 
@@ -163,7 +165,8 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
                         return -EINVAL;
                 APPEND("%s%s", i ? " " : "", s->leases.tap_names[i]);
         }
-        APPEND("\n");
+        APPEND("\nleases-unenforced=%s\nlease-cgroups=%s\n", s->leases_unenforced,
+               s->lease_cgroups);
         for (const char *line = s->policy_files; *line;) {
                 size_t len = strcspn(line, "\n");
                 APPEND("policy-file=%.*s\n", (int) len, line);
@@ -252,10 +255,16 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
                 size_t offset, size;
         } strings[] = {
 #define S(k, f) { k, offsetof(struct agent_state, f), sizeof(((struct agent_state *) 0)->f) }
-                S("policy-name", policy_name), S("policy-path", policy_path),
-                S("require", require),         S("snapshot-root", snapshot_root),
-                S("tap-prefix", tap_prefix),   S("bridge", bridge),
-                S("nix-conf", nix_conf),       S("policy-refused", policy_refused),
+                S("policy-name", policy_name),
+                S("policy-path", policy_path),
+                S("require", require),
+                S("snapshot-root", snapshot_root),
+                S("tap-prefix", tap_prefix),
+                S("bridge", bridge),
+                S("nix-conf", nix_conf),
+                S("policy-refused", policy_refused),
+                S("leases-unenforced", leases_unenforced),
+                S("lease-cgroups", lease_cgroups),
 #undef S
         };
         unsigned u;

@@ -45,6 +45,11 @@ struct agent_state {
         /* The agent's last KVM smoke verdicts; kvm_smoke.root.tried is false when it has none
          * (no /dev/kvm, or an agent that predates them). */
         struct kvm_smoke_verdict kvm_smoke;
+        /* Why hugepage leases are bookkeeping only (no cgroup v2 hugetlb); "" when the agent
+         * enforces them, or predates the key. */
+        char leases_unenforced[256];
+        /* Where the lease cgroups are when it enforces them ("" otherwise). */
+        char lease_cgroups[256];
 };
 
 /* Append a file's stamp to s->policy_files; -ENOBUFS when it does not fit (nothing added). */

@@ -992,6 +992,20 @@ const struct policy_key_def policy_key_defs[] = {
             check_user_group_or_empty, "group allowed to take leases"),
         STR("agent", "nfd-features-file", POLICY_KEY_AGENT_NFD_FEATURES_FILE, nfd_features_file,
             check_nfd_features_file, "node-feature-discovery feature file the agent writes"),
+        { .section = "agent",
+          .name = "max-leases-per-uid",
+          .key = POLICY_KEY_AGENT_MAX_LEASES_PER_UID,
+          .type = KT_UINT,
+          F(max_leases_per_uid),
+          .max = POLICY_LEASE_CAP_MAX,
+          .help = "leases one uid may hold" },
+        { .section = "agent",
+          .name = "max-waiting-per-uid",
+          .key = POLICY_KEY_AGENT_MAX_WAITING_PER_UID,
+          .type = KT_UINT,
+          F(max_waiting_per_uid),
+          .max = POLICY_LEASE_CAP_MAX,
+          .help = "AcquireLease calls of one uid that may wait at once" },
 };
 
 const unsigned policy_n_key_defs = ELEMENTSOF(policy_key_defs);

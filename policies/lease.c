@@ -104,6 +104,7 @@ json_object *lease_record_to_json(const struct lease_record *r) {
         json_object_object_add(o, "pid", json_object_new_int64(r->pid));
         json_object_object_add(o, "client", json_object_new_string(r->client));
         json_object_object_add(o, "persist", json_object_new_boolean(r->persist));
+        json_object_object_add(o, "enforced", json_object_new_boolean(r->enforced));
         json_object_object_add(o, "created_realtime_usec",
                                json_object_new_uint64(r->created_realtime_usec));
         json_object_object_add(o, "hugepage_size", json_object_new_uint64(r->hugepage_size));
@@ -205,6 +206,8 @@ int lease_record_from_json(json_object *o, struct lease_record *ret) {
             get_u64(o, "pid", UINT32_MAX, &pid) < 0 ||
             get_string(o, "client", r.client, sizeof(r.client)) < 0 ||
             get_bool(o, "persist", &r.persist) < 0 ||
+            (json_object_object_get_ex(o, "enforced", NULL) &&
+             get_bool(o, "enforced", &r.enforced) < 0) ||
             get_u64(o, "created_realtime_usec", UINT64_MAX, &r.created_realtime_usec) < 0 ||
             get_u64(o, "hugepage_size", UINT64_MAX, &r.hugepage_size) < 0 ||
             get_u64(o, "hugepage_bytes", UINT64_MAX, &r.hugepage_bytes) < 0 ||

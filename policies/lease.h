@@ -88,6 +88,8 @@ struct lease_record {
         enum lease_snapshot_source snapshot_source;
         unsigned n_taps;
         struct lease_tap taps[LEASE_TAPS_MAX];
+        /* Its holder runs in a cgroup limited to its hugepages (agent/lease-cgroup.h). */
+        bool enforced;
 };
 
 /* The record as a JSON object (keys in docs/leases.md, "The lease file"). */

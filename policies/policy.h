@@ -20,6 +20,12 @@
 #define POLICY_REASONS_MAX 128
 #define POLICY_REASON_MAX 160
 #define POLICY_SLOTS_MAX 1024
+/* [agent] max-leases-per-uid and max-waiting-per-uid: defaults and the most they may be. The
+ * lease file is rewritten whole on each change and each waiting call holds a message and a
+ * request: a uid gone astray must not make every acquire slow or the agent large. */
+#define POLICY_MAX_LEASES_PER_UID 256
+#define POLICY_MAX_WAITING_PER_UID 64
+#define POLICY_LEASE_CAP_MAX 65536
 #define POLICY_FILE_SIZE_MAX (1024U * 1024U)
 
 /* Where the main policy lives, and where named profiles are looked up. */
@@ -80,6 +86,8 @@ enum policy_key {
         POLICY_KEY_AGENT_METRICS_FILE,
         POLICY_KEY_AGENT_LEASE_GROUP,
         POLICY_KEY_AGENT_NFD_FEATURES_FILE,
+        POLICY_KEY_AGENT_MAX_LEASES_PER_UID,
+        POLICY_KEY_AGENT_MAX_WAITING_PER_UID,
         _POLICY_KEY_MAX,
 };
 
@@ -209,6 +217,9 @@ struct policy {
         char lease_group[64];               /* "" = root only */
         /* The node-feature-discovery feature file the agent writes; "" = none. */
         char nfd_features_file[POLICY_PATH_MAX];
+        /* Per uid: leases held (provisioning, active) and AcquireLease calls waiting; 0 no cap. */
+        unsigned max_leases_per_uid;  /* default POLICY_MAX_LEASES_PER_UID */
+        unsigned max_waiting_per_uid; /* default POLICY_MAX_WAITING_PER_UID */
 
         /* Where each key's value came from (line 0: the built-in default). */
         struct policy_origin origins[_POLICY_KEY_MAX];

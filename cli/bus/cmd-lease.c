@@ -40,6 +40,9 @@ static void print_grant_human(const char *id, json_object *g) {
                        bus_json_str(g, "snapshot-source"),
                        *bus_json_str(g, "template") ? " of template " : ", empty",
                        bus_json_str(g, "template"));
+        if (hp)
+                printf("  enforced   %s%s\n", bus_json_bool(g, "enforced") ? "yes, cgroup " : "no",
+                       bus_json_str(g, "cgroup"));
         lease_json_taps(g, " ", taps, sizeof(taps));
         if (taps[0])
                 printf("  taps       %s\n", taps);

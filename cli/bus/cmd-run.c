@@ -120,6 +120,11 @@ int cmd_bus_run(int argc, char **argv) {
                 return RUN_EXIT_FAILED;
         }
 
+        /* The agent moves this process into the lease's cgroup (where the host can limit
+         * hugetlb): CMD, forked after the grant, starts in it and cannot take more hugepages
+         * than the lease holds. */
+        a.enforce = a.hugepages > 0;
+
         /* Signals stay as they are while the request waits: ^C then ends this process, the
          * agent sees the connection close and drops the request. */
         if (bus_client_open(a.bus, &bus) < 0)

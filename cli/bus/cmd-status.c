@@ -24,6 +24,10 @@ static void print_human(json_object *doc) {
         printf("Hugepages: %s in the pools, %s leased\n",
                format_size(bus_json_u64(agent, "hugepages_total"), a, sizeof(a)),
                format_size(bus_json_u64(agent, "hugepages_leased"), b, sizeof(b)));
+        /* Only where leases are enforced: the agent can tell their pages from others' there. */
+        if (json_object_object_get_ex(agent, "hugepages_unleased", NULL))
+                printf("Unleased:  %s of hugepages in use by no lease\n",
+                       format_size(bus_json_u64(agent, "hugepages_unleased"), a, sizeof(a)));
         if (!isempty(bus_json_str(agent, "last_error")))
                 printf("Last error: %s\n", bus_json_str(agent, "last_error"));
         if (!json_object_object_get_ex(doc, "requirements", &reqs) ||

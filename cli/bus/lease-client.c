@@ -99,9 +99,11 @@ int lease_args_parse_all(int argc, char **argv, const char *optstring, const str
 int lease_exit_for_error(const sd_bus_error *e) {
         if (sd_bus_error_has_names(e, "org.hosttune.Error.InsufficientHugePages",
                                    "org.hosttune.Error.InsufficientTaps",
-                                   "org.hosttune.Error.NoSuchLease"))
+                                   "org.hosttune.Error.NoSuchLease",
+                                   "org.hosttune.Error.LimitExceeded"))
                 return LEASE_EXIT_UNAVAILABLE;
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
+        /* Asking again will not help: more than the pool may ever hold. */
+        if (sd_bus_error_has_names(e, SD_BUS_ERROR_INVALID_ARGS, "org.hosttune.Error.ExceedsPool"))
                 return LEASE_EXIT_USAGE;
         return LEASE_EXIT_FAILED;
 }
@@ -121,6 +123,8 @@ static int append_request(sd_bus_message *m, const struct lease_args *a) {
                 r = sd_bus_message_append(m, "{sv}", "wait", "u", a->wait);
         if (r >= 0 && a->persist)
                 r = sd_bus_message_append(m, "{sv}", "persist", "b", 1);
+        if (r >= 0 && a->enforce)
+                r = sd_bus_message_append(m, "{sv}", "enforce", "b", 1);
         if (r >= 0 && a->label)
                 r = sd_bus_message_append(m, "{sv}", "label", "s", a->label);
         if (r >= 0)

@@ -28,6 +28,7 @@ struct lease_args {
         bool taps_set;
         uint32_t wait; /* seconds */
         bool persist;
+        bool enforce; /* ask the agent to move this process into the lease's cgroup */
         const char *label;
         const char *bus;
         bool json;

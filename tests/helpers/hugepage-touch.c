@@ -4,7 +4,11 @@
  * MAP_NORESERVE: nothing is reserved at mmap time, so a page the pool cannot give kills the
  * process with SIGBUS when it is touched), and writes to every page.
  *
- *   hugepage-touch [--ready FILE] [--hold FILE] [--hold-max SECONDS] [--hold-ms MS]
+ *   hugepage-touch [--ready FILE] [--hold FILE] [--hold-max SECONDS] [--hold-ms MS] [--reserve]
+ *
+ * With --reserve it maps without MAP_NORESERVE, as QEMU's and cloud-hypervisor's hugetlbfs and
+ * memfd backends do: the pages are reserved at mmap time, and a mapping the pool (or a cgroup's
+ * hugetlb.<size>.rsvd.max) cannot cover fails there with ENOMEM (exit 1) instead of a SIGBUS.
  *
  * After every page was touched it creates FILE (--ready), then, with --hold, keeps the pages
  * until FILE (--hold) no longer exists (checked every 10 ms, at most --hold-max seconds, default
@@ -44,11 +48,13 @@ int main(int argc, char **argv) {
                 { "hold", required_argument, NULL, 'H' },
                 { "hold-max", required_argument, NULL, 'm' },
                 { "hold-ms", required_argument, NULL, 's' },
+                { "reserve", no_argument, NULL, 'R' },
                 {},
         };
         const char *ready = NULL, *hold = NULL;
         uint64_t bytes, page, hold_max = 60, hold_ms = 0;
         unsigned shift = 0;
+        int noreserve = MAP_NORESERVE;
         char *mem;
         int c;
 
@@ -68,6 +74,9 @@ int main(int argc, char **argv) {
                         if (parse_u64(optarg, &hold_ms) < 0)
                                 return 2;
                         break;
+                case 'R':
+                        noreserve = 0;
+                        break;
                 default:
                         return 2;
                 }
@@ -85,7 +94,7 @@ int main(int argc, char **argv) {
                 shift++;
         /* The page size goes in the flags (MAP_HUGE_2MB is 21 << MAP_HUGE_SHIFT). */
         mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_NORESERVE |
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | noreserve |
                            (int) (shift << MAP_HUGE_SHIFT),
                    -1, 0);
         if (mem == MAP_FAILED) {

@@ -2,10 +2,12 @@
  * test and bench/leases.sh, where a shell would measure its own fork and exec.
  *
  *   lease-cycle --address ADDR --count N [--snapshot TEMPLATE] [--hugepages BYTES]
- *               [--pause-ms MS] [--watch PID] [--every K]
+ *               [--enforce] [--pause-ms MS] [--watch PID] [--every K]
  *
  * Each round acquires a lease (a snapshot of TEMPLATE, "" for an empty slot; or hugepages),
- * checks that its directory exists (outside the timed part), and releases it. --pause-ms waits
+ * checks that its directory exists (outside the timed part), and releases it. --enforce asks for
+ * an enforced hugepage lease: the agent makes its cgroup and moves this process into it (and
+ * removes the one before once this process left it). --pause-ms waits
  * between rounds (outside the timed part): the agent refills its prepared snapshots in the
  * background, and the pause is what a test run between two leases gives it. With --watch, every K
  * rounds (default 1000) a line "sample ROUND FDS RSS_KIB" reports the open descriptors and VmRSS of
@@ -79,8 +81,8 @@ static long rss_kib(pid_t pid) {
         return line && sscanf(line + 1, "VmRSS: %ld kB", &v) == 1 ? v : -1;
 }
 
-static int acquire(sd_bus *bus, const char *snapshot, uint64_t hugepages, char *id, size_t idsize,
-                   char *dir, size_t dirsize) {
+static int acquire(sd_bus *bus, const char *snapshot, uint64_t hugepages, bool enforce, char *id,
+                   size_t idsize, char *dir, size_t dirsize) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *s;
@@ -94,6 +96,8 @@ static int acquire(sd_bus *bus, const char *snapshot, uint64_t hugepages, char *
                 r = sd_bus_message_append(m, "{sv}", "snapshot", "s", snapshot);
         if (r >= 0 && hugepages)
                 r = sd_bus_message_append(m, "{sv}", "hugepages", "t", hugepages);
+        if (r >= 0 && enforce)
+                r = sd_bus_message_append(m, "{sv}", "enforce", "b", 1);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -143,6 +147,7 @@ int main(int argc, char **argv) {
                 { "count", required_argument, NULL, 'n' },
                 { "snapshot", required_argument, NULL, 's' },
                 { "hugepages", required_argument, NULL, 'H' },
+                { "enforce", no_argument, NULL, 'E' },
                 { "pause-ms", required_argument, NULL, 'p' },
                 { "watch", required_argument, NULL, 'w' },
                 { "every", required_argument, NULL, 'e' },
@@ -153,6 +158,7 @@ int main(int argc, char **argv) {
         uint64_t *acq = NULL, *cyc = NULL;
         sd_bus *bus = NULL;
         int c, r, ret = 1;
+        bool enforce = false;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 r = 0;
@@ -168,6 +174,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'H':
                         r = parse_size(optarg, 0, &hugepages);
+                        break;
+                case 'E':
+                        enforce = true;
                         break;
                 case 'p':
                         r = parse_u64(optarg, &pause_ms);
@@ -202,7 +211,7 @@ int main(int argc, char **argv) {
                 struct stat st;
                 uint64_t t0 = now_usec(), t1, t2;
 
-                r = acquire(bus, snapshot, hugepages, id, sizeof(id), dir, sizeof(dir));
+                r = acquire(bus, snapshot, hugepages, enforce, id, sizeof(id), dir, sizeof(dir));
                 if (r < 0)
                         goto out;
                 t1 = now_usec();

@@ -79,3 +79,17 @@ gcall() {
 		--object-path /org/hosttune/Agent1 --method "org.hosttune.Agent1.$1" "${@:2}"
 }
 gacq() { gcall AcquireLease "$@"; }
+
+# The cgroup2 mount point, read from mountinfo (pure v2 or hybrid), "" when none.
+cgroup2_mount() { awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo; }
+# cgroup_kill_remove DIR...: kill what is left in each cgroup (only a test's own holders are in
+# the cgroups a test made or had the agent make), wait for it to empty, remove it.
+cgroup_kill_remove() {
+	local d i
+	for d in "$@"; do
+		[ -d "$d" ] || continue
+		echo 1 >"$d/cgroup.kill"
+		for i in $(seq 50); do grep -q "populated 0" "$d/cgroup.events" && break; sleep 0.1; done
+		rmdir "$d"
+	done
+}

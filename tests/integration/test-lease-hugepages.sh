@@ -136,8 +136,9 @@ assert_eq "HugePagesLeased after the runs" 0 "$(leased)"
 # --- what cannot be had: errors with the numbers
 rc=0
 err=$(ht_run --hugepages 64M -- true 2>&1) || rc=$?
-assert_eq "exit status for more than max" 75 $rc
+assert_eq "exit status for more than max (not 75: asking again cannot help)" 125 $rc
 echo "$err" | grep -q "32 pages of 2M) requested; the pool has .* may ever hold" || fail "message: $err"
+expect_error org.hosttune.Error.ExceedsPool gacq "{'hugepages': <uint64 67108864>}"
 big=$(acquire_id --hugepages 24M --label big)
 rc=0
 err=$(ht_run --hugepages 16M -- true 2>&1) || rc=$?

@@ -174,6 +174,7 @@ static void test_file_round_trip(void **state) {
 
         b.state = LEASE_RELEASING;
         b.persist = true;
+        b.enforced = true;
         b.snapshot = false;
         b.template_name[0] = 0;
         b.snapshot_path[0] = 0;
@@ -234,6 +235,7 @@ static void test_file_rejects(void **state) {
                 { "\"original_owner\": 1001", "\"original_owner\": -2" },
                 { "\"id\": \"0123456789abcdef\"", "\"id\": \"0123456789ABCDEF\"" },
                 { "\"persist\": false", "\"persist\": 0" },
+                { "\"enforced\": false", "\"enforced\": 0" },
         };
         free(text);
         text = lease_file_format(recs, 1);
@@ -245,6 +247,19 @@ static void test_file_rejects(void **state) {
                          at + strlen(edits[i].from));
                 if (lease_file_parse(buf, &back, &n) != -EBADMSG)
                         fail_msg("accepted with %s", edits[i].to);
+        }
+        /* A file of an agent that predates enforcement: no "enforced", read as false. */
+        {
+                const char *at = strstr(text, "\"enforced\": false,"), *next;
+                assert_non_null(at);
+                next = strchr(at + strlen("\"enforced\": false,"), '"');
+                assert_non_null(next);
+                snprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next);
+                assert_int_equal(lease_file_parse(buf, &back, &n), 0);
+                assert_int_equal(n, 1);
+                assert_false(back[0].enforced);
+                free(back);
+                back = NULL;
         }
 }
 

@@ -69,6 +69,8 @@ static void test_defaults(void **state) {
         assert_true(p.reprobe_interval_usec == 60 * USEC_PER_SEC);
         assert_false(p.revert_on_stop);
         assert_false(p.reapply_on_drift);
+        assert_int_equal(p.max_leases_per_uid, POLICY_MAX_LEASES_PER_UID);
+        assert_int_equal(p.max_waiting_per_uid, POLICY_MAX_WAITING_PER_UID);
         for (unsigned k = 0; k < _POLICY_KEY_MAX; k++)
                 assert_int_equal(p.origins[k].line, 0);
 }
@@ -136,7 +138,9 @@ static const char every_key[] = "[policy]\n"
                                 "metrics-file = /var/lib/node_exporter/hosttune.prom\n"
                                 "lease-group = 1000\n"
                                 "nfd-features-file = /etc/kubernetes/node-feature-discovery/"
-                                "features.d/hosttune\n";
+                                "features.d/hosttune\n"
+                                "max-leases-per-uid = 8\n"
+                                "max-waiting-per-uid = 0\n";
 
 static void test_every_key(void **state) {
         char buf[64];
@@ -211,6 +215,8 @@ static void test_every_key(void **state) {
         assert_int_equal(p.origins[POLICY_KEY_AGENT_LEASE_GROUP].line, 62);
         assert_string_equal(p.nfd_features_file,
                             "/etc/kubernetes/node-feature-discovery/features.d/hosttune");
+        assert_int_equal(p.max_leases_per_uid, 8);
+        assert_int_equal(p.max_waiting_per_uid, 0);
 }
 
 static void test_keep_and_none(void **state) {
