@@ -96,6 +96,8 @@ samples = {
     ("agent", "nfd-features-file"): ["/etc/kubernetes/node-feature-discovery/features.d/hosttune", "", "/etc/nfd/features.d/", "/etc/nfd/.hidden", "rel",
                                      "/etc/features.d/x", "/run/nfd/features.d/hosttune", "/var/lib/features.d/x/y"],
     ("agent", "lease-group"): ["hosttune", ""],
+    ("agent", "max-leases-per-uid"): ["256", "0", "-1", "many", "99999999999"],
+    ("agent", "max-waiting-per-uid"): ["64", "0", "x"],
     ("agent", "revert-on-stop"): ["no", "nope"],
     ("sysctl", "vm.dirty_ratio"): ["10"],
     ("sysctl", "fs.file-max"): ["1000"],
