@@ -20,7 +20,7 @@ kernel_lock
 
 build=$T_TMP/build
 env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$HOSTTUNE_SRC" BUILD="$build" PREFIX=/usr \
-	SYSCONFDIR=/etc all >"$T_TMP/build.log" 2>&1 ||
+	SYSCONFDIR=/etc all "$build/tests/helpers/hugepage-touch" >"$T_TMP/build.log" 2>&1 ||
 	{ tail -n 30 "$T_TMP/build.log"; fail "build with PREFIX=/usr failed"; }
 ct_image "$build/hosttuned" "$build/hosttune-bus"
 ct_prepare
@@ -29,7 +29,9 @@ env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$HOSTTUNE_SRC" BUILD="$build
 	SYSCONFDIR=/etc DESTDIR="$root" SYSTEMD_VERSION="$CT_SYSTEMD_VERSION" install \
 	>>"$T_TMP/build.log" 2>&1 || { tail -n 30 "$T_TMP/build.log"; fail "make install failed"; }
 grep -q "^Delegate=yes$" "$root/usr/lib/systemd/system/hosttune.service" || fail "unit without Delegate=yes"
-cp "$HOSTTUNE_BUILD/tests/helpers/hugepage-touch" "$root/usr/local/bin/"
+# From the plain build made above: a sanitizer build's helper needs libasan, which the
+# container does not have.
+cp "$build/tests/helpers/hugepage-touch" "$root/usr/local/bin/"
 mkdir -p "$root/etc/hosttune"
 printf '[policy]\nname = enforced\n[hugepages]\nsize = 2M\n[agent]\nreprobe-interval = 0\n' \
 	>"$root/etc/hosttune/policy.ini"
