@@ -63,7 +63,9 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
  * not (-EFBIG). Otherwise as read_virtual_file_at. */
 ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size);
 
-/* read_virtual_file_at for a file already open (from its current offset). */
+/* read_virtual_file_at for a file already open (from its current offset). A read that fails
+ * with EAGAIN clears O_NONBLOCK on fd and is repeated (so do the readers above: the fds they
+ * open keep O_NONBLOCK, which regular files of local file systems ignore, until then). */
 ssize_t read_text_fd(int fd, char *buf, size_t size);
 
 /* Open path with open_read_at(dir_fd, path, flags) and read it whole into a heap buffer that
