@@ -10,7 +10,8 @@
  *   stopped Check, GetReport and Ping. So every open for reading is O_NONBLOCK (a FIFO opens at
  *   once, without a writer), and fstat must then say "regular file" before a byte is read; a
  *   FIFO, socket or device node is refused with -EBADFD, a directory with -EISDIR. sysfs and
- *   procfs attributes are regular files, so the same check holds for them; only device nodes
+ *   procfs attributes are regular files, so the same check holds for them (and is skipped for
+ *   them under the live root, where no one else can make a file: kernel_file()); only device nodes
  *   (/dev/kvm, /dev/net/tun, /dev/zramN) are opened elsewhere, on purpose, each with a comment.
  *   Directories are opened with O_DIRECTORY (or O_PATH), which fails on anything else without
  *   running any open of it, so they need no helper.
@@ -114,6 +115,32 @@ static int open_as(int dir_fd, const char *path, unsigned flags, int oflags) {
         return fd >= 0 ? fd : negative_errno();
 }
 
+/* The live root's fd while a probe context on "/" is open (fileio_trust_kernel_files_at). Per
+ * thread: the agent's worker threads open and close their own contexts, and a context is used
+ * by the thread that opened it; another thread's reads just keep their fstat. */
+static _Thread_local int kernel_root_fd = -1;
+
+void fileio_trust_kernel_files_at(int root_fd, bool trust) {
+        if (trust)
+                kernel_root_fd = root_fd;
+        else if (kernel_root_fd == root_fd)
+                kernel_root_fd = -1;
+}
+
+/* Is path, under the root dir_fd, a file only the kernel makes? Under the live root, proc/ and
+ * sys/ are procfs and sysfs: no one creates a FIFO, socket or device node there (only root
+ * could mount something else over them, and root is who hosttune answers to). A ".." could walk
+ * out of them, so a path with one does not count. */
+static bool kernel_file(int dir_fd, const char *path, unsigned flags) {
+        if (kernel_root_fd < 0 || dir_fd != kernel_root_fd || !(flags & READ_IN_ROOT))
+                return false;
+        while (*path == '/')
+                path++;
+        if (!startswith(path, "proc/") && !startswith(path, "sys/"))
+                return false;
+        return !strstr(path, "..");
+}
+
 /* open_read_at; with keep_nonblock the fd keeps O_NONBLOCK (one fcntl fewer per file: 20 of
  * them in a `check`), for the readers below, whose read_some clears it on the first EAGAIN. On
  * a regular file of a local file system, sysfs and procfs included, O_NONBLOCK does nothing. */
@@ -141,6 +168,9 @@ static int open_read_at_mode(int dir_fd, const char *path, unsigned flags, bool 
                 fd = open_as(dir_fd, path, flags, O_RDONLY | O_NONBLOCK);
         if (fd < 0)
                 return fd;
+        /* A procfs or sysfs file of the live root is regular by construction: no fstat. */
+        if (keep_nonblock && kernel_file(dir_fd, path, flags))
+                return TAKE_FD(fd);
         r = keep_nonblock ? fd_verify_regular(fd) : fd_finish_open(fd);
         return r < 0 ? r : TAKE_FD(fd);
 }
