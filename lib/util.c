@@ -157,9 +157,12 @@ __attribute__((noinline)) int prefault_stack(size_t size) {
 }
 
 int prefault_heap(size_t size) {
-        _cleanup_free_ void *p = malloc(size);
+        void *p = malloc(size);
+        int r;
 
         if (!p)
                 return -ENOMEM;
-        return prefault_write(p, size);
+        r = prefault_write(p, size);
+        free(p);
+        return r;
 }
