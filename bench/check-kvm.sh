@@ -10,7 +10,7 @@
 # kvm-smoke markers of docs/bench/check.md (bench/check.sh keeps it when it rewrites the file).
 # No thresholds: it reports. Needs root (the build user's guest) and /dev/kvm.
 # Usage: bench/check-kvm.sh BUILD_DIR   (RUNS=, BLOCKS= override the run counts; BASELINE=BINARY
-# adds `BINARY check` with the same agent running, e.g. a build from before the smoke guest)
+# adds `BINARY check` with the same agent running, e.g. a build of the commit before a change)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -134,9 +134,9 @@ fast, peers = load("fast.json"), load("peers.json")
 baseline = ""
 if "baseline check (agent)" in fast:
     b = fast["baseline check (agent)"]["median"]
-    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE')}`, a "
-                f"build without the smoke guest) with the same agent: the verdict costs check "
-                f"{(fast['hosttune check (agent)']['median'] - b)*1e3:+.3f} ms at the median, "
+    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE')}`, "
+                f"the build to compare with) with the same agent: this build's `check` differs from "
+                f"it by {(fast['hosttune check (agent)']['median'] - b)*1e3:+.3f} ms at the median, "
                 f"{(fast['hosttune check (agent)']['min'] - fast['baseline check (agent)']['min'])*1e3:+.3f} ms "
                 f"at the minimum.\n")
 guests = [l.split() for l in open(os.path.join(tmp, "guests.txt"))]
