@@ -3,12 +3,14 @@
 # hyperfine run, commands alternating in blocks, side by side: /bin/true, `hosttune check` with
 # the agent running (it uses the agent's published verdict: no guest), `hosttune check --offline`
 # (runs root's and the build user's guests itself), `hosttune --version`, and the peers
-# virt-host-validate qemu and kvm-ok's test (/dev/kvm exists). Then the guests' own times from
+# virt-host-validate qemu and kvm-ok's test (/dev/kvm exists), and the floor under check's
+# probing (bench/read-floor.c: the files check reads, read by a program that does nothing else,
+# and the same static program with no files). Then the guests' own times from
 # `hosttune probe --json` (smoke_root.usec, smoke_build.usec). Replaces the section between the
 # kvm-smoke markers of docs/bench/check.md (bench/check.sh keeps it when it rewrites the file).
 # No thresholds: it reports. Needs root (the build user's guest) and /dev/kvm.
 # Usage: bench/check-kvm.sh BUILD_DIR   (RUNS=, BLOCKS= override the run counts; BASELINE=BINARY
-# adds `BINARY check` with the same agent running, e.g. a build from before the smoke guest)
+# adds `BINARY check` with the same agent running, e.g. a build of the commit before a change)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ runs=${RUNS:-1000}
 blocks=${BLOCKS:-10}
 hosttune=$build/hosttune
 hosttuned=$build/hosttuned
-for c in hyperfine virt-host-validate python3 dbus-daemon; do
+for c in hyperfine virt-host-validate python3 dbus-daemon strace cc; do
 	command -v $c >/dev/null || { echo "bench/check-kvm.sh: needs $c (scripts/deps.sh bench)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench/check-kvm.sh: run as root" >&2; exit 1; }
@@ -52,12 +54,30 @@ k = [p for p in json.load(sys.stdin)["probes"] if p["id"] == "kvm"][0]
 assert k["facts"]["smoke_source"] == "agent", (k["facts"]["smoke_source"], k["reason"])' ||
 	{ echo "bench/check-kvm.sh: check does not use the agent's verdict" >&2; cat "$HOSTTUNE_RUNTIME_DIR/agent.state" >&2; exit 1; }
 
+# The floor under the probing: the files `check` reads (taken from strace: every file it opens
+# for reading, regular files only), opened, read to EOF and closed by a static program that does
+# nothing else (bench/read-floor.c). Next to the same program with no files (a static
+# process's start-up) it gives the kernel's share of check's probing.
+cc -O2 -static -o "$tmp/read-floor" "$src/bench/read-floor.c"
+strace -f -e trace=openat,openat2 -o "$tmp/opens.txt" "$hosttune" check >/dev/null 2>&1 || true
+mapfile -t files < <(python3 - "$tmp/opens.txt" <<'PY'
+import re, sys
+for l in open(sys.argv[1]):
+    if "= -1" in l or "O_DIRECTORY" in l or "O_RDWR" in l or "/proc/self/fd/" in l:
+        continue
+    m = re.search(r'openat2\(\d+, "([^"]+)"', l) or re.search(r'openat\(AT_FDCWD, "([^"]+)"', l)
+    if m:
+        print(m.group(1) if l.find("openat2(") < 0 else "/" + m.group(1))
+PY
+)
 args=()
 for b in $(seq "$blocks"); do
 	args+=(--command-name "true#$b" /bin/true
 		--command-name "hosttune check (agent)#$b" "$hosttune check"
 		--command-name "hosttune check --offline#$b" "$hosttune check --offline"
 		--command-name "hosttune --version#$b" "$hosttune --version"
+		--command-name "static empty program#$b" "$tmp/read-floor"
+		--command-name "check's files read alone#$b" "$tmp/read-floor ${files[*]}"
 		--command-name "kvm-ok's test#$b" "test -c /dev/kvm")
 	[ -z "${BASELINE:-}" ] || args+=(--command-name "baseline check (agent)#$b" "$BASELINE check")
 done
@@ -89,7 +109,7 @@ while i < len(text):
     print(f["smoke_root"]["usec"], b["usec"] if b else 0, f["smoke_root"]["step"] or "hlt",
           (b["step"] or "hlt") if b else "-")' >"$tmp/guests.txt"
 
-python3 - "$tmp" "$out" "$runs" "$blocks" <<'PY'
+N_FILES=${#files[@]} python3 - "$tmp" "$out" "$runs" "$blocks" <<'PY'
 import json, os, platform, re, statistics, sys, time
 tmp, out, runs, blocks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
@@ -114,9 +134,9 @@ fast, peers = load("fast.json"), load("peers.json")
 baseline = ""
 if "baseline check (agent)" in fast:
     b = fast["baseline check (agent)"]["median"]
-    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE')}`, a "
-                f"build without the smoke guest) with the same agent: the verdict costs check "
-                f"{(fast['hosttune check (agent)']['median'] - b)*1e3:+.3f} ms at the median, "
+    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE')}`, "
+                f"the build to compare with) with the same agent: this build's `check` differs from "
+                f"it by {(fast['hosttune check (agent)']['median'] - b)*1e3:+.3f} ms at the median, "
                 f"{(fast['hosttune check (agent)']['min'] - fast['baseline check (agent)']['min'])*1e3:+.3f} ms "
                 f"at the minimum.\n")
 guests = [l.split() for l in open(os.path.join(tmp, "guests.txt"))]
@@ -126,6 +146,24 @@ steps = sorted({(g[2], g[3]) for g in guests})
 kvm_mod = next((m for m in ("kvm_intel", "kvm_amd", "kvm_pvm") if os.path.isdir(f"/sys/module/{m}")), "?")
 agent = fast["hosttune check (agent)"]["median"]
 offline = fast["hosttune check --offline"]["median"]
+true = fast["true"]["median"]
+version = fast["hosttune --version"]["median"]
+empty = fast["static empty program"]["median"]
+reads = fast["check's files read alone"]["median"] - empty
+n_files = int(os.environ.get("N_FILES", "0"))
+floor = f"""
+**The floor.** `check's files read alone` opens, reads to EOF and closes the {n_files} files
+`check` reads (from strace: /proc, /sys, agent.state, the policy) in a static program that does
+nothing else (bench/read-floor.c); `static empty program` is the same program with no files.
+The kernel's work for those files alone costs {reads*1e3:.3f} ms ({reads/true:.2f}x of `true`'s
+median); `hosttune --version` (hosttune's start-up, no probing) is {version/true:.2f}x. So even
+a `check` that only started and read its files would take about
+{(version+reads)*1e3:.3f} ms, **{(version+reads)/true:.2f}x `true`**: against this `true`, 1.2x
+leaves {(1.2*true-version)*1e3:.3f} ms for all of the probing, less than reading the files
+costs. What `check` adds above start-up plus those reads ({(agent-version-reads)*1e3:.3f} ms)
+is its other system calls (directory listings, stats of device nodes, the KVM capability
+ioctls, the agent's lock), the page faults of its own data, and its parsing.
+"""
 section = f"""<!-- kvm-smoke -->
 ## With /dev/kvm: the smoke guest (bench/check-kvm.sh)
 
@@ -140,7 +178,7 @@ alternating blocks.
 **`hosttune check` with the agent / `/bin/true` (median): {agent/fast['true']['median']:.2f}x.**
 `hosttune check --offline` / `/bin/true`: {offline/fast['true']['median']:.2f}x
 ({(offline-agent)*1e3:.2f} ms more than with the agent: the guests).
-{baseline}
+{baseline}{floor}
 Against the peers ({runs // 5} runs per command):
 
 {table(peers, runs // 5)}

@@ -117,8 +117,10 @@ doc = f"""# `hosttune check` speed
 
 Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on `{platform.node()}`: {cpu},
 {os.cpu_count()} CPUs, Linux {platform.release()}, {first_line('. /etc/os-release; echo $PRETTY_NAME')}
-(a Firecracker VM: every page fault exits to the host and costs about 10–20 µs, a system call
-about 1 µs, opening a sysfs/procfs file 3–5 µs). Load average at the start: {' '.join(load)}.
+(a Firecracker VM. On the hosts of the earlier measurements a page fault exited to the host and
+cost 10–20 µs; on the PVM host of December 2026 a fresh page costs about 2 µs to fault, 1.6 µs to
+populate: see the notes. A system call about 1 µs, opening a sysfs/procfs file 3–5 µs). Load
+average at the start: {' '.join(load)}.
 
 Reproduce: `make bench` (or `bench/check.sh build`; `RUNS=` and `PEER_RUNS=` change the
 number of runs). The numbers below are this run's; other machines differ, and a busy machine

@@ -227,6 +227,14 @@ int cli_load_policy(const char *policy, const struct agent_state *agent, struct 
         return 0;
 }
 
+/* run's frame and its callees' (the agent's state is read and parsed through 30 KiB of stack
+ * buffers) take about 56 KiB of stack, a dozen fresh pages: fault them in at once, like the
+ * report (docs/bench/check.md). */
+#define CHECK_STACK_BYTES (64 * 1024)
+/* The heap check's probes, policy and output grow into (/proc files kept as exact-size copies,
+ * json-c's objects): five fresh pages for the human output. */
+#define CHECK_HEAP_BYTES (20 * 1024)
+
 static int run(int argc, char **argv, bool probe_only) {
         struct check_options o = { .probe_only = probe_only };
         struct requirements req = { 0 };
@@ -250,8 +258,11 @@ static int run(int argc, char **argv, bool probe_only) {
          * fault each, several times cheaper where a fault exits to the hypervisor
          * (docs/bench/check.md). */
         (void) prefault_write(&report, sizeof(report));
+        (void) prefault_heap(CHECK_HEAP_BYTES);
         if (!probe_only) {
                 (void) prefault_write(&policy, sizeof(policy));
+                if (!o.offline && !o.root)
+                        (void) prefault_write(&agent, sizeof(agent));
                 /* A running agent publishes its policy and what leases hold in the runtime
                  * dir, with a lock that proves it is alive (docs/agent-state.md): a few
                  * syscalls instead of a D-Bus round trip. The probes still run here, so the
@@ -356,9 +367,11 @@ static int run(int argc, char **argv, bool probe_only) {
 }
 
 int cmd_check(int argc, char **argv) {
+        (void) prefault_stack(CHECK_STACK_BYTES);
         return run(argc, argv, false);
 }
 
 int cmd_probe(int argc, char **argv) {
+        (void) prefault_stack(CHECK_STACK_BYTES);
         return run(argc, argv, true);
 }

@@ -42,6 +42,13 @@ enum {
  * (FIFO, socket, device node), or the negative errno of open. file_strerror() words these. */
 int open_read_at(int dir_fd, const char *path, unsigned flags);
 
+/* Declare root_fd the live root "/" (trust true, probe_ctx_open does) or no longer (false,
+ * probe_ctx_done): while it is, the readers below skip the fstat that refuses non-regular files
+ * for paths under proc/ and sys/ of that root (without ".."), where only the kernel makes files
+ * and every file is regular, or a directory that the read refuses with EISDIR. One root at a
+ * time per thread; --root trees are never declared, so every file in them is checked. */
+void fileio_trust_kernel_files_at(int root_fd, bool trust);
+
 /* Is the open fd a regular file? 0, or -EISDIR, -ELOOP (an O_PATH|O_NOFOLLOW fd of a link) or
  * -EBADFD (FIFO, socket, device node), or the negative errno of fstat. */
 int fd_verify_regular(int fd);
@@ -63,7 +70,9 @@ ssize_t read_virtual_file_at(int root_fd, const char *path, char *buf, size_t si
  * not (-EFBIG). Otherwise as read_virtual_file_at. */
 ssize_t read_attribute_at(int root_fd, const char *path, char *buf, size_t size);
 
-/* read_virtual_file_at for a file already open (from its current offset). */
+/* read_virtual_file_at for a file already open (from its current offset). A read that fails
+ * with EAGAIN clears O_NONBLOCK on fd and is repeated (so do the readers above: the fds they
+ * open keep O_NONBLOCK, which regular files of local file systems ignore, until then). */
 ssize_t read_text_fd(int fd, char *buf, size_t size);
 
 /* Open path with open_read_at(dir_fd, path, flags) and read it whole into a heap buffer that

@@ -146,3 +146,23 @@ int prefault_write(void *p, size_t size) {
                 return negative_errno();
         return 0;
 }
+
+__attribute__((noinline)) int prefault_stack(size_t size) {
+        /* This frame is below the caller's; what lies below it is what the caller's callees
+         * will use. The kernel maps the stack at exec 128 KiB deeper than its arguments, so a
+         * few dozen KiB are within the mapping already: no guard-gap growth is asked for. */
+        char *here = __builtin_frame_address(0);
+
+        return prefault_write(here - size, size);
+}
+
+int prefault_heap(size_t size) {
+        void *p = malloc(size);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = prefault_write(p, size);
+        free(p);
+        return r;
+}

@@ -130,3 +130,13 @@ int word_list_selected(const char *list, char *buf, size_t size);
  * is about to be written. Best effort: returns 0 or a negative errno, which callers ignore
  * (older kernels answer -EINVAL). */
 int prefault_write(void *p, size_t size);
+
+/* prefault_write for the size bytes of stack below the caller's frame, which the calls it is
+ * about to make will use: the stack grows one page fault per fresh page otherwise. Best effort
+ * like prefault_write (-ENOMEM when the stack mapping does not yet reach that far down). */
+int prefault_stack(size_t size);
+
+/* prefault_write for the next size bytes of the heap that malloc will hand out: a block of
+ * that size is allocated, faulted in and freed again (it merges back into the top of the heap,
+ * where the next small allocations are carved from). Best effort, like prefault_write. */
+int prefault_heap(size_t size);

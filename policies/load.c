@@ -440,6 +440,16 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
                 }
                 file_identity(label, identity, sizeof(identity));
         }
+        /* The main file's identity is resolved only now that an include needs it: realpath
+         * costs a readlink per path component, which a `check` without includes never needs. */
+        for (unsigned i = 0; i < l->n_stack; i++)
+                if (l->stack[i].unresolved) {
+                        char canonical[POLICY_PATH_MAX];
+
+                        file_identity(l->stack[i].label, canonical, sizeof(canonical));
+                        strscpy(l->stack[i].label, sizeof(l->stack[i].label), canonical);
+                        l->stack[i].unresolved = false;
+                }
         for (unsigned i = 0; i < l->n_stack; i++)
                 if (streq(l->stack[i].label, identity)) {
                         chain[0] = 0;
@@ -469,7 +479,9 @@ static int include_cb(const char *item, void *u) {
         return load_include(a->l, a->e, item, a->dir);
 }
 
-/* Apply one file: its includes first (in the order written), then its own keys. */
+/* Apply one file: its includes first (in the order written), then its own keys. identity is
+ * the file's canonical path for cycle detection, or NULL for the main file: label, resolved
+ * when an include first needs it. */
 static int load_text(struct policy_load *l, const char *label, const char *identity,
                      const char *text, const char *dir) {
         struct parse_ctx c = { .l = l };
@@ -482,7 +494,9 @@ static int load_text(struct policy_load *l, const char *label, const char *ident
                 return idx;
         }
         c.file = (unsigned) idx;
-        strscpy(l->stack[l->n_stack].label, sizeof(l->stack[0].label), identity);
+        /* identity NULL: the main file, canonicalised when an include first compares. */
+        strscpy(l->stack[l->n_stack].label, sizeof(l->stack[0].label), identity ? identity : label);
+        l->stack[l->n_stack].unresolved = !identity;
         l->n_stack++;
 
         r = parse_text(&c, text);
@@ -591,7 +605,7 @@ static void read_error(struct policy_error *err, const char *path, int r) {
 static int load_file(const char *path, struct policy *ret, bool in_place,
                      struct policy_error *err) {
         _cleanup_free_ char *text = NULL;
-        char identity[POLICY_PATH_MAX], dir[POLICY_PATH_MAX];
+        char dir[POLICY_PATH_MAX];
         int r;
 
         r = read_regular_file_alloc(path, POLICY_FILE_SIZE_MAX, &text, NULL);
@@ -600,8 +614,7 @@ static int load_file(const char *path, struct policy *ret, bool in_place,
                 return r;
         }
         dir_of(path, dir, sizeof(dir));
-        file_identity(path, identity, sizeof(identity));
-        return load_main(path, identity, text, dir, ret, in_place, err);
+        return load_main(path, NULL, text, dir, ret, in_place, err);
 }
 
 int policy_load_file(const char *path, struct policy *ret, struct policy_error *err) {

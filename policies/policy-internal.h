@@ -93,6 +93,7 @@ struct policy_load {
                 dev_t dev;
                 ino_t ino;
                 char label[POLICY_PATH_MAX];
+                bool unresolved; /* label is the main file's path as given, not yet canonical */
         } stack[POLICY_INCLUDE_DEPTH_MAX + 1];
         struct {
                 char *value;

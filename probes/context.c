@@ -24,6 +24,7 @@ int probe_ctx_open(const char *root, const struct probe_targets *targets, struct
         if (fstat(fd, &st_root) == 0 && stat("/", &st_slash) == 0)
                 ctx.live = st_root.st_dev == st_slash.st_dev && st_root.st_ino == st_slash.st_ino;
         ctx.fixture = !ctx.live && faccessat(fd, FIXTURE_DIR, F_OK, 0) == 0;
+        fileio_trust_kernel_files_at(fd, ctx.live);
         ctx.detail = true;
         if (targets)
                 ctx.targets = *targets;
@@ -32,6 +33,8 @@ int probe_ctx_open(const char *root, const struct probe_targets *targets, struct
 }
 
 void probe_ctx_done(struct probe_ctx *ctx) {
+        if (ctx->root_fd >= 0)
+                fileio_trust_kernel_files_at(ctx->root_fd, false);
         safe_close(ctx->root_fd);
         ctx->root_fd = -1;
         free(ctx->mountinfo);

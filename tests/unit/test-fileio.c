@@ -156,6 +156,43 @@ static void test_open_read_refuses(void **state) {
         close(dfd);
 }
 
+/* The fstat that refuses non-regular files is skipped only for proc/ and sys/ paths of a root
+ * declared live, and only while it is: a FIFO planted at sys/... of a --root tree (never
+ * declared) is refused, as is one reached through ".." from a declared root's sys/. Reads
+ * through the skip leave O_NONBLOCK on, so even a FIFO there would not block them. */
+static void test_kernel_files_trust(void **state) {
+        const char *dir = *state;
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char p[512], buf[64];
+
+        assert_true(dfd >= 0);
+        assert_int_equal(mkdirat(dfd, "sys", 0700), 0);
+        path_of(dir, "sys/fifo", p, sizeof(p));
+        assert_int_equal(mkfifo(p, 0600), 0);
+        path_of(dir, "fifo", p, sizeof(p));
+        assert_int_equal(mkfifo(p, 0600), 0);
+        put(dir, "sys/value", "42\n", 0644);
+
+        assert_int_equal(read_attribute_at(dfd, "sys/fifo", buf, sizeof(buf)), -EBADFD);
+        assert_int_equal(read_virtual_file_at(dfd, "/sys/fifo", buf, sizeof(buf)), -EBADFD);
+        fileio_trust_kernel_files_at(dfd, true);
+        /* Declared: not refused by fstat, and the read does not block either (no writer). */
+        assert_int_equal(read_attribute_at(dfd, "sys/fifo", buf, sizeof(buf)), 0);
+        assert_int_equal(read_attribute_at(dfd, "sys/../fifo", buf, sizeof(buf)), -EBADFD);
+        assert_int_equal(read_attribute_at(dfd, "fifo", buf, sizeof(buf)), -EBADFD);
+        /* Only the virtual-file readers take the shortcut; open_read_at always checks. */
+        assert_int_equal(open_read_at(dfd, "sys/fifo", READ_IN_ROOT), -EBADFD);
+        assert_int_equal(read_attribute_at(dfd, "sys/value", buf, sizeof(buf)), 3);
+        assert_string_equal(buf, "42\n");
+        /* A directory is still refused, by the read instead of fstat: the same error. */
+        assert_int_equal(read_attribute_at(dfd, "sys", buf, sizeof(buf)), -EISDIR);
+        fileio_trust_kernel_files_at(dfd + 1, false); /* another fd: no effect */
+        assert_int_equal(read_attribute_at(dfd, "sys/fifo", buf, sizeof(buf)), 0);
+        fileio_trust_kernel_files_at(dfd, false);
+        assert_int_equal(read_attribute_at(dfd, "sys/fifo", buf, sizeof(buf)), -EBADFD);
+        close(dfd);
+}
+
 /* An old-style temporary name with a hard link to a victim file planted at it, and a symbolic
  * link planted at the target: writing must leave the victim untouched (content and mode). */
 static void check_planted_links(const char *dir) {
@@ -296,6 +333,7 @@ static void test_journal_refuses(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_open_read_refuses, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_files_trust, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_o_tmpfile, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_fallback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tmpfile_abort, setup, teardown),
