@@ -255,9 +255,8 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         c->timer = sd_event_source_disable_unref(c->timer);
         allowed = peer_allowed(s, &c->peer);
         if (allowed == 0) {
-                snprintf(msg, sizeof(msg),
-                         "%s needs root%s%s%s%s%s%s (peer uid %u)", LEASE_SOCK_NAME,
-                         a->lease_gid_set ? ", group '" : "",
+                snprintf(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
+                         LEASE_SOCK_NAME, a->lease_gid_set ? ", group '" : "",
                          a->lease_gid_set ? a->policy->lease_group : "",
                          a->lease_gid_set ? "' ([agent] lease-group)" : "",
                          isempty(a->policy->build_users_group) ? "" : " or group '",
@@ -302,8 +301,7 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
                 r = lease_manager_check_caps(a->lease_mgr, c->peer.uid, &error);
         if (r < 0) {
                 lease_request_free(req);
-                conn_refuse(c, error.name ?: SD_BUS_ERROR_FAILED,
-                            error.message ?: strerror(-r));
+                conn_refuse(c, error.name ?: SD_BUS_ERROR_FAILED, error.message ?: strerror(-r));
                 return;
         }
         /* The holder as the kernel saw it at connect: through a build's user namespace, the
@@ -344,7 +342,8 @@ static int on_conn_io(sd_event_source *es, int fd, uint32_t revents, void *userd
                 /* Nothing more is expected: end of file, an error or more bytes all end the
                  * connection, and with it the lease. */
                 k = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
-                if (k < 0 && (errno == EAGAIN || errno == EINTR) && !(revents & (EPOLLHUP | EPOLLERR)))
+                if (k < 0 && (errno == EAGAIN || errno == EINTR) &&
+                    !(revents & (EPOLLHUP | EPOLLERR)))
                         return 0;
                 if (k > 0 && c->state == CONN_HOLDING)
                         log_info("lease.sock: connection %u sent bytes after its grant; closing it",
@@ -427,8 +426,8 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         s->conns[s->n_conns++] = c;
         r = sd_event_add_io(s->a->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, on_conn_io, c);
         if (r >= 0)
-                r = agent_timer_arm(s->a, &c->timer, LEASE_SOCK_HANDSHAKE_USEC,
-                                    USEC_PER_MSEC * 100, on_conn_timeout, c);
+                r = agent_timer_arm(s->a, &c->timer, LEASE_SOCK_HANDSHAKE_USEC, USEC_PER_MSEC * 100,
+                                    on_conn_timeout, c);
         if (r < 0)
                 conn_free(c);
         return 0;

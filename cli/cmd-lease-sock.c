@@ -46,8 +46,8 @@ static bool lease_socket_path(bool bus_given, char *buf, size_t size) {
                 return strscpy(buf, size, env) >= 0;
         if (bus_given)
                 return false;
-        if (bufprintf(buf, size, "%s/%s", isempty(rt) ? DEFAULT_RUNTIME_DIR : rt,
-                      LEASE_SOCK_NAME) < 0 ||
+        if (bufprintf(buf, size, "%s/%s", isempty(rt) ? DEFAULT_RUNTIME_DIR : rt, LEASE_SOCK_NAME) <
+                    0 ||
             stat(buf, &st) < 0 || !S_ISSOCK(st.st_mode))
                 return false;
         /* Only the plain "unix:path=" form is looked at; any other address is left to sd-bus. */
@@ -116,8 +116,7 @@ static int parse_args(int argc, char **argv, const char *verb, const char *optst
                 case OPT_HUGEPAGE_SIZE:
                         if (parse_size(optarg, 0, &u) < 0 || u == 0) {
                                 fprintf(stderr, "hosttune %s: --%s: '%s' is not a size\n", verb,
-                                        c == OPT_HUGEPAGES ? "hugepages" : "hugepage-size",
-                                        optarg);
+                                        c == OPT_HUGEPAGES ? "hugepages" : "hugepage-size", optarg);
                                 return -EINVAL;
                         }
                         *(c == OPT_HUGEPAGES ? &a.req.hugepages : &a.req.hugepage_size) = u;

@@ -74,8 +74,9 @@ static int parse_word(const char *word, size_t len, struct lease_line_request *r
                                     "'taps' is not offered over %s (a tap in the host's network "
                                     "namespace is of no use in a build's own)",
                                     LEASE_SOCK_NAME);
-                return fail(msg, size, "unknown key '%.31s' (hugepages, hugepage-size, wait, "
-                                       "label, enforce)",
+                return fail(msg, size,
+                            "unknown key '%.31s' (hugepages, hugepage-size, wait, "
+                            "label, enforce)",
                             key);
         }
         if (r->seen & (1U << k))

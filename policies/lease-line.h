@@ -50,8 +50,8 @@ bool lease_line_label_valid(const char *label);
 /* A reply read from the agent, without its newline. */
 struct lease_line_reply {
         bool granted;
-        char id[LEASE_ID_LEN + 1];   /* granted */
-        char reason[64];             /* refused: the class, "InsufficientHugePages" */
+        char id[LEASE_ID_LEN + 1];     /* granted */
+        char reason[64];               /* refused: the class, "InsufficientHugePages" */
         char message[LEASE_REPLY_MAX]; /* refused: the message; granted: the key=value part */
 };
 

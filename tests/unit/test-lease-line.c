@@ -91,11 +91,11 @@ static void test_format_round_trip(void **state) {
         r.wait = 86400;
         r.enforce = true;
         strscpy(r.label, sizeof(r.label), "build/a=b");
-        r.seen = (1U << LEASE_LINE_HUGEPAGES) | (1U << LEASE_LINE_WAIT) |
-                 (1U << LEASE_LINE_LABEL) | (1U << LEASE_LINE_ENFORCE);
+        r.seen = (1U << LEASE_LINE_HUGEPAGES) | (1U << LEASE_LINE_WAIT) | (1U << LEASE_LINE_LABEL) |
+                 (1U << LEASE_LINE_ENFORCE);
         assert_int_equal(lease_line_format(&r, buf, sizeof(buf)), 0);
-        assert_string_equal(buf,
-                            "acquire hugepages=1073741824 wait=86400 label=build/a=b enforce=yes\n");
+        assert_string_equal(
+                buf, "acquire hugepages=1073741824 wait=86400 label=build/a=b enforce=yes\n");
         buf[strlen(buf) - 1] = 0;
         assert_int_equal(lease_line_parse(buf, &back, msg, sizeof(msg)), 0);
         assert_memory_equal(&r, &back, sizeof(r));
