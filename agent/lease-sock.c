@@ -531,7 +531,3 @@ void agent_lease_sock_stop(struct agent *a) {
         free(s);
         a->lease_sock = NULL;
 }
-
-unsigned agent_lease_sock_connections(const struct agent *a) {
-        return a->lease_sock ? a->lease_sock->n_conns : 0;
-}

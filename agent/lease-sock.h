@@ -13,5 +13,3 @@ int agent_lease_sock_start(struct agent *a);
  * socket file if it is still the one we bound. Accepts a socket never started. */
 void agent_lease_sock_stop(struct agent *a);
 
-/* Open connections, for the tests' reading of what hostile clients cost. */
-unsigned agent_lease_sock_connections(const struct agent *a);
