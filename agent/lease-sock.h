@@ -12,4 +12,3 @@ int agent_lease_sock_start(struct agent *a);
 /* Close every connection without releasing (call after agent_leases_done()) and remove the
  * socket file if it is still the one we bound. Accepts a socket never started. */
 void agent_lease_sock_stop(struct agent *a);
-

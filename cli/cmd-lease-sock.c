@@ -171,7 +171,7 @@ static int parse_args(int argc, char **argv, const char *verb, const char *optst
 static int sock_acquire(const char *path, const char *verb, const struct lease_line_request *req,
                         int *ret_fd, struct lease_line_reply *ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char line[LEASE_REPLY_MAX];
+        char line[LEASE_REPLY_MAX], *nl;
         _cleanup_close_ int fd = -1;
         size_t len = 0;
         int r;
@@ -205,7 +205,10 @@ static int sock_acquire(const char *path, const char *verb, const struct lease_l
                         break;
         }
         line[len] = 0;
-        if (!strchr(line, '\n') || lease_line_parse_reply(strtok(line, "\n"), ret) < 0) {
+        nl = strchr(line, '\n');
+        if (nl)
+                *nl = 0;
+        if (!nl || lease_line_parse_reply(line, ret) < 0) {
                 fprintf(stderr, "hosttune %s: no valid answer from %s\n", verb, path);
                 return LEASE_EXIT_FAILED;
         }
@@ -262,6 +265,37 @@ static int sock_run(const char *path, int argc, char **argv) {
         return run_child(argv + optind);
 }
 
+/* The grant's keys as the D-Bus grant has them in JSON: numbers, booleans, strings. */
+static void print_grant_json(const struct lease_line_reply *g) {
+        printf("{\"id\":\"%s\"", g->id);
+        for (const char *p = g->message; *p;) {
+                size_t n = strcspn(p, " "), k;
+                const char *eq = memchr(p, '=', n);
+                if (eq) {
+                        const char *val = eq + 1;
+                        size_t vn = n - (size_t) (val - p);
+                        printf(",\"%.*s\":", (int) (eq - p), p);
+                        for (k = 0; k < vn && val[k] >= '0' && val[k] <= '9'; k++)
+                                ;
+                        if (vn > 0 && k == vn)
+                                printf("%.*s", (int) vn, val);
+                        else if (vn == 3 && strncmp(val, "yes", 3) == 0)
+                                printf("true");
+                        else if (vn == 2 && strncmp(val, "no", 2) == 0)
+                                printf("false");
+                        else {
+                                putchar('"');
+                                for (k = 0; k < vn && !(vn == 1 && val[0] == '-'); k++)
+                                        printf(val[k] == '"' || val[k] == '\\' ? "\\%c" : "%c",
+                                               val[k]);
+                                putchar('"');
+                        }
+                }
+                p += n + (p[n] == ' ');
+        }
+        printf("}\n");
+}
+
 static int sock_acquire_verb(const char *path, int argc, char **argv) {
         struct lease_line_reply g;
         struct sock_args a;
@@ -284,18 +318,9 @@ static int sock_acquire_verb(const char *path, int argc, char **argv) {
         r = sock_acquire(path, "lease acquire", &a.req, &fd, &g);
         if (r != LEASE_EXIT_OK)
                 return r;
-        if (a.json) {
-                printf("{\"id\":\"%s\"", g.id);
-                for (const char *p = g.message; *p;) {
-                        size_t n = strcspn(p, " ");
-                        const char *eq = memchr(p, '=', n);
-                        if (eq)
-                                printf(",\"%.*s\":\"%.*s\"", (int) (eq - p), p,
-                                       (int) (n - (size_t) (eq - p) - 1), eq + 1);
-                        p += n + (p[n] == ' ');
-                }
-                printf("}\n");
-        } else {
+        if (a.json)
+                print_grant_json(&g);
+        else {
                 printf("lease %s\n", g.id);
                 if (lease_line_reply_value(&g, "hugepages", v, sizeof(v)) >= 0)
                         printf("  hugepages  %s bytes\n", v);

@@ -139,6 +139,18 @@ rm "$out/hold"
 wait $holder || fail "build holder: $(cat "$out/b.log")"
 wait_for "no lease left" '[ "$(lease_count)" = 0 ]'
 
+# --- `hosttune lease acquire --json` over the socket: holds until SIGTERM
+HOSTTUNE_LEASE_SOCKET=$SOCK "$HOSTTUNE" lease acquire --hugepages 4M --label sock-acq --json \
+	>"$out/acq.json" &
+acq=$!
+wait_for "the grant on stdout" 'test -s "$out/acq.json"'
+assert_eq "the grant (JSON): hugepages, pages, enforced" "4194304 2 False" \
+	"$(jq_py 'd["hugepages"], d["hugepage-pages"], d["enforced"]' <"$out/acq.json" | tr -d '(),')"
+assert_eq "ListLeases: its label" "$(jq_py 'd["id"]' <"$out/acq.json") sock-acq" "$(list_ids)"
+kill -TERM $acq
+wait $acq || fail "lease acquire after SIGTERM"
+wait_for "the lease to end with lease acquire" '[ "$(lease_count)" = 0 ]'
+
 # --- outside the groups: refused
 rc=0
 "${AS_NOBODY[@]}" env HOSTTUNE_LEASE_SOCKET="$SOCK" "$HOSTTUNE" run --hugepages 2M -- true \
