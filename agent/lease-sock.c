@@ -410,7 +410,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                 return 0;
         }
         c = calloc(1, sizeof(*c));
-        n = c ? realloc(s->conns, (s->n_conns + 1) * sizeof(*n)) : NULL;
+        n = c ? realloc(s->conns, (s->n_conns + 1) * sizeof(struct lease_sock_conn *)) : NULL;
         if (!n) {
                 free(c);
                 return 0;
@@ -515,7 +515,7 @@ void agent_lease_sock_stop(struct agent *a) {
         /* The lease manager is gone or going: connections end without releasing (its leases
          * stay on record, and the next start finds their holders gone). */
         while (s->n_conns > 0) {
-                struct lease_sock_conn *c = s->conns[0];
+                struct lease_sock_conn *c = s->conns[--s->n_conns];
                 if (c->req)
                         c->req->sock = NULL;
                 c->req = NULL;
