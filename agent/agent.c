@@ -1,6 +1,7 @@
 /* hosttuned's life cycle: start-up, policy loading and reload, probing and readiness, drift
  * detection on a timer, and a clean stop. */
 #include "agent/agent.h"
+#include "agent/lease-sock.h"
 
 #include <assert.h>
 #include <fcntl.h>
@@ -739,6 +740,8 @@ int agent_start(struct agent *a) {
                 log_error("cannot start the leases: %s", strerror(-r));
                 return r;
         }
+        /* Builds lease through the socket; without it the bus still serves. */
+        (void) agent_lease_sock_start(a);
 
         /* The first apply (it probes first, for its plan); READY=1 when it ended
          * (agent_start_finished). */
@@ -763,6 +766,7 @@ void agent_start_finished(struct agent *a, bool changed) {
 
 void agent_done(struct agent *a) {
         agent_leases_done(a);
+        agent_lease_sock_stop(a);
         agent_apply_done(a);
         answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_NOT_READY, "hosttuned stopped");
         answer_reload_waiters(a, &a->queued_reload_waiters, AGENT_ERROR_NOT_READY,

@@ -66,6 +66,7 @@ struct agent_stats {
 
 struct apply_run;     /* agent/apply.c: a plan being executed */
 struct lease_manager; /* agent/lease.h */
+struct lease_sock;    /* agent/lease-sock.c */
 
 /* An apply that waits for the lease worker to let go of the journal. */
 struct deferred_apply {
@@ -161,6 +162,7 @@ struct agent {
 
         /* Leases (agent/lease*.c). */
         struct lease_manager *lease_mgr;
+        struct lease_sock *lease_sock; /* agent/lease-sock.c */
         /* Applies asked for while the lease worker held the revert journal: started in order
          * once it let go (agent_apply_run_deferred). */
         struct deferred_apply *deferred_applies;

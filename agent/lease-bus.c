@@ -89,8 +89,8 @@ static int check_snapshot(struct agent *a, const struct lease_request_values *v,
         return 0;
 }
 
-static int check_request(struct agent *a, const struct lease_request_values *v,
-                         struct lease_request *req, sd_bus_error *error) {
+int lease_check_request(struct agent *a, const struct lease_request_values *v,
+                        struct lease_request *req, sd_bus_error *error) {
         int r;
 
         r = check_hugepages(a, v, req, error);
@@ -220,7 +220,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         /* Everything is checked before anything is taken: a bad request changes nothing. */
         r = agent_bus_read_lease_request(m, &v, error);
         if (r >= 0)
-                r = check_request(a, &v, req, error);
+                r = lease_check_request(a, &v, req, error);
         if (r >= 0) {
                 r = read_sender(a, m, creds, &req->want);
                 if (r < 0)

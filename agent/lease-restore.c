@@ -203,7 +203,10 @@ int lease_manager_restore(struct lease_manager *m) {
                 }
                 /* A lease that was being taken or given back is given back (below). */
                 if (l->rec.state == LEASE_ACTIVE && !l->rec.persist) {
-                        int has = l->rec.client[0] ? name_has_owner(a->bus, l->rec.client) : 0;
+                        /* A lease.sock connection (client not a bus name) did not outlive
+                         * the agent that accepted it. */
+                        int has =
+                                l->rec.client[0] == ':' ? name_has_owner(a->bus, l->rec.client) : 0;
                         if (has < 0)
                                 log_warning("leases: cannot ask the bus about %s (%s); lease %s "
                                             "kept",

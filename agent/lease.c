@@ -118,11 +118,9 @@ void lease_manager_publish(struct lease_manager *m) {
 
 /* ---- bus peers ---- */
 
-static void client_gone(struct lease_client *c);
-
 static int on_client_gone(sd_bus_track *t, void *userdata) {
         (void) t;
-        client_gone(userdata);
+        lease_client_gone(userdata);
         return 0;
 }
 
@@ -138,7 +136,7 @@ static int on_name_has_owner(sd_bus_message *reply, void *userdata, sd_bus_error
             sd_bus_message_read(reply, "b", &has) < 0)
                 return 0; /* cannot tell: the track still watches */
         if (!has)
-                client_gone(c);
+                lease_client_gone(c);
         return 0;
 }
 
@@ -168,10 +166,12 @@ int lease_client_get(struct lease_manager *m, const char *name, struct lease_cli
         c->m = m;
         c->n_refs = 1;
         c->name = strdup(name);
-        r = c->name ? sd_bus_track_new(m->a->bus, &c->track, on_client_gone, c) : -ENOMEM;
-        if (r >= 0)
+        r = c->name ? 0 : -ENOMEM;
+        if (r >= 0 && name[0] == ':')
+                r = sd_bus_track_new(m->a->bus, &c->track, on_client_gone, c);
+        if (r >= 0 && name[0] == ':')
                 r = sd_bus_track_add_name(c->track, name);
-        if (r >= 0)
+        if (r >= 0 && name[0] == ':')
                 r = sd_bus_call_method_async(m->a->bus, &c->check_slot, "org.freedesktop.DBus",
                                              "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                              "NameHasOwner", on_name_has_owner, c, "s", name);
@@ -201,7 +201,8 @@ void lease_client_unref(struct lease_client *c) {
                         m->n_clients--;
                         break;
                 }
-        sd_bus_track_set_userdata(c->track, NULL);
+        if (c->track)
+                sd_bus_track_set_userdata(c->track, NULL);
         sd_bus_track_unref(c->track);
         sd_bus_slot_unref(c->check_slot);
         sd_bus_creds_unref(c->creds);
@@ -211,7 +212,7 @@ void lease_client_unref(struct lease_client *c) {
 
 static void queue_remove(struct lease_manager *m, struct lease_request *req);
 
-static void client_gone(struct lease_client *c) {
+void lease_client_gone(struct lease_client *c) {
         struct lease_manager *m;
         bool again = true;
 
@@ -256,6 +257,8 @@ void lease_request_free(struct lease_request *req) {
         if (!req)
                 return;
         sd_event_source_disable_unref(req->timer);
+        if (req->sock)
+                lease_sock_request_freed(req->sock);
         sd_bus_message_unref(req->msg);
         lease_client_unref(req->client);
         free(req);
@@ -281,7 +284,10 @@ void lease_request_fail(struct lease_manager *m, struct lease_request *req, cons
         va_end(ap);
         log_info("leases: request of %s (uid %u%s%s) refused: %s", req->want.client,
                  (unsigned) req->want.uid, req->want.label[0] ? ", " : "", req->want.label, buf);
-        (void) sd_bus_reply_method_errorf(req->msg, name, "%s", buf);
+        if (req->sock)
+                lease_sock_reply_error(req->sock, name, buf);
+        else if (req->msg)
+                (void) sd_bus_reply_method_errorf(req->msg, name, "%s", buf);
         queue_remove(m, req);
         lease_request_free(req);
 }
@@ -751,6 +757,10 @@ static int reply_grant(struct lease_request *req, const struct lease *l) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
+        if (req->sock)
+                return lease_sock_reply_grant(req->sock, l);
+        if (!req->msg)
+                return -ENOTCONN;
         r = sd_bus_message_new_method_return(req->msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_append(reply, "s", l->rec.id);
@@ -1306,8 +1316,12 @@ void agent_leases_done(struct agent *a) {
                 struct lease_request *req = m->queue[m->n_queue - 1];
                 if (req->lease)
                         req->lease->req = NULL;
-                (void) sd_bus_reply_method_errorf(req->msg, AGENT_ERROR_NOT_READY,
-                                                  "hosttuned stopped");
+                if (req->sock)
+                        lease_sock_reply_error(req->sock, AGENT_ERROR_NOT_READY,
+                                               "hosttuned stopped");
+                else
+                        (void) sd_bus_reply_method_errorf(req->msg, AGENT_ERROR_NOT_READY,
+                                                          "hosttuned stopped");
                 m->n_queue--;
                 lease_request_free(req);
         }

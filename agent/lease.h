@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/agent.h"
+#include "agent/bus-request.h"
 #include "agent/lease-cgroup.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
@@ -32,6 +33,7 @@ struct lease_client {
 };
 
 struct lease_request;
+struct lease_sock_conn;
 
 struct lease {
         struct lease_record rec;
@@ -47,7 +49,8 @@ struct lease {
 /* An AcquireLease call not answered yet: waiting for capacity, or being provisioned. */
 struct lease_request {
         struct lease_manager *m;
-        sd_bus_message *msg;
+        sd_bus_message *msg;          /* an AcquireLease call, or NULL: */
+        struct lease_sock_conn *sock; /* a request over lease.sock (agent/lease-sock.c) */
         struct lease_client *client;
         sd_event_source *timer; /* the end of its wait */
         uint64_t pages;         /* hugepages wanted, in pages of want.hugepage_size */
@@ -160,9 +163,15 @@ struct lease *lease_manager_find(struct lease_manager *m, const char *id);
 /* The client struct of a unique bus name still on the bus, or NULL (no reference taken). */
 struct lease_client *lease_client_find(struct lease_manager *m, const char *name);
 
-/* The client struct for a unique bus name (created, watched), with a reference taken. */
+/* The client struct for a unique bus name (created, watched), with a reference taken. A name
+ * that does not start with ':' is a connection to lease.sock, which is not on the bus: not
+ * watched, its owner calls lease_client_gone() when it closes. */
 int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);
 void lease_client_unref(struct lease_client *c);
+
+/* The client left: its waiting requests go, its leases are released (those being provisioned
+ * once that ended), exactly as for a peer that left the bus. */
+void lease_client_gone(struct lease_client *c);
 
 /* May uid ask for one more lease? < 0 with error set (LimitExceeded, naming the policy key)
  * when it holds [agent] max-leases-per-uid leases or has max-waiting-per-uid requests waiting. */
@@ -183,6 +192,22 @@ int lease_append_details(sd_bus_message *reply, const struct lease *l);
 int lease_append_sizes(sd_bus_message *reply, const struct lease *l);
 
 void lease_request_free(struct lease_request *req);
+
+/* ---- agent/lease-bus.c ---- */
+
+/* Check AcquireLease's values against the host and the policy into req (sizes, pages, taps,
+ * label, wait, enforce): InvalidArgs and friends with a message naming the key. The socket's
+ * requests go through the same checks. */
+int lease_check_request(struct agent *a, const struct lease_request_values *v,
+                        struct lease_request *req, sd_bus_error *error);
+
+/* ---- agent/lease-sock.c ---- */
+
+/* Answer a socket request: the grant line, or the refusal (from a D-Bus error name). */
+int lease_sock_reply_grant(struct lease_sock_conn *c, const struct lease *l);
+void lease_sock_reply_error(struct lease_sock_conn *c, const char *name, const char *message);
+/* The request of c was freed (answered, or its holder left). */
+void lease_sock_request_freed(struct lease_sock_conn *c);
 
 /* Answer a request with an error (D-Bus error name and message) and drop it from the queue. */
 void lease_request_fail(struct lease_manager *m, struct lease_request *req, const char *name,

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Hugepage lease acquire + release over D-Bus with and without enforcement (a cgroup made, the
-# caller moved in, the cgroup removed once it left), side by side: docs/bench/leases.md, "Enforced
-# hugepage leases". Needs root, cgroup v2 with the hugetlb controller and a 2 MiB pool the
+# caller moved in, the cgroup removed once it left), and the same over the lease socket
+# (lease.sock: one connection per lease), side by side: docs/bench/leases.md, "Enforced hugepage
+# leases" and "Over the lease socket". Needs root, cgroup v2 with the hugetlb controller and a 2 MiB pool the
 # machine can give 16 MiB to; run it alone (the shared lock of the tests): it sets the pool and
 # turns hugetlb on, and puts both back.
 #
@@ -58,15 +59,18 @@ grep -q "enforced by the cgroups" "$work/agent.log" || { cat "$work/agent.log" >
 
 field() { echo "$1" | tr ' ' '\n' | awk -v k="$2" 'prev == k { print; exit } { prev = $0 }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
-# Alternate the two kinds in blocks, so drift of the machine meets both.
+# Alternate the kinds in blocks, so drift of the machine meets all of them.
+sock=$work/run/lease.sock
 for turn in 1 2; do
 	plain[$turn]=$("$cycle" --address "$addr" --count "$rounds" --hugepages 2M)
 	enforced[$turn]=$("$cycle" --address "$addr" --count "$rounds" --hugepages 2M --enforce)
+	sock_plain[$turn]=$("$cycle" --socket "$sock" --count "$rounds" --hugepages 2M)
+	sock_enforced[$turn]=$("$cycle" --socket "$sock" --count "$rounds" --hugepages 2M --enforce)
 done
 echo "| kind | turn | acquire median | acquire p99 | acquire+release median | acquire+release p99 |"
 echo "|---|---|---|---|---|---|"
 for turn in 1 2; do
-	for kind in plain enforced; do
+	for kind in plain enforced sock_plain sock_enforced; do
 		declare -n out=$kind
 		echo "| $kind | $turn | $(ms "$(field "${out[$turn]}" acquire_median_usec)") ms | $(ms "$(field "${out[$turn]}" acquire_p99_usec)") ms | $(ms "$(field "${out[$turn]}" cycle_median_usec)") ms | $(ms "$(field "${out[$turn]}" cycle_p99_usec)") ms |"
 	done

@@ -10,6 +10,11 @@ int cmd_check(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 /* status, reload, lease, run: exec hosttune-bus with the same arguments. */
 int cmd_bus_exec(int argc, char **argv);
+/* `run` and `lease`: over the agent's lease socket when $HOSTTUNE_LEASE_SOCKET names it or the
+ * system bus does not answer and <runtime dir>/lease.sock exists (cli/cmd-lease-sock.c), else
+ * through hosttune-bus. */
+int cmd_run_or_bus(int argc, char **argv);
+int cmd_lease_or_bus(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_revert(int argc, char **argv);
 int cmd_policy(int argc, char **argv);

@@ -310,7 +310,15 @@ let
     optional wantsTun "/dev/net/tun?"
     ++ optional (hasRequirement "vhost-net") "/dev/vhost-net?"
     ++ optional (hasRequirement "vhost-vsock") "/dev/vhost-vsock?"
-    ++ optional (hasRequirement "userfaultfd") "/dev/userfaultfd?";
+    ++ optional (hasRequirement "userfaultfd") "/dev/userfaultfd?"
+    ++ optional buildsLease "${runtimeDir}/lease.sock?";
+  # Builds may take hugepage leases over the agent's socket ([agent] build-hugepages-max set and
+  # a build users group): the socket goes into the sandbox, so `hosttune run` in a build finds it.
+  buildsLease =
+    let
+      m = get "agent" "build-hugepages-max";
+    in
+    m != null && builtins.match "0+[KMGTkmgt]?(i?B)?" m == null && getOr "agent" "build-users-group" "nixbld" != "";
   sandboxHasTun = elem "/dev/net/tun" cfg.nixIntegration.sandboxPaths || elem "/dev/net/tun?" cfg.nixIntegration.sandboxPaths;
 
   # As the policy loader judges [readiness] require: the CLI's tokens, but no percentages (a
@@ -469,10 +477,11 @@ in
       sandboxPaths = mkOption {
         type = types.listOf types.str;
         default = defaultSandboxPaths;
-        defaultText = literalExpression ''[ "/dev/net/tun?" ] # when the policy has taps or requires tun; vhost-net, vhost-vsock, userfaultfd likewise'';
+        defaultText = literalExpression ''[ "/dev/net/tun?" ] # when the policy has taps or requires tun; vhost-net, vhost-vsock, userfaultfd likewise; "/run/hosttune/lease.sock?" when settings.agent.build-hugepages-max is set'';
         description = ''
           Added to `nix.settings.extra-sandbox-paths` so VM tests inside the Nix sandbox can use
-          the devices the policy provides ("?" = skip if absent).
+          the devices the policy provides, and the agent's lease socket when builds may lease
+          hugepages (`settings.agent.build-hugepages-max`) ("?" = skip if absent).
         '';
       };
     };

@@ -505,6 +505,7 @@ rec {
             null
           else
             "${quoted} is not a size of at least 1M (4G), a percentage of RAM (50%) or none";
+        size = if isFixedSize then null else "${quoted} is not a size in bytes (512M, 2G, 0)";
         "page-size" =
           if isFixedSize && sizeBytes >= 65536 && isPowerOfTwo sizeBytes then
             null

@@ -32,6 +32,7 @@ void policy_init_zeroed(struct policy *p) {
         strscpy(p->nix_conf, sizeof(p->nix_conf), DEFAULT_NIX_CONF);
         p->reprobe_interval_usec = 60 * USEC_PER_SEC;
         p->max_leases_per_uid = POLICY_MAX_LEASES_PER_UID;
+        strscpy(p->build_users_group, sizeof(p->build_users_group), "nixbld");
         p->max_waiting_per_uid = POLICY_MAX_WAITING_PER_UID;
         p->n_reasons = 1; /* reasons[0] = "": origin.reason 0 means none */
 }

@@ -416,6 +416,19 @@ static bool format_hugepages_size(const struct policy *p, char *buf, size_t size
         return true;
 }
 
+/* A size in bytes (2G, 512M, 0): no percentage, since the pool it draws from can change. */
+static int parse_build_hugepages_max(struct policy_load *l, const struct policy_entry *e, char *msg,
+                                     size_t size) {
+        if (parse_size(e->value, 0, &l->p->build_hugepages_max) < 0)
+                return fail(msg, size, "'%s' is not a size (bytes, or 512M, 2G)", e->value);
+        return 0;
+}
+
+static bool format_build_hugepages_max(const struct policy *p, char *buf, size_t size) {
+        format_size(p->build_hugepages_max, buf, size);
+        return true;
+}
+
 /* The pool of a [hugepages-SIZE] section, created on first use. */
 static struct policy_hugepool *section_pool(struct policy_load *l, const struct policy_entry *e,
                                             char *msg, size_t size) {
@@ -1006,6 +1019,11 @@ const struct policy_key_def policy_key_defs[] = {
           F(max_waiting_per_uid),
           .max = POLICY_LEASE_CAP_MAX,
           .help = "AcquireLease calls of one uid that may wait at once" },
+        STR("agent", "build-users-group", POLICY_KEY_AGENT_BUILD_USERS_GROUP, build_users_group,
+            check_user_group_or_empty, "Nix build users group that may lease over lease.sock"),
+        CUSTOM("agent", "build-hugepages-max", POLICY_KEY_AGENT_BUILD_HUGEPAGES_MAX,
+               parse_build_hugepages_max, format_build_hugepages_max,
+               "hugepages Nix builds may hold together over lease.sock"),
 };
 
 const unsigned policy_n_key_defs = ELEMENTSOF(policy_key_defs);
@@ -1049,6 +1067,7 @@ const char *policy_key_syntax(const struct policy_key_def *d) {
                 { parse_reclaim, "reclaim" },
                 { parse_kvm_mode, "mode-or-keep" },
                 { parse_zram_size, "zram-size" },
+                { parse_build_hugepages_max, "size" },
                 { parse_ksm, "bool-or-keep" },
                 { parse_templates, "names" },
                 { parse_require_options, "btrfs-options" },

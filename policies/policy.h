@@ -88,6 +88,8 @@ enum policy_key {
         POLICY_KEY_AGENT_NFD_FEATURES_FILE,
         POLICY_KEY_AGENT_MAX_LEASES_PER_UID,
         POLICY_KEY_AGENT_MAX_WAITING_PER_UID,
+        POLICY_KEY_AGENT_BUILD_USERS_GROUP,
+        POLICY_KEY_AGENT_BUILD_HUGEPAGES_MAX,
         _POLICY_KEY_MAX,
 };
 
@@ -220,6 +222,10 @@ struct policy {
         /* Per uid: leases held (provisioning, active) and AcquireLease calls waiting; 0 no cap. */
         unsigned max_leases_per_uid;  /* default POLICY_MAX_LEASES_PER_UID */
         unsigned max_waiting_per_uid; /* default POLICY_MAX_WAITING_PER_UID */
+        /* lease.sock: Nix's build users may take leases there ("" = they may not), holding at
+         * most build_hugepages_max bytes of hugepages together (0 = none). */
+        char build_users_group[64];   /* default "nixbld" */
+        uint64_t build_hugepages_max; /* default 0 */
 
         /* Where each key's value came from (line 0: the built-in default). */
         struct policy_origin origins[_POLICY_KEY_MAX];

@@ -4,13 +4,8 @@
  * which would then use capacity it no longer holds, is killed with it (PR_SET_PDEATHSIG). */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli/bus/bus-client.h"
 #include "cli/bus/lease-client.h"
@@ -55,42 +50,6 @@ static int export_grant(const char *id, json_object *g) {
         return r < 0 ? negative_errno() : 0;
 }
 
-static void child_exec(char **cmd, const sigset_t *old, pid_t parent) {
-        (void) sigprocmask(SIG_SETMASK, old, NULL);
-        /* CMD must not outlive the holder of its lease. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                _exit(RUN_EXIT_FAILED);
-        execvp(cmd[0], cmd);
-        fprintf(stderr, "hosttune run: cannot run %s: %s\n", cmd[0], strerror(errno));
-        _exit(errno == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_CANNOT_EXEC);
-}
-
-/* Wait for the child, passing on the signals meant for it. Returns its wait status. */
-static int supervise(pid_t pid, int sfd) {
-        struct signalfd_siginfo si;
-        int status;
-
-        for (;;) {
-                ssize_t n = read(sfd, &si, sizeof(si));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n != (ssize_t) sizeof(si)) {
-                        /* Cannot happen short of a kernel bug; do not leave CMD behind. */
-                        (void) waitpid(pid, &status, 0);
-                        return status;
-                }
-                if (si.ssi_signo == SIGCHLD) {
-                        if (waitpid(pid, &status, WNOHANG) == pid)
-                                return status;
-                        continue;
-                }
-                /* A terminal's ^C (SI_KERNEL) reached CMD's process group already; what
-                 * kill(2) sent to this process alone is passed on. */
-                if (si.ssi_code != SI_KERNEL)
-                        (void) kill(pid, (int) si.ssi_signo);
-        }
-}
-
 int cmd_bus_run(int argc, char **argv) {
         static const struct option options[] = {
                 LEASE_REQUEST_OPTIONS,
@@ -99,12 +58,9 @@ int cmd_bus_run(int argc, char **argv) {
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *id = NULL;
-        _cleanup_close_ int sfd = -1;
         struct lease_args a = { 0 };
         json_object *grant = NULL;
-        sigset_t mask, old;
-        pid_t pid, self = getpid();
-        int r, status;
+        int r;
 
         /* "+": options end at CMD (or at "--"): CMD's own options are its own. */
         r = lease_args_parse_all(argc, argv, "+h", options, "run", usage_text, &a);
@@ -140,33 +96,9 @@ int cmd_bus_run(int argc, char **argv) {
                 return RUN_EXIT_FAILED;
         }
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);
-        if (sigprocmask(SIG_BLOCK, &mask, &old) < 0 ||
-            (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
-                fprintf(stderr, "hosttune run: cannot set up signals: %m\n");
-                (void) lease_release_call(bus, "run", id);
-                return RUN_EXIT_FAILED;
-        }
-        fflush(stdout);
-        fflush(stderr);
-        pid = fork();
-        if (pid < 0) {
-                fprintf(stderr, "hosttune run: fork: %m\n");
-                (void) lease_release_call(bus, "run", id);
-                return RUN_EXIT_FAILED;
-        }
-        if (pid == 0)
-                child_exec(argv + optind, &old, self);
-
-        status = supervise(pid, sfd);
+        r = run_child(argv + optind);
         /* Ended by its holder; a failure here is only reported: the lease dies with this
          * process's connection anyway. */
         (void) lease_release_call(bus, "run", id);
-        if (WIFSIGNALED(status))
-                return 128 + WTERMSIG(status);
-        return WEXITSTATUS(status);
+        return r;
 }

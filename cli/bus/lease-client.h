@@ -9,17 +9,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
 
-/* Exit codes of the lease verbs (hosttune(1), docs/leases.md). */
-#define LEASE_EXIT_OK 0
-#define LEASE_EXIT_UNAVAILABLE 1 /* not enough capacity (within --wait), or no such lease */
-#define LEASE_EXIT_USAGE 2       /* bad options, or the agent found the request invalid */
-#define LEASE_EXIT_FAILED 3      /* agent unreachable, access denied, anything else */
-
-/* `hosttune run` exits with its command's status; its own failures use these. */
-#define RUN_EXIT_UNAVAILABLE 75 /* EX_TEMPFAIL: the capacity was not there within --wait */
-#define RUN_EXIT_FAILED 125     /* bad usage, agent unreachable or request refused */
-#define RUN_EXIT_CANNOT_EXEC 126
-#define RUN_EXIT_NOT_FOUND 127
+#include "cli/run-child.h"
 
 struct lease_args {
         uint64_t hugepages, hugepage_size; /* bytes; 0 = not given */

@@ -589,6 +589,24 @@ in
     }
 
     {
+      # Builds may lease hugepages over the agent's socket: it goes into the sandbox.
+      name = "build-leases";
+      modules = [
+        enable
+        {
+          services.hosttune.profile = null;
+          services.hosttune.settings = {
+            hugepages.pool = "1G";
+            agent.build-hugepages-max = "512M";
+          };
+        }
+      ];
+      checks = config: [
+        (check "extra-sandbox-paths" [ "/run/hosttune/lease.sock?" ] config.nix.settings.extra-sandbox-paths)
+      ];
+    }
+
+    {
       # The same policy on NixOS 23.11: the unit test-nixos-agent-unit-notify.sh runs under
       # Debian 12's systemd 252 (Type = notify, the reload through `hosttune reload`).
       name = "container-23.11";

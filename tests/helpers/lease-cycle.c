@@ -3,6 +3,12 @@
  *
  *   lease-cycle --address ADDR --count N [--snapshot TEMPLATE] [--hugepages BYTES]
  *               [--enforce] [--pause-ms MS] [--watch PID] [--every K]
+ *   lease-cycle --socket PATH --count N --hugepages BYTES [--enforce] ...
+ *
+ * With --socket each round goes over the agent's lease.sock instead (docs/leases.md, "From a Nix
+ * build"): connect, send the request line, read the grant (the acquire), close the connection
+ * (the release: the agent ends the lease when it sees the connection close, after close(2)
+ * returned here, so the release's own work is not in the cycle time).
  *
  * Each round acquires a lease (a snapshot of TEMPLATE, "" for an empty slot; or hugepages),
  * checks that its directory exists (outside the timed part), and releases it. --enforce asks for
@@ -22,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +40,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "policies/lease-line.h"
 
 static uint64_t now_usec(void) {
         struct timespec ts;
@@ -129,6 +138,39 @@ static int acquire(sd_bus *bus, const char *snapshot, uint64_t hugepages, bool e
         return r < 0 ? r : 0;
 }
 
+/* One acquire over lease.sock: the connection that holds the lease into *ret_fd. */
+static int sock_acquire(const char *path, uint64_t hugepages, bool enforce, int *ret_fd) {
+        struct lease_line_request req = { .hugepages = hugepages, .enforce = enforce };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct lease_line_reply g;
+        char line[LEASE_REPLY_MAX];
+        _cleanup_close_ int fd = -1;
+        size_t len = 0;
+
+        req.seen = (1U << LEASE_LINE_HUGEPAGES) | (enforce ? 1U << LEASE_LINE_ENFORCE : 0);
+        if (lease_line_format(&req, line, sizeof(line)) < 0 ||
+            strscpy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
+                return -EINVAL;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            write(fd, line, strlen(line)) != (ssize_t) strlen(line))
+                return negative_errno();
+        while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
+                ssize_t k = read(fd, line + len, sizeof(line) - 1 - len);
+                if (k <= 0)
+                        return -ECONNRESET;
+                len += (size_t) k;
+        }
+        line[len] = 0;
+        line[strcspn(line, "\n")] = 0;
+        if (lease_line_parse_reply(line, &g) < 0 || !g.granted) {
+                fprintf(stderr, "lease-cycle: %s\n", line);
+                return -EPERM;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int release(sd_bus *bus, const char *id) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = sd_bus_call_method(bus, "org.hosttune.Agent1", "/org/hosttune/Agent1",
@@ -144,6 +186,7 @@ static int release(sd_bus *bus, const char *id) {
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "address", required_argument, NULL, 'a' },
+                { "socket", required_argument, NULL, 'S' },
                 { "count", required_argument, NULL, 'n' },
                 { "snapshot", required_argument, NULL, 's' },
                 { "hugepages", required_argument, NULL, 'H' },
@@ -153,7 +196,7 @@ int main(int argc, char **argv) {
                 { "every", required_argument, NULL, 'e' },
                 {},
         };
-        const char *address = NULL, *snapshot = NULL;
+        const char *address = NULL, *snapshot = NULL, *socket_path = NULL;
         uint64_t count = 1, hugepages = 0, pause_ms = 0, watch = 0, every = 1000, slow = 0;
         uint64_t *acq = NULL, *cyc = NULL;
         sd_bus *bus = NULL;
@@ -168,6 +211,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'n':
                         r = parse_u64(optarg, &count);
+                        break;
+                case 'S':
+                        socket_path = optarg;
                         break;
                 case 's':
                         snapshot = optarg;
@@ -195,13 +241,15 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (!address || count == 0 || every == 0) {
-                fprintf(stderr, "lease-cycle: --address and --count are needed\n");
+        if ((!address == !socket_path) || count == 0 || every == 0 ||
+            (socket_path && (snapshot || !hugepages))) {
+                fprintf(stderr, "lease-cycle: --address or --socket (with --hugepages), and "
+                                "--count are needed\n");
                 return 2;
         }
         acq = calloc(count, sizeof(*acq));
         cyc = calloc(count, sizeof(*cyc));
-        r = acq && cyc ? bus_open_spec(address, NULL, &bus) : -ENOMEM;
+        r = !acq || !cyc ? -ENOMEM : address ? bus_open_spec(address, NULL, &bus) : 0;
         if (r < 0) {
                 fprintf(stderr, "lease-cycle: cannot connect to %s: %s\n", address, strerror(-r));
                 goto out;
@@ -210,7 +258,21 @@ int main(int argc, char **argv) {
                 char id[64], dir[512];
                 struct stat st;
                 uint64_t t0 = now_usec(), t1, t2;
+                int fd = -1;
 
+                if (socket_path) {
+                        r = sock_acquire(socket_path, hugepages, enforce, &fd);
+                        if (r < 0) {
+                                fprintf(stderr, "lease-cycle: round %" PRIu64 ": %s: %s\n", i,
+                                        socket_path, strerror(-r));
+                                goto out;
+                        }
+                        t1 = now_usec();
+                        safe_close(fd);
+                        acq[i] = t1 - t0;
+                        cyc[i] = now_usec() - t0;
+                        continue;
+                }
                 r = acquire(bus, snapshot, hugepages, enforce, id, sizeof(id), dir, sizeof(dir));
                 if (r < 0)
                         goto out;

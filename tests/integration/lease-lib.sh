@@ -93,3 +93,30 @@ cgroup_kill_remove() {
 		rmdir "$d"
 	done
 }
+
+# need_root_cgroup_hugetlb: skips unless cgroup v2 with the hugetlb controller is mounted and the
+# test runs in its root cgroup (the agent started from here then puts leases under
+# <cgroup2>/hosttune.leases); CG is the cgroup2 mount, read independently of the agent.
+need_root_cgroup_hugetlb() {
+	CG=$(cgroup2_mount)
+	[ -n "$CG" ] || skip "no cgroup v2 hierarchy mounted"
+	grep -qw hugetlb "$CG/cgroup.controllers" || skip "cgroup v2 has no hugetlb controller here"
+	[ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] ||
+		skip "not in the root cgroup of $CG (the delegated case is the systemd container's)"
+}
+
+# guard_lease_cgroups (after kernel_lock and need_pool_2m): BASE is where the agent makes the
+# lease cgroups, which must not exist yet. At the end the 2 MiB pool, and the hierarchy, are put
+# back as they were: no lease cgroups (what is left in them killed), hugetlb off again at the
+# root if it was.
+guard_lease_cgroups() {
+	BASE=$CG/hosttune.leases
+	[ -e "$BASE" ] && fail "$BASE exists before the test"
+	defer "echo $(cat $hp) > $hp"
+	grep -qw hugetlb "$CG/cgroup.subtree_control" && had_hugetlb=1 || had_hugetlb=0
+	defer restore_lease_cgroups
+}
+restore_lease_cgroups() {
+	cgroup_kill_remove "$BASE"/*/ "$BASE"
+	[ $had_hugetlb = 1 ] || echo -hugetlb >"$CG/cgroup.subtree_control"
+}

@@ -10,31 +10,12 @@
 . "$(dirname "$0")/agent-lib.sh"
 . "$(dirname "$0")/lease-lib.sh"
 need_root
-hp=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-[ -w $hp ] || skip "no 2 MiB hugepage pool on this kernel"
-[ "$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)" = 2048 ] ||
-	skip "the default hugepage size is not 2 MiB (HugePages_* in /proc/meminfo count other pages)"
-# The cgroup2 mount, read here independently of the agent; the test runs in its root cgroup
-# (the agent started from here then puts leases under <cgroup2>/hosttune.leases).
-CG=$(cgroup2_mount)
-[ -n "$CG" ] || skip "no cgroup v2 hierarchy mounted"
-grep -qw hugetlb "$CG/cgroup.controllers" || skip "cgroup v2 has no hugetlb controller here"
-[ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] ||
-	skip "not in the root cgroup of $CG (the delegated case is the systemd container's)"
+need_pool_2m
+need_root_cgroup_hugetlb
 kernel_lock
-
-BASE=$CG/hosttune.leases
-[ -e "$BASE" ] && fail "$BASE exists before the test"
-b_nr=$(cat $hp)
-defer "echo $b_nr > $hp"
-# Put the hierarchy back as it was: no lease cgroups, hugetlb off again at the root if it was.
-grep -qw hugetlb "$CG/cgroup.subtree_control" && had_hugetlb=1 || had_hugetlb=0
-restore_cgroups() {
-	rm -f "$out/hold"
-	cgroup_kill_remove "$BASE"/*/ "$BASE"
-	[ $had_hugetlb = 1 ] || echo -hugetlb >"$CG/cgroup.subtree_control"
-}
-defer restore_cgroups
+guard_lease_cgroups
+# Holders waiting for this file end before their cgroups are removed.
+defer 'rm -f "$out/hold"'
 
 meminfo() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 used() { echo $(($(meminfo HugePages_Total) - $(meminfo HugePages_Free))); }

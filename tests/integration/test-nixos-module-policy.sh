@@ -98,6 +98,8 @@ samples = {
     ("agent", "lease-group"): ["hosttune", ""],
     ("agent", "max-leases-per-uid"): ["256", "0", "-1", "many", "99999999999"],
     ("agent", "max-waiting-per-uid"): ["64", "0", "x"],
+    ("agent", "build-users-group"): ["nixbld", "", "30000", "bad name"],
+    ("agent", "build-hugepages-max"): ["2G", "0", "512M", "1024", "10%", "lots", "-1"],
     ("agent", "revert-on-stop"): ["no", "nope"],
     ("sysctl", "vm.dirty_ratio"): ["10"],
     ("sysctl", "fs.file-max"): ["1000"],
