@@ -44,12 +44,15 @@ for agent in "${agents[@]}"; do
 		>"$work/agent.log" 2>&1 &
 	pid=$!
 	pids+=($pid)
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		busctl --address="$addr" get-property org.hosttune.Agent1 /org/hosttune/Agent1 \
 			org.hosttune.Agent1 Ready >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	out=$("$cycle" --address "$addr" --count "$n" --snapshot "" --hold)
+	out=$("$cycle" --address "$addr" --count "$n" --snapshot "" --hold) || {
+		cat "$work/agent.log" >&2
+		exit 1
+	}
 	echo "| $agent | $n | $(ms "$(field "$out" acquire_median_usec)") ms | $(ms "$(field "$out" acquire_last_usec)") ms | $(s "$(field "$out" acquire_total_usec)") s | $(ms "$(field "$out" release_median_usec)") ms | $(s "$(field "$out" release_total_usec)") s |"
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true

@@ -103,13 +103,12 @@ python3 -c 'import sys; sys.exit(not float(sys.argv[1]) >= 0.3)' \
 	"$(metric "hosttune_lease_wait_seconds_sum{$PS}")" ||
 	fail "wait sum $(metric "hosttune_lease_wait_seconds_sum{$PS}") s: less than the waiter waited"
 ok "wait time summed: $(metric "hosttune_lease_wait_seconds_sum{$PS}") s"
-kill $waiter 2>/dev/null || true
-wait $waiter 2>/dev/null || true
 
-# --- a waiting request whose caller leaves: abandoned, out of the queue
+# --- a waiting request whose caller leaves (the waiter's lease keeps the pool full): abandoned
 "$HOSTTUNE" lease acquire --bus "$BUS_ADDR" --hugepages 2M --wait 60 --label leaver \
 	>/dev/null 2>&1 &
 leaver=$!
+defer "kill $leaver 2>/dev/null"
 expect_metric "hosttune_lease_requests_waiting{$PS}" 1
 kill $leaver
 wait $leaver 2>/dev/null || true
@@ -119,5 +118,7 @@ expect_metric "hosttune_lease_requests_waited_total{$PS}" 3
 # counters never go down, the sums did not count the abandoned request
 expect_metric "hosttune_lease_wait_seconds_count{$PS}" 6
 prom >/dev/null || fail "the metrics file does not parse at the end"
+kill $waiter 2>/dev/null || true
+wait $waiter 2>/dev/null || true
 ht_lease release "$b" >/dev/null
 finish_agent
