@@ -2,7 +2,7 @@
 # Many leases held at once: what each acquire and release costs when the lease table holds
 # thousands (the lease file lists them all), for one hosttuned build or two side by side:
 # docs/bench/leases.md, "Many leases at once". Leases are empty snapshot slots in a plain
-# directory under /dev/shm (a mkdir each: what is measured is the agent's bookkeeping, not a
+# directory under /tmp (the policy allows no other scratch place; a mkdir each: what is measured is the agent's bookkeeping, not a
 # file system), on a private dbus-daemon. Touches no kernel setting.
 #
 #   bench/leases-many.sh [BUILD_DIR [AGENT_BINARY...]]    (BENCH_LEASES, default 3000)
@@ -18,7 +18,7 @@ agents=("$@")
 cycle=$build/tests/helpers/lease-cycle
 n=${BENCH_LEASES:-3000}
 [ -x "$cycle" ] || { echo "build first: make all unit-bins" >&2; exit 1; }
-work=$(mktemp -d /dev/shm/hosttune-bench-many.XXXXXX)
+work=$(mktemp -d /tmp/hosttune-bench-many.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
