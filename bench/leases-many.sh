@@ -2,8 +2,9 @@
 # Many leases held at once: what each acquire and release costs when the lease table holds
 # thousands (the lease file lists them all), for one hosttuned build or two side by side:
 # docs/bench/leases.md, "Many leases at once". Leases are empty snapshot slots in a plain
-# directory under /tmp (the policy allows no other scratch place; a mkdir each: what is measured is the agent's bookkeeping, not a
-# file system), on a private dbus-daemon. Touches no kernel setting.
+# directory under /tmp (the one scratch place the policy allows a snapshot root; a mkdir each:
+# what is measured is the agent's bookkeeping, not a file system), on a private dbus-daemon.
+# Touches no kernel setting.
 #
 #   bench/leases-many.sh [BUILD_DIR [AGENT_BINARY...]]    (BENCH_LEASES, default 3000)
 #
