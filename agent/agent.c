@@ -385,7 +385,6 @@ static int on_outputs_due(sd_event_source *s, void *userdata) {
 
 void agent_leases_changed(struct agent *a) {
         uint64_t leased = 0;
-        int r;
 
         for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
                 leased += a->leases.hugepages[i].bytes;
@@ -396,6 +395,12 @@ void agent_leases_changed(struct agent *a) {
         /* The files follow once the loop has nothing else to do: a lease's reply does not wait
          * for four file writes, and a burst of lease changes writes them once. The property
          * above is current at once; `hosttune check` reads agent.state a moment later. */
+        agent_outputs_schedule(a);
+}
+
+void agent_outputs_schedule(struct agent *a) {
+        int r;
+
         if (!a->event) {
                 (void) agent_outputs_write_some(a, false);
                 return;

@@ -39,6 +39,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define AGENT_ERROR_INVALID_POLICY "org.hosttune.Error.InvalidPolicy"
 #define AGENT_ERROR_NOT_READY "org.hosttune.Error.NotReady"
 #define AGENT_ERROR_INSUFFICIENT_HUGEPAGES "org.hosttune.Error.InsufficientHugePages"
+#define AGENT_ERROR_INSUFFICIENT_TAPS "org.hosttune.Error.InsufficientTaps"
 #define AGENT_ERROR_NO_SUCH_LEASE "org.hosttune.Error.NoSuchLease"
 #define AGENT_ERROR_ACCESS_DENIED "org.hosttune.Error.AccessDenied"
 /* A per-uid cap of the policy ([agent] max-leases-per-uid, max-waiting-per-uid), named in the
@@ -63,6 +64,45 @@ struct agent_stats {
         uint64_t checks;
         uint64_t last_probe_realtime_usec;
 };
+
+/* Why a lease request was refused: the label values of hosttune_lease_requests_refused_total
+ * (docs/readiness-outputs.md), one per D-Bus error a request can end with. */
+enum lease_refusal {
+        LEASE_REFUSAL_INSUFFICIENT_HUGEPAGES,
+        LEASE_REFUSAL_INSUFFICIENT_TAPS,
+        LEASE_REFUSAL_EXCEEDS_POOL,
+        LEASE_REFUSAL_LIMIT_EXCEEDED,
+        LEASE_REFUSAL_NOT_READY,
+        LEASE_REFUSAL_ERROR, /* anything else: a failure of the agent or the host */
+        _LEASE_REFUSAL_MAX,
+};
+
+/* The label value of a refusal reason, "insufficient_hugepages". */
+const char *lease_refusal_to_string(enum lease_refusal r);
+
+/* The refusal reason of a D-Bus error name. */
+enum lease_refusal lease_refusal_from_error(const char *name);
+
+/* Capacity signals for fleet schedulers, per hugepage size (page_size 0: requests for taps or
+ * snapshots only): the lease requests and what growing the pool for them did. Counters only
+ * grow; the gauges (waiting, queued) are filled when the metrics are written. */
+struct lease_stats {
+        uint64_t page_size;
+        uint64_t granted;
+        uint64_t refused[_LEASE_REFUSAL_MAX];
+        uint64_t abandoned;     /* the caller left the bus before its answer */
+        uint64_t waited;        /* requests that were not served at once */
+        uint64_t wait_usec_sum; /* arrival to answer, over the granted and refused ones */
+        uint64_t waiting;       /* unanswered, not being provisioned: the queue */
+        uint64_t queued;        /* unanswered: waiting or being provisioned */
+        /* Growing the pool for leases (not the applies of the policy). */
+        uint64_t growths, growths_short;
+        uint64_t growth_pages_asked, growth_pages_obtained;
+        uint64_t growth_reclaims; /* growths that dropped the page cache, dentries and inodes */
+        uint64_t growth_usec_sum;
+};
+
+#define LEASE_STATS_MAX (HUGETLB_SIZES_MAX + 1)
 
 struct apply_run;     /* agent/apply.c: a plan being executed */
 struct lease_manager; /* agent/lease.h */
@@ -159,6 +199,9 @@ struct agent {
         sd_event_source *reprobe_source;
         sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
         struct agent_stats stats;
+        /* Lease capacity signals (agent/lease.c fills them); see struct lease_stats. */
+        struct lease_stats lease_stats[LEASE_STATS_MAX];
+        unsigned n_lease_stats;
 
         /* Leases (agent/lease*.c). */
         struct lease_manager *lease_mgr;
@@ -196,6 +239,10 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail);
 /* Publish a->leases after it changed: HugePagesLeased at once, the files (agent.state,
  * ready.json, metrics) once the event loop is idle. */
 void agent_leases_changed(struct agent *a);
+
+/* Write the files (agent.state, ready.json, metrics, NFD; not nix.conf) once the event loop is
+ * idle: many changes in a burst write them once. */
+void agent_outputs_schedule(struct agent *a);
 
 /* Probe what req needs (everything when with_policy) into *report, which must be zeroed
  * (take it from calloc(), so that pages no probe writes stay untouched), evaluate req
@@ -341,6 +388,12 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
 /* "hugepages_unleased" (bytes, all page sizes) into the agent object o of a JSON document, where
  * leases are enforced. */
 void agent_add_unleased(const struct agent *a, json_object *o);
+
+/* The stats entry of page_size (created on first use; NULL when every entry is taken). */
+struct lease_stats *agent_lease_stats(struct agent *a, uint64_t page_size);
+
+/* Fill the gauges of a->lease_stats (waiting, queued) from the queue, for the metrics file. */
+void agent_lease_stats_refresh(struct agent *a);
 
 /* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
 void agent_leases_filter_plan(const struct agent *a, struct plan *plan);

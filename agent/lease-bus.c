@@ -217,6 +217,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         if (!req)
                 return -ENOMEM;
         req->arrived_ticks = lease_cgroups_now_ticks();
+        req->arrived_usec = agent_now_usec(CLOCK_MONOTONIC);
         /* Everything is checked before anything is taken: a bad request changes nothing. */
         r = agent_bus_read_lease_request(m, &v, error);
         if (r >= 0)
@@ -228,8 +229,11 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                                                     "cannot read the caller's credentials: %s",
                                                     strerror(-r));
         }
-        if (r >= 0)
+        if (r >= 0) {
                 r = lease_manager_check_caps(a->lease_mgr, req->want.uid, error);
+                if (r < 0)
+                        lease_stats_answered(a->lease_mgr, req, AGENT_ERROR_LIMIT_EXCEEDED);
+        }
         if (r >= 0)
                 r = lease_client_get(a->lease_mgr, req->want.client, &client);
         if (r < 0) {

@@ -59,6 +59,8 @@ struct lease_request {
         struct lease_record want; /* label, persist, snapshot, template, ids of the caller */
         bool enforce;             /* move the caller into the lease's cgroup ("enforce") */
         uint64_t arrived_ticks;   /* since boot: a process started later did not ask */
+        uint64_t arrived_usec;    /* CLOCK_MONOTONIC: its wait, for the metrics */
+        bool waited;              /* was not served at once (counted once) */
         struct lease *lease;      /* once provisioning started */
         /* Why it could not be served the last time it was looked at, for the error it gets
          * when its wait ends. */
@@ -114,6 +116,7 @@ struct lease_manager {
         unsigned n_leases;
         struct lease_request **queue; /* arrival order */
         unsigned n_queue;
+        unsigned queue_peak; /* the longest since it was last trimmed */
         struct lease_client **clients;
         unsigned n_clients;
 
@@ -132,7 +135,9 @@ struct lease_manager {
         sd_event_source *wait_timer;  /* hugepage requests waiting for memory to come free */
         bool refill_wanted;
         bool in_queue_run, queue_again;
-        bool published; /* a->leases was computed from the table once */
+        bool published;               /* a->leases was computed from the table once */
+        sd_event_source *save_source; /* timer: the deferred write of the lease file */
+        bool save_pending;
 
         /* The worker: one job at a time, handed over under lock; the end is signalled through
          * event_fd. */
@@ -150,8 +155,14 @@ struct lease_manager {
 
 /* ---- agent/lease.c ---- */
 
-/* Write the lease file from the table (atomic replace). Logs and returns the error. */
+/* Write the lease file from the table (atomic replace) now, with whatever waited for
+ * lease_manager_save_later(): before a reply that promises the lease is on record (a grant).
+ * Logs and returns the error. */
 int lease_manager_save(struct lease_manager *m);
+
+/* Write the lease file a moment later (50 ms), with every change made until then: for changes
+ * a crash may lose without promising anything twice (a lease's removal). */
+void lease_manager_save_later(struct lease_manager *m);
 
 /* Recompute a->leases from the table and publish (HugePagesLeased, agent.state, ...). */
 void lease_manager_publish(struct lease_manager *m);
@@ -212,6 +223,18 @@ void lease_sock_request_freed(struct lease_sock_conn *c);
 /* Answer a request with an error (D-Bus error name and message) and drop it from the queue. */
 void lease_request_fail(struct lease_manager *m, struct lease_request *req, const char *name,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- agent/lease-stats.c: the capacity signals in a->lease_stats ---- */
+
+/* req is answered: granted (error_name NULL) or refused with that D-Bus error. */
+void lease_stats_answered(struct lease_manager *m, struct lease_request *req,
+                          const char *error_name);
+/* req goes unanswered: its caller left the bus. */
+void lease_stats_abandoned(struct lease_manager *m, const struct lease_request *req);
+/* req could not be served at once (counted once per request). */
+void lease_stats_waits(struct lease_manager *m, struct lease_request *req);
+/* A RESIZE job ended: a growth's pages asked and obtained, reclaim, time (shrinks not counted). */
+void lease_stats_resized(struct lease_manager *m, const struct lease_job *job);
 
 /* ---- agent/lease-worker.c ---- */
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -189,6 +190,114 @@ static void metric_header(struct text *t, const char *name, const char *type, co
         text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One line per lease stats entry, name{page_size_bytes="N"} value; with pool only for page
+ * sizes (entry 0 stands for requests without hugepages, which grow no pool). */
+static void lease_stat_lines(struct text *t, const struct agent *a, const char *name, size_t offset,
+                             bool pool) {
+        for (unsigned i = 0; i < a->n_lease_stats; i++) {
+                const struct lease_stats *s = &a->lease_stats[i];
+                if (pool && s->page_size == 0)
+                        continue;
+                text_printf(t, "%s{page_size_bytes=\"%" PRIu64 "\"} %" PRIu64 "\n", name,
+                            s->page_size, *(const uint64_t *) ((const char *) s + offset));
+        }
+}
+
+/* The capacity signals of the leases (docs/readiness-outputs.md, "Lease capacity signals"),
+ * per page size of the requests (0: no hugepages asked for). A page size shows once a request
+ * for it came, so a counter never disappears once it was written. */
+static void write_lease_metrics(struct agent *a, struct text *t) {
+        static const struct {
+                const char *name, *type, *help;
+                size_t offset;
+                bool pool;
+        } simple[] = {
+                { "hosttune_lease_requests_granted_total", "counter", "Lease requests granted.",
+                  offsetof(struct lease_stats, granted), false },
+                { "hosttune_lease_requests_waited_total", "counter",
+                  "Lease requests that could not be served at once and waited (for capacity or a "
+                  "pool growth).",
+                  offsetof(struct lease_stats, waited), false },
+                { "hosttune_lease_requests_abandoned_total", "counter",
+                  "Lease requests whose caller left before the answer.",
+                  offsetof(struct lease_stats, abandoned), false },
+                { "hosttune_lease_pool_growth_pages_requested_total", "counter",
+                  "Hugepages asked of the kernel when growing a pool for leases.",
+                  offsetof(struct lease_stats, growth_pages_asked), true },
+                { "hosttune_lease_pool_growth_pages_obtained_total", "counter",
+                  "Hugepages the kernel gave when growing a pool for leases.",
+                  offsetof(struct lease_stats, growth_pages_obtained), true },
+                { "hosttune_lease_pool_growth_reclaims_total", "counter",
+                  "Pool growths for leases that dropped the page cache, dentries and inodes.",
+                  offsetof(struct lease_stats, growth_reclaims), true },
+                { "hosttune_lease_requests_waiting", "gauge",
+                  "Lease requests waiting for capacity now (the queue).",
+                  offsetof(struct lease_stats, waiting), false },
+                { "hosttune_lease_requests_queued", "gauge",
+                  "Lease requests not answered yet: waiting, or being provisioned.",
+                  offsetof(struct lease_stats, queued), false },
+        };
+
+        agent_lease_stats_refresh(a);
+        for (size_t k = 0; k < ELEMENTSOF(simple); k++) {
+                metric_header(t, simple[k].name, simple[k].type, simple[k].help);
+                lease_stat_lines(t, a, simple[k].name, simple[k].offset, simple[k].pool);
+        }
+        metric_header(t, "hosttune_lease_requests_refused_total", "counter",
+                      "Lease requests refused, by the D-Bus error they got.");
+        for (unsigned i = 0; i < a->n_lease_stats; i++)
+                for (int r = 0; r < _LEASE_REFUSAL_MAX; r++)
+                        text_printf(
+                                t,
+                                "hosttune_lease_requests_refused_total{page_size_bytes=\"%" PRIu64
+                                "\",reason=\"%s\"} %" PRIu64 "\n",
+                                a->lease_stats[i].page_size, lease_refusal_to_string(r),
+                                a->lease_stats[i].refused[r]);
+        metric_header(t, "hosttune_lease_wait_seconds", "summary",
+                      "Time from a lease request's arrival to its answer (grant or refusal).");
+        for (unsigned i = 0; i < a->n_lease_stats; i++) {
+                const struct lease_stats *s = &a->lease_stats[i];
+                uint64_t answered = s->granted;
+                for (int r = 0; r < _LEASE_REFUSAL_MAX; r++)
+                        answered += s->refused[r];
+                text_printf(t,
+                            "hosttune_lease_wait_seconds_sum{page_size_bytes=\"%" PRIu64
+                            "\"} %.6f\n"
+                            "hosttune_lease_wait_seconds_count{page_size_bytes=\"%" PRIu64
+                            "\"} %" PRIu64 "\n",
+                            s->page_size, (double) s->wait_usec_sum / 1e6, s->page_size, answered);
+        }
+        metric_header(t, "hosttune_lease_pool_growths_total", "counter",
+                      "Attempts to grow a hugepage pool for leases, by result.");
+        for (unsigned i = 0; i < a->n_lease_stats; i++) {
+                const struct lease_stats *s = &a->lease_stats[i];
+                if (s->page_size == 0)
+                        continue;
+                text_printf(t,
+                            "hosttune_lease_pool_growths_total{page_size_bytes=\"%" PRIu64
+                            "\",result=\"ok\"} %" PRIu64 "\n"
+                            "hosttune_lease_pool_growths_total{page_size_bytes=\"%" PRIu64
+                            "\",result=\"fell_short\"} %" PRIu64 "\n",
+                            s->page_size, s->growths - s->growths_short, s->page_size,
+                            s->growths_short);
+        }
+        metric_header(t, "hosttune_lease_pool_growth_duration_seconds", "summary",
+                      "Time growing a hugepage pool for leases took (writes, compaction, reclaim, "
+                      "retries).");
+        for (unsigned i = 0; i < a->n_lease_stats; i++) {
+                const struct lease_stats *s = &a->lease_stats[i];
+                if (s->page_size == 0)
+                        continue;
+                text_printf(
+                        t,
+                        "hosttune_lease_pool_growth_duration_seconds_sum{page_size_bytes=\"%" PRIu64
+                        "\"} %.6f\n"
+                        "hosttune_lease_pool_growth_duration_seconds_count{page_size_bytes="
+                        "\"%" PRIu64 "\"} %" PRIu64 "\n",
+                        s->page_size, (double) s->growth_usec_sum / 1e6, s->page_size, s->growths);
+        }
+}
+
 static int write_metrics(struct agent *a) {
         const struct host_report *r = a->report;
         struct text t = { 0 };
@@ -271,6 +380,7 @@ static int write_metrics(struct agent *a) {
                                     "\"} %" PRIu64 "\n",
                                     r->hugetlb.sizes[i].page_size, unleased);
         }
+        write_lease_metrics(a, &t);
         metric_header(&t, "hosttune_policy_info", "gauge", "The policy in force (always 1).");
         text_printf(&t, "hosttune_policy_info{name=\"%s\",path=\"%s\"} 1\n",
                     label_escape(a->policy_name, e1, sizeof(e1)),

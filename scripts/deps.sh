@@ -42,6 +42,8 @@ check() {
 	need nix-bin have nix-instantiate
 	need python3 have python3
 	need python3-jsonschema /usr/bin/python3 -c 'import jsonschema'
+	# test-lease-metrics reads the metrics file with the Prometheus client's own parser.
+	need python3-prometheus-client /usr/bin/python3 -c 'import prometheus_client'
 	need kmod have modprobe
 	need e2fsprogs have lsattr
 	need procps have sysctl

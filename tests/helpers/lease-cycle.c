@@ -2,7 +2,8 @@
  * test and bench/leases.sh, where a shell would measure its own fork and exec.
  *
  *   lease-cycle --address ADDR --count N [--snapshot TEMPLATE] [--hugepages BYTES]
- *               [--enforce] [--pause-ms MS] [--watch PID] [--every K]
+ *               [--enforce] [--pause-ms MS] [--watch PID] [--every K] [--hold [--keep]]
+ *   lease-cycle --address ADDR --waiters N --wait SEC --hugepages BYTES
  *   lease-cycle --socket PATH --count N --hugepages BYTES [--enforce] ...
  *
  * With --socket each round goes over the agent's lease.sock instead (docs/leases.md, "From a Nix
@@ -19,6 +20,17 @@
  * rounds (default 1000) a line "sample ROUND FDS RSS_KIB" reports the open descriptors and VmRSS of
  * PID. At the end: "rounds N acquire_median_usec A acquire_p99_usec B cycle_median_usec C
  * cycle_p99_usec D slow_acquires S" (slow: above 5 ms, a snapshot made on demand).
+ * With --hold, all N leases are acquired first and held, then all released: what a table of N
+ * leases costs each change (the lease file lists them all); at the end "held N
+ * acquire_median_usec A acquire_last_usec L acquire_total_usec T release_median_usec R
+ * release_total_usec U". With --keep as well, the leases are not released: "acquired N" is
+ * printed and the program sleeps until it is killed (its leases end with its connection).
+ * With --waiters, N AcquireLease calls that may wait SEC seconds are sent without waiting for
+ * their answers, WAITERS_PER_CONNECTION per bus connection (dbus-daemon caps the replies one
+ * connection may have pending); "sent N" is printed, and the program sleeps until it is killed:
+ * its connections close and the calls' callers leave the bus. Answers that come meanwhile
+ * (grants, refusals) are not read. (A callback, though ignoring the reply: without one sd-bus
+ * marks the call NO_REPLY_EXPECTED.)
  * Exit 0, or 1 at the first failed call (its error is printed). Nothing is asserted here. */
 #include <dirent.h>
 #include <errno.h>
@@ -171,6 +183,96 @@ static int sock_acquire(const char *path, uint64_t hugepages, bool enforce, int 
         return 0;
 }
 
+static int release(sd_bus *bus, const char *id);
+
+static uint64_t sum_u64(const uint64_t *v, size_t n) {
+        uint64_t s = 0;
+        for (size_t i = 0; i < n; i++)
+                s += v[i];
+        return s;
+}
+
+/* --hold: acquire count leases, keep them all, then release them all. */
+static int hold(sd_bus *bus, const char *snapshot, uint64_t hugepages, uint64_t count, bool keep,
+                uint64_t *acq, uint64_t *rel) {
+        char(*ids)[64] = calloc(count, sizeof(*ids));
+        uint64_t last, acq_total, rel_total;
+        char dir[512];
+        int r = ids ? 0 : -ENOMEM;
+
+        for (uint64_t i = 0; r >= 0 && i < count; i++) {
+                uint64_t t0 = now_usec();
+                r = acquire(bus, snapshot, hugepages, false, ids[i], sizeof(ids[i]), dir,
+                            sizeof(dir));
+                acq[i] = now_usec() - t0;
+        }
+        if (r >= 0 && keep) {
+                printf("acquired %" PRIu64 "\n", count);
+                fflush(stdout);
+                for (;;)
+                        pause();
+        }
+        for (uint64_t i = 0; r >= 0 && i < count; i++) {
+                uint64_t t0 = now_usec();
+                r = release(bus, ids[i]);
+                rel[i] = now_usec() - t0;
+        }
+        free(ids);
+        if (r < 0)
+                return r;
+        last = acq[count - 1];
+        acq_total = sum_u64(acq, count);
+        rel_total = sum_u64(rel, count);
+        printf("held %" PRIu64 " acquire_median_usec %" PRIu64 " acquire_last_usec %" PRIu64
+               " acquire_total_usec %" PRIu64 " release_median_usec %" PRIu64
+               " release_total_usec %" PRIu64 "\n",
+               count, percentile(acq, count, 50), last, acq_total, percentile(rel, count, 50),
+               rel_total);
+        return 0;
+}
+
+#define WAITERS_PER_CONNECTION 50
+
+static int ignore_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) m;
+        (void) userdata;
+        (void) error;
+        return 0;
+}
+
+/* --waiters: n calls that wait, sent over fresh connections; then sleep until killed. */
+static int waiters(const char *address, uint64_t n, uint32_t wait_sec, uint64_t hugepages) {
+        uint64_t sent = 0;
+        int r = 0;
+
+        while (sent < n) {
+                sd_bus *bus = NULL; /* kept open until the process ends */
+                r = bus_open_spec(address, NULL, &bus);
+                for (unsigned k = 0; r >= 0 && k < WAITERS_PER_CONNECTION && sent < n; k++) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                        r = sd_bus_message_new_method_call(bus, &m, "org.hosttune.Agent1",
+                                                           "/org/hosttune/Agent1",
+                                                           "org.hosttune.Agent1", "AcquireLease");
+                        if (r >= 0)
+                                r = sd_bus_message_append(m, "a{sv}", 2, "hugepages", "t",
+                                                          hugepages, "wait", "u", wait_sec);
+                        if (r >= 0)
+                                r = sd_bus_call_async(bus, NULL, m, ignore_reply, NULL, UINT64_MAX);
+                        sent += r >= 0;
+                }
+                if (r >= 0)
+                        r = sd_bus_flush(bus);
+                if (r < 0) {
+                        fprintf(stderr, "lease-cycle: sending waiting calls: %s\n", strerror(-r));
+                        return r;
+                }
+        }
+        printf("sent %" PRIu64 "\n", sent);
+        fflush(stdout);
+        for (;;)
+                pause();
+}
+
 static int release(sd_bus *bus, const char *id) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = sd_bus_call_method(bus, "org.hosttune.Agent1", "/org/hosttune/Agent1",
@@ -194,14 +296,19 @@ int main(int argc, char **argv) {
                 { "pause-ms", required_argument, NULL, 'p' },
                 { "watch", required_argument, NULL, 'w' },
                 { "every", required_argument, NULL, 'e' },
+                { "hold", no_argument, NULL, 'h' },
+                { "keep", no_argument, NULL, 'k' },
+                { "waiters", required_argument, NULL, 'W' },
+                { "wait", required_argument, NULL, 'T' },
                 {},
         };
         const char *address = NULL, *snapshot = NULL, *socket_path = NULL;
+        uint64_t n_waiters = 0, wait_sec = 60;
         uint64_t count = 1, hugepages = 0, pause_ms = 0, watch = 0, every = 1000, slow = 0;
         uint64_t *acq = NULL, *cyc = NULL;
         sd_bus *bus = NULL;
         int c, r, ret = 1;
-        bool enforce = false;
+        bool enforce = false, held = false, keep = false;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
                 r = 0;
@@ -224,6 +331,20 @@ int main(int argc, char **argv) {
                 case 'E':
                         enforce = true;
                         break;
+                case 'h':
+                        held = true;
+                        break;
+                case 'k':
+                        keep = true;
+                        break;
+                case 'W':
+                        r = parse_u64(optarg, &n_waiters);
+                        break;
+                case 'T':
+                        r = parse_u64(optarg, &wait_sec);
+                        if (r >= 0 && wait_sec > UINT32_MAX)
+                                r = -ERANGE;
+                        break;
                 case 'p':
                         r = parse_u64(optarg, &pause_ms);
                         break;
@@ -241,6 +362,8 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
+        if (address && n_waiters > 0)
+                return waiters(address, n_waiters, (uint32_t) wait_sec, hugepages) < 0;
         if ((!address == !socket_path) || count == 0 || every == 0 ||
             (socket_path && (snapshot || !hugepages))) {
                 fprintf(stderr, "lease-cycle: --address or --socket (with --hugepages), and "
@@ -252,6 +375,10 @@ int main(int argc, char **argv) {
         r = !acq || !cyc ? -ENOMEM : address ? bus_open_spec(address, NULL, &bus) : 0;
         if (r < 0) {
                 fprintf(stderr, "lease-cycle: cannot connect to %s: %s\n", address, strerror(-r));
+                goto out;
+        }
+        if (held) {
+                ret = hold(bus, snapshot, hugepages, count, keep, acq, cyc) < 0;
                 goto out;
         }
         for (uint64_t i = 0; i < count; i++) {

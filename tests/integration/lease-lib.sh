@@ -120,3 +120,10 @@ restore_lease_cgroups() {
 	cgroup_kill_remove "$BASE"/*/ "$BASE"
 	[ $had_hugetlb = 1 ] || echo -hugetlb >"$CG/cgroup.subtree_control"
 }
+
+# prom_metric SAMPLE: a sample's value in the agent's metrics file, read with the Prometheus
+# client's parser (prom.py; labels sorted by name), "" when absent.
+prom_metric() {
+	/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/prom.py" "$AGENT_RUN/metrics.prom" |
+		awk -v k="$1" '$1 == k {print $2}'
+}
