@@ -198,16 +198,31 @@ static int group_gid(const char *name, gid_t *ret) {
         return 0;
 }
 
+/* Is g among the peer's supplementary groups (SO_PEERGROUPS, as they were at connect)? */
+static bool peer_has_group(int fd, gid_t g) {
+        gid_t gids[256];
+        socklen_t len = sizeof(gids);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len) < 0)
+                return false; /* more than 256, or an old kernel: the databases decide */
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (gids[i] == g)
+                        return true;
+        return false;
+}
+
 /* May the peer take leases here? 1 root or lease group, 2 build users group, 0 neither. */
-static int peer_allowed(struct lease_sock *s, const struct ucred *cr) {
+static int peer_allowed(struct lease_sock *s, int fd, const struct ucred *cr) {
         struct agent *a = s->a;
         gid_t g;
 
         if (cr->uid == 0)
                 return 1;
-        if (a->lease_gid_set && in_group(cr->uid, cr->gid, a->lease_gid))
+        if (a->lease_gid_set &&
+            (in_group(cr->uid, cr->gid, a->lease_gid) || peer_has_group(fd, a->lease_gid)))
                 return 1;
-        if (group_gid(a->policy->build_users_group, &g) >= 0 && in_group(cr->uid, cr->gid, g))
+        if (group_gid(a->policy->build_users_group, &g) >= 0 &&
+            (in_group(cr->uid, cr->gid, g) || peer_has_group(fd, g)))
                 return 2;
         return 0;
 }
@@ -253,7 +268,7 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         int allowed, r;
 
         c->timer = sd_event_source_disable_unref(c->timer);
-        allowed = peer_allowed(s, &c->peer);
+        allowed = peer_allowed(s, c->fd, &c->peer);
         if (allowed == 0) {
                 snprintf(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
                          LEASE_SOCK_NAME, a->lease_gid_set ? ", group '" : "",

@@ -276,7 +276,9 @@ void lease_client_gone(struct lease_client *c) {
                         struct lease *l = m->leases[i];
                         if (l->client != c || l->req || l->release_wanted)
                                 continue;
-                        lease_release(m, l, "its holder left the bus");
+                        lease_release(m, l,
+                                      c->name[0] == ':' ? "its holder left the bus"
+                                                        : "its connection to lease.sock closed");
                         again = true;
                         break;
                 }
