@@ -11,6 +11,11 @@
 . "$(dirname "$0")/agent-lib.sh"
 . "$(dirname "$0")/lease-lib.sh"
 need_root
+# The sandbox has no /lib: the build's client is the static hosttune (a sanitizer build's is
+# dynamic, STATIC_CLI=no).
+file -L "$HOSTTUNE" 2>/dev/null | grep -q "statically linked" ||
+	ldd "$HOSTTUNE" 2>&1 | grep -q "not a dynamic executable" ||
+	skip "$HOSTTUNE is linked dynamically (STATIC_CLI=no, as in the sanitizer build); the sandbox has none of its libraries"
 need_cmd nix-build cc python3 groupadd useradd userdel groupdel
 need_pool_2m
 [ "$(uname -m)" = x86_64 ] || skip "the derivation is for x86_64-linux"
@@ -37,8 +42,6 @@ chmod 0777 "$out/hold"
 chmod 0755 "$T_TMP" "$AGENT_RUN"
 # Static binaries only: the sandbox has no /lib.
 cp "$HOSTTUNE" "$T_TMP/bin/hosttune"
-file -L "$T_TMP/bin/hosttune" 2>/dev/null | grep -q "statically linked" ||
-	ldd "$T_TMP/bin/hosttune" 2>&1 | grep -q "not a dynamic executable" || fail "hosttune is not static"
 cc -static -O2 -I"$HOSTTUNE_SRC" "$HOSTTUNE_SRC/tests/helpers/hugepage-touch.c" \
 	"$HOSTTUNE_BUILD/libhosttune.a" -o "$T_TMP/bin/hugepage-touch"
 M=1048576
