@@ -105,10 +105,11 @@ ct_boot() {
 		sleep 0.1
 	done
 	[ -n "$CT_LEADER" ] || fail "the container did not start systemd: $(tail -n 20 "$T_TMP/console.log")"
-	# systemd answers once its private socket exists; then wait for the boot to finish.
+	# systemd answers once its private socket exists ("offline" until then: systemctl could not
+	# reach it, seen on a loaded machine); then wait for the boot to finish.
 	for ((i = 0; i < 600; i++)); do
 		state=$(in_ct systemctl is-system-running 2>/dev/null || true)
-		case "$state" in starting | initializing | "") sleep 0.2 ;; *) break ;; esac
+		case "$state" in starting | initializing | offline | "") sleep 0.2 ;; *) break ;; esac
 	done
 	case "$state" in
 	running | degraded) ok "container booted ($state)" ;;
