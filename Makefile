@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # hosttune — see README.md. `make run` and `make check` do the whole set-up on Debian.
 
 VERSION := 0.1.0
@@ -64,7 +65,7 @@ ALL_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DHOSTTUNE_VERSION='"$(VERSION
 	-I. $(PC_CFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS ?=
 
-LIB_SRC := $(sort $(wildcard lib/*.c probes/*.c policies/*.c policies/apply/*.c))
+LIB_SRC := $(sort $(wildcard lib/*.c probes/*.c policies/*.c policies/apply/*.c runtime/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 BUS_SRC := $(sort $(wildcard cli/bus/*.c))
 AGENT_SRC := $(sort $(wildcard agent/*.c))

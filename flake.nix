@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 {
   description = "hosttune: readiness and tuning of Linux hosts for microVM test workloads";
 

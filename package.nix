@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The hosttune package: hosttune (CLI), hosttuned (agent), hosttune-bus (the CLI's D-Bus helper),
 # man pages, the D-Bus policy, the shipped profiles and the systemd unit, built with the
 # project's Makefile; the unit tests run in checkPhase.
@@ -77,6 +78,7 @@ stdenv.mkDerivation {
       applies a tuning policy, hands out hugepages, snapshot directories and taps to test runs,
       and reports readiness over D-Bus, sd_notify, JSON, Prometheus metrics and nix.conf.
     '';
+    license = lib.licenses.mit;
     platforms = lib.platforms.linux;
     mainProgram = "hosttune";
   };

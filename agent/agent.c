@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttuned's life cycle: start-up, policy loading and reload, probing and readiness, drift
  * detection on a timer, and a clean stop. */
 #include "agent/agent.h"
@@ -21,7 +22,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "policies/plan.h"
 #include "probes/knobs.h"
 #include "probes/probes.h"

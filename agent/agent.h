@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttuned's state and the operations the event loop, the bus handlers and (later) the lease
  * code share. One struct agent per process; bus properties are fields read by offsetof.
  *
@@ -24,7 +25,7 @@
 #include "agent/bus-request.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applying and reverting from the agent. An apply runs the executor (policies/apply) on a worker
  * thread, because reserving hugepages can take the policy's whole timeout (30 s by default) and
  * the bus must keep answering Check meanwhile; the thread touches nothing of the agent but its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request dictionaries of org.hosttune.Agent1: reading an a{sv} key by key with its types
  * checked, and turning Check's and AcquireLease's a{sv} into structs. Nothing here looks at the
  * agent's state, so the fuzzer (tests/fuzz/fuzz-bus-request.c) runs it on messages built from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request dictionaries (a{sv}) of org.hosttune.Agent1's methods, read into structs without
  * looking at the agent's state: Check's requirements and AcquireLease's request. What the values
  * mean for this host is decided by the callers (agent/bus.c, agent/lease-bus.c). */

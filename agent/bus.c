@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The D-Bus object org.hosttune.Agent1 (docs/dbus-api.md): one vtable, its method handlers,
  * signals and the access check every state-changing method makes. */
 #include <inttypes.h>

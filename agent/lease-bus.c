@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lease methods of org.hosttune.Agent1 (AcquireLease, ReleaseLease, ListLeases): the
  * request's keys and their checks, the caller's credentials, and the a{sv} of a grant. Keys,
  * errors and examples: docs/leases.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cgroups of enforced hugepage leases: the subtree, one cgroup per lease, removal once its
  * processes are gone. See agent/lease-cgroup.h and docs/leases.md, "Enforcement". */
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 #define HUGETLB "hugetlb"
 #define SIZES_MAX 8

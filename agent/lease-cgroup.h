@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The cgroups that make hugepage leases enforced (docs/leases.md, "Enforcement"): where they
  * live, making one with a lease's hugetlb limits and moving its holder in, removing it when the
  * lease ended and its last process left. It knows lease ids and sizes, not the lease table: the

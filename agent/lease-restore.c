@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Starting with the leases of an earlier run (docs/leases.md, "Lifetimes"): hosttuned may have
  * been restarted, or killed with leases out. The lease file says what each lease held and how
  * far an acquire or release had come; the bus says whose holders are still there. What nobody

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lease socket <runtime dir>/lease.sock (docs/leases.md, "From a Nix build"): leases for
  * processes that cannot reach the system bus, Nix builds above all. One request line per
  * connection, checked like AcquireLease and queued in the same lease manager; the lease is held

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lease socket <runtime dir>/lease.sock: leases for processes that cannot reach the system
  * bus (Nix builds), with the same checks, accounting and enforcement as AcquireLease. */
 #pragma once

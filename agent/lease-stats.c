@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Capacity signals of the leases for fleet schedulers (docs/readiness-outputs.md): requests
  * granted, refused, waiting and abandoned, their wait, and what growing a pool for them did, per
  * hugepage size. Counted here on the event loop; agent/outputs.c writes them as metrics. */

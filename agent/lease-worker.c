@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The leases' worker thread: what would hold the event loop for milliseconds or seconds (growing
  * a hugepage pool with the policy's reclaim strategy, a btrfs snapshot's transaction commit,
  * refilling the prepared set, removing a copied tree) runs here, one job at a time. A job gets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The agent's leases: the table and its file, the queue of requests waiting for capacity,
  * provisioning and giving back (hugepage accounting, snapshot directories, taps), growing the
  * hugepage pool on demand and shrinking it when idle, and the bus peers whose leases die with

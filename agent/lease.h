@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The agent's leases (docs/leases.md), shared by agent/lease*.c: the lease table, the queue of
  * AcquireLease calls waiting for capacity, the bus peers that hold them, and the worker thread
  * that does what takes milliseconds or seconds (growing a hugepage pool, snapshotting a template,
@@ -17,7 +18,7 @@
 #include "agent/lease-cgroup.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 struct lease_manager;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging to stderr; the journal gets priority prefixes, a terminal gets the program name. */
 #include "agent/log.h"
 

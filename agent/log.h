@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The agent's logging: stderr, with sd-daemon priority prefixes when stderr is the journal. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttuned: command line, start-up order and the event loop. */
 #include <getopt.h>
 #include <malloc.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readiness outputs in files: ready.json, the Prometheus textfile, nix.conf with verified
  * system features, the node-feature-discovery feature file, and agent.state for
  * `hosttune check`. Every file is replaced atomically (temporary file + rename), so a reader never
@@ -17,9 +18,9 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "policies/fleet.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 #include "policies/readiness-json.h"
 
 #ifndef HOSTTUNE_VERSION

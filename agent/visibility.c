@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who sees what over D-Bus (docs/dbus-api.md, "Who sees what"): root and the lease group see
  * everything; any other caller sees its own leases in full, others' only as sizes, and no path
  * or file content it could not reach itself (a path inside a 0700 directory, the keys of a 0600

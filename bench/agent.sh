@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark of the agent against TuneD, side by side in one run on this machine (docs/bench/agent.md):
 #  - start: hosttuned until READY=1 vs TuneD until its bus name appears
 #  - RSS of both once up

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test: no thresholds): a 2M hugepage pool larger than the memory, side by side,
 # in a 256M QEMU machine (tests/integration/vm.sh; the host itself would have to give up all of
 # its free memory to show this). Each method starts from an empty pool:

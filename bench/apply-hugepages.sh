@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test: no thresholds): reserving N 2 MiB hugepages, side by side in one run,
 #   plain      sh -c 'echo N > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'
 #   hugeadm    hugeadm --pool-pages-min 2MB:N                       (libhugetlbfs-bin)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test: no thresholds): making a writable copy of a 2 GiB template on btrfs,
 #   hosttune   the prepared-snapshot applier (libbtrfsutil, in-process) through the executor
 #              `hosttune apply` runs (tests/helpers/apply-steps): the step's own time and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark: what the KVM smoke guest costs `hosttune check` on a host with /dev/kvm. One
 # hyperfine run, commands alternating in blocks, side by side: /bin/true, `hosttune check` with
 # the agent running (it uses the agent's published verdict: no guest), `hosttune check --offline`

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark: how much does `hosttune check` (full probe set, human output, as a test driver
 # runs it before every test) cost next to starting any process at all, and next to its peers?
 # One hyperfine run, side by side: /bin/true (the process floor), hosttune check and hosttune

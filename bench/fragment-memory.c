@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark helper: make this host's memory look like a long-running build host's. Allocates
  * ANON_MIB of anonymous memory, frees all but one 4 KiB page of every 2 MiB of it, so free
  * memory comes back in holes with a (movable) page pinned in each 2 MiB block, then fills the

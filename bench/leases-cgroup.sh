@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Hugepage lease acquire + release over D-Bus with and without enforcement (a cgroup made, the
 # caller moved in, the cgroup removed once it left), and the same over the lease socket
 # (lease.sock: one connection per lease), side by side: docs/bench/leases.md, "Enforced hugepage

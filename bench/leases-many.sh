@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Many leases held at once: what each acquire and release costs when the lease table holds
 # thousands (the lease file lists them all), for one hosttuned build or two side by side:
 # docs/bench/leases.md, "Many leases at once". Leases are empty snapshot slots in a plain

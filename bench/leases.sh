@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test: no thresholds): take and give back a writable directory holding a
 # 2 GiB template, the way a test run needs one, on a btrfs file system in a loop file:
 #   hosttune lease   AcquireLease(snapshot=base) + ReleaseLease over D-Bus (a private

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark helper for bench/check-kvm.sh: the floor under `hosttune check`'s probing. Opens,
  * reads to EOF and closes each file named on the command line (the files `check` reads, taken
  * from strace), and nothing else: no parsing, no

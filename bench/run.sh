@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `make bench`: run every per-topic benchmark script (bench/*.sh but this one), each of which
 # writes its table to docs/bench/. Benchmarks measure; they never pass or fail on a number.
 # Usage: bench/run.sh BUILD_DIR

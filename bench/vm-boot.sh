@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test: no thresholds): a guest's time to init with and without hugepage-backed
 # memory, side by side. The guest is tests/integration/vm.sh's: Debian's cloud kernel, a busybox
 # initramfs whose init prints a marker and powers off; KVM where a KVM guest reaches init here

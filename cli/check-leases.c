@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune check`'s lease lines: leases not enforced here, and enforced leases that the pool can
  * no longer serve because of hugepages in use outside any lease. See cli/check-leases.h. */
 #include <fcntl.h>
@@ -10,7 +11,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 struct untouched {
         int root_fd;

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /* What `hosttune check` says about leases beyond the requirements: whether the running agent can
  * enforce hugepage leases, and whether hugepages used outside any lease leave enforced leases
  * without the pages they were promised (docs/leases.md, "Enforcement", "Unleased use"). */
 #pragma once
 
 #include "cli/output.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "probes/report.h"
 
 /* WARN lines (human output) from the agent's state (NULL: no agent, nothing to say) and the

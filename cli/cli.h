@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Verbs of the hosttune command line; each parses its own options and returns an exit code. */
 #pragma once
 

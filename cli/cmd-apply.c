@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune apply` and `hosttune revert`: probe, plan and run the plan through the executor, or
  * undo the journal; print per-step results. */
 #include <fcntl.h>
@@ -12,8 +13,8 @@
 #include "cli/output.h"
 #include "lib/fileio.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
-#include "policies/lease.h"
+#include "runtime/agent-state.h"
+#include "runtime/lease.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 #include "policies/plan-json.h"

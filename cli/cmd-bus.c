@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Verbs that talk to the agent over D-Bus (status, reload, lease, run): `hosttune` is linked
  * static and without libsystemd so that `check` starts as fast as /bin/true, so these verbs
  * exec the dynamic helper hosttune-bus, which has sd-bus. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune check` and `hosttune probe`: run the probes, judge readiness, print. */
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,8 +11,8 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
-#include "policies/lease.h"
+#include "runtime/agent-state.h"
+#include "runtime/lease.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness-json.h"

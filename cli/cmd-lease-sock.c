@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune run` and `hosttune lease acquire` over the agent's lease socket (docs/leases.md,
  * "From a Nix build"): in the static binary, so that a Nix build sandbox with nothing but the
  * store closure, the socket and /dev can take a lease. Without the socket these verbs exec the

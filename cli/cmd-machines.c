@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune machines-line`: this host as one line of a Nix machines file (/etc/nix/machines,
  * nix.conf `builders = @FILE`, Hydra's machines files), naming only the system features hosttune
  * verified here, as the agent publishes them in nix.conf. docs/fleet.md. */
@@ -12,7 +13,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "policies/fleet.h"
 #include "policies/policy.h"
 #include "policies/readiness.h"

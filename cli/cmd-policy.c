@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune policy validate FILE` and `hosttune policy show [FILE|NAME] [--json]`. */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttune: the command line. Dispatches to one function per verb (cli/cmd-*.c). */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PASS/WARN/FAIL line printing and JSON printing for the CLI. */
 #include "cli/output.h"
 

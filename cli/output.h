@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Human output helpers for the CLI: PASS/WARN/FAIL lines, colour only on a tty. */
 #pragma once
 

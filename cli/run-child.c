@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Starting and supervising the command of `hosttune run` (cli/run-child.h), for the D-Bus and
  * the lease.sock client alike. */
 #include <errno.h>

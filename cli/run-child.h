@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the lease verbs share between the D-Bus client (hosttune-bus) and the lease.sock client
  * (the static hosttune): exit codes, and starting CMD once the lease is held. */
 #pragma once

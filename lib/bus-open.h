@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connecting to a D-Bus bus named on a command line: one way for hosttuned, hosttune-bus and the
  * test helpers. Header-only on purpose: lib/ objects are also linked without libsystemd (the
  * static `hosttune`, the fuzz targets), so sd-bus calls stay in the programs that include this. */

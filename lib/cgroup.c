@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgroup v2 helpers for enforced hugepage leases: the mount, a process's cgroup, hugetlb limits,
  * a safe move by pidfd, removal. See lib/cgroup.h. */
 #include <errno.h>

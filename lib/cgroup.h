@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgroup v2 helpers for enforced hugepage leases (docs/leases.md, "Enforcement"): where the
  * unified hierarchy is mounted, which cgroup a process is in, the hugetlb controller's files,
  * moving a process in safely and removing a cgroup. Paths are absolute paths on the host (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* File reading and writing: the one audited way hosttune opens a file to read it
  * (open_read_at) and the one way it writes a file whole (struct tmpfile), plus the virtual-file
  * readers built on them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading and writing files: virtual files (sysfs, procfs) relative to a root directory fd, the
  * configuration hosttune reads, and the files it writes. Every file hosttune reads is opened by
  * open_read_at() and every file it writes whole is written through a struct tmpfile; the rules

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Directory tree helpers built on *at() system calls. */
 #include "fsutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Directory trees: emptiness, recursive removal and recursive copy (reflinks where the file
  * system can), all relative to directory fds, never following symlinks. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error convention adapters for libbtrfsutil and libnl. */
 #include "liberrors.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one place that converts each external library's error convention to negative errno plus
  * a message: libnl (-NLE_*), libbtrfsutil (enum btrfs_util_error). inih reports line numbers,
  * handled by the policy loader. */

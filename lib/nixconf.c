@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nix.conf tokenizer following Nix's own rules (applyConfigInner in libutil/config.cc):
  * whitespace-separated tokens, '#' starts a comment, the second token of a setting is "=". */
 #include "nixconf.h"

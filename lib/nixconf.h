@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parser for nix.conf text (the format of Nix's applyConfigFile): "name = value" lines, '#'
  * comments, "include PATH" and "!include PATH" directives. No file access: includes are handed
  * to the caller. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict number, size, duration, boolean and mode parsers used by probes and policies. */
 #include "parse.h"
 

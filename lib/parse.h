@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict parsers for numbers, sizes, durations, booleans and modes: no atoi, no sscanf. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* procfs text parsers; bounded copies only, malformed lines skipped and counted. */
 #include "procfs.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsers for procfs text formats: mountinfo, meminfo, buddyinfo, cpuinfo, swaps. Each takes
  * the file's text and never touches the file system, so fuzzers and unit tests feed them
  * directly. */

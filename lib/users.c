@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* User and group name checks and lookups without NSS (see users.h for why). */
 #include "users.h"
 

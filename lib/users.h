@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* User and group names: syntax checks, and resolution through <root>/etc/passwd and
  * <root>/etc/group. hosttune is linked statically and must not use NSS (getpwnam would load
  * modules that a static binary cannot), and a policy is validated where the names do not exist

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small string helpers shared by every layer. */
 #include "util.h"
 

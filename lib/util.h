@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small shared helpers: cleanup attributes, pointer stealing, string and array helpers. */
 #pragma once
 

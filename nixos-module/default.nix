@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # NixOS module `services.hosttune`: runs the hosttuned agent with a policy generated from Nix
 # (RFC 42 `settings`), and wires its readiness into Nix, udev, the kernel command line and
 # Prometheus. docs/nixos.md explains every option and the choices below.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Pure helpers of the hosttune NixOS module: the policy value syntax (sizes, requirement tokens),
 # a small reader for the shipped INI profiles, and the INI writer. nixpkgs `lib` only, so the
 # module's evaluation tests run without the nixpkgs package set.

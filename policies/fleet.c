@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host as fleet schedulers see it: verified features and pool capacity, formatted as Nix
  * system features, a Nix machines-file line and a node-feature-discovery feature file. Pure
  * functions of a report, so the agent and the CLI give one answer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What fleet schedulers see of this host: the features hosttune verified and the capacity of
  * its pools, in the forms they read: Nix system features (nix.conf, a machines-file line) and
  * a Kubernetes node-feature-discovery feature file (features.d). docs/fleet.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy's defaults, and the policy written back: INI that reads back as the same policy
  * (`hosttune policy show`), JSON, origins and errors as text. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy key table as JSON (`hosttune policy keys --json`): the one source the NixOS module's
  * evaluation-time checks are generated from (nixos-module/policy-keys.json). */
 #include <json-c/json.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The table of policy sections and keys: how each value is parsed, validated and written back. */
 #include <ctype.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lease socket's request and reply lines (policies/lease-line.h): parsing and formatting
  * without the agent's state, so the fuzz-like unit tests and the static client share it. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The line protocol of the agent's lease socket (<runtime dir>/lease.sock, docs/leases.md,
  * "From a Nix build"): one request line from the client, one reply line from the agent. Pure
  * text in and out, shared by the agent, the static `hosttune` client and the tests. */
@@ -7,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 #define LEASE_SOCK_NAME "lease.sock"
 /* A request line, newline included, is at most this long; a longer one is refused. */

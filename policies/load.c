@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy loader: INI text through inih into entries, includes first, then the file's own
  * keys, then cross-key checks; nothing reaches the caller unless all of it validated. inih's
  * conventions (a line number as the return value, no line number in the handler in the builds

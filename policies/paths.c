@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What each path key of a policy may name: one allow-list per kind of path, so a typo or a
  * hostile include cannot make the root agent mount over /etc, snapshot into /proc/sys or
  * overwrite /etc/shadow. The list is lexical (the same answer on every host, at validation);

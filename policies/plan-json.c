@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plan steps as JSON objects with stable keys (docs/json-schema.md). */
 #include "policies/plan-json.h"
 

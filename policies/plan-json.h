@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plan as JSON, for `hosttune check --json`, `hosttune apply --json` and the agent's Apply. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The planner: plan = diff(report, policy), a pure function. Everything it compares comes from
  * the report (probes plus probe_knobs); it reads no file and no clock, so unit tests drive it
  * with report structs they build. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The plan: what must change for the host to match the policy. Built by a pure function of
  * (report, policy); executed step by step by the appliers (policies/apply/), each change
  * journaled first so `hosttune revert` restores the original exactly.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internals shared by the policy loader (load.c), the key table (keys.c) and the writers
  * (format.c): one table of sections and keys drives parsing, validation, `policy show` and the
  * JSON form, so the three can never disagree about a key. */

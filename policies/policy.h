@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy model: what the host should be. Loaded from INI (policies/load.c, inih), validated
  * completely before use, compared with the host report by the planner (policies/plan.h).
  * Sections and keys are documented in docs/policy.md and hosttune.ini(5). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lookup of the profiles embedded at build time. */
 #include "policies/profiles.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Profiles shipped in policies/profiles/, embedded in the binary at build time. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readiness verdicts as JSON, shared by the CLI and the agent. */
 #include "policies/readiness-json.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readiness verdicts as JSON: the document of `hosttune check --json` and of the agent's
  * Check and GetReport methods (schema CHECK_SCHEMA, docs/json-schema.md), built in one place so
  * both give the same shape. */

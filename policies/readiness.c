@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Requirement parsing and evaluation: the readiness verdict of `check` and of the agent. */
 #include "policies/readiness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readiness requirements ("kvm,hugepages=2G,rng,taps=8") and their evaluation against a host
  * report. Shared by `hosttune check` and the agent's Check method, so both give one answer. */
 #pragma once

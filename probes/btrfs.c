@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* btrfs probe: mounts with their options, and what the snapshot root is (subvolume, NOCOW,
  * compression). */
 #include <fcntl.h>

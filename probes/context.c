@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Probe context: root directory fd, fixture detection, and lazily shared inputs. */
 #include "probes/context.h"
 

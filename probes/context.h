@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The probe context: the root every probe reads through, and inputs shared by several probes. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU probe: vendor, virtualisation flags (vmx/svm), hypervisor flag, SMT state. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hugepage probe: every page size's pool (global and per NUMA node), what the buddy allocator
  * could hand out now, and hugetlbfs mounts. */
 #include <fcntl.h>

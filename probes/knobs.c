@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Knob reading: exactly the values a policy names that no probe reads, so `check` with a policy
  * costs only the reads that policy implies and the planner stays pure. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Knob facts: the current values of exactly the knobs a policy names that no probe reads (sysctl
  * keys, user and group ids, snapshot templates, per-node hugepage pools), read by probe_knobs()
  * so the planner (policies/plan.h) stays a pure function of the report. */

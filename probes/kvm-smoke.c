@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The KVM smoke guest (see kvm-smoke.h): set up a VM as QEMU does for -cpu max/host, enter
  * 64-bit long mode, run what an early Linux boot relies on, and time a CPU-bound loop against
  * the same loop run natively. Every ioctl goes through struct kvm_smoke_ops. */

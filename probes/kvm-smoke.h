@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The KVM smoke guest: a tiny 64-bit guest run through the KVM API the way a VMM sets one up, so
  * that "KVM usable" means a guest ran, not only that /dev/kvm answered. docs/kvm-smoke.md. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KVM probe: /dev/kvm node and mode, API version, the capabilities VMMs need, the vendor
  * module with its nested parameter, kvm.nx_huge_pages, why KVM is missing when it is, and
  * whether a guest really runs: the smoke guest (kvm-smoke.c) for root and for a Nix build

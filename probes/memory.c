@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory probe: RAM, THP, KSM, swap devices, swappiness, overcommit. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Network device probe: /dev/net/tun, /dev/vhost-net, /dev/vhost-vsock, the policy's tap pool
  * and bridge as sysfs shows them. */
 #include <fcntl.h>

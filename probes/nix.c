@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Nix probe: does nix.conf tell the truth about this host? system-features claiming kvm while
  * /dev/kvm runs no guest sends VM tests here to abort or crawl under TCG; sandbox paths decide
  * whether builds can reach /dev/net/tun; build-dir is where VM state and rootfs copies land. */

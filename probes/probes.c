@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Probe table and dependency-ordered execution. */
 #include "probes/probes.h"
 

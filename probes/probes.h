@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every probe, and running them in dependency order. Probes only read. */
 #pragma once
 

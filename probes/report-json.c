@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JSON serialisation of the host report; keys are stable (docs/json-schema.md). */
 #include "probes/report-json.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host report as JSON (schema REPORT_SCHEMA, docs/json-schema.md). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Report model helpers: names of statuses and probes, the KVM capability table, result setters. */
 #include "probes/report.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host report: what every probe read, with a status, reason and remedy per probe. */
 #pragma once
 

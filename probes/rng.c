@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Entropy probe: hw_random sources, /dev/hwrng, and whether the kernel's crng is ready.
  * entropy_avail is deliberately not read: since Linux 5.18 it reports a constant 256. */
 #include <stdio.h>

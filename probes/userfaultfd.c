@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* userfaultfd probe: hugepage-backed snapshot restore (Firecracker UFFD handlers) needs either
  * /dev/userfaultfd (Linux 6.1+) or the userfaultfd(2) syscall with vm.unprivileged_userfaultfd. */
 #include <fcntl.h>

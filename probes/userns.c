@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* User namespace probe: test drivers create taps inside user+net namespaces. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* zram probe: devices, their size and compression, whether they serve as swap or are mounted. */
 #include <fcntl.h>
 #include <inttypes.h>

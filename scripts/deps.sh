@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install what a make target needs on Debian: the -dev packages and tools that are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 # Usage: scripts/deps.sh build|check|fuzz|bench|lint

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Turn policies/profiles/*.ini into a C file so the shipped profiles (above all the default
 # one) work from the binary alone. Usage: embed-profiles.sh FILE.ini... > profiles.c
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Run every test: unit tests (cmocka binaries built from tests/unit/test-*.c) and integration
 # tests (tests/integration/test-*.sh against the live kernel, a private D-Bus, real systemd).
 # Usage: tests/run-tests.sh [--unit-only] [--only PATTERN] BUILD_DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What tests/integration/vm.sh expects of tests/integration/lib.sh, for the benchmarks that boot a
 # QEMU machine (sourced; sets src, T_TMP and an EXIT trap that removes it, then sources vm.sh).
 # A benchmark cannot skip: what a test would skip for is an error here.

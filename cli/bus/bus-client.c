@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connecting to the agent's bus and calling it, with errors said once. */
 #include "cli/bus/bus-client.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttune-bus: the D-Bus client verbs of hosttune (status, reload, lease, run), linked with
  * libsystemd and exec'd by the static `hosttune` (cli/cmd-bus.c). Shared connection and error
  * helpers. */

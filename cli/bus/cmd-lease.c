@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune lease acquire|release|list`: leases of hugepages, snapshot directories and taps
  * from the agent (docs/leases.md). A lease without --persist lives as long as the command that
  * took it, so `lease acquire` holds it until it is stopped; `hosttune run` is the usual way. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune reload`: ask the agent to load its policy again; a rejected policy is printed with
  * its file:line and exits 2, and the agent keeps the policy it had. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune run [REQUEST OPTIONS] -- CMD ARGS...`: take a lease, run CMD with what it holds in
  * its environment, and give the lease back when CMD ends. The lease lives on this process's bus
  * connection: if this process dies (even by SIGKILL) the agent takes the lease back, and CMD,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `hosttune status`: what the agent says about this host (GetReport), for people or as JSON. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lease request on the command line, the AcquireLease and ReleaseLease calls, and grants
  * read into JSON: shared by `hosttune lease` and `hosttune run`. */
 #include "cli/bus/lease-client.h"

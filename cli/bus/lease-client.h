@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What `hosttune lease` and `hosttune run` share: the request options, the AcquireLease call,
  * and a grant (an a{sv}) read into JSON. docs/leases.md. */
 #pragma once

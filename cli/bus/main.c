@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hosttune-bus: dispatches the D-Bus verbs. Run as `hosttune-bus VERB ARGS...` (which is what
  * `hosttune VERB` execs) or directly. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Test cases of the services.hosttune evaluation tests. `good` cases evaluate; their policy must
 # equal expected/NAME.ini (or expected/INI.ini when the case sets `ini`; @FIXTURES@ stands for the
 # fixtures directory) and every check must hold.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Evaluates services.hosttune with lib.evalModules (the module, tests/stub-nixos.nix and one test
 # case) and reports what the runner compares: the generated policy, the checks of each case, and
 # a nix.conf rendered the way nixos/modules/config/nix.nix renders it.

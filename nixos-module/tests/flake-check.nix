@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # `nix flake check` form of the module evaluation tests (tests/integration/test-nixos-module.sh
 # and test-nixos-module-policy.sh run the same cases on machines without nixpkgs): every check of
 # every good case holds, every bad case fails to evaluate, and the generated policies equal

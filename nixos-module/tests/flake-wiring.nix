@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # flake.nix and package.nix evaluated against a stand-in nixpkgs (the real lib, derivation
 # stand-ins for packages): nothing is built, but every output's wiring is evaluated, which
 # `nix-instantiate --parse` alone cannot catch (a misspelt argument, a wrong attribute path).

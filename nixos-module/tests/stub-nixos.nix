@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The NixOS options services.hosttune writes to or reads, declared with the types NixOS gives them,
 # so lib.evalModules checks the module's definitions the way a real NixOS evaluation would,
 # without the nixpkgs package set. They stand for NixOS/nixpkgs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The part of the nixpkgs package set services.hosttune uses, for evaluation tests that have only
 # nixpkgs' lib: pkgs.formats.ini (the real one when a nixpkgs checkout is at hand, else the same
 # type rebuilt from lib), and derivation stand-ins whose store paths change with their content

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # NixOS VM test (flake check `vm-test`, through pkgs.testers.runNixOSTest): a machine with
 # services.hosttune boots, the agent reaches READY, `hosttune check` passes, the capability
 # bounding set is the module's, Nix advertises kvm only if KVM really works in the VM, a Reload

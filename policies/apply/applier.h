@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What every applier shares: its context, result helpers, and the per-kind entry points the
  * executor (apply.c) dispatches to. Internal to policies/apply/. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JSON forms of step and revert results. */
 #include "apply-json.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Step and revert results as JSON, for `hosttune apply --json`, `hosttune revert --json` and the
  * agent's Apply and Revert methods. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: dispatches plan steps to the appliers and journal entries to the reverters. */
 #include "apply.h"
 

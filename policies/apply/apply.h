@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor: runs a plan's steps in order through the appliers (one per knob kind), each
  * change journaled first; and revert, which undoes a journal. The CLI (`hosttune apply`,
  * `hosttune revert`) and the agent call these same functions in-process. */

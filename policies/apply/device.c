@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Device node modes: chmod through an O_PATH fd opened inside the apply root (opening the
  * device itself could have side effects). */
 #include "device.h"

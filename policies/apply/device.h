@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for device node permissions (/dev/kvm: mode 0666 lets Nix build users in, who lose
  * their supplementary groups in the sandbox). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Journaled directory creation and its undo. */
 #include "dirs.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Directories the appliers create (mount points, the snapshot tree), journaled so revert
  * removes exactly the ones hosttune made, and only while they are empty. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hugepage pools: write nr_hugepages, compact, drop caches (only as far as allowed), retry until
  * the timeout, and report obtained vs requested. hugeadm retries without compacting and exits 0
  * when short; a plain write gets ~97% on a host whose memory is held by caches (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for hugepage pools: grow or shrink one pool (global or one NUMA node) to a page count,
  * escalating reclaim only as far as the policy allows, and say truthfully how far it got. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The revert journal: a JSON file rewritten atomically (temp file, fsync, rename, fsync of the
  * directory) on every change, guarded by an flock so one apply or revert runs at a time. It
  * lives in the runtime directory, which hosttune owns: neither the journal nor its lock is

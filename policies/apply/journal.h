@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The revert journal: before an applier changes anything, the original value (or the fact that
  * hosttune is about to create an object) is written here, atomically, so `hosttune revert`
  * restores the host exactly, even after a crash or SIGKILL in the middle of an apply. */

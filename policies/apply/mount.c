@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hugetlbfs mounts: mount(2) with pagesize, mode and gid; compare with mountinfo. */
 #include "mount.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for the hugetlbfs mount that QEMU-style -mem-path users need (Firecracker and
  * cloud-hypervisor take pages from the pool without one). */
 #pragma once

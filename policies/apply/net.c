@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Taps and bridges: tun ioctls to create persistent taps, libnl-route-3 for the rest. */
 #include "net.h"
 

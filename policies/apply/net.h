@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Appliers for VM networking: persistent taps (/dev/net/tun ioctls) and a bridge with the taps
  * enslaved (libnl-route-3). They act on the network namespace the process is in. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* NOCOW and the compression property on btrfs directories. */
 #include "nocow.h"
 

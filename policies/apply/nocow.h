@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for NOCOW on btrfs directories meant for VM images and memory files: the
  * FS_NOCOW_FL flag (inherited by files created in the directory later) with the
  * btrfs.compression property removed first (the kernel rejects NOCOW together with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The snapshot tree: root subvolume, empty slots, prepared snapshots (libbtrfsutil), with a
  * plain-directory fallback off btrfs. */
 #include "snapshots.h"
@@ -16,7 +17,7 @@
 #include "lib/util.h"
 #include "policies/apply/dirs.h"
 #include "policies/apply/nocow.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 #include "policies/policy.h"
 
 static const char *const layout_dirs[] = { "slots", "templates", "prepared" };

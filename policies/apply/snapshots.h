@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Appliers for the snapshot tree: the root, prepared empty slots, and prepared snapshots of
  * templates, as btrfs subvolumes through libbtrfsutil (a plain-directory fallback, with a
  * warning, off btrfs).
@@ -18,7 +19,7 @@
 #include <sys/types.h>
 
 #include "policies/apply/applier.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 /* PLAN_SNAPSHOT_ROOT: create step->path (missing parents as directories, journaled) as a
  * subvolume when its parent is on btrfs, else as a directory with a warning (every snapshot

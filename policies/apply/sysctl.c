@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sysctl and sysfs knobs: read, journal, write once, read back. */
 #include "sysctl.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for sysctl and sysfs knobs: /proc/sys/{vm,kernel,net} files and an allow-list of
  * sysfs files (THP enabled/defrag, KSM run). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* zram swap devices: sysfs configuration, an in-process swap header, swapon/swapoff. */
 #include "zram.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Applier for zram swap: configure a device (algorithm before size, as the kernel requires),
  * write a swap header in-process, swapon with a priority. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: /proc/buddyinfo parsing and the obtainable-pages sum. */
 #include "lib/procfs.h"
 #include "tests/fuzz/fuzz-util.h"

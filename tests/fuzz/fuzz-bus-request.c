@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the request dictionaries of the D-Bus methods, Check(a{sv}) and
  * AcquireLease(a{sv}) (agent/bus-request.c). The input is a recipe for a real sd-bus message:
  * how many entries, each entry's key (one the methods know, or any text), the variant's type

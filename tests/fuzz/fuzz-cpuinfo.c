@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the first processor block of /proc/cpuinfo. */
 #include "lib/procfs.h"
 #include "tests/fuzz/fuzz-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the revert journal's parser (policies/apply/journal.c), which reads a file that a
  * crash, another version or someone with access to the runtime directory may have left. Parsed
  * as this boot's and as another boot's journal (entries of other boots are dropped unless they

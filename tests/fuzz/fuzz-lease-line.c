@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the lease socket's request and reply lines (policies/lease-line.c), what a
  * hostile build sends to the agent; a request parsed, formatted and parsed again is the same. */
 #include <stdio.h>

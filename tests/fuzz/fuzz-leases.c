@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the lease file parser and the agent.state parser (both read files that a crash
  * or another version may have left), and what a parsed lease file must satisfy: formatted again,
  * it parses to the same records. */
@@ -5,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policies/agent-state.h"
-#include "policies/lease.h"
+#include "runtime/agent-state.h"
+#include "runtime/lease.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: /proc/meminfo lookups. */
 #include "lib/procfs.h"
 #include "tests/fuzz/fuzz-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: /proc/self/mountinfo parsing and mount option lookup. */
 #include "lib/procfs.h"
 #include "tests/fuzz/fuzz-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: nix.conf tokenizing. */
 #include "lib/nixconf.h"
 #include "tests/fuzz/fuzz-util.h"

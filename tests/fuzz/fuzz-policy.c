@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the policy loader from a string, and what a loaded policy must satisfy: its INI
  * form loads again to the same policy, its JSON form is produced, and the planner runs on it. */
 #include <stdint.h>

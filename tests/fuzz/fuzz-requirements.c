@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: requirement lists ("kvm,hugepages=2G:1G,taps=8"), their canonical text (which
  * must parse back to the same list) and their verdict on an empty report. */
 #include "policies/readiness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: size, duration, number, mode, boolean and id-list strings, and the formatters
  * (a parsed size printed and parsed again gives the same bytes). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: /proc/swaps parsing. */
 #include "lib/procfs.h"
 #include "tests/fuzz/fuzz-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer glue shared by the fuzz targets: the input as a NUL-terminated string, as the
  * parsers get text from read_virtual_file_at (which rejects NUL bytes). */
 #pragma once

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Run every fuzz target built in BUILD for SECONDS each, from its seed corpus
 # (tests/fuzz/corpus/<name>/, read-only) plus a working corpus in BUILD/corpus-<target>/.
 # Fails when any target finds a crash, a leak or undefined behaviour; the reproducer is left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helper: run hand-built plan steps through the executor (apply_plan), as `hosttune apply`
  * does with a planned policy. Integration tests use it to drive each applier with exact inputs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bus-bench: measurements for bench/agent.sh that a shell cannot take precisely.
  *
  *   bus-bench start (--ready | --name NAME --address ADDR) -- CMD ARGS...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hugepage-touch: a guest-memory stand-in for the lease tests. Maps HOSTTUNE_HUGEPAGES bytes
  * of anonymous memory from the hugepage pool of HOSTTUNE_HUGEPAGE_SIZE the way Firecracker maps
  * guest memory with `huge_pages: "2M"` (MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kvm-realmode: the smallest guest the KVM API can run, for the KVM tests to read apart from
  * hosttune's own smoke guest: one page of real-mode code (`mov al, 'K'; out 0x10, al; hlt`) in a
  * VM with one vCPU. It says whether /dev/kvm runs a guest at all for the calling user; it does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lease-cycle: many AcquireLease + ReleaseLease rounds over one bus connection, for the churn
  * test and bench/leases.sh, where a shell would measure its own fork and exec.
  *

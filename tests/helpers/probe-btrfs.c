@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helper: run the btrfs probe with a snapshot root given on the command line (until the
  * policy loader can name one) and print the probe's JSON result, whose facts hold the path
  * facts of that root. Usage: probe-btrfs [--root DIR] SNAPSHOT_ROOT */

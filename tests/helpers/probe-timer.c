@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Benchmark helper: where does `hosttune check` spend its time? Runs each probe once, cold,
  * in this fresh process (as `check` does: detail off, the live root) and prints the wall time
  * and the minor page faults of each, then of the JSON-free verdict. Run it many times (bench/

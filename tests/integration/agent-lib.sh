@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers for the agent's integration tests (sourced after lib.sh): a private dbus-daemon with
 # the real bus policy file, an sd_notify listener, and hosttuned on that bus.
 

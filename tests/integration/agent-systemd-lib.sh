@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # The scenario of test-agent-systemd.sh (this machine's Debian with its own systemd: 252 on Debian
 # 12, Type=notify with ExecReload=) and test-agent-systemd-backports.sh (CT_SYSTEMD=backports:

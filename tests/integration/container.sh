@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A booted Debian container with systemd as PID 1 (systemd-nspawn), for running hosttune's units
 # under a real systemd on a machine whose own PID 1 need not be systemd. Sourced after lib.sh.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Read hosttune's fleet outputs back the way their consumers do, independently of the C writer.
 
   fleet-formats.py nfd FILE        node-feature-discovery's local source (features.d)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers for the lease tests (sourced after lib.sh and agent-lib.sh): a btrfs on a loop file,
 # the lease verbs against the private bus, and readings that do not come from hosttune.
 

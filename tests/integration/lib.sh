@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for integration tests (sourced). Tests run against this machine's real
 # kernel and must leave it as they found it: register every undo step with `defer` right after
 # the change it undoes; the EXIT trap runs them in reverse order even when an assertion fails.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Finding nixpkgs' lib for the NixOS module tests (sourced after lib.sh). Nix itself comes from
 # Debian (nix-bin), nixpkgs does not: point NIXPKGS_LIB at a checkout of nixpkgs or of
 # nix-community/nixpkgs.lib (the repository or its lib/ directory), or set NIX_PATH=nixpkgs=...

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Read a Prometheus text-format file with the Prometheus client's own parser (not hosttune's
 code) and print one line per sample, `NAME{k="v",...} VALUE`, labels sorted by name. Exit 1 when
 the parser rejects the file or the file breaks the naming conventions hosttune follows: every

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttuned's own access check, behind a bus that lets everyone call everything (so the agent,
 # not the bus policy, answers): nobody gets org.hosttune.Error.AccessDenied for Reload, Apply
 # and Revert; nobody with the policy's lease-group as a supplementary group is let in; anyone

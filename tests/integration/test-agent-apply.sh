@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttuned applying a real policy on this kernel: sysctls and a hugepage pool. STATUS= shows
 # progress while the pool is reserved; READY=1 comes only after it; Apply(true) plans and
 # Apply(false) applies over D-Bus; Revert() restores the originals. Crash: the agent is killed

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The shipped bus policy (agent/org.hosttune.Agent1.conf) and the agent's own check together, on a
 # private bus with the system bus's default policy: a member of the group the policy in force
 # names as [agent] lease-group ("kvm", as the microvm-ci profile does) may Reload; a caller in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttuned on a private dbus-daemon that has the system bus's default policy plus our policy
 # file: methods, properties, PropertiesChanged and signals seen by busctl monitor, bad
 # arguments, the bus policy refusing Reload to nobody, sd_notify as a listener on

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # [agent] reapply-on-drift on the real hugepage pool: the agent grows the pool to the policy's
 # size; when someone shrinks it behind the agent's back, the next re-probe sees the drift and the
 # agent applies again (the pool is back, by /proc/meminfo); with reapply-on-drift = no, a drift

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The agent-side findings of issue 12, replayed on a private system-like bus (busctl and gdbus as
 # judges, setpriv as the unprivileged user nobody):
 #  6  a persisting 1 TiB lease, a lease whose directory is outside the snapshot root and one whose

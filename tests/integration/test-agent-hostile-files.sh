@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Replays the file attacks of issue 12 (points 1, 2, 4, 7) against the real binaries, on a
 # private dbus-daemon and the real kernel:
 #   A: nix.conf !includes a FIFO: the agent starts, and Check, GetReport and Peer.Ping answer

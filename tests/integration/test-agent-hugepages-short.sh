@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttuned when the memory cannot hold the hugepage pool, on a real kernel: in a 256M virtual
 # machine (tests/integration/vm.sh; on this host a real shortfall would take all of its free
 # memory) with its own dbus-daemon.

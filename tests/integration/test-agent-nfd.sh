@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # [agent] nfd-features-file with a real hosttuned on a private bus, the file read back by
 # fleet-formats.py with node-feature-discovery's rules (not the writer's code). The file appears
 # with an expiry later than the next re-probe; an inotify watch of features.d shows the visible

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Reload() calls that arrive while an apply runs are answered by the reload that runs after that
 # apply, with that reload's own result: a broken policy queued behind a reload's apply gets
 # org.hosttune.Error.InvalidPolicy (not the earlier reload's generation), a broken policy queued

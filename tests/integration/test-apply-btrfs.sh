@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Snapshot appliers on a real btrfs (a loop file this test makes): the snapshot root subvolume
 # with slots/, templates/, prepared/; NOCOW with the compression property removed; empty slot
 # subvolumes; a prepared snapshot of a template. Compared with `btrfs subvolume list/show`,

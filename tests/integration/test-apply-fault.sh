@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Revert after SIGKILL in the middle of an apply. The fault points: HOSTTUNE_FAULT_AFTER_STEP=N
 # (killed once step N finished) and HOSTTUNE_FAULT_AFTER_RECORD=N (killed right after the N-th
 # journal entry reached the disk, before the change it announces). Either way `hosttune revert`

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # A hugepage pool the memory cannot hold, on a real kernel: `hosttune apply` in a 256M virtual
 # machine asks for a 1G pool. The host itself cannot show this without taking all of its free
 # memory, so the case runs in a VM (tests/integration/vm.sh) and is judged by that kernel's own

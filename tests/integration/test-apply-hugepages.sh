@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Hugepage pool and hugetlbfs mount appliers on the live kernel: grow the global 2M pool, a
 # node's pool, shrink it, compare each time with /proc/meminfo and the node's own file; mount
 # hugetlbfs with pagesize, mode and gid and compare with findmnt and stat; apply again

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Device mode applier on a /dev/kvm node this test makes with mknod under its own root (there is
 # no /dev/kvm on this machine, and the host's real nodes are never changed): chmod, compare with
 # stat(1), apply again, revert; a path that is not a character device is refused.

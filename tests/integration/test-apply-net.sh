@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Tap and bridge appliers inside a network namespace this test creates: a bridge, a tap pool
 # (vnet_hdr, one multi-queue, an owner), enslaved; compared with `ip -d -j link` in the
 # namespace; applied again (unchanged); a tap the test made itself is enslaved and gets a new

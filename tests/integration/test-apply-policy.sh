@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `hosttune apply --policy` end to end on the live kernel: a policy with memory knobs, a
 # hugepage pool, a snapshot tree on a loop btrfs and a tap pool (in a network namespace this
 # test creates). Compared with sysctl, /proc/meminfo, btrfs subvolume list and ip -d link;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # sysctl and sysfs appliers on the live kernel: apply, compare with sysctl(8) and the kernel's
 # files, apply again (nothing changes, the journal stays byte for byte), apply other values
 # (revert still goes back to the state before the FIRST apply), revert, compare with the

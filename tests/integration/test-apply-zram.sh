@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # zram applier on the live kernel, on a device this test hot-adds (zram0 is never touched):
 # configure algorithm and size, swap header, swapon with a priority; compare with zramctl,
 # swapon --show and blkid; apply again (unchanged); ask for another size while it is swap

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The btrfs probe on a loop-backed btrfs this test makes, compared with btrfs-progs, findmnt
 # and lsattr: mount options, subvolume, NOCOW, compression property, prepared slots.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttune check/probe on this machine's live kernel, compared with independent readings:
 # /proc/meminfo, /sys, stat(1) of the device nodes, /proc/cpuinfo.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The hugetlb probe against the kernel's own numbers (/proc/meminfo, sysfs), before and after
 # this test grows the default pool through /proc/sys/vm/nr_hugepages and reserves pages with a
 # mapping on a hugetlbfs mount it makes (compared with findmnt); `check --require hugepages=`

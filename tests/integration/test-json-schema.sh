@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `hosttune probe --json`, `hosttune check --json` and `hosttune policy keys --json` validate
 # against docs/schema/ with a real JSON Schema validator (Debian's python3-jsonschema): on this
 # live host (as root, and as an unprivileged user), with several requirement lists, and over every

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The positive case of the KVM verdict, on a real kernel whose KVM runs guests: a QEMU machine in
 # software emulation with `-cpu max` (emulated SVM and nested paging) running Debian's cloud
 # kernel, whose package carries kvm-amd.ko (tests/integration/vm.sh). In that machine:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # QEMU judges hosttune's KVM verdict on this host: Debian's cloud kernel with a busybox initramfs,
 # `-machine q35,accel=kvm -cpu max` (what the NixOS test driver asks for), bounded in time. Whether
 # the guest reached init (the marker init prints on the serial console) must be what

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The KVM smoke guest on this machine's real /dev/kvm, judged by independent readings:
 # - QEMU itself (-accel kvm -cpu max, the NixOS test driver's CPU): when it refuses to start
 #   with "failed to set MSR 0xN", hosttune must say not usable, name the set-msrs step and the

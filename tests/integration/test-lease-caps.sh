@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The per-uid caps of leases ([agent] max-leases-per-uid, max-waiting-per-uid), with hosttuned on
 # a private bus and a 2 MiB pool of 4 pages: a uid at its lease cap, and one at its cap of waiting
 # requests, get org.hosttune.Error.LimitExceeded naming the key, while another uid is served;

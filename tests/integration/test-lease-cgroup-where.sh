@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Where enforced leases go, with hosttuned started inside a cgroup of its own below this
 # machine's cgroup2 mount, as a unit with Delegate=yes is under systemd (which leaves hugetlb off
 # everywhere: it does not manage that controller). 1. hugetlb cannot be turned on down to the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # 10,000 AcquireLease + ReleaseLease rounds with snapshot directories (prepared snapshots of a
 # template and empty slots, in turns of 1,000), as fast as one client can go, against hosttuned
 # on a private bus and a btrfs on a loop file. After every turn, once the agent refilled its

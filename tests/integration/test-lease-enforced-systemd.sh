@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Enforced hugepage leases under a real systemd with pure cgroup v2: a booted Debian container
 # (container.sh), hosttune installed by `make install` with its unit (Delegate=yes,
 # ProtectControlGroups=no). The agent moves itself to <unit cgroup>/agent, lease cgroups go to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Hugepage leases the kernel enforces (docs/leases.md, "Enforcement"), with hosttuned on a
 # private bus and this machine's cgroup v2 hugetlb controller: two `hosttune run --hugepages
 # 256M` on a 512M pool, one of which maps 384M, fail alone: the greedy one gets SIGBUS (or, with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The lease file (<runtime dir>/leases.json) against the leases the agent answers for, with
 # hosttuned on a private bus and snapshot slots in a plain directory: a grant is on disk when its
 # reply arrives (read at once, no waiting); releases are written once the agent is idle, so a

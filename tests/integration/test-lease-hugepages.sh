@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Hugepage leases on this machine's 2 MiB pool, with hosttuned on a private bus: a consumer that
 # maps its leased bytes the way Firecracker maps guest memory (MAP_HUGETLB | MAP_NORESERVE) and
 # touches every page gets them (no SIGBUS; /proc/meminfo shows them in use); 16 `hosttune run`

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The capacity signals of leases in the metrics file (docs/readiness-outputs.md, "Lease capacity
 # signals"), read with the Prometheus client's own parser (prom.py), against what this test did
 # and what the kernel says: hosttuned on a private bus with a 2 MiB pool of 2 pages that leases

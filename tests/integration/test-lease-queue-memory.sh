@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The agent's memory after a flood of waiting lease requests: 10,000 AcquireLease calls that may
 # wait (from 200 bus connections of one helper, max-waiting-per-uid raised to let them all in)
 # against a 2 MiB pool that a held lease fills. They wait (the queue gauge of the metrics says

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Snapshot-directory leases on a real btrfs (a loop file this test makes), with hosttuned on a
 # private bus: a prepared snapshot of a template and an empty slot are handed out by rename, owned
 # by the caller, listed, refilled in the background and deleted on release; bad requests change

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Leases from inside a real Nix build sandbox (docs/leases.md, "From a Nix build"): Debian's
 # nix-build with sandbox = true and build-users-group = nixbld (real nixbld users, made here when
 # missing), the agent's runtime dir bound at /run/hosttune and the static hosttune and a static

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The lease socket <runtime dir>/lease.sock (docs/leases.md, "From a Nix build") with hosttuned
 # on a private bus and this machine's hugepage pool and cgroup v2: `hosttune run` over the socket
 # (no bus: HOSTTUNE_LEASE_SOCKET) holds an enforced lease listed by ListLeases, its pages touched

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Tap leases with hosttuned running inside a network namespace this test makes: the pool's taps
 # (owner nobody, on a bridge) change owner to the lease holder and back when the lease ends; a
 # request for more than is free fails or waits in line; a plan leaves leased taps alone; a tap a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `hosttune machines-line`, judged by Nix itself and by fleet-formats.py (Nix's field rules,
 # not the writer's code): the fields read back as given, the host key decodes to the key file,
 # the features are exactly the verified ones (kvm and nixos-test by /dev/kvm's own answer to

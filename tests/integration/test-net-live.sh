@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The net probe inside a network namespace this test creates (`ip netns exec` mounts that
 # namespace's /sys, so `hosttune probe` sees its interfaces): taps with owner, vnet_hdr,
 # multi_queue and a bridge master, compared with `ip -d link` and sysfs.

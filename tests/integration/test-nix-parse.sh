@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Every .nix file of the tree parses (nix-instantiate --parse): the flake, the package, the NixOS
 # module and its tests, none of which can be built or run on a machine without nixpkgs.
 . "$(dirname "$0")/lib.sh"

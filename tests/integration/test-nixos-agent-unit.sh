@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The NixOS module's hosttune.service, unchanged, with the real agent under a real systemd (PID 1
 # of a booted Debian container; for the module's Type=notify-reload the image with systemd 254
 # from the suite's backports), with the module's policy (case "container" of

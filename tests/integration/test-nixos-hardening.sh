@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The NixOS module's unit hardening under a real systemd (PID 1 of a booted Debian container):
 # the capability bounding set is exactly the module's, every privileged operation the agent needs
 # works under it (taps, chown, chmod of another's file, removing from another's directory, mount),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The module can never hand the agent a policy it rejects: the policy generated for every good
 # case of nixos-module/tests/cases.nix passes `hosttune policy validate` (the same check the module
 # runs at build time), and a policy with a mistake does not (the validator really checks).

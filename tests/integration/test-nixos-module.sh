@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # services.hosttune evaluated with the real nixpkgs lib (lib.evalModules over the module and the
 # NixOS option declarations it writes to, nixos-module/tests/stub-nixos.nix): the generated
 # policy of every case equals nixos-module/tests/expected/*.ini, the unit, D-Bus, tmpfiles, udev,

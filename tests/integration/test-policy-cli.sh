@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # hosttune policy validate/show/list and check --policy on this machine: exit codes, exact
 # "file:line: key: message" errors, `policy show` output that validates again, and the plan lines
 # of `check` compared with the kernel's own files (/proc/sys, /sys, /etc/passwd, `ip link`).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Revert removes only what apply created inside a snapshot root (issue 12, point 5), and says
 # precisely what is wrong with a damaged journal (point 11). Crafted journal entries name a
 # tree outside any root, a slot reached through a planted symlink, and a root outside the

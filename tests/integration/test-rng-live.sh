@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The rng probe against cat of the hw_random files, stat of /dev/hwrng and getrandom(2).
 . "$(dirname "$0")/lib.sh"
 need_cmd python3 stat

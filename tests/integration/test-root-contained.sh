@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # `hosttune probe --root FIXTURE` never touches this machine's files: strace shows every file
 # system call of a run over each fixture tree, and each must be relative to the root's
 # directory fd (or to an fd opened through it). The only absolute paths allowed are the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # A real QEMU guest end to end through `hosttune run`, everything it uses leased from hosttuned
 # (running in a network namespace this test makes, on a private bus): its memory is the hugepage
 # lease (memory-backend-memfd,hugetlb=on, as cloud-hypervisor's hugepages=on maps it), its disk a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The zram probe against zramctl and swapon --show, on a zram device this test hot-adds,
 # configures as swap and removes again (zram0 and other devices are left alone).
 . "$(dirname "$0")/lib.sh"

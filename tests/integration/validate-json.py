@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Validate JSON documents (files, or stdin as "-") against hosttune's JSON Schema files
 (docs/schema/*.json), chosen by each document's "schema" key. Uses Debian's python3-jsonschema.
 Usage: validate-json.py SCHEMA_DIR FILE...   Exit 1 on the first invalid document."""

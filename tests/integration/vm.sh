@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A throwaway virtual machine with a small memory of its own (QEMU), for what the host itself cannot
 # show without harm or cannot show at all: a hugepage pool larger than the memory (on the host that
 # would take all of its free memory), a kernel whose KVM really runs guests (TCG with `-cpu max`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the unit tests that run probes over fixture trees (tests/unit/fixtures/). */
 #pragma once
 

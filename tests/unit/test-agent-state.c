@@ -1,4 +1,5 @@
-/* Unit tests for policies/agent-state.c: the state file's text form and the lock that says
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for runtime/agent-state.c: the state file's text form and the lock that says
  * whether the agent that wrote it is alive. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,7 +14,7 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 #include "lib/fsutil.h"
 #include "policies/apply/journal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the pure parts of policies/apply/: knob normalising and path rules, hugepage
  * pool paths and the shortfall explanation, the swap header layout, the NOCOW journal form,
  * and the revert journal (first original wins, reload, lock, damaged file, entries from an

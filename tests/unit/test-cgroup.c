@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for lib/cgroup.c: the cgroup2 mount and a process's cgroup in the texts the kernel
  * writes (a hybrid host's mountinfo and /proc/self/cgroup, a pure v2 one, a v1-only one), the
  * hugetlb file names of mm/hugetlb_cgroup.c, and the file side over a scratch root (the kernel's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for lib/fileio.c's open and write rules (issue 12): a FIFO, a device node, a
  * directory or (where refused) a symbolic link is an error and never blocks; a write never opens
  * an existing name, so links planted at temporary or target names leave their files untouched;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for policies/fleet.c: the verified features, the node-feature-discovery file and
  * the Nix machines-file line, from hand-made reports. tests/integration/fleet-formats.py reads
  * the same formats back with NFD's and Nix's rules against a real agent and a real Nix. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for probe_knobs over a root directory built here: sysctl keys, users and groups
  * from etc/passwd and etc/group, snapshot templates, per-node pools, THP defrag, tap details. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for probes/kvm-smoke.c through its ops seam: a fake KVM that plays the guest and
  * answers the ioctls, to drive the fault paths no single machine shows (EBUSY, refused MSRs,
  * internal errors, failed entries, a slow or stuck guest). The real kernel is exercised by

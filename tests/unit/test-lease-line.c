@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for policies/lease-line.c: the lease socket's request and reply lines, including
  * what a hostile build may send (unknown, repeated, overlong, unprintable, not offered). */
 #include <setjmp.h>

@@ -1,4 +1,5 @@
-/* Unit tests for policies/lease.c: names a request may give, the hugepage admission arithmetic,
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for runtime/lease.c: names a request may give, the hugepage admission arithmetic,
  * the lease file's form, what a lease keeps out of a plan, and what leases count as used. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,7 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 static void test_template_names(void **state) {
         static const char *const good[] = { "base", "nixos-24.05", "a_b", "A1", "x.y-z_0" };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for lib/parse.c: numbers, sizes, durations, booleans, modes, id lists. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the planner over host reports built here: every step kind, manual steps and
  * their notes, per-node splits, and the property that planning again after the steps took
  * effect (simulated on the report) plans nothing; and, over the fixture hosts, that the probes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the policy loader: every key, every kind of error with its exact
  * "file:line: key: message", includes (relative, profiles, cycles, depth), later-wins,
  * percentages, reasons from comments, and INI/JSON output that reads back as the same policy. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for every probe over the fixture trees of tests/unit/fixtures/ (README.md there).
  * Each expected value is stated with the fixture file it comes from. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the text parsers of lib/procfs.c and lib/nixconf.c, fed the formats the kernel
  * and Nix write (quoted from fs/proc_namespace.c, mm/vmstat.c, mm/swapfile.c and Nix's
  * applyConfigInner where the format has a quirk). */

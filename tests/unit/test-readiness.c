@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for policies/readiness.c: requirement lists and their verdict on a host report. */
 #include <setjmp.h>
 #include <stdarg.h>

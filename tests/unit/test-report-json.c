@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for probes/report-json.c: the keys and types docs/json-schema.md promises, over
  * fixture reports, after a round trip through JSON text. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The options of nixpkgs' nixos/modules/config/nix.nix that services.hosttune reads or writes,
 # as both stand-ins (nixpkgs/current and nixpkgs/mkdefault, .../nixos/modules/config/nix.nix)
 # declare them: nix.extraOptions and nix.settings (the freeform semanticConfType, sandbox,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Stand-in for nixpkgs' nixos/modules/config/nix.nix at NixOS/nixpkgs
 # 2680ad0cfc17b68f4b56f5a7788c78040563105c (lib 26.11pre, the revision flake.nix pins), reduced to
 # what services.hosttune reads or writes: nix.extraOptions and nix.settings (the freeform

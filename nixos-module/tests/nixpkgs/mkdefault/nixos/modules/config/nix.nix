@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Stand-in for nixpkgs' nixos/modules/config/nix.nix as NixOS 24.11 and earlier have it, read at
 # NixOS/nixpkgs 013635633ffe11f70df1d639f563f21c42c1f778, reduced to what services.hosttune reads
 # or writes (see ../../../../current/nixos/modules/config/nix.nix, the form of the pinned

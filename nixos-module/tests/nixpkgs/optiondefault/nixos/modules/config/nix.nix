@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Stand-in for nixpkgs' nixos/modules/config/nix.nix between nixpkgs PR 372878 (January 2025) and
 # PR 383052 (February 2025), on nixos-unstable only: the default features were the option's
 # default alone (priority 1500), with no definition in config, so any definition replaced them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Leases of hugepages, snapshot directories and taps (docs/leases.md): the parts the agent, the
  * command line and the tests share without a kernel — name rules, the hugepage admission
  * arithmetic, the lease file's records and their JSON form, and the plan filter that keeps an

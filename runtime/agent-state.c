@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* The agent's live state file: formatting, parsing and the lock-based liveness test. */
-#include "policies/agent-state.h"
+#include "runtime/agent-state.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

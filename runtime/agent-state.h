@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The agent's published live state (<runtime dir>/agent.state): the policy in force, its
  * readiness requirements, probe targets and what leases hold. hosttuned writes it; `hosttune
  * check` reads it instead of asking over D-Bus, which keeps check near the cost of /bin/true.

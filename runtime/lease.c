@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /* Lease rules without a kernel: names, hugepage admission, the lease file, the plan filter. */
-#include "policies/lease.h"
+#include "runtime/lease.h"
 
 #include <inttypes.h>
 #include <stdio.h>
