@@ -47,6 +47,12 @@ fail() {
 
 ok() { echo "ok - $*"; }
 
+# grep_all ARGS...: grep ARGS (with -q) at the end of a pipeline, reading all of its input first.
+# A bare `grep -q` exits at its first match; the command still writing into the pipe then dies of
+# SIGPIPE and, under pipefail, fails the pipeline at random. For a string already in a variable,
+# use a here-string instead: grep -q PATTERN <<<"$out".
+grep_all() { grep "$@" <<<"$(cat)"; }
+
 # assert_eq WHAT EXPECTED ACTUAL
 assert_eq() {
 	if [ "$2" != "$3" ]; then fail "$1: expected '$2', got '$3'"; fi
