@@ -80,6 +80,7 @@ BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o
 AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz-replay/%)
 
 LIBHOSTTUNE := $(BUILD)/libhosttune.a
 HOSTTUNE := $(BUILD)/hosttune
@@ -169,7 +170,22 @@ check: deps-check
 	tests/run-tests.sh $(BUILD)
 
 .PHONY: unit-bins
-unit-bins: $(UNIT_BIN) $(HELPER_BIN)
+unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
+
+# The fuzz targets with tests/fuzz/replay.c's main() instead of libFuzzer, built like the unit
+# tests: tests/run-tests.sh replays each seed corpus with them (in the sanitizer build too).
+$(BUILD)/tests/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/agent/bus-request.o $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/agent/bus-request.o \
+		$(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+
+# Every test that needs no root, run without root (as root: as nobody, on a copy of the tree;
+# tests/run-tests.sh --unprivileged); the tests that need root say SKIP and why.
+.PHONY: check-unprivileged
+check-unprivileged:
+	@$(MAKE) --no-print-directory all unit-bins
+	tests/run-tests.sh --unprivileged $(BUILD)
 
 unit: all unit-bins
 	tests/run-tests.sh --unit-only $(BUILD)
