@@ -234,6 +234,12 @@ fuzz:
 	@$(MAKE) --no-print-directory fuzz-bins
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# compile_commands.json for clangd, clang-tidy and editors, from the commands make would run
+# (nothing is rebuilt). Not checked in: it names this checkout's paths.
+.PHONY: compile_commands.json
+compile_commands.json:
+	scripts/compile-commands.py all unit-bins >$@.tmp && mv $@.tmp $@
+
 # --- style ------------------------------------------------------------------------------------
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 lint:

@@ -51,7 +51,7 @@ static int replay_dir(const char *path, unsigned *count) {
         d = fdopendir(fd);
         if (!d)
                 return -errno;
-        fd = -1; /* the DIR owns it now */
+        (void) TAKE_FD(fd); /* the DIR owns it now */
         while (r == 0 && (de = readdir(d))) {
                 char shown[512];
                 if (de->d_name[0] == '.')
