@@ -194,11 +194,20 @@ unit: all unit-bins
 # the lease tests expect a hugepage holder past its lease to die of the kernel's SIGBUS (exit
 # 135), which ASan's own handler would turn into a report and an abort (134).
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 HOSTTUNE_SANITIZE=1
 sanitize: deps-check
+	@$(MAKE) --no-print-directory sanitize-bins
+	$(SAN_ENV) tests/run-tests.sh build-san
+
+# The sanitizer build alone, for one test: `make sanitize-bins`, then
+# `$(make -s sanitize-env) tests/run-tests.sh --only NAME build-san` (the environment of the run).
+.PHONY: sanitize-bins sanitize-env
+sanitize-bins:
 	@$(MAKE) --no-print-directory BUILD=build-san STATIC_LIGHT=$(STATIC_LIGHT) STATIC_CLI=no \
 		CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		HOSTTUNE_SANITIZE=1 tests/run-tests.sh build-san
+sanitize-env:
+	@echo env $(SAN_ENV)
 
 # libFuzzer targets, one per parser (tests/fuzz/fuzz-*.c); each runs FUZZ_SECONDS from the seed
 # corpus tests/fuzz/corpus/<name>/. The library is built once with coverage instrumentation
@@ -293,4 +302,4 @@ bench: all $(HELPER_BIN)
 clean:
 	rm -rf $(BUILD) build-san build-fuzz
 
--include $(shell find $(O) $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(O) $(BUILD)/tests $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
