@@ -172,14 +172,6 @@ check: deps-check
 .PHONY: unit-bins
 unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
 
-# The fuzz targets with tests/fuzz/replay.c's main() instead of libFuzzer, built like the unit
-# tests: tests/run-tests.sh replays each seed corpus with them (in the sanitizer build too).
-$(BUILD)/tests/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/agent/bus-request.o $(LIBHOSTTUNE)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/agent/bus-request.o \
-		$(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
-
 # Every test that needs no root, run without root (as root: as nobody, on a copy of the tree;
 # tests/run-tests.sh --unprivileged); the tests that need root say SKIP and why.
 .PHONY: check-unprivileged
@@ -234,6 +226,16 @@ $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
 	@echo "  FUZZ-LD $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
 		$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) libsystemd 2>/dev/null)
+
+# The same targets with tests/fuzz/replay.c's main() instead of libFuzzer, built like the unit
+# tests (part of unit-bins): tests/run-tests.sh replays each seed corpus with them, in the
+# sanitizer build too.
+REPLAY_AGENT_OBJ := $(FUZZ_AGENT_SRC:%.c=$(O)/%.o)
+$(BUILD)/tests/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(REPLAY_AGENT_OBJ) $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(REPLAY_AGENT_OBJ) \
+		$(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
 
 .PHONY: fuzz-bins
 .SECONDARY: $(FUZZ_OBJ)
