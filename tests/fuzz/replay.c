@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,10 +54,11 @@ static int replay_dir(const char *path, unsigned *count) {
                 return -errno;
         (void) TAKE_FD(fd); /* the DIR owns it now */
         while (r == 0 && (de = readdir(d))) {
-                char shown[512];
+                char shown[PATH_MAX];
                 if (de->d_name[0] == '.')
                         continue;
-                snprintf(shown, sizeof(shown), "%s/%s", path, de->d_name);
+                if (bufprintf(shown, sizeof(shown), "%s/%s", path, de->d_name) < 0)
+                        (void) strscpy(shown, sizeof(shown), de->d_name); /* d_name fits */
                 r = replay_file(dirfd(d), de->d_name, shown);
                 if (r == 0)
                         (*count)++;
