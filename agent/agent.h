@@ -1,16 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* hosttuned's state and the operations the event loop, the bus handlers and (later) the lease
- * code share. One struct agent per process; bus properties are fields read by offsetof.
- *
- * Adding bus methods (the leases work): add SD_BUS_METHOD_WITH_ARGS entries to agent_vtable in
- * agent/bus.c (the one vtable; AcquireLease, ReleaseLease and ListLeases are already allowed by
- * the bus policy file), with handlers in their own file (agent/lease.c) that take the struct
- * agent as userdata. Handlers that change anything call agent_bus_check_privileged() first.
- * Keep the lease table behind a pointer added to struct agent; after every change fill
- * a->leases and call agent_leases_changed(), which emits PropertiesChanged(HugePagesLeased) and
- * republishes agent.state so `hosttune check` counts leased capacity. a->report is the last full
- * probe (agent_reprobe() refreshes it), a->event takes timers (sd_event_add_time_relative),
- * a->bus takes sd_bus_track objects for client lifetimes. */
+/* hosttuned's state and the operations the event loop, the bus handlers, the jobs and the lease
+ * code share. One struct agent per process; bus properties are fields read by offsetof. Every
+ * change to the host is a job on a->queue (agent/queue.h), reported by its done() on the event
+ * loop; a->report is the last full probe (agent_reprobe() refreshes it), a->event takes timers
+ * (agent_timer_arm), a->bus the sd_bus_track objects of clients' lifetimes. After changing what
+ * leases hold (a->leases), call agent_leases_changed(). */
 #pragma once
 
 #include <stdbool.h>
@@ -22,6 +16,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "agent/apply.h"
 #include "agent/bus-request.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -105,29 +100,11 @@ struct lease_stats {
 
 #define LEASE_STATS_MAX (HUGETLB_SIZES_MAX + 1)
 
-struct apply_run;     /* agent/apply.c: a plan being executed */
+struct apply_run;     /* agent/apply.c: an apply's plan and outcome */
+struct apply_job;     /* agent/apply.c */
 struct lease_manager; /* agent/lease.h */
 struct lease_sock;    /* agent/lease-sock.c */
-
-/* An apply that waits for the lease worker to let go of the journal. */
-struct deferred_apply {
-        int cause; /* enum apply_cause */
-        sd_bus_message *reply_to;
-};
-
-/* Reload() calls waiting for their answer. */
-struct reload_calls {
-        sd_bus_message **calls;
-        unsigned n;
-};
-
-/* What asked for an apply; decides how its end is reported. */
-enum apply_cause {
-        APPLY_CAUSE_START,  /* first apply: READY=1 when it ends */
-        APPLY_CAUSE_RELOAD, /* after a reload: READY=1 and the Reload reply */
-        APPLY_CAUSE_METHOD, /* Apply(false): the method reply */
-        APPLY_CAUSE_DRIFT,  /* reapply-on-drift */
-};
+struct work_queue;    /* agent/queue.h */
 
 struct agent {
         struct agent_options opt;
@@ -181,18 +158,16 @@ struct agent {
          * call agent_leases_changed(). */
         struct lease_usage leases;
 
-        /* Work in progress. */
-        struct apply_run *apply;      /* the running apply, or NULL */
-        struct apply_run *last_apply; /* the last one that ended, for GetReport */
-        /* Each Reload() call is answered by the reload it asked for: the calls of the reload
-         * under way wait in reload_waiters until its apply ended; calls that come while an
-         * apply runs wait in queued_reload_waiters for the reload that starts after it. */
-        struct reload_calls reload_waiters;
-        struct reload_calls queued_reload_waiters;
-        bool reload_queued; /* SIGHUP/Reload while an apply or a reload runs: reload after it */
-        bool reloading;     /* a reload's apply runs or waits for the lease worker */
-        bool reverted;      /* Revert() ran: no re-apply on drift until Apply or Reload */
-        bool started;       /* READY=1 was sent after the first apply */
+        /* Every job that changes the host runs on this queue (agent/queue.h). */
+        struct work_queue *queue;
+        struct {
+                struct apply_run *last; /* the last apply that ended, for GetReport */
+                /* The reload job whose turn has not come: it serves every Reload() that
+                 * arrives meanwhile (agent_reload). */
+                struct apply_job *reload_waiting;
+        } apply;
+        bool reverted; /* Revert() ran: no re-apply on drift until Apply or Reload */
+        bool started;  /* READY=1 was sent after the first apply */
         bool stopping;
 
         int nfd_error; /* the last write of the NFD feature file: 0 or a negative errno */
@@ -207,10 +182,6 @@ struct agent {
         /* Leases (agent/lease*.c). */
         struct lease_manager *lease_mgr;
         struct lease_sock *lease_sock; /* agent/lease-sock.c */
-        /* Applies asked for while the lease worker held the revert journal: started in order
-         * once it let go (agent_apply_run_deferred). */
-        struct deferred_apply *deferred_applies;
-        unsigned n_deferred_applies;
 };
 
 /* Set up everything up to (and including) taking the bus name, then run the first apply;
@@ -220,13 +191,12 @@ int agent_start(struct agent *a);
 /* Release everything (accepts a partly started agent). */
 void agent_done(struct agent *a);
 
-/* Load and validate the policy the options name, switch to it when valid, re-probe, re-apply.
- * On an invalid policy nothing changes except LastError. While an apply (or another reload)
- * runs, the reload is queued and starts once that ended. reply_to (a Reload() call, or NULL)
- * is answered by this reload: with the new generation once its apply ended, or with
- * org.hosttune.Error.InvalidPolicy and "file:line: key: message". Returns 0, or a negative
- * errno when reply_to could not be taken on (the caller answers it then). */
-int agent_reload(struct agent *a, sd_bus_message *reply_to);
+/* Load and validate the policy the options name and, when valid, switch to it: generation,
+ * PolicyReloaded, LastError cleared, the leases told. Returns 0 when switched; 1 when the
+ * policy was refused (msg says "file:line: key: message"; LastError, the counters and the
+ * outputs say so, nothing else changes); a negative errno when the switch failed. For the
+ * reload job (agent/apply.c), on the event loop. */
+int agent_policy_reload(struct agent *a, char *msg, size_t size);
 
 /* Re-probe everything into a fresh report that replaces a->report (the last one stays when
  * probing fails), re-evaluate readiness, publish: bus
@@ -257,34 +227,6 @@ int agent_check(struct agent *a, const struct requirements *req, bool with_polic
 /* Set LastError ("" clears it) and emit PropertiesChanged when it changed. */
 void agent_set_last_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-
-/* Start applying the plan for the current policy (after a fresh probe). Returns 0 when the
- * plan was empty and nothing runs (done already called), 1 when an apply runs, -EBUSY when one
- * runs already, or a negative errno. When it ends, agent_apply_finished() is called. */
-int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to);
-
-/* Revert everything the journal holds; synchronous. */
-int agent_revert(struct agent *a, char *err, size_t errsize);
-
-/* The plan for the current policy against a fresh probe, as JSON (Apply(true)). */
-int agent_plan_json(struct agent *a, json_object **ret);
-
-/* The last apply's steps and outcomes as JSON (null before the first one). */
-json_object *agent_apply_last_json(struct agent *a);
-
-/* Free what agent/apply.c holds (waits for a running apply). */
-void agent_apply_done(struct agent *a);
-
-/* Completion hooks, called by agent/apply.c when an apply of that cause ended; changed says
- * whether it ran steps (otherwise the probe made for its plan is still current). */
-void agent_start_finished(struct agent *a, bool changed);
-void agent_reload_finished(struct agent *a, bool changed);
-/* A reload's apply could not start (negative errno): the reload ends as if it had applied
- * nothing, LastError says why, and a reload queued behind it starts. */
-void agent_reload_apply_failed(struct agent *a, int error);
-void agent_stop_if_pending(struct agent *a);
-/* After an apply ended: run the reload that came in while it ran (SIGHUP or Reload()). */
-void agent_run_queued_reload(struct agent *a);
 
 /* (Re)arm the one-shot CLOCK_MONOTONIC timer *s to fire usec from now (created on first use);
  * usec 0 disables it. */
@@ -354,20 +296,14 @@ int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_erro
 
 /* ---- agent/lease*.c (docs/leases.md) ---- */
 
-/* Start the leases: the worker thread, then the lease file of an earlier run: leases whose
+/* Start the leases from the lease file of an earlier run: leases whose
  * holder is still on the bus (or that persist) are kept, the rest given back, leftovers of a
  * crash removed. Call once the bus is attached and before the first apply (whose plan must
  * leave leased taps alone). */
 int agent_leases_start(struct agent *a);
 
-/* Stop the worker (after its job), answer waiting calls; leases stay on record. */
+/* Answer waiting calls; leases stay on record. Call after the work queue was freed. */
 void agent_leases_done(struct agent *a);
-
-/* Does the lease worker hold the revert journal now (agent_apply_start then waits)? */
-bool agent_leases_journal_busy(const struct agent *a);
-
-/* An apply ended: lease work that waited for it may go on. */
-void agent_leases_apply_ended(struct agent *a);
 
 /* The policy changed (reload): pool ceilings and the idle shrink may be different. */
 void agent_leases_policy_changed(struct agent *a);
@@ -403,12 +339,6 @@ void agent_leases_filter_plan(const struct agent *a, struct plan *plan);
 int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error);
-
-/* ---- agent/apply.c: applies that waited for the lease worker ---- */
-
-/* Start the applies asked for while the lease worker held the journal, in order, as far as
- * one can run now (the next starts when it ended). */
-void agent_apply_run_deferred(struct agent *a);
 
 /* ---- agent/outputs.c ---- */
 

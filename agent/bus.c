@@ -230,26 +230,21 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         }
         if (a->stopping)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
-        r = agent_apply_start(a, APPLY_CAUSE_METHOD, m);
-        if (r == -EBUSY)
-                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
-                                        "an apply is already running; try again when it ended");
+        r = agent_apply_submit(a, APPLY_CAUSE_METHOD, m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "apply failed: %s", strerror(-r));
-        return 1; /* answered when the apply ended */
+        return 1; /* answered when its job ended */
 }
 
 static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct agent *a = userdata;
-        char err[512];
         int r;
 
         r = agent_bus_require_privileged(a, m, error);
         if (r < 0)
                 return r;
-        if (a->apply)
-                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
-                                        "an apply is running; revert when it ended");
+        if (a->stopping)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
         /* A revert gives the pool, the taps and the snapshot root back to what they were before
          * hosttune: leases hold parts of them. */
         if (agent_leases_count(a) > 0)
@@ -259,10 +254,10 @@ static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                          agent_leases_count(a),
                                          agent_leases_count(a) == 1 ? "" : "s",
                                          agent_leases_count(a) == 1 ? "s" : "");
-        r = agent_revert(a, err, sizeof(err));
+        r = agent_revert_submit(a, m);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "%s", err);
-        return sd_bus_reply_method_return(m, NULL);
+                return sd_bus_error_set_errnof(error, -r, "revert failed: %s", strerror(-r));
+        return 1; /* answered when its job ended */
 }
 
 static int property_get_last_error(sd_bus *bus, const char *path, const char *interface,

@@ -511,7 +511,6 @@ static void submit_resize(struct lease_manager *m, struct lease_pool_state *st, 
         if (!job)
                 return;
         job->kind = LEASE_JOB_RESIZE;
-        strscpy(job->runtime_dir, sizeof(job->runtime_dir), m->a->runtime_dir);
         hugepages_step_init(&job->step, st->page_size, cur, pages, p->reclaim,
                             p->reclaim_timeout_usec, why);
         st->growing = true;
@@ -659,12 +658,7 @@ static bool root_on_btrfs(struct lease_manager *m) {
 }
 
 static bool refill_job_active(const struct lease_manager *m) {
-        if (m->current && m->current->kind == LEASE_JOB_REFILL)
-                return true;
-        for (const struct lease_job *j = m->pending; j; j = j->next)
-                if (j->kind == LEASE_JOB_REFILL)
-                        return true;
-        return false;
+        return m->refill_jobs > 0;
 }
 
 /* Refill the prepared set in the background once leases took from it. */
@@ -683,7 +677,6 @@ static void maybe_refill(struct lease_manager *m) {
         m->refill_wanted = false;
         job->kind = LEASE_JOB_REFILL;
         memcpy(job->policy, m->a->policy, sizeof(*job->policy));
-        strscpy(job->runtime_dir, sizeof(job->runtime_dir), m->a->runtime_dir);
         lease_job_submit(m, job);
 }
 
@@ -1113,7 +1106,7 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
         if (req->taps > 0) {
                 unsigned have;
 
-                if (a->apply) {
+                if (agent_apply_running(a)) {
                         snprintf(req->why, sizeof(req->why),
                                  "an apply is running (it may change the taps); the request waits "
                                  "for its end");
@@ -1228,6 +1221,13 @@ static void arm_wait_retry(struct lease_manager *m) {
                             strerror(-r));
 }
 
+static bool requests_waiting(const struct lease_manager *m) {
+        for (unsigned i = 0; i < m->n_queue; i++)
+                if (!m->queue[i]->lease)
+                        return true;
+        return false;
+}
+
 void lease_manager_run_queue(struct lease_manager *m) {
         if (m->in_queue_run) {
                 m->queue_again = true;
@@ -1241,6 +1241,9 @@ void lease_manager_run_queue(struct lease_manager *m) {
         m->in_queue_run = false;
         if (m->n_queue == 0)
                 queue_drained(m);
+        /* An apply may give the taps back or grow the pool: look again once it ended. */
+        if (requests_waiting(m) && agent_apply_queued(m->a))
+                lease_wake_after_work(m);
         arm_wait_retry(m);
         maybe_refill(m);
 }
@@ -1272,7 +1275,6 @@ void lease_job_finished(struct lease_manager *m, struct lease_job *job) {
                 refresh_total(m);
                 agent_notify_status(a, "%s; %u lease%s", a->ready ? "Ready" : "Not ready",
                                     m->n_leases, m->n_leases == 1 ? "" : "s");
-                agent_apply_run_deferred(a);
                 lease_manager_run_queue(m);
                 break;
         }
@@ -1285,7 +1287,6 @@ void lease_job_finished(struct lease_manager *m, struct lease_job *job) {
                 else if (job->made > 0)
                         log_debug("leases: refilled %u prepared snapshot%s", job->made,
                                   job->made == 1 ? "" : "s");
-                agent_apply_run_deferred(a);
                 lease_manager_run_queue(m);
                 break;
         case LEASE_JOB_SNAPSHOT:
@@ -1347,18 +1348,10 @@ int agent_leases_start(struct agent *a) {
         if (!m)
                 return -ENOMEM;
         m->a = a;
-        m->event_fd = -1;
-        pthread_mutex_init(&m->lock, NULL);
-        pthread_cond_init(&m->cond, NULL);
         a->lease_mgr = m;
         m->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->root_fd < 0)
                 return negative_errno();
-        r = lease_worker_start(m);
-        if (r < 0) {
-                log_error("leases: cannot start the worker: %s", strerror(-r));
-                return r;
-        }
         r = lease_cgroups_new(m->root_fd, a->runtime_fd, a->event, &m->cgroups);
         if (r < 0)
                 return r;
@@ -1376,7 +1369,6 @@ void agent_leases_done(struct agent *a) {
 
         if (!m)
                 return;
-        lease_worker_stop(m);
         /* The table as it is now goes to the file before it is freed. */
         if (m->save_pending)
                 (void) lease_manager_save(m);
@@ -1412,21 +1404,8 @@ void agent_leases_done(struct agent *a) {
         sd_event_source_disable_unref(m->save_source);
         lease_cgroups_free(m->cgroups);
         safe_close(m->root_fd);
-        pthread_mutex_destroy(&m->lock);
-        pthread_cond_destroy(&m->cond);
         free(m);
         a->lease_mgr = NULL;
-}
-
-bool agent_leases_journal_busy(const struct agent *a) {
-        return lease_worker_journal_busy(a->lease_mgr);
-}
-
-void agent_leases_apply_ended(struct agent *a) {
-        if (!a->lease_mgr)
-                return;
-        lease_worker_kick(a->lease_mgr);
-        lease_manager_run_queue(a->lease_mgr);
 }
 
 void agent_leases_policy_changed(struct agent *a) {

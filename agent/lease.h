@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's leases (docs/leases.md), shared by agent/lease*.c: the lease table, the queue of
- * AcquireLease calls waiting for capacity, the bus peers that hold them, and the worker thread
- * that does what takes milliseconds or seconds (growing a hugepage pool, snapshotting a template,
- * refilling the prepared set) while the event loop keeps answering. Everything here but the
- * worker's job runs on the event loop's thread. */
+ * AcquireLease calls waiting for capacity, the bus peers that hold them, and the jobs that do
+ * what takes milliseconds or seconds (growing a hugepage pool, snapshotting a template,
+ * refilling the prepared set) on the agent's work queue while the event loop keeps answering.
+ * Everything here but a job's run runs on the event loop's thread. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/bus-request.h"
 #include "agent/lease-cgroup.h"
+#include "agent/queue.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
 #include "runtime/lease.h"
@@ -40,7 +40,7 @@ struct lease {
         struct lease_record rec;
         struct lease_client *client; /* the holder, watched; NULL for persist leases */
         struct lease_request *req;   /* while provisioning: the call that gets the grant */
-        bool job_running;            /* a worker job works for it (snapshot or delete) */
+        bool job_running;            /* a job works for it (snapshot or delete) */
         bool release_wanted;         /* release once provisioning ended */
         char release_reason[128];
         uint64_t next_tap_retry_usec; /* releasing: when to try giving busy taps back */
@@ -78,13 +78,13 @@ enum lease_job_kind {
 };
 
 struct lease_job {
+        struct job job;
         enum lease_job_kind kind;
-        struct lease_job *next;
+        struct lease_manager *m;
         struct lease *lease; /* SNAPSHOT, DELETE (NULL: a leftover found at start) */
 
-        /* Inputs, copied: the worker touches nothing else of the agent. */
+        /* Inputs, copied: the job touches nothing else of the agent while it runs. */
         int root_fd;
-        char runtime_dir[POLICY_PATH_MAX];
         char root[POLICY_PATH_MAX];
         char id[LEASE_ID_LEN + 1];
         char tmpl[LEASE_TEMPLATE_NAME_MAX + 1];
@@ -135,23 +135,12 @@ struct lease_manager {
         sd_event_source *retry_timer; /* taps still held by a VM when their lease ended */
         sd_event_source *wait_timer;  /* hugepage requests waiting for memory to come free */
         bool refill_wanted;
+        unsigned refill_jobs; /* REFILL jobs under way or waiting for their turn */
+        bool wake_queued;     /* lease_wake_after_work() waits for its turn */
         bool in_queue_run, queue_again;
         bool published;               /* a->leases was computed from the table once */
         sd_event_source *save_source; /* timer: the deferred write of the lease file */
         bool save_pending;
-
-        /* The worker: one job at a time, handed over under lock; the end is signalled through
-         * event_fd. */
-        pthread_t thread;
-        bool thread_started;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        bool stop;
-        struct lease_job *current; /* handed to the worker, or being run by it */
-        bool current_done;
-        int event_fd;
-        sd_event_source *event_source;
-        struct lease_job *pending, *pending_tail; /* not handed over yet */
 };
 
 /* ---- agent/lease.c ---- */
@@ -237,23 +226,18 @@ void lease_stats_waits(struct lease_manager *m, struct lease_request *req);
 /* A RESIZE job ended: a growth's pages asked and obtained, reclaim, time (shrinks not counted). */
 void lease_stats_resized(struct lease_manager *m, const struct lease_job *job);
 
-/* ---- agent/lease-worker.c ---- */
+/* ---- agent/lease-job.c ---- */
 
-int lease_worker_start(struct lease_manager *m);
-void lease_worker_stop(struct lease_manager *m);
-
-/* Queue a job (takes it); it is handed to the worker when its turn comes. */
+/* Queue a job (takes it) on the agent's work queue; RESIZE and REFILL get the revert journal.
+ * lease_job_finished() gets it when it ended. */
 void lease_job_submit(struct lease_manager *m, struct lease_job *job);
-
-/* Hand the next job over when the worker is idle and the job may run now (journaled jobs only
- * once the agent started and while no apply runs or waits). */
-void lease_worker_kick(struct lease_manager *m);
-
-/* Does the job the worker runs hold the revert journal? */
-bool lease_worker_journal_busy(const struct lease_manager *m);
 
 /* Called on the event loop when a job ended (agent/lease.c). */
 void lease_job_finished(struct lease_manager *m, struct lease_job *job);
+
+/* Look at the request queue again once the work queued now (an apply that may change the taps
+ * or the pool) ended. One at a time. */
+void lease_wake_after_work(struct lease_manager *m);
 
 void lease_job_free(struct lease_job *job);
 
