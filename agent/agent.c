@@ -199,8 +199,8 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
         free(a->policy);
         a->policy = p;
         a->require = p->require;
-        a->lease_gid_set = l->lease_gid_set;
-        a->lease_gid = l->lease_gid;
+        a->lease_group.set = l->lease_gid_set;
+        a->lease_group.gid = l->lease_gid;
         a->n_policy_files = l->n_files;
         memcpy(a->policy_files, l->files, sizeof(a->policy_files));
         a->policy_refused[0] = 0;
@@ -430,7 +430,7 @@ static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
         a->kvm_smoke_valid = false;
         (void) agent_reprobe(a, "periodic re-probe");
         /* Drift back to the policy: the plan is not empty although the last apply ended. */
-        if (a->policy->reapply_on_drift && !a->stopping && !a->reverted) {
+        if (a->policy->reapply_on_drift && !a->stopping && !a->apply.reverted) {
                 r = agent_apply_submit(a, APPLY_CAUSE_DRIFT, NULL);
                 if (r < 0)
                         log_warning("re-applying after drift failed: %s", strerror(-r));
@@ -491,7 +491,7 @@ int agent_policy_reload(struct agent *a, char *msg, size_t size) {
         if (r < 0)
                 return r;
         a->stats.reloads++;
-        a->reverted = false;
+        a->apply.reverted = false;
         agent_set_last_error(a, "%s", "");
         log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name, a->policy_path,
                  a->generation);

@@ -226,7 +226,7 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
  * still try them: start, reload, Apply()). Logs when the pools left alone change (their knob and
  * wanted size, not the memory figures, which move at every re-probe). */
 static void drop_out_of_reach(struct agent *a, struct plan *plan) {
-        char why[256] = "", what[sizeof(a->drift_left_alone)] = "";
+        char why[256] = "", what[sizeof(a->apply.drift_left_alone)] = "";
         unsigned n = 0;
 
         for (unsigned i = 0; i < plan->n; i++) {
@@ -239,12 +239,12 @@ static void drop_out_of_reach(struct agent *a, struct plan *plan) {
                 plan->steps[n++] = *s;
         }
         plan->n = n;
-        if (!streq(what, a->drift_left_alone)) {
+        if (!streq(what, a->apply.drift_left_alone)) {
                 if (what[0])
                         log_notice("re-apply on drift leaves a pool alone while the memory cannot "
                                    "hold it: %s",
                                    why);
-                strscpy(a->drift_left_alone, sizeof(a->drift_left_alone), what);
+                strscpy(a->apply.drift_left_alone, sizeof(a->apply.drift_left_alone), what);
         }
 }
 
@@ -363,7 +363,7 @@ static int apply_job_start(struct agent *a, struct job *j) {
                 }
         }
         if (job->cause == APPLY_CAUSE_METHOD)
-                a->reverted = false;
+                a->apply.reverted = false;
         return apply_prepare(a, job);
 }
 
@@ -623,7 +623,7 @@ static void revert_job_done(struct agent *a, struct job *j) {
                 err = j->error_message;
         } else if (job->reverted) {
                 a->stats.reverts++;
-                a->reverted = true;
+                a->apply.reverted = true;
                 if (r < 0)
                         agent_set_last_error(a, "revert: %s", job->message);
                 (void) agent_reprobe(a, "reverted");

@@ -3,6 +3,9 @@
  * provisioning and giving back (hugepage accounting, snapshot directories, taps), growing the
  * hugepage pool on demand and shrinking it when idle, and the bus peers whose leases die with
  * them. Behaviour and guarantees: docs/leases.md. */
+#include "agent/lease-bus.h"
+#include "agent/lease-restore.h"
+#include "agent/lease-sock.h"
 #include "agent/lease.h"
 
 #include <fcntl.h>
@@ -690,9 +693,9 @@ static void release_continue(struct lease_manager *m, struct lease *l) {
         int r;
 
         if (l->rec.snapshot_path[0]) {
-                /* Deleted by the worker: a subvolume deletion waits for a btrfs transaction
-                 * commit that a refill may have under way (milliseconds), a plain tree can be
-                 * large; the event loop goes on answering meanwhile. */
+                /* Deleted by a job on the work queue: a subvolume deletion waits for a btrfs
+                 * transaction commit that a refill may have under way (milliseconds), a plain tree
+                 * can be large; the event loop goes on answering meanwhile. */
                 struct lease_job *job = calloc(1, sizeof(*job));
 
                 r = job ? snapshot_root_of(l, root, sizeof(root)) : -ENOMEM;

@@ -15,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/bus-request.h"
 #include "agent/lease-cgroup.h"
+#include "agent/lease-job.h"
 #include "agent/queue.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
@@ -187,63 +188,12 @@ void lease_manager_run_queue(struct lease_manager *m);
 /* Give a lease's resources back and drop it (or finish doing so); why is logged. */
 void lease_release(struct lease_manager *m, struct lease *l, const char *why);
 
-/* The lease's fields as the a{sv} of a grant or of ListLeases (docs/leases.md). */
-int lease_append_details(sd_bus_message *reply, const struct lease *l);
-/* What a caller who does not own l and is not privileged sees of it: state, sizes, counts. */
-int lease_append_sizes(sd_bus_message *reply, const struct lease *l);
-
 void lease_request_free(struct lease_request *req);
-
-/* ---- agent/lease-bus.c ---- */
-
-/* Check AcquireLease's values against the host and the policy into req (sizes, pages, taps,
- * label, wait, enforce): InvalidArgs and friends with a message naming the key. The socket's
- * requests go through the same checks. */
-int lease_check_request(struct agent *a, const struct lease_request_values *v,
-                        struct lease_request *req, sd_bus_error *error);
-
-/* ---- agent/lease-sock.c ---- */
-
-/* Answer a socket request: the grant line, or the refusal (from a D-Bus error name). */
-int lease_sock_reply_grant(struct lease_sock_conn *c, const struct lease *l);
-void lease_sock_reply_error(struct lease_sock_conn *c, const char *name, const char *message);
-/* The request of c was freed (answered, or its holder left). */
-void lease_sock_request_freed(struct lease_sock_conn *c);
 
 /* Answer a request with an error (D-Bus error name and message) and drop it from the queue. */
 void lease_request_fail(struct lease_manager *m, struct lease_request *req, const char *name,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* ---- agent/lease-stats.c: the capacity signals in a->lease_stats ---- */
-
-/* req is answered: granted (error_name NULL) or refused with that D-Bus error. */
-void lease_stats_answered(struct lease_manager *m, struct lease_request *req,
-                          const char *error_name);
-/* req goes unanswered: its caller left the bus. */
-void lease_stats_abandoned(struct lease_manager *m, const struct lease_request *req);
-/* req could not be served at once (counted once per request). */
-void lease_stats_waits(struct lease_manager *m, struct lease_request *req);
-/* A RESIZE job ended: a growth's pages asked and obtained, reclaim, time (shrinks not counted). */
-void lease_stats_resized(struct lease_manager *m, const struct lease_job *job);
-
-/* ---- agent/lease-job.c ---- */
-
-/* Queue a job (takes it) on the agent's work queue; RESIZE and REFILL get the revert journal.
- * lease_job_finished() gets it when it ended. */
-void lease_job_submit(struct lease_manager *m, struct lease_job *job);
-
-/* Called on the event loop when a job ended (agent/lease.c). */
+/* Called on the event loop when a job ended: the grant, the release or the pool that waited for
+ * it goes on. */
 void lease_job_finished(struct lease_manager *m, struct lease_job *job);
-
-/* Look at the request queue again once the work queued now (an apply that may change the taps
- * or the pool) ended. One at a time. */
-void lease_wake_after_work(struct lease_manager *m);
-
-void lease_job_free(struct lease_job *job);
-
-/* ---- agent/lease-restore.c ---- */
-
-/* Load the lease file, keep the leases whose holder is still on the bus (or that persist),
- * give back what the others and any half-done acquire or release hold, and remove snapshot
- * directories under <root>/leases that no lease names. */
-int lease_manager_restore(struct lease_manager *m);
