@@ -132,7 +132,7 @@ struct agent {
         sd_event_source *reprobe_source;
         sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
         struct agent_stats stats;
-        /* Lease capacity signals (agent/lease.c fills them); see struct lease_stats. */
+        /* Lease capacity signals (agent/lease-stats.c fills them); see struct lease_stats. */
         struct lease_stats lease_stats[LEASE_STATS_MAX];
         unsigned n_lease_stats;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The leases as the rest of the agent sees them (agent/lease.c; docs/leases.md): start
+/* The leases as the rest of the agent sees them (agent/lease-agent.c; docs/leases.md): start
  * and stop, what they hold, and the plan filter that leaves it alone. */
 #pragma once
 

@@ -3,7 +3,7 @@
  * milliseconds or seconds (growing a hugepage pool with the policy's reclaim strategy, a btrfs
  * snapshot's transaction commit, refilling the prepared set, removing a copied tree). A job gets
  * copies of everything it reads and touches nothing of the agent while it runs; its end is
- * reported to agent/lease.c (lease_job_finished) on the event loop. */
+ * reported to agent/lease-provision.c (lease_job_finished) on the event loop. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -15,7 +15,6 @@
 #include "agent/agent.h"
 #include "agent/bus-request.h"
 #include "agent/lease-cgroup.h"
-#include "agent/lease-job.h"
 #include "agent/queue.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
@@ -162,38 +161,26 @@ void lease_manager_publish(struct lease_manager *m);
 int lease_manager_add(struct lease_manager *m, struct lease *l);
 struct lease *lease_manager_find(struct lease_manager *m, const char *id);
 
-/* The client struct of a unique bus name still on the bus, or NULL (no reference taken). */
-struct lease_client *lease_client_find(struct lease_manager *m, const char *name);
+/* Free a lease that is out of the table (or with it, at the end). */
+void lease_free(struct lease *l);
+/* Take l out of the table (not freed). */
+void lease_manager_remove(struct lease_manager *m, struct lease *l);
 
-/* The client struct for a unique bus name (created, watched), with a reference taken. A name
- * that does not start with ':' is a connection to lease.sock, which is not on the bus: not
- * watched, its owner calls lease_client_gone() when it closes. */
-int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);
-void lease_client_unref(struct lease_client *c);
+/* a / b, rounded up. */
+static inline uint64_t div_up(uint64_t a, uint64_t b) {
+        return a / b + (a % b != 0);
+}
 
-/* The client left: its waiting requests go, its leases are released (those being provisioned
- * once that ended), exactly as for a peer that left the bus. */
-void lease_client_gone(struct lease_client *c);
+/* CLOCK_MONOTONIC now, in microseconds. */
+static inline uint64_t now_usec(void) {
+        return agent_now_usec(CLOCK_MONOTONIC);
+}
 
-/* May uid ask for one more lease? < 0 with error set (LimitExceeded, naming the policy key)
- * when it holds [agent] max-leases-per-uid leases or has max-waiting-per-uid requests waiting. */
-int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error);
-
-/* Queue a request (takes it) and serve what can be served. */
-int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req);
-
-/* Look at the queue again: capacity came back, a job ended, the policy changed. */
-void lease_manager_run_queue(struct lease_manager *m);
-
-/* Give a lease's resources back and drop it (or finish doing so); why is logged. */
-void lease_release(struct lease_manager *m, struct lease *l, const char *why);
-
-void lease_request_free(struct lease_request *req);
-
-/* Answer a request with an error (D-Bus error name and message) and drop it from the queue. */
-void lease_request_fail(struct lease_manager *m, struct lease_request *req, const char *name,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Called on the event loop when a job ended: the grant, the release or the pool that waited for
- * it goes on. */
-void lease_job_finished(struct lease_manager *m, struct lease_job *job);
+/* The lease code's files, each with its header. */
+#include "agent/lease-client.h"
+#include "agent/lease-job.h"
+#include "agent/lease-pool.h"
+#include "agent/lease-provision.h"
+#include "agent/lease-queue.h"
+#include "agent/lease-release.h"
+#include "agent/lease-tap.h"
