@@ -66,7 +66,7 @@ int lease_pool_read(struct lease_manager *m, uint64_t page_size, struct lease_po
 
 /* The numbers behind a hugepage answer, for people. */
 void lease_pool_describe(const struct lease_pool *p, uint64_t page_size, uint64_t pages, char *buf,
-                          size_t size) {
+                         size_t size) {
         char ps[32], want[32];
 
         snprintf(buf, size,
@@ -96,7 +96,7 @@ void lease_pools_refresh_total(struct lease_manager *m) {
 }
 
 void lease_pool_resize(struct lease_manager *m, struct lease_pool_state *st, uint64_t cur,
-                          uint64_t pages, const char *why) {
+                       uint64_t pages, const char *why) {
         struct lease_job *job = calloc(1, sizeof(*job));
         const struct policy *p = m->a->policy;
 
@@ -143,7 +143,8 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 target = lease_hugepages_shrink_target(&p, floor);
                 if (target < p.nr) {
-                        lease_pool_resize(m, st, p.nr, target, "leases ended and the pool was idle");
+                        lease_pool_resize(m, st, p.nr, target,
+                                          "leases ended and the pool was idle");
                         if (target <= floor)
                                 st->base = 0;
                 }

@@ -16,13 +16,13 @@ struct lease_pool_state *lease_pool_find(struct lease_manager *m, uint64_t page_
 int lease_pool_read(struct lease_manager *m, uint64_t page_size, struct lease_pool *ret);
 /* The numbers behind a hugepage answer, for people. */
 void lease_pool_describe(const struct lease_pool *p, uint64_t page_size, uint64_t pages, char *buf,
-                          size_t size);
+                         size_t size);
 /* HugePagesTotal after a resize (PropertiesChanged when it changed). */
 void lease_pools_refresh_total(struct lease_manager *m);
 /* Submit a RESIZE job taking st's pool from cur to pages pages (why is logged); the pool counts
  * as growing until it ended. */
 void lease_pool_resize(struct lease_manager *m, struct lease_pool_state *st, uint64_t cur,
-                          uint64_t pages, const char *why);
+                       uint64_t pages, const char *why);
 /* Shrink an idle pool after [hugepages] shrink-after; every lease change starts the wait anew. */
 void lease_pools_arm_shrink(struct lease_manager *m);
 /* Every pool the policy sizes is watched for shrinking, also one a crashed agent's leases

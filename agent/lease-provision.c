@@ -161,7 +161,7 @@ static void snapshot_done(struct lease_manager *m, struct lease *l,
 }
 
 enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
-                            const struct lease_tap *taps) {
+                           const struct lease_tap *taps) {
         struct agent *a = m->a;
         struct lease *l = calloc(1, sizeof(*l));
         struct snapshot_lease_dir d;

@@ -21,7 +21,7 @@ enum serve {
 void lease_maybe_refill(struct lease_manager *m);
 /* Make a lease for req with taps (chosen already) and grant it, or start what it waits for. */
 enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
-                            const struct lease_tap *taps);
+                           const struct lease_tap *taps);
 /* Called on the event loop when a job ended: the grant, the release or the pool that waited for
  * it goes on. */
 void lease_job_finished(struct lease_manager *m, struct lease_job *job);
