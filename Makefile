@@ -148,6 +148,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBHOSTTUNE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
+# The work queue's test drives agent/queue.c itself (with the agent's log), not a copy.
+QUEUE_TEST_OBJ := $(O)/agent/queue.o $(O)/agent/log.o
+$(BUILD)/tests/test-queue: tests/unit/test-queue.c $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/lease-bus.h"
+#include "agent/lease-sock.h"
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "lib/fileio.h"

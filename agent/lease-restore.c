@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/lease-restore.h"
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "lib/fileio.h"

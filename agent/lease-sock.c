@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/lease-bus.h"
 #include "agent/lease-sock.h"
 #include "agent/lease.h"
 #include "agent/log.h"
@@ -219,8 +220,8 @@ static int peer_allowed(struct lease_sock *s, int fd, const struct ucred *cr) {
 
         if (cr->uid == 0)
                 return 1;
-        if (a->lease_gid_set &&
-            (in_group(cr->uid, cr->gid, a->lease_gid) || peer_has_group(fd, a->lease_gid)))
+        if (a->lease_group.set && (in_group(cr->uid, cr->gid, a->lease_group.gid) ||
+                                   peer_has_group(fd, a->lease_group.gid)))
                 return 1;
         if (group_gid(a->policy->build_users_group, &g) >= 0 &&
             (in_group(cr->uid, cr->gid, g) || peer_has_group(fd, g)))
@@ -272,9 +273,9 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         allowed = peer_allowed(s, c->fd, &c->peer);
         if (allowed == 0) {
                 snprintf(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
-                         LEASE_SOCK_NAME, a->lease_gid_set ? ", group '" : "",
-                         a->lease_gid_set ? a->policy->lease_group : "",
-                         a->lease_gid_set ? "' ([agent] lease-group)" : "",
+                         LEASE_SOCK_NAME, a->lease_group.set ? ", group '" : "",
+                         a->lease_group.set ? a->policy->lease_group : "",
+                         a->lease_group.set ? "' ([agent] lease-group)" : "",
                          isempty(a->policy->build_users_group) ? "" : " or group '",
                          a->policy->build_users_group,
                          isempty(a->policy->build_users_group) ? ""
@@ -403,8 +404,7 @@ static int on_conn_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) es;
         (void) usec;
-        conn_refuse(c, "org.hosttune.Error.Timeout",
-                    "no complete request line within 5 s of the connect");
+        conn_refuse(c, AGENT_ERROR_TIMEOUT, "no complete request line within 5 s of the connect");
         return 0;
 }
 
