@@ -229,7 +229,7 @@ static int fail(struct smoke *s, const char *step, const char *fmt, ...) {
         s->res->ran = false;
         strscpy(s->res->step, sizeof(s->res->step), step);
         va_start(ap, fmt);
-        vsnprintf(s->res->reason, sizeof(s->res->reason), fmt, ap);
+        vbufprintf_trunc(s->res->reason, sizeof(s->res->reason), fmt, ap);
         va_end(ap);
         return -1;
 }
@@ -503,7 +503,6 @@ static const char *internal_error_name(uint32_t suberror) {
  * (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, Linux 5.16+), as " (f0 48 0f c7 0e)";
  * "" otherwise. */
 static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t size) {
-        size_t n = 0;
         unsigned len;
 
         buf[0] = 0;
@@ -517,12 +516,10 @@ static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t s
                 return buf;
         /* The kernel hands over its fetch buffer (up to 15 bytes, the instructions after the
          * failing one included): the first 8 say which instruction it was. */
-        n += (size_t) snprintf(buf, size, " (instruction bytes");
-        for (unsigned i = 0; i < len && i < 8 && n < size; i++)
-                n += (size_t) snprintf(buf + n, size - n, " %02x",
-                                       run->emulation_failure.insn_bytes[i]);
-        if (n < size)
-                snprintf(buf + n, size - n, "%s)", len > 8 ? " ..." : "");
+        bufprintf_trunc(buf, size, " (instruction bytes");
+        for (unsigned i = 0; i < len && i < 8; i++)
+                bufappendf_trunc(buf, size, " %02x", run->emulation_failure.insn_bytes[i]);
+        bufappendf_trunc(buf, size, "%s)", len > 8 ? " ..." : "");
         return buf;
 }
 
@@ -711,11 +708,11 @@ int kvm_smoke_run(const struct kvm_smoke_ops *ops, void *userdata, struct kvm_sm
                 return r;
         if (r == 0) {
                 ret->ran = true;
-                snprintf(ret->reason, sizeof(ret->reason),
-                         "smoke guest reached hlt in %llu us (long mode, cpuid, rdtsc%s%s, "
-                         "loop %.2fx native)",
-                         (unsigned long long) ret->usec, s.cx16 ? ", cmpxchg16b" : "",
-                         s.xsave ? ", xsave/xrstor" : "", ret->ratio);
+                bufprintf_trunc(ret->reason, sizeof(ret->reason),
+                                "smoke guest reached hlt in %llu us (long mode, cpuid, rdtsc%s%s, "
+                                "loop %.2fx native)",
+                                (unsigned long long) ret->usec, s.cx16 ? ", cmpxchg16b" : "",
+                                s.xsave ? ", xsave/xrstor" : "", ret->ratio);
         }
         return 0;
 }
@@ -848,8 +845,9 @@ int kvm_smoke_run_as(const char *user, uint32_t uid, uint32_t gid, struct kvm_sm
                 if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "drop-privileges");
-                        snprintf(res.reason, sizeof(res.reason), "cannot become uid %u gid %u: %s",
-                                 uid, gid, strerror(errno));
+                        bufprintf_trunc(res.reason, sizeof(res.reason),
+                                        "cannot become uid %u gid %u: %s", uid, gid,
+                                        strerror(errno));
                 } else if (kvm_smoke_run(&kvm_smoke_ops_real, NULL, &res) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "run");
@@ -881,16 +879,16 @@ int kvm_smoke_run_as(const char *user, uint32_t uid, uint32_t gid, struct kvm_sm
 
 int kvm_smoke_format(const struct kvm_smoke_result *r, char *buf, size_t size) {
         char reason[sizeof(r->reason)];
-        int n;
 
         strscpy(reason, sizeof(reason), r->reason);
         for (char *p = reason; *p; p++)
                 if (*p == '\n' || *p == '\t' || *p == '\r')
                         *p = ' ';
-        n = snprintf(buf, size, "%s %s %d %s %u %llu %.3f %s", r->ran ? "ran" : "fail",
-                     isempty(r->step) ? "-" : r->step, -r->error, isempty(r->user) ? "-" : r->user,
-                     r->uid, (unsigned long long) r->usec, r->ratio, reason);
-        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+        if (bufprintf(buf, size, "%s %s %d %s %u %llu %.3f %s", r->ran ? "ran" : "fail",
+                      isempty(r->step) ? "-" : r->step, -r->error, isempty(r->user) ? "-" : r->user,
+                      r->uid, (unsigned long long) r->usec, r->ratio, reason) < 0)
+                return -ENOBUFS;
+        return 0;
 }
 
 int kvm_smoke_parse(const char *text, struct kvm_smoke_result *ret) {
@@ -926,17 +924,17 @@ int kvm_smoke_parse(const char *text, struct kvm_smoke_result *ret) {
 int kvm_smoke_identity(int root_fd, const char *vendor_module, char *buf, size_t size) {
         struct stat st, mod = { 0 };
         char path[64];
-        int n;
 
         if (fstatat(root_fd, "dev/kvm", &st, 0) < 0)
                 return -errno;
         if (!isempty(vendor_module)) {
-                snprintf(path, sizeof(path), "sys/module/%s", vendor_module);
-                (void) fstatat(root_fd, path, &mod, 0);
+                if (bufprintf(path, sizeof(path), "sys/module/%s", vendor_module) >= 0)
+                        (void) fstatat(root_fd, path, &mod, 0);
         }
-        n = snprintf(buf, size, "%llx:%llx:%o:%lld.%09ld:%llx", (unsigned long long) st.st_dev,
-                     (unsigned long long) st.st_ino, (unsigned) st.st_mode,
-                     (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
-                     (unsigned long long) mod.st_ino);
-        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+        if (bufprintf(buf, size, "%llx:%llx:%o:%lld.%09ld:%llx", (unsigned long long) st.st_dev,
+                      (unsigned long long) st.st_ino, (unsigned) st.st_mode,
+                      (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+                      (unsigned long long) mod.st_ino) < 0)
+                return -ENOBUFS;
+        return 0;
 }

@@ -148,7 +148,7 @@ void probe_set(struct probe_result *res, enum probe_status status, const char *f
 
         res->status = status;
         va_start(ap, fmt);
-        vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+        vbufprintf_trunc(res->reason, sizeof(res->reason), fmt, ap);
         va_end(ap);
 }
 
@@ -156,7 +156,7 @@ void probe_set_remedy(struct probe_result *res, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(res->remedy, sizeof(res->remedy), fmt, ap);
+        vbufprintf_trunc(res->remedy, sizeof(res->remedy), fmt, ap);
         va_end(ap);
 }
 
@@ -169,9 +169,9 @@ static bool is_content_error(int error) {
 /* "unexpected content in PATH (why)" or "cannot read PATH: why". */
 static void describe_error(char *buf, size_t size, int error, const char *path) {
         if (is_content_error(error))
-                snprintf(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
+                bufprintf_trunc(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
         else
-                snprintf(buf, size, "cannot read %s: %s", path, file_strerror(error));
+                bufprintf_trunc(buf, size, "cannot read %s: %s", path, file_strerror(error));
 }
 
 void probe_set_error(struct probe_result *res, enum probe_status status, int error,
@@ -185,12 +185,12 @@ void probe_bad_note(struct probe_bad *b, int error, const char *path) {
         if (error >= 0 || error == -ENOENT || error == -ENOTDIR || error == -ENODEV || b->path[0])
                 return;
         b->error = error;
-        snprintf(b->path, sizeof(b->path), "%s%s", path[0] == '/' ? "" : "/", path);
+        /* Quoted in a reason only: a long path may be cut short there. */
+        bufprintf_trunc(b->path, sizeof(b->path), "%s%s", path[0] == '/' ? "" : "/", path);
 }
 
 void probe_bad_apply(const struct probe_bad *b, struct probe_result *res) {
         char what[REASON_MAX];
-        size_t l;
 
         if (!b->path[0])
                 return;
@@ -204,6 +204,5 @@ void probe_bad_apply(const struct probe_bad *b, struct probe_result *res) {
                 return;
         }
         describe_error(what, sizeof(what), b->error, b->path);
-        l = strlen(res->reason);
-        snprintf(res->reason + l, sizeof(res->reason) - l, "; also %s", what);
+        bufappendf_trunc(res->reason, sizeof(res->reason), "; also %s", what);
 }

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "lib/fileio.h"
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -115,7 +116,7 @@ static int bad(char *msg, size_t size, const char *fmt, ...) {
 
         if (msg && size) {
                 va_start(ap, fmt);
-                vsnprintf(msg, size, fmt, ap);
+                vbufprintf_trunc(msg, size, fmt, ap);
                 va_end(ap);
         }
         return -EBADMSG;
@@ -227,7 +228,7 @@ static int load(struct journal *j, char *msg, size_t size) {
                 return bad(msg, size, "not JSON (it holds a NUL byte)");
         if (r < 0) {
                 if (msg && size)
-                        snprintf(msg, size, "cannot be read: %s", file_strerror(r));
+                        bufprintf_trunc(msg, size, "cannot be read: %s", file_strerror(r));
                 return r;
         }
         return parse_text(j, text, len, msg, size);
@@ -236,8 +237,9 @@ static int load(struct journal *j, char *msg, size_t size) {
 /* Parse a journal file's text (len bytes) into j's entries; for text it cannot use, -EBADMSG
  * and a message in msg saying why. */
 static int parse_text(struct journal *j, const char *text, size_t len, char *msg, size_t size) {
+        _cleanup_(json_object_putp) json_object *doc = NULL;
         json_tokener *tok;
-        json_object *doc, *entries;
+        json_object *entries;
         int r;
 
         tok = json_tokener_new();
@@ -249,44 +251,37 @@ static int parse_text(struct journal *j, const char *text, size_t len, char *msg
                         doc ? "text after the document"
                             : json_tokener_error_desc(json_tokener_get_error(tok)),
                         json_tokener_get_parse_end(tok));
-                json_object_put(doc);
                 json_tokener_free(tok);
                 return r;
         }
         json_tokener_free(tok);
         if (!json_object_is_type(doc, json_type_object)) {
-                r = bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
-                        json_type_to_name(json_object_get_type(doc)));
-                goto out;
+                return bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
+                           json_type_to_name(json_object_get_type(doc)));
         }
         r = check_schema(doc, msg, size);
         if (r < 0)
-                goto out;
+                return r;
         if (!json_object_object_get_ex(doc, "entries", &entries)) {
-                r = bad(msg, size, "no \"entries\"");
-                goto out;
+                return bad(msg, size, "no \"entries\"");
         }
         if (!json_object_is_type(entries, json_type_array)) {
-                r = bad(msg, size, "\"entries\" is %s, not an array",
-                        json_type_to_name(json_object_get_type(entries)));
-                goto out;
+                return bad(msg, size, "\"entries\" is %s, not an array",
+                           json_type_to_name(json_object_get_type(entries)));
         }
         for (size_t i = 0; i < json_object_array_length(entries); i++) {
                 r = load_entry(j, json_object_array_get_idx(entries, i), (unsigned) i, msg, size);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
-        r = 0;
-out:
-        json_object_put(doc);
-        return r;
+        return 0;
 }
 
 /* Write the whole journal; removes the file when it is empty (nothing left to revert). */
 static int save(struct journal *j) {
-        json_object *doc, *entries;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        json_object *entries;
         const char *text;
-        int r;
 
         if (j->n == 0) {
                 if (unlinkat(j->dir_fd, JOURNAL_FILE_NAME, 0) < 0 && errno != ENOENT)
@@ -294,12 +289,11 @@ static int save(struct journal *j) {
                 return fsync(j->dir_fd) < 0 ? negative_errno() : 0;
         }
         doc = json_object_new_object();
-        entries = json_object_new_array();
-        if (!doc || !entries) {
-                json_object_put(doc);
-                json_object_put(entries);
+        if (!doc)
                 return -ENOMEM;
-        }
+        entries = json_object_new_array();
+        if (!entries)
+                return -ENOMEM;
         json_object_object_add(doc, "schema", json_object_new_string(JOURNAL_SCHEMA));
         json_object_object_add(doc, "entries", entries);
         for (unsigned i = 0; i < j->n; i++) {
@@ -323,10 +317,8 @@ static int save(struct journal *j) {
         text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
         /* write_file_atomic_at fsyncs the file and, after the rename, the directory. */
-        r = text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
-                 : -ENOMEM;
-        json_object_put(doc);
-        return r;
+        return text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
+                    : -ENOMEM;
 }
 
 /* Open (creating it) the lock file. O_NOFOLLOW with O_CREAT refuses a symbolic link at the

@@ -209,7 +209,7 @@ static void test_nocow_form(void **state) {
         (void) state;
 
         strscpy(a.compression, sizeof(a.compression), "zstd:3");
-        nocow_format(&a, buf, sizeof(buf));
+        assert_int_equal(nocow_format(&a, buf, sizeof(buf)), 0);
         assert_string_equal(buf, "nocow=0 compression=zstd:3");
         assert_int_equal(nocow_parse(buf, &b), 0);
         assert_false(b.nocow);
