@@ -78,12 +78,14 @@ static int on_size(const char *name, void *userdata) {
 
 /* Note in CGROUP_ENABLED_FILE where the agent turned hugetlb on (one path a line). */
 static void enabled_save(struct lease_cgroups *c) {
-        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)];
-        size_t n = 0;
+        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)] = "";
+        int r = 0;
 
-        for (unsigned i = 0; i < c->n_enabled; i++)
-                n += (size_t) snprintf(text + n, sizeof(text) - n, "%s\n", c->enabled[i]);
-        if (write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, n, 0644) < 0)
+        /* Sized for ENABLED_MAX paths: bufappendf fails only on a programming error. */
+        for (unsigned i = 0; i < c->n_enabled && r >= 0; i++)
+                r = bufappendf(text, sizeof(text), "%s\n", c->enabled[i]);
+        if (r < 0 ||
+            write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, strlen(text), 0644) < 0)
                 log_warning("leases: cannot note in %s where hugetlb was turned on",
                             CGROUP_ENABLED_FILE);
 }

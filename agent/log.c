@@ -50,7 +50,7 @@ void log_at(int priority, const char *fmt, ...) {
 
         va_start(ap, fmt);
         errno = saved;
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        vbufprintf_trunc(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* A message quoting a policy or a file must stay one line for the journal and not
          * drive the terminal of whoever reads the log. */

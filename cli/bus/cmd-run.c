@@ -30,9 +30,9 @@ static int export_grant(const char *id, json_object *g) {
         int r = setenv("HOSTTUNE_LEASE", id, 1);
 
         if (r == 0 && hp) {
-                snprintf(num, sizeof(num), "%" PRIu64, hp);
+                xsprintf(num, "%" PRIu64, hp);
                 r = setenv("HOSTTUNE_HUGEPAGES", num, 1);
-                snprintf(num, sizeof(num), "%" PRIu64, bus_json_u64(g, "hugepage-size"));
+                xsprintf(num, "%" PRIu64, bus_json_u64(g, "hugepage-size"));
                 if (r == 0)
                         r = setenv("HOSTTUNE_HUGEPAGE_SIZE", num, 1);
         } else if (r == 0) {
@@ -43,7 +43,8 @@ static int export_grant(const char *id, json_object *g) {
                 r = setenv("HOSTTUNE_SNAPSHOT_DIR", bus_json_str(g, "snapshot"), 1);
         else if (r == 0)
                 (void) unsetenv("HOSTTUNE_SNAPSHOT_DIR");
-        lease_json_taps(g, " ", taps, sizeof(taps));
+        if (lease_json_taps(g, " ", taps, sizeof(taps)) < 0)
+                return -ENAMETOOLONG;
         if (r == 0 && taps[0])
                 r = setenv("HOSTTUNE_TAPS", taps, 1);
         else if (r == 0)

@@ -204,17 +204,23 @@ int lease_read_dict(sd_bus_message *m, json_object **ret) {
         return 0;
 }
 
-void lease_json_taps(json_object *o, const char *sep, char *buf, size_t size) {
+int lease_json_taps(json_object *o, const char *sep, char *buf, size_t size) {
         json_object *taps;
-        size_t n = 0;
 
         buf[0] = 0;
         if (!json_object_object_get_ex(o, "taps", &taps) ||
             !json_object_is_type(taps, json_type_array))
-                return;
-        for (size_t i = 0; i < json_object_array_length(taps) && n < size; i++)
-                n += (size_t) snprintf(buf + n, size - n, "%s%s", i ? sep : "",
-                                       json_object_get_string(json_object_array_get_idx(taps, i)));
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(taps); i++) {
+                size_t n = strlen(buf);
+
+                if (bufappendf(buf, size, "%s%s", i ? sep : "",
+                               json_object_get_string(json_object_array_get_idx(taps, i))) < 0) {
+                        buf[n] = 0; /* whole names only */
+                        return -ENAMETOOLONG;
+                }
+        }
+        return 0;
 }
 
 int lease_acquire(sd_bus *bus, const char *verb, const struct lease_args *a, char **ret_id,

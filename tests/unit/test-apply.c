@@ -234,13 +234,13 @@ static int setup_dir(void **state) {
 static int teardown_dir(void **state) {
         char cmd[128];
 
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *) *state);
+        xsprintf(cmd, "rm -rf '%s'", (char *) *state);
         return system(cmd) == 0 ? 0 : -1;
 }
 
 static bool file_exists(const char *dir, const char *name) {
         char p[256];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        xsprintf(p, "%s/%s", dir, name);
         return access(p, F_OK) == 0;
 }
 

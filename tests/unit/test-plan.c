@@ -723,7 +723,7 @@ static void test_probe_mask_plans_as_full_probe(void **state) {
                 if (de->d_name[0] == '.')
                         continue;
                 fixture_path(de->d_name, path, sizeof(path));
-                snprintf(dir, sizeof(dir), "%s/" FIXTURE_DIR, path);
+                xsprintf(dir, "%s/" FIXTURE_DIR, path);
                 if (access(dir, F_OK) < 0)
                         continue; /* README.md, the capture scripts */
                 hosts++;
