@@ -24,7 +24,7 @@ struct builder {
         int error;
 };
 
-static const char *const kind_names[_PLAN_KIND_MAX] = {
+static const char *const plan_kind_table[_PLAN_KIND_MAX] = {
         [PLAN_SYSCTL] = "sysctl",
         [PLAN_SYSFS] = "sysfs",
         [PLAN_HUGEPAGES] = "hugepages",
@@ -41,9 +41,7 @@ static const char *const kind_names[_PLAN_KIND_MAX] = {
         [PLAN_MOUNT_OPTIONS] = "mount-options",
 };
 
-const char *plan_kind_to_string(enum plan_kind k) {
-        return (unsigned) k < _PLAN_KIND_MAX ? kind_names[k] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(plan_kind, enum plan_kind, "?")
 
 /* A field a person reads (current, note, why, a setting's text): cut short to fit. */
 #define SET(field, ...) bufprintf_trunc(field, sizeof(field), __VA_ARGS__)

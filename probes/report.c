@@ -9,36 +9,23 @@
 #include "lib/fileio.h"
 #include "lib/util.h"
 
-static const char *const status_names[_PROBE_STATUS_MAX] = {
+static const char *const probe_status_table[_PROBE_STATUS_MAX] = {
         [PROBE_OK] = "ok",
         [PROBE_WARN] = "warn",
         [PROBE_FAIL] = "fail",
         [PROBE_ABSENT] = "absent",
 };
 
-static const char *const probe_names[_PROBE_MAX] = {
+static const char *const probe_id_table[_PROBE_MAX] = {
         [PROBE_CPU] = "cpu",         [PROBE_KVM] = "kvm",   [PROBE_MEMORY] = "memory",
         [PROBE_HUGETLB] = "hugetlb", [PROBE_ZRAM] = "zram", [PROBE_BTRFS] = "btrfs",
         [PROBE_RNG] = "rng",         [PROBE_NET] = "net",   [PROBE_USERFAULTFD] = "userfaultfd",
         [PROBE_USERNS] = "userns",   [PROBE_NIX] = "nix",
 };
 
-const char *probe_status_to_string(enum probe_status s) {
-        return s < _PROBE_STATUS_MAX ? status_names[s] : "unknown";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(probe_status, enum probe_status, "unknown")
 
-const char *probe_id_to_string(enum probe_id id) {
-        return id < _PROBE_MAX ? probe_names[id] : "unknown";
-}
-
-int probe_id_from_string(const char *s, enum probe_id *ret) {
-        for (unsigned i = 0; i < _PROBE_MAX; i++)
-                if (streq(s, probe_names[i])) {
-                        *ret = (enum probe_id) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(probe_id, enum probe_id, "unknown")
 
 /* Who needs what: Firecracker's DEFAULT_CAPABILITIES (src/vmm/src/vstate/kvm.rs),
  * cloud-hypervisor's check_required_kvm_extensions (hypervisor/src/kvm/x86_64/mod.rs), and QEMU's

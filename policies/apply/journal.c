@@ -35,7 +35,7 @@ struct journal {
         unsigned recorded;
 };
 
-static const char *const kind_names[_JOURNAL_KIND_MAX] = {
+static const char *const journal_kind_table[_JOURNAL_KIND_MAX] = {
         [JOURNAL_FILE] = "file",
         [JOURNAL_HUGEPAGES] = "hugepages",
         [JOURNAL_DIR] = "dir",
@@ -51,18 +51,7 @@ static const char *const kind_names[_JOURNAL_KIND_MAX] = {
         [JOURNAL_MODE] = "mode",
 };
 
-const char *journal_kind_to_string(enum journal_kind k) {
-        return (unsigned) k < _JOURNAL_KIND_MAX ? kind_names[k] : "?";
-}
-
-int journal_kind_from_string(const char *s, enum journal_kind *ret) {
-        for (unsigned i = 0; i < _JOURNAL_KIND_MAX; i++)
-                if (streq(s, kind_names[i])) {
-                        *ret = (enum journal_kind) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(journal_kind, enum journal_kind, "?")
 
 bool journal_kind_persistent(enum journal_kind k) {
         return k == JOURNAL_DIR || k == JOURNAL_SUBVOLUME || k == JOURNAL_SNAPSHOT ||
