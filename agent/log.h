@@ -11,8 +11,21 @@ void log_open(void);
 /* Log one message at a syslog priority. Keeps errno (so %m works and callers can rely on it). */
 void log_at(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Log at a syslog priority with errno set to the negative errno error (so %m names it), and
+ * return error: the systemd idiom for a failure logged where it is handled,
+ *   return log_error_errno(r, "cannot open %s: %m", path);
+ * error must be a negative errno (a positive one is negated; 0 is taken as -EIO). */
+int log_errno_at(int priority, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 #define log_error(...) log_at(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_at(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_at(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+
+#define log_error_errno(error, ...) log_errno_at(LOG_ERR, error, __VA_ARGS__)
+#define log_warning_errno(error, ...) log_errno_at(LOG_WARNING, error, __VA_ARGS__)
+#define log_notice_errno(error, ...) log_errno_at(LOG_NOTICE, error, __VA_ARGS__)
+#define log_info_errno(error, ...) log_errno_at(LOG_INFO, error, __VA_ARGS__)
+#define log_debug_errno(error, ...) log_errno_at(LOG_DEBUG, error, __VA_ARGS__)

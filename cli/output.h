@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Human output helpers for the CLI: PASS/WARN/FAIL lines, colour only on a tty. */
+/* Human output helpers for the CLI: PASS/WARN/FAIL lines (colour only on a tty), JSON, errors. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,3 +24,8 @@ void output_line(FILE *f, enum line_level level, const char *name, const char *r
 
 /* Print a JSON document followed by a newline; pretty when f is a tty. Returns 0 or -EIO. */
 int output_json(FILE *f, json_object *o);
+
+/* Print an error message and a newline on stderr with errno set to the negative errno error (so
+ * %m names it), and return error: `return cli_error_errno(r, "hosttune: cannot open %s: %m",
+ * path);`. error must be a negative errno (a positive one is negated; 0 is taken as -EIO). */
+int cli_error_errno(int error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
