@@ -22,9 +22,9 @@ int bus_client_open(const char *spec, sd_bus **ret) {
 }
 
 int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply) {
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call(bus, m, timeout_usec, &error, reply);
+        int r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
 
         if (r < 0 && ret_error &&
             !sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN,
@@ -47,7 +47,7 @@ int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t t
 }
 
 int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...) {
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
@@ -61,7 +61,7 @@ int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t 
         }
         if (r < 0)
                 return cli_error_errno(r, "hosttune %s: cannot build the call: %m", verb);
-        return bus_client_send(bus, verb, m, timeout_usec, ret_error, reply);
+        return bus_client_send(bus, verb, m, timeout_usec, ret_error, ret_reply);
 }
 
 const char *bus_json_str(json_object *o, const char *key) {

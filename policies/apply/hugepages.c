@@ -6,6 +6,7 @@
 #include "hugepages.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -81,6 +82,21 @@ bool hugepages_path_allowed(const char *path) {
                 return false;
         return sscanf(rest, "%u/hugepages/hugepages-%llukB/nr_hugepages%n", &node, &kb, &n) == 2 &&
                (size_t) n == strlen(rest);
+}
+
+/* The node of a per-node pool path ("/sys/devices/system/node/node3/hugepages/..."), or -1
+ * for the global pool (and for a path that names no node). */
+static int path_node(const char *path) {
+        const char *rest = startswith(path, "/sys/devices/system/node/node");
+        char num[DECIMAL_STR_MAX(unsigned)];
+        size_t l = rest ? strcspn(rest, "/") : 0;
+        unsigned node;
+
+        if (!rest || l == 0 || l >= sizeof(num))
+                return -1;
+        memcpy(num, rest, l);
+        num[l] = 0;
+        return parse_uint(num, &node) >= 0 && node <= (unsigned) INT_MAX ? (int) node : -1;
 }
 
 /* "1.2G": sizes in messages read better rounded. */
@@ -521,8 +537,7 @@ void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
                         .reclaim = RECLAIM_COMPACT,
                         .nr = cur,
                 };
-                if (startswith(e->object, "/sys/devices/system/node/node"))
-                        (void) sscanf(e->object, "/sys/devices/system/node/node%d", &g.node);
+                g.node = path_node(e->object);
                 r = grow_pool(&g, root_fd);
                 cur = g.nr;
         }
