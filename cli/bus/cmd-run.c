@@ -10,6 +10,7 @@
 
 #include "cli/bus/bus-client.h"
 #include "cli/bus/lease-client.h"
+#include "lib/json-util.h"
 #include "lib/util.h"
 
 static const char usage_text[] =
@@ -61,7 +62,7 @@ int cmd_bus_run(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *id = NULL;
         struct lease_args a = { 0 };
-        json_object *grant = NULL;
+        _cleanup_(json_object_putp) json_object *grant = NULL;
         int r;
 
         /* "+": options end at CMD (or at "--"): CMD's own options are its own. */
@@ -91,7 +92,7 @@ int cmd_bus_run(int argc, char **argv) {
         if (r != LEASE_EXIT_OK)
                 return r == LEASE_EXIT_UNAVAILABLE ? RUN_EXIT_UNAVAILABLE : RUN_EXIT_FAILED;
         r = export_grant(id, grant);
-        json_object_put(grant);
+        json_object_put(TAKE_PTR(grant)); /* not kept for as long as CMD runs */
         if (r < 0) {
                 fprintf(stderr, "hosttune run: cannot set the environment: %s\n", strerror(-r));
                 (void) lease_release_call(bus, "run", id);

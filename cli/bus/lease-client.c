@@ -10,6 +10,7 @@
 
 #include "cli/bus/bus-client.h"
 #include "cli/output.h"
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -148,15 +149,13 @@ static int read_value(sd_bus_message *m, const char *sig, json_object **ret) {
                 r = sd_bus_message_read(m, "b", &b);
                 *ret = r < 0 ? NULL : json_object_new_boolean(b);
         } else if (streq(sig, "as")) {
-                json_object *arr = json_object_new_array();
+                _cleanup_(json_object_putp) json_object *arr = json_object_new_array();
                 r = sd_bus_message_enter_container(m, 'a', "s");
                 while (r >= 0 && (r = sd_bus_message_read(m, "s", &s)) > 0)
                         json_object_array_add(arr, json_object_new_string(s));
                 if (r >= 0)
                         r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        json_object_put(arr);
-                *ret = r < 0 ? NULL : arr;
+                *ret = r < 0 ? NULL : TAKE_PTR(arr);
         } else {
                 *ret = NULL; /* a key of a newer agent, of a type this one does not show */
                 r = sd_bus_message_skip(m, sig);
@@ -165,7 +164,7 @@ static int read_value(sd_bus_message *m, const char *sig, json_object **ret) {
 }
 
 int lease_read_dict(sd_bus_message *m, json_object **ret) {
-        json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         int r;
 
         if (!o)
@@ -192,11 +191,9 @@ int lease_read_dict(sd_bus_message *m, json_object **ret) {
         }
         if (r >= 0)
                 r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-                json_object_put(o);
+        if (r < 0)
                 return r;
-        }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         return 0;
 }
 
@@ -223,7 +220,7 @@ int lease_acquire(sd_bus *bus, const char *verb, const struct lease_args *a, cha
                   json_object **ret_grant) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        json_object *grant = NULL;
+        _cleanup_(json_object_putp) json_object *grant = NULL;
         const char *id;
         char *dup;
         int r, ret;
@@ -251,13 +248,12 @@ int lease_acquire(sd_bus *bus, const char *verb, const struct lease_args *a, cha
                 r = lease_read_dict(reply, &grant);
         dup = r >= 0 ? strdup(id) : NULL;
         if (!dup) {
-                json_object_put(grant);
                 fprintf(stderr, "hosttune %s: bad reply from the agent: %s\n", verb,
                         strerror(r < 0 ? -r : ENOMEM));
                 return LEASE_EXIT_FAILED;
         }
         *ret_id = dup;
-        *ret_grant = grant;
+        *ret_grant = TAKE_PTR(grant);
         return LEASE_EXIT_OK;
 }
 

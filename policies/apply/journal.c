@@ -227,23 +227,18 @@ static int load(struct journal *j, char *msg, size_t size) {
  * and a message in msg saying why. */
 static int parse_text(struct journal *j, const char *text, size_t len, char *msg, size_t size) {
         _cleanup_(json_object_putp) json_object *doc = NULL;
-        json_tokener *tok;
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new();
         json_object *entries;
         int r;
 
-        tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
         doc = json_tokener_parse_ex(tok, text, (int) len);
-        if (!doc || json_tokener_get_parse_end(tok) < len) {
-                r = bad(msg, size, "not JSON (%s at byte %zu)",
-                        doc ? "text after the document"
-                            : json_tokener_error_desc(json_tokener_get_error(tok)),
-                        json_tokener_get_parse_end(tok));
-                json_tokener_free(tok);
-                return r;
-        }
-        json_tokener_free(tok);
+        if (!doc || json_tokener_get_parse_end(tok) < len)
+                return bad(msg, size, "not JSON (%s at byte %zu)",
+                           doc ? "text after the document"
+                               : json_tokener_error_desc(json_tokener_get_error(tok)),
+                           json_tokener_get_parse_end(tok));
         if (!json_object_is_type(doc, json_type_object)) {
                 return bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
                            json_type_to_name(json_object_get_type(doc)));
