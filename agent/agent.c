@@ -43,7 +43,7 @@ void agent_notify_status(struct agent *a, const char *fmt, ...) {
 
         (void) a;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         log_debug("status: %s", buf);
         (void) sd_notifyf(0, "STATUS=%s", buf);
@@ -67,7 +67,7 @@ void agent_set_last_error(struct agent *a, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        vbufprintf_trunc(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* LastError quotes policy values, file contents and paths: no raw control characters
          * for the clients that print it. */
@@ -93,7 +93,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         if (parse_u64(p->lease_group, &id) >= 0) {
                 if (id >= UINT32_MAX) {
-                        snprintf(err, errsize, "[agent] lease-group: bad gid %s", p->lease_group);
+                        bufprintf_trunc(err, errsize, "[agent] lease-group: bad gid %s",
+                                        p->lease_group);
                         return -EINVAL;
                 }
                 *ret_gid = (gid_t) id;
@@ -102,8 +103,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         r = getgrnam_r(p->lease_group, &grp, buf, sizeof(buf), &res);
         if (r != 0 || !res) {
-                snprintf(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
-                         p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
+                bufprintf_trunc(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
+                                p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
                 return r ? -r : -ENOENT;
         }
         *ret_gid = res->gr_gid;
@@ -145,7 +146,7 @@ static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg
         int r;
 
         if (!p) {
-                snprintf(msg, size, "out of memory");
+                bufprintf_trunc(msg, size, "out of memory");
                 return -ENOMEM;
         }
         /* Without --policy: /etc/hosttune/policy.ini when it exists (looked at again on every
@@ -216,25 +217,26 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
 }
 
 static void format_ready_reason(struct agent *a) {
-        char *buf = a->ready_reason, name[64], step[320];
-        size_t size = sizeof(a->ready_reason), n;
+        char *buf = a->ready_reason, name[REQUIREMENT_STRING_MAX], step[320];
+        size_t size = sizeof(a->ready_reason);
 
         if (a->ready) {
-                snprintf(buf, size, "ready: %u of %u requirements met", a->require.n, a->require.n);
+                bufprintf_trunc(buf, size, "ready: %u of %u requirements met", a->require.n,
+                                a->require.n);
                 return;
         }
-        n = (size_t) snprintf(buf, size, "not ready:");
-        for (unsigned i = 0; i < a->require.n && n < size; i++)
+        bufprintf_trunc(buf, size, "not ready:");
+        for (unsigned i = 0; i < a->require.n; i++)
                 if (!a->results[i].satisfied)
-                        n += (size_t) snprintf(
-                                buf + n, size - n, "%s %s (%s)", n > 10 ? ";" : "",
+                        bufappendf_trunc(
+                                buf, size, "%s %s (%s)", strlen(buf) > 10 ? ";" : "",
                                 requirement_to_string(&a->results[i].req, name, sizeof(name)),
                                 a->results[i].reason);
-        if (a->plan.n > 0 && n < size)
-                snprintf(buf + n, size - n, "%s the policy wants %u change%s (%s%s)",
-                         n > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
-                         plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
-                         a->plan.n > 1 ? ", ..." : "");
+        if (a->plan.n > 0)
+                bufappendf_trunc(buf, size, "%s the policy wants %u change%s (%s%s)",
+                                 strlen(buf) > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
+                                 plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
+                                 a->plan.n > 1 ? ", ..." : "");
 }
 
 static uint64_t pool_bytes(const struct host_report *r) {

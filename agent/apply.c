@@ -171,7 +171,7 @@ static const char *step_said(const struct plan_step *s, const struct step_result
                              size_t size) {
         if (startswith(res->message, s->knob))
                 return res->message;
-        snprintf(buf, size, "%s: %s", s->knob, res->message);
+        bufprintf_trunc(buf, size, "%s: %s", s->knob, res->message);
         return buf;
 }
 
@@ -338,7 +338,7 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
         if (hugepages_growth_fits(m->mem_total_kib * 1024, m->mem_available_kib * 1024, need,
                                   reason, sizeof(reason)))
                 return false;
-        snprintf(why, size, "%s: %s", s->knob, reason);
+        bufprintf_trunc(why, size, "%s: %s", s->knob, reason);
         return true;
 }
 
@@ -352,8 +352,7 @@ static void drop_out_of_reach(struct agent *a, struct plan *plan) {
         for (unsigned i = 0; i < plan->n; i++) {
                 const struct plan_step *s = &plan->steps[i];
                 if (a->report && growth_out_of_reach(s, &a->report->memory, why, sizeof(why))) {
-                        size_t l = strlen(what);
-                        snprintf(what + l, sizeof(what) - l, "%s=%s;", s->knob, s->wanted);
+                        bufappendf_trunc(what, sizeof(what), "%s=%s;", s->knob, s->wanted);
                         continue;
                 }
                 plan->steps[n++] = *s;
@@ -483,23 +482,23 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
         int r;
 
         if (a->apply) {
-                snprintf(err, errsize, "an apply is running");
+                bufprintf_trunc(err, errsize, "an apply is running");
                 return -EBUSY;
         }
         r = journal_open_diag(a->runtime_dir, &j, why, sizeof(why));
         if (r < 0) {
                 if (!isempty(why))
-                        snprintf(err, errsize, "the revert journal %s/%s: %s", a->runtime_dir,
-                                 JOURNAL_FILE_NAME, why);
+                        bufprintf_trunc(err, errsize, "the revert journal %s/%s: %s",
+                                        a->runtime_dir, JOURNAL_FILE_NAME, why);
                 else
-                        snprintf(err, errsize, "cannot open the revert journal in %s: %s",
-                                 a->runtime_dir, file_strerror(r));
+                        bufprintf_trunc(err, errsize, "cannot open the revert journal in %s: %s",
+                                        a->runtime_dir, file_strerror(r));
                 return r;
         }
         root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0) {
                 journal_close(j);
-                snprintf(err, errsize, "cannot open /: %m");
+                bufprintf_trunc(err, errsize, "cannot open /: %m");
                 return negative_errno();
         }
         struct apply_options o = { .root_fd = root_fd };
@@ -508,11 +507,12 @@ int agent_revert(struct agent *a, char *err, size_t errsize) {
         a->stats.reverts++;
         a->reverted = true;
         if (r < 0) {
-                snprintf(err, errsize, "the revert journal could not be written: %s", strerror(-r));
+                bufprintf_trunc(err, errsize, "the revert journal could not be written: %s",
+                                strerror(-r));
                 agent_set_last_error(a, "revert: %s", err);
         } else if (r > 0) {
-                snprintf(err, errsize,
-                         "%d journal entries could not be restored (kept for a retry)", r);
+                bufprintf_trunc(err, errsize,
+                                "%d journal entries could not be restored (kept for a retry)", r);
                 agent_set_last_error(a, "revert: %s", err);
                 r = -EIO;
         }

@@ -65,10 +65,11 @@ static void run_resize(struct lease_job *job) {
 
         job->r = journal_open_waiting(job->runtime_dir, &j);
         if (job->r < 0) {
-                snprintf(job->res.message, sizeof(job->res.message),
-                         "cannot open the revert journal in %s: %s%s", job->runtime_dir,
-                         file_strerror(job->r),
-                         job->r == -EBUSY ? " (another hosttune apply or revert holds it)" : "");
+                bufprintf_trunc(job->res.message, sizeof(job->res.message),
+                                "cannot open the revert journal in %s: %s%s", job->runtime_dir,
+                                file_strerror(job->r),
+                                job->r == -EBUSY ? " (another hosttune apply or revert holds it)"
+                                                 : "");
                 job->res.outcome = STEP_FAILED;
                 return;
         }
@@ -111,8 +112,8 @@ static void run_refill(struct lease_job *job) {
                                 continue;
                         if (step_outcome_fell_short(results[i].outcome)) {
                                 job->short_steps++;
-                                snprintf(job->res.message, sizeof(job->res.message), "%s",
-                                         results[i].message);
+                                bufprintf_trunc(job->res.message, sizeof(job->res.message), "%s",
+                                                results[i].message);
                         } else
                                 job->made++;
                 }

@@ -332,7 +332,7 @@ void lease_request_fail(struct lease_manager *m, struct lease_request *req, cons
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         log_info("leases: request of %s (uid %u%s%s) refused: %s", req->want.client,
                  (unsigned) req->want.uid, req->want.label[0] ? ", " : "", req->want.label, buf);
@@ -477,14 +477,15 @@ static void describe_pool(const struct lease_pool *p, uint64_t page_size, uint64
                           size_t size) {
         char ps[32], want[32];
 
-        snprintf(buf, size,
-                 "%s of hugepages (%" PRIu64 " page%s of %s) requested; the pool has %" PRIu64
-                 " pages, %" PRIu64 " free, %" PRIu64 " reserved, %" PRIu64
-                 " promised to leases, %" PRIu64 " available; leases may grow it to %" PRIu64
-                 " pages",
-                 format_size(pages * page_size, want, sizeof(want)), pages, pages == 1 ? "" : "s",
-                 format_size(page_size, ps, sizeof(ps)), p->nr, p->free, p->resv, p->leased,
-                 lease_hugepages_available(p), p->max > p->nr ? p->max : p->nr);
+        bufprintf_trunc(buf, size,
+                        "%s of hugepages (%" PRIu64
+                        " page%s of %s) requested; the pool has %" PRIu64 " pages, %" PRIu64
+                        " free, %" PRIu64 " reserved, %" PRIu64 " promised to leases, %" PRIu64
+                        " available; leases may grow it to %" PRIu64 " pages",
+                        format_size(pages * page_size, want, sizeof(want)), pages,
+                        pages == 1 ? "" : "s", format_size(page_size, ps, sizeof(ps)), p->nr,
+                        p->free, p->resv, p->leased, lease_hugepages_available(p),
+                        p->max > p->nr ? p->max : p->nr);
 }
 
 static void refresh_total(struct lease_manager *m) {
@@ -610,7 +611,8 @@ static unsigned free_taps(struct lease_manager *m, struct lease_tap *ret, unsign
                 uint32_t flags;
                 int64_t owner;
 
-                snprintf(name, sizeof(name), "%s%u", p->tap_prefix, i);
+                if (bufprintf(name, sizeof(name), "%s%u", p->tap_prefix, i) < 0)
+                        break; /* no tap can have the name, nor those after it */
                 if (tap_leased(m->a, name) || tap_busy(m, name) ||
                     tap_info(m->root_fd, name, &flags, &owner) < 0 || !(flags & IFF_PERSIST))
                         continue;
@@ -840,7 +842,7 @@ static void provision_abort(struct lease_manager *m, struct lease *l, const char
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        vbufprintf_trunc(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         l->req = NULL;
         if (req) {
@@ -1084,9 +1086,8 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                         return SERVE_FAILED;
                 }
                 if (fit == LEASE_FIT_GROW && now_usec() < st->no_grow_before) {
-                        size_t n = strlen(req->why);
-                        snprintf(req->why + n, sizeof(req->why) - n, "; growing it fell short: %s",
-                                 st->shortfall);
+                        bufappendf_trunc(req->why, sizeof(req->why), "; growing it fell short: %s",
+                                         st->shortfall);
                         return SERVE_WAIT;
                 }
                 if (fit == LEASE_FIT_WAIT)
@@ -1099,13 +1100,12 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                         if (hugepages_meminfo_read(m->root_fd, &total, &avail) >= 0 &&
                             !hugepages_growth_fits(total, avail, (target - p.nr) * ps, why,
                                                    sizeof(why))) {
-                                size_t n = strlen(req->why);
-                                snprintf(req->why + n, sizeof(req->why) - n,
-                                         "; the memory cannot hold the growth: %s", why);
+                                bufappendf_trunc(req->why, sizeof(req->why),
+                                                 "; the memory cannot hold the growth: %s", why);
                                 return SERVE_WAIT;
                         }
-                        snprintf(why, sizeof(why), "a lease for %" PRIu64 " pages needs room",
-                                 req->pages);
+                        bufprintf_trunc(why, sizeof(why),
+                                        "a lease for %" PRIu64 " pages needs room", req->pages);
                         submit_resize(m, st, p.nr, target, why);
                         return SERVE_GROWING;
                 }
@@ -1114,18 +1114,19 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 unsigned have;
 
                 if (a->apply) {
-                        snprintf(req->why, sizeof(req->why),
-                                 "an apply is running (it may change the taps); the request waits "
-                                 "for its end");
+                        bufprintf_trunc(
+                                req->why, sizeof(req->why),
+                                "an apply is running (it may change the taps); the request waits "
+                                "for its end");
                         req->why_error = AGENT_ERROR_NOT_READY;
                         return SERVE_WAIT;
                 }
                 have = free_taps(m, taps, req->taps);
                 if (have < req->taps) {
-                        snprintf(req->why, sizeof(req->why),
-                                 "%u tap%s requested; %u of the pool's %u free (%u leased)",
-                                 req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
-                                 a->leases.taps);
+                        bufprintf_trunc(req->why, sizeof(req->why),
+                                        "%u tap%s requested; %u of the pool's %u free (%u leased)",
+                                        req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
+                                        a->leases.taps);
                         req->why_error = AGENT_ERROR_INSUFFICIENT_TAPS;
                         return SERVE_WAIT;
                 }

@@ -86,7 +86,7 @@ int lease_id_new(char *buf, size_t size) {
         if ((size_t) n != sizeof(raw))
                 return -EIO;
         for (size_t i = 0; i < sizeof(raw); i++)
-                snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+                bufprintf_trunc(buf + 2 * i, 3, "%02x", raw[i]); /* two digits: never cut */
         return 0;
 }
 
@@ -384,9 +384,9 @@ static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
                 if (leased >= cur)
                         return false;
                 s->u.hugepages.pages = leased;
-                snprintf(s->wanted, sizeof(s->wanted), "%" PRIu64 " pages (leased)", leased);
-                snprintf(s->note, sizeof(s->note), "not below the %" PRIu64 " pages leases hold",
-                         leased);
+                xsprintf(s->wanted, "%" PRIu64 " pages (leased)", leased);
+                bufprintf_trunc(s->note, sizeof(s->note),
+                                "not below the %" PRIu64 " pages leases hold", leased);
                 return true;
         default:
                 return true;

@@ -193,7 +193,8 @@ static int check_schema(json_object *doc, char *msg, size_t size) {
                 return 0;
         v = startswith(schema, "hosttune.journal/");
         if (v && parse_uint(v, &version) >= 0 &&
-            parse_uint(JOURNAL_SCHEMA + strlen("hosttune.journal/"), &ours) >= 0 && version > ours)
+            parse_uint(startswith(JOURNAL_SCHEMA, "hosttune.journal/"), &ours) >= 0 &&
+            version > ours)
                 return bad(msg, size,
                            "written by a newer hosttune (schema %u > %u); use that version to "
                            "revert",

@@ -294,13 +294,13 @@ static int hot_add(struct apply_ctx *c, const char *name, struct step_result *re
 void zram_device_revert(struct apply_ctx *c, const struct journal_entry *e,
                         struct revert_result *res) {
         int root_fd = c->o->root_fd, r;
-        char path[64];
+        char path[sizeof("sys/block/") + sizeof(e->object)];
 
         if (!zram_name_valid(e->object)) {
                 revert_set(res, REVERT_FAILED, -EINVAL, "'%s' is not a zram device", e->object);
                 return;
         }
-        xsprintf(path, "sys/block/%s", e->object); /* a valid name is under 16 bytes */
+        xsprintf(path, "sys/block/%s", e->object);
         if (faccessat(root_fd, path, F_OK, 0) < 0) {
                 revert_set(res, REVERT_GONE, 0, "%s is already gone", e->object);
                 return;

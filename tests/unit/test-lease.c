@@ -243,8 +243,9 @@ static void test_file_rejects(void **state) {
                 const char *at = strstr(text, edits[i].from);
                 if (!at)
                         fail_msg("'%s' not in: %s", edits[i].from, text);
-                xsprintf(buf, "%.*s%s%s", (int) (at - text), text, edits[i].to,
-                         at + strlen(edits[i].from));
+                assert_int_equal(bufprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text,
+                                           edits[i].to, at + strlen(edits[i].from)),
+                                 0);
                 if (lease_file_parse(buf, &back, &n) != -EBADMSG)
                         fail_msg("accepted with %s", edits[i].to);
         }
@@ -254,7 +255,8 @@ static void test_file_rejects(void **state) {
                 assert_non_null(at);
                 next = strchr(at + strlen("\"enforced\": false,"), '"');
                 assert_non_null(next);
-                xsprintf(buf, "%.*s%s", (int) (at - text), text, next);
+                assert_int_equal(
+                        bufprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next), 0);
                 assert_int_equal(lease_file_parse(buf, &back, &n), 0);
                 assert_int_equal(n, 1);
                 assert_false(back[0].enforced);

@@ -537,7 +537,8 @@ static void put_file(int dir_fd, const char *path, const char *text) {
         _cleanup_close_ int fd = -1;
 
         for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
-                xsprintf(parent, "%.*s", (int) (p - path), path);
+                assert_int_equal(bufprintf(parent, sizeof(parent), "%.*s", (int) (p - path), path),
+                                 0);
                 (void) mkdirat(dir_fd, parent, 0755);
         }
         fd = openat(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
