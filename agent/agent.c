@@ -655,15 +655,13 @@ static int open_runtime_dir(struct agent *a) {
         a->runtime_dir = strdup(dir);
         if (!a->runtime_dir)
                 return -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                log_error("cannot create runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create runtime directory %s: %m",
+                                       dir);
         a->runtime_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (a->runtime_fd < 0) {
-                log_error("cannot open runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (a->runtime_fd < 0)
+                return log_error_errno(negative_errno(), "cannot open runtime directory %s: %m",
+                                       dir);
         return 0;
 }
 
@@ -681,20 +679,16 @@ int agent_start(struct agent *a) {
 
         /* Signals are blocked by main(); the loop takes them as signalfd sources. */
         r = sd_event_default(&a->event);
-        if (r < 0) {
-                log_error("cannot create the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m");
         if (sd_event_add_signal(a->event, NULL, SIGTERM, on_sigterm, a) < 0 ||
             sd_event_add_signal(a->event, NULL, SIGINT, on_sigterm, a) < 0 ||
-            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0) {
-                log_error("cannot add signal sources");
-                return -EIO;
-        }
+            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0)
+                return log_error_errno(-EIO, "cannot add signal sources");
         /* WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it (no-op otherwise). */
         r = sd_event_set_watchdog(a->event, true);
         if (r < 0)
-                log_warning("cannot enable the watchdog: %s", strerror(-r));
+                log_warning_errno(r, "cannot enable the watchdog: %m");
 
         r = open_runtime_dir(a);
         if (r < 0)
@@ -704,38 +698,28 @@ int agent_start(struct agent *a) {
          * cannot tell what it should do must not claim the bus name. */
         agent_notify_status(a, "Loading policy");
         r = load_new_policy(a, &l, msg, sizeof(msg));
-        if (r < 0) {
-                log_error("invalid policy: %s", msg);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "invalid policy: %s", msg);
         r = switch_policy(a, &l);
         if (r < 0)
                 return r;
         log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
 
         r = bus_open_spec(a->opt.bus, "hosttuned", &a->bus);
-        if (r < 0) {
-                log_error("cannot connect to the %s bus: %s", a->opt.bus, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to the %s bus: %m", a->opt.bus);
         r = agent_bus_register(a);
-        if (r < 0) {
-                log_error("cannot register the D-Bus object: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot register the D-Bus object: %m");
         r = sd_bus_request_name(a->bus, AGENT_BUS_NAME, 0);
-        if (r < 0) {
-                log_error("cannot take the bus name %s: %s", AGENT_BUS_NAME, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot take the bus name %s: %m", AGENT_BUS_NAME);
         /* Without its bus the agent cannot answer or be found: exit (non-zero), and let systemd
          * restart it once the bus is back. */
         (void) sd_bus_set_exit_on_disconnect(a->bus, true);
         r = sd_bus_attach_event(a->bus, a->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                log_error("cannot attach the bus to the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the bus to the event loop: %m");
 
         /* Holding the bus name, this is the only agent: what an earlier one left half-written
          * (killed between creating a temporary file and renaming it) can go. */
@@ -744,10 +728,8 @@ int agent_start(struct agent *a) {
         /* The leases of an earlier run, before the first apply: its plan must leave what they
          * hold alone. The report they judge requests by comes from that apply's probe. */
         r = agent_leases_start(a);
-        if (r < 0) {
-                log_error("cannot start the leases: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot start the leases: %m");
         /* Builds lease through the socket; without it the bus still serves. */
         (void) agent_lease_sock_start(a);
 
@@ -755,10 +737,8 @@ int agent_start(struct agent *a) {
          * (agent_start_finished). */
         agent_notify_status(a, "Probing");
         r = agent_apply_start(a, APPLY_CAUSE_START, NULL);
-        if (r < 0) {
-                log_error("cannot apply the policy: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot apply the policy: %m");
         return 0;
 }
 

@@ -1356,10 +1356,8 @@ int agent_leases_start(struct agent *a) {
         if (m->root_fd < 0)
                 return negative_errno();
         r = lease_worker_start(m);
-        if (r < 0) {
-                log_error("leases: cannot start the worker: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "leases: cannot start the worker: %m");
         r = lease_cgroups_new(m->root_fd, a->runtime_fd, a->event, &m->cgroups);
         if (r < 0)
                 return r;

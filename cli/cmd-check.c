@@ -79,14 +79,11 @@ static int parse_options(int argc, char **argv, struct check_options *o) {
                         break;
                 default:
                 bad:
-                        fprintf(stderr, "Try 'hosttune %s --help'.\n",
-                                o->probe_only ? "probe" : "check");
-                        return -EINVAL;
+                        return cli_error_errno(-EINVAL, "Try 'hosttune %s --help'.",
+                                               o->probe_only ? "probe" : "check");
                 }
-        if (optind < argc) {
-                fprintf(stderr, "hosttune: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return cli_error_errno(-EINVAL, "hosttune: unexpected argument '%s'", argv[optind]);
         return 0;
 }
 
