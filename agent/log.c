@@ -66,17 +66,15 @@ void log_at(int priority, const char *fmt, ...) {
         errno = saved;
 }
 
-int log_errno_at(int priority, int error, const char *fmt, ...) {
+void log_errno_at(int priority, int error, const char *fmt, ...) {
         int saved = errno;
         va_list ap;
 
-        error = error > 0 ? -error : error < 0 ? error : -EIO;
         if (priority >= LOG_DEBUG && !log_debug_enabled)
-                return error;
-        errno = -error;
+                return;
+        errno = error < 0 ? -error : error;
         va_start(ap, fmt);
         log_write(priority, fmt, ap);
         va_end(ap);
         errno = saved;
-        return error;
 }

@@ -40,16 +40,14 @@ int output_json(FILE *f, json_object *o) {
         return 0;
 }
 
-int cli_error_errno(int error, const char *fmt, ...) {
+void cli_error_print(int error, const char *fmt, ...) {
         int saved = errno;
         va_list ap;
 
-        error = error > 0 ? -error : error < 0 ? error : -EIO;
-        errno = -error;
+        errno = error < 0 ? -error : error;
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
         errno = saved;
-        return error;
 }

@@ -88,9 +88,11 @@ static inline bool streq(const char *a, const char *b) {
  * scope is empty for the public functions; the _STATIC forms make them static. */
 #define _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback, scope)                         \
         scope const char *name##_to_string(type v) {                                               \
-                if ((size_t) v >= ELEMENTSOF(name##_table) || !name##_table[(size_t) v])           \
+                size_t i = (size_t) v;                                                             \
+                                                                                                   \
+                if (i >= ELEMENTSOF(name##_table))                                                 \
                         return fallback;                                                           \
-                return name##_table[(size_t) v];                                                   \
+                return name##_table[i] ? name##_table[i] : fallback;                               \
         }
 #define _DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, scope)                                 \
         scope int name##_from_string(const char *s, type *ret) {                                   \
