@@ -191,19 +191,15 @@ static void native_loop(void) {
         __asm__ volatile("1: add %%rcx, %%rax\n\tdec %%ecx\n\tjnz 1b" : "+a"(a), "+c"(c) : : "cc");
 }
 
-const char *kvm_smoke_step_name(enum kvm_smoke_guest_step s) {
-        static const char *const names[_KVM_SMOKE_STEP_MAX] = {
-                [KVM_SMOKE_STEP_LONG_MODE] = "long-mode",
-                [KVM_SMOKE_STEP_CPUID] = "cpuid",
-                [KVM_SMOKE_STEP_RDTSC] = "rdtsc",
-                [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
-                [KVM_SMOKE_STEP_XSAVE] = "xsave",
-                [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
-                [KVM_SMOKE_STEP_LOOP_END] = "loop",
-                [KVM_SMOKE_STEP_PAGES] = "pages",
-        };
-        return s > 0 && s < _KVM_SMOKE_STEP_MAX ? names[s] : "?";
-}
+static const char *const kvm_smoke_step_table[_KVM_SMOKE_STEP_MAX] = {
+        [KVM_SMOKE_STEP_LONG_MODE] = "long-mode", [KVM_SMOKE_STEP_CPUID] = "cpuid",
+        [KVM_SMOKE_STEP_RDTSC] = "rdtsc",         [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
+        [KVM_SMOKE_STEP_XSAVE] = "xsave",         [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
+        [KVM_SMOKE_STEP_LOOP_END] = "loop",       [KVM_SMOKE_STEP_PAGES] = "pages",
+};
+
+/* Entry 0 is no step: "?" like a value past the table. */
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(kvm_smoke_step, enum kvm_smoke_guest_step, "?")
 
 /* One smoke run's state; every resource is released by smoke_done(). */
 struct smoke {
@@ -526,7 +522,7 @@ static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t s
 /* The name of the guest step the guest was in when it stopped: the one after the last it
  * reported, or hlt. */
 static const char *current_step(const struct smoke *s, unsigned idx) {
-        return idx < s->n_seq ? kvm_smoke_step_name(s->seq[idx]) : "hlt";
+        return idx < s->n_seq ? kvm_smoke_step_to_string(s->seq[idx]) : "hlt";
 }
 
 /* Run the guest to hlt, following its reports; time the loops. */
@@ -565,7 +561,7 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                         uint8_t got = ((const uint8_t *) s->run)[s->run->io.data_offset];
                         if (idx >= s->n_seq || got != s->seq[idx]) {
                                 r = fail(s, step, "the guest reported step %u (%s), expected %s",
-                                         got, kvm_smoke_step_name(got), step);
+                                         got, kvm_smoke_step_to_string(got), step);
                                 break;
                         }
                         s->res->steps |= 1ULL << got;
