@@ -85,7 +85,7 @@ static inline bool streq(const char *a, const char *b) {
  *   DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type)
  *     int name##_from_string(const char *s, type *ret): 0 and *ret, or -EINVAL for an unknown s;
  *   DEFINE_STRING_TABLE_LOOKUP(name, type, fallback): both.
- * scope is empty for the public functions; the _STATIC forms make them static. */
+ * The DEFINE_PRIVATE_ forms make the functions static (a table only the file uses). */
 #define _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback, scope)                         \
         scope const char *name##_to_string(type v) {                                               \
                 size_t i = (size_t) v;                                                             \
