@@ -43,7 +43,7 @@ void agent_notify_status(struct agent *a, const char *fmt, ...) {
 
         (void) a;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         log_debug("status: %s", buf);
         (void) sd_notifyf(0, "STATUS=%s", buf);
@@ -67,7 +67,7 @@ void agent_set_last_error(struct agent *a, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        vbufprintf_trunc(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* LastError quotes policy values, file contents and paths: no raw control characters
          * for the clients that print it. */
@@ -93,7 +93,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         if (parse_u64(p->lease_group, &id) >= 0) {
                 if (id >= UINT32_MAX) {
-                        snprintf(err, errsize, "[agent] lease-group: bad gid %s", p->lease_group);
+                        bufprintf_trunc(err, errsize, "[agent] lease-group: bad gid %s",
+                                        p->lease_group);
                         return -EINVAL;
                 }
                 *ret_gid = (gid_t) id;
@@ -102,8 +103,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         r = getgrnam_r(p->lease_group, &grp, buf, sizeof(buf), &res);
         if (r != 0 || !res) {
-                snprintf(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
-                         p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
+                bufprintf_trunc(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
+                                p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
                 return r ? -r : -ENOENT;
         }
         *ret_gid = res->gr_gid;
@@ -145,7 +146,7 @@ static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg
         int r;
 
         if (!p) {
-                snprintf(msg, size, "out of memory");
+                bufprintf_trunc(msg, size, "out of memory");
                 return -ENOMEM;
         }
         /* Without --policy: /etc/hosttune/policy.ini when it exists (looked at again on every
@@ -216,25 +217,26 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
 }
 
 static void format_ready_reason(struct agent *a) {
-        char *buf = a->ready_reason, name[64], step[320];
-        size_t size = sizeof(a->ready_reason), n;
+        char *buf = a->ready_reason, name[REQUIREMENT_STRING_MAX], step[320];
+        size_t size = sizeof(a->ready_reason);
 
         if (a->ready) {
-                snprintf(buf, size, "ready: %u of %u requirements met", a->require.n, a->require.n);
+                bufprintf_trunc(buf, size, "ready: %u of %u requirements met", a->require.n,
+                                a->require.n);
                 return;
         }
-        n = (size_t) snprintf(buf, size, "not ready:");
-        for (unsigned i = 0; i < a->require.n && n < size; i++)
+        bufprintf_trunc(buf, size, "not ready:");
+        for (unsigned i = 0; i < a->require.n; i++)
                 if (!a->results[i].satisfied)
-                        n += (size_t) snprintf(
-                                buf + n, size - n, "%s %s (%s)", n > 10 ? ";" : "",
+                        bufappendf_trunc(
+                                buf, size, "%s %s (%s)", strlen(buf) > 10 ? ";" : "",
                                 requirement_to_string(&a->results[i].req, name, sizeof(name)),
                                 a->results[i].reason);
-        if (a->plan.n > 0 && n < size)
-                snprintf(buf + n, size - n, "%s the policy wants %u change%s (%s%s)",
-                         n > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
-                         plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
-                         a->plan.n > 1 ? ", ..." : "");
+        if (a->plan.n > 0)
+                bufappendf_trunc(buf, size, "%s the policy wants %u change%s (%s%s)",
+                                 strlen(buf) > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
+                                 plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
+                                 a->plan.n > 1 ? ", ..." : "");
 }
 
 static uint64_t pool_bytes(const struct host_report *r) {
@@ -585,15 +587,13 @@ static int open_runtime_dir(struct agent *a) {
         a->runtime_dir = strdup(dir);
         if (!a->runtime_dir)
                 return -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                log_error("cannot create runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create runtime directory %s: %m",
+                                       dir);
         a->runtime_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (a->runtime_fd < 0) {
-                log_error("cannot open runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (a->runtime_fd < 0)
+                return log_error_errno(negative_errno(), "cannot open runtime directory %s: %m",
+                                       dir);
         return 0;
 }
 
@@ -611,20 +611,16 @@ int agent_start(struct agent *a) {
 
         /* Signals are blocked by main(); the loop takes them as signalfd sources. */
         r = sd_event_default(&a->event);
-        if (r < 0) {
-                log_error("cannot create the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m");
         if (sd_event_add_signal(a->event, NULL, SIGTERM, on_sigterm, a) < 0 ||
             sd_event_add_signal(a->event, NULL, SIGINT, on_sigterm, a) < 0 ||
-            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0) {
-                log_error("cannot add signal sources");
-                return -EIO;
-        }
+            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0)
+                return log_error_errno(-EIO, "cannot add signal sources");
         /* WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it (no-op otherwise). */
         r = sd_event_set_watchdog(a->event, true);
         if (r < 0)
-                log_warning("cannot enable the watchdog: %s", strerror(-r));
+                log_warning_errno(r, "cannot enable the watchdog: %m");
 
         r = open_runtime_dir(a);
         if (r < 0)
@@ -639,38 +635,28 @@ int agent_start(struct agent *a) {
          * cannot tell what it should do must not claim the bus name. */
         agent_notify_status(a, "Loading policy");
         r = load_new_policy(a, &l, msg, sizeof(msg));
-        if (r < 0) {
-                log_error("invalid policy: %s", msg);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "invalid policy: %s", msg);
         r = switch_policy(a, &l);
         if (r < 0)
                 return r;
         log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
 
         r = bus_open_spec(a->opt.bus, "hosttuned", &a->bus);
-        if (r < 0) {
-                log_error("cannot connect to the %s bus: %s", a->opt.bus, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to the %s bus: %m", a->opt.bus);
         r = agent_bus_register(a);
-        if (r < 0) {
-                log_error("cannot register the D-Bus object: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot register the D-Bus object: %m");
         r = sd_bus_request_name(a->bus, AGENT_BUS_NAME, 0);
-        if (r < 0) {
-                log_error("cannot take the bus name %s: %s", AGENT_BUS_NAME, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot take the bus name %s: %m", AGENT_BUS_NAME);
         /* Without its bus the agent cannot answer or be found: exit (non-zero), and let systemd
          * restart it once the bus is back. */
         (void) sd_bus_set_exit_on_disconnect(a->bus, true);
         r = sd_bus_attach_event(a->bus, a->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                log_error("cannot attach the bus to the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the bus to the event loop: %m");
 
         /* Holding the bus name, this is the only agent: what an earlier one left half-written
          * (killed between creating a temporary file and renaming it) can go. */
@@ -679,10 +665,8 @@ int agent_start(struct agent *a) {
         /* The leases of an earlier run, before the first apply: its plan must leave what they
          * hold alone. The report they judge requests by comes from that apply's probe. */
         r = agent_leases_start(a);
-        if (r < 0) {
-                log_error("cannot start the leases: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot start the leases: %m");
         /* Builds lease through the socket; without it the bus still serves. */
         (void) agent_lease_sock_start(a);
 

@@ -25,14 +25,13 @@
 #include "agent/outputs.h"
 #include "agent/visibility.h"
 #include "lib/fsutil.h"
+#include "lib/json-util.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness.h"
 #include "probes/report.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 #define AGENT_BUS_NAME "org.hosttune.Agent1"
 #define AGENT_OBJECT_PATH "/org/hosttune/Agent1"

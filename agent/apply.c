@@ -157,7 +157,7 @@ static const char *step_said(const struct plan_step *s, const struct step_result
                              size_t size) {
         if (startswith(res->message, s->knob))
                 return res->message;
-        snprintf(buf, size, "%s: %s", s->knob, res->message);
+        bufprintf_trunc(buf, size, "%s: %s", s->knob, res->message);
         return buf;
 }
 
@@ -218,7 +218,7 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
         if (hugepages_growth_fits(m->mem_total_kib * 1024, m->mem_available_kib * 1024, need,
                                   reason, sizeof(reason)))
                 return false;
-        snprintf(why, size, "%s: %s", s->knob, reason);
+        bufprintf_trunc(why, size, "%s: %s", s->knob, reason);
         return true;
 }
 
@@ -232,8 +232,7 @@ static void drop_out_of_reach(struct agent *a, struct plan *plan) {
         for (unsigned i = 0; i < plan->n; i++) {
                 const struct plan_step *s = &plan->steps[i];
                 if (a->report && growth_out_of_reach(s, &a->report->memory, why, sizeof(why))) {
-                        size_t l = strlen(what);
-                        snprintf(what + l, sizeof(what) - l, "%s=%s;", s->knob, s->wanted);
+                        bufappendf_trunc(what, sizeof(what), "%s=%s;", s->knob, s->wanted);
                         continue;
                 }
                 plan->steps[n++] = *s;
@@ -596,19 +595,20 @@ static void revert_job_run(struct job *j, struct journal *journal) {
 
         if (root_fd < 0) {
                 job->ret = negative_errno();
-                snprintf(job->message, sizeof(job->message), "cannot open /: %s",
-                         strerror(-job->ret));
+                bufprintf_trunc(job->message, sizeof(job->message), "cannot open /: %s",
+                                strerror(-job->ret));
                 return;
         }
         struct apply_options o = { .root_fd = root_fd };
         job->ret = apply_revert(journal, &o, on_reverted, &failed);
         job->reverted = true;
         if (job->ret < 0)
-                snprintf(job->message, sizeof(job->message),
-                         "the revert journal could not be written: %s", strerror(-job->ret));
+                bufprintf_trunc(job->message, sizeof(job->message),
+                                "the revert journal could not be written: %s", strerror(-job->ret));
         else if (job->ret > 0) {
-                snprintf(job->message, sizeof(job->message),
-                         "%d journal entries could not be restored (kept for a retry)", job->ret);
+                bufprintf_trunc(job->message, sizeof(job->message),
+                                "%d journal entries could not be restored (kept for a retry)",
+                                job->ret);
                 job->ret = -EIO;
         }
 }

@@ -68,8 +68,8 @@ static void run_refill(struct lease_job *job) {
                                 continue;
                         if (step_outcome_fell_short(results[i].outcome)) {
                                 job->short_steps++;
-                                snprintf(job->res.message, sizeof(job->res.message), "%s",
-                                         results[i].message);
+                                bufprintf_trunc(job->res.message, sizeof(job->res.message), "%s",
+                                                results[i].message);
                         } else
                                 job->made++;
                 }

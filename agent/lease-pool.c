@@ -69,14 +69,15 @@ void lease_pool_describe(const struct lease_pool *p, uint64_t page_size, uint64_
                          size_t size) {
         char ps[32], want[32];
 
-        snprintf(buf, size,
-                 "%s of hugepages (%" PRIu64 " page%s of %s) requested; the pool has %" PRIu64
-                 " pages, %" PRIu64 " free, %" PRIu64 " reserved, %" PRIu64
-                 " promised to leases, %" PRIu64 " available; leases may grow it to %" PRIu64
-                 " pages",
-                 format_size(pages * page_size, want, sizeof(want)), pages, pages == 1 ? "" : "s",
-                 format_size(page_size, ps, sizeof(ps)), p->nr, p->free, p->resv, p->leased,
-                 lease_hugepages_available(p), p->max > p->nr ? p->max : p->nr);
+        bufprintf_trunc(buf, size,
+                        "%s of hugepages (%" PRIu64
+                        " page%s of %s) requested; the pool has %" PRIu64 " pages, %" PRIu64
+                        " free, %" PRIu64 " reserved, %" PRIu64 " promised to leases, %" PRIu64
+                        " available; leases may grow it to %" PRIu64 " pages",
+                        format_size(pages * page_size, want, sizeof(want)), pages,
+                        pages == 1 ? "" : "s", format_size(page_size, ps, sizeof(ps)), p->nr,
+                        p->free, p->resv, p->leased, lease_hugepages_available(p),
+                        p->max > p->nr ? p->max : p->nr);
 }
 
 void lease_pools_refresh_total(struct lease_manager *m) {

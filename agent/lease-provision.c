@@ -70,7 +70,7 @@ static void provision_abort(struct lease_manager *m, struct lease *l, const char
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        vbufprintf_trunc(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         l->req = NULL;
         if (req) {

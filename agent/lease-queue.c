@@ -58,7 +58,7 @@ void lease_request_fail(struct lease_manager *m, struct lease_request *req, cons
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         log_info("leases: request of %s (uid %u%s%s) refused: %s", req->want.client,
                  (unsigned) req->want.uid, req->want.label[0] ? ", " : "", req->want.label, buf);
@@ -173,9 +173,8 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                         return SERVE_FAILED;
                 }
                 if (fit == LEASE_FIT_GROW && now_usec() < st->no_grow_before) {
-                        size_t n = strlen(req->why);
-                        snprintf(req->why + n, sizeof(req->why) - n, "; growing it fell short: %s",
-                                 st->shortfall);
+                        bufappendf_trunc(req->why, sizeof(req->why), "; growing it fell short: %s",
+                                         st->shortfall);
                         return SERVE_WAIT;
                 }
                 if (fit == LEASE_FIT_WAIT)
@@ -188,13 +187,12 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                         if (hugepages_meminfo_read(m->root_fd, &total, &avail) >= 0 &&
                             !hugepages_growth_fits(total, avail, (target - p.nr) * ps, why,
                                                    sizeof(why))) {
-                                size_t n = strlen(req->why);
-                                snprintf(req->why + n, sizeof(req->why) - n,
-                                         "; the memory cannot hold the growth: %s", why);
+                                bufappendf_trunc(req->why, sizeof(req->why),
+                                                 "; the memory cannot hold the growth: %s", why);
                                 return SERVE_WAIT;
                         }
-                        snprintf(why, sizeof(why), "a lease for %" PRIu64 " pages needs room",
-                                 req->pages);
+                        bufprintf_trunc(why, sizeof(why),
+                                        "a lease for %" PRIu64 " pages needs room", req->pages);
                         lease_pool_resize(m, st, p.nr, target, why);
                         return SERVE_GROWING;
                 }
@@ -203,18 +201,19 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 unsigned have;
 
                 if (agent_apply_running(a)) {
-                        snprintf(req->why, sizeof(req->why),
-                                 "an apply is running (it may change the taps); the request waits "
-                                 "for its end");
+                        bufprintf_trunc(
+                                req->why, sizeof(req->why),
+                                "an apply is running (it may change the taps); the request waits "
+                                "for its end");
                         req->why_error = AGENT_ERROR_NOT_READY;
                         return SERVE_WAIT;
                 }
                 have = lease_taps_free(m, taps, req->taps);
                 if (have < req->taps) {
-                        snprintf(req->why, sizeof(req->why),
-                                 "%u tap%s requested; %u of the pool's %u free (%u leased)",
-                                 req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
-                                 a->leases.taps);
+                        bufprintf_trunc(req->why, sizeof(req->why),
+                                        "%u tap%s requested; %u of the pool's %u free (%u leased)",
+                                        req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
+                                        a->leases.taps);
                         req->why_error = AGENT_ERROR_INSUFFICIENT_TAPS;
                         return SERVE_WAIT;
                 }

@@ -48,7 +48,8 @@ unsigned lease_taps_free(struct lease_manager *m, struct lease_tap *ret, unsigne
                 uint32_t flags;
                 int64_t owner;
 
-                snprintf(name, sizeof(name), "%s%u", p->tap_prefix, i);
+                if (bufprintf(name, sizeof(name), "%s%u", p->tap_prefix, i) < 0)
+                        break; /* no tap can have the name, nor those after it */
                 if (tap_leased(m->a, name) || tap_busy(m, name) ||
                     tap_info(m->root_fd, name, &flags, &owner) < 0 || !(flags & IFF_PERSIST))
                         continue;

@@ -63,19 +63,16 @@ static int parse_argv(int argc, char **argv) {
                         arg_runtime_dir = optarg;
                         break;
                 case OPT_BUS:
-                        if (isempty(optarg)) {
-                                log_error("--bus needs system, session or an address");
-                                return -EINVAL;
-                        }
+                        if (isempty(optarg))
+                                return log_error_errno(-EINVAL,
+                                                       "--bus needs system, session or an address");
                         arg_bus = optarg;
                         break;
                 default:
                         return -EINVAL;
                 }
-        if (optind < argc) {
-                log_error("unexpected argument '%s'", argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         return 1;
 }
 

@@ -65,11 +65,12 @@ static int journal_open_waiting(const char *dir, struct journal **ret, char *msg
         if (r >= 0)
                 return r;
         if (!isempty(why))
-                snprintf(msg, size, "the revert journal %s/%s: %s", dir, JOURNAL_FILE_NAME, why);
+                bufprintf_trunc(msg, size, "the revert journal %s/%s: %s", dir, JOURNAL_FILE_NAME,
+                                why);
         else
-                snprintf(msg, size, "cannot open the revert journal in %s: %s%s", dir,
-                         file_strerror(r),
-                         r == -EBUSY ? " (another hosttune apply or revert holds it)" : "");
+                bufprintf_trunc(msg, size, "cannot open the revert journal in %s: %s%s", dir,
+                                file_strerror(r),
+                                r == -EBUSY ? " (another hosttune apply or revert holds it)" : "");
         return r;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "cli/run-child.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -115,54 +116,50 @@ static int parse_args(int argc, char **argv, const char *verb, const char *optst
                         return 1;
                 case OPT_HUGEPAGES:
                 case OPT_HUGEPAGE_SIZE:
-                        if (parse_size(optarg, 0, &u) < 0 || u == 0) {
-                                fprintf(stderr, "hosttune %s: --%s: '%s' is not a size\n", verb,
+                        if (parse_size(optarg, 0, &u) < 0 || u == 0)
+                                return cli_error_errno(
+                                        -EINVAL, "hosttune %s: --%s: '%s' is not a size", verb,
                                         c == OPT_HUGEPAGES ? "hugepages" : "hugepage-size", optarg);
-                                return -EINVAL;
-                        }
                         *(c == OPT_HUGEPAGES ? &a.req.hugepages : &a.req.hugepage_size) = u;
                         a.req.seen |= 1U << (c == OPT_HUGEPAGES ? LEASE_LINE_HUGEPAGES
                                                                 : LEASE_LINE_HUGEPAGE_SIZE);
                         break;
                 case OPT_WAIT:
-                        if (parse_u64(optarg, &u) < 0 || u > LEASE_WAIT_MAX_SEC) {
-                                fprintf(stderr, "hosttune %s: --wait: 0 .. %d seconds\n", verb,
-                                        LEASE_WAIT_MAX_SEC);
-                                return -EINVAL;
-                        }
+                        if (parse_u64(optarg, &u) < 0 || u > LEASE_WAIT_MAX_SEC)
+                                return cli_error_errno(-EINVAL,
+                                                       "hosttune %s: --wait: 0 .. %d seconds", verb,
+                                                       LEASE_WAIT_MAX_SEC);
                         a.req.wait = (uint32_t) u;
                         a.req.seen |= 1U << LEASE_LINE_WAIT;
                         break;
                 case OPT_LABEL:
                         if (!lease_line_label_valid(optarg) ||
-                            strscpy(a.req.label, sizeof(a.req.label), optarg) < 0) {
-                                fprintf(stderr,
+                            strscpy(a.req.label, sizeof(a.req.label), optarg) < 0)
+                                return cli_error_errno(
+                                        -EINVAL,
                                         "hosttune %s: --label: over the lease socket at most %d "
-                                        "letters, digits and '._-:/@+,='\n",
+                                        "letters, digits and '._-:/@+,='",
                                         verb, LEASE_LABEL_MAX);
-                                return -EINVAL;
-                        }
                         a.req.seen |= 1U << LEASE_LINE_LABEL;
                         break;
                 case OPT_JSON:
                         a.json = true;
                         break;
                 case OPT_NOT_OFFERED:
-                        fprintf(stderr,
+                        return cli_error_errno(
+                                -EINVAL,
                                 "hosttune %s: %s is not offered over the lease socket (hugepages "
-                                "only: docs/leases.md, \"From a Nix build\")\n",
+                                "only: docs/leases.md, \"From a Nix build\")",
                                 verb, argv[optind - 1]);
-                        return -EINVAL;
                 default:
                         fputs(usage_text, stderr);
                         return -EINVAL;
                 }
         }
-        if (!(a.req.seen & (1U << LEASE_LINE_HUGEPAGES))) {
-                fprintf(stderr, "hosttune %s: over the lease socket a lease needs --hugepages\n",
+        if (!(a.req.seen & (1U << LEASE_LINE_HUGEPAGES)))
+                return cli_error_errno(
+                        -EINVAL, "hosttune %s: over the lease socket a lease needs --hugepages",
                         verb);
-                return -EINVAL;
-        }
         *ret = a;
         return 0;
 }

@@ -9,13 +9,13 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 
-static const char *const state_names[_LEASE_STATE_MAX] = {
+static const char *const lease_state_table[_LEASE_STATE_MAX] = {
         [LEASE_PROVISIONING] = "provisioning",
         [LEASE_ACTIVE] = "active",
         [LEASE_RELEASING] = "releasing",
 };
 
-static const char *const source_names[_LEASE_SNAPSHOT_SOURCE_MAX] = {
+static const char *const lease_snapshot_source_table[_LEASE_SNAPSHOT_SOURCE_MAX] = {
         [LEASE_SNAPSHOT_NONE] = "none",
         [LEASE_SNAPSHOT_PREPARED] = "prepared",
         [LEASE_SNAPSHOT_SLOT] = "slot",
@@ -25,20 +25,10 @@ static const char *const source_names[_LEASE_SNAPSHOT_SOURCE_MAX] = {
         [LEASE_SNAPSHOT_NEW_DIRECTORY] = "new-directory",
 };
 
-const char *lease_state_to_string(enum lease_state s) {
-        return (unsigned) s < _LEASE_STATE_MAX ? state_names[s] : "?";
-}
-
-const char *lease_snapshot_source_to_string(enum lease_snapshot_source s) {
-        return (unsigned) s < _LEASE_SNAPSHOT_SOURCE_MAX ? source_names[s] : "?";
-}
-
-static int lookup_name(const char *const *names, unsigned n, const char *s) {
-        for (unsigned i = 0; i < n; i++)
-                if (names[i] && streq(names[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lease_state, enum lease_state, "?")
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(lease_state, enum lease_state)
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lease_snapshot_source, enum lease_snapshot_source, "?")
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(lease_snapshot_source, enum lease_snapshot_source)
 
 bool lease_template_name_valid(const char *name) {
         size_t l = strnlen(name, LEASE_TEMPLATE_NAME_MAX + 1);
@@ -86,7 +76,7 @@ int lease_id_new(char *buf, size_t size) {
         if ((size_t) n != sizeof(raw))
                 return -EIO;
         for (size_t i = 0; i < sizeof(raw); i++)
-                snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+                bufprintf_trunc(buf + 2 * i, 3, "%02x", raw[i]); /* two digits: never cut */
         return 0;
 }
 
@@ -195,7 +185,6 @@ int lease_record_from_json(json_object *o, struct lease_record *ret) {
         struct lease_record r = { 0 };
         char state[32], source[32];
         uint64_t uid, gid, pid;
-        int k;
 
         if (!o || !json_object_is_type(o, json_type_object))
                 return -EBADMSG;
@@ -219,14 +208,9 @@ int lease_record_from_json(json_object *o, struct lease_record *ret) {
             get_string(o, "snapshot_source", source, sizeof(source)) < 0 ||
             taps_from_json(o, &r) < 0)
                 return -EBADMSG;
-        k = lookup_name(state_names, _LEASE_STATE_MAX, state);
-        if (k < 0)
+        if (lease_state_from_string(state, &r.state) < 0 ||
+            lease_snapshot_source_from_string(source, &r.snapshot_source) < 0)
                 return -EBADMSG;
-        r.state = (enum lease_state) k;
-        k = lookup_name(source_names, _LEASE_SNAPSHOT_SOURCE_MAX, source);
-        if (k < 0)
-                return -EBADMSG;
-        r.snapshot_source = (enum lease_snapshot_source) k;
         /* Pages are whole; a template name must be one a request could give; a snapshot path,
          * when there is one, is absolute and ends in the lease's own id. */
         if ((r.hugepage_size == 0) != (r.hugepage_bytes == 0) ||
@@ -384,9 +368,9 @@ static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
                 if (leased >= cur)
                         return false;
                 s->u.hugepages.pages = leased;
-                snprintf(s->wanted, sizeof(s->wanted), "%" PRIu64 " pages (leased)", leased);
-                snprintf(s->note, sizeof(s->note), "not below the %" PRIu64 " pages leases hold",
-                         leased);
+                xsprintf(s->wanted, "%" PRIu64 " pages (leased)", leased);
+                bufprintf_trunc(s->note, sizeof(s->note),
+                                "not below the %" PRIu64 " pages leases hold", leased);
                 return true;
         default:
                 return true;

@@ -52,26 +52,22 @@ static const reverter_fn reverters[_JOURNAL_KIND_MAX] = {
         [JOURNAL_TAP_OWNER] = tap_owner_revert,
 };
 
-static const char *const step_outcome_names[_STEP_OUTCOME_MAX] = {
+static const char *const step_outcome_table[_STEP_OUTCOME_MAX] = {
         [STEP_PLANNED] = "planned", [STEP_UNCHANGED] = "unchanged", [STEP_APPLIED] = "applied",
         [STEP_SHORT] = "short",     [STEP_FAILED] = "failed",       [STEP_NOT_RUN] = "not-run",
         [STEP_MANUAL] = "manual",
 };
 
-static const char *const revert_outcome_names[_REVERT_OUTCOME_MAX] = {
+static const char *const revert_outcome_table[_REVERT_OUTCOME_MAX] = {
         [REVERT_RESTORED] = "restored",
         [REVERT_GONE] = "gone",
         [REVERT_KEPT] = "kept",
         [REVERT_FAILED] = "failed",
 };
 
-const char *step_outcome_to_string(enum step_outcome o) {
-        return (unsigned) o < _STEP_OUTCOME_MAX ? step_outcome_names[o] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(step_outcome, enum step_outcome, "?")
 
-const char *revert_outcome_to_string(enum revert_outcome o) {
-        return (unsigned) o < _REVERT_OUTCOME_MAX ? revert_outcome_names[o] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(revert_outcome, enum revert_outcome, "?")
 
 bool step_outcome_fell_short(enum step_outcome o) {
         return o == STEP_SHORT || o == STEP_FAILED || o == STEP_NOT_RUN || o == STEP_MANUAL;
@@ -83,7 +79,7 @@ void step_set(struct step_result *res, enum step_outcome outcome, int error, con
         res->outcome = outcome;
         res->error = error;
         va_start(ap, fmt);
-        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
         va_end(ap);
 }
 
@@ -93,7 +89,7 @@ void revert_set(struct revert_result *res, enum revert_outcome outcome, int erro
 
         *res = (struct revert_result){ .outcome = outcome, .error = error };
         va_start(ap, fmt);
-        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
         va_end(ap);
 }
 
@@ -104,7 +100,7 @@ void apply_progress(struct apply_ctx *c, const char *fmt, ...) {
         if (!c->o->progress)
                 return;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         c->o->progress(c->index, c->step, buf, c->o->userdata);
 }

@@ -151,8 +151,7 @@ static struct lease_record sample(const char *id) {
         };
         strscpy(r.id, sizeof(r.id), id);
         strscpy(r.label, sizeof(r.label), "nixos test \"boot\"");
-        snprintf(r.snapshot_path, sizeof(r.snapshot_path), "/var/lib/hosttune/snapshots/leases/%s",
-                 id);
+        xsprintf(r.snapshot_path, "/var/lib/hosttune/snapshots/leases/%s", id);
         return r;
 }
 
@@ -244,8 +243,9 @@ static void test_file_rejects(void **state) {
                 const char *at = strstr(text, edits[i].from);
                 if (!at)
                         fail_msg("'%s' not in: %s", edits[i].from, text);
-                snprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text, edits[i].to,
-                         at + strlen(edits[i].from));
+                assert_int_equal(bufprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text,
+                                           edits[i].to, at + strlen(edits[i].from)),
+                                 0);
                 if (lease_file_parse(buf, &back, &n) != -EBADMSG)
                         fail_msg("accepted with %s", edits[i].to);
         }
@@ -255,7 +255,8 @@ static void test_file_rejects(void **state) {
                 assert_non_null(at);
                 next = strchr(at + strlen("\"enforced\": false,"), '"');
                 assert_non_null(next);
-                snprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next);
+                assert_int_equal(
+                        bufprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next), 0);
                 assert_int_equal(lease_file_parse(buf, &back, &n), 0);
                 assert_int_equal(n, 1);
                 assert_false(back[0].enforced);
@@ -273,7 +274,7 @@ static struct plan_step tap_step(const char *name, const char *current) {
 
 static struct plan_step pool_step(uint64_t cur, uint64_t pages) {
         struct plan_step s = { .kind = PLAN_HUGEPAGES };
-        snprintf(s.current, sizeof(s.current), "%" PRIu64 " pages", cur);
+        xsprintf(s.current, "%" PRIu64 " pages", cur);
         s.u.hugepages.current = cur;
         s.u.hugepages.page_size = UINT64_C(2) << 20;
         s.u.hugepages.pages = pages;
