@@ -33,6 +33,14 @@ static void use(const char *text) {
                 fail_msg("policy does not load: %s", policy_error_format(&err, buf, sizeof(buf)));
 }
 
+/* What `check` asks for the policy p: every probe, its requirements and its plan. */
+static struct assess_input check_input(void) {
+        return (struct assess_input){ .policy = &p,
+                                      .require = &p.require,
+                                      .probes = PROBE_MASK_ALL,
+                                      .plan = ASSESS_PLAN_POLICY };
+}
+
 /* Assess fixture name as `check` does (every probe, the policy's plan), with in's other fields. */
 static void assess_fixture(const char *name, struct assess_input in, struct assessment *ret) {
         char root[512];
@@ -89,12 +97,7 @@ static void test_ready(void **state) {
         (void) state;
 
         use("[readiness]\nrequire = kvm, tun\n");
-        assess_fixture("kvm-intel-usable",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        assess_fixture("kvm-intel-usable", check_input(), &as);
         /* .fixture/kvm: smoke-root ran; .fixture/devices: /dev/net/tun. */
         assert_int_equal(as.n_results, 2);
         assert_int_equal(as.n_failed, 0);
@@ -114,18 +117,14 @@ static void test_ready(void **state) {
  * both, the knob with the value the fixture's file holds. */
 static void test_not_ready_reason(void **state) {
         uint64_t swappiness = fixture_number("kvm-pvm-msr", "proc/sys/vm/swappiness");
+        struct assess_input in = check_input();
         struct assessment as;
         char reason[512], want[512];
         (void) state;
 
         assert_true(swappiness != 7);
         use("[readiness]\nrequire = kvm, tun\n[memory]\nswappiness = 7\n");
-        assess_fixture("kvm-pvm-msr",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        assess_fixture("kvm-pvm-msr", check_input(), &as);
         assert_int_equal(as.n_failed, 1);
         assert_false(results[0].satisfied); /* .fixture/kvm: smoke-root fail set-msrs */
         assert_true(results[1].satisfied);
@@ -147,12 +146,7 @@ static void test_not_ready_reason(void **state) {
 
         /* Only the plan stands between the host and ready. */
         use("[readiness]\nrequire = tun\n[memory]\nswappiness = 7\n");
-        assess_fixture("kvm-pvm-msr",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        assess_fixture("kvm-pvm-msr", check_input(), &as);
         assert_int_equal(as.n_failed, 0);
         assert_false(as.ready);
         assert_non_null(strstr(assessment_reason(&as, reason, sizeof(reason)),
@@ -160,12 +154,9 @@ static void test_not_ready_reason(void **state) {
         assessment_done(&as);
 
         /* Without a plan the same host is ready. */
-        assess_fixture("kvm-pvm-msr",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_NONE },
-                       &as);
+        in = check_input();
+        in.plan = ASSESS_PLAN_NONE;
+        assess_fixture("kvm-pvm-msr", in, &as);
         assert_int_equal(as.plan.n, 0);
         assert_true(as.ready);
         assessment_done(&as);
@@ -175,17 +166,13 @@ static void test_not_ready_reason(void **state) {
 static void test_require_list(void **state) {
         uint64_t mem_kib = fixture_number("numa-2node", "proc/meminfo"); /* MemTotal, first */
         uint64_t want = mem_kib * 1024 / 100;
+        struct assess_input in = check_input();
         struct assessment as;
         (void) state;
 
         use("[readiness]\nrequire = kvm\n");
-        assess_fixture("numa-2node",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .require_list = "hugepages=1%, tun",
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        in.require_list = "hugepages=1%, tun";
+        assess_fixture("numa-2node", in, &as);
         /* The list replaces the policy's requirements. */
         assert_int_equal(as.n_results, 2);
         assert_int_equal(results[0].req.kind, REQ_HUGEPAGES);
@@ -201,6 +188,7 @@ static void test_leases(void **state) {
         char dir[128];
         uint64_t nr, free_pages, resv;
         struct lease_usage u = { .n_sizes = 1 };
+        struct assess_input in = check_input();
         struct assessment as;
         char text[256];
         (void) state;
@@ -220,12 +208,7 @@ static void test_leases(void **state) {
                  "\nper-node = kernel\n",
                  nr / 2 * 2, nr / 2);
         use(text);
-        assess_fixture("numa-2node",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        assess_fixture("numa-2node", check_input(), &as);
         assert_int_equal(as.n_failed, 0);
         assert_int_equal(as.plan.n, 1);
         assert_int_equal(as.plan.steps[0].kind, PLAN_HUGEPAGES);
@@ -236,13 +219,8 @@ static void test_leases(void **state) {
          * only a quarter of the pool is left for the requirement. */
         u.hugepages[0].page_size = 2 * MIB;
         u.hugepages[0].bytes = nr * 3 / 4 * 2 * MIB;
-        assess_fixture("numa-2node",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .leases = &u,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        in.leases = &u;
+        assess_fixture("numa-2node", in, &as);
         assert_int_equal(as.n_failed, 1);
         assert_false(results[0].satisfied);
         assert_int_equal(as.plan.n, 1);
@@ -252,12 +230,8 @@ static void test_leases(void **state) {
 
         /* Leases hold the whole pool: nothing to shrink, so no step at all. */
         u.hugepages[0].bytes = nr * 2 * MIB;
-        assess_fixture("numa-2node",
-                       (struct assess_input){ .policy = &p,
-                                              .leases = &u,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        in.require = NULL;
+        assess_fixture("numa-2node", in, &as);
         assert_int_equal(as.n_results, 0);
         assert_int_equal(as.plan.n, 0);
         assert_true(as.ready);
@@ -314,12 +288,7 @@ static void test_unprobed(void **state) {
         (void) state;
 
         use("[readiness]\nrequire = kvm, hugepages=2M\n");
-        assess_fixture("garbage",
-                       (struct assess_input){ .policy = &p,
-                                              .require = &p.require,
-                                              .probes = PROBE_MASK_ALL,
-                                              .plan = ASSESS_PLAN_POLICY },
-                       &as);
+        assess_fixture("garbage", check_input(), &as);
         assert_int_equal(as.n_failed, 2);
         assert_int_equal(as.unprobed, 1);
         assert_int_equal(results[1].req.kind, REQ_HUGEPAGES);
