@@ -100,8 +100,7 @@ void assessment_done(struct assessment *as) {
 
 /* Append to buf at *n as snprintf would, keeping *n at most size - 1 so that a truncated text
  * ends the appending. Returns false once the buffer is full. */
-static bool append(char *buf, size_t size, size_t *n, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+static bool append(char *buf, size_t size, size_t *n, const char *fmt, ...) _printf_(4, 5);
 
 static bool append(char *buf, size_t size, size_t *n, const char *fmt, ...) {
         va_list ap;

@@ -60,8 +60,7 @@ static uint64_t fixture_number(const char *name, const char *path) {
 
         snprintf(full, sizeof(full), "%s/%s/%s", fixtures_dir(), name, path);
         f = fopen(full, "re");
-        if (!f)
-                fail_msg("cannot open %s", full);
+        assert_non_null(f);
         n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = 0;
@@ -81,8 +80,7 @@ static unsigned fixture_entries(const char *name, const char *path) {
 
         snprintf(full, sizeof(full), "%s/%s/%s", fixtures_dir(), name, path);
         d = opendir(full);
-        if (!d)
-                fail_msg("cannot open %s", full);
+        assert_non_null(d);
         while ((de = readdir(d)))
                 n += de->d_name[0] != '.';
         closedir(d);
@@ -154,7 +152,6 @@ static void test_not_ready_reason(void **state) {
         assessment_done(&as);
 
         /* Without a plan the same host is ready. */
-        in = check_input();
         in.plan = ASSESS_PLAN_NONE;
         assess_fixture("kvm-pvm-msr", in, &as);
         assert_int_equal(as.plan.n, 0);
