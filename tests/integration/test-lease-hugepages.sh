@@ -138,13 +138,13 @@ assert_eq "HugePagesLeased after the runs" 0 "$(leased)"
 rc=0
 err=$(ht_run --hugepages 64M -- true 2>&1) || rc=$?
 assert_eq "exit status for more than max (not 75: asking again cannot help)" 125 $rc
-echo "$err" | grep -q "32 pages of 2M) requested; the pool has .* may ever hold" || fail "message: $err"
+grep -q "32 pages of 2M) requested; the pool has .* may ever hold" <<<"$err" || fail "message: $err"
 expect_error org.hosttune.Error.ExceedsPool gacq "{'hugepages': <uint64 67108864>}"
 big=$(acquire_id --hugepages 24M --label big)
 rc=0
 err=$(ht_run --hugepages 16M -- true 2>&1) || rc=$?
 assert_eq "exit status while 24M of 32M are leased" 75 $rc
-echo "$err" | grep -q "12 promised to leases" || fail "message: $err"
+grep -q "12 promised to leases" <<<"$err" || fail "message: $err"
 expect_error org.hosttune.Error.InsufficientHugePages gacq "{'hugepages': <uint64 16777216>}"
 
 # --- the agent killed with SIGKILL: the lease and its pages stay accounted, once
