@@ -105,9 +105,10 @@ struct lease_stats {
 
 #define LEASE_STATS_MAX (HUGETLB_SIZES_MAX + 1)
 
-struct apply_run;     /* agent/apply.c: a plan being executed */
-struct lease_manager; /* agent/lease.h */
-struct lease_sock;    /* agent/lease-sock.c */
+struct apply_run;         /* agent/apply.c: a plan being executed */
+struct lease_manager;     /* agent/lease.h */
+struct lease_sock;        /* agent/lease-sock.c */
+struct check_facts_watch; /* agent/check-facts.c */
 
 /* An apply that waits for the lease worker to let go of the journal. */
 struct deferred_apply {
@@ -211,6 +212,9 @@ struct agent {
          * once it let go (agent_apply_run_deferred). */
         struct deferred_apply *deferred_applies;
         unsigned n_deferred_applies;
+
+        /* check.facts and the watches that refresh it (agent/check-facts.h). */
+        struct check_facts_watch *facts_watch;
 };
 
 /* Set up everything up to (and including) taking the bus name, then run the first apply;

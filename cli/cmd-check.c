@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "cli/check-agent.h"
 #include "cli/check-leases.h"
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -246,6 +247,7 @@ static int run(int argc, char **argv, bool probe_only) {
         static struct agent_state agent;
         struct probe_targets targets = { 0 };
         struct plan plan = { 0 };
+        probe_mask_t mask = PROBE_MASK_ALL;
         bool from_agent = false;
         char err[256], policy_warning[800] = "";
         unsigned failed = 0;
@@ -288,7 +290,12 @@ static int run(int argc, char **argv, bool probe_only) {
          * /dev/kvm's identity and runs one itself when it changed since). */
         if (from_agent && agent.kvm_smoke.root.tried)
                 ctx.kvm_smoke = &agent.kvm_smoke;
-        r = probe_run(&ctx, PROBE_MASK_ALL, &report);
+        /* The agent's published facts: probe only what they cannot vouch for (not for
+         * --json, whose facts are the detailed ones; not for another policy's targets). */
+        if (from_agent && !o.policy && !o.json)
+                mask = check_agent_facts_use(&agent, &report);
+        r = mask == PROBE_MASK_ALL ? probe_run(&ctx, mask, &report)
+                                   : probe_run_exact(&ctx, mask, &report);
         if (r >= 0 && !probe_only) {
                 struct knob_request kreq;
                 plan_knob_request(&policy, &kreq);
