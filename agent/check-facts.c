@@ -49,8 +49,8 @@ static int facts_make(struct agent *a) {
         f->h.generation = a->generation;
         f->h.made_realtime_usec = agent_now_usec(CLOCK_REALTIME);
         /* Past the next re-probe (which makes them again) with room for a busy event loop. */
-        f->h.max_age_usec = (a->policy->reprobe_interval_usec ?: 60 * USEC_PER_SEC) +
-                            10 * USEC_PER_SEC;
+        f->h.max_age_usec =
+                (a->policy->reprobe_interval_usec ?: 60 * USEC_PER_SEC) + 10 * USEC_PER_SEC;
         if (check_facts_mounts_hash(&f->h.mounts_hash) < 0)
                 f->h.mounts_hash = 0; /* check re-probes what rests on mounts */
         r = check_facts_stamps_take(&t, &f->h);
@@ -140,7 +140,8 @@ void agent_facts_outputs_written(struct agent *a) {
         int r;
 
         if (!w || a->stopping ||
-            (w->made && w->reprobes_seen == a->stats.reprobes && w->generation_seen == a->generation))
+            (w->made && w->reprobes_seen == a->stats.reprobes &&
+             w->generation_seen == a->generation))
                 return;
         if (!w->idle_source) {
                 r = sd_event_add_defer(a->event, &w->idle_source, on_idle, a);
@@ -193,8 +194,8 @@ static void inotify_add_dir(int fd, const char *dir) {
 int agent_facts_start(struct agent *a) {
         struct check_facts_watch *w = calloc(1, sizeof(*w));
         struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
-        struct probe_targets t = a->policy ? policy_probe_targets(a->policy)
-                                           : (struct probe_targets){ 0 };
+        struct probe_targets t =
+                a->policy ? policy_probe_targets(a->policy) : (struct probe_targets){ 0 };
         char nix_dir[256];
         char *slash;
 

@@ -15,12 +15,10 @@ static const struct {
         size_t offset, size;
 } probe_facts[_PROBE_MAX] = {
 #define F(id, m) [id] = { offsetof(struct host_report, m), sizeof(((struct host_report *) 0)->m) }
-        F(PROBE_CPU, cpu),       F(PROBE_KVM, kvm),
-        F(PROBE_MEMORY, memory), F(PROBE_HUGETLB, hugetlb),
-        F(PROBE_ZRAM, zram),     F(PROBE_BTRFS, btrfs),
-        F(PROBE_RNG, rng),       F(PROBE_NET, net),
-        F(PROBE_USERFAULTFD, userfaultfd), F(PROBE_USERNS, userns),
-        F(PROBE_NIX, nix),
+        F(PROBE_CPU, cpu),         F(PROBE_KVM, kvm),   F(PROBE_MEMORY, memory),
+        F(PROBE_HUGETLB, hugetlb), F(PROBE_ZRAM, zram), F(PROBE_BTRFS, btrfs),
+        F(PROBE_RNG, rng),         F(PROBE_NET, net),   F(PROBE_USERFAULTFD, userfaultfd),
+        F(PROBE_USERNS, userns),   F(PROBE_NIX, nix),
 #undef F
 };
 

@@ -124,15 +124,20 @@ static int stamp_add(struct check_facts_header *h, const char *path, bool entrie
 
 int check_facts_stamps_take(const struct probe_targets *targets, struct check_facts_header *h) {
         const char *nix_conf = targets && targets->nix_conf ? targets->nix_conf : DEFAULT_NIX_CONF;
-        const char *snap = targets && targets->snapshot_root ? targets->snapshot_root
-                                                             : DEFAULT_SNAPSHOT_ROOT;
+        const char *snap =
+                targets && targets->snapshot_root ? targets->snapshot_root : DEFAULT_SNAPSHOT_ROOT;
         /* /dev's mtime changes when a node appears or goes (kvm, hwrng, userfaultfd, zramN,
          * vhost-*); the nodes whose mode, owner or ACL (ctime) decide a status are stamped
          * themselves. The module directories: a reload makes a new one. */
         static const char *const fixed[] = {
-                "/dev/kvm",           "/dev/hwrng",          "/dev/userfaultfd",
-                "/sys/module/kvm",    "/sys/module/kvm_intel", "/sys/module/kvm_amd",
-                "/sys/module/kvm_pvm", "/nix/store",
+                "/dev/kvm",
+                "/dev/hwrng",
+                "/dev/userfaultfd",
+                "/sys/module/kvm",
+                "/sys/module/kvm_intel",
+                "/sys/module/kvm_amd",
+                "/sys/module/kvm_pvm",
+                "/nix/store",
         };
         char dir[sizeof(h->stamps[0].path)];
         char *slash;
@@ -189,8 +194,8 @@ bool check_facts_stamps_match(const struct check_facts_header *h) {
 
 probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
                                          const struct host_report *r) {
-        probe_mask_t mask = PROBE_MASK(PROBE_MEMORY) | PROBE_MASK(PROBE_HUGETLB) |
-                            PROBE_MASK(PROBE_NET);
+        probe_mask_t mask =
+                PROBE_MASK(PROBE_MEMORY) | PROBE_MASK(PROBE_HUGETLB) | PROBE_MASK(PROBE_NET);
         uint64_t now;
 
         if (h->mounts_hash == 0 || check_facts_mounts_hash(&now) < 0 || now != h->mounts_hash)

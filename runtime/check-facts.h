@@ -33,11 +33,11 @@ struct check_facts_stamp {
  * layout_key proves; smoke_source, the report's one pointer, is stored as has_smoke_source). */
 struct check_facts_header {
         char magic[16];
-        char version[32];    /* HOSTTUNE_VERSION of the writer */
-        uint64_t layout_key; /* check_facts_layout_key() of the writer */
-        int32_t pid;         /* the agent's; must be agent.state's */
-        uint32_t euid;       /* who probed: `check` as another user sees other files */
-        uint64_t generation; /* the policy generation the targets came from */
+        char version[32];            /* HOSTTUNE_VERSION of the writer */
+        uint64_t layout_key;         /* check_facts_layout_key() of the writer */
+        int32_t pid;                 /* the agent's; must be agent.state's */
+        uint32_t euid;               /* who probed: `check` as another user sees other files */
+        uint64_t generation;         /* the policy generation the targets came from */
         uint64_t made_realtime_usec; /* stamps and mount table taken, then probed */
         uint64_t max_age_usec;       /* older than this, `check` probes everything itself */
         uint64_t mounts_hash;        /* check_facts_mounts_hash() before the probe, 0: unknown */
