@@ -25,8 +25,8 @@
 #define FACTS_SETTLE_ACCURACY_USEC (10 * USEC_PER_SEC / 1000)
 
 struct check_facts_watch {
-        int mounts_fd, inotify_fd, netlink_fd;
-        sd_event_source *mounts_source, *inotify_source, *netlink_source;
+        int mounts_fd, swaps_fd, inotify_fd, netlink_fd;
+        sd_event_source *mounts_source, *swaps_source, *inotify_source, *netlink_source;
         sd_event_source *settle_source, *idle_source;
         uint64_t reprobes_seen, generation_seen;
         bool made;
@@ -108,8 +108,9 @@ static void facts_changed(struct agent *a) {
                 facts_refresh(a, "a watched fact changed");
 }
 
-/* The mount table changed (mountinfo polls POLLPRI|POLLERR once per change). */
-static int on_mounts(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/* The mount table or the swaps changed (mountinfo and /proc/swaps poll POLLPRI|POLLERR once
+ * per change). */
+static int on_table_changed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         (void) s;
         (void) fd;
         (void) revents;
@@ -203,7 +204,10 @@ int agent_facts_start(struct agent *a) {
                 return -ENOMEM;
         a->facts_watch = w;
         w->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-        watch_add(a, &w->mounts_fd, &w->mounts_source, EPOLLPRI, on_mounts, "the mount table");
+        watch_add(a, &w->mounts_fd, &w->mounts_source, EPOLLPRI, on_table_changed,
+                  "the mount table");
+        w->swaps_fd = open("/proc/swaps", O_RDONLY | O_CLOEXEC);
+        watch_add(a, &w->swaps_fd, &w->swaps_source, EPOLLPRI, on_table_changed, "the swaps");
 
         w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (w->inotify_fd >= 0) {
@@ -230,11 +234,13 @@ void agent_facts_stop(struct agent *a) {
         if (!w)
                 return;
         w->mounts_source = sd_event_source_disable_unref(w->mounts_source);
+        w->swaps_source = sd_event_source_disable_unref(w->swaps_source);
         w->inotify_source = sd_event_source_disable_unref(w->inotify_source);
         w->netlink_source = sd_event_source_disable_unref(w->netlink_source);
         w->settle_source = sd_event_source_disable_unref(w->settle_source);
         w->idle_source = sd_event_source_disable_unref(w->idle_source);
         safe_close(w->mounts_fd);
+        safe_close(w->swaps_fd);
         safe_close(w->inotify_fd);
         safe_close(w->netlink_fd);
         if (w->made && a->runtime_fd >= 0)

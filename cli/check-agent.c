@@ -39,16 +39,27 @@ static bool facts_current(const struct check_facts_header *h, const struct agent
                now - h->made_realtime_usec <= h->max_age_usec && check_facts_stamps_match(h);
 }
 
-probe_mask_t check_agent_facts_use(const struct agent_state *agent, struct host_report *report) {
+probe_mask_t check_agent_facts_use(const struct agent_state *agent, struct probe_ctx *ctx,
+                                   struct host_report *report) {
+        static struct probe_stable stable;
         struct check_facts_header h;
         probe_mask_t mask;
+        bool mounts_same;
 
         if (check_facts_read(runtime_dir_resolve(NULL), &h, report) < 0 ||
             !facts_current(&h, agent)) {
                 memset(report, 0, sizeof(*report));
                 return PROBE_MASK_ALL;
         }
-        mask = check_facts_volatile_probes(&h, report);
+        mask = check_facts_volatile_probes(&h, report, &mounts_same);
+        /* What the agent read cleanly (no file noted as garbled: that WARN must come again). */
+        stable.memory_ok = report->probed[PROBE_MEMORY] && report->results[PROBE_MEMORY].error == 0;
+        stable.memory = report->memory;
+        stable.hugetlb_ok = report->probed[PROBE_HUGETLB] &&
+                            report->results[PROBE_HUGETLB].error == 0 && report->hugetlb.supported;
+        stable.mounts_ok = stable.hugetlb_ok && mounts_same;
+        stable.hugetlb = report->hugetlb;
+        ctx->stable = &stable;
         for (unsigned i = 0; i < _PROBE_MAX; i++)
                 if (mask & PROBE_MASK(i)) {
                         memset((char *) report + probe_facts[i].offset, 0, probe_facts[i].size);

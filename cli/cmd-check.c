@@ -293,7 +293,7 @@ static int run(int argc, char **argv, bool probe_only) {
         /* The agent's published facts: probe only what they cannot vouch for (not for
          * --json, whose facts are the detailed ones; not for another policy's targets). */
         if (from_agent && !o.policy && !o.json)
-                mask = check_agent_facts_use(&agent, &report);
+                mask = check_agent_facts_use(&agent, &ctx, &report);
         r = mask == PROBE_MASK_ALL ? probe_run(&ctx, mask, &report)
                                    : probe_run_exact(&ctx, mask, &report);
         if (r >= 0 && !probe_only) {

@@ -132,7 +132,14 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         int e;
         uint64_t kib;
 
-        e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
+        /* The sizes the kernel offers are fixed at boot: the agent's list, when it has one. */
+        if (ctx->stable && ctx->stable->hugetlb_ok) {
+                h->n_sizes = ctx->stable->hugetlb.n_sizes;
+                for (unsigned i = 0; i < h->n_sizes; i++)
+                        h->sizes[i].page_size = ctx->stable->hugetlb.sizes[i].page_size;
+                e = 0;
+        } else
+                e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
         if (e == -ENOENT) {
                 probe_set(res, PROBE_ABSENT,
                           "kernel without hugetlbfs (no /sys/kernel/mm/hugepages)");
@@ -216,7 +223,13 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 }
         }
 
-        e = probe_ctx_mountinfo(ctx, &mountinfo);
+        /* The agent's mounts while the mount table is the one it read (docs/check-facts.md). */
+        if (ctx->stable && ctx->stable->mounts_ok) {
+                h->n_mounts = ctx->stable->hugetlb.n_mounts;
+                memcpy(h->mounts, ctx->stable->hugetlb.mounts, sizeof(h->mounts));
+                e = 1;
+        } else
+                e = probe_ctx_mountinfo(ctx, &mountinfo);
         if (e == 0) {
                 struct mount_args a = { h };
                 (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ", hugetlbfs_mount_cb, &a,
@@ -224,7 +237,7 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 if (malformed)
                         e = -EBADMSG;
         }
-        probe_bad_note(&bad, e, "proc/self/mountinfo");
+        probe_bad_note(&bad, e < 0 ? e : 0, "proc/self/mountinfo");
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 const struct hugetlb_pool *p = &h->sizes[i];

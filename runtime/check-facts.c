@@ -145,6 +145,8 @@ int check_facts_stamps_take(const struct probe_targets *targets, struct check_fa
 
         h->n_stamps = 0;
         r = stamp_add(h, "/dev", true);
+        if (r >= 0) /* /dev/net/tun */
+                r = stamp_add(h, "/dev/net", true);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(fixed); i++)
                 r = stamp_add(h, fixed[i], false);
         if (r >= 0)
@@ -193,15 +195,17 @@ bool check_facts_stamps_match(const struct check_facts_header *h) {
 }
 
 probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
-                                         const struct host_report *r) {
-        probe_mask_t mask =
-                PROBE_MASK(PROBE_MEMORY) | PROBE_MASK(PROBE_HUGETLB) | PROBE_MASK(PROBE_NET);
+                                         const struct host_report *r, bool *ret_mounts_same) {
+        probe_mask_t mask = PROBE_MASK(PROBE_MEMORY) | PROBE_MASK(PROBE_HUGETLB);
         uint64_t now;
+        bool same =
+                h->mounts_hash != 0 && check_facts_mounts_hash(&now) >= 0 && now == h->mounts_hash;
 
-        if (h->mounts_hash == 0 || check_facts_mounts_hash(&now) < 0 || now != h->mounts_hash)
+        if (!same)
                 mask |= PROBE_MASK(PROBE_BTRFS) | PROBE_MASK(PROBE_ZRAM) | PROBE_MASK(PROBE_NIX);
         if (r->nix.includes_followed > 0)
                 mask |= PROBE_MASK(PROBE_NIX);
+        *ret_mounts_same = same;
         return mask;
 }
 

@@ -73,13 +73,14 @@ int check_facts_stamps_take(const struct probe_targets *targets, struct check_fa
 /* Is every stamp in h what stat(2) says now? */
 bool check_facts_stamps_match(const struct check_facts_header *h);
 
-/* The probes `check` must run itself on top of the agent's facts f (pid, generation, euid and
- * age already checked by the caller): memory, hugetlb and net always (their counters and lists
- * change without an event), btrfs, zram and nix when the mount table is not the one the agent
- * probed (another mount namespace, or it changed since), nix when nix.conf has includes (files
- * no stamp covers). */
+/* The probes `check` must run itself on top of the agent's facts (pid, generation, euid, age
+ * and stamps already checked by the caller): memory and hugetlb always (their counters change
+ * without an event: they take the rest from ctx->stable), btrfs, zram and nix when the mount
+ * table is not the one the agent probed (another mount namespace, or it changed since), nix
+ * when nix.conf has includes (files no stamp covers). *ret_mounts_same says whether the mount
+ * table is the agent's. */
 probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
-                                         const struct host_report *r);
+                                         const struct host_report *r, bool *ret_mounts_same);
 
 /* Read <runtime_dir>/check.facts: the header into ret_h, the report straight into ret_report
  * (one readv, no copy; smoke_source restored). -ENOENT when absent, -EBADMSG when it is not a
