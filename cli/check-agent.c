@@ -41,28 +41,43 @@ static bool facts_current(const struct check_facts_header *h, const struct agent
 
 probe_mask_t check_agent_facts_use(const struct agent_state *agent, struct probe_ctx *ctx,
                                    struct host_report *report) {
+        /* The agent's memory and hugetlb facts (adjacent in the report), read here rather than
+         * into the report: those probes run again over a zeroed part and take the rest from
+         * these (ctx->stable). */
+        enum {
+                STABLE_FROM = offsetof(struct host_report, memory),
+                STABLE_TO = offsetof(struct host_report, zram),
+        };
+        _Alignas(struct host_report) static char stable_facts[STABLE_TO - STABLE_FROM];
         static struct probe_stable stable;
+        const struct check_facts_divert divert = { STABLE_FROM, STABLE_TO, stable_facts };
         struct check_facts_header h;
         probe_mask_t mask;
         bool mounts_same;
 
-        if (check_facts_read(runtime_dir_resolve(NULL), &h, report) < 0 ||
+        if (check_facts_read(runtime_dir_resolve(NULL), &h, report, &divert) < 0 ||
             !facts_current(&h, agent)) {
                 memset(report, 0, sizeof(*report));
                 return PROBE_MASK_ALL;
         }
         mask = check_facts_volatile_probes(&h, report, &mounts_same);
-        /* What the agent read cleanly (no file noted as garbled: that WARN must come again). */
-        stable.memory_ok = report->probed[PROBE_MEMORY] && report->results[PROBE_MEMORY].error == 0;
-        stable.memory = report->memory;
-        stable.hugetlb_ok = report->probed[PROBE_HUGETLB] &&
-                            report->results[PROBE_HUGETLB].error == 0 && report->hugetlb.supported;
-        stable.mounts_ok = stable.hugetlb_ok && mounts_same;
-        stable.hugetlb = report->hugetlb;
+        /* What the agent read cleanly (a file it noted as garbled must be read and warned about
+         * again). */
+        if (report->probed[PROBE_MEMORY] && report->results[PROBE_MEMORY].error == 0)
+                stable.memory = (const struct memory_facts *) stable_facts;
+        if (report->probed[PROBE_HUGETLB] && report->results[PROBE_HUGETLB].error == 0)
+                stable.hugetlb =
+                        (const struct hugetlb_facts *) (stable_facts +
+                                                        offsetof(struct host_report, hugetlb) -
+                                                        STABLE_FROM);
+        stable.mounts_ok = mounts_same;
         ctx->stable = &stable;
         for (unsigned i = 0; i < _PROBE_MAX; i++)
                 if (mask & PROBE_MASK(i)) {
-                        memset((char *) report + probe_facts[i].offset, 0, probe_facts[i].size);
+                        /* memory and hugetlb are in stable_facts: their part is still zero. */
+                        if (i != PROBE_MEMORY && i != PROBE_HUGETLB)
+                                memset((char *) report + probe_facts[i].offset, 0,
+                                       probe_facts[i].size);
                         memset(&report->results[i], 0, sizeof(report->results[i]));
                         report->probed[i] = false;
                 }

@@ -133,10 +133,10 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         uint64_t kib;
 
         /* The sizes the kernel offers are fixed at boot: the agent's list, when it has one. */
-        if (ctx->stable && ctx->stable->hugetlb_ok) {
-                h->n_sizes = ctx->stable->hugetlb.n_sizes;
+        if (ctx->stable && ctx->stable->hugetlb) {
+                h->n_sizes = ctx->stable->hugetlb->n_sizes;
                 for (unsigned i = 0; i < h->n_sizes; i++)
-                        h->sizes[i].page_size = ctx->stable->hugetlb.sizes[i].page_size;
+                        h->sizes[i].page_size = ctx->stable->hugetlb->sizes[i].page_size;
                 e = 0;
         } else
                 e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
@@ -238,9 +238,9 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         }
 
         /* The agent's mounts while the mount table is the one it read (docs/check-facts.md). */
-        if (ctx->stable && ctx->stable->mounts_ok) {
-                h->n_mounts = ctx->stable->hugetlb.n_mounts;
-                memcpy(h->mounts, ctx->stable->hugetlb.mounts, sizeof(h->mounts));
+        if (ctx->stable && ctx->stable->hugetlb && ctx->stable->mounts_ok) {
+                h->n_mounts = ctx->stable->hugetlb->n_mounts;
+                memcpy(h->mounts, ctx->stable->hugetlb->mounts, sizeof(h->mounts));
                 e = 1;
         } else
                 e = probe_ctx_mountinfo(ctx, &mountinfo);

@@ -77,8 +77,8 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         (void) meminfo_get(meminfo, "Cached", &m->cached_kib);
         (void) meminfo_get(meminfo, "SReclaimable", &m->slab_reclaimable_kib);
 
-        if (ctx->stable && ctx->stable->memory_ok)
-                memory_take_stable(m, &ctx->stable->memory);
+        if (ctx->stable && ctx->stable->memory)
+                memory_take_stable(m, ctx->stable->memory);
         else {
                 n = read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled",
                                       buf, sizeof(buf));
@@ -106,7 +106,7 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
                 m->min_free_kbytes = v < 0 ? 0 : (uint64_t) v;
         }
 
-        if (!ctx->stable || !ctx->stable->memory_ok) {
+        if (!ctx->stable || !ctx->stable->memory) {
                 n = read_virtual_file_at(ctx->root_fd, "proc/swaps", buf, sizeof(buf));
                 if (n >= 0)
                         (void) swaps_parse(buf, swap_cb, m, &malformed);

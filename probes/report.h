@@ -309,13 +309,12 @@ struct nix_facts {
 /* What changes only with an event the agent watches or at its re-probe timer, from its last
  * probe: the memory and hugetlb probes take these and read only their counters. */
 struct probe_stable {
-        /* THP enabled, KSM run, swappiness, the swaps (memory_ok: the agent read them all). */
-        bool memory_ok;
-        struct memory_facts memory;
-        /* The page sizes offered (hugetlb_ok) and the hugetlbfs mounts (mounts_ok: the mount
-         * table is the one the agent read). */
-        bool hugetlb_ok, mounts_ok;
-        struct hugetlb_facts hugetlb;
+        /* THP enabled, KSM run, swappiness, the swaps (NULL: read them). */
+        const struct memory_facts *memory;
+        /* The page sizes offered (NULL: list them), and the hugetlbfs mounts when mounts_ok
+         * (the mount table is the one the agent read). */
+        const struct hugetlb_facts *hugetlb;
+        bool mounts_ok;
 };
 
 /* The whole report. One probe per facts struct; results[] indexed by enum probe_id. */

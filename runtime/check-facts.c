@@ -30,6 +30,10 @@ struct mnt_id_req_v0 {
         uint64_t param;
 };
 
+static size_t size_min(size_t a, size_t b) {
+        return a < b ? a : b;
+}
+
 /* FNV-1a over n 64-bit words. */
 static uint64_t fnv_words(uint64_t h, const uint64_t *w, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -209,15 +213,35 @@ probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
         return mask;
 }
 
+/* Append the iovec for report bytes [off, end) to iov (splitting where divert begins and
+ * ends). */
+static void iov_add_range(struct iovec *iov, unsigned *n, unsigned max, char *report, size_t off,
+                          size_t end, const struct check_facts_divert *d) {
+        while (off < end && *n < max) {
+                size_t stop = end;
+                char *at = report + off;
+
+                if (d && off < d->from && d->from < stop)
+                        stop = d->from;
+                else if (d && off >= d->from && off < d->to) {
+                        stop = size_min(stop, d->to);
+                        at = (char *) d->buf + (off - d->from);
+                }
+                iov[*n].iov_base = at;
+                iov[*n].iov_len = stop - off;
+                (*n)++;
+                off = stop;
+        }
+}
+
 int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
-                     struct host_report *ret_report) {
+                     struct host_report *ret_report, const struct check_facts_divert *divert) {
+        struct iovec iov[CHECK_FACTS_BLOCKS_MAX + 2];
         char path[512];
         _cleanup_close_ int fd = -1;
-        struct iovec iov[2] = {
-                { .iov_base = ret_h, .iov_len = sizeof(*ret_h) },
-                { .iov_base = ret_report, .iov_len = sizeof(*ret_report) },
-        };
-        ssize_t n;
+        size_t want = 0;
+        unsigned n = 0;
+        ssize_t got;
         int r;
 
         r = bufprintf(path, sizeof(path), "%s/%s", runtime_dir, CHECK_FACTS_FILE);
@@ -227,21 +251,46 @@ int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
         fd = open_read_at(AT_FDCWD, path, READ_NOFOLLOW);
         if (fd < 0)
                 return fd;
-        n = readv(fd, iov, 2);
-        if (n < 0)
+        got = read(fd, ret_h, sizeof(*ret_h));
+        if (got < 0)
                 return negative_errno();
-        /* The writer writes exactly this much in one file replaced by rename: less is not a
-         * file of this build. */
-        if ((size_t) n != sizeof(*ret_h) + sizeof(*ret_report) ||
+        if ((size_t) got != sizeof(*ret_h) ||
             memcmp(ret_h->magic, CHECK_FACTS_MAGIC, sizeof(CHECK_FACTS_MAGIC)) != 0 ||
             strncmp(ret_h->version, HOSTTUNE_VERSION, sizeof(ret_h->version)) != 0 ||
             ret_h->layout_key != check_facts_layout_key())
+                return -EBADMSG;
+        for (size_t b = 0; b * CHECK_FACTS_BLOCK < sizeof(*ret_report); b++) {
+                size_t off = b * CHECK_FACTS_BLOCK;
+                size_t end = size_min(off + CHECK_FACTS_BLOCK, sizeof(*ret_report));
+
+                if (!(ret_h->blocks[b / 64] & (UINT64_C(1) << (b % 64))))
+                        continue;
+                iov_add_range(iov, &n, ELEMENTSOF(iov), (char *) ret_report, off, end, divert);
+                want += end - off;
+        }
+        /* One more byte than the blocks: a longer file is not one of this build's. */
+        iov[n].iov_base = path;
+        iov[n].iov_len = 1;
+        got = readv(fd, iov, (int) n + 1);
+        if (got < 0)
+                return negative_errno();
+        if ((size_t) got != want)
                 return -EBADMSG;
         ret_report->kvm.smoke_source = ret_h->has_smoke_source ? "agent" : NULL;
         return 0;
 }
 
+static bool block_is_zero(const char *p, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if (p[i])
+                        return false;
+        return true;
+}
+
 int check_facts_write(int runtime_fd, struct check_facts *f) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n;
+
         memset(f->h.magic, 0, sizeof(f->h.magic));
         memcpy(f->h.magic, CHECK_FACTS_MAGIC, sizeof(CHECK_FACTS_MAGIC));
         if (strscpy(f->h.version, sizeof(f->h.version), HOSTTUNE_VERSION) < 0)
@@ -250,5 +299,24 @@ int check_facts_write(int runtime_fd, struct check_facts *f) {
         /* The pointer means nothing in another process: keep only whether it was set. */
         f->h.has_smoke_source = f->report.kvm.smoke_source != NULL;
         f->report.kvm.smoke_source = NULL;
-        return write_file_replace_at(runtime_fd, CHECK_FACTS_FILE, f, sizeof(*f), 0600);
+        memset(f->h.blocks, 0, sizeof(f->h.blocks));
+        buf = malloc(sizeof(*f));
+        if (!buf)
+                return -ENOMEM;
+        n = sizeof(f->h);
+        for (size_t b = 0; b * CHECK_FACTS_BLOCK < sizeof(f->report); b++) {
+                size_t off = b * CHECK_FACTS_BLOCK;
+                size_t len = size_min(CHECK_FACTS_BLOCK, sizeof(f->report) - off);
+                const char *p = (const char *) &f->report + off;
+
+                if (b >= CHECK_FACTS_BLOCKS_MAX)
+                        return -E2BIG;
+                if (block_is_zero(p, len))
+                        continue;
+                f->h.blocks[b / 64] |= UINT64_C(1) << (b % 64);
+                memcpy(buf + n, p, len);
+                n += len;
+        }
+        memcpy(buf, &f->h, sizeof(f->h));
+        return write_file_replace_at(runtime_fd, CHECK_FACTS_FILE, buf, n, 0600);
 }

@@ -17,6 +17,11 @@
 #define CHECK_FACTS_FILE "check.facts"
 #define CHECK_FACTS_MAGIC "hosttune-facts1"
 #define CHECK_FACTS_STAMPS_MAX 16
+/* The report is stored as its 4 KiB blocks that are not all zero (most of it is array room no
+ * host fills: 256 taps, 64 NUMA nodes per pool), so check touches only the pages that hold
+ * something. */
+#define CHECK_FACTS_BLOCK 4096
+#define CHECK_FACTS_BLOCKS_MAX 128
 
 /* A path's identity as stat(2) sees it; exists false (and the rest zero) when it does not. */
 struct check_facts_stamp {
@@ -29,8 +34,9 @@ struct check_facts_stamp {
         int64_t mtime_nsec, ctime_nsec;
 };
 
-/* The file: this header, then the report (binary: the agent and `check` are one build, which
- * layout_key proves; smoke_source, the report's one pointer, is stored as has_smoke_source). */
+/* The file: this header, then the report's blocks that are not all zero, in order (binary: the
+ * agent and `check` are one build, which layout_key proves; smoke_source, the report's one
+ * pointer, is stored as has_smoke_source). */
 struct check_facts_header {
         char magic[16];
         char version[32];            /* HOSTTUNE_VERSION of the writer */
@@ -42,6 +48,7 @@ struct check_facts_header {
         uint64_t max_age_usec;       /* older than this, `check` probes everything itself */
         uint64_t mounts_hash;        /* check_facts_mounts_hash() before the probe, 0: unknown */
         bool has_smoke_source;
+        uint64_t blocks[CHECK_FACTS_BLOCKS_MAX / 64]; /* bit b: block b of the report follows */
         uint32_t n_stamps;
         struct check_facts_stamp stamps[CHECK_FACTS_STAMPS_MAX];
 };
@@ -82,12 +89,21 @@ bool check_facts_stamps_match(const struct check_facts_header *h);
 probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
                                          const struct host_report *r, bool *ret_mounts_same);
 
-/* Read <runtime_dir>/check.facts: the header into ret_h, the report straight into ret_report
- * (one readv, no copy; smoke_source restored). -ENOENT when absent, -EBADMSG when it is not a
- * file of this build (magic, version, layout, size), else a negative errno. ret_report may be
- * written even on failure: the caller zeroes it again before probing into it. */
+/* Where the bytes [from, to) of the report go instead of into the report itself: at buf +
+ * (offset - from). For the facts check re-probes over, which the probes take as ctx->stable
+ * while the report's own part stays zeroed, as the probes want it. */
+struct check_facts_divert {
+        size_t from, to;
+        void *buf;
+};
+
+/* Read <runtime_dir>/check.facts: the header into ret_h, the report's stored blocks straight
+ * into ret_report (zeroed static storage: the blocks not stored stay zero and untouched) or
+ * into divert->buf (one readv, no copy; smoke_source restored). -ENOENT when absent, -EBADMSG
+ * when it is not a file of this build (magic, version, layout, size), else a negative errno.
+ * ret_report may be written even on failure: the caller zeroes it again before probing. */
 int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
-                     struct host_report *ret_report);
+                     struct host_report *ret_report, const struct check_facts_divert *divert);
 
 /* Write f as <runtime_dir fd>/check.facts (mode 0600, atomically: lib/fileio). f->h is filled
  * by the caller except magic, version and layout_key, set here. */
