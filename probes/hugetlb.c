@@ -241,17 +241,17 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         if (ctx->stable && ctx->stable->hugetlb && ctx->stable->mounts_ok) {
                 h->n_mounts = ctx->stable->hugetlb->n_mounts;
                 memcpy(h->mounts, ctx->stable->hugetlb->mounts, sizeof(h->mounts));
-                e = 1;
-        } else
+        } else {
                 e = probe_ctx_mountinfo(ctx, &mountinfo);
-        if (e == 0) {
-                struct mount_args a = { h };
-                (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ", hugetlbfs_mount_cb, &a,
-                                                &malformed);
-                if (malformed)
-                        e = -EBADMSG;
+                if (e == 0) {
+                        struct mount_args a = { h };
+                        (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ",
+                                                        hugetlbfs_mount_cb, &a, &malformed);
+                        if (malformed)
+                                e = -EBADMSG;
+                }
+                probe_bad_note(&bad, e, "proc/self/mountinfo");
         }
-        probe_bad_note(&bad, e < 0 ? e : 0, "proc/self/mountinfo");
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 const struct hugetlb_pool *p = &h->sizes[i];

@@ -201,7 +201,7 @@ bool check_facts_stamps_match(const struct check_facts_header *h) {
 probe_mask_t check_facts_volatile_probes(const struct check_facts_header *h,
                                          const struct host_report *r, bool *ret_mounts_same) {
         probe_mask_t mask = PROBE_MASK(PROBE_MEMORY) | PROBE_MASK(PROBE_HUGETLB);
-        uint64_t now;
+        uint64_t now = 0;
         bool same =
                 h->mounts_hash != 0 && check_facts_mounts_hash(&now) >= 0 && now == h->mounts_hash;
 
@@ -288,7 +288,8 @@ static bool block_is_zero(const char *p, size_t len) {
 }
 
 int check_facts_write(int runtime_fd, struct check_facts *f) {
-        _cleanup_free_ char *buf = NULL;
+        /* Room for the header and every block: the blocks are at most the report. */
+        _cleanup_free_ struct check_facts *buf = NULL;
         size_t n;
 
         memset(f->h.magic, 0, sizeof(f->h.magic));
@@ -300,7 +301,7 @@ int check_facts_write(int runtime_fd, struct check_facts *f) {
         f->h.has_smoke_source = f->report.kvm.smoke_source != NULL;
         f->report.kvm.smoke_source = NULL;
         memset(f->h.blocks, 0, sizeof(f->h.blocks));
-        buf = malloc(sizeof(*f));
+        buf = malloc(sizeof(*buf));
         if (!buf)
                 return -ENOMEM;
         n = sizeof(f->h);
@@ -314,7 +315,7 @@ int check_facts_write(int runtime_fd, struct check_facts *f) {
                 if (block_is_zero(p, len))
                         continue;
                 f->h.blocks[b / 64] |= UINT64_C(1) << (b % 64);
-                memcpy(buf + n, p, len);
+                memcpy((char *) buf + n, p, len);
                 n += len;
         }
         memcpy(buf, &f->h, sizeof(f->h));

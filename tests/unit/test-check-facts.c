@@ -42,7 +42,10 @@ static struct check_facts *sample(void) {
 static void test_round_trip(void **state) {
         _cleanup_free_ struct check_facts *f = sample();
         _cleanup_free_ struct host_report *r = calloc(1, sizeof(*r));
-        enum { FROM = offsetof(struct host_report, memory), TO = offsetof(struct host_report, zram) };
+        enum {
+                FROM = offsetof(struct host_report, memory),
+                TO = offsetof(struct host_report, zram)
+        };
         _Alignas(struct host_report) static char diverted[TO - FROM];
         struct check_facts_divert d = { FROM, TO, diverted };
         struct check_facts_header h;
@@ -68,12 +71,11 @@ static void test_round_trip(void **state) {
         /* The diverted part landed beside the report, which stayed zero there. */
         assert_int_equal(((struct memory_facts *) diverted)->mem_total_kib, 1234);
         assert_int_equal(r->memory.mem_total_kib, 0);
-        assert_int_equal(((struct hugetlb_facts *) (diverted + offsetof(struct host_report,
-                                                                         hugetlb) -
-                                                    FROM))
-                                 ->sizes[0]
-                                 .page_size,
-                         2 << 20);
+        assert_int_equal(
+                ((struct hugetlb_facts *) (diverted + offsetof(struct host_report, hugetlb) - FROM))
+                        ->sizes[0]
+                        .page_size,
+                2 << 20);
         assert_int_equal(r->hugetlb.n_sizes, 0);
 
         /* Without a divert everything goes into the report. */
@@ -192,7 +194,8 @@ static void test_mounts_hash(void **state) {
         assert_true(pid >= 0);
         if (pid == 0) {
                 uint64_t ns, mounted, unmounted;
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                         _exit(77);
                 if (check_facts_mounts_hash(&ns) < 0 || ns == before)
                         _exit(1); /* another namespace, other mount IDs */
@@ -200,8 +203,7 @@ static void test_mounts_hash(void **state) {
                         _exit(77);
                 if (check_facts_mounts_hash(&mounted) < 0 || mounted == ns)
                         _exit(2);
-                if (umount(dir) < 0 || check_facts_mounts_hash(&unmounted) < 0 ||
-                    unmounted != ns)
+                if (umount(dir) < 0 || check_facts_mounts_hash(&unmounted) < 0 || unmounted != ns)
                         _exit(3);
                 _exit(0);
         }
