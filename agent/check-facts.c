@@ -87,10 +87,34 @@ static void facts_refresh(struct agent *a, const char *why) {
         log_debug("published %s (%s)", CHECK_FACTS_FILE, why);
 }
 
+/* Is /dev/kvm or the KVM vendor module not the one the agent's smoke verdict is for (a chmod,
+ * a new node, a reload)? */
+static bool kvm_changed(struct agent *a) {
+        char now[KVM_SMOKE_IDENTITY_MAX];
+        _cleanup_close_ int root = -1;
+
+        if (!a->kvm_smoke_valid || !a->report)
+                return false;
+        root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return false;
+        return kvm_smoke_identity(root, a->report->kvm.vendor_module, now, sizeof(now)) < 0 ||
+               !streq(now, a->kvm_smoke.identity);
+}
+
 static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct agent *a = userdata;
+
         (void) s;
         (void) usec;
-        facts_refresh(userdata, "a watched fact changed");
+        /* Drift of KVM itself: run the smoke guests now (issue 10: on drift, not only at the
+         * re-probe timer), through the agent's own probe, which keeps the verdict, updates
+         * readiness and nix.conf's features, and then has the facts made again. */
+        if (kvm_changed(a)) {
+                (void) agent_reprobe(a, "/dev/kvm or the KVM module changed");
+                return 0;
+        }
+        facts_refresh(a, "a watched fact changed");
         return 0;
 }
 

@@ -95,6 +95,14 @@ if [ -c /dev/kvm ]; then
 	used_facts && fail "check took the agent's facts although /dev/kvm was re-moded"
 	ok "check probes everything once /dev/kvm's mode is not the one the facts rest on"
 	same_as_full "check right after the chmod = check probing everything" "$(run_check)"
+	# The agent hears of it (inotify on /dev), runs its smoke guests again for the new mode
+	# and publishes verdict and facts for it: check takes them again.
+	for _ in $(seq 100); do used_facts && break; sleep 0.05; done
+	used_facts || fail "the agent did not publish facts for /dev/kvm's new mode"
+	want=$(printf '%o' "0x$(stat -c %f /dev/kvm)")
+	got=$(sed -n 's/^kvm-smoke-identity=[^:]*:[^:]*:\([0-7]*\):.*/\1/p' "$AGENT_RUN/agent.state")
+	assert_eq "the agent's smoke verdict is for /dev/kvm's mode now (stat)" "$want" "$got"
+	same_as_full "check from the new facts = check probing everything" "$(run_check)"
 	chmod "$mode" /dev/kvm
 	assert_eq "/dev/kvm mode put back" "$mode" "$(stat -c %a /dev/kvm)"
 fi
