@@ -105,9 +105,10 @@ struct lease_stats {
 
 #define LEASE_STATS_MAX (HUGETLB_SIZES_MAX + 1)
 
-struct apply_run;         /* agent/apply.c: a plan being executed */
-struct lease_manager;     /* agent/lease.h */
-struct lease_sock;        /* agent/lease-sock.c */
+struct apply_run;     /* agent/apply.c: a plan being executed */
+struct lease_manager; /* agent/lease.h */
+struct lease_sock;    /* agent/lease-sock.c */
+
 struct check_facts_watch; /* agent/check-facts.c */
 
 /* An apply that waits for the lease worker to let go of the journal. */
