@@ -132,16 +132,11 @@ int check_facts_stamps_take(const struct probe_targets *targets, struct check_fa
                 targets && targets->snapshot_root ? targets->snapshot_root : DEFAULT_SNAPSHOT_ROOT;
         /* /dev's mtime changes when a node appears or goes (kvm, hwrng, userfaultfd, zramN,
          * vhost-*); the nodes whose mode, owner or ACL (ctime) decide a status are stamped
-         * themselves. The module directories: a reload makes a new one. */
+         * themselves. A KVM vendor module (kvm_intel, kvm_amd, kvm_pvm) registers /dev/kvm when
+         * it loads and removes it when it goes, so /dev/kvm's inode covers it; kvm.ko alone
+         * makes no node: its module directory is stamped. */
         static const char *const fixed[] = {
-                "/dev/kvm",
-                "/dev/hwrng",
-                "/dev/userfaultfd",
-                "/sys/module/kvm",
-                "/sys/module/kvm_intel",
-                "/sys/module/kvm_amd",
-                "/sys/module/kvm_pvm",
-                "/nix/store",
+                "/dev/kvm", "/dev/hwrng", "/dev/userfaultfd", "/sys/module/kvm", "/nix/store",
         };
         char dir[sizeof(h->stamps[0].path)];
         char *slash;
