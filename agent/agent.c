@@ -2,6 +2,7 @@
 /* hosttuned's life cycle: start-up, policy loading and reload, probing and readiness, drift
  * detection on a timer, and a clean stop. */
 #include "agent/agent.h"
+#include "agent/check-facts.h"
 #include "agent/lease-sock.h"
 
 #include <fcntl.h>
@@ -630,6 +631,9 @@ int agent_start(struct agent *a) {
         /* Holding the bus name, this is the only agent: what an earlier one left half-written
          * (killed between creating a temporary file and renaming it) can go. */
         agent_outputs_clean_leftovers(a);
+        r = agent_facts_start(a);
+        if (r < 0)
+                return r;
 
         /* The leases of an earlier run, before the first apply: its plan must leave what they
          * hold alone. The report they judge requests by comes from that apply's probe. */
@@ -658,6 +662,7 @@ void agent_done(struct agent *a) {
         /* First: the job under way ends, and what waits is answered while the bus is there. */
         work_queue_free(a->queue);
         a->queue = NULL;
+        agent_facts_stop(a);
         agent_leases_done(a);
         agent_lease_sock_stop(a);
         agent_apply_done(a);

@@ -61,6 +61,8 @@ struct lease_manager; /* agent/lease.h */
 struct lease_sock;    /* agent/lease-sock.c */
 struct work_queue;    /* agent/queue.h */
 
+struct check_facts_watch; /* agent/check-facts.c */
+
 struct agent {
         struct agent_options opt;
         sd_event *event;
@@ -139,6 +141,9 @@ struct agent {
         /* Leases (agent/lease*.c). */
         struct lease_manager *lease_mgr;
         struct lease_sock *lease_sock; /* agent/lease-sock.c */
+
+        /* check.facts and the watches that refresh it (agent/check-facts.h). */
+        struct check_facts_watch *facts_watch;
 };
 
 /* Set up everything up to (and including) taking the bus name, then run the first apply;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/check-facts.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
@@ -607,6 +608,8 @@ int agent_outputs_write_some(struct agent *a, bool nix_conf) {
                                     strerror(-r));
                         ret = ret ?: r;
                 }
+                /* After agent.state: check trusts facts of the pid and generation it names. */
+                agent_facts_outputs_written(a);
         }
         return ret;
 }

@@ -40,6 +40,7 @@ int assess(const struct assess_input *in, struct host_report *report,
         struct probe_targets targets = { 0 };
         struct requirements parsed;
         const struct requirements *req = in->require;
+        probe_mask_t mask;
         int r;
 
         if (in->policy)
@@ -49,7 +50,9 @@ int assess(const struct assess_input *in, struct host_report *report,
                 return fail(&as, ret_error, ASSESS_STEP_OPEN, "", r);
         as.ctx.detail = in->detail;
         as.ctx.kvm_smoke = in->kvm_smoke;
-        r = probe_run(&as.ctx, in->probes, report);
+        mask = in->prefill ? in->prefill(&as.ctx, report, in->prefill_userdata) : in->probes;
+        r = mask == in->probes ? probe_run(&as.ctx, mask, report)
+                               : probe_run_exact(&as.ctx, mask, report);
         /* The knobs the policy names that no probe reads: the planner's input, and the tap and
          * THP details a probe without detail skipped. */
         if (r >= 0 && in->policy) {

@@ -40,6 +40,12 @@ struct assess_input {
         enum assess_plan plan;
         /* A KVM smoke verdict to reuse instead of running the guest (struct probe_ctx), or NULL. */
         const struct kvm_smoke_verdict *kvm_smoke;
+        /* Called once the probe context is open, before probing: may fill report from
+         * elsewhere (`check` takes the live agent's published facts, cli/check-agent.h) and
+         * returns the probes still to run over it, exactly (probe_run_exact); returning
+         * `probes` unchanged probes as usual (probe_run). NULL: probe as usual. */
+        probe_mask_t (*prefill)(struct probe_ctx *ctx, struct host_report *report, void *userdata);
+        void *prefill_userdata;
 };
 
 struct assessment {

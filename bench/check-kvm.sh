@@ -10,6 +10,8 @@
 # `hosttune probe --json` (smoke_root.usec, smoke_build.usec). Replaces the section between the
 # kvm-smoke markers of docs/bench/check.md (bench/check.sh keeps it when it rewrites the file).
 # No thresholds: it reports. Needs root (the build user's guest) and /dev/kvm.
+# With the agent, check takes its probe facts (check.facts, docs/check-facts.md): the script
+# checks that it did (no /proc/cpuinfo opened) before measuring.
 # Usage: bench/check-kvm.sh BUILD_DIR   (RUNS=, BLOCKS= override the run counts; BASELINE=BINARY
 # adds `BINARY check` with the same agent running, e.g. a build of the commit before a change)
 set -euo pipefail
@@ -47,6 +49,7 @@ printf '[policy]\nname = bench-kvm\n\n[readiness]\nrequire = kvm\n\n[agent]\nrep
 	--policy "$tmp/policy.ini" 2>"$tmp/agent.log" &
 pids+=($!)
 for _ in $(seq 200); do grep -qs '^kvm-smoke-root=' "$HOSTTUNE_RUNTIME_DIR/agent.state" && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$HOSTTUNE_RUNTIME_DIR/check.facts" ] && break; sleep 0.05; done
 grep -q '^kvm-smoke-root=' "$HOSTTUNE_RUNTIME_DIR/agent.state" ||
 	{ echo "bench/check-kvm.sh: the agent published no smoke verdict" >&2; cat "$tmp/agent.log" >&2; exit 1; }
 { "$hosttune" check --json || true; } | python3 -c '
@@ -54,6 +57,12 @@ import json, sys
 k = [p for p in json.load(sys.stdin)["probes"] if p["id"] == "kvm"][0]
 assert k["facts"]["smoke_source"] == "agent", (k["facts"]["smoke_source"], k["reason"])' ||
 	{ echo "bench/check-kvm.sh: check does not use the agent's verdict" >&2; cat "$HOSTTUNE_RUNTIME_DIR/agent.state" >&2; exit 1; }
+
+strace -f -e trace=openat,openat2 -o "$tmp/facts.txt" "$hosttune" check >/dev/null 2>&1 || true
+if grep -q 'proc/cpuinfo' "$tmp/facts.txt"; then
+	echo "bench/check-kvm.sh: check does not use the agent's probe facts" >&2
+	exit 1
+fi
 
 # The floor under the probing: the files `check` reads (taken from strace: every file it opens
 # for reading, regular files only), opened, read to EOF and closed by a static program that does
@@ -154,24 +163,26 @@ reads = fast["check's files read alone"]["median"] - empty
 n_files = int(os.environ.get("N_FILES", "0"))
 floor = f"""
 **The floor.** `check's files read alone` opens, reads to EOF and closes the {n_files} files
-`check` reads (from strace: /proc, /sys, agent.state, the policy) in a static program that does
-nothing else (bench/read-floor.c); `static empty program` is the same program with no files.
-The kernel's work for those files alone costs {reads*1e3:.3f} ms ({reads/true:.2f}x of `true`'s
-median); `hosttune --version` (hosttune's start-up, no probing) is {version/true:.2f}x. So even
-a `check` that only started and read its files would take about
-{(version+reads)*1e3:.3f} ms, **{(version+reads)/true:.2f}x `true`**: against this `true`, 1.2x
-leaves {(1.2*true-version)*1e3:.3f} ms for all of the probing, less than reading the files
-costs. What `check` adds above start-up plus those reads ({(agent-version-reads)*1e3:.3f} ms)
-is its other system calls (directory listings, stats of device nodes, the KVM capability
-ioctls, the agent's lock), the page faults of its own data, and its parsing.
+`check` reads with the agent running (from strace: agent.state, check.facts, the policy, the
+volatile /proc and /sys files) in a static program that does nothing else (bench/read-floor.c);
+`static empty program` is the same program with no files. The kernel's work for those files
+alone costs {reads*1e3:.3f} ms ({reads/true:.2f}x of `true`'s median); `hosttune --version`
+(hosttune's start-up, no probing) is {version/true:.2f}x. So a `check` that only started and
+read its files would take about {(version+reads)*1e3:.3f} ms, **{(version+reads)/true:.2f}x
+`true`**; 1.2x leaves {(1.2*true-version)*1e3:.3f} ms above start-up. What `check` adds above
+start-up plus those reads ({(agent-version-reads)*1e3:.3f} ms) is its other system calls (the
+stamps' `stat`s, the mount table's `listmount`, the agent's lock, the policy's `O_PATH` look),
+the page faults of its own data, and its parsing and printing.
 """
 section = f"""<!-- kvm-smoke -->
 ## With /dev/kvm: the smoke guest (bench/check-kvm.sh)
 
 Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on `{platform.node()}`, Linux
-{platform.release()}, /dev/kvm from `{kvm_mod}`. `hosttune check` with hosttuned running uses the
-agent's published smoke verdict (docs/kvm-smoke.md) and runs no guest; `--offline` runs root's
-guest and the build user's (a fork, setuid, the same guest). {runs} runs per command in {blocks}
+{platform.release()}, /dev/kvm from `{kvm_mod}`, load average at the start {os.getloadavg()[0]:.2f}.
+`hosttune check` with hosttuned running takes the agent's published probe facts
+(docs/check-facts.md: its KVM smoke verdict among them, so no guest) and probes only the volatile
+facts itself; `--offline` probes everything and runs root's guest and the build user's (a fork,
+setuid, the same guest). {runs} runs per command in {blocks}
 alternating blocks.
 
 {table(fast, runs)}

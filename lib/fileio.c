@@ -63,16 +63,25 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode) {
                 path++;
         if (!*path)
                 path = ".";
-        if (!openat2_missing) {
+        /* EAGAIN: a rename or mount anywhere in the system while the path was resolved with
+         * ".." in it (sysfs' class links are "../../devices/..."): the kernel cannot prove the
+         * walk stayed inside the root and asks to try again (openat2(2)). Anyone's rename will
+         * do, such as the agent replacing its files, so a probe must not report it. */
+        for (int attempt = 0; !openat2_missing && attempt < 16; attempt++) {
                 fd = (int) syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
                 if (fd >= 0)
                         return fd;
+                if (errno == EAGAIN)
+                        continue;
                 if (errno != ENOSYS && errno != EPERM)
                         return negative_errno();
                 /* EPERM: some container seccomp profiles deny unknown syscalls with EPERM. */
                 if (errno == ENOSYS)
                         openat2_missing = true;
+                break;
         }
+        if (!openat2_missing && errno == EAGAIN)
+                return -EAGAIN; /* 16 renames or mounts in a row: give up rather than loop */
         fd = openat(root_fd, path, flags | extra, mode);
         return fd >= 0 ? fd : negative_errno();
 }

@@ -9,6 +9,8 @@ struct device_facts;
 struct kvm_smoke_verdict;
 
 /* Paths and names the probes look at that come from the policy; NULL means the default. */
+struct probe_stable; /* probes/report.h */
+
 struct probe_targets {
         const char *snapshot_root; /* default /var/lib/hosttune/snapshots */
         const char *tap_prefix;    /* default "htap" */
@@ -40,6 +42,9 @@ struct probe_ctx {
          * or NULL. The kvm probe uses it only while its identity matches /dev/kvm now; else,
          * on the live root, it runs the guest itself. */
         const struct kvm_smoke_verdict *kvm_smoke;
+        /* Facts to take instead of reading them (the agent's, for `hosttune check`:
+         * docs/check-facts.md), or NULL: read everything. */
+        const struct probe_stable *stable;
 
         /* Lazily read inputs shared by several probes (see the accessors below). */
         char *mountinfo;

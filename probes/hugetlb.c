@@ -133,7 +133,14 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         int e;
         uint64_t kib;
 
-        e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
+        /* The sizes the kernel offers are fixed at boot: the agent's list, when it has one. */
+        if (ctx->stable && ctx->stable->hugetlb) {
+                h->n_sizes = ctx->stable->hugetlb->n_sizes;
+                for (unsigned i = 0; i < h->n_sizes; i++)
+                        h->sizes[i].page_size = ctx->stable->hugetlb->sizes[i].page_size;
+                e = 0;
+        } else
+                e = read_dir_names_at(ctx->root_fd, "sys/kernel/mm/hugepages", size_dir_cb, h);
         if (e == -ENOENT) {
                 probe_set(res, PROBE_ABSENT,
                           "kernel without hugetlbfs (no /sys/kernel/mm/hugepages)");
@@ -170,6 +177,18 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         }
         probe_bad_note(&bad, e, "proc/buddyinfo");
 
+        /* Hugetlb: in /proc/meminfo is every pool's pages (surplus included) times their size;
+         * when the default pool's HugePages_Total accounts for all of it, every other pool has no
+         * page, so none free, reserved or surplus either: four files fewer per size. The kernel's
+         * identity, valid on this machine's live files only (a fixture's may disagree). */
+        bool others_empty = false;
+        uint64_t total_kib, default_total;
+        if (ctx->live && !ctx->detail && meminfo &&
+            meminfo_get(meminfo, "Hugetlb", &total_kib) == 0 &&
+            meminfo_get(meminfo, "HugePages_Total", &default_total) == 0 &&
+            total_kib == default_total * (h->default_size >> 10))
+                others_empty = true;
+
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 struct hugetlb_pool *p = &h->sizes[i];
                 char dir[128];
@@ -180,11 +199,13 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 /* /proc/meminfo, already read, carries the default size's counters: the same
                  * kernel numbers as sysfs, four files fewer. Used with and without detail, so
                  * the status never depends on it. */
-                if (p->page_size != h->default_size || !meminfo ||
-                    meminfo_get(meminfo, "HugePages_Total", &p->nr) < 0 ||
-                    meminfo_get(meminfo, "HugePages_Free", &p->free) < 0 ||
-                    meminfo_get(meminfo, "HugePages_Rsvd", &p->resv) < 0 ||
-                    meminfo_get(meminfo, "HugePages_Surp", &p->surplus) < 0) {
+                if (others_empty && p->page_size != h->default_size)
+                        p->nr = p->free = p->resv = p->surplus = 0;
+                else if (p->page_size != h->default_size || !meminfo ||
+                         meminfo_get(meminfo, "HugePages_Total", &p->nr) < 0 ||
+                         meminfo_get(meminfo, "HugePages_Free", &p->free) < 0 ||
+                         meminfo_get(meminfo, "HugePages_Rsvd", &p->resv) < 0 ||
+                         meminfo_get(meminfo, "HugePages_Surp", &p->surplus) < 0) {
                         (void) read_counter(ctx, dir, "nr_hugepages", &p->nr, &bad);
                         (void) read_counter(ctx, dir, "free_hugepages", &p->free, &bad);
                         (void) read_counter(ctx, dir, "resv_hugepages", &p->resv, &bad);
@@ -217,15 +238,21 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 }
         }
 
-        e = probe_ctx_mountinfo(ctx, &mountinfo);
-        if (e == 0) {
-                struct mount_args a = { h };
-                (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ", hugetlbfs_mount_cb, &a,
-                                                &malformed);
-                if (malformed)
-                        e = -EBADMSG;
+        /* The agent's mounts while the mount table is the one it read (docs/check-facts.md). */
+        if (ctx->stable && ctx->stable->hugetlb && ctx->stable->mounts_ok) {
+                h->n_mounts = ctx->stable->hugetlb->n_mounts;
+                memcpy(h->mounts, ctx->stable->hugetlb->mounts, sizeof(h->mounts));
+        } else {
+                e = probe_ctx_mountinfo(ctx, &mountinfo);
+                if (e == 0) {
+                        struct mount_args a = { h };
+                        (void) mountinfo_parse_matching(mountinfo, " - hugetlbfs ",
+                                                        hugetlbfs_mount_cb, &a, &malformed);
+                        if (malformed)
+                                e = -EBADMSG;
+                }
+                probe_bad_note(&bad, e, "proc/self/mountinfo");
         }
-        probe_bad_note(&bad, e, "proc/self/mountinfo");
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 const struct hugetlb_pool *p = &h->sizes[i];

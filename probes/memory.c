@@ -42,6 +42,16 @@ static int swap_cb(const struct swaps_entry *e, void *userdata) {
         return 0;
 }
 
+/* The facts that change only with an event the agent watches (swapon/swapoff: /proc/swaps
+ * polls like mountinfo) or at its re-probe timer (THP, KSM, swappiness). */
+static void memory_take_stable(struct memory_facts *m, const struct memory_facts *from) {
+        memcpy(m->thp_enabled, from->thp_enabled, sizeof(m->thp_enabled));
+        m->ksm_run = from->ksm_run;
+        m->swappiness = from->swappiness;
+        m->n_swaps = from->n_swaps;
+        memcpy(m->swaps, from->swaps, sizeof(m->swaps));
+}
+
 int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         struct memory_facts *m = &r->memory;
         struct probe_result *res = &r->results[PROBE_MEMORY];
@@ -67,17 +77,21 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         (void) meminfo_get(meminfo, "Cached", &m->cached_kib);
         (void) meminfo_get(meminfo, "SReclaimable", &m->slab_reclaimable_kib);
 
-        n = read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled", buf,
-                              sizeof(buf));
-        if (n >= 0 && word_list_selected(buf, m->thp_enabled, sizeof(m->thp_enabled)) < 0)
-                n = -EINVAL; /* no bracketed choice */
-        probe_bad_note(&bad, (int) n, "sys/kernel/mm/transparent_hugepage/enabled");
-        m->ksm_run = (int) read_int_or(ctx, "sys/kernel/mm/ksm/run", &bad);
-        if (m->ksm_run > 2) {
-                probe_bad_note(&bad, -ERANGE, "sys/kernel/mm/ksm/run");
-                m->ksm_run = -1;
+        if (ctx->stable && ctx->stable->memory)
+                memory_take_stable(m, ctx->stable->memory);
+        else {
+                n = read_attribute_at(ctx->root_fd, "sys/kernel/mm/transparent_hugepage/enabled",
+                                      buf, sizeof(buf));
+                if (n >= 0 && word_list_selected(buf, m->thp_enabled, sizeof(m->thp_enabled)) < 0)
+                        n = -EINVAL; /* no bracketed choice */
+                probe_bad_note(&bad, (int) n, "sys/kernel/mm/transparent_hugepage/enabled");
+                m->ksm_run = (int) read_int_or(ctx, "sys/kernel/mm/ksm/run", &bad);
+                if (m->ksm_run > 2) {
+                        probe_bad_note(&bad, -ERANGE, "sys/kernel/mm/ksm/run");
+                        m->ksm_run = -1;
+                }
+                m->swappiness = (int) read_int_or(ctx, "proc/sys/vm/swappiness", &bad);
         }
-        m->swappiness = (int) read_int_or(ctx, "proc/sys/vm/swappiness", &bad);
         m->overcommit_memory = -1;
         if (ctx->detail) {
                 int64_t v;
@@ -92,10 +106,12 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
                 m->min_free_kbytes = v < 0 ? 0 : (uint64_t) v;
         }
 
-        n = read_virtual_file_at(ctx->root_fd, "proc/swaps", buf, sizeof(buf));
-        if (n >= 0)
-                (void) swaps_parse(buf, swap_cb, m, &malformed);
-        probe_bad_note(&bad, malformed ? -EBADMSG : (int) n, "proc/swaps");
+        if (!ctx->stable || !ctx->stable->memory) {
+                n = read_virtual_file_at(ctx->root_fd, "proc/swaps", buf, sizeof(buf));
+                if (n >= 0)
+                        (void) swaps_parse(buf, swap_cb, m, &malformed);
+                probe_bad_note(&bad, malformed ? -EBADMSG : (int) n, "proc/swaps");
+        }
         for (unsigned i = 0; i < m->n_swaps; i++)
                 swap_kib += m->swaps[i].size_kib;
         if (m->n_swaps == 0)

@@ -31,6 +31,10 @@ int probe_run(struct probe_ctx *ctx, probe_mask_t mask, struct host_report *r) {
         for (int i = _PROBE_MAX - 1; i >= 0; i--)
                 if (mask & PROBE_MASK(i))
                         mask |= probe_deps[i];
+        return probe_run_exact(ctx, mask, r);
+}
+
+int probe_run_exact(struct probe_ctx *ctx, probe_mask_t mask, struct host_report *r) {
         for (unsigned i = 0; i < _PROBE_MAX; i++) {
                 int rr;
                 if (!(mask & PROBE_MASK(i)))

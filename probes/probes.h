@@ -40,6 +40,11 @@ typedef unsigned probe_mask_t;
  * every page of a large struct on each short-lived `check`. */
 int probe_run(struct probe_ctx *ctx, probe_mask_t mask, struct host_report *r);
 
+/* Run exactly the probes in mask, in order, on a report that already holds the facts of the
+ * probes they depend on (the agent's, for `hosttune check`: docs/check-facts.md). The parts of
+ * r the probes in mask fill must be zeroed by the caller. */
+int probe_run_exact(struct probe_ctx *ctx, probe_mask_t mask, struct host_report *r);
+
 /* What path (under the root) is: exists, on btrfs, subvolume, NOCOW, compression property.
  * Problems inspecting it land in ret->error; returns 0. */
 int probe_path_facts(struct probe_ctx *ctx, const char *path, struct path_facts *ret);

@@ -306,6 +306,17 @@ struct nix_facts {
         unsigned includes_followed;
 };
 
+/* What changes only with an event the agent watches or at its re-probe timer, from its last
+ * probe: the memory and hugetlb probes take these and read only their counters. */
+struct probe_stable {
+        /* THP enabled, KSM run, swappiness, the swaps (NULL: read them). */
+        const struct memory_facts *memory;
+        /* The page sizes offered (NULL: list them), and the hugetlbfs mounts when mounts_ok
+         * (the mount table is the one the agent read). */
+        const struct hugetlb_facts *hugetlb;
+        bool mounts_ok;
+};
+
 /* The whole report. One probe per facts struct; results[] indexed by enum probe_id. */
 struct host_report {
         struct cpu_facts cpu;
