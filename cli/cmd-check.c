@@ -12,6 +12,7 @@
 #include "cli/output.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "runtime/lease.h"
 #include "policies/plan.h"
 #include "policies/policy.h"

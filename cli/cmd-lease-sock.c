@@ -20,8 +20,8 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/lease-line.h"
+#include "runtime/dir.h"
 
-#define DEFAULT_RUNTIME_DIR "/run/hosttune"
 #define DEFAULT_SYSTEM_BUS "/run/dbus/system_bus_socket"
 
 /* Can a Unix stream socket at path be connected to? */
@@ -39,7 +39,6 @@ static bool socket_answers(const char *path) {
  * was given and the system bus does not answer, <runtime dir>/lease.sock if it is there. */
 static bool lease_socket_path(bool bus_given, char *buf, size_t size) {
         const char *env = getenv("HOSTTUNE_LEASE_SOCKET");
-        const char *rt = getenv("HOSTTUNE_RUNTIME_DIR");
         const char *bus = getenv("DBUS_SYSTEM_BUS_ADDRESS");
         struct stat st;
 
@@ -47,8 +46,7 @@ static bool lease_socket_path(bool bus_given, char *buf, size_t size) {
                 return strscpy(buf, size, env) >= 0;
         if (bus_given)
                 return false;
-        if (bufprintf(buf, size, "%s/%s", isempty(rt) ? DEFAULT_RUNTIME_DIR : rt, LEASE_SOCK_NAME) <
-                    0 ||
+        if (bufprintf(buf, size, "%s/%s", runtime_dir_resolve(NULL), LEASE_SOCK_NAME) < 0 ||
             stat(buf, &st) < 0 || !S_ISSOCK(st.st_mode))
                 return false;
         /* Only the plain "unix:path=" form is looked at; any other address is left to sd-bus. */
