@@ -18,7 +18,7 @@
 #include "agent/lease-cgroup.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 
 struct lease_manager;
 

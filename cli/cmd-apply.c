@@ -15,7 +15,7 @@
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "runtime/dir.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 #include "policies/plan-json.h"

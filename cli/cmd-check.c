@@ -13,7 +13,7 @@
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "runtime/dir.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness-json.h"

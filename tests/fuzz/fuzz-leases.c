@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "runtime/agent-state.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

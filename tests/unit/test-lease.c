@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for runtime/lease.c: names a request may give, the hugepage admission arithmetic,
- * the lease file's form, what a lease keeps out of a plan, and what leases count as used. */
+/* Unit tests for policies/lease-rules.c and runtime/lease-{record,file}.c: names a request may
+ * give, the hugepage admission arithmetic, the lease file's form, what a lease keeps out of a plan,
+ * and what leases count as used. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 
 static void test_template_names(void **state) {
         static const char *const good[] = { "base", "nixos-24.05", "a_b", "A1", "x.y-z_0" };
