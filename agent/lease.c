@@ -91,19 +91,85 @@ static const struct lease_record **records(struct lease_manager *m) {
         return recs;
 }
 
-int lease_manager_save(struct lease_manager *m) {
+/* A lease on file leaves the table: its "remove" line is due. */
+static int removal_due(struct lease_manager *m, const struct lease *l) {
+        if (!l->on_file)
+                return 0;
+        if (m->n_removed == m->removed_capacity) {
+                unsigned c = m->removed_capacity ? 2 * m->removed_capacity : 16;
+                char(*n)[LEASE_ID_LEN + 1] = reallocarray(m->removed, c, sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                m->removed = n;
+                m->removed_capacity = c;
+        }
+        strscpy(m->removed[m->n_removed++], LEASE_ID_LEN + 1, l->rec.id);
+        return 0;
+}
+
+/* The whole table as the file's only content. */
+static int compact(struct lease_manager *m) {
         _cleanup_free_ const struct lease_record **recs = records(m);
-        _cleanup_free_ char *text = recs ? lease_file_format(recs, m->n_leases) : NULL;
+        int r = recs ? lease_log_compact(&m->log, recs, m->n_leases) : -ENOMEM;
+
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                m->leases[i]->on_file = true;
+                m->leases[i]->unsaved = false;
+        }
+        m->n_removed = 0;
+        return 0;
+}
+
+/* Append what changed: the records of the leases marked unsaved, the removals due. */
+static int append(struct lease_manager *m, unsigned n_set) {
+        _cleanup_free_ const struct lease_record **set =
+                calloc(n_set ? n_set : 1, sizeof(const struct lease_record *));
+        unsigned k = 0;
         int r;
 
-        /* The whole table goes out: whatever waited for lease_manager_save_later() too. */
+        if (!set)
+                return -ENOMEM;
+        for (unsigned i = 0; i < m->n_leases; i++)
+                if (m->leases[i]->unsaved)
+                        set[k++] = &m->leases[i]->rec;
+        r = lease_log_append(&m->log, set, k, m->removed, m->n_removed);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < m->n_leases; i++)
+                if (m->leases[i]->unsaved) {
+                        m->leases[i]->on_file = true;
+                        m->leases[i]->unsaved = false;
+                }
+        m->n_removed = 0;
+        return 0;
+}
+
+int lease_manager_save(struct lease_manager *m, struct lease *l) {
+        unsigned n_set = 0, n_live = 0;
+        int r;
+
+        if (l)
+                l->unsaved = true;
+        /* Everything due goes out: whatever waited for lease_manager_save_later() too. */
         m->save_pending = false;
         if (m->save_source)
                 (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
-        if (!text)
-                r = -ENOMEM;
-        else
-                r = write_file_replace_at(m->a->runtime_fd, LEASES_FILE, text, strlen(text), 0644);
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                n_set += m->leases[i]->unsaved;
+                n_live += m->leases[i]->unsaved || m->leases[i]->on_file;
+        }
+        if (n_set == 0 && m->n_removed == 0 && !m->log.must_compact)
+                return 0;
+        if (lease_log_wants_compaction(&m->log, n_set + m->n_removed, n_live))
+                r = compact(m);
+        else {
+                r = append(m, n_set);
+                if (r == -EBADF) /* the file went away under the agent: write it anew */
+                        r = compact(m);
+        }
         if (r < 0)
                 agent_set_last_error(m->a, "leases: cannot write %s/%s: %s", m->a->runtime_dir,
                                      LEASES_FILE, strerror(-r));
@@ -116,13 +182,15 @@ static int on_save_due(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         if (m->save_pending)
-                (void) lease_manager_save(m);
+                (void) lease_manager_save(m, NULL);
         return 0;
 }
 
-void lease_manager_save_later(struct lease_manager *m) {
+void lease_manager_save_later(struct lease_manager *m, struct lease *l) {
         int r = -ESTALE;
 
+        if (l)
+                l->unsaved = true;
         if (m->save_pending)
                 return; /* the timer runs: this change goes out with the others */
         m->save_pending = true;
@@ -132,7 +200,7 @@ void lease_manager_save_later(struct lease_manager *m) {
                 r = agent_timer_arm(m->a, &m->save_source, SAVE_DELAY_USEC, USEC_PER_MSEC,
                                     on_save_due, m);
         if (r < 0)
-                (void) lease_manager_save(m); /* no loop to wait for: now */
+                (void) lease_manager_save(m, NULL); /* no loop to wait for: now */
 }
 
 void lease_manager_publish(struct lease_manager *m) {
@@ -734,7 +802,7 @@ static void release_continue(struct lease_manager *m, struct lease *l) {
                 log_info("leases: lease %s: %u tap%s still in use, trying again", l->rec.id, kept,
                          kept == 1 ? "" : "s");
                 l->next_tap_retry_usec = now_usec() + TAP_RETRY_USEC;
-                lease_manager_save_later(m);
+                lease_manager_save_later(m, l);
                 lease_manager_publish(m);
                 arm_retry(m);
                 return;
@@ -743,8 +811,11 @@ static void release_continue(struct lease_manager *m, struct lease *l) {
         /* Not written ahead of the reply: what a crash could bring back (the write-ahead in
          * lease_release() aside) is a lease whose holder is still on the bus, kept until it
          * leaves: capacity held too long, never promised twice. A burst of releases (a holder
-         * of many leases left) writes the file once. */
-        lease_manager_save_later(m);
+         * of many leases left) writes once, a line per lease. Out of memory for the line: the
+         * next compaction leaves the lease out all the same. */
+        if (removal_due(m, l) < 0)
+                m->log.must_compact = true;
+        lease_manager_save_later(m, NULL);
         lease_manager_publish(m);
         lease_free(l);
         lease_manager_run_queue(m);
@@ -769,7 +840,9 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why) {
                  * lease that persists (it would be kept at the next start). Otherwise the next
                  * start finds its holder gone, or its directory named by no lease. */
                 if (l->rec.n_taps > 0 || l->rec.persist)
-                        (void) lease_manager_save(m);
+                        (void) lease_manager_save(m, l);
+                else
+                        lease_manager_save_later(m, l);
                 if (l->rec.hugepage_bytes > 0) {
                         struct lease_pool_state *st = pool_state(m, l->rec.hugepage_size);
                         if (st)
@@ -898,7 +971,7 @@ static void provision_finish(struct lease_manager *m, struct lease *l) {
                 return;
         }
         l->rec.state = LEASE_ACTIVE;
-        r = lease_manager_save(m);
+        r = lease_manager_save(m, l);
         if (r < 0) {
                 provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
                                 strerror(-r));
@@ -978,7 +1051,7 @@ static enum serve provision(struct lease_manager *m, struct lease_request *req,
          * record: one under <root>/leases that no lease names is removed at start; hugepages
          * are only numbers. */
         if (l->rec.n_taps > 0) {
-                r = lease_manager_save(m);
+                r = lease_manager_save(m, l);
                 if (r < 0) {
                         provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
                                         strerror(-r));
@@ -1348,6 +1421,9 @@ int agent_leases_start(struct agent *a) {
                 return -ENOMEM;
         m->a = a;
         m->event_fd = -1;
+        /* Its first write, at the latest once the leases of the last run are restored, compacts:
+         * the file the last run left may end in a torn line, never to be appended to. */
+        lease_log_init(&m->log, a->runtime_fd);
         pthread_mutex_init(&m->lock, NULL);
         pthread_cond_init(&m->cond, NULL);
         a->lease_mgr = m;
@@ -1379,7 +1455,9 @@ void agent_leases_done(struct agent *a) {
         lease_worker_stop(m);
         /* The table as it is now goes to the file before it is freed. */
         if (m->save_pending)
-                (void) lease_manager_save(m);
+                (void) lease_manager_save(m, NULL);
+        lease_log_close(&m->log);
+        free(m->removed);
         /* Waiting calls get an answer; leases stay on record for the next start. */
         while (m->n_queue > 0) {
                 struct lease_request *req = m->queue[m->n_queue - 1];
