@@ -76,7 +76,7 @@ GEN_SRC := $(O)/generated/profiles.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o) $(O)/generated/profiles.o
 CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
-BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o
+BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o $(O)/cli/lease-args.o
 AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
