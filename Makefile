@@ -222,6 +222,7 @@ fuzz:
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 lint:
 	@scripts/deps.sh lint
+	scripts/check-layers.py $(if $(wildcard $(O)),--objects $(O))
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -I. -D__GNUC__ -D_GNU_SOURCE \
 		--suppress=missingIncludeSystem $(filter %.c,$(C_FILES))
