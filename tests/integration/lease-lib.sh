@@ -36,6 +36,28 @@ print(json.dumps({"leases": leases}))
 PY
 }
 
+# lease_file_valid [FILE]: every whole line of the lease file valid against
+# docs/schema/hosttune.leases-2.json (python3-jsonschema), the first one the schema line. Returns
+# 2 when the validator is not installed.
+lease_file_valid() {
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || return 2
+	/usr/bin/python3 - "$HOSTTUNE_SRC/docs/schema/hosttune.leases-2.json" \
+		"${1:-$AGENT_RUN/leases.json}" <<'PY'
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+validator = jsonschema.validators.validator_for(schema)(schema)
+lines = open(sys.argv[2]).read().split("\n")[:-1]
+assert json.loads(lines[0]) == {"schema": "hosttune.leases/2"}, lines[0]
+for n, line in enumerate(lines, 1):
+    errors = list(validator.iter_errors(json.loads(line)))
+    for e in errors[:3]:
+        print("line %d: %s at /%s" % (n, e.message, "/".join(str(p) for p in e.absolute_path)))
+    if errors:
+        sys.exit(1)
+PY
+}
+
 # need_pool_2m: skips unless the default hugepage size is 2 MiB and its pool can be set; hp is
 # that pool's nr_hugepages file.
 need_pool_2m() {

@@ -64,6 +64,13 @@ holder=$!
 defer "kill $holder 2>/dev/null"
 wait_for "300 leases held" 'grep -q "^acquired 300" "$T_TMP/holder.log"'
 assert_eq "leases in the file with the holder's 300" 320 "$(file_count)"
+rc=0
+lease_file_valid >"$T_TMP/valid.log" || rc=$?
+case $rc in
+0) ok "every line of the lease file ($(file_lines)) valid against docs/schema/hosttune.leases-2.json" ;;
+2) ok "python3-jsonschema not installed: the lines were not validated against the schema" ;;
+*) fail "the lease file against docs/schema/hosttune.leases-2.json: $(cat "$T_TMP/valid.log")" ;;
+esac
 assert_eq "the file lists what ListLeases lists" "$(bus_ids)" "$(file_ids)"
 kill $holder
 wait $holder 2>/dev/null || true
