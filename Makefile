@@ -54,10 +54,14 @@ endif
 SYSTEMD_LIBS = $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null)
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
-# -Wno-format-truncation: reasons and remedies are bounded strings on purpose; snprintf cutting
-# a long path short is the wanted behaviour, not a bug.
+# Truncation warnings are on: every snprintf says whether a text that does not fit is an error
+# (bufprintf), cut short on purpose (bufprintf_trunc) or impossible (xsprintf), lib/util.h. gcc's
+# level 2 also checks the calls whose result is used, which proves xsprintf's buffers big enough
+# at build time; clang has no such level, and gets -Wall's.
+FORMAT_TRUNCATION := $(shell $(CC) -Werror -Wformat-truncation=2 -E -x c /dev/null >/dev/null 2>&1 \
+	&& echo -Wformat-truncation=2)
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla -Wimplicit-fallthrough
+	-Wformat=2 -Wno-format-nonliteral $(FORMAT_TRUNCATION) -Wvla -Wimplicit-fallthrough
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DHOSTTUNE_VERSION='"$(VERSION)"' \
 	-DHOSTTUNE_DATADIR='"$(DATADIR)/hosttune"' -DHOSTTUNE_SYSCONFDIR='"$(SYSCONFDIR)/hosttune"' \
@@ -80,6 +84,7 @@ BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o $(O)/c
 AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz-replay/%)
 
 LIBHOSTTUNE := $(BUILD)/libhosttune.a
 HOSTTUNE := $(BUILD)/hosttune
@@ -147,6 +152,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBHOSTTUNE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBHOSTTUNE) $(LIGHT_LIBS) $(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
+# The work queue's test drives agent/queue.c itself (with the agent's log), not a copy.
+QUEUE_TEST_OBJ := $(O)/agent/queue.o $(O)/agent/log.o
+$(BUILD)/tests/test-queue: tests/unit/test-queue.c $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
@@ -169,7 +182,14 @@ check: deps-check
 	tests/run-tests.sh $(BUILD)
 
 .PHONY: unit-bins
-unit-bins: $(UNIT_BIN) $(HELPER_BIN)
+unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(REPLAY_BIN)
+
+# Every test that needs no root, run without root (as root: as nobody, on a copy of the tree;
+# tests/run-tests.sh --unprivileged); the tests that need root say SKIP and why.
+.PHONY: check-unprivileged
+check-unprivileged:
+	@$(MAKE) --no-print-directory all unit-bins
+	tests/run-tests.sh --unprivileged $(BUILD)
 
 unit: all unit-bins
 	tests/run-tests.sh --unit-only $(BUILD)
@@ -178,11 +198,20 @@ unit: all unit-bins
 # the lease tests expect a hugepage holder past its lease to die of the kernel's SIGBUS (exit
 # 135), which ASan's own handler would turn into a report and an abort (134).
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 HOSTTUNE_SANITIZE=1
 sanitize: deps-check
+	@$(MAKE) --no-print-directory sanitize-bins
+	$(SAN_ENV) tests/run-tests.sh build-san
+
+# The sanitizer build alone, for one test: `make sanitize-bins`, then
+# `$(make -s sanitize-env) tests/run-tests.sh --only NAME build-san` (the environment of the run).
+.PHONY: sanitize-bins sanitize-env
+sanitize-bins:
 	@$(MAKE) --no-print-directory BUILD=build-san STATIC_LIGHT=$(STATIC_LIGHT) STATIC_CLI=no \
 		CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		HOSTTUNE_SANITIZE=1 tests/run-tests.sh build-san
+sanitize-env:
+	@echo env $(SAN_ENV)
 
 # libFuzzer targets, one per parser (tests/fuzz/fuzz-*.c); each runs FUZZ_SECONDS from the seed
 # corpus tests/fuzz/corpus/<name>/. The library is built once with coverage instrumentation
@@ -210,6 +239,16 @@ $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
 		$(shell $(PKG_CONFIG) --libs $(LIGHT_PC) libsystemd 2>/dev/null)
 
+# The same targets with tests/fuzz/replay.c's main() instead of libFuzzer, built like the unit
+# tests (part of unit-bins): tests/run-tests.sh replays each seed corpus with them, in the
+# sanitizer build too.
+REPLAY_AGENT_OBJ := $(FUZZ_AGENT_SRC:%.c=$(O)/%.o)
+$(BUILD)/tests/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(REPLAY_AGENT_OBJ) $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(REPLAY_AGENT_OBJ) \
+		$(LIBHOSTTUNE) $(LIGHT_LIBS) $(SYSTEMD_LIBS)
+
 .PHONY: fuzz-bins
 .SECONDARY: $(FUZZ_OBJ)
 fuzz-bins: $(FUZZ_BIN)
@@ -217,6 +256,12 @@ fuzz:
 	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory fuzz-bins
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# compile_commands.json for clangd, clang-tidy and editors, from the commands make would run
+# (nothing is rebuilt). Not checked in: it names this checkout's paths.
+.PHONY: compile_commands.json
+compile_commands.json:
+	scripts/compile-commands.py all unit-bins >$@.tmp && mv $@.tmp $@
 
 # --- style ------------------------------------------------------------------------------------
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
@@ -272,4 +317,4 @@ bench: all $(HELPER_BIN)
 clean:
 	rm -rf $(BUILD) build-san build-fuzz
 
--include $(shell find $(O) $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(O) $(BUILD)/tests $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

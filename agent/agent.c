@@ -4,7 +4,6 @@
 #include "agent/agent.h"
 #include "agent/lease-sock.h"
 
-#include <assert.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -18,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/log.h"
+#include "agent/queue.h"
 #include "lib/bus-open.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
@@ -44,7 +44,7 @@ void agent_notify_status(struct agent *a, const char *fmt, ...) {
 
         (void) a;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         log_debug("status: %s", buf);
         (void) sd_notifyf(0, "STATUS=%s", buf);
@@ -68,7 +68,7 @@ void agent_set_last_error(struct agent *a, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        vbufprintf_trunc(raw, sizeof(raw), fmt, ap);
         va_end(ap);
         /* LastError quotes policy values, file contents and paths: no raw control characters
          * for the clients that print it. */
@@ -94,7 +94,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         if (parse_u64(p->lease_group, &id) >= 0) {
                 if (id >= UINT32_MAX) {
-                        snprintf(err, errsize, "[agent] lease-group: bad gid %s", p->lease_group);
+                        bufprintf_trunc(err, errsize, "[agent] lease-group: bad gid %s",
+                                        p->lease_group);
                         return -EINVAL;
                 }
                 *ret_gid = (gid_t) id;
@@ -103,8 +104,8 @@ static int resolve_lease_group(const struct policy *p, bool *ret_set, gid_t *ret
         }
         r = getgrnam_r(p->lease_group, &grp, buf, sizeof(buf), &res);
         if (r != 0 || !res) {
-                snprintf(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
-                         p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
+                bufprintf_trunc(err, errsize, "%s: [agent] lease-group: no such group '%s'%s%s",
+                                p->files[0], p->lease_group, r ? ": " : "", r ? strerror(r) : "");
                 return r ? -r : -ENOENT;
         }
         *ret_gid = res->gr_gid;
@@ -146,7 +147,7 @@ static int load_new_policy(struct agent *a, struct loaded_policy *ret, char *msg
         int r;
 
         if (!p) {
-                snprintf(msg, size, "out of memory");
+                bufprintf_trunc(msg, size, "out of memory");
                 return -ENOMEM;
         }
         /* Without --policy: /etc/hosttune/policy.ini when it exists (looked at again on every
@@ -200,8 +201,8 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
         free(a->policy);
         a->policy = p;
         a->require = p->require;
-        a->lease_gid_set = l->lease_gid_set;
-        a->lease_gid = l->lease_gid;
+        a->lease_group.set = l->lease_gid_set;
+        a->lease_group.gid = l->lease_gid;
         a->n_policy_files = l->n_files;
         memcpy(a->policy_files, l->files, sizeof(a->policy_files));
         a->policy_refused[0] = 0;
@@ -217,25 +218,26 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
 }
 
 static void format_ready_reason(struct agent *a) {
-        char *buf = a->ready_reason, name[64], step[320];
-        size_t size = sizeof(a->ready_reason), n;
+        char *buf = a->ready_reason, name[REQUIREMENT_STRING_MAX], step[320];
+        size_t size = sizeof(a->ready_reason);
 
         if (a->ready) {
-                snprintf(buf, size, "ready: %u of %u requirements met", a->require.n, a->require.n);
+                bufprintf_trunc(buf, size, "ready: %u of %u requirements met", a->require.n,
+                                a->require.n);
                 return;
         }
-        n = (size_t) snprintf(buf, size, "not ready:");
-        for (unsigned i = 0; i < a->require.n && n < size; i++)
+        bufprintf_trunc(buf, size, "not ready:");
+        for (unsigned i = 0; i < a->require.n; i++)
                 if (!a->results[i].satisfied)
-                        n += (size_t) snprintf(
-                                buf + n, size - n, "%s %s (%s)", n > 10 ? ";" : "",
+                        bufappendf_trunc(
+                                buf, size, "%s %s (%s)", strlen(buf) > 10 ? ";" : "",
                                 requirement_to_string(&a->results[i].req, name, sizeof(name)),
                                 a->results[i].reason);
-        if (a->plan.n > 0 && n < size)
-                snprintf(buf + n, size - n, "%s the policy wants %u change%s (%s%s)",
-                         n > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
-                         plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
-                         a->plan.n > 1 ? ", ..." : "");
+        if (a->plan.n > 0)
+                bufappendf_trunc(buf, size, "%s the policy wants %u change%s (%s%s)",
+                                 strlen(buf) > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
+                                 plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
+                                 a->plan.n > 1 ? ", ..." : "");
 }
 
 static uint64_t pool_bytes(const struct host_report *r) {
@@ -431,9 +433,9 @@ static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
         a->kvm_smoke_valid = false;
         (void) agent_reprobe(a, "periodic re-probe");
         /* Drift back to the policy: the plan is not empty although the last apply ended. */
-        if (a->policy->reapply_on_drift && !a->apply && !a->stopping && !a->reverted) {
-                r = agent_apply_start(a, APPLY_CAUSE_DRIFT, NULL);
-                if (r < 0 && r != -EBUSY)
+        if (a->policy->reapply_on_drift && !a->stopping && !a->apply.reverted) {
+                r = agent_apply_submit(a, APPLY_CAUSE_DRIFT, NULL);
+                if (r < 0)
                         log_warning("re-applying after drift failed: %s", strerror(-r));
         }
         /* Re-arm for the next interval from now (a long probe does not make timers pile up). */
@@ -474,126 +476,66 @@ static void arm_reprobe(struct agent *a) {
 
 /* ---- reload ---- */
 
-static int add_reload_waiter(struct reload_calls *c, sd_bus_message *m) {
-        sd_bus_message **w;
-
-        if (!m)
-                return 0;
-        w = realloc(c->calls, (c->n + 1) * sizeof(sd_bus_message *));
-        if (!w)
-                return -ENOMEM;
-        c->calls = w;
-        w[c->n++] = sd_bus_message_ref(m);
-        return 0;
-}
-
-/* Answer every call of c: the generation, or the error when error_name is set. */
-static void answer_reload_waiters(struct agent *a, struct reload_calls *c, const char *error_name,
-                                  const char *message) {
-        for (unsigned i = 0; i < c->n; i++) {
-                if (error_name)
-                        (void) sd_bus_reply_method_errorf(c->calls[i], error_name, "%s", message);
-                else
-                        (void) sd_bus_reply_method_return(c->calls[i], "t", a->generation);
-                sd_bus_message_unref(c->calls[i]);
-        }
-        c->n = 0;
-}
-
-int agent_reload(struct agent *a, sd_bus_message *reply_to) {
+int agent_policy_reload(struct agent *a, char *msg, size_t size) {
         struct loaded_policy l = { 0 };
-        char msg[1024];
         int r;
 
-        if (a->apply || a->reloading) {
-                /* The running apply is of the policy in force: reload once it ended. Every call
-                 * that comes meanwhile is served by that one reload: each asked for the policy
-                 * file as it is when the reload starts, and that is what the reload reads. */
-                r = add_reload_waiter(&a->queued_reload_waiters, reply_to);
-                if (r < 0)
-                        return r;
-                if (!a->reload_queued)
-                        log_info("reload queued: it starts when the running apply ended");
-                a->reload_queued = true;
-                return 0;
-        }
-        r = add_reload_waiter(&a->reload_waiters, reply_to);
-        if (r < 0)
-                return r;
-
-        /* Type=notify-reload: systemd waits for READY=1 after a RELOADING=1 whose
-         * MONOTONIC_USEC is newer than its own request, so an older reload cannot be taken for
-         * the one it asked for. */
-        (void) sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading policy\nMONOTONIC_USEC=%" PRIu64,
-                          agent_now_usec(CLOCK_MONOTONIC));
-
-        r = load_new_policy(a, &l, msg, sizeof(msg));
+        r = load_new_policy(a, &l, msg, size);
         if (r < 0) {
                 /* Nothing changes: the old policy, its generation and its outputs stay. */
                 a->stats.reloads_rejected++;
                 agent_set_last_error(a, "policy rejected: %s", msg);
                 str_escape_control(msg, a->policy_refused, sizeof(a->policy_refused));
-                answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_INVALID_POLICY, msg);
                 (void) agent_outputs_write(a);
-                (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",
-                                  a->ready ? "Ready" : "Not ready", msg);
-                return 0;
+                return 1;
         }
-
-        a->reloading = true;
         r = switch_policy(a, &l);
         free(l.policy);
-        if (r >= 0) {
-                a->stats.reloads++;
-                a->reverted = false;
-                agent_set_last_error(a, "%s", "");
-                log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name,
-                         a->policy_path, a->generation);
-                agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
-                agent_bus_emit_policy_reloaded(a);
-                agent_leases_policy_changed(a);
-                /* The reload is complete (READY=1, replies) when the new policy's apply ended. */
-                r = agent_apply_start(a, APPLY_CAUSE_RELOAD, NULL);
-        }
         if (r < 0)
-                agent_reload_apply_failed(a, r);
+                return r;
+        a->stats.reloads++;
+        a->apply.reverted = false;
+        agent_set_last_error(a, "%s", "");
+        log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name, a->policy_path,
+                 a->generation);
+        agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
+        agent_bus_emit_policy_reloaded(a);
+        agent_leases_policy_changed(a);
         return 0;
-}
-
-void agent_reload_finished(struct agent *a, bool changed) {
-        a->reloading = false;
-        if (changed)
-                (void) agent_reprobe(a, "policy reloaded");
-        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
-                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
-        answer_reload_waiters(a, &a->reload_waiters, NULL, NULL);
-}
-
-void agent_reload_apply_failed(struct agent *a, int error) {
-        agent_set_last_error(a, "the reloaded policy could not be applied: %s", strerror(-error));
-        agent_reload_finished(a, false);
-        agent_run_queued_reload(a);
-}
-
-void agent_run_queued_reload(struct agent *a) {
-        struct reload_calls answered = a->reload_waiters;
-
-        if (!a->reload_queued || a->apply || a->reloading || a->stopping)
-                return;
-        a->reload_queued = false;
-        /* The calls queued behind the apply become this reload's calls; the last reload's were
-         * all answered when it ended, and its emptied list becomes the queue. */
-        assert(answered.n == 0);
-        a->reload_waiters = a->queued_reload_waiters;
-        a->queued_reload_waiters = answered;
-        (void) agent_reload(a, NULL);
 }
 
 /* ---- signals ---- */
 
-static void stop_now(struct agent *a) {
-        char err[512];
+static void free_job(struct job *job) {
+        free(job);
+}
 
+/* The last job: once the work before it ended, the outputs say that nobody keeps the host ready
+ * any more, and the event loop ends. */
+static void stop_job_done(struct agent *a, struct job *job) {
+        (void) job;
+        (void) agent_outputs_write(a);
+        (void) sd_event_exit(a->event, 0);
+}
+
+static const struct job_type stop_job_type = {
+        .name = "stop",
+        .done = stop_job_done,
+        .free = free_job,
+};
+
+/* Stop after the job under way (an apply cannot be interrupted half way without leaving a knob
+ * between values; the journal would cover it, but finishing is cleaner and bounded by the
+ * policy's reservation timeout); what waits for its turn is cancelled. */
+static int stop(struct agent *a) {
+        struct job *job = calloc(1, sizeof(*job));
+
+        if (!job)
+                return -ENOMEM;
+        job->type = &stop_job_type;
+        if (work_queue_busy(a->queue))
+                agent_notify_status(a, "Stopping after the running job ends");
+        work_queue_cancel_pending(a->queue);
         if (a->policy && a->policy->revert_on_stop && agent_leases_count(a) > 0)
                 /* Leases outlive a restart; reverting would pull the pool and the taps from
                  * under them. */
@@ -602,18 +544,12 @@ static void stop_now(struct agent *a) {
                             agent_leases_count(a) == 1 ? "s" : "");
         else if (a->policy && a->policy->revert_on_stop) {
                 agent_notify_status(a, "Reverting (revert-on-stop)");
-                if (agent_revert(a, err, sizeof(err)) < 0)
-                        log_error("revert on stop failed: %s", err);
+                if (agent_revert_submit(a, NULL) < 0)
+                        log_error("revert on stop failed: %s", strerror(ENOMEM));
         }
-        /* ready.json and the metrics say that nobody keeps the host ready any more. */
-        (void) agent_outputs_write(a);
-        (void) sd_event_exit(a->event, 0);
-}
-
-/* When an apply ends while a stop waits for it. */
-void agent_stop_if_pending(struct agent *a) {
-        if (a->stopping && !a->apply)
-                stop_now(a);
+        work_queue_submit(a->queue, job);
+        work_queue_close(a->queue);
+        return 0;
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -621,16 +557,14 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
         (void) s;
         log_info("received %s, stopping", strsignal((int) si->ssi_signo));
+        if (a->stopping)
+                return 0;
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
         a->stopping = true;
-        /* An apply cannot be interrupted half way without leaving a knob between values; the
-         * journal would cover it, but finishing is cleaner and bounded by the policy's
-         * reservation timeout. */
-        if (a->apply) {
-                agent_notify_status(a, "Stopping after the running apply ends");
-                return 0;
+        if (stop(a) < 0) {
+                (void) agent_outputs_write(a);
+                (void) sd_event_exit(a->event, 0);
         }
-        stop_now(a);
         return 0;
 }
 
@@ -654,15 +588,13 @@ static int open_runtime_dir(struct agent *a) {
         a->runtime_dir = strdup(dir);
         if (!a->runtime_dir)
                 return -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                log_error("cannot create runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create runtime directory %s: %m",
+                                       dir);
         a->runtime_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (a->runtime_fd < 0) {
-                log_error("cannot open runtime directory %s: %m", dir);
-                return negative_errno();
-        }
+        if (a->runtime_fd < 0)
+                return log_error_errno(negative_errno(), "cannot open runtime directory %s: %m",
+                                       dir);
         return 0;
 }
 
@@ -680,61 +612,52 @@ int agent_start(struct agent *a) {
 
         /* Signals are blocked by main(); the loop takes them as signalfd sources. */
         r = sd_event_default(&a->event);
-        if (r < 0) {
-                log_error("cannot create the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m");
         if (sd_event_add_signal(a->event, NULL, SIGTERM, on_sigterm, a) < 0 ||
             sd_event_add_signal(a->event, NULL, SIGINT, on_sigterm, a) < 0 ||
-            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0) {
-                log_error("cannot add signal sources");
-                return -EIO;
-        }
+            sd_event_add_signal(a->event, NULL, SIGHUP, on_sighup, a) < 0)
+                return log_error_errno(-EIO, "cannot add signal sources");
         /* WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it (no-op otherwise). */
         r = sd_event_set_watchdog(a->event, true);
         if (r < 0)
-                log_warning("cannot enable the watchdog: %s", strerror(-r));
+                log_warning_errno(r, "cannot enable the watchdog: %m");
 
         r = open_runtime_dir(a);
         if (r < 0)
                 return r;
+        r = work_queue_new(a, a->event, a->runtime_dir, &a->queue);
+        if (r < 0) {
+                log_error("cannot start the work queue: %s", strerror(-r));
+                return r;
+        }
 
         /* The policy is loaded and validated before anything is exposed: a daemon that
          * cannot tell what it should do must not claim the bus name. */
         agent_notify_status(a, "Loading policy");
         r = load_new_policy(a, &l, msg, sizeof(msg));
-        if (r < 0) {
-                log_error("invalid policy: %s", msg);
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "invalid policy: %s", msg);
         r = switch_policy(a, &l);
         if (r < 0)
                 return r;
         log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
 
         r = bus_open_spec(a->opt.bus, "hosttuned", &a->bus);
-        if (r < 0) {
-                log_error("cannot connect to the %s bus: %s", a->opt.bus, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot connect to the %s bus: %m", a->opt.bus);
         r = agent_bus_register(a);
-        if (r < 0) {
-                log_error("cannot register the D-Bus object: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot register the D-Bus object: %m");
         r = sd_bus_request_name(a->bus, AGENT_BUS_NAME, 0);
-        if (r < 0) {
-                log_error("cannot take the bus name %s: %s", AGENT_BUS_NAME, strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot take the bus name %s: %m", AGENT_BUS_NAME);
         /* Without its bus the agent cannot answer or be found: exit (non-zero), and let systemd
          * restart it once the bus is back. */
         (void) sd_bus_set_exit_on_disconnect(a->bus, true);
         r = sd_bus_attach_event(a->bus, a->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                log_error("cannot attach the bus to the event loop: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot attach the bus to the event loop: %m");
 
         /* Holding the bus name, this is the only agent: what an earlier one left half-written
          * (killed between creating a temporary file and renaming it) can go. */
@@ -743,17 +666,19 @@ int agent_start(struct agent *a) {
         /* The leases of an earlier run, before the first apply: its plan must leave what they
          * hold alone. The report they judge requests by comes from that apply's probe. */
         r = agent_leases_start(a);
-        if (r < 0) {
-                log_error("cannot start the leases: %s", strerror(-r));
-                return r;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot start the leases: %m");
         /* Builds lease through the socket; without it the bus still serves. */
         (void) agent_lease_sock_start(a);
 
-        /* The first apply (it probes first, for its plan); READY=1 when it ended
-         * (agent_start_finished). */
+        /* The first apply (it probes first, for its plan); READY=1 when it ended. It probes
+         * when its turn comes: when leftovers of the leases of an earlier run are being removed
+         * first, probe now, so that requests that come meanwhile are judged by this host's
+         * report. */
         agent_notify_status(a, "Probing");
-        r = agent_apply_start(a, APPLY_CAUSE_START, NULL);
+        if (work_queue_busy(a->queue))
+                (void) agent_reprobe(a, "start");
+        r = agent_apply_submit(a, APPLY_CAUSE_START, NULL);
         if (r < 0) {
                 log_error("cannot apply the policy: %s", strerror(-r));
                 return r;
@@ -761,25 +686,13 @@ int agent_start(struct agent *a) {
         return 0;
 }
 
-/* The first apply ended (or there was nothing to apply): the agent is up. */
-void agent_start_finished(struct agent *a, bool changed) {
-        if (changed)
-                (void) agent_reprobe(a, "first apply done");
-        a->started = true;
-        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
-                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
-        log_info("started: %s", a->ready_reason);
-}
-
 void agent_done(struct agent *a) {
+        /* First: the job under way ends, and what waits is answered while the bus is there. */
+        work_queue_free(a->queue);
+        a->queue = NULL;
         agent_leases_done(a);
         agent_lease_sock_stop(a);
         agent_apply_done(a);
-        answer_reload_waiters(a, &a->reload_waiters, AGENT_ERROR_NOT_READY, "hosttuned stopped");
-        answer_reload_waiters(a, &a->queued_reload_waiters, AGENT_ERROR_NOT_READY,
-                              "hosttuned stopped");
-        free(a->reload_waiters.calls);
-        free(a->queued_reload_waiters.calls);
         a->reprobe_source = sd_event_source_unref(a->reprobe_source);
         a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
         if (a->bus) {

@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Applying and reverting from the agent. An apply runs the executor (policies/apply) on a worker
- * thread, because reserving hugepages can take the policy's whole timeout (30 s by default) and
- * the bus must keep answering Check meanwhile; the thread touches nothing of the agent but its
- * own struct apply_run and reports the end through an eventfd the event loop watches. */
+/* The jobs that bring the host to the policy or back: an apply (at start, after a reload, for
+ * Apply(), after drift) and a revert, run on the agent's work queue (agent/queue.h), since
+ * reserving hugepages can take the policy's whole timeout (30 s by default) and the bus must
+ * keep answering Check meanwhile. A reload is an apply job that first loads the policy file, on
+ * the event loop when its turn comes: a Reload() that arrives while earlier work is under way
+ * reads the file as it is once that ended, and its call is answered by that job. */
+#include "agent/apply.h"
+
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "agent/queue.h"
 #include "lib/fileio.h"
 #include "lib/util.h"
 #include "policies/apply/apply.h"
@@ -28,65 +31,47 @@
 #define HOSTTUNE_VERSION "0.0.0"
 #endif
 
+/* An apply's plan and outcome: what GetReport shows as the last apply. */
 struct apply_run {
-        struct agent *agent;
-        enum apply_cause cause;
-        sd_bus_message *reply_to; /* Apply(false) waiting for its answer */
-
         struct plan plan;
         struct step_result *results;
-        struct journal *journal;
-        int root_fd;
-
-        pthread_t thread;
-        bool thread_started;
-        int event_fd;
-        sd_event_source *event_source;
-
         int ret; /* of apply_plan: steps that fell short, or a negative errno */
         uint64_t start_usec, duration_usec;
         uint64_t start_realtime_usec;
 };
 
+/* Reload() calls waiting for their answer. */
+struct reload_calls {
+        sd_bus_message **calls;
+        unsigned n;
+};
+
+struct apply_job {
+        struct job job;
+        enum apply_cause cause;
+        sd_bus_message *reply_to;  /* METHOD: the Apply(false) call */
+        struct reload_calls calls; /* RELOAD: the Reload() calls it answers */
+        bool rejected;             /* RELOAD: the policy file was refused, why in message */
+        bool quiet;                /* DRIFT: nothing to re-apply; no report, no last apply */
+        char message[1024];
+        int root_fd;
+        struct apply_run *run;
+};
+
+struct revert_job {
+        struct job job;
+        sd_bus_message *reply_to; /* Revert(), or NULL (revert-on-stop) */
+        bool reverted;            /* apply_revert ran (root_fd could be opened) */
+        int ret;                  /* of apply_revert, or a negative errno */
+        char message[512];        /* why it failed */
+};
+
 static void apply_run_free(struct apply_run *run) {
         if (!run)
                 return;
-        if (run->thread_started)
-                pthread_join(run->thread, NULL);
-        sd_event_source_disable_unref(run->event_source);
-        safe_close(run->event_fd);
-        safe_close(run->root_fd);
-        journal_close(run->journal);
-        sd_bus_message_unref(run->reply_to);
         plan_free(&run->plan);
         free(run->results);
         free(run);
-}
-
-/* Worker thread: progress goes straight to sd_notify (a datagram send, safe from any thread). */
-static void on_progress(unsigned index, const struct plan_step *step, const char *status,
-                        void *userdata) {
-        (void) index;
-        (void) step;
-        (void) userdata;
-        (void) sd_notifyf(0, "STATUS=Applying: %s", status);
-}
-
-static void *apply_thread(void *userdata) {
-        struct apply_run *run = userdata;
-        struct apply_options o = {
-                .root_fd = run->root_fd,
-                .progress = on_progress,
-                .userdata = run,
-        };
-        uint64_t one = 1;
-
-        run->ret = apply_plan(&run->plan, run->journal, &o, run->results);
-        run->duration_usec = agent_now_usec(CLOCK_MONOTONIC) - run->start_usec;
-        /* Wakes the event loop; the thread ends right after and is joined there. */
-        if (write(run->event_fd, &one, sizeof(one)) < 0)
-                log_error("cannot signal the end of the apply: %m");
-        return NULL;
 }
 
 /* The document of `hosttune apply --json` (schema hosttune.apply/1) plus what the agent knows
@@ -131,10 +116,11 @@ static int fell_short(const struct apply_run *run) {
 }
 
 json_object *agent_apply_last_json(struct agent *a) {
-        if (!a->last_apply)
+        const struct apply_run *run = a->apply.last;
+
+        if (!run)
                 return NULL;
-        return apply_document(a, &a->last_apply->plan, a->last_apply->results, a->last_apply,
-                              fell_short(a->last_apply));
+        return apply_document(a, &run->plan, run->results, run, fell_short(run));
 }
 
 int agent_plan_json(struct agent *a, json_object **ret) {
@@ -171,7 +157,7 @@ static const char *step_said(const struct plan_step *s, const struct step_result
                              size_t size) {
         if (startswith(res->message, s->knob))
                 return res->message;
-        snprintf(buf, size, "%s: %s", s->knob, res->message);
+        bufprintf_trunc(buf, size, "%s: %s", s->knob, res->message);
         return buf;
 }
 
@@ -212,112 +198,6 @@ static void account(struct agent *a, struct apply_run *run) {
                 agent_set_last_error(a, "%s", "");
 }
 
-/* Everything that follows the end of an apply, whatever its cause. */
-static void finish(struct agent *a, struct apply_run *run) {
-        enum apply_cause cause = run->cause;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply_to = TAKE_PTR(run->reply_to);
-
-        if (run->plan.n > 0)
-                account(a, run);
-        if (a->last_apply != run) {
-                apply_run_free(a->last_apply);
-                a->last_apply = run;
-        }
-        switch (cause) {
-        case APPLY_CAUSE_START:
-                agent_start_finished(a, run->plan.n > 0);
-                break;
-        case APPLY_CAUSE_RELOAD:
-                agent_reload_finished(a, run->plan.n > 0);
-                break;
-        case APPLY_CAUSE_METHOD:
-        case APPLY_CAUSE_DRIFT:
-                if (run->plan.n > 0)
-                        (void) agent_reprobe(a, cause == APPLY_CAUSE_DRIFT
-                                                        ? "re-applied after drift"
-                                                        : "applied");
-                break;
-        }
-        if (reply_to) {
-                _cleanup_(json_object_putp) json_object *doc =
-                        apply_document(a, &run->plan, run->results, run, fell_short(run));
-                const char *text =
-                        doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN) : NULL;
-                if (text)
-                        (void) sd_bus_reply_method_return(reply_to, "s", text);
-                else
-                        (void) sd_bus_reply_method_errno(reply_to, ENOMEM, NULL);
-        }
-        agent_run_queued_reload(a);
-        agent_apply_run_deferred(a);
-        agent_leases_apply_ended(a);
-        agent_stop_if_pending(a);
-}
-
-static int on_apply_done(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct agent *a = userdata;
-        struct apply_run *run = a->apply;
-        uint64_t v;
-
-        (void) s;
-        (void) revents;
-        (void) !read(fd, &v, sizeof(v));
-        pthread_join(run->thread, NULL);
-        run->thread_started = false;
-        run->event_source = sd_event_source_disable_unref(run->event_source);
-        run->event_fd = safe_close(run->event_fd);
-        run->root_fd = safe_close(run->root_fd);
-        /* Unlock the journal at once: `hosttune revert` may run now. */
-        journal_close(run->journal);
-        run->journal = NULL;
-        a->apply = NULL;
-        finish(a, run);
-        return 0;
-}
-
-/* Remember an apply asked for while the lease worker holds the journal. One re-apply after
- * drift stands for any number. */
-static int defer(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
-        struct deferred_apply *d;
-
-        if (cause == APPLY_CAUSE_DRIFT)
-                for (unsigned i = 0; i < a->n_deferred_applies; i++)
-                        if (a->deferred_applies[i].cause == APPLY_CAUSE_DRIFT)
-                                return 1;
-        d = realloc(a->deferred_applies, (a->n_deferred_applies + 1) * sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        a->deferred_applies = d;
-        d[a->n_deferred_applies++] = (struct deferred_apply){
-                .cause = cause,
-                .reply_to = sd_bus_message_ref(reply_to),
-        };
-        log_info("%s waits until the lease worker let go of the revert journal",
-                 cause == APPLY_CAUSE_METHOD   ? "Apply()"
-                 : cause == APPLY_CAUSE_RELOAD ? "the reload's apply"
-                 : cause == APPLY_CAUSE_DRIFT  ? "re-applying after drift"
-                                               : "the first apply");
-        return 1;
-}
-
-void agent_apply_run_deferred(struct agent *a) {
-        while (a->n_deferred_applies > 0 && !a->apply && !agent_leases_journal_busy(a)) {
-                struct deferred_apply d = a->deferred_applies[0];
-                int r;
-
-                memmove(&a->deferred_applies[0], &a->deferred_applies[1],
-                        (a->n_deferred_applies - 1) * sizeof(d));
-                a->n_deferred_applies--;
-                r = agent_apply_start(a, (enum apply_cause) d.cause, d.reply_to);
-                if (r < 0 && d.reply_to)
-                        (void) sd_bus_reply_method_errnof(d.reply_to, -r, "apply failed: %s",
-                                                          strerror(-r));
-                if (r < 0 && d.cause == APPLY_CAUSE_RELOAD)
-                        agent_reload_apply_failed(a, r);
-                sd_bus_message_unref(d.reply_to);
-        }
-}
-
 /* Can the host's memory hold this pool growth? A growth that cannot fills the pool down to the
  * kernel's min watermark for the policy's whole timeout before the applier gives the pages back
  * (hugepages_keep_free); on drift that would happen at every re-probe, so such a step waits
@@ -338,7 +218,7 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
         if (hugepages_growth_fits(m->mem_total_kib * 1024, m->mem_available_kib * 1024, need,
                                   reason, sizeof(reason)))
                 return false;
-        snprintf(why, size, "%s: %s", s->knob, reason);
+        bufprintf_trunc(why, size, "%s: %s", s->knob, reason);
         return true;
 }
 
@@ -346,57 +226,85 @@ static bool growth_out_of_reach(const struct plan_step *s, const struct memory_f
  * still try them: start, reload, Apply()). Logs when the pools left alone change (their knob and
  * wanted size, not the memory figures, which move at every re-probe). */
 static void drop_out_of_reach(struct agent *a, struct plan *plan) {
-        char why[256] = "", what[sizeof(a->drift_left_alone)] = "";
+        char why[256] = "", what[sizeof(a->apply.drift_left_alone)] = "";
         unsigned n = 0;
 
         for (unsigned i = 0; i < plan->n; i++) {
                 const struct plan_step *s = &plan->steps[i];
                 if (a->report && growth_out_of_reach(s, &a->report->memory, why, sizeof(why))) {
-                        size_t l = strlen(what);
-                        snprintf(what + l, sizeof(what) - l, "%s=%s;", s->knob, s->wanted);
+                        bufappendf_trunc(what, sizeof(what), "%s=%s;", s->knob, s->wanted);
                         continue;
                 }
                 plan->steps[n++] = *s;
         }
         plan->n = n;
-        if (!streq(what, a->drift_left_alone)) {
+        if (!streq(what, a->apply.drift_left_alone)) {
                 if (what[0])
                         log_notice("re-apply on drift leaves a pool alone while the memory cannot "
                                    "hold it: %s",
                                    why);
-                strscpy(a->drift_left_alone, sizeof(a->drift_left_alone), what);
+                strscpy(a->apply.drift_left_alone, sizeof(a->apply.drift_left_alone), what);
         }
 }
 
-int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
-        struct apply_run *run;
-        char why[512] = "";
+static const struct job_type apply_job_type;
+
+bool agent_apply_running(const struct agent *a) {
+        const struct job *j = work_queue_current(a->queue);
+
+        return j && j->type == &apply_job_type;
+}
+
+bool agent_apply_queued(const struct agent *a) {
+        return work_queue_count(a->queue, &apply_job_type) > 0;
+}
+
+static int add_reload_call(struct reload_calls *c, sd_bus_message *m) {
+        sd_bus_message **w;
+
+        if (!m)
+                return 0;
+        w = realloc(c->calls, (c->n + 1) * sizeof(sd_bus_message *));
+        if (!w)
+                return -ENOMEM;
+        c->calls = w;
+        w[c->n++] = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Answer every call of c: the generation, or the error when error_name is set. */
+static void answer_reload_calls(struct agent *a, struct reload_calls *c, const char *error_name,
+                                const char *message) {
+        for (unsigned i = 0; i < c->n; i++) {
+                if (error_name)
+                        (void) sd_bus_reply_method_errorf(c->calls[i], error_name, "%s", message);
+                else
+                        (void) sd_bus_reply_method_return(c->calls[i], "t", a->generation);
+                sd_bus_message_unref(c->calls[i]);
+        }
+        c->n = 0;
+}
+
+/* Worker thread: progress goes straight to sd_notify (a datagram send, safe from any thread). */
+static void on_progress(unsigned index, const struct plan_step *step, const char *status,
+                        void *userdata) {
+        (void) index;
+        (void) step;
+        (void) userdata;
+        (void) sd_notifyf(0, "STATUS=Applying: %s", status);
+}
+
+/* The plan for the host as it is now: a fresh probe (agent_reprobe plans; the run takes that
+ * plan over). Returns 1 when there are steps to run, 0 when not. */
+static int apply_prepare(struct agent *a, struct apply_job *job) {
+        struct apply_run *run = job->run;
         int r;
 
-        if (a->apply)
-                return -EBUSY;
-        /* The lease worker resizes the pool or refills snapshots under the journal: an apply
-         * planned now could undo what it is about to do. It starts once the worker let go. */
-        if (agent_leases_journal_busy(a))
-                return defer(a, cause, reply_to);
-        run = calloc(1, sizeof(*run));
-        if (!run)
-                return -ENOMEM;
-        run->agent = a;
-        run->cause = cause;
-        run->root_fd = -1;
-        run->event_fd = -1;
-        run->reply_to = sd_bus_message_ref(reply_to);
         run->start_usec = agent_now_usec(CLOCK_MONOTONIC);
         run->start_realtime_usec = agent_now_usec(CLOCK_REALTIME);
-        if (cause == APPLY_CAUSE_METHOD)
-                a->reverted = false;
-
-        /* The plan is made from a fresh probe: it must be about the host as it is now
-         * (agent_reprobe plans; the run takes that plan over). */
         r = agent_reprobe(a, "before apply");
         if (r < 0)
-                goto fail;
+                return r;
         run->plan = a->plan;
         r = plan_build(a->report, a->policy, &a->plan);
         if (r >= 0)
@@ -404,61 +312,266 @@ int agent_apply_start(struct agent *a, enum apply_cause cause, sd_bus_message *r
         if (r < 0) {
                 a->plan = run->plan;
                 run->plan = (struct plan){ 0 };
-                goto fail;
+                return r;
         }
-        if (cause == APPLY_CAUSE_DRIFT)
+        if (job->cause == APPLY_CAUSE_DRIFT) {
                 drop_out_of_reach(a, &run->plan);
-        if (run->plan.n == 0 ||
-            (cause == APPLY_CAUSE_DRIFT && plan_count_automatic(&run->plan) == 0)) {
-                /* Nothing to change (or only what a person must do): the apply is complete now.
-                 * Drift checks end here quietly (no new "last apply" either). */
-                if (cause == APPLY_CAUSE_DRIFT) {
-                        apply_run_free(run);
+                /* Nothing to change (or only what a person must do): drift checks end here
+                 * quietly (no new "last apply" either). */
+                if (plan_count_automatic(&run->plan) == 0) {
+                        job->quiet = true;
                         return 0;
                 }
-                finish(a, run);
-                return 0;
-        }
-        if (cause == APPLY_CAUSE_DRIFT) {
                 a->stats.drifts++;
                 log_notice("the host drifted from policy %s: %u steps to re-apply", a->policy_name,
                            run->plan.n);
         }
-
+        /* Nothing to change: the apply is complete now. */
+        if (run->plan.n == 0)
+                return 0;
         run->results = calloc(run->plan.n, sizeof(*run->results));
-        if (!run->results) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = journal_open_diag(a->runtime_dir, &run->journal, why, sizeof(why));
-        if (r < 0) {
-                if (!isempty(why))
-                        log_error("the revert journal %s/%s: %s", a->runtime_dir, JOURNAL_FILE_NAME,
-                                  why);
-                else
-                        log_error("cannot open the revert journal in %s: %s", a->runtime_dir,
-                                  file_strerror(r));
-                goto fail;
-        }
-        run->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        run->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (run->root_fd < 0 || run->event_fd < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        r = sd_event_add_io(a->event, &run->event_source, run->event_fd, EPOLLIN, on_apply_done, a);
-        if (r < 0)
-                goto fail;
+        if (!run->results)
+                return -ENOMEM;
+        job->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (job->root_fd < 0)
+                return negative_errno();
         agent_notify_status(a, "Applying policy %s: %u steps", a->policy_name, run->plan.n);
-        r = -pthread_create(&run->thread, NULL, apply_thread, run);
-        if (r < 0)
-                goto fail;
-        run->thread_started = true;
-        a->apply = run;
         return 1;
-fail:
-        apply_run_free(run);
-        return r;
+}
+
+static int apply_job_start(struct agent *a, struct job *j) {
+        struct apply_job *job = container_of(j, struct apply_job, job);
+        int r;
+
+        if (job->cause == APPLY_CAUSE_RELOAD) {
+                /* Reloads that come from now on wait for the next reload job. */
+                if (a->apply.reload_waiting == job)
+                        a->apply.reload_waiting = NULL;
+                /* Type=notify-reload: systemd waits for READY=1 after a RELOADING=1 whose
+                 * MONOTONIC_USEC is newer than its own request, so an older reload cannot be
+                 * taken for the one it asked for. */
+                (void) sd_notifyf(0,
+                                  "RELOADING=1\nSTATUS=Reloading policy\nMONOTONIC_USEC=%" PRIu64,
+                                  agent_now_usec(CLOCK_MONOTONIC));
+                r = agent_policy_reload(a, job->message, sizeof(job->message));
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        job->rejected = true;
+                        return 0;
+                }
+        }
+        if (job->cause == APPLY_CAUSE_METHOD)
+                a->apply.reverted = false;
+        return apply_prepare(a, job);
+}
+
+static void apply_job_run(struct job *j, struct journal *journal) {
+        struct apply_job *job = container_of(j, struct apply_job, job);
+        struct apply_run *run = job->run;
+        struct apply_options o = {
+                .root_fd = job->root_fd,
+                .progress = on_progress,
+        };
+
+        run->ret = apply_plan(&run->plan, journal, &o, run->results);
+        run->duration_usec = agent_now_usec(CLOCK_MONOTONIC) - run->start_usec;
+}
+
+/* A reload's apply ended (changed: it ran steps; otherwise the probe made for its plan is still
+ * current), or it could not run: READY=1 and the answers. */
+static void reload_finished(struct agent *a, struct apply_job *job, bool changed) {
+        if (changed)
+                (void) agent_reprobe(a, "policy reloaded");
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
+                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
+        answer_reload_calls(a, &job->calls, NULL, NULL);
+}
+
+/* The first apply ended (or there was nothing to apply): the agent is up. */
+static void start_finished(struct agent *a, bool changed) {
+        if (changed)
+                (void) agent_reprobe(a, "first apply done");
+        a->started = true;
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
+                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
+        log_info("started: %s", a->ready_reason);
+}
+
+/* The apply could not run: start() or the journal failed. */
+static void apply_failed(struct agent *a, struct apply_job *job) {
+        int r = job->job.error;
+
+        if (!isempty(job->job.error_message))
+                log_error("%s", job->job.error_message);
+        switch (job->cause) {
+        case APPLY_CAUSE_START:
+                /* A daemon that cannot apply its policy does not claim to be up. */
+                log_error("cannot apply the policy: %s", strerror(-r));
+                (void) sd_event_exit(a->event, r);
+                break;
+        case APPLY_CAUSE_RELOAD:
+                agent_set_last_error(a, "the reloaded policy could not be applied: %s",
+                                     strerror(-r));
+                reload_finished(a, job, false);
+                break;
+        case APPLY_CAUSE_METHOD:
+                (void) sd_bus_reply_method_errnof(job->reply_to, -r, "apply failed: %s",
+                                                  strerror(-r));
+                break;
+        case APPLY_CAUSE_DRIFT:
+                log_warning("re-applying after drift failed: %s", strerror(-r));
+                break;
+        }
+}
+
+/* Everything that follows the end of an apply, whatever its cause. */
+static void apply_job_done(struct agent *a, struct job *j) {
+        struct apply_job *job = container_of(j, struct apply_job, job);
+        bool changed = job->run->plan.n > 0;
+
+        if (job->rejected) {
+                /* Nothing changed: the old policy, its generation and its outputs stay. */
+                answer_reload_calls(a, &job->calls, AGENT_ERROR_INVALID_POLICY, job->message);
+                (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",
+                                  a->ready ? "Ready" : "Not ready", job->message);
+                return;
+        }
+        if (j->error < 0) {
+                apply_failed(a, job);
+                return;
+        }
+        if (job->quiet)
+                return;
+        if (changed)
+                account(a, job->run);
+        apply_run_free(a->apply.last);
+        a->apply.last = TAKE_PTR(job->run);
+        switch (job->cause) {
+        case APPLY_CAUSE_START:
+                start_finished(a, changed);
+                break;
+        case APPLY_CAUSE_RELOAD:
+                reload_finished(a, job, changed);
+                break;
+        case APPLY_CAUSE_METHOD:
+        case APPLY_CAUSE_DRIFT:
+                if (changed)
+                        (void) agent_reprobe(a, job->cause == APPLY_CAUSE_DRIFT
+                                                        ? "re-applied after drift"
+                                                        : "applied");
+                break;
+        }
+        if (job->reply_to) {
+                const struct apply_run *run = a->apply.last;
+                _cleanup_(json_object_putp) json_object *doc =
+                        apply_document(a, &run->plan, run->results, run, fell_short(run));
+                const char *text =
+                        doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN) : NULL;
+                if (text)
+                        (void) sd_bus_reply_method_return(job->reply_to, "s", text);
+                else
+                        (void) sd_bus_reply_method_errno(job->reply_to, ENOMEM, NULL);
+        }
+}
+
+static void apply_job_cancel(struct agent *a, struct job *j) {
+        struct apply_job *job = container_of(j, struct apply_job, job);
+
+        if (a->apply.reload_waiting == job)
+                a->apply.reload_waiting = NULL;
+        if (job->reply_to)
+                (void) sd_bus_reply_method_errorf(job->reply_to, AGENT_ERROR_NOT_READY,
+                                                  "hosttuned stopped");
+        answer_reload_calls(a, &job->calls, AGENT_ERROR_NOT_READY, "hosttuned stopped");
+}
+
+static void apply_job_free(struct job *j) {
+        struct apply_job *job = container_of(j, struct apply_job, job);
+
+        for (unsigned i = 0; i < job->calls.n; i++)
+                sd_bus_message_unref(job->calls.calls[i]);
+        free(job->calls.calls);
+        sd_bus_message_unref(job->reply_to);
+        safe_close(job->root_fd);
+        apply_run_free(job->run);
+        free(job);
+}
+
+static const struct job_type apply_job_type = {
+        .name = "apply",
+        .journaled = true,
+        .start = apply_job_start,
+        .run = apply_job_run,
+        .done = apply_job_done,
+        .cancel = apply_job_cancel,
+        .free = apply_job_free,
+};
+
+/* Say in the log what a job submitted now waits for (nothing when the queue is idle). */
+static void log_waits(struct agent *a, const char *what) {
+        const struct job *cur = work_queue_current(a->queue);
+
+        if (cur)
+                log_info("%s waits for its turn: a%s %s is under way", what,
+                         strchr("aeiou", cur->type->name[0]) ? "n" : "", cur->type->name);
+}
+
+static struct apply_job *apply_job_new(enum apply_cause cause, sd_bus_message *reply_to) {
+        struct apply_job *job = calloc(1, sizeof(*job));
+
+        if (!job)
+                return NULL;
+        job->run = calloc(1, sizeof(*job->run));
+        if (!job->run) {
+                free(job);
+                return NULL;
+        }
+        job->job.type = &apply_job_type;
+        job->cause = cause;
+        job->root_fd = -1;
+        job->reply_to = sd_bus_message_ref(reply_to);
+        return job;
+}
+
+int agent_apply_submit(struct agent *a, enum apply_cause cause, sd_bus_message *reply_to) {
+        struct apply_job *job;
+
+        /* One re-apply after drift stands for any number: an apply under way or waiting plans
+         * from a probe made when it starts. */
+        if (cause == APPLY_CAUSE_DRIFT && agent_apply_queued(a))
+                return 0;
+        job = apply_job_new(cause, reply_to);
+        if (!job)
+                return -ENOMEM;
+        log_waits(a, cause == APPLY_CAUSE_METHOD  ? "Apply()"
+                     : cause == APPLY_CAUSE_DRIFT ? "re-applying after drift"
+                                                  : "the first apply");
+        work_queue_submit(a->queue, &job->job);
+        return 0;
+}
+
+int agent_reload(struct agent *a, sd_bus_message *reply_to) {
+        struct apply_job *job = a->apply.reload_waiting;
+        int r;
+
+        if (job)
+                /* A reload waits for its turn already: it serves this call too. Each asked for
+                 * the policy file as it is when the reload starts, and that is what it reads. */
+                return add_reload_call(&job->calls, reply_to);
+        job = apply_job_new(APPLY_CAUSE_RELOAD, NULL);
+        if (!job)
+                return -ENOMEM;
+        r = add_reload_call(&job->calls, reply_to);
+        if (r < 0) {
+                apply_job_free(&job->job);
+                return r;
+        }
+        if (work_queue_busy(a->queue))
+                log_info("reload queued: it starts when the running work ended");
+        a->apply.reload_waiting = job;
+        work_queue_submit(a->queue, &job->job);
+        return 0;
 }
 
 /* Revert report callback: log each entry's outcome. */
@@ -475,64 +588,93 @@ static void on_reverted(const struct journal_entry *e, const struct revert_resul
                          isempty(res->message) ? "" : ": ", res->message);
 }
 
-int agent_revert(struct agent *a, char *err, size_t errsize) {
-        struct journal *j = NULL;
-        _cleanup_close_ int root_fd = -1;
-        char why[512] = "";
+static void revert_job_run(struct job *j, struct journal *journal) {
+        struct revert_job *job = container_of(j, struct revert_job, job);
+        _cleanup_close_ int root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         unsigned failed = 0;
-        int r;
 
-        if (a->apply) {
-                snprintf(err, errsize, "an apply is running");
-                return -EBUSY;
-        }
-        r = journal_open_diag(a->runtime_dir, &j, why, sizeof(why));
-        if (r < 0) {
-                if (!isempty(why))
-                        snprintf(err, errsize, "the revert journal %s/%s: %s", a->runtime_dir,
-                                 JOURNAL_FILE_NAME, why);
-                else
-                        snprintf(err, errsize, "cannot open the revert journal in %s: %s",
-                                 a->runtime_dir, file_strerror(r));
-                return r;
-        }
-        root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0) {
-                journal_close(j);
-                snprintf(err, errsize, "cannot open /: %m");
-                return negative_errno();
+                job->ret = negative_errno();
+                bufprintf_trunc(job->message, sizeof(job->message), "cannot open /: %s",
+                                strerror(-job->ret));
+                return;
         }
         struct apply_options o = { .root_fd = root_fd };
-        r = apply_revert(j, &o, on_reverted, &failed);
-        journal_close(j);
-        a->stats.reverts++;
-        a->reverted = true;
-        if (r < 0) {
-                snprintf(err, errsize, "the revert journal could not be written: %s", strerror(-r));
-                agent_set_last_error(a, "revert: %s", err);
-        } else if (r > 0) {
-                snprintf(err, errsize,
-                         "%d journal entries could not be restored (kept for a retry)", r);
-                agent_set_last_error(a, "revert: %s", err);
-                r = -EIO;
+        job->ret = apply_revert(journal, &o, on_reverted, &failed);
+        job->reverted = true;
+        if (job->ret < 0)
+                bufprintf_trunc(job->message, sizeof(job->message),
+                                "the revert journal could not be written: %s", strerror(-job->ret));
+        else if (job->ret > 0) {
+                bufprintf_trunc(job->message, sizeof(job->message),
+                                "%d journal entries could not be restored (kept for a retry)",
+                                job->ret);
+                job->ret = -EIO;
         }
-        (void) agent_reprobe(a, "reverted");
-        return r < 0 ? r : 0;
+}
+
+static void revert_job_done(struct agent *a, struct job *j) {
+        struct revert_job *job = container_of(j, struct revert_job, job);
+        const char *err = job->message;
+        int r = job->ret;
+
+        if (j->error < 0) {
+                r = j->error;
+                err = j->error_message;
+        } else if (job->reverted) {
+                a->stats.reverts++;
+                a->apply.reverted = true;
+                if (r < 0)
+                        agent_set_last_error(a, "revert: %s", job->message);
+                (void) agent_reprobe(a, "reverted");
+        }
+        if (job->reply_to) {
+                if (r < 0)
+                        (void) sd_bus_reply_method_errnof(job->reply_to, -r, "%s", err);
+                else
+                        (void) sd_bus_reply_method_return(job->reply_to, NULL);
+        } else if (r < 0)
+                log_error("revert on stop failed: %s", err);
+}
+
+static void revert_job_cancel(struct agent *a, struct job *j) {
+        struct revert_job *job = container_of(j, struct revert_job, job);
+
+        (void) a;
+        if (job->reply_to)
+                (void) sd_bus_reply_method_errorf(job->reply_to, AGENT_ERROR_NOT_READY,
+                                                  "hosttuned stopped");
+}
+
+static void revert_job_free(struct job *j) {
+        struct revert_job *job = container_of(j, struct revert_job, job);
+
+        sd_bus_message_unref(job->reply_to);
+        free(job);
+}
+
+static const struct job_type revert_job_type = {
+        .name = "revert",
+        .journaled = true,
+        .run = revert_job_run,
+        .done = revert_job_done,
+        .cancel = revert_job_cancel,
+        .free = revert_job_free,
+};
+
+int agent_revert_submit(struct agent *a, sd_bus_message *reply_to) {
+        struct revert_job *job = calloc(1, sizeof(*job));
+
+        if (!job)
+                return -ENOMEM;
+        job->job.type = &revert_job_type;
+        job->reply_to = sd_bus_message_ref(reply_to);
+        log_waits(a, reply_to ? "Revert()" : "revert-on-stop");
+        work_queue_submit(a->queue, &job->job);
+        return 0;
 }
 
 void agent_apply_done(struct agent *a) {
-        for (unsigned i = 0; i < a->n_deferred_applies; i++) {
-                if (a->deferred_applies[i].reply_to)
-                        (void) sd_bus_reply_method_errorf(a->deferred_applies[i].reply_to,
-                                                          AGENT_ERROR_NOT_READY,
-                                                          "hosttuned stopped");
-                sd_bus_message_unref(a->deferred_applies[i].reply_to);
-        }
-        free(a->deferred_applies);
-        a->deferred_applies = NULL;
-        a->n_deferred_applies = 0;
-        apply_run_free(a->apply);
-        a->apply = NULL;
-        apply_run_free(a->last_apply);
-        a->last_apply = NULL;
+        apply_run_free(a->apply.last);
+        a->apply.last = NULL;
 }

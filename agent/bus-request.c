@@ -19,7 +19,7 @@ int agent_bus_invalid_args(sd_bus_error *error, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, buf);
 }
@@ -211,7 +211,7 @@ static int check_entry(sd_bus_message *m, const char *key, void *userdata, sd_bu
                 if (r >= 0)
                         r = sd_bus_message_read(m, "u", &n);
                 if (r >= 0) {
-                        snprintf(tok, sizeof(tok), "%s=%" PRIu32, key, n);
+                        xsprintf(tok, "%s=%" PRIu32, key, n);
                         r = merge_tokens(c->mem_total, tok, &c->given, error);
                 }
         } else if (streq(key, "use-policy")) {
@@ -243,10 +243,9 @@ int agent_bus_read_check(sd_bus_message *m, uint64_t mem_total, const struct req
                 return agent_bus_invalid_args(error, "Check: 'hugepage-size' without 'hugepages'");
         if (c.hp_set) {
                 if (c.hp_size_set)
-                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64 ":%" PRIu64, c.hp_bytes,
-                                 c.hp_size);
+                        xsprintf(tok, "hugepages=%" PRIu64 ":%" PRIu64, c.hp_bytes, c.hp_size);
                 else
-                        snprintf(tok, sizeof(tok), "hugepages=%" PRIu64, c.hp_bytes);
+                        xsprintf(tok, "hugepages=%" PRIu64, c.hp_bytes);
                 r = merge_tokens(mem_total, tok, &c.given, error);
                 if (r < 0)
                         return r;

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "agent/agent.h"
+#include "agent/lease-bus.h"
 #include "agent/log.h"
 #include "lib/util.h"
 #include "policies/readiness-json.h"
@@ -36,12 +37,12 @@ int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_
                 return r;
         if (uid == 0)
                 return 1;
-        if (a->lease_gid_set) {
+        if (a->lease_group.set) {
                 _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *more = NULL;
 
                 n = sd_bus_creds_get_supplementary_gids(creds, &gids);
                 for (int i = 0; i < n; i++)
-                        if (gids[i] == a->lease_gid)
+                        if (gids[i] == a->lease_group.gid)
                                 return 1;
                 /* What the bus daemon did not say (the effective gid, and the groups when it
                  * is older than 1.12): AUGMENT reads /proc, only for callers that are neither
@@ -50,19 +51,19 @@ int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_
                                               SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
                                                       SD_BUS_CREDS_AUGMENT,
                                               &more) >= 0) {
-                        if (sd_bus_creds_get_egid(more, &gid) >= 0 && gid == a->lease_gid)
+                        if (sd_bus_creds_get_egid(more, &gid) >= 0 && gid == a->lease_group.gid)
                                 return 1;
                         n = sd_bus_creds_get_supplementary_gids(more, &gids);
                         for (int i = 0; i < n; i++)
-                                if (gids[i] == a->lease_gid)
+                                if (gids[i] == a->lease_group.gid)
                                         return 1;
                 }
         }
         sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED, "%s needs root%s%s%s (caller uid %u)",
                           sd_bus_message_get_member(m),
-                          a->lease_gid_set ? " or membership in group '" : "",
-                          a->lease_gid_set ? a->policy->lease_group : "",
-                          a->lease_gid_set ? "'" : "", (unsigned) uid);
+                          a->lease_group.set ? " or membership in group '" : "",
+                          a->lease_group.set ? a->policy->lease_group : "",
+                          a->lease_group.set ? "'" : "", (unsigned) uid);
         return 0;
 }
 
@@ -230,26 +231,21 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         }
         if (a->stopping)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
-        r = agent_apply_start(a, APPLY_CAUSE_METHOD, m);
-        if (r == -EBUSY)
-                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
-                                        "an apply is already running; try again when it ended");
+        r = agent_apply_submit(a, APPLY_CAUSE_METHOD, m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "apply failed: %s", strerror(-r));
-        return 1; /* answered when the apply ended */
+        return 1; /* answered when its job ended */
 }
 
 static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct agent *a = userdata;
-        char err[512];
         int r;
 
         r = agent_bus_require_privileged(a, m, error);
         if (r < 0)
                 return r;
-        if (a->apply)
-                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY,
-                                        "an apply is running; revert when it ended");
+        if (a->stopping)
+                return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
         /* A revert gives the pool, the taps and the snapshot root back to what they were before
          * hosttune: leases hold parts of them. */
         if (agent_leases_count(a) > 0)
@@ -259,10 +255,10 @@ static int method_revert(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                          agent_leases_count(a),
                                          agent_leases_count(a) == 1 ? "" : "s",
                                          agent_leases_count(a) == 1 ? "s" : "");
-        r = agent_revert(a, err, sizeof(err));
+        r = agent_revert_submit(a, m);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, -r, "%s", err);
-        return sd_bus_reply_method_return(m, NULL);
+                return sd_bus_error_set_errnof(error, -r, "revert failed: %s", strerror(-r));
+        return 1; /* answered when its job ended */
 }
 
 static int property_get_last_error(sd_bus *bus, const char *path, const char *interface,

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/lease-bus.h"
+#include "agent/lease-sock.h"
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
@@ -141,7 +143,7 @@ static int read_egid(int root_fd, pid_t pid, gid_t *ret) {
         char path[64], buf[4096], *line;
         unsigned long real, eff;
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        xsprintf(path, "/proc/%d/status", (int) pid);
         if (read_virtual_file_at(root_fd, path, buf, sizeof(buf)) < 0)
                 return -ESRCH;
         line = strstr(buf, "\nGid:");

@@ -78,12 +78,14 @@ static int on_size(const char *name, void *userdata) {
 
 /* Note in CGROUP_ENABLED_FILE where the agent turned hugetlb on (one path a line). */
 static void enabled_save(struct lease_cgroups *c) {
-        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)];
-        size_t n = 0;
+        char text[ENABLED_MAX * (CGROUP_PATH_MAX + 1)] = "";
+        int r = 0;
 
-        for (unsigned i = 0; i < c->n_enabled; i++)
-                n += (size_t) snprintf(text + n, sizeof(text) - n, "%s\n", c->enabled[i]);
-        if (write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, n, 0644) < 0)
+        /* Sized for ENABLED_MAX paths: bufappendf fails only on a programming error. */
+        for (unsigned i = 0; i < c->n_enabled && r >= 0; i++)
+                r = bufappendf(text, sizeof(text), "%s\n", c->enabled[i]);
+        if (r < 0 ||
+            write_file_replace_at(c->runtime_fd, CGROUP_ENABLED_FILE, text, strlen(text), 0644) < 0)
                 log_warning("leases: cannot note in %s where hugetlb was turned on",
                             CGROUP_ENABLED_FILE);
 }
@@ -120,8 +122,8 @@ static int enable_down_to(struct lease_cgroups *c, const char *mnt, const char *
                 if (r >= 0)
                         r = cgroup_enable_controller(c->root_fd, step, HUGETLB);
                 if (r < 0) {
-                        bufprintf(c->why, sizeof(c->why), "cannot enable hugetlb in %s: %s", step,
-                                  strerror(-r));
+                        bufprintf_trunc(c->why, sizeof(c->why), "cannot enable hugetlb in %s: %s",
+                                        step, strerror(-r));
                         break;
                 }
                 if (r > 0 && c->n_enabled < ENABLED_MAX) {
@@ -163,14 +165,15 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
                         r = bufprintf(c->base, sizeof(c->base), "%s/leases", parent);
         }
         if (r < 0)
-                return bufprintf(c->why, sizeof(c->why), "the cgroup path is too long"), r;
+                return bufprintf_trunc(c->why, sizeof(c->why), "the cgroup path is too long"), r;
 
         r = cgroup_has_controller(c->root_fd, mnt, HUGETLB);
         if (r <= 0) {
-                bufprintf(c->why, sizeof(c->why),
-                          "cgroup v2 at %s has no hugetlb controller (bound to a v1 hierarchy, or "
-                          "not built)",
-                          mnt);
+                bufprintf_trunc(
+                        c->why, sizeof(c->why),
+                        "cgroup v2 at %s has no hugetlb controller (bound to a v1 hierarchy, or "
+                        "not built)",
+                        mnt);
                 return -EOPNOTSUPP;
         }
         if (!streq(own, "/")) {
@@ -187,8 +190,8 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
                         }
                 }
                 if (r < 0) {
-                        bufprintf(c->why, sizeof(c->why), "cannot move the agent to %s: %s", self,
-                                  strerror(-r));
+                        bufprintf_trunc(c->why, sizeof(c->why), "cannot move the agent to %s: %s",
+                                        self, strerror(-r));
                         return r;
                 }
         }
@@ -199,8 +202,8 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
         if (r >= 0)
                 r = cgroup_enable_controller(c->root_fd, c->base, HUGETLB);
         if (r < 0) {
-                bufprintf(c->why, sizeof(c->why), "cannot enable hugetlb down to %s: %s", c->base,
-                          strerror(-r));
+                bufprintf_trunc(c->why, sizeof(c->why), "cannot enable hugetlb down to %s: %s",
+                                c->base, strerror(-r));
                 return r;
         }
         return 0;
@@ -225,15 +228,15 @@ int lease_cgroups_new(int root_fd, int runtime_fd, sd_event *event, struct lease
         if (r >= 0)
                 r = cgroup2_mount_find(mountinfo, mnt, sizeof(mnt));
         if (r < 0) {
-                bufprintf(c->why, sizeof(c->why), "no cgroup v2 hierarchy is mounted");
+                bufprintf_trunc(c->why, sizeof(c->why), "no cgroup v2 hierarchy is mounted");
                 return 0;
         }
         r = (int) read_virtual_file_at(root_fd, "/proc/self/cgroup", text, sizeof(text));
         if (r >= 0)
                 r = cgroup2_path_parse(text, own, sizeof(own));
         if (r < 0) {
-                bufprintf(c->why, sizeof(c->why), "cannot tell the agent's cgroup: %s",
-                          strerror(-r));
+                bufprintf_trunc(c->why, sizeof(c->why), "cannot tell the agent's cgroup: %s",
+                                strerror(-r));
                 return 0;
         }
         if (choose_base(c, mnt, own) < 0)

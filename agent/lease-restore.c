@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/lease-restore.h"
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "lib/fileio.h"
@@ -75,7 +76,10 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
         char path[POLICY_PATH_MAX + 32], aside[POLICY_PATH_MAX + 48];
         int r;
 
-        snprintf(path, sizeof(path), "%s/%s", a->runtime_dir, LEASES_FILE);
+        /* For messages and the rename aside; a runtime directory too long for it is quoted cut
+         * short, and the bad file then stays where it is. */
+        bool have_path = bufprintf(path, sizeof(path), "%s/%s", a->runtime_dir, LEASES_FILE) >= 0;
+
         /* The agent's own directory: a symbolic link there is never followed. */
         r = read_file_alloc_at(a->runtime_fd, LEASES_FILE, READ_NOFOLLOW, LEASES_FILE_MAX, &text,
                                NULL);
@@ -93,8 +97,8 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
                             path, info.torn_bytes);
         if (r < 0) {
                 /* Kept for a person to look at; without it nothing is known to be leftover. */
-                snprintf(aside, sizeof(aside), "%s.bad", path);
-                (void) rename(path, aside);
+                if (have_path && bufprintf(aside, sizeof(aside), "%s.bad", path) >= 0)
+                        (void) rename(path, aside);
                 agent_set_last_error(a,
                                      "leases: cannot read %s (%s); moved to %s, starting without "
                                      "leases and without removing leftovers",
@@ -136,34 +140,37 @@ static int restored_lease_check(struct lease_manager *m, struct lease *l, char *
                 if (hugepages_counts_read(m->root_fd, r->hugepage_size, &c) < 0)
                         c.nr = 0;
                 if (pages > c.nr || before > c.nr - pages) {
-                        snprintf(why, size,
-                                 "%s of %s hugepages do not fit the pool (%" PRIu64
-                                 " pages, %" PRIu64 " held by leases restored before it)",
-                                 format_size(r->hugepage_bytes, sz, sizeof(sz)),
-                                 format_size(r->hugepage_size, ps, sizeof(ps)), c.nr, before);
+                        bufprintf_trunc(why, size,
+                                        "%s of %s hugepages do not fit the pool (%" PRIu64
+                                        " pages, %" PRIu64 " held by leases restored before it)",
+                                        format_size(r->hugepage_bytes, sz, sizeof(sz)),
+                                        format_size(r->hugepage_size, ps, sizeof(ps)), c.nr,
+                                        before);
                         ret = -ESTALE;
                 }
         }
         if (r->snapshot_path[0]) {
                 struct stat st;
 
-                snprintf(want, sizeof(want), "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, r->id);
+                xsprintf(want, "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, r->id);
                 if (!streq(r->snapshot_path, want)) {
                         if (!ret)
-                                snprintf(why, size, "its directory %s is not %s", r->snapshot_path,
-                                         want);
+                                bufprintf_trunc(why, size, "its directory %s is not %s",
+                                                r->snapshot_path, want);
                         r->snapshot_path[0] = 0; /* not ours to delete */
                         ret = -ESTALE;
                 } else if (stat_in_root(m->root_fd, r->snapshot_path, &st) < 0 ||
                            !S_ISDIR(st.st_mode)) {
                         if (!ret)
-                                snprintf(why, size, "its directory %s is gone", r->snapshot_path);
+                                bufprintf_trunc(why, size, "its directory %s is gone",
+                                                r->snapshot_path);
                         r->snapshot_path[0] = 0;
                         ret = -ESTALE;
                 }
         } else if (r->snapshot) {
                 if (!ret)
-                        snprintf(why, size, "it was to hold a snapshot directory and has none");
+                        bufprintf_trunc(why, size,
+                                        "it was to hold a snapshot directory and has none");
                 ret = -ESTALE;
         }
         for (unsigned i = 0; i < r->n_taps; i++) {
@@ -175,7 +182,7 @@ static int restored_lease_check(struct lease_manager *m, struct lease *l, char *
                 /* Gone, or a name now held by something that is not a tap. */
                 if (k == -ENOENT || k == -EMEDIUMTYPE || k == -EINVAL) {
                         if (!ret)
-                                snprintf(why, size, "its tap %s is gone", r->taps[i].name);
+                                bufprintf_trunc(why, size, "its tap %s is gone", r->taps[i].name);
                         ret = -ESTALE;
                         continue;
                 }
@@ -247,7 +254,7 @@ int lease_manager_restore(struct lease_manager *m) {
         lease_manager_publish(m);
         if (!isempty(sweep.root)) {
                 char dir[POLICY_PATH_MAX + 16];
-                snprintf(dir, sizeof(dir), "%s/%s", sweep.root, LEASES_SNAPSHOT_DIR);
+                xsprintf(dir, "%s/%s", sweep.root, LEASES_SNAPSHOT_DIR);
                 r = read_dir_names_at(m->root_fd, dir, sweep_cb, &sweep);
                 if (r < 0 && r != -ENOENT)
                         log_warning("leases: cannot look through %s: %s", dir, strerror(-r));

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/lease-bus.h"
 #include "agent/lease-sock.h"
 #include "agent/lease.h"
 #include "agent/log.h"
@@ -121,11 +122,13 @@ static void conn_refuse(struct lease_sock_conn *c, const char *name, const char 
         char line[LEASE_REPLY_MAX];
         const char *cls = strrchr(name, '.');
 
-        snprintf(line, sizeof(line), "refused %s %s\n", cls ? cls + 1 : name, message);
+        /* The message may be cut short, the newline that ends the line may not. */
+        bufprintf_trunc(line, sizeof(line) - 1, "refused %s %s", cls ? cls + 1 : name, message);
         /* Messages carry no newline; the line must stay one line whatever the message says. */
-        for (char *p = line; p[0] && p[1]; p++)
+        for (char *p = line; *p; p++)
                 if (*p == '\n' || *p == '\r')
                         *p = ' ';
+        strcat(line, "\n");
         (void) conn_send(c, line);
         log_debug("lease.sock: connection %u (pid %d uid %u) refused: %s", c->serial,
                   (int) c->peer.pid, (unsigned) c->peer.uid, message);
@@ -136,16 +139,17 @@ int lease_sock_reply_grant(struct lease_sock_conn *c, const struct lease *l) {
         char line[LEASE_REPLY_MAX];
         int r;
 
-        snprintf(line, sizeof(line),
-                 "granted %s hugepages=%" PRIu64 " hugepage-size=%" PRIu64
-                 " hugepage-pages=%" PRIu64 " uid=%u pid=%u enforced=%s cgroup=%s\n",
-                 l->rec.id, l->rec.hugepage_bytes, l->rec.hugepage_size,
-                 l->rec.hugepage_size ? l->rec.hugepage_bytes / l->rec.hugepage_size : 0,
-                 (unsigned) l->rec.uid, (unsigned) l->rec.pid, l->rec.enforced ? "yes" : "no",
-                 l->rec.enforced && l->cgroup[0] ? l->cgroup : "-");
+        r = bufprintf(line, sizeof(line),
+                      "granted %s hugepages=%" PRIu64 " hugepage-size=%" PRIu64
+                      " hugepage-pages=%" PRIu64 " uid=%u pid=%u enforced=%s cgroup=%s\n",
+                      l->rec.id, l->rec.hugepage_bytes, l->rec.hugepage_size,
+                      l->rec.hugepage_size ? l->rec.hugepage_bytes / l->rec.hugepage_size : 0,
+                      (unsigned) l->rec.uid, (unsigned) l->rec.pid, l->rec.enforced ? "yes" : "no",
+                      l->rec.enforced && l->cgroup[0] ? l->cgroup : "-");
         c->state = CONN_HOLDING;
         c->hold_bytes = l->rec.hugepage_bytes;
-        r = conn_send(c, line);
+        if (r >= 0)
+                r = conn_send(c, line);
         if (r < 0)
                 conn_close_later(c); /* its close releases the lease */
         return r;
@@ -219,8 +223,8 @@ static int peer_allowed(struct lease_sock *s, int fd, const struct ucred *cr) {
 
         if (cr->uid == 0)
                 return 1;
-        if (a->lease_gid_set &&
-            (in_group(cr->uid, cr->gid, a->lease_gid) || peer_has_group(fd, a->lease_gid)))
+        if (a->lease_group.set && (in_group(cr->uid, cr->gid, a->lease_group.gid) ||
+                                   peer_has_group(fd, a->lease_group.gid)))
                 return 1;
         if (group_gid(a->policy->build_users_group, &g) >= 0 &&
             (in_group(cr->uid, cr->gid, g) || peer_has_group(fd, g)))
@@ -271,15 +275,16 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         c->timer = sd_event_source_disable_unref(c->timer);
         allowed = peer_allowed(s, c->fd, &c->peer);
         if (allowed == 0) {
-                snprintf(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
-                         LEASE_SOCK_NAME, a->lease_gid_set ? ", group '" : "",
-                         a->lease_gid_set ? a->policy->lease_group : "",
-                         a->lease_gid_set ? "' ([agent] lease-group)" : "",
-                         isempty(a->policy->build_users_group) ? "" : " or group '",
-                         a->policy->build_users_group,
-                         isempty(a->policy->build_users_group) ? ""
-                                                               : "' ([agent] build-users-group)",
-                         (unsigned) c->peer.uid);
+                bufprintf_trunc(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
+                                LEASE_SOCK_NAME, a->lease_group.set ? ", group '" : "",
+                                a->lease_group.set ? a->policy->lease_group : "",
+                                a->lease_group.set ? "' ([agent] lease-group)" : "",
+                                isempty(a->policy->build_users_group) ? "" : " or group '",
+                                a->policy->build_users_group,
+                                isempty(a->policy->build_users_group)
+                                        ? ""
+                                        : "' ([agent] build-users-group)",
+                                (unsigned) c->peer.uid);
                 conn_refuse(c, AGENT_ERROR_ACCESS_DENIED, msg);
                 return;
         }
@@ -322,7 +327,7 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         }
         /* The holder as the kernel saw it at connect: through a build's user namespace, the
          * build user's uid and the pid in the agent's own pid namespace. */
-        snprintf(name, sizeof(name), "lease.sock#%u", c->serial);
+        xsprintf(name, "lease.sock#%u", c->serial);
         strscpy(req->want.client, sizeof(req->want.client), name);
         req->want.uid = c->peer.uid;
         req->want.gid = c->peer.gid;
@@ -403,8 +408,7 @@ static int on_conn_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) es;
         (void) usec;
-        conn_refuse(c, "org.hosttune.Error.Timeout",
-                    "no complete request line within 5 s of the connect");
+        conn_refuse(c, AGENT_ERROR_TIMEOUT, "no complete request line within 5 s of the connect");
         return 0;
 }
 

@@ -10,7 +10,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 
-static const char *const refusal_names[_LEASE_REFUSAL_MAX] = {
+static const char *const lease_refusal_table[_LEASE_REFUSAL_MAX] = {
         [LEASE_REFUSAL_INSUFFICIENT_HUGEPAGES] = "insufficient_hugepages",
         [LEASE_REFUSAL_INSUFFICIENT_TAPS] = "insufficient_taps",
         [LEASE_REFUSAL_EXCEEDS_POOL] = "exceeds_pool",
@@ -19,9 +19,7 @@ static const char *const refusal_names[_LEASE_REFUSAL_MAX] = {
         [LEASE_REFUSAL_ERROR] = "error",
 };
 
-const char *lease_refusal_to_string(enum lease_refusal r) {
-        return r >= 0 && r < _LEASE_REFUSAL_MAX ? refusal_names[r] : "error";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lease_refusal, enum lease_refusal, "error")
 
 enum lease_refusal lease_refusal_from_error(const char *name) {
         static const struct {

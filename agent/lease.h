@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's leases (docs/leases.md), shared by agent/lease*.c: the lease table, the queue of
- * AcquireLease calls waiting for capacity, the bus peers that hold them, and the worker thread
- * that does what takes milliseconds or seconds (growing a hugepage pool, snapshotting a template,
- * refilling the prepared set) while the event loop keeps answering. Everything here but the
- * worker's job runs on the event loop's thread. */
+ * AcquireLease calls waiting for capacity, the bus peers that hold them, and the jobs that do
+ * what takes milliseconds or seconds (growing a hugepage pool, snapshotting a template,
+ * refilling the prepared set) on the agent's work queue while the event loop keeps answering.
+ * Everything here but a job's run runs on the event loop's thread. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +15,7 @@
 #include "agent/agent.h"
 #include "agent/bus-request.h"
 #include "agent/lease-cgroup.h"
+#include "agent/queue.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
 #include "runtime/lease-file.h"
@@ -40,7 +40,7 @@ struct lease {
         struct lease_record rec;
         struct lease_client *client; /* the holder, watched; NULL for persist leases */
         struct lease_request *req;   /* while provisioning: the call that gets the grant */
-        bool job_running;            /* a worker job works for it (snapshot or delete) */
+        bool job_running;            /* a job works for it (snapshot or delete) */
         bool release_wanted;         /* release once provisioning ended */
         char release_reason[128];
         uint64_t next_tap_retry_usec; /* releasing: when to try giving busy taps back */
@@ -80,13 +80,13 @@ enum lease_job_kind {
 };
 
 struct lease_job {
+        struct job job;
         enum lease_job_kind kind;
-        struct lease_job *next;
+        struct lease_manager *m;
         struct lease *lease; /* SNAPSHOT, DELETE (NULL: a leftover found at start) */
 
-        /* Inputs, copied: the worker touches nothing else of the agent. */
+        /* Inputs, copied: the job touches nothing else of the agent while it runs. */
         int root_fd;
-        char runtime_dir[POLICY_PATH_MAX];
         char root[POLICY_PATH_MAX];
         char id[LEASE_ID_LEN + 1];
         char tmpl[LEASE_TEMPLATE_NAME_MAX + 1];
@@ -137,6 +137,8 @@ struct lease_manager {
         sd_event_source *retry_timer; /* taps still held by a VM when their lease ended */
         sd_event_source *wait_timer;  /* hugepage requests waiting for memory to come free */
         bool refill_wanted;
+        unsigned refill_jobs; /* REFILL jobs under way or waiting for their turn */
+        bool wake_queued;     /* lease_wake_after_work() waits for its turn */
         bool in_queue_run, queue_again;
         bool published;               /* a->leases was computed from the table once */
         sd_event_source *save_source; /* timer: the deferred write of the lease file */
@@ -144,19 +146,6 @@ struct lease_manager {
         struct lease_log log;                 /* the lease file (runtime/lease-file.h) */
         char (*removed)[LEASE_ID_LEN + 1];    /* leases on file that left the table since the */
         unsigned n_removed, removed_capacity; /* last save: their "remove" lines are due */
-
-        /* The worker: one job at a time, handed over under lock; the end is signalled through
-         * event_fd. */
-        pthread_t thread;
-        bool thread_started;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        bool stop;
-        struct lease_job *current; /* handed to the worker, or being run by it */
-        bool current_done;
-        int event_fd;
-        sd_event_source *event_source;
-        struct lease_job *pending, *pending_tail; /* not handed over yet */
 };
 
 /* ---- agent/lease.c ---- */
@@ -178,94 +167,26 @@ void lease_manager_publish(struct lease_manager *m);
 int lease_manager_add(struct lease_manager *m, struct lease *l);
 struct lease *lease_manager_find(struct lease_manager *m, const char *id);
 
-/* The client struct of a unique bus name still on the bus, or NULL (no reference taken). */
-struct lease_client *lease_client_find(struct lease_manager *m, const char *name);
+/* Free a lease that is out of the table (or with it, at the end). */
+void lease_free(struct lease *l);
+/* Take l out of the table (not freed); its removal is written at the next save. */
+void lease_manager_remove(struct lease_manager *m, struct lease *l);
 
-/* The client struct for a unique bus name (created, watched), with a reference taken. A name
- * that does not start with ':' is a connection to lease.sock, which is not on the bus: not
- * watched, its owner calls lease_client_gone() when it closes. */
-int lease_client_get(struct lease_manager *m, const char *name, struct lease_client **ret);
-void lease_client_unref(struct lease_client *c);
+/* a / b, rounded up. */
+static inline uint64_t div_up(uint64_t a, uint64_t b) {
+        return a / b + (a % b != 0);
+}
 
-/* The client left: its waiting requests go, its leases are released (those being provisioned
- * once that ended), exactly as for a peer that left the bus. */
-void lease_client_gone(struct lease_client *c);
+/* CLOCK_MONOTONIC now, in microseconds. */
+static inline uint64_t now_usec(void) {
+        return agent_now_usec(CLOCK_MONOTONIC);
+}
 
-/* May uid ask for one more lease? < 0 with error set (LimitExceeded, naming the policy key)
- * when it holds [agent] max-leases-per-uid leases or has max-waiting-per-uid requests waiting. */
-int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error);
-
-/* Queue a request (takes it) and serve what can be served. */
-int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req);
-
-/* Look at the queue again: capacity came back, a job ended, the policy changed. */
-void lease_manager_run_queue(struct lease_manager *m);
-
-/* Give a lease's resources back and drop it (or finish doing so); why is logged. */
-void lease_release(struct lease_manager *m, struct lease *l, const char *why);
-
-/* The lease's fields as the a{sv} of a grant or of ListLeases (docs/leases.md). */
-int lease_append_details(sd_bus_message *reply, const struct lease *l);
-/* What a caller who does not own l and is not privileged sees of it: state, sizes, counts. */
-int lease_append_sizes(sd_bus_message *reply, const struct lease *l);
-
-void lease_request_free(struct lease_request *req);
-
-/* ---- agent/lease-bus.c ---- */
-
-/* Check AcquireLease's values against the host and the policy into req (sizes, pages, taps,
- * label, wait, enforce): InvalidArgs and friends with a message naming the key. The socket's
- * requests go through the same checks. */
-int lease_check_request(struct agent *a, const struct lease_request_values *v,
-                        struct lease_request *req, sd_bus_error *error);
-
-/* ---- agent/lease-sock.c ---- */
-
-/* Answer a socket request: the grant line, or the refusal (from a D-Bus error name). */
-int lease_sock_reply_grant(struct lease_sock_conn *c, const struct lease *l);
-void lease_sock_reply_error(struct lease_sock_conn *c, const char *name, const char *message);
-/* The request of c was freed (answered, or its holder left). */
-void lease_sock_request_freed(struct lease_sock_conn *c);
-
-/* Answer a request with an error (D-Bus error name and message) and drop it from the queue. */
-void lease_request_fail(struct lease_manager *m, struct lease_request *req, const char *name,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* ---- agent/lease-stats.c: the capacity signals in a->lease_stats ---- */
-
-/* req is answered: granted (error_name NULL) or refused with that D-Bus error. */
-void lease_stats_answered(struct lease_manager *m, struct lease_request *req,
-                          const char *error_name);
-/* req goes unanswered: its caller left the bus. */
-void lease_stats_abandoned(struct lease_manager *m, const struct lease_request *req);
-/* req could not be served at once (counted once per request). */
-void lease_stats_waits(struct lease_manager *m, struct lease_request *req);
-/* A RESIZE job ended: a growth's pages asked and obtained, reclaim, time (shrinks not counted). */
-void lease_stats_resized(struct lease_manager *m, const struct lease_job *job);
-
-/* ---- agent/lease-worker.c ---- */
-
-int lease_worker_start(struct lease_manager *m);
-void lease_worker_stop(struct lease_manager *m);
-
-/* Queue a job (takes it); it is handed to the worker when its turn comes. */
-void lease_job_submit(struct lease_manager *m, struct lease_job *job);
-
-/* Hand the next job over when the worker is idle and the job may run now (journaled jobs only
- * once the agent started and while no apply runs or waits). */
-void lease_worker_kick(struct lease_manager *m);
-
-/* Does the job the worker runs hold the revert journal? */
-bool lease_worker_journal_busy(const struct lease_manager *m);
-
-/* Called on the event loop when a job ended (agent/lease.c). */
-void lease_job_finished(struct lease_manager *m, struct lease_job *job);
-
-void lease_job_free(struct lease_job *job);
-
-/* ---- agent/lease-restore.c ---- */
-
-/* Load the lease file, keep the leases whose holder is still on the bus (or that persist),
- * give back what the others and any half-done acquire or release hold, and remove snapshot
- * directories under <root>/leases that no lease names. */
-int lease_manager_restore(struct lease_manager *m);
+/* The lease code's files, each with its header. */
+#include "agent/lease-client.h"
+#include "agent/lease-job.h"
+#include "agent/lease-pool.h"
+#include "agent/lease-provision.h"
+#include "agent/lease-queue.h"
+#include "agent/lease-release.h"
+#include "agent/lease-tap.h"

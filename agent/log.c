@@ -36,25 +36,45 @@ void log_open(void) {
         log_debug_enabled = !isempty(getenv("HOSTTUNE_DEBUG")) || (lvl && streq(lvl, "debug"));
 }
 
+/* Write one message; errno as the caller wants %m to read it. */
+static void log_write(int priority, const char *fmt, va_list ap) _printf_(2, 0);
+static void log_write(int priority, const char *fmt, va_list ap) {
+        int saved = errno;
+        char raw[2048], line[2048];
+
+        if (log_journal)
+                fprintf(stderr, "<%d>", priority);
+        else
+                fputs("hosttuned: ", stderr);
+        errno = saved;
+        vbufprintf_trunc(raw, sizeof(raw), fmt, ap);
+        /* A message quoting a policy or a file must stay one line for the journal and not
+         * drive the terminal of whoever reads the log. */
+        fputs(str_escape_control(raw, line, sizeof(line)), stderr);
+        fputc('\n', stderr);
+}
+
 void log_at(int priority, const char *fmt, ...) {
         int saved = errno;
         va_list ap;
 
         if (priority >= LOG_DEBUG && !log_debug_enabled)
                 return;
-        if (log_journal)
-                fprintf(stderr, "<%d>", priority);
-        else
-                fputs("hosttuned: ", stderr);
-        char raw[2048], line[2048];
-
         va_start(ap, fmt);
-        errno = saved;
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        log_write(priority, fmt, ap);
         va_end(ap);
-        /* A message quoting a policy or a file must stay one line for the journal and not
-         * drive the terminal of whoever reads the log. */
-        fputs(str_escape_control(raw, line, sizeof(line)), stderr);
-        fputc('\n', stderr);
+        errno = saved;
+}
+
+void log_errno_at(int priority, int error, const char *fmt, ...) {
+        int saved = errno;
+        va_list ap;
+
+        if (priority >= LOG_DEBUG && !log_debug_enabled)
+                return;
+        errno = error < 0 ? -error : error;
+        va_start(ap, fmt);
+        log_write(priority, fmt, ap);
+        va_end(ap);
         errno = saved;
 }

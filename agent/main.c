@@ -63,19 +63,16 @@ static int parse_argv(int argc, char **argv) {
                         arg_runtime_dir = optarg;
                         break;
                 case OPT_BUS:
-                        if (isempty(optarg)) {
-                                log_error("--bus needs system, session or an address");
-                                return -EINVAL;
-                        }
+                        if (isempty(optarg))
+                                return log_error_errno(-EINVAL,
+                                                       "--bus needs system, session or an address");
                         arg_bus = optarg;
                         break;
                 default:
                         return -EINVAL;
                 }
-        if (optind < argc) {
-                log_error("unexpected argument '%s'", argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "unexpected argument '%s'", argv[optind]);
         return 1;
 }
 
@@ -86,9 +83,9 @@ static int parse_argv(int argc, char **argv) {
  * writes are never touched, and free() gives them all back at once instead of leaving holes in
  * the heap that stay resident. glibc's default threshold starts at 128 KiB and rises to the
  * largest block freed, which would put all of these on the heap; setting it fixes it. One
- * arena: the lease worker is the only other thread and rarely allocates; a second arena would
- * keep its own resident free memory. Trimming the heap top from 64 KiB (default 128 KiB) gives
- * back what a burst of calls left over. Failing mallopt() calls only cost memory. */
+ * arena: the work queue's worker is the only other thread and rarely allocates; a second arena
+ * would keep its own resident free memory. Trimming the heap top from 64 KiB (default 128 KiB)
+ * gives back what a burst of calls left over. Failing mallopt() calls only cost memory. */
 static void agent_malloc_setup(void) {
         (void) mallopt(M_MMAP_THRESHOLD, 32 * 1024);
         (void) mallopt(M_TRIM_THRESHOLD, 64 * 1024);

@@ -436,15 +436,19 @@ static int write_metrics(struct agent *a) {
 static int write_nix_conf(struct agent *a, const char *features) {
         const char *paths[OUTPUT_PATHS], *path;
         char text[1024];
+        int r;
 
         output_paths(a, paths);
         path = paths[2];
 
-        snprintf(text, sizeof(text),
-                 "# Written by hosttuned (hosttuned(8)): only the system features this host was\n"
-                 "# verified to provide. Include it from nix.conf with: !include %s%s%s\n"
-                 "extra-system-features = %s\n",
-                 path[0] == '/' ? "" : a->runtime_dir, path[0] == '/' ? "" : "/", path, features);
+        r = bufprintf(text, sizeof(text),
+                      "# Written by hosttuned (hosttuned(8)): only the system features this host "
+                      "was\n# verified to provide. Include it from nix.conf with: !include %s%s%s\n"
+                      "extra-system-features = %s\n",
+                      path[0] == '/' ? "" : a->runtime_dir, path[0] == '/' ? "" : "/", path,
+                      features);
+        if (r < 0)
+                return r;
         return write_file_atomic_at(a->runtime_fd, path, text, strlen(text), 0644);
 }
 
@@ -489,20 +493,16 @@ static int write_agent_state(struct agent *a) {
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         _cleanup_(tmpfile_done) struct tmpfile tf = { .fd = -1, .dir_fd = -1 };
         char text[AGENT_STATE_TEXT_MAX];
-        size_t n = 0;
         int r;
 
         strscpy(s.policy_name, sizeof(s.policy_name), a->policy_name);
         strscpy(s.policy_path, sizeof(s.policy_path), a->policy_path);
         for (unsigned i = 0; i < a->require.n; i++) {
-                char tok[64];
+                char tok[REQUIREMENT_STRING_MAX];
                 requirement_to_string(&a->require.items[i], tok, sizeof(tok));
-                n += (size_t) snprintf(s.require + n,
-                                       n < sizeof(s.require) ? sizeof(s.require) - n : 0, "%s%s",
-                                       i ? "," : "", tok);
+                if (bufappendf(s.require, sizeof(s.require), "%s%s", i ? "," : "", tok) < 0)
+                        return -ENOBUFS;
         }
-        if (n >= sizeof(s.require))
-                return -ENOBUFS;
         strscpy(s.snapshot_root, sizeof(s.snapshot_root), t.snapshot_root ? t.snapshot_root : "");
         strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");

@@ -107,15 +107,15 @@ void agent_viewer_redact_text(const struct agent_viewer *v, const char *text, bo
                                 path[l] = 0;
                                 if (!path_reachable_as(path, &v->id, contents)) {
                                         if (cut) {
-                                                snprintf(buf + n, size - n,
-                                                         "(details hidden: they name a file "
-                                                         "you cannot read; root and the lease "
-                                                         "group see them)");
+                                                bufprintf_trunc(
+                                                        buf + n, size - n,
+                                                        "(details hidden: they name a file "
+                                                        "you cannot read; root and the lease "
+                                                        "group see them)");
                                                 return;
                                         }
-                                        n += (size_t) snprintf(buf + n, size - n, "%s", HIDDEN);
-                                        if (n >= size)
-                                                n = size - 1;
+                                        bufprintf_trunc(buf + n, size - n, "%s", HIDDEN);
+                                        n += strlen(buf + n);
                                         s += l;
                                         continue;
                                 }

@@ -47,7 +47,11 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         for (unsigned long i = 0; i < dentries; i++) {
-                snprintf(name, sizeof(name), "%s/absent-%lu", argv[3], i);
+                int n = snprintf(name, sizeof(name), "%s/absent-%lu", argv[3], i);
+                if (n < 0 || (size_t) n >= sizeof(name)) {
+                        fprintf(stderr, "fragment-memory: %s is too long a directory\n", argv[3]);
+                        return 1;
+                }
                 (void) stat(name, &st);
         }
         printf("ready\n");

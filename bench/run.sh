@@ -7,7 +7,8 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")"
 for s in ./*.sh; do
-	[ "$s" = ./run.sh ] && continue
+	# compare.sh compares two builds (the lead's before/after runs), not one against peers.
+	[ "$s" = ./run.sh ] || [ "$s" = ./compare.sh ] && continue
 	echo "== bench: $s"
 	"$s" "$build"
 done

@@ -76,12 +76,13 @@ void check_leases_print(FILE *f, const struct agent_state *agent, const struct h
                 (void) read_dir_names_at(root_fd, agent->lease_cgroups, on_lease_cgroup, &u);
                 if (u.bytes <= usable)
                         continue;
-                snprintf(line, sizeof(line),
-                         "%s pages: enforced leases have %s not faulted in yet, but only %s are "
-                         "free: hugepages in use outside any lease took them, and a holder "
-                         "touching its pages will get SIGBUS",
-                         format_size(p->page_size, a, sizeof(a)),
-                         format_size(u.bytes, b, sizeof(b)), format_size(usable, c, sizeof(c)));
+                bufprintf_trunc(
+                        line, sizeof(line),
+                        "%s pages: enforced leases have %s not faulted in yet, but only %s are "
+                        "free: hugepages in use outside any lease took them, and a holder "
+                        "touching its pages will get SIGBUS",
+                        format_size(p->page_size, a, sizeof(a)), format_size(u.bytes, b, sizeof(b)),
+                        format_size(usable, c, sizeof(c)));
                 output_line(f, LINE_WARN, "leases", line,
                             "see hosttune status (Unleased) and the processes with HugetlbPages "
                             "in /proc/*/status; run them under hosttune run");

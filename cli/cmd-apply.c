@@ -27,7 +27,8 @@ static int open_root(const char *root) {
         int fd = open(root ? root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
         if (fd < 0)
-                fprintf(stderr, "hosttune: cannot open root %s: %m\n", root ? root : "/");
+                return cli_error_errno(negative_errno(), "hosttune: cannot open root %s: %m",
+                                       root ? root : "/");
         return fd;
 }
 
@@ -104,13 +105,10 @@ static int apply_parse(int argc, char **argv, struct apply_cli *a) {
                         a->root = optarg;
                         break;
                 default:
-                        fprintf(stderr, "Try 'hosttune apply --help'.\n");
-                        return -EINVAL;
+                        return cli_error_errno(-EINVAL, "Try 'hosttune apply --help'.");
                 }
-        if (optind < argc) {
-                fprintf(stderr, "hosttune: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return cli_error_errno(-EINVAL, "hosttune: unexpected argument '%s'", argv[optind]);
         return 0;
 }
 

@@ -80,14 +80,11 @@ static int parse_options(int argc, char **argv, struct check_options *o) {
                         break;
                 default:
                 bad:
-                        fprintf(stderr, "Try 'hosttune %s --help'.\n",
-                                o->probe_only ? "probe" : "check");
-                        return -EINVAL;
+                        return cli_error_errno(-EINVAL, "Try 'hosttune %s --help'.",
+                                               o->probe_only ? "probe" : "check");
                 }
-        if (optind < argc) {
-                fprintf(stderr, "hosttune: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return cli_error_errno(-EINVAL, "hosttune: unexpected argument '%s'", argv[optind]);
         return 0;
 }
 
@@ -190,23 +187,26 @@ static bool load_policy_in_force(const struct agent_state *agent, struct policy 
         struct policy_error err;
         char copy[POLICY_PATH_MAX + 32];
 
-        snprintf(copy, sizeof(copy), "%s/%s", runtime_dir_resolve(NULL), AGENT_POLICY_COPY_FILE);
-        if (policy_load_zeroed(copy, ret, &err) < 0) {
+        if (bufprintf(copy, sizeof(copy), "%s/%s", runtime_dir_resolve(NULL),
+                      AGENT_POLICY_COPY_FILE) < 0 ||
+            policy_load_zeroed(copy, ret, &err) < 0) {
                 memset(ret, 0, sizeof(*ret));
                 return false;
         }
         if (!warning || size == 0)
                 return true;
         if (agent->policy_refused[0])
-                snprintf(warning, size,
-                         "hosttuned refused the policy on disk: %s; judging by the policy in "
-                         "force (generation %" PRIu64 ")",
-                         agent->policy_refused, agent->generation);
+                bufprintf_trunc(
+                        warning, size,
+                        "hosttuned refused the policy on disk: %s; judging by the policy in "
+                        "force (generation %" PRIu64 ")",
+                        agent->policy_refused, agent->generation);
         else
-                snprintf(warning, size,
-                         "%s changed since hosttuned loaded it; judging by the policy in force "
-                         "(generation %" PRIu64 ") until `hosttune reload`",
-                         agent->policy_path, agent->generation);
+                bufprintf_trunc(
+                        warning, size,
+                        "%s changed since hosttuned loaded it; judging by the policy in force "
+                        "(generation %" PRIu64 ") until `hosttune reload`",
+                        agent->policy_path, agent->generation);
         return true;
 }
 

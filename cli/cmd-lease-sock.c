@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/lease-args.h"
+#include "cli/output.h"
 #include "cli/run-child.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -95,30 +96,24 @@ static int parse_args(int argc, char **argv, const char *verb, const char *optst
                       : a.taps_set ? "--taps"
                       : a.persist  ? "--persist"
                                    : NULL;
-        if (not_offered) {
-                fprintf(stderr,
-                        "hosttune %s: %s is not offered over the lease socket (hugepages only: "
-                        "docs/leases.md, \"From a Nix build\")\n",
-                        verb, not_offered);
-                return -EINVAL;
-        }
-        if (a.hugepages == 0) {
-                fprintf(stderr, "hosttune %s: over the lease socket a lease needs --hugepages\n",
+        if (not_offered)
+                return cli_error_errno(-EINVAL,
+                                       "hosttune %s: %s is not offered over the lease socket "
+                                       "(hugepages only: docs/leases.md, \"From a Nix build\")",
+                                       verb, not_offered);
+        if (a.hugepages == 0)
+                return cli_error_errno(
+                        -EINVAL, "hosttune %s: over the lease socket a lease needs --hugepages",
                         verb);
-                return -EINVAL;
-        }
-        if (a.wait > LEASE_WAIT_MAX_SEC) {
-                fprintf(stderr, "hosttune %s: --wait: 0 .. %d seconds\n", verb, LEASE_WAIT_MAX_SEC);
-                return -EINVAL;
-        }
+        if (a.wait > LEASE_WAIT_MAX_SEC)
+                return cli_error_errno(-EINVAL, "hosttune %s: --wait: 0 .. %d seconds", verb,
+                                       LEASE_WAIT_MAX_SEC);
         if (a.label && (!lease_line_label_valid(a.label) ||
-                        strscpy(req.label, sizeof(req.label), a.label) < 0)) {
-                fprintf(stderr,
-                        "hosttune %s: --label: over the lease socket at most %d letters, digits "
-                        "and '._-:/@+,='\n",
-                        verb, LEASE_LABEL_MAX);
-                return -EINVAL;
-        }
+                        strscpy(req.label, sizeof(req.label), a.label) < 0))
+                return cli_error_errno(-EINVAL,
+                                       "hosttune %s: --label: over the lease socket at most %d "
+                                       "letters, digits and '._-:/@+,='",
+                                       verb, LEASE_LABEL_MAX);
         req.hugepages = a.hugepages;
         req.hugepage_size = a.hugepage_size;
         req.wait = a.wait;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
@@ -60,11 +61,10 @@ static void help(void) {
 static int parse_count(const char *opt, const char *v, unsigned *ret) {
         unsigned n;
 
-        if (parse_uint(v, &n) < 0 || n == 0) {
-                fprintf(stderr, "hosttune machines-line: %s: '%s' is not a number of 1 or more\n",
+        if (parse_uint(v, &n) < 0 || n == 0)
+                return cli_error_errno(
+                        -EINVAL, "hosttune machines-line: %s: '%s' is not a number of 1 or more",
                         opt, v);
-                return -EINVAL;
-        }
         *ret = n;
         return 0;
 }
@@ -141,18 +141,14 @@ static int parse_options(int argc, char **argv, struct machines_options *o) {
                         o->offline = true;
                         break;
                 default:
-                        fprintf(stderr, "Try 'hosttune machines-line --help'.\n");
-                        return -EINVAL;
+                        return cli_error_errno(-EINVAL, "Try 'hosttune machines-line --help'.");
                 }
-        if (optind < argc) {
-                fprintf(stderr, "hosttune: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
-        if (o->no_host_key && o->host_key_file) {
-                fprintf(stderr, "hosttune machines-line: --host-key-file and --no-host-key "
-                                "exclude each other\n");
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return cli_error_errno(-EINVAL, "hosttune: unexpected argument '%s'", argv[optind]);
+        if (o->no_host_key && o->host_key_file)
+                return cli_error_errno(-EINVAL,
+                                       "hosttune machines-line: --host-key-file and --no-host-key "
+                                       "exclude each other");
         return 0;
 }
 

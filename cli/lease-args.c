@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cli/output.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -17,14 +18,13 @@ int lease_args_parse(int c, const char *verb, struct lease_args *a) {
         case LEASE_OPT_HUGEPAGES:
         case LEASE_OPT_HUGEPAGE_SIZE:
                 /* Sizes as in a policy ("2G", "512M", bytes); no percentages, no signs. */
-                if (parse_size(optarg, 0, &v) < 0 || v == 0) {
-                        fprintf(stderr,
+                if (parse_size(optarg, 0, &v) < 0 || v == 0)
+                        return cli_error_errno(
+                                -EINVAL,
                                 "hosttune %s: --%s: '%s' is not a size > 0 (2G, 512M, "
-                                "bytes)\n",
+                                "bytes)",
                                 verb, c == LEASE_OPT_HUGEPAGES ? "hugepages" : "hugepage-size",
                                 optarg);
-                        return -EINVAL;
-                }
                 if (c == LEASE_OPT_HUGEPAGES)
                         a->hugepages = v;
                 else
@@ -34,23 +34,21 @@ int lease_args_parse(int c, const char *verb, struct lease_args *a) {
                 a->snapshot = optarg;
                 return 1;
         case LEASE_OPT_TAPS:
-                if (parse_u64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX) {
-                        fprintf(stderr, "hosttune %s: --taps: '%s' is not a count > 0\n", verb,
-                                optarg);
-                        return -EINVAL;
-                }
+                if (parse_u64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
+                        return cli_error_errno(-EINVAL,
+                                               "hosttune %s: --taps: '%s' is not a count > 0", verb,
+                                               optarg);
                 a->taps = (uint32_t) v;
                 a->taps_set = true;
                 return 1;
         case LEASE_OPT_WAIT:
                 /* Seconds, or a duration ("2min"); rounded up to whole seconds. */
-                if (parse_duration(optarg, &v) < 0 || v / USEC_PER_SEC >= UINT32_MAX) {
-                        fprintf(stderr,
+                if (parse_duration(optarg, &v) < 0 || v / USEC_PER_SEC >= UINT32_MAX)
+                        return cli_error_errno(
+                                -EINVAL,
                                 "hosttune %s: --wait: '%s' is not a duration (60, 90s, "
-                                "5min)\n",
+                                "5min)",
                                 verb, optarg);
-                        return -EINVAL;
-                }
                 a->wait = (uint32_t) ((v + USEC_PER_SEC - 1) / USEC_PER_SEC);
                 return 1;
         case LEASE_OPT_PERSIST:
@@ -83,10 +81,8 @@ int lease_args_parse_all(int argc, char **argv, const char *optstring, const str
                 r = lease_args_parse(c, verb, a);
                 if (r < 0)
                         return r;
-                if (r == 0) {
-                        fprintf(stderr, "Try 'hosttune %s --help'.\n", verb);
-                        return -EINVAL;
-                }
+                if (r == 0)
+                        return cli_error_errno(-EINVAL, "Try 'hosttune %s --help'.", verb);
         }
         return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* PASS/WARN/FAIL line printing and JSON printing for the CLI. */
+/* PASS/WARN/FAIL line printing, JSON printing and error messages for the CLI. */
 #include "cli/output.h"
 
 #include <stdlib.h>
@@ -38,4 +38,16 @@ int output_json(FILE *f, json_object *o) {
         if (fputs(s, f) < 0 || fputc('\n', f) < 0)
                 return -EIO;
         return 0;
+}
+
+void cli_error_print(int error, const char *fmt, ...) {
+        int saved = errno;
+        va_list ap;
+
+        errno = error < 0 ? -error : error;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        errno = saved;
 }

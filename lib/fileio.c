@@ -160,7 +160,7 @@ static int open_read_at_mode(int dir_fd, const char *path, unsigned flags, bool 
                         return r;
                 /* Reopen the very inode just checked. Without /proc (an unusual chroot) fall
                  * back to the path: O_NONBLOCK and the fstat below still hold. */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+                xsprintf(proc, "/proc/self/fd/%d", pfd);
                 fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (fd < 0 && errno != ENOENT)
                         return negative_errno();
@@ -589,7 +589,7 @@ int tmpfile_open_at(int dir_fd, const char *path, mode_t mode, struct tmpfile *r
 static int tmpfile_link(struct tmpfile *t) {
         char proc[64];
 
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+        xsprintf(proc, "/proc/self/fd/%d", t->fd);
         for (int attempt = 0; attempt < 16; attempt++) {
                 int r = random_tmp_name(t->target, t->name, sizeof(t->name));
                 if (r < 0)

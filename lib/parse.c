@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/util.h"
+
 /* Trailing whitespace only: the kernel terminates sysfs values with a newline. */
 static bool only_space(const char *p) {
         while (*p)
@@ -274,7 +276,7 @@ char *format_size(uint64_t bytes, char *buf, size_t size) {
         uint64_t v = bytes;
 
         if (v == 0 || v % 1024 != 0) {
-                snprintf(buf, size, "%" PRIu64, v);
+                bufprintf_trunc(buf, size, "%" PRIu64, v);
                 return buf;
         }
         while (v % 1024 == 0 && v >= 1024 && i < sizeof(units) - 1) {
@@ -282,20 +284,20 @@ char *format_size(uint64_t bytes, char *buf, size_t size) {
                 i++;
         }
         if (i == 0) { /* unreachable: v is a non-zero multiple of 1024 */
-                snprintf(buf, size, "%" PRIu64, bytes);
+                bufprintf_trunc(buf, size, "%" PRIu64, bytes);
                 return buf;
         }
-        snprintf(buf, size, "%" PRIu64 "%c", v, units[i - 1]);
+        bufprintf_trunc(buf, size, "%" PRIu64 "%c", v, units[i - 1]);
         return buf;
 }
 
 char *format_duration(uint64_t usec, char *buf, size_t size) {
         if (usec >= USEC_PER_SEC)
-                snprintf(buf, size, "%.3gs", (double) usec / (double) USEC_PER_SEC);
+                bufprintf_trunc(buf, size, "%.3gs", (double) usec / (double) USEC_PER_SEC);
         else if (usec >= USEC_PER_MSEC)
-                snprintf(buf, size, "%.3gms", (double) usec / (double) USEC_PER_MSEC);
+                bufprintf_trunc(buf, size, "%.3gms", (double) usec / (double) USEC_PER_MSEC);
         else
-                snprintf(buf, size, "%" PRIu64 "us", usec);
+                bufprintf_trunc(buf, size, "%" PRIu64 "us", usec);
         return buf;
 }
 

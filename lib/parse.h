@@ -43,11 +43,17 @@ int parse_bool(const char *s, bool *ret);
 /* An octal file mode "0666" or "666", at most 07777. */
 int parse_mode(const char *s, mode_t *ret);
 
-/* Format bytes as the shortest exact binary-unit string ("2G", "1536M", "4096"); buf should
- * hold at least 32 bytes. Returns buf. */
+/* Bytes that always hold format_size's and format_duration's text (a 20-digit number, a unit,
+ * the NUL). */
+#define FORMAT_SIZE_MAX 32
+#define FORMAT_DURATION_MAX 32
+
+/* Format bytes as the shortest exact binary-unit string ("2G", "1536M", "4096"); buf holds
+ * FORMAT_SIZE_MAX bytes (a smaller one cuts the text short). Returns buf. */
 char *format_size(uint64_t bytes, char *buf, size_t size);
 
-/* Format microseconds as a short human duration ("1.5s", "20ms", "300us"). Returns buf. */
+/* Format microseconds as a short human duration ("1.5s", "20ms", "300us"); buf holds
+ * FORMAT_DURATION_MAX bytes (a smaller one cuts the text short). Returns buf. */
 char *format_duration(uint64_t usec, char *buf, size_t size);
 
 /* Parse a kernel id list such as "0-3,8,10-11" (cpu and node lists); calls cb for every id in

@@ -22,18 +22,72 @@ int strscpy(char *dst, size_t size, const char *src) {
         return 0;
 }
 
-int bufprintf(char *dst, size_t size, const char *fmt, ...) {
-        va_list ap;
-        int n;
+int vbufprintf(char *dst, size_t size, const char *fmt, va_list ap) {
+        int n = vsnprintf(dst, size, fmt, ap);
 
-        va_start(ap, fmt);
-        n = vsnprintf(dst, size, fmt, ap);
-        va_end(ap);
         if (n < 0)
                 return -EINVAL;
         if ((size_t) n >= size)
                 return -ENAMETOOLONG;
         return 0;
+}
+
+int bufprintf(char *dst, size_t size, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vbufprintf(dst, size, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int bufappendf(char *dst, size_t size, const char *fmt, ...) {
+        size_t l = strnlen(dst, size);
+        va_list ap;
+        int r;
+
+        if (l >= size)
+                return -ENAMETOOLONG;
+        va_start(ap, fmt);
+        r = vbufprintf(dst + l, size - l, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+char *vbufprintf_trunc(char *dst, size_t size, const char *fmt, va_list ap) {
+        if (size == 0)
+                return dst;
+        /* An encoding error leaves the buffer's contents unspecified: make it empty. */
+        if (vsnprintf(dst, size, fmt, ap) < 0)
+                dst[0] = 0;
+        return dst;
+}
+
+char *bufprintf_trunc(char *dst, size_t size, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vbufprintf_trunc(dst, size, fmt, ap);
+        va_end(ap);
+        return dst;
+}
+
+char *bufappendf_trunc(char *dst, size_t size, const char *fmt, ...) {
+        size_t l = strnlen(dst, size);
+        va_list ap;
+
+        if (l + 1 >= size)
+                return dst;
+        va_start(ap, fmt);
+        vbufprintf_trunc(dst + l, size - l, fmt, ap);
+        va_end(ap);
+        return dst;
+}
+
+void xsprintf_overflow(const char *file, int line) {
+        fprintf(stderr, "%s:%d: xsprintf: buffer too small (a programming error)\n", file, line);
+        abort();
 }
 
 char *str_escape_control(const char *s, char *buf, size_t size) {
@@ -47,9 +101,14 @@ char *str_escape_control(const char *s, char *buf, size_t size) {
 
                 if (n + (ctl ? 4 : 1) >= size)
                         break;
-                if (ctl)
-                        n += (size_t) snprintf(buf + n, size - n, "\\x%02x", c);
-                else
+                if (ctl) {
+                        /* Room for the four bytes was checked above. */
+                        static const char hex[] = "0123456789abcdef";
+                        buf[n++] = '\\';
+                        buf[n++] = 'x';
+                        buf[n++] = hex[c >> 4];
+                        buf[n++] = hex[c & 0xf];
+                } else
                         buf[n++] = (char) c;
         }
         buf[n] = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _pure_ __attribute__((pure))
 #define _cleanup_(f) __attribute__((cleanup(f)))
+#define _warn_unused_result_ __attribute__((warn_unused_result))
+#define _noreturn_ __attribute__((noreturn))
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 
@@ -74,6 +77,44 @@ static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
+/* String tables for enums, in the manner of systemd's DEFINE_STRING_TABLE_LOOKUP: a table
+ * `static const char *const name##_table[]` indexed by the enum, and
+ *   DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback)
+ *     const char *name##_to_string(type v): the table's entry, or fallback for a value outside
+ *     the table (or a hole in it);
+ *   DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type)
+ *     int name##_from_string(const char *s, type *ret): 0 and *ret, or -EINVAL for an unknown s;
+ *   DEFINE_STRING_TABLE_LOOKUP(name, type, fallback): both.
+ * The DEFINE_PRIVATE_ forms make the functions static (a table only the file uses). */
+#define _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback, scope)                         \
+        scope const char *name##_to_string(type v) {                                               \
+                size_t i = (size_t) v;                                                             \
+                                                                                                   \
+                if (i >= ELEMENTSOF(name##_table))                                                 \
+                        return fallback;                                                           \
+                return name##_table[i] ? name##_table[i] : fallback;                               \
+        }
+#define _DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, scope)                                 \
+        scope int name##_from_string(const char *s, type *ret) {                                   \
+                for (size_t i = 0; s && i < ELEMENTSOF(name##_table); i++)                         \
+                        if (name##_table[i] && streq(name##_table[i], s)) {                        \
+                                *ret = (type) i;                                                   \
+                                return 0;                                                          \
+                        }                                                                          \
+                return -EINVAL;                                                                    \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback)                                 \
+        _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback, )
+#define DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type)                                         \
+        _DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, )
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, fallback)                                           \
+        DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback)                                 \
+        DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type)
+#define DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback)                         \
+        _DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, fallback, static)
+#define DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(name, type)                                 \
+        _DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, static)
+
 static inline bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
@@ -106,8 +147,48 @@ static inline int negative_errno(void) {
 /* Copy src into a fixed buffer, always terminated; returns -ENAMETOOLONG when truncated. */
 int strscpy(char *dst, size_t size, const char *src);
 
-/* snprintf into a fixed buffer; returns -ENAMETOOLONG when the result did not fit. */
-int bufprintf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
+/* Formatting into fixed buffers: instead of a raw snprintf whose result nobody reads, every
+ * call says which of three cases it is.
+ *
+ * bufprintf: the text is a path, a key, an identifier or a protocol line, where a cut-short
+ * result would name something else. Returns 0, or -ENAMETOOLONG when it did not fit (dst then
+ * holds a truncated string the caller must not use). */
+int bufprintf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4) _warn_unused_result_;
+
+/* bufprintf appending at the end of the string already in dst (which must be terminated). */
+int bufappendf(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4) _warn_unused_result_;
+
+/* bufprintf_trunc: human-readable text (a reason, a remedy, a message, a description) whose
+ * bounded buffer cuts a long text short on purpose. Always terminated; returns dst. */
+char *bufprintf_trunc(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
+
+/* bufprintf_trunc appending at the end of the string already in dst. Returns dst. */
+char *bufappendf_trunc(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
+
+/* The va_list forms of bufprintf and bufprintf_trunc, for functions that take a format. */
+int vbufprintf(char *dst, size_t size, const char *fmt, va_list ap)
+        _printf_(3, 0) _warn_unused_result_;
+char *vbufprintf_trunc(char *dst, size_t size, const char *fmt, va_list ap) _printf_(3, 0);
+
+/* xsprintf: a buffer sized by construction to hold every value the format can produce (a number
+ * in DECIMAL_STR_MAX bytes, "/proc/self/fd/%d", a mode): not fitting is a programming error, and
+ * aborts like a failed assert. buf must be an array, not a pointer (checked at compile time). */
+#define xsprintf(buf, fmt, ...)                                                                    \
+        do {                                                                                       \
+                _Static_assert(                                                                    \
+                        !__builtin_types_compatible_p(__typeof__(buf), __typeof__(&(buf)[0])),     \
+                        "xsprintf needs an array");                                                \
+                int _n_ = snprintf((buf), sizeof(buf), fmt, ##__VA_ARGS__);                        \
+                if (_unlikely_(_n_ < 0 || (size_t) _n_ >= sizeof(buf)))                            \
+                        xsprintf_overflow(__FILE__, __LINE__);                                     \
+        } while (0)
+
+/* Called by xsprintf when its buffer was too small: reports file and line on stderr, aborts. */
+_noreturn_ void xsprintf_overflow(const char *file, int line);
+
+/* Bytes enough for the decimal text of any value of an integer type, with sign and NUL. */
+#define DECIMAL_STR_MAX(type)                                                                      \
+        (2 + (sizeof(type) <= 1 ? 3 : sizeof(type) <= 2 ? 5 : sizeof(type) <= 4 ? 10 : 20))
 
 /* Copy s into buf with every control character (below 0x20, and DEL) written as \xNN, so text
  * quoted back from a policy or a file cannot move a terminal's cursor, ring its bell or start a

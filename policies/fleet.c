@@ -173,19 +173,17 @@ struct out {
 static void out_printf(struct out *o, const char *fmt, ...) _printf_(2, 3);
 static void out_printf(struct out *o, const char *fmt, ...) {
         va_list ap;
-        int k;
+        int r;
 
         if (o->error)
                 return;
         va_start(ap, fmt);
-        k = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+        r = vbufprintf(o->buf + o->len, o->size - o->len, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                o->error = -EINVAL;
-        else if ((size_t) k >= o->size - o->len)
-                o->error = -ENOBUFS;
+        if (r < 0)
+                o->error = r == -ENAMETOOLONG ? -ENOBUFS : r;
         else
-                o->len += (size_t) k;
+                o->len += strlen(o->buf + o->len);
 }
 
 /* One feature line, name and value checked against NFD's rules (a programming error here
@@ -194,14 +192,14 @@ static void nfd_line(struct out *o, const char *name, const char *fmt, ...) _pri
 static void nfd_line(struct out *o, const char *name, const char *fmt, ...) {
         char full[128], value[64];
         va_list ap;
-        int k;
+        int r;
 
         va_start(ap, fmt);
-        k = vsnprintf(value, sizeof(value), fmt, ap);
+        r = vbufprintf(value, sizeof(value), fmt, ap);
         va_end(ap);
-        if (!o->error && (k < 0 || (size_t) k >= sizeof(value) ||
-                          bufprintf(full, sizeof(full), "%s/%s", FLEET_NFD_NAMESPACE, name) < 0 ||
-                          !fleet_nfd_name_valid(full) || !fleet_nfd_value_valid(value)))
+        if (!o->error &&
+            (r < 0 || bufprintf(full, sizeof(full), "%s/%s", FLEET_NFD_NAMESPACE, name) < 0 ||
+             !fleet_nfd_name_valid(full) || !fleet_nfd_value_valid(value)))
                 o->error = -EINVAL;
         out_printf(o, "%s=%s\n", full, value);
 }
@@ -247,7 +245,7 @@ int fleet_nfd_format(const struct fleet_view *v, uint64_t expiry_realtime_usec, 
 
                 format_size(p->page_size, ps, sizeof(ps));
                 for (unsigned k = 0; k < ELEMENTSOF(what); k++) {
-                        snprintf(name, sizeof(name), "hugepages-%s.%s", ps, what[k]);
+                        xsprintf(name, "hugepages-%s.%s", ps, what[k]);
                         nfd_line(&o, name, "%" PRIu64, n[k]);
                 }
         }
@@ -286,7 +284,7 @@ static int fail(char *err, size_t errsize, int r, const char *fmt, ...) _printf_
 static int fail(char *err, size_t errsize, int r, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errsize, fmt, ap);
+        vbufprintf_trunc(err, errsize, fmt, ap);
         va_end(ap);
         return r;
 }
@@ -429,7 +427,9 @@ int fleet_machines_line(const struct fleet_machine *m, const char *verified, cha
                 size_t l = strcspn(s, ",");
                 char item[64];
 
-                snprintf(item, sizeof(item), "%.*s", (int) l, s);
+                /* An item that does not fit is longer than any feature name: cut short, it still
+                 * matches none. */
+                bufprintf_trunc(item, sizeof(item), "%.*s", (int) l, s);
                 if (is_verified_name(item) && !word_list_contains(verified, item, false))
                         return fail(err, errsize, -ENXIO,
                                     "%s is mandatory but not verified on this host: a line "

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/policy-internal.h"
@@ -45,7 +46,9 @@ static void ini_line(FILE *f, const char *key, const char *value, bool list) {
 }
 
 static void ini_section(FILE *f, const struct policy *p, const char *section) {
-        char value[1024];
+        /* Large enough for every value a policy can hold (16 templates of 63 characters, a list
+         * with its separators, is the longest): the text read back must be the same policy. */
+        char value[2048];
 
         fprintf(f, "\n[%s]\n", section);
         for (unsigned i = 0; i < policy_n_key_defs; i++) {
@@ -62,7 +65,7 @@ static void ini_section(FILE *f, const struct policy *p, const char *section) {
 }
 
 char *policy_to_ini(const struct policy *p) {
-        char *buf = NULL, v[1024];
+        char *buf = NULL, v[2048];
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
 
@@ -153,7 +156,7 @@ static json_object *pool_json(const struct policy_hugepool *h) {
                 for (unsigned i = 0; i < NUMA_NODES_MAX; i++)
                         if (h->node_pool[i].set) {
                                 char k[16];
-                                snprintf(k, sizeof(k), "%u", i);
+                                xsprintf(k, "%u", i);
                                 json_object_object_add(
                                         nodes, k, json_object_new_uint64(h->node_pool[i].bytes));
                         }
@@ -179,7 +182,7 @@ static json_object *key_json(const struct policy *p, const struct policy_key_def
                                ? NULL
                                : json_object_new_int(*(const int *) field);
         case KT_MODE:
-                snprintf(v, sizeof(v), "0%03o", (unsigned) *(const mode_t *) field);
+                xsprintf(v, "0%03o", (unsigned) *(const mode_t *) field);
                 return json_object_new_string(v);
         case KT_DURATION:
                 return json_object_new_uint64(*(const uint64_t *) field);
@@ -206,7 +209,7 @@ static json_object *key_json(const struct policy *p, const struct policy_key_def
         case POLICY_KEY_KVM_MODE:
                 if (p->kvm_mode < 0)
                         return NULL;
-                snprintf(v, sizeof(v), "0%03o", (unsigned) p->kvm_mode);
+                xsprintf(v, "0%03o", (unsigned) p->kvm_mode);
                 return json_object_new_string(v);
         case POLICY_KEY_ZRAM_SIZE:
                 return size_json(&p->zram_size);
@@ -236,10 +239,13 @@ static void json_key_name(const struct policy_key_def *d, char *buf, size_t size
 }
 
 char *policy_to_json(const struct policy *p) {
-        json_object *doc = json_object_new_object(), *files = json_object_new_array(), *origins;
-        char *ret;
+        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+        json_object *files, *origins;
 
-        if (!doc || !files)
+        if (!doc)
+                return NULL;
+        files = json_object_new_array();
+        if (!files)
                 return NULL;
         json_object_object_add(doc, "schema", json_object_new_string("hosttune.policy/1"));
         json_object_object_add(doc, "name", json_object_new_string(p->name));
@@ -295,8 +301,6 @@ char *policy_to_json(const struct policy *p) {
                                                        p, p->origins[k], where, sizeof(where))));
                 }
         json_object_object_add(doc, "origins", origins);
-        ret = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(doc);
-        return ret;
+        return strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
 }

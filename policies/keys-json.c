@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "lib/json-util.h"
 #include "lib/util.h"
 #include "policies/policy-internal.h"
 #include "policies/policy.h"
@@ -38,9 +39,9 @@ static json_object *key_json(const struct policy_key_def *d) {
 }
 
 char *policy_keys_to_json(void) {
-        json_object *doc = json_object_new_object(), *sections, *keys, *refused;
+        _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+        json_object *sections, *keys, *refused;
         const char *text;
-        char *ret;
 
         if (!doc)
                 return NULL;
@@ -66,7 +67,5 @@ char *policy_keys_to_json(void) {
         text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_SPACED |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
-        ret = text ? strdup(text) : NULL;
-        json_object_put(doc);
-        return ret;
+        return text ? strdup(text) : NULL;
 }

@@ -163,7 +163,7 @@ void policy_load_error(struct policy_load *l, struct policy_origin o, const char
         e->line = o.line;
         strscpy(e->key, sizeof(e->key), key);
         va_start(ap, fmt);
-        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        vbufprintf_trunc(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
 }
 
@@ -171,7 +171,7 @@ static int fail(char *msg, size_t size, const char *fmt, ...) _printf_(3, 4);
 static int fail(char *msg, size_t size, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, size, fmt, ap);
+        vbufprintf_trunc(msg, size, fmt, ap);
         va_end(ap);
         return -EINVAL;
 }
@@ -380,13 +380,11 @@ static int parse_require(struct policy_load *l, const struct policy_entry *e, ch
 }
 
 static bool format_require(const struct policy *p, char *buf, size_t size) {
-        size_t n = 0;
-
         buf[0] = 0;
-        for (unsigned i = 0; i < p->require.n && n < size; i++) {
+        for (unsigned i = 0; i < p->require.n; i++) {
                 char t[64];
-                n += (size_t) snprintf(buf + n, size - n, "%s%s", i ? ", " : "",
-                                       requirement_to_string(&p->require.items[i], t, sizeof(t)));
+                bufappendf_trunc(buf, size, "%s%s", i ? ", " : "",
+                                 requirement_to_string(&p->require.items[i], t, sizeof(t)));
         }
         return true;
 }
@@ -522,7 +520,7 @@ static bool format_main_max(const struct policy *p, char *buf, size_t size) {
 
 static bool format_main_per_node(const struct policy *p, char *buf, size_t size) {
         const struct policy_hugepool *h = main_pool(p);
-        snprintf(buf, size, "kernel");
+        bufprintf_trunc(buf, size, "kernel");
         if (h)
                 policy_per_node_format(h, buf, size);
         return true;
@@ -540,10 +538,10 @@ static int parse_reclaim(struct policy_load *l, const struct policy_entry *e, ch
 }
 
 static bool format_reclaim(const struct policy *p, char *buf, size_t size) {
-        snprintf(buf, size, "%s",
-                 p->reclaim == RECLAIM_NONE      ? "none"
-                 : p->reclaim == RECLAIM_COMPACT ? "compact"
-                                                 : "drop-caches");
+        bufprintf_trunc(buf, size, "%s",
+                        p->reclaim == RECLAIM_NONE      ? "none"
+                        : p->reclaim == RECLAIM_COMPACT ? "compact"
+                                                        : "drop-caches");
         return true;
 }
 
@@ -563,9 +561,9 @@ static int parse_kvm_mode(struct policy_load *l, const struct policy_entry *e, c
 
 static bool format_kvm_mode(const struct policy *p, char *buf, size_t size) {
         if (p->kvm_mode < 0)
-                snprintf(buf, size, KEEP);
+                bufprintf_trunc(buf, size, KEEP);
         else
-                snprintf(buf, size, "0%03o", (unsigned) p->kvm_mode);
+                bufprintf_trunc(buf, size, "0%03o", (unsigned) p->kvm_mode);
         return true;
 }
 
@@ -613,7 +611,7 @@ static int parse_ksm(struct policy_load *l, const struct policy_entry *e, char *
 }
 
 static bool format_ksm(const struct policy *p, char *buf, size_t size) {
-        snprintf(buf, size, "%s", p->ksm < 0 ? KEEP : p->ksm ? "yes" : "no");
+        bufprintf_trunc(buf, size, "%s", p->ksm < 0 ? KEEP : p->ksm ? "yes" : "no");
         return true;
 }
 
@@ -653,11 +651,9 @@ static int parse_templates(struct policy_load *l, const struct policy_entry *e, 
 }
 
 static bool format_templates(const struct policy *p, char *buf, size_t size) {
-        size_t n = 0;
-
         buf[0] = 0;
-        for (unsigned i = 0; i < p->n_templates && n < size; i++)
-                n += (size_t) snprintf(buf + n, size - n, "%s%s", i ? ", " : "", p->templates[i]);
+        for (unsigned i = 0; i < p->n_templates; i++)
+                bufappendf_trunc(buf, size, "%s%s", i ? ", " : "", p->templates[i]);
         return true;
 }
 
@@ -670,16 +666,14 @@ struct options_args {
 static int option_cb(const char *item, void *u) {
         struct options_args *a = u;
         const char *alg = startswith(item, "compress=");
-        int k;
 
         if (!streq(item, "noatime") && !streq(item, "ssd") && !streq(item, "space_cache=v2") &&
             !streq(item, "discard=async") && !streq(item, "compress") &&
             !(alg && *alg && chars_in(alg, ":-")))
                 return -EINVAL;
-        k = snprintf(a->out + a->n, sizeof(a->out) - a->n, "%s%s", a->n ? " " : "", item);
-        if (k < 0 || (size_t) k >= sizeof(a->out) - a->n)
+        if (bufappendf(a->out, sizeof(a->out), "%s%s", a->n ? " " : "", item) < 0)
                 return -E2BIG;
-        a->n += (size_t) k;
+        a->n = strlen(a->out);
         return 0;
 }
 
@@ -699,7 +693,7 @@ static int parse_require_options(struct policy_load *l, const struct policy_entr
 }
 
 static bool format_require_options(const struct policy *p, char *buf, size_t size) {
-        snprintf(buf, size, "%s", p->require_options);
+        bufprintf_trunc(buf, size, "%s", p->require_options);
         return true;
 }
 
@@ -1131,7 +1125,7 @@ bool policy_section_known(const char *section, uint64_t *ret_page_size, char *ms
         if (sz) {
                 char m[200];
                 if (parse_page_size(sz, ret_page_size, m, sizeof(m)) < 0) {
-                        snprintf(msg, size, "[%s]: %s", section, m);
+                        bufprintf_trunc(msg, size, "[%s]: %s", section, m);
                         return false;
                 }
                 return true;
@@ -1139,10 +1133,11 @@ bool policy_section_known(const char *section, uint64_t *ret_page_size, char *ms
         for (unsigned i = 0; i < policy_n_sections; i++)
                 if (streq(section, policy_sections[i]) && !streq(section, "hugepages-SIZE"))
                         return true;
-        snprintf(msg, size,
-                 "unknown section [%s] (known: policy, readiness, hugepages, hugepages-SIZE, kvm, "
-                 "zram, memory, sysctl, btrfs, snapshots, net, rng, nix, agent)",
-                 section);
+        bufprintf_trunc(
+                msg, size,
+                "unknown section [%s] (known: policy, readiness, hugepages, hugepages-SIZE, "
+                "kvm, zram, memory, sysctl, btrfs, snapshots, net, rng, nix, agent)",
+                section);
         return false;
 }
 
@@ -1165,8 +1160,8 @@ const char *policy_key_to_string(enum policy_key k) {
         if (!names[k][0])
                 for (unsigned i = 0; i < policy_n_key_defs; i++)
                         if (policy_key_defs[i].key == (int) k)
-                                snprintf(names[k], sizeof(names[k]), "[%s] %s",
-                                         policy_key_defs[i].section, policy_key_defs[i].name);
+                                xsprintf(names[k], "[%s] %s", policy_key_defs[i].section,
+                                         policy_key_defs[i].name);
         return names[k];
 }
 
@@ -1178,10 +1173,10 @@ char *policy_setting_to_string(const struct policy *p, enum policy_key k, char *
                 if (d->key != (int) k)
                         continue;
                 policy_key_format(p, d, v, sizeof(v));
-                snprintf(buf, size, "[%s] %s = %s", d->section, d->name, v);
+                bufprintf_trunc(buf, size, "[%s] %s = %s", d->section, d->name, v);
                 return buf;
         }
-        snprintf(buf, size, "?");
+        bufprintf_trunc(buf, size, "?");
         return buf;
 }
 
@@ -1254,10 +1249,9 @@ int policy_key_apply(struct policy_load *l, const struct policy_entry *e, char *
                         }
                 {
                         char list[160] = "";
-                        size_t n = 0;
-                        for (const char *const *c = d->choices; *c && n < sizeof(list); c++)
-                                n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s",
-                                                       n ? ", " : "", *c);
+                        for (const char *const *c = d->choices; *c; c++)
+                                bufappendf_trunc(list, sizeof(list), "%s%s", list[0] ? ", " : "",
+                                                 *c);
                         return fail(msg, size, "'%s' is not one of %s%s", e->value, list,
                                     d->keep ? ", keep" : "");
                 }
@@ -1277,36 +1271,36 @@ void policy_key_format(const struct policy *p, const struct policy_key_def *d, c
 
         switch (d->type) {
         case KT_STRING:
-                snprintf(buf, size, "%s", field);
+                bufprintf_trunc(buf, size, "%s", field);
                 break;
         case KT_BOOL:
-                snprintf(buf, size, "%s", *(const bool *) field ? "yes" : "no");
+                bufprintf_trunc(buf, size, "%s", *(const bool *) field ? "yes" : "no");
                 break;
         case KT_UINT:
-                snprintf(buf, size, "%u", *(const unsigned *) field);
+                bufprintf_trunc(buf, size, "%u", *(const unsigned *) field);
                 break;
         case KT_INT:
                 if (d->keep && *(const int *) field < 0)
-                        snprintf(buf, size, KEEP);
+                        bufprintf_trunc(buf, size, KEEP);
                 else
-                        snprintf(buf, size, "%d", *(const int *) field);
+                        bufprintf_trunc(buf, size, "%d", *(const int *) field);
                 break;
         case KT_MODE:
-                snprintf(buf, size, "0%03o", (unsigned) *(const mode_t *) field);
+                bufprintf_trunc(buf, size, "0%03o", (unsigned) *(const mode_t *) field);
                 break;
         case KT_DURATION: {
                 uint64_t us = *(const uint64_t *) field;
                 /* Exact units only, so the text reads back as the same number. */
                 if (us % USEC_PER_SEC == 0)
-                        snprintf(buf, size, "%" PRIu64 "s", us / USEC_PER_SEC);
+                        bufprintf_trunc(buf, size, "%" PRIu64 "s", us / USEC_PER_SEC);
                 else if (us % USEC_PER_MSEC == 0)
-                        snprintf(buf, size, "%" PRIu64 "ms", us / USEC_PER_MSEC);
+                        bufprintf_trunc(buf, size, "%" PRIu64 "ms", us / USEC_PER_MSEC);
                 else
-                        snprintf(buf, size, "%" PRIu64 "us", us);
+                        bufprintf_trunc(buf, size, "%" PRIu64 "us", us);
                 break;
         }
         case KT_CHOICE:
-                snprintf(buf, size, "%s", d->keep && !*field ? KEEP : field);
+                bufprintf_trunc(buf, size, "%s", d->keep && !*field ? KEEP : field);
                 break;
         case KT_CUSTOM:
                 if (!d->format || !d->format(p, buf, size))
@@ -1320,37 +1314,36 @@ void policy_key_format(const struct policy *p, const struct policy_key_def *d, c
 static char *bytes_format(uint64_t bytes, char *buf, size_t size) {
         format_size(bytes, buf, size);
         if (bytes != 0 && bytes % 1024 != 0)
-                snprintf(buf, size, "%" PRIu64 "B", bytes);
+                bufprintf_trunc(buf, size, "%" PRIu64 "B", bytes);
         return buf;
 }
 
 char *policy_size_format(const struct policy_size *s, char *buf, size_t size) {
         if (!s->set)
-                snprintf(buf, size, "none");
+                bufprintf_trunc(buf, size, "none");
         else if (s->percent) {
                 if (s->percent_millis % 1000 == 0)
-                        snprintf(buf, size, "%u%%", s->percent_millis / 1000);
+                        bufprintf_trunc(buf, size, "%u%%", s->percent_millis / 1000);
                 else
-                        snprintf(buf, size, "%u.%03u%%", s->percent_millis / 1000,
-                                 s->percent_millis % 1000);
+                        bufprintf_trunc(buf, size, "%u.%03u%%", s->percent_millis / 1000,
+                                        s->percent_millis % 1000);
         } else
                 bytes_format(s->bytes, buf, size);
         return buf;
 }
 
 char *policy_per_node_format(const struct policy_hugepool *h, char *buf, size_t size) {
-        size_t n = 0;
-
         if (h->per_node != PER_NODE_EXPLICIT) {
-                snprintf(buf, size, "%s", h->per_node == PER_NODE_KERNEL ? "kernel" : "even");
+                bufprintf_trunc(buf, size, "%s",
+                                h->per_node == PER_NODE_KERNEL ? "kernel" : "even");
                 return buf;
         }
         buf[0] = 0;
-        for (unsigned i = 0; i < NUMA_NODES_MAX && n < size; i++)
+        for (unsigned i = 0; i < NUMA_NODES_MAX; i++)
                 if (h->node_pool[i].set) {
-                        char sz[32];
-                        n += (size_t) snprintf(buf + n, size - n, "%s%u:%s", n ? " " : "", i,
-                                               bytes_format(h->node_pool[i].bytes, sz, sizeof(sz)));
+                        char sz[FORMAT_SIZE_MAX];
+                        bufappendf_trunc(buf, size, "%s%u:%s", buf[0] ? " " : "", i,
+                                         bytes_format(h->node_pool[i].bytes, sz, sizeof(sz)));
                 }
         return buf;
 }

@@ -36,7 +36,7 @@ static int fail(char *msg, size_t size, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(msg, size, fmt, ap);
+        vbufprintf_trunc(msg, size, fmt, ap);
         va_end(ap);
         return -EINVAL;
 }
@@ -140,38 +140,36 @@ int lease_line_parse(const char *line, struct lease_line_request *ret, char *msg
 }
 
 int lease_line_format(const struct lease_line_request *req, char *buf, size_t size) {
-        size_t n = 0;
-        int k;
+        size_t n;
+        int r;
 
         if ((req->seen & (1U << LEASE_LINE_LABEL)) && !lease_line_label_valid(req->label))
                 return -EINVAL;
-        k = snprintf(buf, size, "acquire");
-        for (int i = 0; k >= 0 && (size_t) k < size - n && i < _LEASE_LINE_KEY_MAX; i++) {
-                n += (size_t) k;
-                k = 0;
+        r = bufprintf(buf, size, "acquire");
+        for (int i = 0; r >= 0 && i < _LEASE_LINE_KEY_MAX; i++) {
                 if (!(req->seen & (1U << i)))
                         continue;
                 switch (i) {
                 case LEASE_LINE_HUGEPAGES:
                 case LEASE_LINE_HUGEPAGE_SIZE:
-                        k = snprintf(buf + n, size - n, " %s=%" PRIu64, key_names[i],
-                                     i == LEASE_LINE_HUGEPAGES ? req->hugepages
-                                                               : req->hugepage_size);
+                        r = bufappendf(buf, size, " %s=%" PRIu64, key_names[i],
+                                       i == LEASE_LINE_HUGEPAGES ? req->hugepages
+                                                                 : req->hugepage_size);
                         break;
                 case LEASE_LINE_WAIT:
-                        k = snprintf(buf + n, size - n, " wait=%" PRIu32, req->wait);
+                        r = bufappendf(buf, size, " wait=%" PRIu32, req->wait);
                         break;
                 case LEASE_LINE_LABEL:
-                        k = snprintf(buf + n, size - n, " label=%s", req->label);
+                        r = bufappendf(buf, size, " label=%s", req->label);
                         break;
                 case LEASE_LINE_ENFORCE:
-                        k = snprintf(buf + n, size - n, " enforce=%s", req->enforce ? "yes" : "no");
+                        r = bufappendf(buf, size, " enforce=%s", req->enforce ? "yes" : "no");
                         break;
                 }
         }
-        if (k < 0 || (size_t) k >= size - n)
+        if (r < 0)
                 return -ENOBUFS;
-        n += (size_t) k;
+        n = strlen(buf);
         if (n + 2 > size || n + 1 > LEASE_LINE_MAX)
                 return -ENOBUFS;
         buf[n] = '\n';

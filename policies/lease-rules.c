@@ -9,7 +9,7 @@
 
 #include "lib/util.h"
 
-static const char *const source_names[_LEASE_SNAPSHOT_SOURCE_MAX] = {
+static const char *const lease_snapshot_source_table[_LEASE_SNAPSHOT_SOURCE_MAX] = {
         [LEASE_SNAPSHOT_NONE] = "none",
         [LEASE_SNAPSHOT_PREPARED] = "prepared",
         [LEASE_SNAPSHOT_SLOT] = "slot",
@@ -19,18 +19,7 @@ static const char *const source_names[_LEASE_SNAPSHOT_SOURCE_MAX] = {
         [LEASE_SNAPSHOT_NEW_DIRECTORY] = "new-directory",
 };
 
-const char *lease_snapshot_source_to_string(enum lease_snapshot_source s) {
-        return (unsigned) s < _LEASE_SNAPSHOT_SOURCE_MAX ? source_names[s] : "?";
-}
-
-int lease_snapshot_source_from_string(const char *s, enum lease_snapshot_source *ret) {
-        for (unsigned i = 0; i < _LEASE_SNAPSHOT_SOURCE_MAX; i++)
-                if (streq(source_names[i], s)) {
-                        *ret = (enum lease_snapshot_source) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(lease_snapshot_source, enum lease_snapshot_source, "?")
 
 bool lease_template_name_valid(const char *name) {
         size_t l = strnlen(name, LEASE_TEMPLATE_NAME_MAX + 1);
@@ -78,7 +67,7 @@ int lease_id_new(char *buf, size_t size) {
         if ((size_t) n != sizeof(raw))
                 return -EIO;
         for (size_t i = 0; i < sizeof(raw); i++)
-                snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+                bufprintf_trunc(buf + 2 * i, 3, "%02x", raw[i]); /* two digits: never cut */
         return 0;
 }
 
@@ -159,9 +148,9 @@ static bool step_keep(struct plan_step *s, const struct lease_usage *u) {
                 if (leased >= cur)
                         return false;
                 s->u.hugepages.pages = leased;
-                snprintf(s->wanted, sizeof(s->wanted), "%" PRIu64 " pages (leased)", leased);
-                snprintf(s->note, sizeof(s->note), "not below the %" PRIu64 " pages leases hold",
-                         leased);
+                xsprintf(s->wanted, "%" PRIu64 " pages (leased)", leased);
+                bufprintf_trunc(s->note, sizeof(s->note),
+                                "not below the %" PRIu64 " pages leases hold", leased);
                 return true;
         default:
                 return true;

@@ -55,7 +55,7 @@ static void parse_error(struct parse_ctx *c, const char *key, const char *fmt, .
         c->err_line = c->line;
         strscpy(c->err_key, sizeof(c->err_key), key);
         va_start(ap, fmt);
-        vsnprintf(c->err_msg, sizeof(c->err_msg), fmt, ap);
+        vbufprintf_trunc(c->err_msg, sizeof(c->err_msg), fmt, ap);
         va_end(ap);
 }
 
@@ -191,13 +191,11 @@ static char *reader(char *str, int num, void *stream) {
 
 static const char *known_keys(const char *section, char *buf, size_t size) {
         const char *sec = startswith(section, "hugepages-") ? "hugepages-SIZE" : section;
-        size_t n = 0;
-
         buf[0] = 0;
-        for (unsigned i = 0; i < policy_n_key_defs && n < size; i++)
+        for (unsigned i = 0; i < policy_n_key_defs; i++)
                 if (streq(policy_key_defs[i].section, sec))
-                        n += (size_t) snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
-                                               policy_key_defs[i].name);
+                        bufappendf_trunc(buf, size, "%s%s", buf[0] ? ", " : "",
+                                         policy_key_defs[i].name);
         return buf;
 }
 
@@ -344,10 +342,10 @@ static int profile_read(const char *name, char **ret_text, char *ret_label, size
         static const char *const dirs[] = { HOSTTUNE_SYSCONFDIR "/profiles",
                                             HOSTTUNE_DATADIR "/profiles" };
         const struct embedded_profile *ep;
+        int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 char path[POLICY_PATH_MAX];
-                int r;
 
                 if (bufprintf(path, sizeof(path), "%s/%s.ini", dirs[i], name) < 0)
                         continue;
@@ -362,10 +360,13 @@ static int profile_read(const char *name, char **ret_text, char *ret_label, size
         ep = embedded_profile_find(name);
         if (!ep)
                 return -ENOENT;
+        /* The label is the profile's identity for include cycles: never cut short. */
+        r = bufprintf(ret_label, size, "<builtin:%s>", name);
+        if (r < 0)
+                return r;
         *ret_text = strdup(ep->text);
         if (!*ret_text)
                 return -ENOMEM;
-        snprintf(ret_label, size, "<builtin:%s>", name);
         return 0;
 }
 
@@ -392,7 +393,6 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
         struct policy_origin o = { .file = e->file, .line = e->line };
         _cleanup_free_ char *text = NULL;
         char label[POLICY_PATH_MAX], identity[POLICY_PATH_MAX], chain[512], incdir[POLICY_PATH_MAX];
-        size_t n = 0;
         int r;
 
         if (policy_is_profile_name(item)) {
@@ -439,9 +439,8 @@ static int load_include(struct policy_load *l, const struct policy_entry *e, con
         for (unsigned i = 0; i < l->n_stack; i++)
                 if (streq(l->stack[i].label, identity)) {
                         chain[0] = 0;
-                        for (unsigned j = i; j < l->n_stack && n < sizeof(chain); j++)
-                                n += (size_t) snprintf(chain + n, sizeof(chain) - n, "%s -> ",
-                                                       l->stack[j].label);
+                        for (unsigned j = i; j < l->n_stack; j++)
+                                bufappendf_trunc(chain, sizeof(chain), "%s -> ", l->stack[j].label);
                         policy_load_error(l, o, "include", "include cycle: %s%s", chain, identity);
                         return -ELOOP;
                 }
@@ -572,20 +571,26 @@ static int load_main(const char *label, const char *identity, const char *text, 
         return 0;
 }
 
-int policy_load_string(const char *name, const char *text, struct policy *ret,
-                       struct policy_error *err) {
-        char identity[POLICY_PATH_MAX];
-
-        snprintf(identity, sizeof(identity), "<string:%s>", name);
-        return load_main(name, identity, text, NULL, ret, false, err);
-}
-
 static void read_error(struct policy_error *err, const char *path, int r) {
         if (!err)
                 return;
         memset(err, 0, sizeof(*err));
         strscpy(err->file, sizeof(err->file), path);
-        snprintf(err->message, sizeof(err->message), "cannot read: %s", file_strerror(r));
+        bufprintf_trunc(err->message, sizeof(err->message), "cannot read: %s", file_strerror(r));
+}
+
+int policy_load_string(const char *name, const char *text, struct policy *ret,
+                       struct policy_error *err) {
+        char identity[POLICY_PATH_MAX];
+        int r;
+
+        /* The identity tells includes apart (cycles): never cut short. */
+        r = bufprintf(identity, sizeof(identity), "<string:%s>", name);
+        if (r < 0) {
+                read_error(err, name, r);
+                return r;
+        }
+        return load_main(name, identity, text, NULL, ret, false, err);
 }
 
 static int load_file(const char *path, struct policy *ret, bool in_place,
@@ -628,10 +633,11 @@ static int load_named(const char *file_or_name, struct policy *ret, bool in_plac
         if (r < 0) {
                 read_error(err, file_or_name, r);
                 if (err && r == -ENOENT)
-                        snprintf(err->message, sizeof(err->message),
-                                 "no such profile (looked in %s/profiles, %s/profiles and the "
-                                 "built-in ones)",
-                                 HOSTTUNE_SYSCONFDIR, HOSTTUNE_DATADIR);
+                        bufprintf_trunc(
+                                err->message, sizeof(err->message),
+                                "no such profile (looked in %s/profiles, %s/profiles and the "
+                                "built-in ones)",
+                                HOSTTUNE_SYSCONFDIR, HOSTTUNE_DATADIR);
                 return r;
         }
         /* A profile from a directory includes relative to that directory; an embedded one

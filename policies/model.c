@@ -49,13 +49,13 @@ char *policy_error_format(const struct policy_error *e, char *buf, size_t size) 
         char where[POLICY_PATH_MAX + 16], raw[sizeof(where) + sizeof(e->key) + sizeof(e->message)];
 
         if (e->line)
-                snprintf(where, sizeof(where), "%s:%u", e->file, e->line);
+                bufprintf_trunc(where, sizeof(where), "%s:%u", e->file, e->line);
         else
-                snprintf(where, sizeof(where), "%s", e->file[0] ? e->file : "policy");
+                bufprintf_trunc(where, sizeof(where), "%s", e->file[0] ? e->file : "policy");
         if (e->key[0])
-                snprintf(raw, sizeof(raw), "%s: %s: %s", where, e->key, e->message);
+                bufprintf_trunc(raw, sizeof(raw), "%s: %s: %s", where, e->key, e->message);
         else
-                snprintf(raw, sizeof(raw), "%s: %s", where, e->message);
+                bufprintf_trunc(raw, sizeof(raw), "%s: %s", where, e->message);
         /* Values and file names are quoted back from the policy: escape what a terminal, the
          * journal or a D-Bus client would act on. */
         return str_escape_control(raw, buf, size);
@@ -63,9 +63,9 @@ char *policy_error_format(const struct policy_error *e, char *buf, size_t size) 
 
 char *policy_origin_format(const struct policy *p, struct policy_origin o, char *buf, size_t size) {
         if (o.line == 0 || o.file >= p->n_files)
-                snprintf(buf, size, "built-in default");
+                bufprintf_trunc(buf, size, "built-in default");
         else
-                snprintf(buf, size, "%s:%u", p->files[o.file], o.line);
+                bufprintf_trunc(buf, size, "%s:%u", p->files[o.file], o.line);
         return buf;
 }
 

@@ -4,13 +4,15 @@
 
 #include <stdio.h>
 
+#include "lib/util.h"
+
 static const char *reclaim_name(enum policy_reclaim r) {
         return r == RECLAIM_NONE ? "none" : r == RECLAIM_COMPACT ? "compact" : "drop-caches";
 }
 
 static json_object *mode_json(mode_t m) {
         char v[16];
-        snprintf(v, sizeof(v), "0%03o", (unsigned) m);
+        xsprintf(v, "0%03o", (unsigned) m);
         return json_object_new_string(v);
 }
 

@@ -24,7 +24,7 @@ struct builder {
         int error;
 };
 
-static const char *const kind_names[_PLAN_KIND_MAX] = {
+static const char *const plan_kind_table[_PLAN_KIND_MAX] = {
         [PLAN_SYSCTL] = "sysctl",
         [PLAN_SYSFS] = "sysfs",
         [PLAN_HUGEPAGES] = "hugepages",
@@ -41,9 +41,10 @@ static const char *const kind_names[_PLAN_KIND_MAX] = {
         [PLAN_MOUNT_OPTIONS] = "mount-options",
 };
 
-const char *plan_kind_to_string(enum plan_kind k) {
-        return (unsigned) k < _PLAN_KIND_MAX ? kind_names[k] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(plan_kind, enum plan_kind, "?")
+
+/* A field a person reads (current, note, why, a setting's text): cut short to fit. */
+#define SET(field, ...) bufprintf_trunc(field, sizeof(field), __VA_ARGS__)
 
 /* Add a step: its origin and "why" from where the policy asks for it. setting is the policy's
  * line as text ("[memory] swappiness = 10"). Returns NULL when out of memory (b->error). */
@@ -69,20 +70,26 @@ static struct plan_step *step_add(struct builder *b, enum plan_kind kind, struct
         s->kind = kind;
         policy_origin_format(b->p, o, s->origin, sizeof(s->origin));
         if (reason[0])
-                snprintf(s->why, sizeof(s->why), "%s: %s (%s)", s->origin, setting, reason);
+                SET(s->why, "%s: %s (%s)", s->origin, setting, reason);
         else
-                snprintf(s->why, sizeof(s->why), "%s: %s", s->origin, setting);
+                SET(s->why, "%s: %s", s->origin, setting);
         return s;
 }
 
-static void set(char *dst, size_t size, const char *fmt, ...) _printf_(3, 4);
-static void set(char *dst, size_t size, const char *fmt, ...) {
+/* A field the appliers act on (knob, path, wanted, the u.* names): one that does not fit fails
+ * the plan with -ENAMETOOLONG instead of naming another object. */
+static void bset(struct builder *b, char *dst, size_t size, const char *fmt, ...) _printf_(4, 5);
+static void bset(struct builder *b, char *dst, size_t size, const char *fmt, ...) {
         va_list ap;
+        int r;
+
         va_start(ap, fmt);
-        vsnprintf(dst, size, fmt, ap);
+        r = vbufprintf(dst, size, fmt, ap);
         va_end(ap);
+        if (r < 0 && !b->error)
+                b->error = r;
 }
-#define SET(field, ...) set(field, sizeof(field), __VA_ARGS__)
+#define BSET(b, field, ...) bset(b, field, sizeof(field), __VA_ARGS__)
 
 /* What a step changes, as the user reads it (NULL for "" in any field). */
 struct change {
@@ -95,10 +102,10 @@ static struct plan_step *change_add(struct builder *b, enum plan_kind kind, stru
 
         if (!s)
                 return NULL;
-        SET(s->knob, "%s", c.knob ? c.knob : "");
-        SET(s->path, "%s", c.path ? c.path : "");
+        BSET(b, s->knob, "%s", c.knob ? c.knob : "");
+        BSET(b, s->path, "%s", c.path ? c.path : "");
         SET(s->current, "%s", c.current ? c.current : "");
-        SET(s->wanted, "%s", c.wanted ? c.wanted : "");
+        BSET(b, s->wanted, "%s", c.wanted ? c.wanted : "");
         return s;
 }
 
@@ -144,7 +151,7 @@ static void sysctl_step(struct builder *b, const char *key, const char *wanted,
         const struct knob_sysctl *k = knob_find_sysctl(&b->r->knobs, key);
         char path[160], current[128];
 
-        snprintf(path, sizeof(path), "/proc/sys/%s", key);
+        xsprintf(path, "/proc/sys/%s", key);
         for (char *c = path + strlen("/proc/sys/"); *c; c++)
                 if (*c == '.')
                         *c = '/';
@@ -169,17 +176,16 @@ static void plan_sysctls(struct builder *b) {
 
         if (p->swappiness >= 0 && b->r->memory.swappiness != p->swappiness) {
                 policy_setting_to_string(p, POLICY_KEY_MEMORY_SWAPPINESS, setting, sizeof(setting));
-                snprintf(v, sizeof(v), "%d", p->swappiness);
+                xsprintf(v, "%d", p->swappiness);
                 if (b->r->memory.swappiness < 0)
-                        snprintf(cur, sizeof(cur), "unreadable");
+                        xsprintf(cur, "unreadable");
                 else
-                        snprintf(cur, sizeof(cur), "%d", b->r->memory.swappiness);
+                        xsprintf(cur, "%d", b->r->memory.swappiness);
                 change_add(b, PLAN_SYSCTL, p->origins[POLICY_KEY_MEMORY_SWAPPINESS], setting,
                            (struct change){ "vm.swappiness", "/proc/sys/vm/swappiness", cur, v });
         }
         for (unsigned i = 0; i < p->n_sysctl; i++) {
-                snprintf(setting, sizeof(setting), "[sysctl] %s = %s", p->sysctl[i].key,
-                         p->sysctl[i].value);
+                SET(setting, "[sysctl] %s = %s", p->sysctl[i].key, p->sysctl[i].value);
                 sysctl_step(b, p->sysctl[i].key, p->sysctl[i].value, p->sysctl[i].origin, setting);
         }
 }
@@ -211,11 +217,11 @@ static void plan_memory(struct builder *b) {
                      "transparent_hugepage/defrag", "/sys/kernel/mm/transparent_hugepage/defrag");
         /* Without KSM in the kernel (ksm_run -1), "off" holds already. */
         if (p->ksm >= 0 && m->ksm_run != p->ksm && !(p->ksm == 0 && m->ksm_run < 0)) {
-                char current[16] = "", wanted[4];
+                char current[DECIMAL_STR_MAX(int)] = "", wanted[DECIMAL_STR_MAX(int)];
 
-                snprintf(wanted, sizeof(wanted), "%d", p->ksm);
+                xsprintf(wanted, "%d", p->ksm);
                 if (m->ksm_run >= 0)
-                        snprintf(current, sizeof(current), "%d", m->ksm_run);
+                        xsprintf(current, "%d", m->ksm_run);
                 sysfs_choice(b, POLICY_KEY_MEMORY_KSM, wanted, current, "ksm/run",
                              "/sys/kernel/mm/ksm/run");
         }
@@ -232,17 +238,18 @@ static const char *pages_word(uint64_t n) {
 void plan_hugepages_text(struct plan_step *s, uint64_t page_size, int node, uint64_t current,
                          uint64_t pages) {
         uint64_t kib = page_size >> 10;
-        char sz[32];
+        char sz[FORMAT_SIZE_MAX];
 
         if (node < 0) {
-                SET(s->knob, "hugepages-%" PRIu64 "kB", kib);
-                SET(s->path, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", kib);
+                xsprintf(s->knob, "hugepages-%" PRIu64 "kB", kib);
+                xsprintf(s->path, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
+                         kib);
         } else {
-                SET(s->knob, "hugepages-%" PRIu64 "kB/node%d", kib, node);
-                SET(s->path,
-                    "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
-                    "kB/nr_hugepages",
-                    node, kib);
+                xsprintf(s->knob, "hugepages-%" PRIu64 "kB/node%d", kib, node);
+                xsprintf(s->path,
+                         "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
+                         "kB/nr_hugepages",
+                         node, kib);
         }
         s->u.hugepages.current = current;
         SET(s->current, "%" PRIu64 " %s", current, pages_word(current));
@@ -275,20 +282,19 @@ static void plan_pool(struct builder *b, const struct policy_hugepool *h) {
         const struct hugetlb_pool *rp = hugetlb_find_pool(&b->r->hugetlb, h->page_size);
         uint64_t mem_total = b->r->memory.mem_total_kib * 1024;
         uint64_t pages, max_pages;
-        char setting[256], sz[32], v[64], sec[48];
+        char setting[256], sz[FORMAT_SIZE_MAX], v[64], sec[FORMAT_SIZE_MAX + 16];
 
         if (!h->pool.set)
                 return;
         format_size(h->page_size, sz, sizeof(sz));
         if (h->main)
-                snprintf(sec, sizeof(sec), "[hugepages]");
+                xsprintf(sec, "[hugepages]");
         else
-                snprintf(sec, sizeof(sec), "[hugepages-%s]", sz);
-        snprintf(setting, sizeof(setting), "%s pool = %s", sec,
-                 policy_size_format(&h->pool, v, sizeof(v)));
+                xsprintf(sec, "[hugepages-%s]", sz);
+        SET(setting, "%s pool = %s", sec, policy_size_format(&h->pool, v, sizeof(v)));
         if (!b->r->hugetlb.supported || !rp) {
                 char knob[48];
-                snprintf(knob, sizeof(knob), "hugepages-%" PRIu64 "kB", h->page_size >> 10);
+                xsprintf(knob, "hugepages-%" PRIu64 "kB", h->page_size >> 10);
                 manual_add(b, PLAN_HUGEPAGES, h->pool.origin, setting,
                            (struct change){ knob, NULL, NULL, "a pool" },
                            h->page_size >= (UINT64_C(1) << 30)
@@ -315,8 +321,7 @@ static void plan_pool(struct builder *b, const struct policy_hugepool *h) {
         }
         /* Per node: each node grows to its share; only the total is bounded by max (which node
          * gives pages back is the kernel's choice). */
-        snprintf(setting, sizeof(setting), "%s per-node = %s", sec,
-                 policy_per_node_format(h, v, sizeof(v)));
+        SET(setting, "%s per-node = %s", sec, policy_per_node_format(h, v, sizeof(v)));
         for (unsigned i = 0; i < rp->n_nodes; i++) {
                 const struct hugetlb_node_pool *np = &rp->nodes[i];
                 uint64_t share;
@@ -334,10 +339,9 @@ static void plan_pool(struct builder *b, const struct policy_hugepool *h) {
                 for (unsigned n = 0; n < NUMA_NODES_MAX; n++)
                         if (h->node_pool[n].set && !node_pool(rp, n)) {
                                 char knob[64], note[96];
-                                snprintf(knob, sizeof(knob), "hugepages-%" PRIu64 "kB/node%u",
-                                         h->page_size >> 10, n);
-                                snprintf(note, sizeof(note),
-                                         "this host has no NUMA node %u with memory", n);
+                                xsprintf(knob, "hugepages-%" PRIu64 "kB/node%u", h->page_size >> 10,
+                                         n);
+                                SET(note, "this host has no NUMA node %u with memory", n);
                                 manual_add(b, PLAN_HUGEPAGES, h->per_node_origin, setting,
                                            (struct change){ knob, NULL, NULL,
                                                             format_size(h->node_pool[n].bytes, v,
@@ -370,18 +374,18 @@ static void plan_mount(struct builder *b) {
 
         if (!p->hugetlbfs_mount[0])
                 return;
-        snprintf(setting, sizeof(setting), "[hugepages] mount = %s", p->hugetlbfs_mount);
+        SET(setting, "[hugepages] mount = %s", p->hugetlbfs_mount);
         format_size(p->hugepages_size, sz, sizeof(sz));
         if (gid < 0) {
                 char note[128];
-                snprintf(note, sizeof(note), "group '%s' does not exist on this host (/etc/group)",
-                         p->hugetlbfs_group);
+                SET(note, "group '%s' does not exist on this host (/etc/group)",
+                    p->hugetlbfs_group);
                 manual_add(b, PLAN_HUGETLBFS_MOUNT, p->origins[POLICY_KEY_HUGEPAGES_GROUP], setting,
                            (struct change){ mnt, mnt, NULL, "hugetlbfs" }, note);
                 return;
         }
-        snprintf(wanted, sizeof(wanted), "hugetlbfs pagesize=%s mode=0%03o gid=%" PRId64, sz,
-                 (unsigned) p->hugetlbfs_mode, gid);
+        BSET(b, wanted, "hugetlbfs pagesize=%s mode=0%03o gid=%" PRId64, sz,
+             (unsigned) p->hugetlbfs_mode, gid);
         for (unsigned i = 0; i < hf->n_mounts; i++) {
                 const struct hugetlb_mount *m = &hf->mounts[i];
                 if (!streq(m->path, p->hugetlbfs_mount))
@@ -389,9 +393,9 @@ static void plan_mount(struct builder *b) {
                 if (m->page_size == p->hugepages_size && m->mode == p->hugetlbfs_mode &&
                     (m->has_gid ? (int64_t) m->gid : 0) == gid)
                         return;
-                snprintf(current, sizeof(current), "hugetlbfs pagesize=%s mode=0%03o gid=%u",
-                         format_size(m->page_size, sz, sizeof(sz)), (unsigned) m->mode,
-                         m->has_gid ? (unsigned) m->gid : 0);
+                SET(current, "hugetlbfs pagesize=%s mode=0%03o gid=%u",
+                    format_size(m->page_size, sz, sizeof(sz)), (unsigned) m->mode,
+                    m->has_gid ? (unsigned) m->gid : 0);
                 manual_add(b, PLAN_HUGETLBFS_MOUNT, o, setting,
                            (struct change){ mnt, mnt, current, wanted },
                            "a hugetlbfs with other options is mounted there: unmount it, then "
@@ -429,11 +433,10 @@ static void plan_zram(struct builder *b) {
         want = policy_size_resolve(&p->zram_size, b->r->memory.mem_total_kib * 1024);
         want = p->zram_size.percent ? div_up(want, 1U << 20) << 20 : div_up(want, 4096) * 4096;
         tolerance = p->zram_size.percent ? want / 100 : ZRAM_ALIGN_MAX;
-        snprintf(setting, sizeof(setting), "[zram] size = %s",
-                 policy_size_format(&p->zram_size, v, sizeof(v)));
-        snprintf(wanted, sizeof(wanted), "%s %s swap priority %d", format_size(want, v, sizeof(v)),
-                 p->zram_algorithm[0] ? p->zram_algorithm : "(kernel default)", p->zram_priority);
-        snprintf(path, sizeof(path), "/sys/block/%s", dev);
+        SET(setting, "[zram] size = %s", policy_size_format(&p->zram_size, v, sizeof(v)));
+        BSET(b, wanted, "%s %s swap priority %d", format_size(want, v, sizeof(v)),
+             p->zram_algorithm[0] ? p->zram_algorithm : "(kernel default)", p->zram_priority);
+        xsprintf(path, "/sys/block/%s", dev);
         for (unsigned i = 0; i < b->r->zram.n_devices; i++)
                 if (streq(b->r->zram.devices[i].name, dev))
                         z = &b->r->zram.devices[i];
@@ -443,24 +446,22 @@ static void plan_zram(struct builder *b) {
                                                              : want - z->disksize) <= tolerance
                                        : z->disksize >= want && z->disksize - want < tolerance;
                 bool algo_ok = !p->zram_algorithm[0] || streq(z->algorithm, p->zram_algorithm);
-                size_t l;
 
                 if (size_ok && algo_ok && z->is_swap && z->swap_priority == p->zram_priority)
                         return;
-                l = (size_t) snprintf(current, sizeof(current), "%s %s %s",
-                                      format_size(z->disksize, v, sizeof(v)), z->algorithm,
-                                      z->is_swap      ? "swap"
-                                      : z->is_mounted ? "mounted"
-                                                      : "unused");
-                if (z->is_swap && l < sizeof(current))
-                        snprintf(current + l, sizeof(current) - l, " priority %d",
-                                 z->swap_priority);
+                SET(current, "%s %s %s", format_size(z->disksize, v, sizeof(v)), z->algorithm,
+                    z->is_swap      ? "swap"
+                    : z->is_mounted ? "mounted"
+                                    : "unused");
+                if (z->is_swap)
+                        bufappendf_trunc(current, sizeof(current), " priority %d",
+                                         z->swap_priority);
                 /* The applier refuses too: resetting a device in use loses what it holds. */
-                snprintf(note, sizeof(note),
-                         "%s is %s: hosttune does not reconfigure a zram device in use (its "
-                         "contents would be lost); %s echo 1 > /sys/block/%s/reset, then apply",
-                         dev, z->is_swap ? "active swap" : "already configured",
-                         z->is_swap ? "swapoff /dev/zram* first," : "if it holds nothing:", dev);
+                SET(note,
+                    "%s is %s: hosttune does not reconfigure a zram device in use (its contents "
+                    "would be lost); %s echo 1 > /sys/block/%s/reset, then apply",
+                    dev, z->is_swap ? "active swap" : "already configured",
+                    z->is_swap ? "swapoff /dev/zram* first," : "if it holds nothing:", dev);
                 manual_add(b, PLAN_ZRAM, o, setting, (struct change){ dev, path, current, wanted },
                            note);
                 return;
@@ -475,23 +476,23 @@ static void plan_zram(struct builder *b) {
                        (struct change){ dev, path, z ? "unconfigured" : NULL, wanted });
         if (!s)
                 return;
-        SET(s->u.zram.device, "%s", dev);
+        BSET(b, s->u.zram.device, "%s", dev);
         s->u.zram.disksize = want;
-        SET(s->u.zram.algorithm, "%s", p->zram_algorithm);
+        BSET(b, s->u.zram.algorithm, "%s", p->zram_algorithm);
         s->u.zram.priority = p->zram_priority;
 }
 
 static void plan_kvm(struct builder *b) {
         const struct policy *p = b->p;
         const struct device_facts *d = &b->r->kvm.dev;
-        char setting[128], cur[8], want[8];
+        char setting[128], cur[16], want[16];
         struct plan_step *s;
 
         if (p->kvm_mode < 0 || !d->exists || d->mode == (mode_t) p->kvm_mode)
                 return;
         policy_setting_to_string(p, POLICY_KEY_KVM_MODE, setting, sizeof(setting));
-        snprintf(cur, sizeof(cur), "0%03o", (unsigned) d->mode);
-        snprintf(want, sizeof(want), "0%03o", (unsigned) p->kvm_mode);
+        xsprintf(cur, "0%03o", (unsigned) d->mode);
+        xsprintf(want, "0%03o", (unsigned) p->kvm_mode);
         s = change_add(b, PLAN_DEVICE_MODE, p->origins[POLICY_KEY_KVM_MODE], setting,
                        (struct change){ "/dev/kvm", "/dev/kvm", cur, want });
         if (s)
@@ -509,32 +510,34 @@ static void plan_templates(struct builder *b) {
                         b->r->btrfs.snapshot_root.exists
                                 ? knob_find_template(&b->r->knobs, p->templates[t])
                                 : NULL;
-                char knob[POLICY_PATH_MAX + 80], path[POLICY_PATH_MAX + 80], want[96],
-                        note[POLICY_PATH_MAX + 160];
+                char knob[PLAN_KNOB_MAX], path[PLAN_PATH_MAX], want[POLICY_TEMPLATE_NAME_MAX + 16],
+                        note[PLAN_PATH_MAX + 160];
 
-                snprintf(path, sizeof(path), "%s/templates/%s", root, p->templates[t]);
+                BSET(b, path, "%s/templates/%s", root, p->templates[t]);
+                if (b->error)
+                        return;
                 if (!kt || !kt->exists) {
-                        snprintf(note, sizeof(note),
-                                 "hosttune prepares snapshots of a template it does not make: "
-                                 "put template %s at %s",
-                                 p->templates[t], path);
+                        SET(note,
+                            "hosttune prepares snapshots of a template it does not make: put "
+                            "template %s at %s",
+                            p->templates[t], path);
                         manual_add(b, PLAN_SNAPSHOT_PREPARED,
                                    p->origins[POLICY_KEY_SNAPSHOTS_TEMPLATES], setting,
                                    (struct change){ path, path, NULL, "template" }, note);
                         continue;
                 }
-                snprintf(path, sizeof(path), "%s/prepared/%s", root, p->templates[t]);
-                snprintf(want, sizeof(want), "snapshot of %s", p->templates[t]);
+                BSET(b, path, "%s/prepared/%s", root, p->templates[t]);
+                xsprintf(want, "snapshot of %s", p->templates[t]);
                 for (unsigned i = kt->prepared; i < p->prepared; i++) {
                         struct plan_step *s;
 
-                        snprintf(knob, sizeof(knob), "%s (%u of %u)", path, i + 1, p->prepared);
+                        BSET(b, knob, "%s (%u of %u)", path, i + 1, p->prepared);
                         s = change_add(b, PLAN_SNAPSHOT_PREPARED,
                                        p->origins[POLICY_KEY_SNAPSHOTS_PREPARED], setting,
                                        (struct change){ knob, path, NULL, want });
                         if (!s)
                                 return;
-                        SET(s->u.snapshot.template_name, "%s", p->templates[t]);
+                        BSET(b, s->u.snapshot.template_name, "%s", p->templates[t]);
                 }
         }
 }
@@ -558,9 +561,9 @@ static void plan_slots(struct builder *b) {
         unsigned have = sr->exists ? b->r->btrfs.free_slots : 0;
 
         policy_setting_to_string(p, POLICY_KEY_SNAPSHOTS_SLOTS, setting, sizeof(setting));
-        snprintf(slots, sizeof(slots), "%s/slots", p->snapshot_root);
+        BSET(b, slots, "%s/slots", p->snapshot_root);
         for (unsigned i = have; i < p->slots; i++) {
-                snprintf(knob, sizeof(knob), "snapshot slot %u of %u", i + 1, p->slots);
+                xsprintf(knob, "snapshot slot %u of %u", i + 1, p->slots);
                 change_add(b, PLAN_SNAPSHOT_SLOT, p->origins[POLICY_KEY_SNAPSHOTS_SLOTS], setting,
                            (struct change){ knob, slots, NULL, "empty slot" });
         }
@@ -659,8 +662,7 @@ static void plan_mount_options(struct builder *b) {
         const struct btrfs_facts *bf = &b->r->btrfs;
         const struct btrfs_mount *m = root_mount(bf, p->snapshot_root);
         struct policy_origin o = p->origins[POLICY_KEY_BTRFS_REQUIRE_OPTIONS];
-        char setting[320], missing[256] = "", note[640], knob[300], current[300];
-        size_t n = 0;
+        char setting[320], missing[256] = "", note[640], knob[PLAN_KNOB_MAX], current[300];
 
         if (!p->require_options[0])
                 return;
@@ -672,27 +674,27 @@ static void plan_mount_options(struct builder *b) {
                            "the snapshot root is not on a btrfs file system");
                 return;
         }
-        for (const char *s = p->require_options; *s && n < sizeof(missing);) {
+        for (const char *s = p->require_options; *s;) {
                 char opt[64];
                 size_t l = strcspn(s, " ");
                 if (l < sizeof(opt)) {
                         memcpy(opt, s, l);
                         opt[l] = 0;
                         if (!btrfs_has_option(m, opt))
-                                n += (size_t) snprintf(missing + n, sizeof(missing) - n, "%s%s",
-                                                       n ? "," : "", opt);
+                                bufappendf_trunc(missing, sizeof(missing), "%s%s",
+                                                 missing[0] ? "," : "", opt);
                 }
                 s += l;
                 s += strspn(s, " ");
         }
         if (!missing[0])
                 return;
-        snprintf(note, sizeof(note),
-                 "mount -o remount,%s %s, and add the options to the file system's entry "
-                 "(fileSystems.\"%s\".options on NixOS, /etc/fstab elsewhere)",
-                 missing, m->target, m->target);
-        snprintf(knob, sizeof(knob), "btrfs %s", m->target);
-        snprintf(current, sizeof(current), "lacks %s", missing);
+        SET(note,
+            "mount -o remount,%s %s, and add the options to the file system's entry "
+            "(fileSystems.\"%s\".options on NixOS, /etc/fstab elsewhere)",
+            missing, m->target, m->target);
+        BSET(b, knob, "btrfs %s", m->target);
+        SET(current, "lacks %s", missing);
         manual_add(b, PLAN_MOUNT_OPTIONS, o, setting,
                    (struct change){ knob, m->target, current, p->require_options }, note);
 }
@@ -710,13 +712,13 @@ static void tap_master_step(struct builder *b, const char *tap, const char *curr
         struct plan_step *s;
 
         policy_setting_to_string(p, POLICY_KEY_NET_BRIDGE, setting, sizeof(setting));
-        snprintf(knob, sizeof(knob), "%s master", tap);
+        BSET(b, knob, "%s master", tap);
         s = change_add(b, PLAN_TAP_MASTER, p->origins[POLICY_KEY_NET_BRIDGE], setting,
                        (struct change){ knob, tap, current, p->bridge });
         if (!s)
                 return;
-        SET(s->u.link.name, "%s", tap);
-        SET(s->u.link.master, "%s", p->bridge);
+        BSET(b, s->u.link.name, "%s", tap);
+        BSET(b, s->u.link.master, "%s", p->bridge);
 }
 
 static void tap_step(struct builder *b, enum policy_key why, const char *name, int64_t owner,
@@ -726,12 +728,12 @@ static void tap_step(struct builder *b, enum policy_key why, const char *name, i
         struct plan_step *s;
 
         policy_setting_to_string(p, why, setting, sizeof(setting));
-        snprintf(path, sizeof(path), "/sys/class/net/%s", name);
+        BSET(b, path, "/sys/class/net/%s", name);
         s = change_add(b, PLAN_TAP, p->origins[why], setting,
                        (struct change){ name, path, current, wanted });
         if (!s)
                 return;
-        SET(s->u.tap.name, "%s", name);
+        BSET(b, s->u.tap.name, "%s", name);
         s->u.tap.owner = (uid_t) owner;
         s->u.tap.vnet_hdr = p->vnet_hdr;
         s->u.tap.multi_queue = p->multi_queue;
@@ -751,8 +753,8 @@ static void plan_existing_tap(struct builder *b, const struct tap_facts *t, int6
                            "a tun (not tap) device has the name: remove it");
                 return;
         }
-        snprintf(current, sizeof(current), "tap owner %" PRId64 "%s%s", t->owner,
-                 vnet ? " vnet_hdr" : "", mq ? " multi_queue" : "");
+        SET(current, "tap owner %" PRId64 "%s%s", t->owner, vnet ? " vnet_hdr" : "",
+            mq ? " multi_queue" : "");
         if (vnet != p->vnet_hdr || mq != p->multi_queue) {
                 manual_add(b, PLAN_TAP, p->origins[POLICY_KEY_NET_TAPS], setting,
                            (struct change){ t->name, NULL, current, wanted },
@@ -777,11 +779,11 @@ static void plan_net(struct builder *b) {
 
         if (p->bridge[0] && !nf->bridge_exists) {
                 policy_setting_to_string(p, POLICY_KEY_NET_BRIDGE, setting, sizeof(setting));
-                snprintf(path, sizeof(path), "/sys/class/net/%s", p->bridge);
+                xsprintf(path, "/sys/class/net/%s", p->bridge);
                 s = change_add(b, PLAN_BRIDGE, p->origins[POLICY_KEY_NET_BRIDGE], setting,
                                (struct change){ p->bridge, path, NULL, "bridge, up" });
                 if (s)
-                        SET(s->u.link.name, "%s", p->bridge);
+                        BSET(b, s->u.link.name, "%s", p->bridge);
         }
         if (p->taps == 0)
                 return;
@@ -790,23 +792,23 @@ static void plan_net(struct builder *b) {
                 if (!k || k->error) {
                         char note[128];
                         policy_setting_to_string(p, POLICY_KEY_NET_OWNER, setting, sizeof(setting));
-                        snprintf(note, sizeof(note),
-                                 "user '%s' does not exist on this host (/etc/passwd)",
-                                 p->tap_owner);
+                        SET(note, "user '%s' does not exist on this host (/etc/passwd)",
+                            p->tap_owner);
                         manual_add(b, PLAN_TAP, p->origins[POLICY_KEY_NET_OWNER], setting,
                                    (struct change){ p->tap_prefix, NULL, NULL, "taps" }, note);
                         return;
                 }
                 owner = k->id;
         }
-        snprintf(wanted, sizeof(wanted), "tap owner %s%s%s",
-                 p->tap_owner[0] ? p->tap_owner : "root", p->vnet_hdr ? " vnet_hdr" : "",
-                 p->multi_queue ? " multi_queue" : "");
+        BSET(b, wanted, "tap owner %s%s%s", p->tap_owner[0] ? p->tap_owner : "root",
+             p->vnet_hdr ? " vnet_hdr" : "", p->multi_queue ? " multi_queue" : "");
         for (unsigned i = 0; i < p->taps; i++) {
                 char name[16];
                 const struct tap_facts *t;
 
-                snprintf(name, sizeof(name), "%s%u", p->tap_prefix, i);
+                BSET(b, name, "%s%u", p->tap_prefix, i);
+                if (b->error)
+                        return;
                 t = find_tap(nf, name);
                 if (t && t->flags != 0)
                         plan_existing_tap(b, t, owner, wanted);
@@ -899,9 +901,10 @@ probe_mask_t plan_probe_mask(const struct policy *p) {
 
 char *plan_step_describe(const struct plan_step *s, char *buf, size_t size) {
         if (!s->current[0])
-                snprintf(buf, size, "%s is missing, wants %s (%s)", s->knob, s->wanted, s->origin);
+                bufprintf_trunc(buf, size, "%s is missing, wants %s (%s)", s->knob, s->wanted,
+                                s->origin);
         else
-                snprintf(buf, size, "%s is %s, wants %s (%s)", s->knob, s->current, s->wanted,
-                         s->origin);
+                bufprintf_trunc(buf, size, "%s is %s, wants %s (%s)", s->knob, s->current,
+                                s->wanted, s->origin);
         return buf;
 }

@@ -85,13 +85,22 @@ enum plan_kind {
         _PLAN_KIND_MAX,
 };
 
+/* The longest path a step names: a prepared snapshot's, the snapshot root (POLICY_PATH_MAX
+ * with its NUL), "/templates/" and a template name (POLICY_TEMPLATE_NAME_MAX with its NUL).
+ * Every other path a step names is shorter; the plan fails with -ENAMETOOLONG rather than cut
+ * one short. */
+#define PLAN_PATH_MAX (POLICY_PATH_MAX + sizeof("/templates/") - 1 + POLICY_TEMPLATE_NAME_MAX - 1)
+/* The longest knob: such a path and " (4294967295 of 4294967295)". */
+#define PLAN_KNOB_MAX (PLAN_PATH_MAX + 32)
+
 struct plan_step {
         enum plan_kind kind;
-        bool manual;       /* hosttune will not make this change; note says what to do */
-        char knob[128];    /* what, as the user knows it: "vm.swappiness",
-                            * "hugepages-2048kB", "hugepages-2048kB/node1", "zram0", "htap3" */
-        char path[256];    /* the file or object the applier touches */
-        char current[128]; /* as read now; "" when the object does not exist yet */
+        bool manual;              /* hosttune will not make this change; note says what to do */
+        char knob[PLAN_KNOB_MAX]; /* what, as the user knows it: "vm.swappiness",
+                                   * "hugepages-2048kB", "hugepages-2048kB/node1", "zram0",
+                                   * "htap3" */
+        char path[PLAN_PATH_MAX]; /* the file or object the applier touches */
+        char current[128];        /* as read now; "" when the object does not exist yet */
         char wanted[128];
         char origin[128]; /* where the policy asks for it: "policy.ini:12" */
         char why[256];    /* "policy.ini:12: [memory] ksm = no (Firecracker production host

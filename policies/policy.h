@@ -18,6 +18,7 @@
 #define POLICY_TEMPLATES_MAX 16
 #define POLICY_PATH_MAX 256
 #define POLICY_NAME_MAX 64
+#define POLICY_TEMPLATE_NAME_MAX 64 /* with the NUL */
 #define POLICY_REASONS_MAX 128
 #define POLICY_REASON_MAX 160
 #define POLICY_SLOTS_MAX 1024
@@ -194,7 +195,8 @@ struct policy {
         bool snapshots_managed;              /* slots > 0 or templates: create and keep them */
         unsigned slots;                      /* prepared empty slots */
         unsigned n_templates;
-        char templates[POLICY_TEMPLATES_MAX][64]; /* templates to keep prepared snapshots of */
+        char templates[POLICY_TEMPLATES_MAX]
+                      [POLICY_TEMPLATE_NAME_MAX]; /* templates to keep prepared snapshots of */
         unsigned prepared;                        /* prepared snapshots per template */
         bool nocow;                               /* default true */
 

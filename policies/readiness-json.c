@@ -2,6 +2,7 @@
 /* Readiness verdicts as JSON, shared by the CLI and the agent. */
 #include "policies/readiness-json.h"
 
+#include "lib/json-util.h"
 #include "policies/plan-json.h"
 #include "probes/report-json.h"
 
@@ -10,7 +11,7 @@
 #endif
 
 json_object *requirement_results_to_json(const struct requirement_result *res, unsigned n) {
-        json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         if (!a)
                 return NULL;
@@ -18,10 +19,8 @@ json_object *requirement_results_to_json(const struct requirement_result *res, u
                 json_object *o = json_object_new_object();
                 char name[64];
 
-                if (!o) {
-                        json_object_put(a);
+                if (!o)
                         return NULL;
-                }
                 json_object_object_add(o, "name",
                                        json_object_new_string(requirement_to_string(
                                                &res[i].req, name, sizeof(name))));
@@ -33,7 +32,7 @@ json_object *requirement_results_to_json(const struct requirement_result *res, u
                 json_object_object_add(o, "remedy", json_object_new_string(res[i].remedy));
                 json_object_array_add(a, o);
         }
-        return a;
+        return TAKE_PTR(a);
 }
 
 json_object *check_document_to_json(const struct host_report *r,

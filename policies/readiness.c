@@ -42,7 +42,7 @@ static int parse_token(const char *tok, uint64_t mem_total, struct requirement *
         bool found = false;
 
         if (nl == 0 || nl >= sizeof(name)) {
-                snprintf(err, errsize, "bad requirement '%s'", tok);
+                bufprintf_trunc(err, errsize, "bad requirement '%s'", tok);
                 return -EINVAL;
         }
         memcpy(name, tok, nl);
@@ -53,18 +53,20 @@ static int parse_token(const char *tok, uint64_t mem_total, struct requirement *
                         found = true;
                 }
         if (!found) {
-                snprintf(err, errsize,
-                         "unknown requirement '%s' (known: kvm, hugepages=SIZE[:PAGESIZE], rng, "
-                         "hwrng, tun, vhost-net, vhost-vsock, userfaultfd, userns, snapshots=N, "
-                         "taps=N, zram, btrfs, nix, no-swap, smt-off, ksm-off)",
-                         name);
+                bufprintf_trunc(
+                        err, errsize,
+                        "unknown requirement '%s' (known: kvm, hugepages=SIZE[:PAGESIZE], rng, "
+                        "hwrng, tun, vhost-net, vhost-vsock, userfaultfd, userns, snapshots=N, "
+                        "taps=N, zram, btrfs, nix, no-swap, smt-off, ksm-off)",
+                        name);
                 return -EINVAL;
         }
         if (kinds[q.kind].takes_value != (eq != NULL)) {
-                snprintf(err, errsize,
-                         kinds[q.kind].takes_value ? "requirement '%s' needs a value ('%s=...')"
-                                                   : "requirement '%s' takes no value ('%s')",
-                         tok, name);
+                bufprintf_trunc(err, errsize,
+                                kinds[q.kind].takes_value
+                                        ? "requirement '%s' needs a value ('%s=...')"
+                                        : "requirement '%s' takes no value ('%s')",
+                                tok, name);
                 return -EINVAL;
         }
         if (q.kind == REQ_HUGEPAGES) {
@@ -73,26 +75,26 @@ static int parse_token(const char *tok, uint64_t mem_total, struct requirement *
                 size_t al = colon ? (size_t) (colon - eq - 1) : strlen(eq + 1);
 
                 if (al == 0 || al >= sizeof(amount)) {
-                        snprintf(err, errsize, "bad size in '%s'", tok);
+                        bufprintf_trunc(err, errsize, "bad size in '%s'", tok);
                         return -EINVAL;
                 }
                 memcpy(amount, eq + 1, al);
                 amount[al] = 0;
                 if (parse_size(amount, mem_total, &q.amount) < 0 || q.amount == 0) {
-                        snprintf(err, errsize, "bad size '%s' in '%s' (use 2G, 512M, 10%%)", amount,
-                                 tok);
+                        bufprintf_trunc(err, errsize, "bad size '%s' in '%s' (use 2G, 512M, 10%%)",
+                                        amount, tok);
                         return -EINVAL;
                 }
                 if (colon && (parse_size(colon + 1, 0, &q.page_size) < 0 || q.page_size == 0 ||
                               (q.page_size & (q.page_size - 1)) != 0)) {
-                        snprintf(err, errsize, "bad page size '%s' in '%s' (use 2M or 1G)",
-                                 colon + 1, tok);
+                        bufprintf_trunc(err, errsize, "bad page size '%s' in '%s' (use 2M or 1G)",
+                                        colon + 1, tok);
                         return -EINVAL;
                 }
         } else if (eq) {
                 unsigned n;
                 if (parse_uint(eq + 1, &n) < 0 || n == 0 || n > 65535) {
-                        snprintf(err, errsize, "bad count in '%s' (1..65535)", tok);
+                        bufprintf_trunc(err, errsize, "bad count in '%s' (1..65535)", tok);
                         return -EINVAL;
                 }
                 q.amount = n;
@@ -117,7 +119,7 @@ int requirements_parse(const char *list, uint64_t mem_total, struct requirements
                 if (l == 0)
                         break;
                 if (l >= sizeof(tok)) {
-                        snprintf(err, errsize, "requirement too long: '%.40s...'", p);
+                        bufprintf_trunc(err, errsize, "requirement too long: '%.40s...'", p);
                         return -EINVAL;
                 }
                 memcpy(tok, p, l);
@@ -131,8 +133,8 @@ int requirements_parse(const char *list, uint64_t mem_total, struct requirements
                                 break;
                 if (i == out.n) {
                         if (out.n >= REQUIREMENTS_MAX) {
-                                snprintf(err, errsize, "more than %d requirements",
-                                         REQUIREMENTS_MAX);
+                                bufprintf_trunc(err, errsize, "more than %d requirements",
+                                                REQUIREMENTS_MAX);
                                 return -E2BIG;
                         }
                         out.n++;
@@ -148,18 +150,20 @@ const char *requirement_kind_name(enum requirement_kind k) {
 }
 
 char *requirement_to_string(const struct requirement *q, char *buf, size_t size) {
-        char a[32], b[32];
+        char a[FORMAT_SIZE_MAX], b[32];
 
         if (q->kind == REQ_HUGEPAGES) {
                 if (q->page_size)
-                        snprintf(buf, size, "hugepages=%s:%s", format_size(q->amount, a, sizeof(a)),
-                                 format_size(q->page_size, b, sizeof(b)));
+                        bufprintf_trunc(buf, size, "hugepages=%s:%s",
+                                        format_size(q->amount, a, sizeof(a)),
+                                        format_size(q->page_size, b, sizeof(b)));
                 else
-                        snprintf(buf, size, "hugepages=%s", format_size(q->amount, a, sizeof(a)));
+                        bufprintf_trunc(buf, size, "hugepages=%s",
+                                        format_size(q->amount, a, sizeof(a)));
         } else if (kinds[q->kind].takes_value)
-                snprintf(buf, size, "%s=%" PRIu64, kinds[q->kind].name, q->amount);
+                bufprintf_trunc(buf, size, "%s=%" PRIu64, kinds[q->kind].name, q->amount);
         else
-                snprintf(buf, size, "%s", kinds[q->kind].name);
+                bufprintf_trunc(buf, size, "%s", kinds[q->kind].name);
         return buf;
 }
 
@@ -176,7 +180,7 @@ static void set_result(struct requirement_result *res, bool ok, const char *fmt,
         va_list ap;
         res->satisfied = ok;
         va_start(ap, fmt);
-        vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+        vbufprintf_trunc(res->reason, sizeof(res->reason), fmt, ap);
         va_end(ap);
 }
 
@@ -215,9 +219,10 @@ static void eval_hugepages(const struct requirement *q, const struct host_report
         if (!h->supported || !p) {
                 set_result(res, false, "no %s hugepage pool on this kernel",
                            format_size(ps, a, sizeof(a)));
-                snprintf(res->remedy, sizeof(res->remedy),
-                         ps >= (1U << 30) ? "boot with hugepagesz=1G hugepages=N (gigantic pages)"
-                                          : "use a kernel with CONFIG_HUGETLBFS");
+                bufprintf_trunc(res->remedy, sizeof(res->remedy),
+                                ps >= (1U << 30)
+                                        ? "boot with hugepagesz=1G hugepages=N (gigantic pages)"
+                                        : "use a kernel with CONFIG_HUGETLBFS");
                 return;
         }
         need = (q->amount + ps - 1) / ps;
@@ -233,11 +238,11 @@ static void eval_hugepages(const struct requirement *q, const struct host_report
                    ", free %" PRIu64 ", reserved %" PRIu64 ", leased %" PRIu64 "): a VM using "
                    "MAP_HUGETLB would die with SIGBUS",
                    avail, format_size(ps, a, sizeof(a)), need, p->nr, p->free, p->resv, leased);
-        snprintf(res->remedy, sizeof(res->remedy),
-                 "grow the pool: hosttune apply with [hugepages] pool = %s, or echo %" PRIu64
-                 " > /sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
-                 format_size(q->amount + (p->nr - avail) * ps, b, sizeof(b)),
-                 p->nr + (need - avail), ps >> 10);
+        bufprintf_trunc(res->remedy, sizeof(res->remedy),
+                        "grow the pool: hosttune apply with [hugepages] pool = %s, or echo %" PRIu64
+                        " > /sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
+                        format_size(q->amount + (p->nr - avail) * ps, b, sizeof(b)),
+                        p->nr + (need - avail), ps >> 10);
         /* A pool counter the probe could not read counts as 0 above: the shortfall may not be
          * real, so the verdict is "could not probe", not "not ready". */
         res->error = r->results[PROBE_HUGETLB].error;
@@ -261,7 +266,7 @@ static void eval_device(const struct device_facts *d, const char *path, const ch
                 set_result(res, true, "%s present (mode %04o)", path, (unsigned) d->mode);
         else {
                 set_result(res, false, "%s missing", path);
-                snprintf(res->remedy, sizeof(res->remedy), "modprobe %s", module);
+                bufprintf_trunc(res->remedy, sizeof(res->remedy), "modprobe %s", module);
         }
 }
 
@@ -339,10 +344,10 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            "%" PRIu64 " prepared snapshot slots free, %" PRIu64
                                            " needed",
                                            have, q->amount);
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "set [snapshots] slots = %" PRIu64
-                                         " and run hosttune apply",
-                                         q->amount);
+                                bufprintf_trunc(res->remedy, sizeof(res->remedy),
+                                                "set [snapshots] slots = %" PRIu64
+                                                " and run hosttune apply",
+                                                q->amount);
                         }
                         break;
                 case REQ_TAPS:
@@ -356,9 +361,10 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            " needed%s",
                                            have, q->amount,
                                            r->net.tun.exists ? "" : " (no /dev/net/tun)");
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "set [net] taps = %" PRIu64 " and run hosttune apply",
-                                         q->amount);
+                                bufprintf_trunc(res->remedy, sizeof(res->remedy),
+                                                "set [net] taps = %" PRIu64
+                                                " and run hosttune apply",
+                                                q->amount);
                         }
                         break;
                 case REQ_ZRAM: {
@@ -369,8 +375,8 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                 set_result(res, true, "%s", r->results[PROBE_ZRAM].reason);
                         else {
                                 set_result(res, false, "no zram device serves as swap");
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "set [zram] size and run hosttune apply");
+                                bufprintf_trunc(res->remedy, sizeof(res->remedy),
+                                                "set [zram] size and run hosttune apply");
                         }
                         break;
                 }
@@ -399,9 +405,10 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            "not be paged out",
                                            r->memory.n_swaps, r->memory.n_swaps == 1 ? "" : "s",
                                            r->memory.swaps[0].path);
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "swapoff -a, or choose a policy that wants zram swap "
-                                         "(microvm-ci) instead of firecracker-prod");
+                                bufprintf_trunc(
+                                        res->remedy, sizeof(res->remedy),
+                                        "swapoff -a, or choose a policy that wants zram swap "
+                                        "(microvm-ci) instead of firecracker-prod");
                         }
                         break;
                 case REQ_SMT_OFF:
@@ -416,9 +423,10 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            "(Firecracker's production advice is SMT off)",
                                            r->cpu.smt_control[0] ? r->cpu.smt_control
                                                                  : "state unknown");
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "echo off > /sys/devices/system/cpu/smt/control, or "
-                                         "boot with nosmt");
+                                bufprintf_trunc(
+                                        res->remedy, sizeof(res->remedy),
+                                        "echo off > /sys/devices/system/cpu/smt/control, or "
+                                        "boot with nosmt");
                         }
                         break;
                 case REQ_KSM_OFF:
@@ -430,8 +438,9 @@ unsigned requirements_evaluate(const struct requirements *req, const struct host
                                            "KSM is %s: merged pages leak timing across VMs "
                                            "(Firecracker's production advice is KSM off)",
                                            r->memory.ksm_run == 1 ? "running" : "unmerging");
-                                snprintf(res->remedy, sizeof(res->remedy),
-                                         "echo 0 > /sys/kernel/mm/ksm/run ([memory] ksm = no)");
+                                bufprintf_trunc(
+                                        res->remedy, sizeof(res->remedy),
+                                        "echo 0 > /sys/kernel/mm/ksm/run ([memory] ksm = no)");
                         }
                         break;
                 default:

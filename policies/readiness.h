@@ -54,7 +54,12 @@ int requirements_parse(const char *list, uint64_t mem_total, struct requirements
 /* The token of a kind, without value ("kvm", "hugepages", "vhost-net"). */
 const char *requirement_kind_name(enum requirement_kind k);
 
-/* The canonical text of a requirement ("hugepages=2G", "hugepages=4G:1G", "taps=8"). */
+/* Bytes that always hold requirement_to_string's text: the longest kind name, '=', two sizes of
+ * at most 20 digits, ':' and the NUL. */
+#define REQUIREMENT_STRING_MAX 64
+
+/* The canonical text of a requirement ("hugepages=2G", "hugepages=4G:1G", "taps=8"), in buf of
+ * REQUIREMENT_STRING_MAX bytes (a smaller one cuts it short). */
 char *requirement_to_string(const struct requirement *q, char *buf, size_t size);
 
 /* The probes a requirement list needs. */

@@ -136,8 +136,8 @@ static unsigned count_slots(struct probe_ctx *ctx, const char *root) {
         char path[300];
         unsigned n = 0;
 
-        snprintf(path, sizeof(path), "%s/slots", root);
-        if (read_dir_names_at(ctx->root_fd, path, count_cb, &n) < 0)
+        if (bufprintf(path, sizeof(path), "%s/slots", root) < 0 ||
+            read_dir_names_at(ctx->root_fd, path, count_cb, &n) < 0)
                 return 0;
         return n;
 }

@@ -3,6 +3,7 @@
 #include "probes/context.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -143,7 +144,7 @@ static int device_facts(struct probe_ctx *ctx, const char *path, bool want_acl,
         struct device_facts d = { 0 };
         _cleanup_close_ int fd = -1;
         struct stat st;
-        char fdpath[64];
+        char fdpath[PATH_MAX];
 
         if (ctx->fixture)
                 return fixture_device(ctx, path, ret);
@@ -180,11 +181,13 @@ static int device_facts(struct probe_ctx *ctx, const char *path, bool want_acl,
         /* An ACL matters only when the mode bits do not already let everyone in. An O_PATH fd
          * cannot take fgetxattr, so go through its /proc/self/fd link. */
         if (want_acl && (d.mode & 0006) != 0006) {
+                int r = 0;
+
                 if (fd >= 0)
-                        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+                        xsprintf(fdpath, "/proc/self/fd/%d", fd);
                 else
-                        snprintf(fdpath, sizeof(fdpath), "/%s", path);
-                d.has_acl = getxattr(fdpath, "system.posix_acl_access", NULL, 0) > 0;
+                        r = bufprintf(fdpath, sizeof(fdpath), "/%s", path);
+                d.has_acl = r >= 0 && getxattr(fdpath, "system.posix_acl_access", NULL, 0) > 0;
         }
         *ret = d;
         return 0;

@@ -56,8 +56,9 @@ static int read_counter(struct probe_ctx *ctx, const char *dir, const char *name
         char path[256];
         int r;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        r = read_u64_at(ctx->root_fd, path, ret);
+        r = bufprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (r >= 0)
+                r = read_u64_at(ctx->root_fd, path, ret);
         if (r == -ENOENT) {
                 *ret = 0;
                 return 0;
@@ -174,7 +175,7 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 char dir[128];
                 unsigned order = 0;
 
-                snprintf(dir, sizeof(dir), "sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB",
+                xsprintf(dir, "sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB",
                          p->page_size >> 10);
                 /* /proc/meminfo, already read, carries the default size's counters: the same
                  * kernel numbers as sysfs, four files fewer. Used with and without detail, so
@@ -201,7 +202,7 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                         struct hugetlb_node_pool *np = &p->nodes[p->n_nodes];
                         char ndir[160];
 
-                        snprintf(ndir, sizeof(ndir),
+                        xsprintf(ndir,
                                  "sys/devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB",
                                  nodes.ids[j], p->page_size >> 10);
                         np->node = nodes.ids[j];
@@ -228,17 +229,16 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 const struct hugetlb_pool *p = &h->sizes[i];
-                char sz[32], avail[48];
-                size_t l = strlen(desc);
+                char sz[FORMAT_SIZE_MAX], avail[64];
 
                 if (p->obtainable_now == UINT64_MAX)
-                        snprintf(avail, sizeof(avail), "gigantic");
+                        xsprintf(avail, "gigantic");
                 else
-                        snprintf(avail, sizeof(avail), "at least %" PRIu64 " more obtainable now",
+                        xsprintf(avail, "at least %" PRIu64 " more obtainable now",
                                  p->obtainable_now);
-                snprintf(desc + l, sizeof(desc) - l, "%s%s pool %" PRIu64 " (%" PRIu64 " free, %s)",
-                         i ? "; " : "", format_size(p->page_size, sz, sizeof(sz)), p->nr, p->free,
-                         avail);
+                bufappendf_trunc(desc, sizeof(desc), "%s%s pool %" PRIu64 " (%" PRIu64 " free, %s)",
+                                 i ? "; " : "", format_size(p->page_size, sz, sizeof(sz)), p->nr,
+                                 p->free, avail);
         }
         if (h->n_sizes == 0)
                 probe_set(res, PROBE_ABSENT, "no hugepage sizes offered by the kernel");

@@ -87,11 +87,12 @@ static void read_template(struct probe_ctx *ctx, const char *root, const char *n
         struct stat st;
 
         strscpy(t->name, sizeof(t->name), name);
-        snprintf(path, sizeof(path), "%s/templates/%s", root, name);
-        t->exists = stat_in_root(ctx->root_fd, path, &st) == 0 && S_ISDIR(st.st_mode);
-        snprintf(path, sizeof(path), "%s/prepared/%s", root, name);
+        /* A path too long to build names no directory: absent, like one that is not there. */
+        t->exists = bufprintf(path, sizeof(path), "%s/templates/%s", root, name) >= 0 &&
+                    stat_in_root(ctx->root_fd, path, &st) == 0 && S_ISDIR(st.st_mode);
         t->prepared = 0;
-        (void) read_dir_names_at(ctx->root_fd, path, count_cb, &t->prepared);
+        if (bufprintf(path, sizeof(path), "%s/prepared/%s", root, name) >= 0)
+                (void) read_dir_names_at(ctx->root_fd, path, count_cb, &t->prepared);
 }
 
 struct nodes {
@@ -116,7 +117,7 @@ static void read_node_pools(struct probe_ctx *ctx, const struct nodes *nodes,
 
                 memset(np, 0, sizeof(*np));
                 np->node = nodes->ids[j];
-                snprintf(path, sizeof(path),
+                xsprintf(path,
                          "sys/devices/system/node/node%u/hugepages/hugepages-%" PRIu64
                          "kB/nr_hugepages",
                          nodes->ids[j], p->page_size >> 10);

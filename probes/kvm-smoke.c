@@ -191,19 +191,15 @@ static void native_loop(void) {
         __asm__ volatile("1: add %%rcx, %%rax\n\tdec %%ecx\n\tjnz 1b" : "+a"(a), "+c"(c) : : "cc");
 }
 
-const char *kvm_smoke_step_name(enum kvm_smoke_guest_step s) {
-        static const char *const names[_KVM_SMOKE_STEP_MAX] = {
-                [KVM_SMOKE_STEP_LONG_MODE] = "long-mode",
-                [KVM_SMOKE_STEP_CPUID] = "cpuid",
-                [KVM_SMOKE_STEP_RDTSC] = "rdtsc",
-                [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
-                [KVM_SMOKE_STEP_XSAVE] = "xsave",
-                [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
-                [KVM_SMOKE_STEP_LOOP_END] = "loop",
-                [KVM_SMOKE_STEP_PAGES] = "pages",
-        };
-        return s > 0 && s < _KVM_SMOKE_STEP_MAX ? names[s] : "?";
-}
+static const char *const kvm_smoke_step_table[_KVM_SMOKE_STEP_MAX] = {
+        [KVM_SMOKE_STEP_LONG_MODE] = "long-mode", [KVM_SMOKE_STEP_CPUID] = "cpuid",
+        [KVM_SMOKE_STEP_RDTSC] = "rdtsc",         [KVM_SMOKE_STEP_CMPXCHG16B] = "cmpxchg16b",
+        [KVM_SMOKE_STEP_XSAVE] = "xsave",         [KVM_SMOKE_STEP_LOOP_BEGIN] = "loop",
+        [KVM_SMOKE_STEP_LOOP_END] = "loop",       [KVM_SMOKE_STEP_PAGES] = "pages",
+};
+
+/* Entry 0 is no step: "?" like a value past the table. */
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(kvm_smoke_step, enum kvm_smoke_guest_step, "?")
 
 /* One smoke run's state; every resource is released by smoke_done(). */
 struct smoke {
@@ -229,7 +225,7 @@ static int fail(struct smoke *s, const char *step, const char *fmt, ...) {
         s->res->ran = false;
         strscpy(s->res->step, sizeof(s->res->step), step);
         va_start(ap, fmt);
-        vsnprintf(s->res->reason, sizeof(s->res->reason), fmt, ap);
+        vbufprintf_trunc(s->res->reason, sizeof(s->res->reason), fmt, ap);
         va_end(ap);
         return -1;
 }
@@ -503,7 +499,6 @@ static const char *internal_error_name(uint32_t suberror) {
  * (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, Linux 5.16+), as " (f0 48 0f c7 0e)";
  * "" otherwise. */
 static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t size) {
-        size_t n = 0;
         unsigned len;
 
         buf[0] = 0;
@@ -517,19 +512,17 @@ static const char *emulation_insn(const struct kvm_run *run, char *buf, size_t s
                 return buf;
         /* The kernel hands over its fetch buffer (up to 15 bytes, the instructions after the
          * failing one included): the first 8 say which instruction it was. */
-        n += (size_t) snprintf(buf, size, " (instruction bytes");
-        for (unsigned i = 0; i < len && i < 8 && n < size; i++)
-                n += (size_t) snprintf(buf + n, size - n, " %02x",
-                                       run->emulation_failure.insn_bytes[i]);
-        if (n < size)
-                snprintf(buf + n, size - n, "%s)", len > 8 ? " ..." : "");
+        bufprintf_trunc(buf, size, " (instruction bytes");
+        for (unsigned i = 0; i < len && i < 8; i++)
+                bufappendf_trunc(buf, size, " %02x", run->emulation_failure.insn_bytes[i]);
+        bufappendf_trunc(buf, size, "%s)", len > 8 ? " ..." : "");
         return buf;
 }
 
 /* The name of the guest step the guest was in when it stopped: the one after the last it
  * reported, or hlt. */
 static const char *current_step(const struct smoke *s, unsigned idx) {
-        return idx < s->n_seq ? kvm_smoke_step_name(s->seq[idx]) : "hlt";
+        return idx < s->n_seq ? kvm_smoke_step_to_string(s->seq[idx]) : "hlt";
 }
 
 /* Run the guest to hlt, following its reports; time the loops. */
@@ -568,7 +561,7 @@ static int run_guest(struct smoke *s, uint64_t *ret_guest_loop_ns) {
                         uint8_t got = ((const uint8_t *) s->run)[s->run->io.data_offset];
                         if (idx >= s->n_seq || got != s->seq[idx]) {
                                 r = fail(s, step, "the guest reported step %u (%s), expected %s",
-                                         got, kvm_smoke_step_name(got), step);
+                                         got, kvm_smoke_step_to_string(got), step);
                                 break;
                         }
                         s->res->steps |= 1ULL << got;
@@ -711,11 +704,11 @@ int kvm_smoke_run(const struct kvm_smoke_ops *ops, void *userdata, struct kvm_sm
                 return r;
         if (r == 0) {
                 ret->ran = true;
-                snprintf(ret->reason, sizeof(ret->reason),
-                         "smoke guest reached hlt in %llu us (long mode, cpuid, rdtsc%s%s, "
-                         "loop %.2fx native)",
-                         (unsigned long long) ret->usec, s.cx16 ? ", cmpxchg16b" : "",
-                         s.xsave ? ", xsave/xrstor" : "", ret->ratio);
+                bufprintf_trunc(ret->reason, sizeof(ret->reason),
+                                "smoke guest reached hlt in %llu us (long mode, cpuid, rdtsc%s%s, "
+                                "loop %.2fx native)",
+                                (unsigned long long) ret->usec, s.cx16 ? ", cmpxchg16b" : "",
+                                s.xsave ? ", xsave/xrstor" : "", ret->ratio);
         }
         return 0;
 }
@@ -848,8 +841,9 @@ int kvm_smoke_run_as(const char *user, uint32_t uid, uint32_t gid, struct kvm_sm
                 if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "drop-privileges");
-                        snprintf(res.reason, sizeof(res.reason), "cannot become uid %u gid %u: %s",
-                                 uid, gid, strerror(errno));
+                        bufprintf_trunc(res.reason, sizeof(res.reason),
+                                        "cannot become uid %u gid %u: %s", uid, gid,
+                                        strerror(errno));
                 } else if (kvm_smoke_run(&kvm_smoke_ops_real, NULL, &res) < 0) {
                         res.tried = true;
                         strscpy(res.step, sizeof(res.step), "run");
@@ -881,16 +875,16 @@ int kvm_smoke_run_as(const char *user, uint32_t uid, uint32_t gid, struct kvm_sm
 
 int kvm_smoke_format(const struct kvm_smoke_result *r, char *buf, size_t size) {
         char reason[sizeof(r->reason)];
-        int n;
 
         strscpy(reason, sizeof(reason), r->reason);
         for (char *p = reason; *p; p++)
                 if (*p == '\n' || *p == '\t' || *p == '\r')
                         *p = ' ';
-        n = snprintf(buf, size, "%s %s %d %s %u %llu %.3f %s", r->ran ? "ran" : "fail",
-                     isempty(r->step) ? "-" : r->step, -r->error, isempty(r->user) ? "-" : r->user,
-                     r->uid, (unsigned long long) r->usec, r->ratio, reason);
-        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+        if (bufprintf(buf, size, "%s %s %d %s %u %llu %.3f %s", r->ran ? "ran" : "fail",
+                      isempty(r->step) ? "-" : r->step, -r->error, isempty(r->user) ? "-" : r->user,
+                      r->uid, (unsigned long long) r->usec, r->ratio, reason) < 0)
+                return -ENOBUFS;
+        return 0;
 }
 
 int kvm_smoke_parse(const char *text, struct kvm_smoke_result *ret) {
@@ -926,17 +920,17 @@ int kvm_smoke_parse(const char *text, struct kvm_smoke_result *ret) {
 int kvm_smoke_identity(int root_fd, const char *vendor_module, char *buf, size_t size) {
         struct stat st, mod = { 0 };
         char path[64];
-        int n;
 
         if (fstatat(root_fd, "dev/kvm", &st, 0) < 0)
                 return -errno;
         if (!isempty(vendor_module)) {
-                snprintf(path, sizeof(path), "sys/module/%s", vendor_module);
-                (void) fstatat(root_fd, path, &mod, 0);
+                if (bufprintf(path, sizeof(path), "sys/module/%s", vendor_module) >= 0)
+                        (void) fstatat(root_fd, path, &mod, 0);
         }
-        n = snprintf(buf, size, "%llx:%llx:%o:%lld.%09ld:%llx", (unsigned long long) st.st_dev,
-                     (unsigned long long) st.st_ino, (unsigned) st.st_mode,
-                     (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
-                     (unsigned long long) mod.st_ino);
-        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+        if (bufprintf(buf, size, "%llx:%llx:%o:%lld.%09ld:%llx", (unsigned long long) st.st_dev,
+                      (unsigned long long) st.st_ino, (unsigned) st.st_mode,
+                      (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
+                      (unsigned long long) mod.st_ino) < 0)
+                return -ENOBUFS;
+        return 0;
 }

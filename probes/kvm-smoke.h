@@ -86,7 +86,7 @@ enum kvm_smoke_guest_step {
 #define KVM_SMOKE_PORT 0x10
 
 /* The name of a guest step ("cpuid", "cmpxchg16b", ...). */
-const char *kvm_smoke_step_name(enum kvm_smoke_guest_step s);
+const char *kvm_smoke_step_to_string(enum kvm_smoke_guest_step s);
 
 /* Guest physical addresses the host checks after hlt (for tests that play the guest). */
 #define KVM_SMOKE_MEM_SIZE (2U * 1024U * 1024U)

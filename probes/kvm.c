@@ -26,8 +26,9 @@ static int module_bool_param(struct probe_ctx *ctx, const char *module, const ch
         char path[128], v[16];
         int r;
 
-        snprintf(path, sizeof(path), "sys/module/%s/parameters/%s", module, param);
-        r = read_line_at(ctx->root_fd, path, v, sizeof(v));
+        r = bufprintf(path, sizeof(path), "sys/module/%s/parameters/%s", module, param);
+        if (r >= 0)
+                r = read_line_at(ctx->root_fd, path, v, sizeof(v));
         if (r == 0) {
                 if (streq(v, "Y") || streq(v, "1"))
                         return 1;
@@ -104,7 +105,7 @@ static void query_fixture(struct probe_ctx *ctx, struct kvm_facts *k, struct pro
         }
         k->api_version = fixture_int(ctx, "api", -1, bad);
         for (unsigned i = 0; i < _KVM_CAPI_MAX; i++) {
-                snprintf(key, sizeof(key), "cap %s", kvm_cap_name(i));
+                xsprintf(key, "cap %s", kvm_cap_name(i));
                 k->caps[i] = fixture_int(ctx, key, 0, bad);
                 if (k->caps[i] < 0)
                         k->caps[i] = 0;
@@ -160,7 +161,7 @@ static void smoke_live(struct probe_ctx *ctx, struct kvm_facts *k) {
         if (v->root.uid == 0)
                 strscpy(v->root.user, sizeof(v->root.user), "root");
         else
-                snprintf(v->root.user, sizeof(v->root.user), "uid %u", v->root.uid);
+                bufprintf_trunc(v->root.user, sizeof(v->root.user), "uid %u", v->root.uid);
         k->smoke_source = "probe";
         if (v->root.uid != 0)
                 return; /* only root can become a build user */
@@ -198,8 +199,8 @@ static const char *busy_hypervisor(struct probe_ctx *ctx) {
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 char path[64];
-                snprintf(path, sizeof(path), "sys/module/%s", known[i].module);
-                if (probe_ctx_exists(ctx, path))
+                if (bufprintf(path, sizeof(path), "sys/module/%s", known[i].module) >= 0 &&
+                    probe_ctx_exists(ctx, path))
                         return known[i].name;
         }
         return NULL;
@@ -370,9 +371,8 @@ static int kvm_decide(struct probe_ctx *ctx, struct host_report *r, struct probe
         }
         for (unsigned i = 0; i < _KVM_CAPI_MAX; i++)
                 if (kvm_cap_needed_by_firecracker(i) && k->caps[i] <= 0) {
-                        size_t l = strlen(missing);
-                        snprintf(missing + l, sizeof(missing) - l, "%s%s", n_missing ? "," : "",
-                                 kvm_cap_name(i));
+                        bufappendf_trunc(missing, sizeof(missing), "%s%s", n_missing ? "," : "",
+                                         kvm_cap_name(i));
                         n_missing++;
                 }
         if (n_missing > 0) {

@@ -99,10 +99,10 @@ int probe_memory(struct probe_ctx *ctx, struct host_report *r) {
         for (unsigned i = 0; i < m->n_swaps; i++)
                 swap_kib += m->swaps[i].size_kib;
         if (m->n_swaps == 0)
-                snprintf(swapdesc, sizeof(swapdesc), "no swap");
+                bufprintf_trunc(swapdesc, sizeof(swapdesc), "no swap");
         else
-                snprintf(swapdesc, sizeof(swapdesc), "%u swap device%s (%" PRIu64 " MiB)",
-                         m->n_swaps, m->n_swaps == 1 ? "" : "s", swap_kib / 1024);
+                bufprintf_trunc(swapdesc, sizeof(swapdesc), "%u swap device%s (%" PRIu64 " MiB)",
+                                m->n_swaps, m->n_swaps == 1 ? "" : "s", swap_kib / 1024);
 
         probe_set(res, PROBE_OK,
                   "%" PRIu64 " MiB RAM, %" PRIu64

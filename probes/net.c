@@ -37,6 +37,12 @@ static int read_hex_u32(struct probe_ctx *ctx, const char *path, uint32_t *ret) 
         return 0;
 }
 
+/* sys/class/net/NAME/ATTR into path; -ENAMETOOLONG for a name no interface can have, which
+ * then reads as absent. */
+static int net_attr_path(char *path, size_t size, const char *name, const char *attr) {
+        return bufprintf(path, size, "sys/class/net/%s/%s", name, attr);
+}
+
 void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_facts *t) {
         char path[160], v[64], link[256];
         uint32_t ifflags;
@@ -44,21 +50,21 @@ void probe_net_read_tap(struct probe_ctx *ctx, const char *name, struct tap_fact
 
         strscpy(t->name, sizeof(t->name), name);
         t->owner = t->group = -1;
-        snprintf(path, sizeof(path), "sys/class/net/%s/tun_flags", name);
-        (void) read_hex_u32(ctx, path, &t->flags);
-        snprintf(path, sizeof(path), "sys/class/net/%s/owner", name);
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
+        if (net_attr_path(path, sizeof(path), name, "tun_flags") >= 0)
+                (void) read_hex_u32(ctx, path, &t->flags);
+        if (net_attr_path(path, sizeof(path), name, "owner") >= 0 &&
+            read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
                 t->owner = n;
-        snprintf(path, sizeof(path), "sys/class/net/%s/group", name);
-        if (read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
+        if (net_attr_path(path, sizeof(path), name, "group") >= 0 &&
+            read_line_at(ctx->root_fd, path, v, sizeof(v)) == 0 && parse_i64(v, &n) == 0)
                 t->group = n;
         /* Administratively up (IFF_UP in flags): a tap nobody has opened yet reports
          * operstate "down" (no carrier) even when it is up and ready for its VM. */
-        snprintf(path, sizeof(path), "sys/class/net/%s/flags", name);
-        if (read_hex_u32(ctx, path, &ifflags) == 0)
+        if (net_attr_path(path, sizeof(path), name, "flags") >= 0 &&
+            read_hex_u32(ctx, path, &ifflags) == 0)
                 t->up = (ifflags & IFF_UP) != 0;
-        snprintf(path, sizeof(path), "sys/class/net/%s/master", name);
-        if (probe_ctx_readlink(ctx, path, link, sizeof(link)) > 0) {
+        if (net_attr_path(path, sizeof(path), name, "master") >= 0 &&
+            probe_ctx_readlink(ctx, path, link, sizeof(link)) > 0) {
                 const char *b = strrchr(link, '/');
                 strscpy(t->master, sizeof(t->master), b ? b + 1 : link);
         }
@@ -94,8 +100,7 @@ static int tap_dir_cb(const char *name, void *userdata) {
 
 /* Append "what" to a comma list in buf. */
 static void list_add(char *buf, size_t size, const char *what) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, size - l, "%s%s", l ? ", " : "", what);
+        bufappendf_trunc(buf, size, "%s%s", buf[0] ? ", " : "", what);
 }
 
 /* Check a char device against its expected numbers; describe problems into fail/warn lists. */
@@ -107,9 +112,10 @@ static int check_dev(struct probe_ctx *ctx, const struct chardev_spec *s, struct
         if (e < 0)
                 return e;
         if (!d->exists)
-                snprintf(what, sizeof(what), "no /%s", s->path);
+                bufprintf_trunc(what, sizeof(what), "no /%s", s->path);
         else if (!d->is_char || d->major != s->major || d->minor != s->minor)
-                snprintf(what, sizeof(what), "/%s is not char %u:%u", s->path, s->major, s->minor);
+                bufprintf_trunc(what, sizeof(what), "/%s is not char %u:%u", s->path, s->major,
+                                s->minor);
         else
                 return 1;
         list_add(bad, size, what);
@@ -137,8 +143,9 @@ int probe_net(struct probe_ctx *ctx, struct host_report *r) {
                 return 0;
         }
         if (ctx->targets.bridge && ctx->targets.bridge[0]) {
-                snprintf(path, sizeof(path), "sys/class/net/%s/bridge", ctx->targets.bridge);
-                n->bridge_exists = probe_ctx_exists(ctx, path);
+                n->bridge_exists =
+                        net_attr_path(path, sizeof(path), ctx->targets.bridge, "bridge") >= 0 &&
+                        probe_ctx_exists(ctx, path);
         }
 
         {

@@ -30,11 +30,12 @@ struct nix_parse {
         char malformed_path[256];
 };
 
+/* Append a word list to another. The report's lists are sized for real nix.conf files; one
+ * longer than that is cut short (and shown so in `check`), as the copy of the first list is. */
 static void append_words(char *dst, size_t size, const char *words) {
-        size_t l = strlen(dst);
         if (!*words)
                 return;
-        snprintf(dst + l, size - l, "%s%s", l ? " " : "", words);
+        bufappendf_trunc(dst, size, "%s%s", dst[0] ? " " : "", words);
 }
 
 static int parse_file(struct nix_parse *np, const char *path);
@@ -53,10 +54,11 @@ static int nix_cb(enum nixconf_kind kind, const char *key, const char *value, un
         if (kind != NIXCONF_SETTING) {
                 int r;
                 if (value[0] == '/')
-                        snprintf(path, sizeof(path), "%s", value);
+                        r = bufprintf(path, sizeof(path), "%s", value);
                 else
-                        snprintf(path, sizeof(path), "%s/%s", np->dir, value);
-                r = parse_file(np, path);
+                        r = bufprintf(path, sizeof(path), "%s/%s", np->dir, value);
+                if (r >= 0)
+                        r = parse_file(np, path);
                 /* Nix ignores a missing !include and an include it cannot read; a missing
                  * plain include stops it ("file ... included from ... not found"). */
                 if (r == -ENOENT && kind == NIXCONF_INCLUDE_OPTIONAL)
@@ -160,7 +162,7 @@ int probe_nix(struct probe_ctx *ctx, struct host_report *r) {
         struct fs_args fa = { .best = SIZE_MAX };
         const char *conf = probe_ctx_nix_conf(ctx), *mountinfo;
         bool sandbox_on;
-        char bd[64] = "";
+        char bd[sizeof(fa.fstype) + 3] = "";
         int e;
 
         strscpy(n->conf_path, sizeof(n->conf_path), conf);
@@ -198,7 +200,7 @@ int probe_nix(struct probe_ctx *ctx, struct host_report *r) {
         if (probe_ctx_mountinfo(ctx, &mountinfo) == 0) {
                 fa.path = n->build_dir[0] ? n->build_dir : "/tmp";
                 (void) mountinfo_parse(mountinfo, fs_cb, &fa, NULL);
-                snprintf(bd, sizeof(bd), " (%s)", fa.fstype);
+                xsprintf(bd, " (%s)", fa.fstype);
         }
 
         if (np.malformed_line) {

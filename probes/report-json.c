@@ -50,7 +50,7 @@ static json_object *device_json(const struct device_facts *d) {
         add_str(o, "type", d->is_char ? "char" : d->is_block ? "block" : "other");
         add_u64(o, "major", d->major);
         add_u64(o, "minor", d->minor);
-        snprintf(mode, sizeof(mode), "%04o", (unsigned) d->mode);
+        xsprintf(mode, "%04o", (unsigned) d->mode & 07777);
         add_str(o, "mode", mode);
         add_u64(o, "uid", d->uid);
         add_u64(o, "gid", d->gid);
@@ -206,7 +206,7 @@ static void hugetlb_json(const struct host_report *r, json_object *o) {
                 char mode[8];
                 add_str(m, "path", h->mounts[i].path);
                 add_u64(m, "page_size", h->mounts[i].page_size);
-                snprintf(mode, sizeof(mode), "%04o", (unsigned) h->mounts[i].mode);
+                xsprintf(mode, "%04o", (unsigned) h->mounts[i].mode & 07777);
                 add_str(m, "mode", mode);
                 json_object_object_add(
                         m, "gid",

@@ -9,36 +9,23 @@
 #include "lib/fileio.h"
 #include "lib/util.h"
 
-static const char *const status_names[_PROBE_STATUS_MAX] = {
+static const char *const probe_status_table[_PROBE_STATUS_MAX] = {
         [PROBE_OK] = "ok",
         [PROBE_WARN] = "warn",
         [PROBE_FAIL] = "fail",
         [PROBE_ABSENT] = "absent",
 };
 
-static const char *const probe_names[_PROBE_MAX] = {
+static const char *const probe_id_table[_PROBE_MAX] = {
         [PROBE_CPU] = "cpu",         [PROBE_KVM] = "kvm",   [PROBE_MEMORY] = "memory",
         [PROBE_HUGETLB] = "hugetlb", [PROBE_ZRAM] = "zram", [PROBE_BTRFS] = "btrfs",
         [PROBE_RNG] = "rng",         [PROBE_NET] = "net",   [PROBE_USERFAULTFD] = "userfaultfd",
         [PROBE_USERNS] = "userns",   [PROBE_NIX] = "nix",
 };
 
-const char *probe_status_to_string(enum probe_status s) {
-        return s < _PROBE_STATUS_MAX ? status_names[s] : "unknown";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(probe_status, enum probe_status, "unknown")
 
-const char *probe_id_to_string(enum probe_id id) {
-        return id < _PROBE_MAX ? probe_names[id] : "unknown";
-}
-
-int probe_id_from_string(const char *s, enum probe_id *ret) {
-        for (unsigned i = 0; i < _PROBE_MAX; i++)
-                if (streq(s, probe_names[i])) {
-                        *ret = (enum probe_id) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(probe_id, enum probe_id, "unknown")
 
 /* Who needs what: Firecracker's DEFAULT_CAPABILITIES (src/vmm/src/vstate/kvm.rs),
  * cloud-hypervisor's check_required_kvm_extensions (hypervisor/src/kvm/x86_64/mod.rs), and QEMU's
@@ -148,7 +135,7 @@ void probe_set(struct probe_result *res, enum probe_status status, const char *f
 
         res->status = status;
         va_start(ap, fmt);
-        vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+        vbufprintf_trunc(res->reason, sizeof(res->reason), fmt, ap);
         va_end(ap);
 }
 
@@ -156,7 +143,7 @@ void probe_set_remedy(struct probe_result *res, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(res->remedy, sizeof(res->remedy), fmt, ap);
+        vbufprintf_trunc(res->remedy, sizeof(res->remedy), fmt, ap);
         va_end(ap);
 }
 
@@ -169,9 +156,9 @@ static bool is_content_error(int error) {
 /* "unexpected content in PATH (why)" or "cannot read PATH: why". */
 static void describe_error(char *buf, size_t size, int error, const char *path) {
         if (is_content_error(error))
-                snprintf(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
+                bufprintf_trunc(buf, size, "unexpected content in %s (%s)", path, strerror(-error));
         else
-                snprintf(buf, size, "cannot read %s: %s", path, file_strerror(error));
+                bufprintf_trunc(buf, size, "cannot read %s: %s", path, file_strerror(error));
 }
 
 void probe_set_error(struct probe_result *res, enum probe_status status, int error,
@@ -185,12 +172,12 @@ void probe_bad_note(struct probe_bad *b, int error, const char *path) {
         if (error >= 0 || error == -ENOENT || error == -ENOTDIR || error == -ENODEV || b->path[0])
                 return;
         b->error = error;
-        snprintf(b->path, sizeof(b->path), "%s%s", path[0] == '/' ? "" : "/", path);
+        /* Quoted in a reason only: a long path may be cut short there. */
+        bufprintf_trunc(b->path, sizeof(b->path), "%s%s", path[0] == '/' ? "" : "/", path);
 }
 
 void probe_bad_apply(const struct probe_bad *b, struct probe_result *res) {
         char what[REASON_MAX];
-        size_t l;
 
         if (!b->path[0])
                 return;
@@ -204,6 +191,5 @@ void probe_bad_apply(const struct probe_bad *b, struct probe_result *res) {
                 return;
         }
         describe_error(what, sizeof(what), b->error, b->path);
-        l = strlen(res->reason);
-        snprintf(res->reason + l, sizeof(res->reason) - l, "; also %s", what);
+        bufappendf_trunc(res->reason, sizeof(res->reason), "; also %s", what);
 }

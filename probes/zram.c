@@ -45,16 +45,16 @@ static void read_device(struct probe_ctx *ctx, const struct memory_facts *m, con
         uint64_t v[3];
         ssize_t k;
 
-        snprintf(path, sizeof(path), "sys/block/%s/disksize", z->name);
+        xsprintf(path, "sys/block/%s/disksize", z->name);
         k = read_u64_at(ctx->root_fd, path, &z->disksize);
         probe_bad_note(bad, (int) k, path);
-        snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", z->name);
+        xsprintf(path, "sys/block/%s/comp_algorithm", z->name);
         k = read_attribute_at(ctx->root_fd, path, buf, sizeof(buf));
         if (k >= 0 && word_list_selected(buf, z->algorithm, sizeof(z->algorithm)) < 0)
                 k = -EINVAL; /* no bracketed choice */
         probe_bad_note(bad, (int) k, path);
         /* mm_stat: orig_data_size compr_data_size mem_used_total mem_limit ... */
-        snprintf(path, sizeof(path), "sys/block/%s/mm_stat", z->name);
+        xsprintf(path, "sys/block/%s/mm_stat", z->name);
         if (ctx->detail && read_attribute_at(ctx->root_fd, path, buf, sizeof(buf)) >= 0) {
                 const char *p = buf;
                 unsigned n = 0;
@@ -78,7 +78,7 @@ static void read_device(struct probe_ctx *ctx, const struct memory_facts *m, con
                         z->mem_used_total = v[2];
                 }
         }
-        snprintf(dev, sizeof(dev), "/dev/%s", z->name);
+        xsprintf(dev, "/dev/%s", z->name);
         for (unsigned i = 0; i < m->n_swaps; i++)
                 if (streq(m->swaps[i].path, dev)) {
                         z->is_swap = true;
@@ -117,25 +117,22 @@ int probe_zram(struct probe_ctx *ctx, struct host_report *r) {
                 read_device(ctx, &r->memory, mountinfo, &zf->devices[i], &bad);
         for (unsigned i = 0; i < zf->n_devices; i++) {
                 const struct zram_device *z = &zf->devices[i];
-                size_t l = strlen(desc);
-                char sz[32];
+                char sz[FORMAT_SIZE_MAX];
 
                 if (z->disksize == 0)
-                        snprintf(desc + l, sizeof(desc) - l, "%s%s unconfigured", i ? "; " : "",
-                                 z->name);
+                        bufappendf_trunc(desc, sizeof(desc), "%s%s unconfigured", i ? "; " : "",
+                                         z->name);
                 else
-                        snprintf(desc + l, sizeof(desc) - l, "%s%s %s %s%s", i ? "; " : "", z->name,
-                                 format_size(z->disksize, sz, sizeof(sz)), z->algorithm,
-                                 z->is_swap      ? ", swap"
-                                 : z->is_mounted ? ", mounted"
-                                                 : ", unused");
-                if (z->is_swap) {
-                        l = strlen(desc);
-                        snprintf(desc + l, sizeof(desc) - l, " priority %d", z->swap_priority);
-                }
+                        bufappendf_trunc(desc, sizeof(desc), "%s%s %s %s%s", i ? "; " : "", z->name,
+                                         format_size(z->disksize, sz, sizeof(sz)), z->algorithm,
+                                         z->is_swap      ? ", swap"
+                                         : z->is_mounted ? ", mounted"
+                                                         : ", unused");
+                if (z->is_swap)
+                        bufappendf_trunc(desc, sizeof(desc), " priority %d", z->swap_priority);
         }
         if (zf->n_devices == 0)
-                snprintf(desc, sizeof(desc), "zram module loaded, no devices");
+                bufprintf_trunc(desc, sizeof(desc), "zram module loaded, no devices");
         probe_set(res, PROBE_OK, "%s", desc);
         probe_bad_apply(&bad, res);
         return 0;

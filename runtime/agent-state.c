@@ -85,14 +85,12 @@ static int stamp_parse(const char *v, size_t len, struct policy_file_stamp *ret)
 
 int agent_state_add_policy_file(struct agent_state *s, const struct policy_file_stamp *st) {
         size_t n = strlen(s->policy_files);
-        int k;
 
         if (strchr(st->path, '\n') || st->path[0] != '/')
                 return -EINVAL;
-        k = snprintf(s->policy_files + n, sizeof(s->policy_files) - n,
-                     "%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%s\n", st->ino, st->size, st->mtime_nsec,
-                     st->path);
-        if (k < 0 || (size_t) k >= sizeof(s->policy_files) - n) {
+        if (bufappendf(s->policy_files, sizeof(s->policy_files),
+                       "%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%s\n", st->ino, st->size,
+                       st->mtime_nsec, st->path) < 0) {
                 s->policy_files[n] = 0;
                 return -ENOBUFS;
         }
@@ -137,10 +135,9 @@ int agent_state_format(const struct agent_state *s, char *buf, size_t size) {
 
 #define APPEND(...)                                                                                \
         do {                                                                                       \
-                k = snprintf(buf + n, size - n, __VA_ARGS__);                                      \
-                if (k < 0 || (size_t) k >= size - n)                                               \
+                if (bufprintf(buf + n, size - n, __VA_ARGS__) < 0)                                 \
                         return -ENOBUFS;                                                           \
-                n += (size_t) k;                                                                   \
+                n += strlen(buf + n);                                                              \
         } while (0)
 
         APPEND("schema=%s\npid=%d\ngeneration=%" PRIu64 "\nready=%d\n", AGENT_STATE_SCHEMA,

@@ -4,24 +4,14 @@
 
 #include "lib/util.h"
 
-static const char *const state_names[_LEASE_STATE_MAX] = {
+static const char *const lease_state_table[_LEASE_STATE_MAX] = {
         [LEASE_PROVISIONING] = "provisioning",
         [LEASE_ACTIVE] = "active",
         [LEASE_RELEASING] = "releasing",
 };
 
-const char *lease_state_to_string(enum lease_state s) {
-        return (unsigned) s < _LEASE_STATE_MAX ? state_names[s] : "?";
-}
-
-static int lease_state_from_string(const char *s, enum lease_state *ret) {
-        for (unsigned i = 0; i < _LEASE_STATE_MAX; i++)
-                if (streq(state_names[i], s)) {
-                        *ret = (enum lease_state) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(lease_state, enum lease_state, "?")
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(lease_state, enum lease_state)
 
 json_object *lease_record_to_json(const struct lease_record *r) {
         json_object *o = json_object_new_object(), *taps;

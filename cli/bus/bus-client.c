@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/output.h"
 #include "lib/bus-open.h"
 #include "lib/util.h"
 
@@ -15,15 +16,15 @@ int bus_client_open(const char *spec, sd_bus **ret) {
         int r = bus_open_spec(spec ?: "system", NULL, ret);
 
         if (r < 0)
-                fprintf(stderr, "hosttune: cannot connect to the %s bus: %s\n",
-                        spec ? spec : "system", strerror(-r));
+                return cli_error_errno(r, "hosttune: cannot connect to the %s bus: %m",
+                                       spec ? spec : "system");
         return r;
 }
 
 int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply) {
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r = sd_bus_call(bus, m, timeout_usec, &error, reply);
+        int r = sd_bus_call(bus, m, timeout_usec, &error, ret_reply);
 
         if (r < 0 && ret_error &&
             !sd_bus_error_has_names(&error, SD_BUS_ERROR_SERVICE_UNKNOWN,
@@ -46,7 +47,7 @@ int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t t
 }
 
 int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...) {
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
@@ -58,11 +59,9 @@ int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t 
                 r = sd_bus_message_appendv(m, types, ap);
                 va_end(ap);
         }
-        if (r < 0) {
-                fprintf(stderr, "hosttune %s: cannot build the call: %s\n", verb, strerror(-r));
-                return r;
-        }
-        return bus_client_send(bus, verb, m, timeout_usec, ret_error, reply);
+        if (r < 0)
+                return cli_error_errno(r, "hosttune %s: cannot build the call: %m", verb);
+        return bus_client_send(bus, verb, m, timeout_usec, ret_error, ret_reply);
 }
 
 const char *bus_json_str(json_object *o, const char *key) {
@@ -107,13 +106,11 @@ int bus_client_parse_options(int argc, char **argv, const char *usage, bool json
                         break;
                 default:
                 bad:
-                        fprintf(stderr, "Try 'hosttune %s --help'.\n", argv[0]);
-                        return -EINVAL;
+                        return cli_error_errno(-EINVAL, "Try 'hosttune %s --help'.", argv[0]);
                 }
-        if (optind < argc) {
-                fprintf(stderr, "hosttune %s: unexpected argument '%s'\n", argv[0], argv[optind]);
-                return -EINVAL;
-        }
+        if (optind < argc)
+                return cli_error_errno(-EINVAL, "hosttune %s: unexpected argument '%s'", argv[0],
+                                       argv[optind]);
         *ret = o;
         return 0;
 }

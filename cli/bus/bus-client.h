@@ -29,12 +29,12 @@ int bus_client_open(const char *spec, sd_bus **ret);
  * MESSAGE". That the agent does not run is always printed here. timeout_usec 0 = sd-bus default
  * (25 s). */
 int bus_client_call(sd_bus *bus, const char *verb, const char *member, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply, const char *types, ...);
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply, const char *types, ...);
 
 /* The same for a message the caller built (bus_client_call builds it from types and
  * arguments). */
 int bus_client_send(sd_bus *bus, const char *verb, sd_bus_message *m, uint64_t timeout_usec,
-                    sd_bus_error *ret_error, sd_bus_message **reply);
+                    sd_bus_error *ret_error, sd_bus_message **ret_reply);
 
 /* Fields of a JSON object from the agent: "" / 0 / false when missing. */
 const char *bus_json_str(json_object *o, const char *key);

@@ -10,6 +10,7 @@
 #include "cli/bus/bus-client.h"
 #include "cli/bus/lease-client.h"
 #include "cli/output.h"
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -61,7 +62,7 @@ static int lease_acquire_verb(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *id = NULL;
         struct lease_args a = { 0 };
-        json_object *grant = NULL;
+        _cleanup_(json_object_putp) json_object *grant = NULL;
         int r;
 
         r = lease_args_parse_all(argc, argv, "h", options, "lease acquire", usage_text, &a);
@@ -81,15 +82,12 @@ static int lease_acquire_verb(int argc, char **argv) {
         if (!a.persist)
                 lease_hold_begin();
         if (a.json) {
-                json_object *doc = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
                 json_object_object_add(doc, "id", json_object_new_string(id));
-                json_object_object_add(doc, "grant", grant);
+                json_object_object_add(doc, "grant", TAKE_PTR(grant));
                 r = output_json(stdout, doc);
-                json_object_put(doc);
-        } else {
+        } else
                 print_grant_human(id, grant);
-                json_object_put(grant);
-        }
         if (fflush(stdout) != 0 || r < 0)
                 return LEASE_EXIT_FAILED;
         if (a.persist)
@@ -124,7 +122,7 @@ static int lease_release_verb(int argc, char **argv) {
         if (a.json) {
                 /* {"id", "released", and when it was not: "error" {name, message}}: a script
                  * tells "no such lease" from "access denied" without parsing stderr. */
-                json_object *doc = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
 
                 json_object_object_add(doc, "id", json_object_new_string(argv[optind]));
                 json_object_object_add(doc, "released",
@@ -139,7 +137,6 @@ static int lease_release_verb(int argc, char **argv) {
                 }
                 if (output_json(stdout, doc) < 0 && r == LEASE_EXIT_OK)
                         r = LEASE_EXIT_FAILED;
-                json_object_put(doc);
         } else if (r == LEASE_EXIT_OK)
                 printf("released %s\n", argv[optind]);
         return r;
@@ -183,7 +180,7 @@ static int lease_list_verb(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct bus_client_options o;
-        json_object *leases;
+        _cleanup_(json_object_putp) json_object *leases = NULL;
         int r;
 
         r = bus_client_parse_options(argc, argv, usage_text, true, &o);
@@ -210,19 +207,15 @@ static int lease_list_verb(int argc, char **argv) {
                 }
         }
         if (r < 0) {
-                json_object_put(leases);
                 fprintf(stderr, "hosttune lease list: bad reply: %s\n", strerror(-r));
                 return LEASE_EXIT_FAILED;
         }
         if (o.json) {
-                json_object *doc = json_object_new_object();
-                json_object_object_add(doc, "leases", leases);
+                _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
+                json_object_object_add(doc, "leases", TAKE_PTR(leases));
                 r = output_json(stdout, doc);
-                json_object_put(doc);
-        } else {
+        } else
                 print_list_human(leases);
-                json_object_put(leases);
-        }
         return r < 0 || fflush(stdout) != 0 ? LEASE_EXIT_FAILED : LEASE_EXIT_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/bus/bus-client.h"
 #include "cli/bus/lease-client.h"
+#include "lib/json-util.h"
 #include "lib/util.h"
 
 static const char usage_text[] =
@@ -30,9 +31,9 @@ static int export_grant(const char *id, json_object *g) {
         int r = setenv("HOSTTUNE_LEASE", id, 1);
 
         if (r == 0 && hp) {
-                snprintf(num, sizeof(num), "%" PRIu64, hp);
+                xsprintf(num, "%" PRIu64, hp);
                 r = setenv("HOSTTUNE_HUGEPAGES", num, 1);
-                snprintf(num, sizeof(num), "%" PRIu64, bus_json_u64(g, "hugepage-size"));
+                xsprintf(num, "%" PRIu64, bus_json_u64(g, "hugepage-size"));
                 if (r == 0)
                         r = setenv("HOSTTUNE_HUGEPAGE_SIZE", num, 1);
         } else if (r == 0) {
@@ -43,7 +44,8 @@ static int export_grant(const char *id, json_object *g) {
                 r = setenv("HOSTTUNE_SNAPSHOT_DIR", bus_json_str(g, "snapshot"), 1);
         else if (r == 0)
                 (void) unsetenv("HOSTTUNE_SNAPSHOT_DIR");
-        lease_json_taps(g, " ", taps, sizeof(taps));
+        if (lease_json_taps(g, " ", taps, sizeof(taps)) < 0)
+                return -ENAMETOOLONG;
         if (r == 0 && taps[0])
                 r = setenv("HOSTTUNE_TAPS", taps, 1);
         else if (r == 0)
@@ -60,7 +62,7 @@ int cmd_bus_run(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *id = NULL;
         struct lease_args a = { 0 };
-        json_object *grant = NULL;
+        _cleanup_(json_object_putp) json_object *grant = NULL;
         int r;
 
         /* "+": options end at CMD (or at "--"): CMD's own options are its own. */
@@ -90,7 +92,7 @@ int cmd_bus_run(int argc, char **argv) {
         if (r != LEASE_EXIT_OK)
                 return r == LEASE_EXIT_UNAVAILABLE ? RUN_EXIT_UNAVAILABLE : RUN_EXIT_FAILED;
         r = export_grant(id, grant);
-        json_object_put(grant);
+        json_object_put(TAKE_PTR(grant)); /* not kept for as long as CMD runs */
         if (r < 0) {
                 fprintf(stderr, "hosttune run: cannot set the environment: %s\n", strerror(-r));
                 (void) lease_release_call(bus, "run", id);

@@ -8,6 +8,7 @@
 
 #include "cli/bus/bus-client.h"
 #include "cli/output.h"
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -51,7 +52,7 @@ int cmd_bus_status(int argc, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct bus_client_options o;
         const char *text;
-        json_object *doc;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
         bool ready;
         int r;
 
@@ -83,7 +84,6 @@ int cmd_bus_status(int argc, char **argv) {
                 r = output_json(stdout, doc);
         else
                 print_human(doc);
-        json_object_put(doc);
         if (r < 0 || fflush(stdout) != 0)
                 return BUS_EXIT_FAILED;
         return ready ? BUS_EXIT_OK : BUS_EXIT_NOT_READY;

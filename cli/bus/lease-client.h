@@ -24,8 +24,9 @@ int lease_acquire(sd_bus *bus, const char *verb, const struct lease_args *a, cha
 /* Read an a{sv} of strings, integers, booleans and string arrays into a JSON object. */
 int lease_read_dict(sd_bus_message *m, json_object **ret);
 
-/* The taps of a grant joined by sep into buf. */
-void lease_json_taps(json_object *o, const char *sep, char *buf, size_t size);
+/* The taps of a grant joined by sep into buf: 0, or -ENAMETOOLONG when they did not all fit (buf
+ * then holds the whole names that did, enough for a listing but not for HOSTTUNE_TAPS). */
+int lease_json_taps(json_object *o, const char *sep, char *buf, size_t size);
 
 /* Release the lease id (errors printed as "hosttune VERB: ..."); returns an exit code. With
  * ret_error, the D-Bus error (if any) is also handed to the caller, who frees it. */

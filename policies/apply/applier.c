@@ -15,7 +15,7 @@ void step_set(struct step_result *res, enum step_outcome outcome, int error, con
         res->outcome = outcome;
         res->error = error;
         va_start(ap, fmt);
-        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
         va_end(ap);
 }
 
@@ -25,7 +25,7 @@ void revert_set(struct revert_result *res, enum revert_outcome outcome, int erro
 
         *res = (struct revert_result){ .outcome = outcome, .error = error };
         va_start(ap, fmt);
-        vsnprintf(res->message, sizeof(res->message), fmt, ap);
+        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
         va_end(ap);
 }
 
@@ -36,7 +36,7 @@ void apply_progress(struct apply_ctx *c, const char *fmt, ...) {
         if (!c->o->progress)
                 return;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         c->o->progress(c->index, c->step, buf, c->o->userdata);
 }

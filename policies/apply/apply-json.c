@@ -2,10 +2,11 @@
 /* JSON forms of step and revert results. */
 #include "apply-json.h"
 
+#include "lib/json-util.h"
 #include "lib/util.h"
 
 json_object *step_results_to_json(const struct plan *plan, const struct step_result *results) {
-        json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         if (!a)
                 return NULL;
@@ -13,10 +14,8 @@ json_object *step_results_to_json(const struct plan *plan, const struct step_res
                 const struct step_result *r = &results[i];
                 json_object *o = json_object_new_object();
 
-                if (!o) {
-                        json_object_put(a);
+                if (!o)
                         return NULL;
-                }
                 json_object_object_add(o, "knob", json_object_new_string(plan->steps[i].knob));
                 json_object_object_add(o, "outcome",
                                        json_object_new_string(step_outcome_to_string(r->outcome)));
@@ -29,7 +28,7 @@ json_object *step_results_to_json(const struct plan *plan, const struct step_res
                                        json_object_new_boolean(r->caches_dropped));
                 json_object_array_add(a, o);
         }
-        return a;
+        return TAKE_PTR(a);
 }
 
 json_object *revert_result_to_json(const struct journal_entry *e, const struct revert_result *r) {

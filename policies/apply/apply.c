@@ -51,26 +51,22 @@ static const reverter_fn reverters[_JOURNAL_KIND_MAX] = {
         [JOURNAL_TAP_OWNER] = tap_owner_revert,
 };
 
-static const char *const step_outcome_names[_STEP_OUTCOME_MAX] = {
+static const char *const step_outcome_table[_STEP_OUTCOME_MAX] = {
         [STEP_PLANNED] = "planned", [STEP_UNCHANGED] = "unchanged", [STEP_APPLIED] = "applied",
         [STEP_SHORT] = "short",     [STEP_FAILED] = "failed",       [STEP_NOT_RUN] = "not-run",
         [STEP_MANUAL] = "manual",
 };
 
-static const char *const revert_outcome_names[_REVERT_OUTCOME_MAX] = {
+static const char *const revert_outcome_table[_REVERT_OUTCOME_MAX] = {
         [REVERT_RESTORED] = "restored",
         [REVERT_GONE] = "gone",
         [REVERT_KEPT] = "kept",
         [REVERT_FAILED] = "failed",
 };
 
-const char *step_outcome_to_string(enum step_outcome o) {
-        return (unsigned) o < _STEP_OUTCOME_MAX ? step_outcome_names[o] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(step_outcome, enum step_outcome, "?")
 
-const char *revert_outcome_to_string(enum revert_outcome o) {
-        return (unsigned) o < _REVERT_OUTCOME_MAX ? revert_outcome_names[o] : "?";
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(revert_outcome, enum revert_outcome, "?")
 
 bool step_outcome_fell_short(enum step_outcome o) {
         return o == STEP_SHORT || o == STEP_FAILED || o == STEP_NOT_RUN || o == STEP_MANUAL;

@@ -25,7 +25,7 @@ static int chmod_device(int root_fd, const char *path, int mode, struct stat *re
                 return -ENODEV;
         if (mode >= 0) {
                 /* fchmod does not take O_PATH fds; its magic link does. */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                xsprintf(proc, "/proc/self/fd/%d", fd);
                 if (chmod(proc, (mode_t) mode) < 0 || fstat(fd, &st) < 0)
                         return negative_errno();
         }
@@ -46,12 +46,12 @@ int device_mode_apply(struct apply_ctx *c, const struct plan_step *s, struct ste
                 return 0;
         }
         if ((st.st_mode & 07777) == want) {
-                snprintf(res->achieved, sizeof(res->achieved), "%04o", (unsigned) want);
+                xsprintf(res->achieved, "%04o", (unsigned) want);
                 step_set(res, STEP_UNCHANGED, 0, "%s already has mode %04o", s->path,
                          (unsigned) want);
                 return 0;
         }
-        snprintf(orig, sizeof(orig), "%04o", (unsigned) (st.st_mode & 07777));
+        xsprintf(orig, "%04o", (unsigned) (st.st_mode & 07777));
         r = apply_record_changed(c, JOURNAL_MODE, s->path, s->knob[0] ? s->knob : s->path, orig);
         if (r < 0)
                 return r;
@@ -61,7 +61,7 @@ int device_mode_apply(struct apply_ctx *c, const struct plan_step *s, struct ste
                          strerror(-r));
                 return 0;
         }
-        snprintf(res->achieved, sizeof(res->achieved), "%04o", (unsigned) (st.st_mode & 07777));
+        xsprintf(res->achieved, "%04o", (unsigned) (st.st_mode & 07777));
         if ((st.st_mode & 07777) != want) {
                 step_set(res, STEP_FAILED, -EIO, "%s: set mode %04o but it shows %s", s->path,
                          (unsigned) want, res->achieved);

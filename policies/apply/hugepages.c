@@ -6,6 +6,7 @@
 #include "hugepages.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -83,6 +84,21 @@ bool hugepages_path_allowed(const char *path) {
                (size_t) n == strlen(rest);
 }
 
+/* The node of a per-node pool path ("/sys/devices/system/node/node3/hugepages/..."), or -1
+ * for the global pool (and for a path that names no node). */
+static int path_node(const char *path) {
+        const char *rest = startswith(path, "/sys/devices/system/node/node");
+        char num[DECIMAL_STR_MAX(unsigned)];
+        size_t l = rest ? strcspn(rest, "/") : 0;
+        unsigned node;
+
+        if (!rest || l == 0 || l >= sizeof(num))
+                return -1;
+        memcpy(num, rest, l);
+        num[l] = 0;
+        return parse_uint(num, &node) >= 0 && node <= (unsigned) INT_MAX ? (int) node : -1;
+}
+
 /* "1.2G": sizes in messages read better rounded. */
 static char *human_size(uint64_t bytes, char *buf, size_t size) {
         static const char units[] = "KMGTP";
@@ -94,10 +110,11 @@ static char *human_size(uint64_t bytes, char *buf, size_t size) {
                 u++;
         }
         if (u < 0)
-                snprintf(buf, size, "%" PRIu64 "B", bytes);
+                bufprintf_trunc(buf, size, "%" PRIu64 "B", bytes);
         else
-                snprintf(buf, size, v < 10.0 && v != (double) (uint64_t) v ? "%.1f%c" : "%.0f%c", v,
-                         units[u]);
+                bufprintf_trunc(buf, size,
+                                v < 10.0 && v != (double) (uint64_t) v ? "%.1f%c" : "%.0f%c", v,
+                                units[u]);
         return buf;
 }
 
@@ -114,15 +131,10 @@ void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t si
         const char *after = f->caches_dropped ? "after compaction and dropping caches"
                             : f->compacted    ? "after compaction"
                                               : "without compaction";
-        size_t l;
 
         human_size(f->page_size, ps, sizeof(ps));
-        l = (size_t) snprintf(buf, size, "obtained %" PRIu64 " of %" PRIu64 " %s pages %s; ",
-                              f->obtained, f->requested, ps, after);
-        if (l >= size)
-                return;
-        buf += l;
-        size -= l;
+        bufprintf_trunc(buf, size, "obtained %" PRIu64 " of %" PRIu64 " %s pages %s; ", f->obtained,
+                        f->requested, ps, after);
         human_size(f->mem_free, a, sizeof(a));
         human_size(need, d, sizeof(d));
         /* Advise drop-caches only when the caches would make up the difference. */
@@ -130,25 +142,29 @@ void hugepages_explain(const struct hugepages_shortfall *f, char *buf, size_t si
             f->mem_free + droppable >= need) {
                 human_size(f->page_cache, b, sizeof(b));
                 human_size(f->slab_reclaimable, d, sizeof(d));
-                snprintf(buf, size,
-                         "%s held by page cache and %s by dentries and inodes, and reclaim=%s "
-                         "forbids dropping them (reclaim = drop-caches would)",
-                         b, d, reclaim_name(f->reclaim));
+                bufappendf_trunc(
+                        buf, size,
+                        "%s held by page cache and %s by dentries and inodes, and reclaim=%s "
+                        "forbids dropping them (reclaim = drop-caches would)",
+                        b, d, reclaim_name(f->reclaim));
         } else if (f->reclaim == RECLAIM_NONE && f->mem_free >= need)
-                snprintf(buf, size,
-                         "%s free but not in contiguous %s blocks, and reclaim=none forbids "
-                         "compaction (reclaim = compact would)",
-                         a, ps);
+                bufappendf_trunc(
+                        buf, size,
+                        "%s free but not in contiguous %s blocks, and reclaim=none forbids "
+                        "compaction (reclaim = compact would)",
+                        a, ps);
         else if (f->mem_free + (f->caches_dropped ? 0 : droppable) < need) {
                 human_size(droppable, b, sizeof(b));
-                snprintf(buf, size, "the memory is not there: %s more needed, %s free%s%s%s", d, a,
-                         f->caches_dropped ? "" : " and ", f->caches_dropped ? "" : b,
-                         f->caches_dropped ? "" : " in caches");
+                bufappendf_trunc(buf, size,
+                                 "the memory is not there: %s more needed, %s free%s%s%s", d, a,
+                                 f->caches_dropped ? "" : " and ", f->caches_dropped ? "" : b,
+                                 f->caches_dropped ? "" : " in caches");
         } else
-                snprintf(buf, size,
-                         "%s free but not in contiguous %s blocks (unmovable kernel memory in the "
-                         "way)",
-                         a, ps);
+                bufappendf_trunc(
+                        buf, size,
+                        "%s free but not in contiguous %s blocks (unmovable kernel memory in the "
+                        "way)",
+                        a, ps);
 }
 
 uint64_t hugepages_keep_free(uint64_t mem_total) {
@@ -166,9 +182,9 @@ bool hugepages_growth_fits(uint64_t mem_total, uint64_t mem_available, uint64_t 
 
         if (mem_total == 0 || (need <= mem_available && mem_available - need >= keep))
                 return true;
-        snprintf(why, size, "%s more needed, %s available, %s kept free",
-                 human_size(need, a, sizeof(a)), human_size(mem_available, b, sizeof(b)),
-                 human_size(keep, c, sizeof(c)));
+        bufprintf_trunc(why, size, "%s more needed, %s available, %s kept free",
+                        human_size(need, a, sizeof(a)), human_size(mem_available, b, sizeof(b)),
+                        human_size(keep, c, sizeof(c)));
         return false;
 }
 
@@ -189,7 +205,7 @@ static void sleep_usec(uint64_t usec) {
 static int write_u64(int root_fd, const char *path, uint64_t v) {
         char buf[32];
 
-        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        xsprintf(buf, "%" PRIu64, v);
         return write_virtual_file_at(root_fd, path, buf);
 }
 
@@ -199,7 +215,7 @@ static int compact(int root_fd, int node) {
 
         if (node < 0)
                 return write_virtual_file_at(root_fd, "/proc/sys/vm/compact_memory", "1");
-        snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/compact", node);
+        xsprintf(path, "/sys/devices/system/node/node%d/compact", node);
         return write_virtual_file_at(root_fd, path, "1");
 }
 
@@ -220,7 +236,7 @@ static int read_memory(int root_fd, int node, struct hugepages_shortfall *f) {
         if (node < 0)
                 strscpy(path, sizeof(path), "/proc/meminfo");
         else
-                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+                xsprintf(path, "/sys/devices/system/node/node%d/meminfo", node);
         r = read_virtual_file_alloc_at(root_fd, path, 1U << 20, &text, NULL);
         if (r < 0)
                 return r;
@@ -395,10 +411,9 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
         if (s->knob[0])
                 strscpy(label, sizeof(label), s->knob);
         else if (h->node < 0)
-                snprintf(label, sizeof(label), "hugepages-%" PRIu64 "kB", h->page_size / 1024);
+                xsprintf(label, "hugepages-%" PRIu64 "kB", h->page_size / 1024);
         else
-                snprintf(label, sizeof(label), "hugepages-%" PRIu64 "kB/node%d",
-                         h->page_size / 1024, h->node);
+                xsprintf(label, "hugepages-%" PRIu64 "kB/node%d", h->page_size / 1024, h->node);
         r = read_u64_at(root_fd, path, &cur);
         if (r < 0) {
                 step_set(res, STEP_FAILED, r, "%s: cannot read %s: %s%s", label, path, strerror(-r),
@@ -406,11 +421,11 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
                 return 0;
         }
         if (cur == h->pages) {
-                snprintf(res->achieved, sizeof(res->achieved), "%" PRIu64, cur);
+                xsprintf(res->achieved, "%" PRIu64, cur);
                 step_set(res, STEP_UNCHANGED, 0, "%s already holds %" PRIu64 " pages", label, cur);
                 return 0;
         }
-        snprintf(cur_s, sizeof(cur_s), "%" PRIu64, cur);
+        xsprintf(cur_s, "%" PRIu64, cur);
         r = apply_record_changed(c, JOURNAL_HUGEPAGES, path, label, cur_s);
         if (r < 0)
                 return r;
@@ -425,7 +440,7 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
                                  label, h->pages, strerror(-r));
                         return 0;
                 }
-                snprintf(res->achieved, sizeof(res->achieved), "%" PRIu64, nr);
+                xsprintf(res->achieved, "%" PRIu64, nr);
                 /* Pages in use when the pool shrinks become surplus and are freed when their
                  * user lets go; nr_hugepages already shows the new persistent size. */
                 step_set(res, nr == h->pages ? STEP_APPLIED : STEP_FAILED,
@@ -447,7 +462,7 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
         };
         r = grow_pool(&g, root_fd);
         res->caches_dropped = g.dropped;
-        snprintf(res->achieved, sizeof(res->achieved), "%" PRIu64, g.nr);
+        xsprintf(res->achieved, "%" PRIu64, g.nr);
         if (r < 0) {
                 step_set(res, g.nr > cur ? STEP_SHORT : STEP_FAILED, r,
                          "%s: %" PRIu64 " of %" PRIu64 " pages; reclaim failed: %s", label, g.nr,
@@ -468,7 +483,7 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
         uint64_t gave_back = give_back(&g, root_fd, cur, &f);
         char why[400], keep[32];
 
-        snprintf(res->achieved, sizeof(res->achieved), "%" PRIu64, g.nr);
+        xsprintf(res->achieved, "%" PRIu64, g.nr);
         f.page_size = h->page_size;
         f.requested = h->pages;
         f.obtained = g.nr;
@@ -479,11 +494,11 @@ int hugepages_apply(struct apply_ctx *c, const struct plan_step *s, struct step_
         step_set(res, STEP_SHORT, g.error, "%s: %s%s", label, why,
                  g.dropped ? "; caches were dropped" : "");
         if (gave_back > 0) {
-                size_t l = strlen(res->message);
-                snprintf(res->message + l, sizeof(res->message) - l,
-                         "; gave back %" PRIu64 " of the pages it added so that %s stay free",
-                         gave_back,
-                         human_size(hugepages_keep_free(f.mem_total), keep, sizeof(keep)));
+                bufappendf_trunc(res->message, sizeof(res->message),
+                                 "; gave back %" PRIu64
+                                 " of the pages it added so that %s stay free",
+                                 gave_back,
+                                 human_size(hugepages_keep_free(f.mem_total), keep, sizeof(keep)));
         }
         return 0;
 }
@@ -522,8 +537,7 @@ void hugepages_revert(struct apply_ctx *c, const struct journal_entry *e,
                         .reclaim = RECLAIM_COMPACT,
                         .nr = cur,
                 };
-                if (startswith(e->object, "/sys/devices/system/node/node"))
-                        (void) sscanf(e->object, "/sys/devices/system/node/node%d", &g.node);
+                g.node = path_node(e->object);
                 r = grow_pool(&g, root_fd);
                 cur = g.nr;
         }

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "lib/fileio.h"
+#include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 
@@ -34,7 +35,7 @@ struct journal {
         unsigned recorded;
 };
 
-static const char *const kind_names[_JOURNAL_KIND_MAX] = {
+static const char *const journal_kind_table[_JOURNAL_KIND_MAX] = {
         [JOURNAL_FILE] = "file",
         [JOURNAL_HUGEPAGES] = "hugepages",
         [JOURNAL_DIR] = "dir",
@@ -50,18 +51,7 @@ static const char *const kind_names[_JOURNAL_KIND_MAX] = {
         [JOURNAL_MODE] = "mode",
 };
 
-const char *journal_kind_to_string(enum journal_kind k) {
-        return (unsigned) k < _JOURNAL_KIND_MAX ? kind_names[k] : "?";
-}
-
-int journal_kind_from_string(const char *s, enum journal_kind *ret) {
-        for (unsigned i = 0; i < _JOURNAL_KIND_MAX; i++)
-                if (streq(s, kind_names[i])) {
-                        *ret = (enum journal_kind) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(journal_kind, enum journal_kind, "?")
 
 bool journal_kind_persistent(enum journal_kind k) {
         return k == JOURNAL_DIR || k == JOURNAL_SUBVOLUME || k == JOURNAL_SNAPSHOT ||
@@ -110,7 +100,7 @@ static int bad(char *msg, size_t size, const char *fmt, ...) {
 
         if (msg && size) {
                 va_start(ap, fmt);
-                vsnprintf(msg, size, fmt, ap);
+                vbufprintf_trunc(msg, size, fmt, ap);
                 va_end(ap);
         }
         return -EBADMSG;
@@ -198,7 +188,8 @@ static int check_schema(json_object *doc, char *msg, size_t size) {
                 return 0;
         v = startswith(schema, "hosttune.journal/");
         if (v && parse_uint(v, &version) >= 0 &&
-            parse_uint(JOURNAL_SCHEMA + strlen("hosttune.journal/"), &ours) >= 0 && version > ours)
+            parse_uint(startswith(JOURNAL_SCHEMA, "hosttune.journal/"), &ours) >= 0 &&
+            version > ours)
                 return bad(msg, size,
                            "written by a newer hosttune (schema %u > %u); use that version to "
                            "revert",
@@ -222,7 +213,7 @@ static int load(struct journal *j, char *msg, size_t size) {
                 return bad(msg, size, "not JSON (it holds a NUL byte)");
         if (r < 0) {
                 if (msg && size)
-                        snprintf(msg, size, "cannot be read: %s", file_strerror(r));
+                        bufprintf_trunc(msg, size, "cannot be read: %s", file_strerror(r));
                 return r;
         }
         return parse_text(j, text, len, msg, size);
@@ -231,57 +222,46 @@ static int load(struct journal *j, char *msg, size_t size) {
 /* Parse a journal file's text (len bytes) into j's entries; for text it cannot use, -EBADMSG
  * and a message in msg saying why. */
 static int parse_text(struct journal *j, const char *text, size_t len, char *msg, size_t size) {
-        json_tokener *tok;
-        json_object *doc, *entries;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new();
+        json_object *entries;
         int r;
 
-        tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
         doc = json_tokener_parse_ex(tok, text, (int) len);
-        if (!doc || json_tokener_get_parse_end(tok) < len) {
-                r = bad(msg, size, "not JSON (%s at byte %zu)",
-                        doc ? "text after the document"
-                            : json_tokener_error_desc(json_tokener_get_error(tok)),
-                        json_tokener_get_parse_end(tok));
-                json_object_put(doc);
-                json_tokener_free(tok);
-                return r;
-        }
-        json_tokener_free(tok);
+        if (!doc || json_tokener_get_parse_end(tok) < len)
+                return bad(msg, size, "not JSON (%s at byte %zu)",
+                           doc ? "text after the document"
+                               : json_tokener_error_desc(json_tokener_get_error(tok)),
+                           json_tokener_get_parse_end(tok));
         if (!json_object_is_type(doc, json_type_object)) {
-                r = bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
-                        json_type_to_name(json_object_get_type(doc)));
-                goto out;
+                return bad(msg, size, "a JSON %s, not an object: not a hosttune journal",
+                           json_type_to_name(json_object_get_type(doc)));
         }
         r = check_schema(doc, msg, size);
         if (r < 0)
-                goto out;
+                return r;
         if (!json_object_object_get_ex(doc, "entries", &entries)) {
-                r = bad(msg, size, "no \"entries\"");
-                goto out;
+                return bad(msg, size, "no \"entries\"");
         }
         if (!json_object_is_type(entries, json_type_array)) {
-                r = bad(msg, size, "\"entries\" is %s, not an array",
-                        json_type_to_name(json_object_get_type(entries)));
-                goto out;
+                return bad(msg, size, "\"entries\" is %s, not an array",
+                           json_type_to_name(json_object_get_type(entries)));
         }
         for (size_t i = 0; i < json_object_array_length(entries); i++) {
                 r = load_entry(j, json_object_array_get_idx(entries, i), (unsigned) i, msg, size);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
-        r = 0;
-out:
-        json_object_put(doc);
-        return r;
+        return 0;
 }
 
 /* Write the whole journal; removes the file when it is empty (nothing left to revert). */
 static int save(struct journal *j) {
-        json_object *doc, *entries;
+        _cleanup_(json_object_putp) json_object *doc = NULL;
+        json_object *entries;
         const char *text;
-        int r;
 
         if (j->n == 0) {
                 if (unlinkat(j->dir_fd, JOURNAL_FILE_NAME, 0) < 0 && errno != ENOENT)
@@ -289,12 +269,11 @@ static int save(struct journal *j) {
                 return fsync(j->dir_fd) < 0 ? negative_errno() : 0;
         }
         doc = json_object_new_object();
-        entries = json_object_new_array();
-        if (!doc || !entries) {
-                json_object_put(doc);
-                json_object_put(entries);
+        if (!doc)
                 return -ENOMEM;
-        }
+        entries = json_object_new_array();
+        if (!entries)
+                return -ENOMEM;
         json_object_object_add(doc, "schema", json_object_new_string(JOURNAL_SCHEMA));
         json_object_object_add(doc, "entries", entries);
         for (unsigned i = 0; i < j->n; i++) {
@@ -318,10 +297,8 @@ static int save(struct journal *j) {
         text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
         /* write_file_atomic_at fsyncs the file and, after the rename, the directory. */
-        r = text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
-                 : -ENOMEM;
-        json_object_put(doc);
-        return r;
+        return text ? write_file_atomic_at(j->dir_fd, JOURNAL_FILE_NAME, text, strlen(text), 0600)
+                    : -ENOMEM;
 }
 
 /* Open (creating it) the lock file. O_NOFOLLOW with O_CREAT refuses a symbolic link at the

@@ -78,9 +78,15 @@ static bool seen_matches(const struct mount_seen *m, const struct plan_step *s) 
 static int root_path_fd(struct apply_ctx *c, const char *path, char *buf, size_t size) {
         int fd = open_in_root(c->o->root_fd, path, O_PATH | O_DIRECTORY, 0);
 
+        int r;
+
         if (fd < 0)
                 return fd;
-        snprintf(buf, size, "/proc/self/fd/%d", fd);
+        r = bufprintf(buf, size, "/proc/self/fd/%d", fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
         return fd;
 }
 
@@ -88,7 +94,7 @@ static int do_mount(struct apply_ctx *c, const struct plan_step *s) {
         char opts[128], where[64];
         _cleanup_close_ int fd = -1;
 
-        snprintf(opts, sizeof(opts), "pagesize=%" PRIu64 ",mode=%04o,gid=%u", s->u.mount.page_size,
+        xsprintf(opts, "pagesize=%" PRIu64 ",mode=%04o,gid=%u", s->u.mount.page_size,
                  (unsigned) (s->u.mount.mode & 07777), (unsigned) s->u.mount.gid);
         fd = root_path_fd(c, s->path, where, sizeof(where));
         if (fd < 0)
@@ -133,9 +139,9 @@ int hugetlbfs_mount_apply(struct apply_ctx *c, const struct plan_step *s, struct
                 return 0;
         }
         if (seen_matches(&m, s)) {
-                snprintf(res->achieved, sizeof(res->achieved),
-                         "hugetlbfs pagesize=%s mode=%04o gid=%u", ps, (unsigned) m.mode,
-                         (unsigned) m.gid);
+                bufprintf_trunc(res->achieved, sizeof(res->achieved),
+                                "hugetlbfs pagesize=%s mode=%04o gid=%u", ps, (unsigned) m.mode,
+                                (unsigned) m.gid);
                 step_set(res, STEP_UNCHANGED, 0, "%s is already hugetlbfs with pagesize=%s",
                          s->path, ps);
                 return 0;
@@ -183,8 +189,9 @@ int hugetlbfs_mount_apply(struct apply_ctx *c, const struct plan_step *s, struct
                          s->path);
                 return 0;
         }
-        snprintf(res->achieved, sizeof(res->achieved), "hugetlbfs pagesize=%s mode=%04o gid=%u", ps,
-                 (unsigned) m.mode, (unsigned) m.gid);
+        bufprintf_trunc(res->achieved, sizeof(res->achieved),
+                        "hugetlbfs pagesize=%s mode=%04o gid=%u", ps, (unsigned) m.mode,
+                        (unsigned) m.gid);
         step_set(res, STEP_APPLIED, 0, "mounted hugetlbfs on %s (pagesize=%s, mode %04o, gid %u)",
                  s->path, ps, (unsigned) m.mode, (unsigned) m.gid);
         return 0;

@@ -8,34 +8,28 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
-#include <netlink/netlink.h>
-#include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 
 #include "lib/fileio.h"
 #include "lib/liberrors.h"
+#include "lib/nl-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put)
 
 /* The tun_flags bits that describe how a tap was made (tun_flags() in drivers/net/tun.c also
  * shows IFF_PERSIST). */
 #define TAP_FLAGS_MASK (IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)
 
 static int nl_open(struct nl_sock **ret) {
-        struct nl_sock *sk = nl_socket_alloc();
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
         int r;
 
         if (!sk)
                 return -ENOMEM;
         r = nl_connect(sk, NETLINK_ROUTE);
-        if (r < 0) {
-                nl_socket_free(sk);
+        if (r < 0)
                 return nl_error_to_errno(r);
-        }
-        *ret = sk;
+        *ret = TAKE_PTR(sk);
         return 0;
 }
 
@@ -164,7 +158,9 @@ static int tap_read(int root_fd, const char *name, struct tap_seen *ret) {
         int64_t o;
         int r;
 
-        snprintf(path, sizeof(path), "sys/class/net/%s/tun_flags", name);
+        r = bufprintf(path, sizeof(path), "sys/class/net/%s/tun_flags", name);
+        if (r < 0)
+                return r;
         r = read_line_at(root_fd, path, v, sizeof(v));
         if (r < 0)
                 return r;
@@ -172,7 +168,9 @@ static int tap_read(int root_fd, const char *name, struct tap_seen *ret) {
         f = strtoul(v, &end, 16);
         if (errno || end == v || *end || f > UINT32_MAX)
                 return -EINVAL;
-        snprintf(path, sizeof(path), "sys/class/net/%s/owner", name);
+        r = bufprintf(path, sizeof(path), "sys/class/net/%s/owner", name);
+        if (r < 0)
+                return r;
         r = read_line_at(root_fd, path, v, sizeof(v));
         if (r < 0)
                 return r;
@@ -219,9 +217,10 @@ static int tap_make(int root_fd, const char *name, uint32_t flags, uid_t owner, 
 }
 
 static void tap_describe(const struct tap_seen *t, char *buf, size_t size) {
-        snprintf(buf, size, "tap%s%s%s owner %lld", (t->flags & IFF_VNET_HDR) ? " vnet_hdr" : "",
-                 (t->flags & IFF_MULTI_QUEUE) ? " multi_queue" : "",
-                 (t->flags & IFF_PERSIST) ? " persist" : "", (long long) t->owner);
+        bufprintf_trunc(buf, size, "tap%s%s%s owner %lld",
+                        (t->flags & IFF_VNET_HDR) ? " vnet_hdr" : "",
+                        (t->flags & IFF_MULTI_QUEUE) ? " multi_queue" : "",
+                        (t->flags & IFF_PERSIST) ? " persist" : "", (long long) t->owner);
 }
 
 int tap_info(int root_fd, const char *name, uint32_t *ret_flags, int64_t *ret_owner) {
@@ -303,7 +302,7 @@ int tap_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result
                 }
                 if (!tap_matches(&t, s) && !ours) {
                         char orig[32];
-                        snprintf(orig, sizeof(orig), "%lld", (long long) t.owner);
+                        xsprintf(orig, "%lld", (long long) t.owner);
                         r = apply_record_changed(c, JOURNAL_TAP_OWNER, name, name, orig);
                         if (r < 0)
                                 return r;

@@ -54,8 +54,8 @@ int nocow_set(int fd, const struct nocow_attrs *attrs) {
         return 0;
 }
 
-void nocow_format(const struct nocow_attrs *a, char *buf, size_t size) {
-        snprintf(buf, size, "nocow=%d compression=%s", a->nocow ? 1 : 0, a->compression);
+int nocow_format(const struct nocow_attrs *a, char *buf, size_t size) {
+        return bufprintf(buf, size, "nocow=%d compression=%s", a->nocow ? 1 : 0, a->compression);
 }
 
 int nocow_parse(const char *s, struct nocow_attrs *ret) {
@@ -76,21 +76,24 @@ int nocow_parse(const char *s, struct nocow_attrs *ret) {
 static int nocow_one(struct apply_ctx *c, const char *path, char *err, size_t err_size) {
         _cleanup_close_ int fd = open_in_root(c->o->root_fd, path, O_RDONLY | O_DIRECTORY, 0);
         struct nocow_attrs cur = { 0 }, want = { .nocow = true };
-        char orig[64];
+        char orig[NOCOW_FORMAT_MAX];
         int r;
 
         if (fd < 0) {
-                snprintf(err, err_size, "cannot open %s: %s", path, strerror(-fd));
+                bufprintf_trunc(err, err_size, "cannot open %s: %s", path, strerror(-fd));
                 return fd;
         }
         r = nocow_get(fd, &cur);
         if (r < 0) {
-                snprintf(err, err_size, "cannot read the flags of %s: %s", path, strerror(-r));
+                bufprintf_trunc(err, err_size, "cannot read the flags of %s: %s", path,
+                                strerror(-r));
                 return r;
         }
         if (cur.nocow && !cur.compression[0])
                 return 0;
-        nocow_format(&cur, orig, sizeof(orig));
+        r = nocow_format(&cur, orig, sizeof(orig));
+        if (r < 0)
+                return r;
         r = apply_record_changed(c, JOURNAL_NOCOW, path, path, orig);
         if (r < 0)
                 return r;
@@ -100,7 +103,8 @@ static int nocow_one(struct apply_ctx *c, const char *path, char *err, size_t er
         if (r == 0 && (!cur.nocow || cur.compression[0]))
                 r = -EIO;
         if (r < 0)
-                snprintf(err, err_size, "setting NOCOW on %s failed: %s", path, strerror(-r));
+                bufprintf_trunc(err, err_size, "setting NOCOW on %s failed: %s", path,
+                                strerror(-r));
         return r < 0 ? r : 1;
 }
 
@@ -123,8 +127,8 @@ int nocow_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resu
                 return 0;
         }
         if (sfs.f_type != BTRFS_SUPER_MAGIC) {
-                snprintf(res->warning, sizeof(res->warning),
-                         "%s is not on btrfs: NOCOW and compression do not apply", s->path);
+                bufprintf_trunc(res->warning, sizeof(res->warning),
+                                "%s is not on btrfs: NOCOW and compression do not apply", s->path);
                 step_set(res, STEP_UNCHANGED, 0, "%s: nothing to do off btrfs", s->path);
                 return 0;
         }

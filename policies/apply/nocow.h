@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "lib/util.h"
 #include "policies/apply/applier.h"
 
 /* The attributes that matter, as read from an open directory. */
@@ -24,8 +25,12 @@ int nocow_get(int fd, struct nocow_attrs *ret);
  * it later are stored; the kernel never changes existing non-empty files. */
 int nocow_set(int fd, const struct nocow_attrs *attrs);
 
-/* "nocow=1 compression=zstd": the journal form of the attributes; and back. */
-void nocow_format(const struct nocow_attrs *a, char *buf, size_t size);
+/* Bytes that always hold nocow_format's text ("nocow=1 compression=" and a compression). */
+#define NOCOW_FORMAT_MAX 64
+
+/* "nocow=1 compression=zstd": the journal form of the attributes (0, or -ENAMETOOLONG when buf
+ * is smaller than NOCOW_FORMAT_MAX and the text did not fit); and back. */
+int nocow_format(const struct nocow_attrs *a, char *buf, size_t size) _warn_unused_result_;
 int nocow_parse(const char *s, struct nocow_attrs *ret);
 
 /* PLAN_NOCOW: give step->path NOCOW and no compression property; the same for every empty

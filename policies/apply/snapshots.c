@@ -178,14 +178,18 @@ int snapshot_root_apply(struct apply_ctx *c, const struct plan_step *s, struct s
         }
         btrfs = fd_on_btrfs(fd);
         if (!btrfs)
-                snprintf(res->warning, sizeof(res->warning),
-                         "%s is not on btrfs: plain directories, and every prepared snapshot is a "
-                         "full copy",
-                         s->path);
+                bufprintf_trunc(res->warning, sizeof(res->warning),
+                                "%s is not on btrfs: plain directories, and every prepared "
+                                "snapshot is a full copy",
+                                s->path);
         for (size_t i = 0; i < ELEMENTSOF(layout_dirs); i++) {
                 bool created;
 
-                snprintf(sub, sizeof(sub), "%s/%s", s->path, layout_dirs[i]);
+                r = bufprintf(sub, sizeof(sub), "%s/%s", s->path, layout_dirs[i]);
+                if (r < 0) {
+                        set_failed(c, res, r, "cannot create a directory in", s->path);
+                        return c->journal_error;
+                }
                 r = dir_create(c, sub, 0755, &created);
                 if (r < 0) {
                         set_failed(c, res, r, "cannot create", sub);
@@ -234,7 +238,7 @@ int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct s
                          r == -ENOENT ? " (create the snapshot root first)" : "");
                 return 0;
         }
-        snprintf(full, sizeof(full), "%s/%s", dir, name);
+        xsprintf(full, "%s/%s", dir, name);
         btrfs = fd_on_btrfs(dir_fd);
         r = create_container(c, dir_fd, full, name, JOURNAL_SNAPSHOT, btrfs);
         if (r < 0) {
@@ -245,13 +249,14 @@ int snapshot_slot_apply(struct apply_ctx *c, const struct plan_step *s, struct s
         if (btrfs) {
                 r = inherit_attrs(dir_fd, dir_fd, name);
                 if (r < 0)
-                        snprintf(res->warning, sizeof(res->warning),
-                                 "slot %s did not take NOCOW from %s: %s", full, dir, strerror(-r));
+                        bufprintf_trunc(res->warning, sizeof(res->warning),
+                                        "slot %s did not take NOCOW from %s: %s", full, dir,
+                                        strerror(-r));
         }
         strscpy(res->achieved, sizeof(res->achieved), full);
         if (!btrfs && !res->warning[0])
-                snprintf(res->warning, sizeof(res->warning),
-                         "%s is not on btrfs: a plain directory", dir);
+                bufprintf_trunc(res->warning, sizeof(res->warning),
+                                "%s is not on btrfs: a plain directory", dir);
         step_set(res, STEP_APPLIED, 0, "created empty %s %s", btrfs ? "subvolume" : "directory",
                  full);
         return 0;
@@ -279,7 +284,11 @@ int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
                          "'%s' is not <snapshot root>/prepared/<template>", s->path);
                 return 0;
         }
-        snprintf(src, sizeof(src), "%s/templates/%s", root, tmpl);
+        r = bufprintf(src, sizeof(src), "%s/templates/%s", root, tmpl);
+        if (r < 0) {
+                step_set(res, STEP_FAILED, r, "template %s under %s: %s", tmpl, root, strerror(-r));
+                return 0;
+        }
         src_fd = open_in_root(c->o->root_fd, src, O_RDONLY | O_DIRECTORY, 0);
         if (src_fd < 0) {
                 step_set(res, STEP_FAILED, src_fd, "template %s: %s", src, strerror(-src_fd));
@@ -292,7 +301,7 @@ int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
                 set_failed(c, res, r, "cannot create", dir);
                 return c->journal_error;
         }
-        snprintf(full, sizeof(full), "%s/%s", dir, name);
+        xsprintf(full, "%s/%s", dir, name);
         r = apply_record_created(c, JOURNAL_SNAPSHOT, full, full);
         if (r < 0)
                 return r;
@@ -320,10 +329,10 @@ int snapshot_prepared_apply(struct apply_ctx *c, const struct plan_step *s,
                          strerror(-r));
                 return 0;
         }
-        snprintf(res->warning, sizeof(res->warning),
-                 "template %s is not a btrfs subvolume on the same file system: copied (reflinks "
-                 "where possible)",
-                 src);
+        bufprintf_trunc(res->warning, sizeof(res->warning),
+                        "template %s is not a btrfs subvolume on the same file system: copied "
+                        "(reflinks where possible)",
+                        src);
         strscpy(res->achieved, sizeof(res->achieved), full);
         step_set(res, STEP_APPLIED, 0, "copy of %s at %s", src, full);
         return 0;
@@ -543,7 +552,8 @@ static void lease_dir_result(int leases_fd, const char *root, const char *id,
         _cleanup_close_ int fd =
                 openat(leases_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-        snprintf(ret->path, sizeof(ret->path), "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, id);
+        /* LEASE_PATH_MAX holds a snapshot root, "/leases/" and a lease id. */
+        xsprintf(ret->path, "%s/%s/%s", root, LEASES_SNAPSHOT_DIR, id);
         ret->subvolume =
                 fd >= 0 && fd_on_btrfs(fd) && btrfs_util_is_subvolume_fd(fd) == BTRFS_UTIL_OK;
         ret->source = source;

@@ -108,15 +108,19 @@ static int read_state(int root_fd, const char *name, struct zram_state *ret) {
         char path[96], dev[32], alg[256];
         int r, fd;
 
-        snprintf(path, sizeof(path), "sys/block/%s/disksize", name);
+        r = bufprintf(path, sizeof(path), "sys/block/%s/disksize", name);
+        if (r < 0)
+                return r;
         r = read_u64_at(root_fd, path, &z.disksize);
         if (r < 0)
                 return r;
-        snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", name);
-        if (read_line_at(root_fd, path, alg, sizeof(alg)) == 0 &&
+        if (bufprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", name) >= 0 &&
+            read_line_at(root_fd, path, alg, sizeof(alg)) == 0 &&
             word_list_selected(alg, z.algorithm, sizeof(z.algorithm)) < 0)
                 z.algorithm[0] = 0;
-        snprintf(dev, sizeof(dev), "/dev/%s", name);
+        r = bufprintf(dev, sizeof(dev), "/dev/%s", name);
+        if (r < 0)
+                return r;
         f.dev = dev;
         r = read_virtual_file_alloc_at(root_fd, "proc/swaps", 1U << 20, &text, NULL);
         if (r < 0)
@@ -146,8 +150,9 @@ static int read_state(int root_fd, const char *name, struct zram_state *ret) {
 static int write_attr(int root_fd, const char *name, const char *attr, const char *value) {
         char path[96];
 
-        snprintf(path, sizeof(path), "sys/block/%s/%s", name, attr);
-        return write_virtual_file_at(root_fd, path, value);
+        int r = bufprintf(path, sizeof(path), "sys/block/%s/%s", name, attr);
+
+        return r < 0 ? r : write_virtual_file_at(root_fd, path, value);
 }
 
 /* swapon/swapoff name the device through the magic link of an O_PATH fd opened in the root;
@@ -157,11 +162,14 @@ static int swap_call(int root_fd, const char *name, int prio, bool on) {
         _cleanup_close_ int fd = -1;
         int flags = 0;
 
-        snprintf(dev, sizeof(dev), "dev/%s", name);
+        int r = bufprintf(dev, sizeof(dev), "dev/%s", name);
+
+        if (r < 0)
+                return r;
         fd = open_in_root(root_fd, dev, O_PATH, 0);
         if (fd < 0)
                 return fd;
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        xsprintf(proc, "/proc/self/fd/%d", fd);
         if (!on)
                 return swapoff(proc) < 0 ? negative_errno() : 0;
         if (prio >= 0)
@@ -188,7 +196,9 @@ static int write_swap_header(int root_fd, const char *name, uint64_t size) {
         r = swap_header_build(page, (size_t) ps, size, uuid, SWAP_LABEL);
         if (r < 0)
                 return r;
-        snprintf(dev, sizeof(dev), "dev/%s", name);
+        r = bufprintf(dev, sizeof(dev), "dev/%s", name);
+        if (r < 0)
+                return r;
         /* The block device, to write the swap header: a device node by design (see above). */
         fd = open_in_root(root_fd, dev, O_RDWR | O_EXCL, 0);
         if (fd < 0)
@@ -213,7 +223,8 @@ static int configure(int root_fd, const char *name, const char *algorithm, uint6
         if (reset) {
                 r = write_attr(root_fd, name, "reset", "1");
                 if (r < 0) {
-                        snprintf(err, err_size, "resetting %s failed: %s", name, strerror(-r));
+                        bufprintf_trunc(err, err_size, "resetting %s failed: %s", name,
+                                        strerror(-r));
                         return r;
                 }
         }
@@ -221,18 +232,19 @@ static int configure(int root_fd, const char *name, const char *algorithm, uint6
                 r = write_attr(root_fd, name, "comp_algorithm", algorithm);
                 if (r < 0) {
                         char path[96], avail[256] = "";
-                        snprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", name);
-                        (void) read_line_at(root_fd, path, avail, sizeof(avail));
-                        snprintf(err, err_size, "%s: algorithm %s refused (%s); available: %s",
-                                 name, algorithm, strerror(-r), avail);
+                        if (bufprintf(path, sizeof(path), "sys/block/%s/comp_algorithm", name) >= 0)
+                                (void) read_line_at(root_fd, path, avail, sizeof(avail));
+                        bufprintf_trunc(err, err_size,
+                                        "%s: algorithm %s refused (%s); available: %s", name,
+                                        algorithm, strerror(-r), avail);
                         return r;
                 }
         }
-        snprintf(v, sizeof(v), "%" PRIu64, disksize);
+        xsprintf(v, "%" PRIu64, disksize);
         r = write_attr(root_fd, name, "disksize", v);
         if (r < 0)
-                snprintf(err, err_size, "%s: setting disksize %" PRIu64 " failed: %s", name,
-                         disksize, strerror(-r));
+                bufprintf_trunc(err, err_size, "%s: setting disksize %" PRIu64 " failed: %s", name,
+                                disksize, strerror(-r));
         return r;
 }
 
@@ -265,9 +277,9 @@ static int hot_add(struct apply_ctx *c, const char *name, struct step_result *re
                          strerror(-r));
                 return 0;
         }
-        snprintf(got, sizeof(got), "zram%" PRIu64, n);
+        xsprintf(got, "zram%" PRIu64, n);
         if (!streq(got, name)) {
-                snprintf(id, sizeof(id), "%" PRIu64, n);
+                xsprintf(id, "%" PRIu64, n);
                 (void) write_virtual_file_at(root_fd, "sys/class/zram-control/hot_remove", id);
                 (void) journal_forget(c->j, JOURNAL_ZRAM_DEVICE, name);
                 step_set(res, STEP_FAILED, -ENODEV,
@@ -282,13 +294,13 @@ static int hot_add(struct apply_ctx *c, const char *name, struct step_result *re
 void zram_device_revert(struct apply_ctx *c, const struct journal_entry *e,
                         struct revert_result *res) {
         int root_fd = c->o->root_fd, r;
-        char path[64];
+        char path[sizeof("sys/block/") + sizeof(e->object)];
 
         if (!zram_name_valid(e->object)) {
                 revert_set(res, REVERT_FAILED, -EINVAL, "'%s' is not a zram device", e->object);
                 return;
         }
-        snprintf(path, sizeof(path), "sys/block/%s", e->object);
+        xsprintf(path, "sys/block/%s", e->object);
         if (faccessat(root_fd, path, F_OK, 0) < 0) {
                 revert_set(res, REVERT_GONE, 0, "%s is already gone", e->object);
                 return;
@@ -306,9 +318,9 @@ void zram_device_revert(struct apply_ctx *c, const struct journal_entry *e,
 static void describe(const struct zram_state *z, char *buf, size_t size) {
         char sz[32];
 
-        snprintf(buf, size, "%s, %s%s%s", format_size(z->disksize, sz, sizeof(sz)),
-                 z->algorithm[0] ? z->algorithm : "default algorithm", z->is_swap ? ", swap" : "",
-                 z->mounted ? ", mounted" : "");
+        bufprintf_trunc(buf, size, "%s, %s%s%s", format_size(z->disksize, sz, sizeof(sz)),
+                        z->algorithm[0] ? z->algorithm : "default algorithm",
+                        z->is_swap ? ", swap" : "", z->mounted ? ", mounted" : "");
 }
 
 int zram_apply(struct apply_ctx *c, const struct plan_step *s, struct step_result *res) {
@@ -346,19 +358,19 @@ int zram_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resul
         alg_ok = isempty(alg) || streq(z.algorithm, alg);
         if (z.is_swap || z.mounted || z.busy) {
                 if (z.is_swap && z.disksize == want && alg_ok && (prio < 0 || z.priority == prio)) {
-                        snprintf(res->achieved, sizeof(res->achieved), "%s priority %d", was,
-                                 z.priority);
+                        bufprintf_trunc(res->achieved, sizeof(res->achieved), "%s priority %d", was,
+                                        z.priority);
                         step_set(res, STEP_UNCHANGED, 0, "%s is already swap (%s, priority %d)",
                                  name, was, z.priority);
                         return 0;
                 }
                 char sz[32], how[64];
                 if (z.is_swap)
-                        snprintf(how, sizeof(how), "swapoff /dev/%s", name);
+                        bufprintf_trunc(how, sizeof(how), "swapoff /dev/%s", name);
                 else if (z.mounted)
-                        snprintf(how, sizeof(how), "umount /dev/%s", name);
+                        bufprintf_trunc(how, sizeof(how), "umount /dev/%s", name);
                 else
-                        snprintf(how, sizeof(how), "close what holds /dev/%s", name);
+                        bufprintf_trunc(how, sizeof(how), "close what holds /dev/%s", name);
                 step_set(res, STEP_FAILED, -EBUSY,
                          "%s is in use (%s%s); making it swap of %s%s%s would lose its contents, "
                          "so hosttune leaves it alone: %s first, or change the policy",
@@ -370,8 +382,7 @@ int zram_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resul
         if (z.disksize == 0)
                 r = apply_record_created(c, JOURNAL_ZRAM, name, name);
         else {
-                snprintf(orig, sizeof(orig), "disksize=%" PRIu64 " algorithm=%s", z.disksize,
-                         z.algorithm);
+                xsprintf(orig, "disksize=%" PRIu64 " algorithm=%s", z.disksize, z.algorithm);
                 r = apply_record_changed(c, JOURNAL_ZRAM, name, name, orig);
         }
         if (r < 0)
@@ -400,7 +411,7 @@ int zram_apply(struct apply_ctx *c, const struct plan_step *s, struct step_resul
                 return 0;
         }
         describe(&z, now, sizeof(now));
-        snprintf(res->achieved, sizeof(res->achieved), "%s priority %d", now, z.priority);
+        bufprintf_trunc(res->achieved, sizeof(res->achieved), "%s priority %d", now, z.priority);
         if (!z.is_swap || z.disksize != want || !(isempty(alg) || streq(z.algorithm, alg)) ||
             (prio >= 0 && z.priority != prio)) {
                 step_set(res, STEP_FAILED, -EIO,

@@ -51,7 +51,7 @@ static long rss_kib(pid_t pid) {
 
         _cleanup_close_ int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        xsprintf(path, "/proc/%d/status", (int) pid);
         if (root < 0 || read_virtual_file_at(root, path, buf, sizeof(buf)) < 0)
                 return -1;
         p = strstr(buf, "VmRSS:");
@@ -97,7 +97,7 @@ static int start_ready(char **argv) {
 
         if (!mkdtemp(dir))
                 return 1;
-        snprintf(path, sizeof(path), "%s/notify", dir);
+        xsprintf(path, "%s/notify", dir);
         strscpy(sa.sun_path, sizeof(sa.sun_path), path);
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
@@ -148,7 +148,7 @@ static int start_name(const char *address, const char *name, char **argv) {
 
         if (open_bus(address, &bus) < 0)
                 return 1;
-        snprintf(match, sizeof(match),
+        xsprintf(match,
                  "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
                  name);
         r = sd_bus_add_match(bus, NULL, match, NULL, NULL);
@@ -213,7 +213,7 @@ static int client(const struct call_args *c, uint64_t *out) {
                             read_virtual_file_alloc_at(root, i % 2 ? c->swap_b : c->swap_a, 1 << 20,
                                                        &text, &len) < 0)
                                 return 1;
-                        snprintf(tmp, sizeof(tmp), "%s", c->swap_path);
+                        xsprintf(tmp, "%s", c->swap_path);
                         r = write_file_atomic_at(AT_FDCWD, tmp, text, len, 0644);
                         free(text);
                         if (r < 0)

@@ -79,7 +79,7 @@ static long count_fds(pid_t pid) {
         DIR *d;
         long n = 0;
 
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        xsprintf(path, "/proc/%d/fd", (int) pid);
         d = opendir(path);
         if (!d)
                 return -1;
@@ -96,7 +96,7 @@ static long rss_kib(pid_t pid) {
         const char *line;
         long v;
 
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        xsprintf(path, "/proc/%d/status", (int) pid);
         if (root < 0 || read_virtual_file_at(root, path, buf, sizeof(buf)) < 0)
                 return -1;
         line = strstr(buf, "\nVmRSS:");

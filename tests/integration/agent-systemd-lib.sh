@@ -82,7 +82,7 @@ case "$out" in "bs "*) ok "Check over the container's system bus answers" ;; *) 
 # Unprivileged callers: the installed bus policy lets them read and Check, not Reload.
 out=$(in_ct setpriv --reuid=nobody --regid=nogroup --clear-groups busctl call org.hosttune.Agent1 \
 	/org/hosttune/Agent1 org.hosttune.Agent1 Reload 2>&1 || true)
-echo "$out" | grep -qi "access denied" || fail "nobody's Reload on the system bus: $out"
+grep -qi "access denied" <<<"$out" || fail "nobody's Reload on the system bus: $out"
 ok "the installed bus policy refuses Reload to nobody"
 
 # --- hosttune itself inside the container (static binary + /usr/libexec/hosttune/hosttune-bus)
@@ -111,7 +111,7 @@ assert_eq "active after reload" active "$(in_ct systemctl show -P ActiveState ho
 assert_eq "same agent after reload" "$pid" "$(in_ct systemctl show -P MainPID hosttune)"
 status=$(in_ct systemctl show -P StatusText hosttune)
 case "$status" in *"policy nspawn-two, generation 2"*) ok "StatusText after the reload: $status" ;; *) fail "StatusText after reload: $status" ;; esac
-journal -u hosttune.service | grep -q "policy nspawn-two (/etc/hosttune/policy.ini) loaded, generation 2" ||
+journal -u hosttune.service | grep_all -q "policy nspawn-two (/etc/hosttune/policy.ini) loaded, generation 2" ||
 	fail "the journal does not show the reload: $(journal -u hosttune.service | tail -n 10)"
 # How systemd asked: SIGHUP for notify-reload (the agent logs it), none for ExecReload=.
 sighups=$(journal -u hosttune.service | grep -c "received SIGHUP, reloading the policy" || true)
@@ -119,7 +119,7 @@ if [ "$want_type" = notify-reload ]; then want_sighups=1; else want_sighups=0; f
 assert_eq "SIGHUPs from systemd for one reload" "$want_sighups" "$sighups"
 # systemd's own record of the reload job (it logs "Reloaded" only when it left the reload state
 # on the agent's READY=1 or when ExecReload= exited).
-journal -u hosttune.service | grep -q "^Reloaded hosttune.service" ||
+journal -u hosttune.service | grep_all -q "^Reloaded hosttune.service" ||
 	fail "systemd logged no finished reload: $(journal -u hosttune.service | tail -n 10)"
 ok "systemd logged the reload: $(journal -u hosttune.service | grep -m1 "^Reloaded hosttune.service")"
 # notify-reload: SIGHUP (reload-signal), the agent's RELOADING=1 with a MONOTONIC_USEC= not older
@@ -146,7 +146,7 @@ assert_eq "ReloadResult" "$([ "$want_type" = notify ] && echo exit-code || echo 
 	"$(in_ct systemctl show -P ReloadResult hosttune)"
 status=$(in_ct systemctl show -P StatusText hosttune)
 case "$status" in *"policy rejected: /etc/hosttune/policy.ini:"*) ok "StatusText after the rejected reload: $status" ;; *) fail "StatusText after rejected reload: $status" ;; esac
-journal -u hosttune.service | grep -q "/etc/hosttune/policy.ini:.*garbage" ||
+journal -u hosttune.service | grep_all -q "/etc/hosttune/policy.ini:.*garbage" ||
 	fail "the journal does not name the rejection: $(journal -u hosttune.service | tail -n 10)"
 ok "the journal names the rejection: $(journal -u hosttune.service | grep -m1 "/etc/hosttune/policy.ini:.*garbage")"
 assert_eq "still active" active "$(in_ct systemctl show -P ActiveState hosttune)"
@@ -167,7 +167,7 @@ assert_eq "Generation after a D-Bus Reload" "t 3" \
 	"$(bus get-property org.hosttune.Agent1 /org/hosttune/Agent1 org.hosttune.Agent1 Generation)"
 assert_eq "active after a D-Bus Reload" active "$(in_ct systemctl show -P ActiveState hosttune)"
 if [ "$want_type" = notify-reload ]; then
-	transitions | grep -q "running -> reload-notify,reload-notify -> running,$" ||
+	transitions | grep_all -q "running -> reload-notify,reload-notify -> running,$" ||
 		fail "the agent's own reload did not show as reload-notify: $(transitions)"
 	ok "the agent's own reload: running -> reload-notify -> running (RELOADING=1, READY=1)"
 fi

@@ -45,7 +45,7 @@ expect_error org.hosttune.Error.AccessDenied as_nobody --clear-groups -- Reload
 expect_error org.hosttune.Error.AccessDenied as_nobody --clear-groups -- Apply true
 expect_error org.hosttune.Error.AccessDenied as_nobody --clear-groups -- Revert
 out=$(as_nobody --clear-groups -- Reload 2>&1 || true)
-echo "$out" | grep -q "group '$group'" || fail "AccessDenied names the group: $out"
+grep -q "group '$group'" <<<"$out" || fail "AccessDenied names the group: $out"
 ok "AccessDenied says which group would do"
 assert_eq "Generation unchanged" "t 1" "$(agent_prop Generation)"
 

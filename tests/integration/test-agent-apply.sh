@@ -65,8 +65,8 @@ assert_eq "swappiness applied" "$w_swap" "$(sysctl -n vm.swappiness)"
 assert_eq "dirty_expire_centisecs applied" "$w_dirty" "$(sysctl -n vm.dirty_expire_centisecs)"
 assert_eq "pool reserved before READY=1" "$w_pool" "$(cat $hp)"
 assert_eq "Ready" "b true" "$(agent_prop Ready)"
-grep -P "^STATUS=Applying" "$NOTIFY_LOG" | grep -q . || fail "no STATUS=Applying while applying"
-grep -i "hugepages" "$NOTIFY_LOG" | grep -q "STATUS=" || fail "no STATUS= about the hugepage reservation: $(cat "$NOTIFY_LOG")"
+grep -P "^STATUS=Applying" "$NOTIFY_LOG" | grep_all -q . || fail "no STATUS=Applying while applying"
+grep -i "hugepages" "$NOTIFY_LOG" | grep_all -q "STATUS=" || fail "no STATUS= about the hugepage reservation: $(cat "$NOTIFY_LOG")"
 ok "STATUS= progress during the reservation: $(grep -i hugepages "$NOTIFY_LOG" | tail -n1 | cut -c1-100)"
 # The step done before the kill was not applied again: the restarted agent's apply had only the
 # other two, and the journal holds each knob once, with the value from before the first apply.

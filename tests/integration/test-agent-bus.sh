@@ -107,7 +107,7 @@ json=$(gdbus call --address "$BUS_ADDR" --dest org.hosttune.Agent1 --object-path
 	--method org.hosttune.Agent1.Check "{'hugepages': <uint64 $((1 << 40))>, 'use-policy': <false>}")
 case "$json" in "(false, "*) ok "Check hugepages=1T is not ready" ;; *) fail "Check 1T: $json" ;; esac
 doc=$(agent_doc Check 'a{sv}' 1 hugepages t 2097152)
-echo "$doc" | jq_py "[r['name'] for r in d['requirements']]" | grep -q "hugepages=2M" ||
+echo "$doc" | jq_py "[r['name'] for r in d['requirements']]" | grep_all -q "hugepages=2M" ||
 	fail "Check report_json names hugepages=2M: $doc"
 ok "Check report_json lists the requirement"
 
@@ -159,18 +159,18 @@ cp "$policy" "$T_TMP/good.ini"
 printf '[policy]\nname = broken\n[readiness]\nrequire = tun\n[nonsense-section]\nkey = 1\nrequire = garbage\n' >"$policy"
 expect_error org.hosttune.Error.InvalidPolicy gcall Reload
 out=$(gcall Reload 2>&1 || true)
-echo "$out" | grep -q "$policy:[0-9]" || fail "InvalidPolicy names file:line: $out"
+grep -q "$policy:[0-9]" <<<"$out" || fail "InvalidPolicy names file:line: $out"
 ok "InvalidPolicy message names $policy:LINE"
 assert_eq "Generation unchanged by a broken policy" "t 2" "$(agent_prop Generation)"
 assert_eq "PolicyName unchanged by a broken policy" 's "bus-test-2"' "$(agent_prop PolicyName)"
-agent_prop LastError | grep -q "$policy:[0-9]" || fail "LastError names file:line: $(agent_prop LastError)"
+agent_prop LastError | grep_all -q "$policy:[0-9]" || fail "LastError names file:line: $(agent_prop LastError)"
 ok "LastError says where the policy is wrong"
 wait_for "PropertiesChanged(LastError)" '[ "$(changed_property LastError)" -ge 1 ]'
 # hosttune reload prints the rejection and exits 2 (through hosttune-bus).
 rc=0
 out=$(DBUS_SYSTEM_BUS_ADDRESS=$BUS_ADDR "$HOSTTUNE" reload 2>&1) || rc=$?
 assert_eq "hosttune reload exit status for a rejected policy" 2 $rc
-echo "$out" | grep -q "$policy:[0-9]" || fail "hosttune reload prints file:line: $out"
+grep -q "$policy:[0-9]" <<<"$out" || fail "hosttune reload prints file:line: $out"
 ok "hosttune reload prints: $(echo "$out" | tail -n1 | cut -c1-100)"
 cp "$T_TMP/good.ini" "$policy"
 rc=0
@@ -223,9 +223,9 @@ assert_eq "metrics accepted reloads" 3 "$(awk '$1=="hosttune_reloads_total{resul
 assert_eq "metrics rejected reloads" 3 "$(awk '$1=="hosttune_reloads_total{result=\"rejected\"}" {print $2}' "$m")"
 feat=$(sed -n 's/^extra-system-features = *//p' "$AGENT_RUN/nix.conf")
 if [ "$kvm" = true ] && [ "$(stat -c %a /dev/kvm)" = 666 ]; then
-	echo "$feat" | grep -qw kvm || fail "nix.conf lacks kvm although QEMU runs and /dev/kvm is 0666: $feat"
+	grep -qw kvm <<<"$feat" || fail "nix.conf lacks kvm although QEMU runs and /dev/kvm is 0666: $feat"
 elif [ "$kvm" = false ] || [ "$(stat -c %a /dev/kvm 2>/dev/null)" != 666 ]; then
-	echo "$feat" | grep -qw kvm && fail "nix.conf claims kvm where builders get no working KVM: $feat"
+	grep -qw kvm <<<"$feat" && fail "nix.conf claims kvm where builders get no working KVM: $feat"
 fi
 ok "nix.conf features: '$feat'"
 
@@ -236,7 +236,7 @@ if [ "$want" = true ]; then
 	wait_for "Ready false after the pool shrank" '[ "$(agent_prop Ready)" = "b false" ]'
 	ok "Ready flipped to false after the pool shrank to 0"
 	wait_for "ReadinessChanged(false)" '[ "$(signal_count ReadinessChanged)" -gt "$before" ]'
-	grep '"member":"ReadinessChanged"' "$T_TMP/monitor.json" | tail -n1 | grep -q 'hugepages=2M' ||
+	grep '"member":"ReadinessChanged"' "$T_TMP/monitor.json" | tail -n1 | grep_all -q 'hugepages=2M' ||
 		fail "ReadinessChanged reason names hugepages=2M"
 	ok "ReadinessChanged(false, reason naming hugepages=2M)"
 	wait_for "PropertiesChanged(Ready)" '[ "$(changed_property Ready)" -ge 1 ]'

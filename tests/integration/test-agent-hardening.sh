@@ -98,7 +98,7 @@ assert_eq "HugePagesLeased after restore" "t 0" "$(agent_prop HugePagesLeased)"
 for what in "one-tebibyte.*1T.* do not fit the pool" "outside-root.*is not $secret/snapshots/leases" \
 	"tap-gone.*its tap htapgone9 is gone"; do
 	grep -q "is not restored: .*" "$T_TMP/agent.log" &&
-		grep "is not restored" "$T_TMP/agent.log" | grep -q "$what" ||
+		grep "is not restored" "$T_TMP/agent.log" | grep_all -q "$what" ||
 		fail "no log line for $what: $(grep -i lease "$T_TMP/agent.log")"
 done
 grep -q "released: not restored" "$T_TMP/agent.log" || fail "the release does not say why: $(grep released "$T_TMP/agent.log")"
@@ -124,10 +124,10 @@ EOF
 ok "nobody sees its own lease in full, root's only as sizes"
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$HOSTTUNE" lease list --bus "$BUS_ADDR" 2>&1) ||
 	fail "hosttune lease list as nobody: $out"
-echo "$out" | grep -q "^(other user) " && echo "$out" | grep -q nobodys-own &&
-	! echo "$out" | grep -q root-secret || fail "hosttune lease list as nobody: $out"
+grep -q "^(other user) " <<<"$out" && grep -q nobodys-own <<<"$out" &&
+	! grep -q root-secret <<<"$out" || fail "hosttune lease list as nobody: $out"
 ok "hosttune lease list as nobody: its own lease and one '(other user)'"
-list_json | grep -q root-secret-label || fail "root does not see root's lease"
+list_json | grep_all -q root-secret-label || fail "root does not see root's lease"
 ok "root sees every lease"
 
 # The documents as text without JSON's optional "\/" escapes, for grep.
@@ -136,11 +136,11 @@ report_root=$(agent_doc GetReport | unescape)
 report_nobody=$(bctl_nobody --json=short call org.hosttune.Agent1 /org/hosttune/Agent1 \
 	org.hosttune.Agent1 GetReport | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0])' |
 	unescape)
-echo "$report_root" | grep -q "$secret/snapshots" || fail "root's GetReport lacks the snapshot root: $report_root"
-echo "$report_root" | grep -q "feature-only-root-sees" || fail "root's GetReport lacks the features"
-echo "$report_nobody" | grep -q "$secret" && fail "nobody's GetReport shows $secret: $report_nobody"
-echo "$report_nobody" | grep -q "feature-only-root-sees" && fail "nobody's GetReport shows the features"
-echo "$report_nobody" | grep -q '(hidden)' || fail "nobody's GetReport does not say what it hid"
+grep -q "$secret/snapshots" <<<"$report_root" || fail "root's GetReport lacks the snapshot root: $report_root"
+grep -q "feature-only-root-sees" <<<"$report_root" || fail "root's GetReport lacks the features"
+grep -q "$secret" <<<"$report_nobody" && fail "nobody's GetReport shows $secret: $report_nobody"
+grep -q "feature-only-root-sees" <<<"$report_nobody" && fail "nobody's GetReport shows the features"
+grep -q '(hidden)' <<<"$report_nobody" || fail "nobody's GetReport does not say what it hid"
 ok "GetReport: root sees $secret and the nix.conf features, nobody sees neither"
 
 # How check judges the policy in force, before anything is refused.
@@ -153,7 +153,7 @@ mount = /etc"
 line=$(grep -n '^mount = /etc' "$policy" | cut -d: -f1)
 expect_error org.hosttune.Error.InvalidPolicy gcall Reload
 out=$(gcall Reload 2>&1 || true)
-echo "$out" | grep -qF "$policy:$line: mount: '/etc' is not a place for a hugetlbfs mount" ||
+grep -qF "$policy:$line: mount: '/etc' is not a place for a hugetlbfs mount" <<<"$out" ||
 	fail "Reload of mount = /etc: $out"
 ok "Reload refuses mount = /etc at $policy:$line"
 assert_eq "Generation unchanged" "t 1" "$(agent_prop Generation)"
@@ -164,9 +164,9 @@ ok "nothing mounted on /etc"
 # --- 10: check judges by the policy in force and warns
 rc=0
 out=$("$HOSTTUNE" check 2>&1) || rc=$?
-echo "$out" | grep -q "^WARN *policy .*hosttuned refused the policy on disk: $policy:$line: mount" ||
+grep -q "^WARN *policy .*hosttuned refused the policy on disk: $policy:$line: mount" <<<"$out" ||
 	fail "check does not warn about the refused file: $out"
-echo "$out" | grep -q "(policy hardening of hosttuned, generation 1)" || fail "check: $out"
+grep -q "(policy hardening of hosttuned, generation 1)" <<<"$out" || fail "check: $out"
 [ $rc -eq "$rc_before" ] || fail "check exited $rc after a refused reload, $rc_before before: $out"
 ok "check after a refused reload: exit $rc, $(echo "$out" | grep '^WARN *policy' | cut -c1-110)"
 "$HOSTTUNE" check --json 2>/dev/null | python3 -c '
@@ -183,8 +183,8 @@ assert_eq "check --policy of the refused file" 2 $rc
 # --- 8: ESC and BEL escaped in validate and LastError
 printf '[policy]\nname = esc\ndescription = bell\007 and \033[31mred\n' >"$T_TMP/esc.ini"
 out=$("$HOSTTUNE" policy validate "$T_TMP/esc.ini" 2>&1 || true)
-od -An -c <<<"$out" | grep -qE '033|007' && fail "validate echoes raw ESC/BEL: $(od -c <<<"$out")"
-echo "$out" | grep -qF 'bell\x07 and \x1b[31mred' || fail "validate output: $out"
+od -An -c <<<"$out" | grep_all -qE '033|007' && fail "validate echoes raw ESC/BEL: $(od -c <<<"$out")"
+grep -qF 'bell\x07 and \x1b[31mred' <<<"$out" || fail "validate output: $out"
 ok "validate escapes ESC and BEL: $out"
 cp "$T_TMP/esc.ini" "$policy"
 expect_error org.hosttune.Error.InvalidPolicy gcall Reload
@@ -205,9 +205,9 @@ expect_error org.hosttune.Error.InvalidPolicy gcall Reload
 root_err=$(agent_prop LastError)
 nobody_err=$(bctl_nobody get-property org.hosttune.Agent1 /org/hosttune/Agent1 \
 	org.hosttune.Agent1 LastError)
-echo "$root_err" | grep -q "$secret/inc.ini:2: swapiness" || fail "root's LastError: $root_err"
-echo "$nobody_err" | grep -q "inc.ini\|swapiness" && fail "nobody's LastError: $nobody_err"
-echo "$nobody_err" | grep -q "details hidden" || fail "nobody's LastError: $nobody_err"
+grep -q "$secret/inc.ini:2: swapiness" <<<"$root_err" || fail "root's LastError: $root_err"
+grep -q "inc.ini\|swapiness" <<<"$nobody_err" && fail "nobody's LastError: $nobody_err"
+grep -q "details hidden" <<<"$nobody_err" || fail "nobody's LastError: $nobody_err"
 ok "LastError: root sees $secret/inc.ini:2, nobody: $nobody_err"
 
 finish_agent

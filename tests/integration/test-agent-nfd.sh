@@ -161,7 +161,7 @@ ok "no event on a visible name except the renames (NFD skips the dot names it is
 
 # --- machines-line agrees with the agent's nix.conf while hugepages hold
 features=$(sed -n 's/^extra-system-features = //p' "$AGENT_RUN/nix.conf")
-echo "$features" | grep -qw hugepages || fail "nix.conf lacks hugepages: $features"
+grep -qw hugepages <<<"$features" || fail "nix.conf lacks hugepages: $features"
 line=$("$HOSTTUNE" machines-line --uri ssh-ng://nfd.invalid --no-host-key)
 echo "$line" >"$T_TMP/machines"
 assert_eq "machines-line features = the agent's nix.conf features" "$(echo "$features" | tr ' ' ',')" \
@@ -174,14 +174,14 @@ ok "ready=false after the pool shrank"
 assert_eq "hugepages after the pool shrank" "" "$(nfd_label hugepages)"
 assert_eq "hugepages-2M.total after the pool shrank (sysfs)" "$(cat $hp/nr_hugepages)" "$(nfd_label hugepages-2M.total)"
 "$HOSTTUNE" machines-line --uri ssh-ng://nfd.invalid --no-host-key >"$T_TMP/machines"
-python3 "$formats" machines "$T_TMP/machines" | jq_py "d[0]['supported_features']" | grep -q hugepages &&
+python3 "$formats" machines "$T_TMP/machines" | jq_py "d[0]['supported_features']" | grep_all -q hugepages &&
 	fail "machines-line still claims hugepages: $(cat "$T_TMP/machines")"
 ok "machines-line without hugepages: $(cat "$T_TMP/machines")"
 
 # --- the agent stops: ready=false, still valid, still expiring
 finish_agent
 assert_eq "ready once hosttuned stopped" false "$(nfd_label ready)"
-nfd_read | jq_py "len(d['expiry'])" | grep -qx 1 || fail "no expiry after stop"
+nfd_read | jq_py "len(d['expiry'])" | grep_all -qx 1 || fail "no expiry after stop"
 ok "the file left behind still carries its expiry-time"
 leftover=$(find "$fdir" -mindepth 1 ! -name hosttune)
 [ -z "$leftover" ] || fail "files left in features.d: $leftover"
@@ -190,5 +190,5 @@ ok "nothing but the feature file left in features.d"
 # --- a policy that names the file but never re-probes is refused
 sed -i 's/^reprobe-interval = .*/reprobe-interval = 0/' "$policy"
 out=$("$HOSTTUNE" policy validate "$policy" 2>&1) && fail "validated: $out"
-echo "$out" | grep -q "nfd-features-file: needs reprobe-interval above 0" || fail "unexpected: $out"
+grep -q "nfd-features-file: needs reprobe-interval above 0" <<<"$out" || fail "unexpected: $out"
 ok "reprobe-interval = 0 refused: $out"

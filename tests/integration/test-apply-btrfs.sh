@@ -21,7 +21,7 @@ mount -o loop,compress=zstd "$T_TMP/btrfs.img" "$mnt"
 defer "umount $mnt"
 
 subvols() { btrfs subvolume list "$mnt" | awk '{print $NF}' | sort | xargs; }
-has_C() { lsattr -d "$1" | awk '{print $1}' | grep -q C; }
+has_C() { lsattr -d "$1" | awk '{print $1}' | grep_all -q C; }
 compression() { btrfs property get "$1" compression 2>/dev/null | sed -n 's/^compression=//p'; }
 
 root=$mnt/snapshots
@@ -89,7 +89,7 @@ mkdir -p "$T_TMP/plain"
 out=$(printf '%s\n' "snapshot-root path=$plain" "snapshot-slot path=$plain/slots" | "$helper" -) || true
 echo "$out"
 assert_eq "fallback outcomes" "applied applied" "$(echo "$out" | cut -f1 | xargs)"
-echo "$out" | head -n1 | cut -f5 | grep -q "not on btrfs" || fail "no warning for the fallback"
+head -n1 <<<"$out" | cut -f5 | grep_all -q "not on btrfs" || fail "no warning for the fallback"
 [ -d "$plain/slots/slot-0" ] || fail "no slot directory"
 mkdir "$plain/templates/base" && echo hello >"$plain/templates/base/file"
 out=$(echo "snapshot-prepared path=$plain/prepared/base template=base" | "$helper" -) || true

@@ -61,7 +61,7 @@ grep -q '"object":"hbr0"' "$journal" || fail "the bridge is not in the journal"
 in_ns ip link show hbr0 >/dev/null 2>&1 && fail "the bridge was created after all"
 out=$(in_ns "$HOSTTUNE" revert)
 echo "$out"
-echo "$out" | grep -q "hbr0 is already gone" || fail "revert does not account for the bridge"
+grep -q "hbr0 is already gone" <<<"$out" || fail "revert does not account for the bridge"
 assert_eq "swappiness after the second revert" "$b_swap" "$(sysctl -n vm.swappiness)"
 assert_eq "links after the second revert" "$b_links" "$(links)"
 

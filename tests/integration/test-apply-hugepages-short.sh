@@ -121,7 +121,7 @@ got=$(field b-after total)
 assert_eq "B: exit 1" 1 "$(vm_line b-rc)"
 assert_eq "B: JSON outcome, achieved (= HugePages_Total), caches_dropped, fell_short" \
 	"short $got True 1" "$(json b "d['results'][0]['outcome'], d['results'][0]['achieved'], d['results'][0]['caches_dropped'], d['fell_short']" | tr -d "(),'")"
-json b "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages after compaction and dropping caches" ||
+json b "d['results'][0]['message']" | grep_all -q "obtained $got of 512 2M pages after compaction and dropping caches" ||
 	fail "B: message: $(json b "d['results'][0]['message']")"
 ok "B: the message says caches were dropped"
 assert_eq "B: reclaim=drop-caches dropped the caches once (drop_pagecache)" \
@@ -134,7 +134,7 @@ got=$(field c-after total)
 assert_eq "C: exit 1" 1 "$(vm_line c-rc)"
 assert_eq "C: JSON outcome and achieved (= HugePages_Total)" "short $got" \
 	"$(json c "d['results'][0]['outcome'], d['results'][0]['achieved']" | tr -d "(),'")"
-json c "d['results'][0]['message']" | grep -q "obtained $got of 512 2M pages without compaction" ||
+json c "d['results'][0]['message']" | grep_all -q "obtained $got of 512 2M pages without compaction" ||
 	fail "C: message: $(json c "d['results'][0]['message']")"
 ok "C: the message says no compaction was allowed"
 assert_eq "C: caches not dropped under reclaim=none" "$(field c-before drop)" "$(field c-after drop)"

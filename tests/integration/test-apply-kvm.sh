@@ -26,7 +26,7 @@ touch "$root/dev/notadevice"
 rc=0
 out=$(echo "device-mode path=/dev/notadevice mode=0666" | "$helper" --root "$root" -) || rc=$?
 assert_eq "exit status for a regular file" 1 $rc
-echo "$out" | cut -f4 | grep -q "not a character device" || fail "no reason: $out"
+cut -f4 <<<"$out" | grep_all -q "not a character device" || fail "no reason: $out"
 assert_eq "regular file untouched" 644 "$(stat -c %a "$root/dev/notadevice")"
 
 # A step the plan marks manual is never executed: it falls short with its note.

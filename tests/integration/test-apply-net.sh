@@ -61,7 +61,7 @@ in_ns ip tuntap add dev other0 mode tap
 rc=0
 out=$(echo "tap name=other0 owner=1000 vnet_hdr=1" | in_ns "$helper" -) || rc=$?
 assert_eq "exit status for a foreign tap with other flags" 1 $rc
-echo "$out" | cut -f4 | grep -q "did not create" || fail "no reason: $out"
+cut -f4 <<<"$out" | grep_all -q "did not create" || fail "no reason: $out"
 assert_eq "other0 untouched" "False" "$(link other0 "d['vnet_hdr']")"
 in_ns ip link del other0
 

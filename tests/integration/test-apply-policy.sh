@@ -55,7 +55,7 @@ INI
 "$HOSTTUNE" policy validate "$T_TMP/policy.ini"
 out=$(in_ns "$HOSTTUNE" apply --policy "$T_TMP/policy.ini" --dry-run)
 echo "$out"
-echo "$out" | grep -q "^Plan: 11 steps" || fail "dry run does not show the plan"
+grep -q "^Plan: 11 steps" <<<"$out" || fail "dry run does not show the plan"
 assert_eq "dry run changes nothing" "$b_swap" "$(sysctl -n vm.swappiness)"
 
 in_ns "$HOSTTUNE" apply --policy "$T_TMP/policy.ini"
@@ -79,7 +79,7 @@ rc=0
 out=$(in_ns "$HOSTTUNE" apply --policy "$T_TMP/manual.ini") || rc=$?
 echo "$out"
 assert_eq "exit status with a manual step" 1 $rc
-echo "$out" | grep -q "^  MANUAL .*put template base at" || fail "the manual step's reason is missing"
+grep -q "^  MANUAL .*put template base at" <<<"$out" || fail "the manual step's reason is missing"
 
 printf '[memory]\nswappiness = lots\n' >"$T_TMP/bad.ini"
 rc=0

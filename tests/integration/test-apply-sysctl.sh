@@ -76,14 +76,14 @@ rc=0
 out=$(echo "sysctl knob=fs.file-max wanted=12345" | "$helper" -) || rc=$?
 assert_eq "exit status for a refused knob" 1 $rc
 assert_eq "outcome for fs.file-max" failed "$(echo "$out" | cut -f1)"
-echo "$out" | cut -f4 | grep -q "vm., kernel. and net. only" || fail "no reason for the refusal"
+cut -f4 <<<"$out" | grep_all -q "vm., kernel. and net. only" || fail "no reason for the refusal"
 assert_eq "fs.file-max untouched" "$b_filemax" "$(sysctl -n fs.file-max)"
 
 # A value the kernel rejects: failed, with the kernel's word, and the value stays.
 rc=0
 out=$(echo "sysfs path=$thp wanted=sometimes" | "$helper" -) || rc=$?
 assert_eq "exit status for a rejected value" 1 $rc
-echo "$out" | cut -f4 | grep -q "refused 'sometimes'" || fail "no reason for the rejected value: $out"
+cut -f4 <<<"$out" | grep_all -q "refused 'sometimes'" || fail "no reason for the rejected value: $out"
 assert_eq "THP after the rejected value" "$w_thp" "$(selected $thp)"
 
 "$HOSTTUNE" revert
@@ -95,5 +95,5 @@ assert_eq "ip_local_port_range after revert" "$b_range" "$(words "$(sysctl -n ne
 ok "journal removed after a complete revert"
 
 out=$("$HOSTTUNE" revert)
-echo "$out" | grep -q "Nothing to revert" || fail "second revert: $out"
+grep -q "Nothing to revert" <<<"$out" || fail "second revert: $out"
 ok "second revert has nothing to do"

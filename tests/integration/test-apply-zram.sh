@@ -48,12 +48,12 @@ out=$(echo "zram knob=$dev disksize=128M algorithm=$alg priority=77" | "$helper"
 echo "$out"
 assert_eq "exit status of a resize while swapped on" 1 $rc
 assert_eq "outcome of the resize" failed "$(echo "$out" | cut -f1)"
-echo "$out" | cut -f4 | grep -q "swapoff /dev/$dev" || fail "the refusal does not say how to free it"
+cut -f4 <<<"$out" | grep_all -q "swapoff /dev/$dev" || fail "the refusal does not say how to free it"
 assert_eq "size after the refused resize" 64M "$(zramctl --noheadings -o DISKSIZE /dev/$dev | xargs)"
-swapon --show=NAME --noheadings | grep -qx "/dev/$dev" || fail "no longer swap after the refused resize"
+swapon --show=NAME --noheadings | grep_all -qx "/dev/$dev" || fail "no longer swap after the refused resize"
 
 "$HOSTTUNE" revert
-swapon --show=NAME --noheadings | grep -qx "/dev/$dev" && fail "/dev/$dev still swap after revert"
+swapon --show=NAME --noheadings | grep_all -qx "/dev/$dev" && fail "/dev/$dev still swap after revert"
 assert_eq "disksize after revert" 0 "$(cat /sys/block/$dev/disksize)"
 assert_eq "zram0 untouched" "$zram0_before" "$(cat /sys/block/zram0/disksize 2>/dev/null || echo none)"
 

@@ -49,13 +49,13 @@ case ",$opts," in *,space_cache=v2,*) want=True ;; *) want=False ;; esac
 assert_eq "mount space_cache=v2 (findmnt)" "$want" "$(mount_of "$out" "['space_cache_v2']")"
 assert_eq "mount source (findmnt)" "$(findmnt -n -o SOURCE --target "$mnt")" "$(mount_of "$out" "['source']")"
 # btrfs filesystem show: our loop device carries the file system the probe lists
-btrfs filesystem show "$mnt" | grep -q "path $loop\$" || fail "btrfs filesystem show does not list $loop"
+btrfs filesystem show "$mnt" | grep_all -q "path $loop\$" || fail "btrfs filesystem show does not list $loop"
 ok "btrfs filesystem show lists $loop"
 
 # btrfs subvolume show / lsattr: the snapshot root
 if btrfs subvolume show "$mnt/snapshots" >/dev/null 2>&1; then want=True; else want=False; fi
 assert_eq "snapshot root subvolume (btrfs subvolume show)" "$want" "$(field "$out" "d['facts']['snapshot_root']['subvolume']")"
-if lsattr -d "$mnt/snapshots" | awk '{print $1}' | grep -q C; then want=True; else want=False; fi
+if lsattr -d "$mnt/snapshots" | awk '{print $1}' | grep_all -q C; then want=True; else want=False; fi
 assert_eq "snapshot root NOCOW (lsattr)" "$want" "$(field "$out" "d['facts']['snapshot_root']['nocow']")"
 assert_eq "snapshot root on btrfs (stat -f)" "$([ "$(stat -f -c %T "$mnt/snapshots")" = btrfs ] && echo True || echo False)" \
 	"$(field "$out" "d['facts']['snapshot_root']['on_btrfs']")"

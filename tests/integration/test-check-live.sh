@@ -31,7 +31,7 @@ assert_eq "kvm.device.exists" "$exp" "$(probe kvm "['facts']['device']['exists']
 if [ ! -e /dev/kvm ]; then
 	assert_eq "kvm status without /dev/kvm" "absent" "$(probe kvm "['status']")"
 	if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-		probe kvm "['reason']" | grep -q 'no vmx/svm' || fail "kvm reason does not say why"
+		probe kvm "['reason']" | grep_all -q 'no vmx/svm' || fail "kvm reason does not say why"
 		ok "kvm reason names the missing vmx/svm flag"
 	fi
 fi

@@ -51,12 +51,12 @@ if [ "$root_ran" = true ]; then
 else
 	assert_eq "exit status with root's guest failed" 1 $rc
 	assert_eq "status" fail "$(kvm_fact "$j" status)"
-	kvm_fact "$j" reason | grep -q "^KVM smoke guest failed at $root_step: " ||
+	kvm_fact "$j" reason | grep_all -q "^KVM smoke guest failed at $root_step: " ||
 		fail "the reason does not name step $root_step: $(kvm_fact "$j" reason)"
 	ok "the reason names the failing step $root_step"
 fi
 if [ -d /sys/module/kvm_pvm ]; then
-	kvm_fact "$j" reason | grep -q "kvm_pvm runs only PVM-enabled guest kernels" ||
+	kvm_fact "$j" reason | grep_all -q "kvm_pvm runs only PVM-enabled guest kernels" ||
 		fail "kvm_pvm is not named: $(kvm_fact "$j" reason)"
 	ok "kvm_pvm named: only PVM-enabled guest kernels"
 fi
@@ -75,7 +75,7 @@ if command -v qemu-system-x86_64 >/dev/null; then
 		msr=$(sed -n 's/.*failed to set MSR \(0x[0-9a-f]*\) to.*/\1/p' "$T_TMP/qemu.out" | head -n1)
 		if [ -n "$msr" ]; then
 			assert_eq "step where QEMU could not set MSR $msr" set-msrs "$root_step"
-			kvm_fact "$j" facts smoke_root reason | grep -q "first refused: $msr)" ||
+			kvm_fact "$j" facts smoke_root reason | grep_all -q "first refused: $msr)" ||
 				fail "QEMU names MSR $msr, hosttune: $(kvm_fact "$j" facts smoke_root reason)"
 			ok "the refused MSR is the one QEMU names: $msr"
 		fi
@@ -137,9 +137,9 @@ assert_eq "check's root verdict = the agent's" "$root_ran" "$(kvm_fact "$T_TMP/a
 features=$(sed -n 's/^extra-system-features = //p' "$AGENT_RUN/nix.conf")
 build_ran=$(sed -n 's/^kvm-smoke-build=\([a-z]*\) .*/\1/p' "$state")
 if [ "$build_ran" = ran ]; then
-	echo " $features " | grep -q " kvm " || fail "build user's guest ran, nix.conf lacks kvm: $features"
+	grep -q " kvm " <<<" $features " || fail "build user's guest ran, nix.conf lacks kvm: $features"
 else
-	echo " $features " | grep -q " kvm " && fail "nix.conf claims kvm without a build user's guest: $features"
+	grep -q " kvm " <<<" $features " && fail "nix.conf claims kvm without a build user's guest: $features"
 fi
 ok "nix.conf features '$features' with the build user's guest: ${build_ran:-none}"
 

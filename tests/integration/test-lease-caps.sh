@@ -40,7 +40,7 @@ a=$(acquire_id --hugepages 2M --label a)
 b=$(acquire_id --hugepages 2M --label b)
 expect_error org.hosttune.Error.LimitExceeded gacq "{'hugepages': <uint64 $((2 * M))>}"
 out=$(gacq "{'hugepages': <uint64 $((2 * M))>}" 2>&1 || true)
-echo "$out" | grep -q "uid 0 holds 2 leases: \[agent\] max-leases-per-uid = 2" || fail "message: $out"
+grep -q "uid 0 holds 2 leases: \[agent\] max-leases-per-uid = 2" <<<"$out" || fail "message: $out"
 ok "a third lease of uid 0 is refused, naming max-leases-per-uid"
 
 # --- uid daemon: one request waits (6M, 2 pages free); a second one is refused
@@ -52,7 +52,7 @@ defer "kill $waiter 2>/dev/null"
 wait_for "the agent to log the waiting request" 'grep -q "waits" "$T_TMP/agent.log"'
 rc=0
 out=$(as_member "$HOSTTUNE" lease acquire --bus "$BUS_ADDR" --hugepages 2M --wait 30 2>&1) || rc=$?
-echo "$out" | grep -q "uid $(id -u daemon) has 1 request waiting: \[agent\] max-waiting-per-uid = 1" ||
+grep -q "uid $(id -u daemon) has 1 request waiting: \[agent\] max-waiting-per-uid = 1" <<<"$out" ||
 	fail "the second waiting request of daemon: rc $rc: $out"
 assert_eq "hosttune lease acquire past the waiting cap: exit status" 1 $rc
 # Root is under its own caps, not daemon's: releasing one of its leases is fine, and the
@@ -69,5 +69,5 @@ expect_error org.hosttune.Error.ExceedsPool gacq "{'hugepages': <uint64 $((16 * 
 rc=0
 out=$(ht_run --hugepages 16M -- true 2>&1) || rc=$?
 assert_eq "hosttune run asking more than the pool may ever hold: exit status" 125 $rc
-echo "$out" | grep -q "more than the pool may ever hold" || fail "hosttune run: $out"
+grep -q "more than the pool may ever hold" <<<"$out" || fail "hosttune run: $out"
 finish_agent

@@ -66,7 +66,7 @@ assert_eq "hugetlb in the container's root cgroup.controllers" 1 \
 in_ct systemctl start hosttune.service
 assert_eq "the agent's cgroup" /system.slice/hosttune.service/agent \
 	"$(in_ct sh -c 'sed -n "s/^0:://p" /proc/$(systemctl show -P MainPID hosttune)/cgroup')"
-in_ct journalctl --no-pager -o cat -u hosttune | grep -q "enforced by the cgroups under /sys/fs/cgroup/system.slice/hosttune.service/leases" ||
+in_ct journalctl --no-pager -o cat -u hosttune | grep_all -q "enforced by the cgroups under /sys/fs/cgroup/system.slice/hosttune.service/leases" ||
 	fail "agent log: $(in_ct journalctl --no-pager -o cat -u hosttune | tail -n 20)"
 
 M=1048576

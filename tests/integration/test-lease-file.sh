@@ -50,7 +50,7 @@ assert_eq "lines of the lease file at start (the schema line)" 1 "$(file_lines)"
 persist=()
 for i in $(seq 1 20); do
 	id=$(acquire_id --snapshot "" --label "p$i")
-	file_ids | grep -qw "$id" || fail "lease $id granted but not in leases.json"
+	file_ids | grep_all -qw "$id" || fail "lease $id granted but not in leases.json"
 	persist+=("$id")
 done
 ok "20 grants: each one in the lease file when its reply came"

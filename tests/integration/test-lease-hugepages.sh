@@ -65,8 +65,8 @@ assert_eq "HugePagesLeased after it ended" 0 "$(leased)"
 wait_for "the idle pool to shrink back to its 4 pages" '[ "$(cat '$hp')" = 4 ]'
 ok "pool shrank back after shrink-after"
 
-# --- an Apply asked for while the lease worker grows the pool runs after it, not beside it: the
-# worker waits here for the revert journal, which another process holds for a moment
+# --- an Apply asked for while a lease job grows the pool runs after it, not beside it: the job
+# waits here for the revert journal, which another process holds for a moment
 flock "$AGENT_RUN/journal.lock" sleep 2 &
 holder=$!
 wait_for "the journal lock to be held" '! flock -n "$AGENT_RUN/journal.lock" true'
@@ -79,9 +79,9 @@ rc=0
 wait $grower || rc=$?
 assert_eq "exit status of the run the pool grew for" 0 $rc
 wait $holder
-grep -q "Apply() waits until the lease worker let go of the revert journal" "$T_TMP/agent.log" ||
-	fail "Apply() did not wait for the lease worker: $(tail -n 5 "$T_TMP/agent.log")"
-ok "Apply() waited for the lease worker's journal"
+grep -q "Apply() waits for its turn: a lease resize is under way" "$T_TMP/agent.log" ||
+	fail "Apply() did not wait for the lease job: $(tail -n 5 "$T_TMP/agent.log")"
+ok "Apply() waited for the lease job's journal"
 wait_for "the idle pool to shrink back again" '[ "$(cat '$hp')" = 4 ]'
 
 # --- 16 runs compete for 8 places
@@ -138,13 +138,13 @@ assert_eq "HugePagesLeased after the runs" 0 "$(leased)"
 rc=0
 err=$(ht_run --hugepages 64M -- true 2>&1) || rc=$?
 assert_eq "exit status for more than max (not 75: asking again cannot help)" 125 $rc
-echo "$err" | grep -q "32 pages of 2M) requested; the pool has .* may ever hold" || fail "message: $err"
+grep -q "32 pages of 2M) requested; the pool has .* may ever hold" <<<"$err" || fail "message: $err"
 expect_error org.hosttune.Error.ExceedsPool gacq "{'hugepages': <uint64 67108864>}"
 big=$(acquire_id --hugepages 24M --label big)
 rc=0
 err=$(ht_run --hugepages 16M -- true 2>&1) || rc=$?
 assert_eq "exit status while 24M of 32M are leased" 75 $rc
-echo "$err" | grep -q "12 promised to leases" || fail "message: $err"
+grep -q "12 promised to leases" <<<"$err" || fail "message: $err"
 expect_error org.hosttune.Error.InsufficientHugePages gacq "{'hugepages': <uint64 16777216>}"
 
 # --- the agent killed with SIGKILL: the lease and its pages stay accounted, once

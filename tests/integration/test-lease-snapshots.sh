@@ -81,11 +81,11 @@ wait_for "the slots to be refilled" '[ "$(slots)" = 2 ]'
 rc=0
 out=$(as_other_member "$HOSTTUNE" lease release --bus "$BUS_ADDR" "$id2" 2>&1) || rc=$?
 assert_eq "exit status of releasing someone else's lease" 3 $rc
-echo "$out" | grep -q "belongs to uid $(id -u daemon)" || fail "no reason: $out"
+grep -q "belongs to uid $(id -u daemon)" <<<"$out" || fail "no reason: $out"
 [ -d "$dir2" ] || fail "someone else's release removed the directory"
 out=$(as_member "$HOSTTUNE" lease release --json --bus "$BUS_ADDR" "$id2")
 assert_eq "lease release --json" "$id2 True" "$(echo "$out" | jq_py 'd["id"], d["released"]' | tr '\n' ' ' | sed 's/ $//')"
-wait_for "the slot's subvolume to go" '! btrfs subvolume list "$BTRFS" | grep -q "leases/$id2"'
+wait_for "the slot's subvolume to go" '! btrfs subvolume list "$BTRFS" | grep_all -q "leases/$id2"'
 ok "released by its holder; the subvolume is gone (btrfs subvolume list)"
 rc=0
 ht_lease release "$id2" 2>/dev/null || rc=$?
@@ -153,15 +153,15 @@ rm "$root/templates/evil" "$root/templates/file"
 # --- a holder killed with SIGKILL: its lease, its subvolume and its command go
 "$HOSTTUNE" run --bus "$BUS_ADDR" --snapshot base --label doomed -- sleep 600 &
 holder=$!
-wait_for "the holder's lease" 'list_ids | grep -q " doomed$"'
+wait_for "the holder's lease" 'list_ids | grep_all -q " doomed$"'
 doomed=$(list_ids | awk '$2 == "doomed" {print $1}')
 [ -d "$root/leases/$doomed" ] || fail "the holder has no directory"
 wait_for "its command" 'pgrep -P '"$holder"' sleep'
 cmd_pid=$(pgrep -P "$holder" sleep)
 kill -9 "$holder"
 wait "$holder" 2>/dev/null || true
-wait_for "the lease of the killed holder to go" '! list_ids | grep -q " doomed$"'
-wait_for "its subvolume to go" '! btrfs subvolume list "$BTRFS" | grep -q "leases/$doomed"'
+wait_for "the lease of the killed holder to go" '! list_ids | grep_all -q " doomed$"'
+wait_for "its subvolume to go" '! btrfs subvolume list "$BTRFS" | grep_all -q "leases/$doomed"'
 wait_for "its command to be killed with it" '! kill -0 '"$cmd_pid"
 ok "SIGKILL of a holder: lease released, subvolume deleted, command killed"
 
@@ -186,7 +186,7 @@ rc=0
 wait "$runner" || rc=$?
 assert_eq "what the command got" TERM "$(cat "$out/signal")"
 assert_eq "exit status of hosttune run: the command's" 3 $rc
-wait_for "its lease to end" '! list_ids | grep -q " sig$"'
+wait_for "its lease to end" '! list_ids | grep_all -q " sig$"'
 rc=0
 ht_run --snapshot "" -- sh -c 'kill -KILL $$' || rc=$?
 assert_eq "exit status when a signal killed the command (128+9)" 137 $rc
@@ -227,8 +227,8 @@ start_agent --policy "$policy"
 assert_eq "leases after the restart (ListLeases)" "$(printf '%s first\n%s alive' "$id" "$alive" | sort)" \
 	"$(list_ids | sort)"
 [ -d "$root/leases/$alive" ] && [ -d "$root/leases/$id" ] || fail "a kept lease lost its directory"
-wait_for "the left holder's subvolume to go" '! btrfs subvolume list "$BTRFS" | grep -q "leases/$leaving"'
-btrfs subvolume list "$BTRFS" | grep -q "leases/0123456789abcdef" && fail "the leftover is still there"
+wait_for "the left holder's subvolume to go" '! btrfs subvolume list "$BTRFS" | grep_all -q "leases/$leaving"'
+btrfs subvolume list "$BTRFS" | grep_all -q "leases/0123456789abcdef" && fail "the leftover is still there"
 assert_eq "lease directories (nothing leaked or doubled)" "$(printf '%s\n%s' "$id" "$alive" | sort | xargs)" \
 	"$(ls "$root/leases" | sort | xargs)"
 # (a lease's removal reaches the file up to 50 ms after it: docs/leases.md, "Lifetimes")
@@ -237,7 +237,7 @@ ok "records in the lease file: 2"
 # The restarted agent still watches the holder it kept.
 kill -9 "$alive_holder"
 wait "$alive_holder" 2>/dev/null || true
-wait_for "the kept holder's lease to go once it is killed" '! list_ids | grep -q " alive$"'
+wait_for "the kept holder's lease to go once it is killed" '! list_ids | grep_all -q " alive$"'
 ht_lease release "$id" >/dev/null
 wait_for "every lease subvolume to go" '[ -z "$(ls "$root/leases")" ]'
 wait_for "the refills" '[ "$(prepared)" = 2 ] && [ "$(slots)" = 2 ]'

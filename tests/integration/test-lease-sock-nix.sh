@@ -14,8 +14,8 @@
 need_root
 # The sandbox has no /lib: the build's client is the static hosttune (a sanitizer build's is
 # dynamic, STATIC_CLI=no).
-file -L "$HOSTTUNE" 2>/dev/null | grep -q "statically linked" ||
-	ldd "$HOSTTUNE" 2>&1 | grep -q "not a dynamic executable" ||
+file -L "$HOSTTUNE" 2>/dev/null | grep_all -q "statically linked" ||
+	ldd "$HOSTTUNE" 2>&1 | grep_all -q "not a dynamic executable" ||
 	skip "$HOSTTUNE is linked dynamically (STATIC_CLI=no, as in the sanitizer build); the sandbox has none of its libraries"
 need_cmd nix-build cc python3 groupadd useradd userdel groupdel
 need_pool_2m

@@ -77,7 +77,7 @@ assert_eq "tap steps in hosttune check's plan" 0 "$(echo "$chk" | jq_py 'len([s 
 rc=0
 err=$(ht_run --taps 2 -- true 2>&1) || rc=$?
 assert_eq "exit status without --wait" 75 $rc
-echo "$err" | grep -q "1 of the pool's 3 free" || fail "no numbers: $err"
+grep -q "1 of the pool's 3 free" <<<"$err" || fail "no numbers: $err"
 expect_error org.hosttune.Error.InsufficientTaps gacq "{'taps': <uint32 2>}"
 expect_error org.freedesktop.DBus.Error.InvalidArgs gacq "{'taps': <uint32 4>}"
 "$HOSTTUNE" run --bus "$BUS_ADDR" --taps 2 --wait 60 --label waiter -- \
@@ -138,7 +138,7 @@ assert_eq "state of that lease" releasing "$(lease_field "$busy" state)"
 assert_eq "owner of the held tap" 0 "$(owner ltap0)"
 pkill -f "$T_TMP/hold.py"
 wait_for "the held tap to go back once let go" '[ "$(owner ltap0)" = "$nobody" ]'
-wait_for "its lease to end" '! list_ids | grep -q " busy$"'
+wait_for "its lease to end" '! list_ids | grep_all -q " busy$"'
 ok "a busy tap goes back once released by its user"
 
 # --- the agent killed with SIGKILL with taps out

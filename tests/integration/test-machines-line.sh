@@ -108,28 +108,28 @@ EOF
 chosen="cannot build on 'ssh-ng://judge.invalid'"
 
 out=$(judge benchmark "$T_TMP/machines")
-echo "$out" | grep -qF "bad machine specification" && fail "Nix refuses the line: $out"
-echo "$out" | grep -qF "$chosen" || fail "Nix did not pick the machine for a benchmark build: $out"
+grep -qF "bad machine specification" <<<"$out" && fail "Nix refuses the line: $out"
+grep -qF "$chosen" <<<"$out" || fail "Nix did not pick the machine for a benchmark build: $out"
 ok "Nix picks the machine for a build that requires benchmark (its mandatory feature)"
 
 out=$(judge big-parallel "$T_TMP/machines")
-echo "$out" | grep -qF "$chosen" && fail "Nix picked the machine without its mandatory feature: $out"
-echo "$out" | grep -qF "Failed to find a machine for remote build" || fail "unexpected: $out"
+grep -qF "$chosen" <<<"$out" && fail "Nix picked the machine without its mandatory feature: $out"
+grep -qF "Failed to find a machine for remote build" <<<"$out" || fail "unexpected: $out"
 # Nix lists the machine as it read it: (systems, maxjobs, supportedFeatures, mandatoryFeatures).
-echo "$out" | grep -qF "(x86_64-linux, i686-linux, 3, " || fail "Nix read other fields: $out"
+grep -qF "(x86_64-linux, i686-linux, 3, " <<<"$out" || fail "Nix read other fields: $out"
 ok "Nix declines a build without the mandatory feature; it read: $(echo "$out" | grep -F '(x86_64-linux, i686-linux, 3, ')"
 
 out=$(judge kvm,nixos-test,benchmark "$T_TMP/machines")
 if [ "$kvm" = yes ]; then
-	echo "$out" | grep -qF "$chosen" || fail "Nix did not pick the machine for a NixOS test: $out"
+	grep -qF "$chosen" <<<"$out" || fail "Nix did not pick the machine for a NixOS test: $out"
 	ok "KVM verified: Nix sends a NixOS test (kvm, nixos-test) to the machine"
 else
-	echo "$out" | grep -qF "$chosen" && fail "Nix sent a NixOS test to a machine without KVM: $out"
+	grep -qF "$chosen" <<<"$out" && fail "Nix sent a NixOS test to a machine without KVM: $out"
 	ok "KVM not verified: Nix sends no NixOS test (kvm, nixos-test) to the machine"
 fi
 
 # A negative control: Nix does check the host key field, so it judged ours.
 sed 's/ [^ ]*$/ not*base64/' "$T_TMP/machines" >"$T_TMP/broken"
 out=$(judge benchmark "$T_TMP/broken")
-echo "$out" | grep -qF "bad machine specification" || fail "Nix accepted a broken host key: $out"
+grep -qF "bad machine specification" <<<"$out" || fail "Nix accepted a broken host key: $out"
 ok "Nix refuses a broken host key field: $(echo "$out" | grep -F 'bad machine specification' | cut -c1-100)"

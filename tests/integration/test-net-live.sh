@@ -54,5 +54,5 @@ assert_eq "check --require taps=3 with three taps" 0 $rc
 rc=0
 out=$(in_ns "$HOSTTUNE" check --require taps=4) || rc=$?
 assert_eq "check --require taps=4 with three taps" 1 $rc
-echo "$out" | grep -q "3 taps free in the pool, 4 needed" || fail "the verdict does not count the taps: $out"
+grep -q "3 taps free in the pool, 4 needed" <<<"$out" || fail "the verdict does not count the taps: $out"
 ok "the verdict counts 3 taps"

@@ -18,7 +18,7 @@ need_cmd python3 nix-instantiate strings
 [ -x "$HOSTTUNED" ] && [ -x "$HOSTTUNE_BUS" ] ||
 	skip "no build/hosttuned or build/hosttune-bus: the agent (issue 4) is not built on this branch"
 need_cmd readelf
-readelf -d "$HOSTTUNED" "$HOSTTUNE_BUS" | grep -qE 'NEEDED.*lib(a|ub)san' &&
+readelf -d "$HOSTTUNED" "$HOSTTUNE_BUS" | grep_all -qE 'NEEDED.*lib(a|ub)san' &&
 	skip "a sanitizer build: the container has no libasan/libubsan for hosttuned"
 find_nixpkgs_lib
 
@@ -161,7 +161,7 @@ printf '[net]\ntapz = 3\n' >>"$CT/etc/hosttune/policy.ini"
 rc=0
 in_ct systemctl reload hosttune.service 2>/dev/null || rc=$?
 [ $rc -ne 0 ] || fail "a reload of a rejected policy succeeded"
-journal | grep -q 'tapz' || {
+journal | grep_all -q 'tapz' || {
 	journal
 	fail "the rejection does not name the key in the journal"
 }

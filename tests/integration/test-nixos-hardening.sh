@@ -11,7 +11,7 @@
 . "$(dirname "$0")/container.sh"
 need_cmd python3 nix-instantiate readelf
 find_nixpkgs_lib
-readelf -d "$HOSTTUNE" | grep -q NEEDED &&
+readelf -d "$HOSTTUNE" | grep_all -q NEEDED &&
 	skip "build/hosttune is linked dynamically (STATIC_CLI=no); the container has none of its libraries"
 
 ct_image "$HOSTTUNED" "$HOSTTUNE_BUS"

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nixpkgs-lib.sh"
 need_cmd nix-instantiate python3
-if ! "$HOSTTUNE" --help 2>&1 | grep -qE '^ +policy '; then
+if ! "$HOSTTUNE" --help 2>&1 | grep_all -qE '^ +policy '; then
 	echo "##########################################################################"
 	echo "SKIP: generated policies NOT validated: this hosttune has no 'policy validate'"
 	echo "      verb yet (it comes with the policy loader, issue 3)."

@@ -73,7 +73,7 @@ assert_eq "files read" "['local.ini', '<builtin:microvm-ci>', '<builtin:default>
 # --- show: every shipped profile, by name, reads back as itself ----------------------------
 run_rc l "$HOSTTUNE" policy list
 for name in default microvm-ci firecracker-prod snapshot-host; do
-	echo "$l_out" | grep -qx "$name" || fail "policy list lacks $name"
+	grep -qx "$name" <<<"$l_out" || fail "policy list lacks $name"
 	"$HOSTTUNE" policy show "$name" >"$name.ini"
 	run_rc v "$HOSTTUNE" policy validate "$name.ini"
 	assert_eq "show $name re-validates" 0 "$v_rc"
@@ -111,7 +111,7 @@ assert_eq "nothing required, nothing planned: ready" 0 "$c_rc"
 printf '[readiness]\nrequire =\n[memory]\n# a reason\nswappiness = %s\n' "$other" >sw.ini
 run_rc c "$HOSTTUNE" check --policy sw.ini
 assert_eq "untuned host: not ready" 1 "$c_rc"
-echo "$c_out" | grep -qxF "FAIL  policy       vm.swappiness is $cur, wants $other (sw.ini:5)" ||
+grep -qxF "FAIL  policy       vm.swappiness is $cur, wants $other (sw.ini:5)" <<<"$c_out" ||
 	fail "no FAIL line for swappiness: $c_out"
 ok "FAIL line names vm.swappiness $cur -> $other and sw.ini:5"
 run_rc c "$HOSTTUNE" check --policy sw.ini --json
@@ -143,7 +143,7 @@ assert_eq "hugetlbfs mount gid from /etc/group" "$root_gid" \
 findmnt "$T_TMP/hp" >/dev/null 2>&1 && fail "$T_TMP/hp is mounted"
 printf '[readiness]\nrequire =\n[net]\ntaps = 1\ntap-prefix = %s\nowner = nosuchuser%s\n' "$prefix" "$$" >nouser.ini
 run_rc c "$HOSTTUNE" check --policy nouser.ini
-echo "$c_out" | grep -qF "remedy: user 'nosuchuser$$' does not exist on this host (/etc/passwd)" ||
+grep -qF "remedy: user 'nosuchuser$$' does not exist on this host (/etc/passwd)" <<<"$c_out" ||
 	fail "unknown owner not reported: $c_out"
 ok "an unknown tap owner is a manual step"
 

@@ -34,7 +34,7 @@ victim=$T_TMP/victim
 mkdir -p "$victim/sub" && echo precious >"$victim/sub/file"
 write_journal snapshot "$victim"
 out=$(revert) && fail "revert of a crafted entry succeeded: $out"
-echo "$out" | grep -q "refused to remove $victim: it is not <snapshot root>/slots/slot-N" ||
+grep -q "refused to remove $victim: it is not <snapshot root>/slots/slot-N" <<<"$out" ||
 	fail "no refusal for $victim: $out"
 [ -f "$victim/sub/file" ] || fail "$victim was deleted"
 ok "an entry naming $victim is refused, the tree is still there"
@@ -48,7 +48,7 @@ mkdir -p "$root" "$other/slot-0" && echo precious >"$other/slot-0/file"
 ln -s "$other" "$root/slots"
 write_journal snapshot "$root/slots/slot-0"
 out=$(revert) && fail "revert through a symlink succeeded: $out"
-echo "$out" | grep -q "refused to remove $root/slots/slot-0: it has a symlink" ||
+grep -q "refused to remove $root/slots/slot-0: it has a symlink" <<<"$out" ||
 	fail "no refusal for the symlinked slot: $out"
 [ -f "$other/slot-0/file" ] || fail "the symlink's target was deleted"
 ok "a slot reached through a symlink is refused, its target is still there"
@@ -57,11 +57,11 @@ rm "$root/slots"
 # 3. A slot below a root outside the allow-list, and a "subvolume" entry for /etc.
 write_journal snapshot "/etc/slots/slot-0"
 out=$(revert) && fail "revert of /etc/slots/slot-0 succeeded: $out"
-echo "$out" | grep -q "is not inside a snapshot root hosttune may use" || fail "$out"
+grep -q "is not inside a snapshot root hosttune may use" <<<"$out" || fail "$out"
 ok "a slot below /etc is refused"
 write_journal subvolume "/etc"
 out=$(revert) && fail "revert of a subvolume entry for /etc succeeded: $out"
-echo "$out" | grep -q "refused to remove /etc: it is not inside a snapshot root" || fail "$out"
+grep -q "refused to remove /etc: it is not inside a snapshot root" <<<"$out" || fail "$out"
 [ -f /etc/hostname ] || [ -f /etc/passwd ] || fail "/etc is damaged"
 ok "a subvolume entry for /etc is refused"
 
@@ -72,7 +72,7 @@ if mount -t tmpfs hosttune-test "$root/slots/slot-0" 2>/dev/null; then
 	echo precious >"$root/slots/slot-0/file"
 	write_journal snapshot "$root/slots/slot-0"
 	out=$(revert) && fail "revert of a mount point succeeded: $out"
-	echo "$out" | grep -q "it is a mount point" || fail "$out"
+	grep -q "it is a mount point" <<<"$out" || fail "$out"
 	[ -f "$root/slots/slot-0/file" ] || fail "the mount's content was deleted"
 	ok "a slot that is a mount point is refused"
 	umount "$root/slots/slot-0"
@@ -102,7 +102,7 @@ check_damage() {
 	local what=$1 text=$2 want=$3 out
 	printf '%s' "$text" >"$journal"
 	out=$(revert) && fail "revert of a journal that $what succeeded"
-	echo "$out" | grep -qF -- "$want" || fail "$what: expected '$want' in: $out"
+	grep -qF -- "$want" <<<"$out" || fail "$what: expected '$want' in: $out"
 	ok "$what: $(echo "$out" | head -n1 | cut -c1-150)"
 }
 check_damage "is not JSON" 'garbage' "journal.json: not JSON ("
@@ -118,6 +118,6 @@ check_damage "has a field of the wrong type" \
 rm -f "$journal"
 mkdir "$journal"
 out=$(revert) && fail "revert of a directory journal succeeded"
-echo "$out" | grep -q "journal.json: cannot be read: Is a directory" || fail "$out"
+grep -q "journal.json: cannot be read: Is a directory" <<<"$out" || fail "$out"
 ok "unreadable: $(echo "$out" | head -n1 | cut -c1-150)"
 rmdir "$journal"

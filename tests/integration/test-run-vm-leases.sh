@@ -150,7 +150,7 @@ mem=$(vm_line memtotal)
 
 # --- network: the guest's pings crossed the tap (the kernel's counters, the guest's ping)
 assert_eq "the guest's ping of the host end" 0 "$(vm_line ping-rc)"
-vm_line ping | grep -q '3 packets transmitted, 3 packets received' ||
+vm_line ping | grep_all -q '3 packets transmitted, 3 packets received' ||
 	fail "ping: $(vm_line ping | tail -n 2)"
 rx=$(tapstat rx_packets) tx=$(tapstat tx_packets)
 [ $((rx - rx0)) -ge 3 ] && [ $((tx - tx0)) -ge 3 ] || fail "tap counters: rx $rx0 -> $rx, tx $tx0 -> $tx packets"

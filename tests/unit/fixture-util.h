@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
 #include "probes/probes.h"
 
 /* Directory of the fixture trees: $HOSTTUNE_FIXTURES (set by tests/run-tests.sh), else the
@@ -17,7 +18,8 @@ static inline const char *fixtures_dir(void) {
 
 /* Path of fixture name in buf. */
 static inline const char *fixture_path(const char *name, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s", fixtures_dir(), name);
+        if (bufprintf(buf, size, "%s/%s", fixtures_dir(), name) < 0)
+                abort(); /* a test's own buffer too small: fix the test */
         return buf;
 }
 

@@ -210,7 +210,7 @@ static void test_nocow_form(void **state) {
         (void) state;
 
         strscpy(a.compression, sizeof(a.compression), "zstd:3");
-        nocow_format(&a, buf, sizeof(buf));
+        assert_int_equal(nocow_format(&a, buf, sizeof(buf)), 0);
         assert_string_equal(buf, "nocow=0 compression=zstd:3");
         assert_int_equal(nocow_parse(buf, &b), 0);
         assert_false(b.nocow);
@@ -235,13 +235,13 @@ static int setup_dir(void **state) {
 static int teardown_dir(void **state) {
         char cmd[128];
 
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *) *state);
+        xsprintf(cmd, "rm -rf '%s'", (char *) *state);
         return system(cmd) == 0 ? 0 : -1;
 }
 
 static bool file_exists(const char *dir, const char *name) {
         char p[256];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        xsprintf(p, "%s/%s", dir, name);
         return access(p, F_OK) == 0;
 }
 

@@ -40,7 +40,7 @@ static int teardown(void **state) {
         char cmd[128];
 
         alarm(0);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *) *state);
+        xsprintf(cmd, "rm -rf '%s'", (char *) *state);
         if (system(cmd) != 0)
                 return -1;
         free(*state);
@@ -51,7 +51,7 @@ static void put(const char *dir, const char *name, const char *text, mode_t mode
         char p[512];
         int fd;
 
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        xsprintf(p, "%s/%s", dir, name);
         fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, text, strlen(text)), (int) strlen(text));
@@ -60,7 +60,7 @@ static void put(const char *dir, const char *name, const char *text, mode_t mode
 }
 
 static void path_of(const char *dir, const char *name, char *buf, size_t size) {
-        snprintf(buf, size, "%s/%s", dir, name);
+        assert_int_equal(bufprintf(buf, size, "%s/%s", dir, name), 0);
 }
 
 static void assert_content(const char *dir, const char *name, const char *want) {
@@ -204,7 +204,7 @@ static void check_planted_links(const char *dir) {
         put(dir, "victim", "secret\n", 0600);
         put(dir, "victim2", "secret2\n", 0600);
         path_of(dir, "victim", victim, sizeof(victim));
-        snprintf(old_tmp, sizeof(old_tmp), "out.tmp.%d", (int) getpid());
+        xsprintf(old_tmp, "out.tmp.%d", (int) getpid());
         path_of(dir, old_tmp, planted, sizeof(planted));
         assert_int_equal(link(victim, planted), 0);
         assert_int_equal(symlinkat("victim2", dfd, "out"), 0);

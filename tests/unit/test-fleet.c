@@ -145,9 +145,9 @@ static void test_nfd_names(void **state) {
         assert_false(fleet_nfd_name_valid("vendor.io/kvm."));
         assert_false(fleet_nfd_name_valid("vendor.io/k=vm"));
         assert_false(fleet_nfd_name_valid("vendor.io/a/b"));
-        snprintf(long_name, sizeof(long_name), "v.io/%063d", 0);
+        xsprintf(long_name, "v.io/%063d", 0);
         assert_true(fleet_nfd_name_valid(long_name));
-        snprintf(long_name, sizeof(long_name), "v.io/%064d", 0);
+        xsprintf(long_name, "v.io/%064d", 0);
         assert_false(fleet_nfd_name_valid(long_name));
 
         assert_true(fleet_nfd_value_valid(""));

@@ -20,8 +20,8 @@ static void put(const char *rel, const char *text) {
         char path[256], cmd[300];
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+        xsprintf(path, "%s/%s", root, rel);
+        xsprintf(cmd, "mkdir -p \"$(dirname '%s')\"", path);
         assert_int_equal(system(cmd), 0);
         f = fopen(path, "we");
         assert_non_null(f);
@@ -31,14 +31,14 @@ static void put(const char *rel, const char *text) {
 
 static int setup(void **state) {
         (void) state;
-        snprintf(root, sizeof(root), "/tmp/test-knobs.XXXXXX");
+        xsprintf(root, "/tmp/test-knobs.XXXXXX");
         return mkdtemp(root) ? 0 : -1;
 }
 
 static int teardown(void **state) {
         char cmd[128];
         (void) state;
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        xsprintf(cmd, "rm -rf '%s'", root);
         return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -77,8 +77,8 @@ static void test_knobs(void **state) {
         put("sys/class/net/htap0/tun_flags", "0x5002\n");
         put("sys/class/net/htap0/owner", "993\n");
         put("sys/class/net/br0/bridge/x", "");
-        snprintf(link, sizeof(link), "%s/sys/class/net/htap0/master", root);
-        snprintf(target, sizeof(target), "../br0");
+        xsprintf(link, "%s/sys/class/net/htap0/master", root);
+        xsprintf(target, "../br0");
         assert_int_equal(symlink(target, link), 0);
 
         memset(&r, 0, sizeof(r));

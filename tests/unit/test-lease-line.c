@@ -75,11 +75,11 @@ static void test_parse_bad(void **state) {
         }
         assert_int_equal(r.hugepages, 7); /* untouched on failure */
         /* A value longer than a label may be. */
-        snprintf(line, sizeof(line), "acquire label=%0200d", 0);
+        xsprintf(line, "acquire label=%0200d", 0);
         assert_int_equal(lease_line_parse(line, &r, msg, sizeof(msg)), -EINVAL);
         assert_non_null(strstr(msg, "longer than 128"));
         /* A key that fills the key buffer. */
-        snprintf(line, sizeof(line), "acquire %0100d=1", 0);
+        xsprintf(line, "acquire %0100d=1", 0);
         assert_int_equal(lease_line_parse(line, &r, msg, sizeof(msg)), -EINVAL);
 }
 

@@ -155,8 +155,7 @@ static struct lease_record sample(const char *id) {
         };
         strscpy(r.id, sizeof(r.id), id);
         strscpy(r.label, sizeof(r.label), "nixos test \"boot\"");
-        snprintf(r.snapshot_path, sizeof(r.snapshot_path), "/var/lib/hosttune/snapshots/leases/%s",
-                 id);
+        xsprintf(r.snapshot_path, "/var/lib/hosttune/snapshots/leases/%s", id);
         return r;
 }
 
@@ -265,8 +264,9 @@ static void test_file_rejects(void **state) {
                 const char *at = strstr(text, edits[i].from);
                 if (!at)
                         fail_msg("'%s' not in: %s", edits[i].from, text);
-                snprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text, edits[i].to,
-                         at + strlen(edits[i].from));
+                assert_int_equal(bufprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text,
+                                           edits[i].to, at + strlen(edits[i].from)),
+                                 0);
                 if (lease_file_parse(buf, &back, &n, NULL) != -EBADMSG)
                         fail_msg("accepted with %s", edits[i].to);
         }
@@ -276,7 +276,8 @@ static void test_file_rejects(void **state) {
                 assert_non_null(at);
                 next = strchr(at + strlen("\"enforced\": false,"), '"');
                 assert_non_null(next);
-                snprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next);
+                assert_int_equal(
+                        bufprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next), 0);
                 assert_int_equal(lease_file_parse(buf, &back, &n, NULL), 0);
                 assert_int_equal(n, 1);
                 assert_false(back[0].enforced);
@@ -312,7 +313,7 @@ static char *file_text(const struct log_dir *d) {
         FILE *f, *out = open_memstream(&buf, &len);
         int c;
 
-        snprintf(path, sizeof(path), "%s/%s", d->path, LEASES_FILE);
+        assert_int_equal(bufprintf(path, sizeof(path), "%s/%s", d->path, LEASES_FILE), 0);
         f = fopen(path, "re");
         assert_non_null(f);
         assert_non_null(out);
@@ -466,7 +467,8 @@ static void test_log_torn(void **state) {
         assert_non_null(text);
         second = strchr(strchr(text, '\n') + 1, '\n') + 1;
         for (size_t cut = 1; cut < strlen(second); cut += 37) {
-                snprintf(buf, sizeof(buf), "%.*s", (int) (second - text + cut), text);
+                assert_int_equal(
+                        bufprintf(buf, sizeof(buf), "%.*s", (int) (second - text + cut), text), 0);
                 assert_int_equal(lease_file_parse(buf, &back, &n, &info), 0);
                 assert_int_equal(n, 1);
                 assert_int_equal(info.torn_bytes, cut);
@@ -475,7 +477,9 @@ static void test_log_torn(void **state) {
                 back = NULL;
         }
         /* A cut line with a whole line after it is no crash's doing: refused. */
-        snprintf(buf, sizeof(buf), "%.*s\n%s", (int) (second - text + 20), text, second);
+        assert_int_equal(
+                bufprintf(buf, sizeof(buf), "%.*s\n%s", (int) (second - text + 20), text, second),
+                0);
         assert_int_equal(lease_file_parse(buf, &back, &n, NULL), -EBADMSG);
         /* Nor are lines that are not one "set" or "remove": */
         static const char *const bad[] = {
@@ -488,12 +492,13 @@ static void test_log_torn(void **state) {
                 "{ \"schema\": \"hosttune.leases/2\" }\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                snprintf(buf, sizeof(buf), "%s%s", text, bad[i]);
+                assert_int_equal(bufprintf(buf, sizeof(buf), "%s%s", text, bad[i]), 0);
                 if (lease_file_parse(buf, &back, &n, NULL) != -EBADMSG)
                         fail_msg("accepted: %s", bad[i]);
         }
         /* A removal of a lease not on record is none of those. */
-        snprintf(buf, sizeof(buf), "%s{ \"remove\": \"00000000000000aa\" }\n", text);
+        assert_int_equal(
+                bufprintf(buf, sizeof(buf), "%s{ \"remove\": \"00000000000000aa\" }\n", text), 0);
         assert_int_equal(lease_file_parse(buf, &back, &n, NULL), 0);
         assert_int_equal(n, 2);
         free(back);
@@ -508,7 +513,7 @@ static struct plan_step tap_step(const char *name, const char *current) {
 
 static struct plan_step pool_step(uint64_t cur, uint64_t pages) {
         struct plan_step s = { .kind = PLAN_HUGEPAGES };
-        snprintf(s.current, sizeof(s.current), "%" PRIu64 " pages", cur);
+        xsprintf(s.current, "%" PRIu64 " pages", cur);
         s.u.hugepages.current = cur;
         s.u.hugepages.page_size = UINT64_C(2) << 20;
         s.u.hugepages.pages = pages;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for lib/parse.c: numbers, sizes, durations, booleans, modes, id lists. */
+/* Unit tests for lib/parse.c (numbers, sizes, durations, booleans, modes, id lists) and the
+ * string helpers of lib/util.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,13 +169,69 @@ static void test_base64(void **state) {
         assert_int_equal(base64_encode("foobar", 6, buf, 8), -ENOBUFS);
 }
 
+/* The formatting helpers of lib/util.h: checked ones report a text that did not fit, the _trunc
+ * ones cut it short and terminate, appends start at the terminating NUL. */
+static void test_bufprintf(void **state) {
+        char buf[8];
+        (void) state;
+
+        assert_int_equal(bufprintf(buf, sizeof(buf), "%s", "1234567"), 0);
+        assert_string_equal(buf, "1234567");
+        assert_int_equal(bufprintf(buf, sizeof(buf), "%s", "12345678"), -ENAMETOOLONG);
+        assert_int_equal(bufprintf(buf, 0, "x"), -ENAMETOOLONG);
+        assert_int_equal(bufprintf(buf, sizeof(buf), "ab"), 0);
+        assert_int_equal(bufappendf(buf, sizeof(buf), "%d", 12345), 0);
+        assert_string_equal(buf, "ab12345");
+        assert_int_equal(bufappendf(buf, sizeof(buf), "x"), -ENAMETOOLONG);
+
+        assert_string_equal(bufprintf_trunc(buf, sizeof(buf), "%s", "123456789"), "1234567");
+        assert_string_equal(bufprintf_trunc(buf, sizeof(buf), "ab"), "ab");
+        assert_string_equal(bufappendf_trunc(buf, sizeof(buf), "%s", "cdefgh"), "abcdefg");
+        assert_string_equal(bufappendf_trunc(buf, sizeof(buf), "more"), "abcdefg");
+
+        xsprintf(buf, "%u", 1234567u);
+        assert_string_equal(buf, "1234567");
+        assert_true(DECIMAL_STR_MAX(int) >= sizeof("-2147483648"));
+        assert_true(DECIMAL_STR_MAX(uint64_t) >= sizeof("18446744073709551615"));
+}
+
+enum colour { COLOUR_RED, COLOUR_GREEN, COLOUR_HOLE, COLOUR_BLUE, _COLOUR_MAX };
+static const char *const colour_table[_COLOUR_MAX] = {
+        [COLOUR_RED] = "red",
+        [COLOUR_GREEN] = "green",
+        [COLOUR_BLUE] = "blue",
+};
+/* cppcheck 2.10 on its default platform cannot evaluate ELEMENTSOF and follows the call with
+ * _COLOUR_MAX below into the table (with --platform=unix64 it sees the bound check). */
+// cppcheck-suppress arrayIndexOutOfBounds
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(colour, enum colour, "?")
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(colour, enum colour)
+
+static void test_string_table(void **state) {
+        enum colour c = COLOUR_RED;
+        (void) state;
+
+        assert_string_equal(colour_to_string(COLOUR_GREEN), "green");
+        assert_string_equal(colour_to_string(COLOUR_BLUE), "blue");
+        assert_string_equal(colour_to_string(COLOUR_HOLE), "?");
+        assert_string_equal(colour_to_string(_COLOUR_MAX), "?");
+        assert_string_equal(colour_to_string((enum colour) - 1), "?");
+        assert_int_equal(colour_from_string("blue", &c), 0);
+        assert_int_equal(c, COLOUR_BLUE);
+        assert_int_equal(colour_from_string("purple", &c), -EINVAL);
+        assert_int_equal(colour_from_string("", &c), -EINVAL);
+        assert_int_equal(colour_from_string(NULL, &c), -EINVAL);
+        assert_int_equal(c, COLOUR_BLUE); /* untouched on failure */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_u64),       cmocka_unit_test(test_i64),
-                cmocka_unit_test(test_size),      cmocka_unit_test(test_duration),
-                cmocka_unit_test(test_bool_mode), cmocka_unit_test(test_id_list),
-                cmocka_unit_test(test_format),    cmocka_unit_test(test_word_lists),
-                cmocka_unit_test(test_base64),
+                cmocka_unit_test(test_u64),          cmocka_unit_test(test_i64),
+                cmocka_unit_test(test_size),         cmocka_unit_test(test_duration),
+                cmocka_unit_test(test_bool_mode),    cmocka_unit_test(test_id_list),
+                cmocka_unit_test(test_format),       cmocka_unit_test(test_word_lists),
+                cmocka_unit_test(test_base64),       cmocka_unit_test(test_bufprintf),
+                cmocka_unit_test(test_string_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -524,6 +524,38 @@ static void test_snapshots(void **state) {
         assert_true(step(0)->manual);
 }
 
+/* The longest root a policy line takes (190 characters: an INI line holds 197) and the longest
+ * template name give paths longer than 256 bytes: the steps hold them whole (a cut-short path
+ * would name another directory). */
+static void test_snapshots_long_paths(void **state) {
+        char root[191], tmpl[POLICY_TEMPLATE_NAME_MAX], text[1024], want[1024];
+        (void) state;
+
+        memcpy(root, "/srv/", 5);
+        memset(root + 5, 'r', sizeof(root) - 6);
+        root[sizeof(root) - 1] = 0;
+        memset(tmpl, 't', sizeof(tmpl) - 1);
+        tmpl[sizeof(tmpl) - 1] = 0;
+        assert_int_equal(bufprintf(text, sizeof(text),
+                                   "[snapshots]\nroot = %s\ntemplates = %s\nprepared = 2\n", root,
+                                   tmpl),
+                         0);
+        use(text);
+        r.btrfs.snapshot_root.exists = r.btrfs.snapshot_root.is_dir = true;
+        r.btrfs.snapshot_root.nocow = 1;
+        r.knobs.n_templates = 1;
+        strscpy(r.knobs.templates[0].name, sizeof(r.knobs.templates[0].name), tmpl);
+        r.knobs.templates[0].exists = true;
+        assert_int_equal(build(), 2);
+        assert_int_equal(bufprintf(want, sizeof(want), "%s/prepared/%s", root, tmpl), 0);
+        assert_true(strlen(want) > 256);
+        assert_string_equal(step(0)->path, want);
+        assert_string_equal(step(1)->path, want);
+        assert_int_equal(bufappendf(want, sizeof(want), " (2 of 2)"), 0);
+        assert_string_equal(step(1)->knob, want);
+        assert_string_equal(step(1)->u.snapshot.template_name, tmpl);
+}
+
 static void test_mount_options(void **state) {
         struct btrfs_mount *m = &r.btrfs.mounts[0];
         (void) state;
@@ -723,7 +755,7 @@ static void test_probe_mask_plans_as_full_probe(void **state) {
                 if (de->d_name[0] == '.')
                         continue;
                 fixture_path(de->d_name, path, sizeof(path));
-                snprintf(dir, sizeof(dir), "%s/" FIXTURE_DIR, path);
+                xsprintf(dir, "%s/" FIXTURE_DIR, path);
                 if (access(dir, F_OK) < 0)
                         continue; /* README.md, the capture scripts */
                 hosts++;
@@ -773,6 +805,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_zram, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kvm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_snapshots_long_paths, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mount_options, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_net, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_everything_converges, setup, teardown),

@@ -420,8 +420,7 @@ static void test_structure_errors(void **state) {
                      "whitespace continues the value of the line before");
         memset(line, 'x', 200);
         line[200] = 0;
-        snprintf(text, sizeof(text), "[policy]\ndescription = %s\n[memory]\nswappiness = 1\n",
-                 line);
+        xsprintf(text, "[policy]\ndescription = %s\n[memory]\nswappiness = 1\n", line);
         assert_error(text, "t.ini:2: line longer than 197 characters (continue a list on the next "
                            "line, indented)");
         assert_error("[hugepages]\npool = 1G\nsize = 1G\n[hugepages-1G]\npool = 2G\n",
@@ -480,7 +479,7 @@ static void write_file(const char *name, const char *text) {
         char path[128];
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        xsprintf(path, "%s/%s", dir, name);
         f = fopen(path, "we");
         assert_non_null(f);
         fputs(text, f);
@@ -489,7 +488,7 @@ static void write_file(const char *name, const char *text) {
 
 static int setup_dir(void **state) {
         (void) state;
-        snprintf(dir, sizeof(dir), "/tmp/test-policy-load.XXXXXX");
+        xsprintf(dir, "/tmp/test-policy-load.XXXXXX");
         if (!mkdtemp(dir))
                 return -1;
         mkdir(strcat(strcpy((char[128]){ 0 }, dir), "/sub"), 0755);
@@ -499,7 +498,7 @@ static int setup_dir(void **state) {
 static int teardown_dir(void **state) {
         char cmd[128];
         (void) state;
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        xsprintf(cmd, "rm -rf '%s'", dir);
         return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -508,7 +507,7 @@ static const char *path_of(const char *name) {
         static char paths[4][128];
         static unsigned next;
         char *path = paths[next++ % 4];
-        snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+        assert_int_equal(bufprintf(path, sizeof(paths[0]), "%s/%s", dir, name), 0);
         return path;
 }
 
@@ -534,7 +533,7 @@ static void test_includes(void **state) {
         assert_int_equal(p.origins[POLICY_KEY_MEMORY_THP].file, 1);
         assert_int_equal(p.origins[POLICY_KEY_MEMORY_THP].line, 5);
         policy_origin_format(&p, p.origins[POLICY_KEY_MEMORY_THP], buf, sizeof(buf));
-        snprintf(expect, sizeof(expect), "%s:5", path_of("sub/base.ini"));
+        xsprintf(expect, "%s:5", path_of("sub/base.ini"));
         assert_string_equal(buf, expect);
 
         /* An include inside an included file is relative to that file. */
@@ -546,13 +545,11 @@ static void test_includes(void **state) {
         /* A missing include names the including line. */
         write_file("missing.ini", "[policy]\n\ninclude = nothere.ini\n");
         assert_int_equal(policy_load_file(path_of("missing.ini"), &p, &err), -ENOENT);
-        snprintf(expect, sizeof(expect),
-                 "%s:3: include: cannot read '%s': No such file or directory",
+        xsprintf(expect, "%s:3: include: cannot read '%s': No such file or directory",
                  path_of("missing.ini"), path_of("nothere.ini"));
         assert_string_equal(policy_error_format(&err, buf, sizeof(buf)), expect);
         assert_int_equal(policy_load_file(path_of("nosuch.ini"), &p, &err), -ENOENT);
-        snprintf(expect, sizeof(expect), "%s: cannot read: No such file or directory",
-                 path_of("nosuch.ini"));
+        xsprintf(expect, "%s: cannot read: No such file or directory", path_of("nosuch.ini"));
         assert_string_equal(policy_error_format(&err, buf, sizeof(buf)), expect);
 
         /* A profile name that does not exist. */
@@ -570,8 +567,8 @@ static void test_cycles(void **state) {
         write_file("a.ini", "[policy]\ninclude = b.ini\n");
         write_file("b.ini", "[memory]\nksm = no\n[policy]\ninclude = a.ini\n");
         assert_int_equal(policy_load_file(path_of("a.ini"), &p, &err), -ELOOP);
-        snprintf(expect, sizeof(expect), "%s:4: include: include cycle: %s -> %s -> %s",
-                 path_of("b.ini"), path_of("a.ini"), path_of("b.ini"), path_of("a.ini"));
+        xsprintf(expect, "%s:4: include: include cycle: %s -> %s -> %s", path_of("b.ini"),
+                 path_of("a.ini"), path_of("b.ini"), path_of("a.ini"));
         assert_string_equal(policy_error_format(&err, buf, sizeof(buf)), expect);
 
         write_file("self.ini", "[policy]\ninclude = self.ini\n");
@@ -588,8 +585,8 @@ static void test_cycles(void **state) {
         /* A chain deeper than the limit. */
         for (unsigned i = 0; i < POLICY_INCLUDE_DEPTH_MAX + 2; i++) {
                 char name[32], text[64];
-                snprintf(name, sizeof(name), "d%u.ini", i);
-                snprintf(text, sizeof(text), "[policy]\ninclude = d%u.ini\n", i + 1);
+                xsprintf(name, "d%u.ini", i);
+                xsprintf(text, "[policy]\ninclude = d%u.ini\n", i + 1);
                 write_file(name, text);
         }
         write_file("d10.ini", "[memory]\nksm = no\n");
@@ -643,7 +640,7 @@ static void assert_round_trip(const struct policy *in) {
         assert_non_null(nl);
         assert_string_equal(nl, strchr(b, '\n'));
         assert_string_equal(in->name, again.name);
-        snprintf(name, sizeof(name), "%s", again.name);
+        xsprintf(name, "%s", again.name);
         json = policy_to_json(&again);
         assert_non_null(json);
         {
@@ -678,9 +675,8 @@ static void test_round_trip(void **state) {
         {
                 char text[4096] = "[snapshots]\ntemplates = ";
                 for (unsigned i = 0; i < POLICY_TEMPLATES_MAX; i++) {
-                        snprintf(line, sizeof(line),
-                                 "%s\n  template-with-a-rather-long-name-number-%02u", i ? "," : "",
-                                 i);
+                        xsprintf(line, "%s\n  template-with-a-rather-long-name-number-%02u",
+                                 i ? "," : "", i);
                         strcat(text, line);
                 }
                 strcat(text, "\n");
@@ -805,9 +801,9 @@ static void test_path_allow_lists(void **state) {
 
         /* An output path that exists and is not a regular file (a FIFO here, a device on a
          * host) is refused; a regular file there is an earlier output. */
-        snprintf(path, sizeof(path), "%s/m.prom", dir);
+        xsprintf(path, "%s/m.prom", dir);
         assert_int_equal(mkfifo(path, 0600), 0);
-        snprintf(text, sizeof(text), "[agent]\nmetrics-file = %s\n", path);
+        xsprintf(text, "[agent]\nmetrics-file = %s\n", path);
         assert_non_null(strstr(load_error(text, -EINVAL), "exists and is not a regular file"));
         assert_int_equal(unlink(path), 0);
         assert_int_equal(load(text), 0);

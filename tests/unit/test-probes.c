@@ -537,7 +537,8 @@ static void put_file(int dir_fd, const char *path, const char *text) {
         _cleanup_close_ int fd = -1;
 
         for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
-                snprintf(parent, sizeof(parent), "%.*s", (int) (p - path), path);
+                assert_int_equal(bufprintf(parent, sizeof(parent), "%.*s", (int) (p - path), path),
+                                 0);
                 (void) mkdirat(dir_fd, parent, 0755);
         }
         fd = openat(dir_fd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -563,7 +564,7 @@ static struct host_report *run_nix(const char *conf, const char *inc_path, const
         assert_int_equal(probe_ctx_open(tmp, NULL, &ctx), 0);
         assert_int_equal(probe_run(&ctx, PROBE_MASK(PROBE_NIX), r), 0);
         probe_ctx_done(&ctx);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+        xsprintf(cmd, "rm -rf %s", tmp);
         assert_int_equal(system(cmd), 0);
         return r;
 }

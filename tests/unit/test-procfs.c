@@ -77,7 +77,7 @@ static void test_mountinfo_malformed(void **state) {
 
         memset(longpath, 'x', sizeof(longpath) - 1);
         longpath[sizeof(longpath) - 1] = 0;
-        snprintf(text, sizeof(text),
+        xsprintf(text,
                  "1 2 0:1 / /a rw shared:1 ext4 /dev/x rw\n"
                  "1 2 0x1 / /b rw - ext4 /dev/x rw\n"
                  "1 2 0:1 /\n"
