@@ -69,7 +69,8 @@ ALL_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DHOSTTUNE_VERSION='"$(VERSION
 	-I. $(PC_CFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS ?=
 
-LIB_SRC := $(sort $(wildcard lib/*.c probes/*.c policies/*.c policies/apply/*.c runtime/*.c))
+LIB_SRC := $(sort $(wildcard lib/*.c probes/*.c policies/*.c policies/apply/*.c runtime/*.c \
+	assess/*.c))
 CLI_SRC := $(sort $(wildcard cli/*.c))
 BUS_SRC := $(sort $(wildcard cli/bus/*.c))
 AGENT_SRC := $(sort $(wildcard agent/*.c))

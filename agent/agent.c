@@ -18,6 +18,7 @@
 
 #include "agent/log.h"
 #include "agent/queue.h"
+#include "assess/assess.h"
 #include "lib/bus-open.h"
 #include "lib/fileio.h"
 #include "lib/parse.h"
@@ -25,7 +26,6 @@
 #include "runtime/agent-state.h"
 #include "runtime/dir.h"
 #include "policies/plan.h"
-#include "probes/knobs.h"
 #include "probes/probes.h"
 
 /* A re-probe may come a little late; letting sd-event coalesce wake-ups saves power. */
@@ -217,29 +217,6 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
         return 0;
 }
 
-static void format_ready_reason(struct agent *a) {
-        char *buf = a->ready_reason, name[REQUIREMENT_STRING_MAX], step[320];
-        size_t size = sizeof(a->ready_reason);
-
-        if (a->ready) {
-                bufprintf_trunc(buf, size, "ready: %u of %u requirements met", a->require.n,
-                                a->require.n);
-                return;
-        }
-        bufprintf_trunc(buf, size, "not ready:");
-        for (unsigned i = 0; i < a->require.n; i++)
-                if (!a->results[i].satisfied)
-                        bufappendf_trunc(
-                                buf, size, "%s %s (%s)", strlen(buf) > 10 ? ";" : "",
-                                requirement_to_string(&a->results[i].req, name, sizeof(name)),
-                                a->results[i].reason);
-        if (a->plan.n > 0)
-                bufappendf_trunc(buf, size, "%s the policy wants %u change%s (%s%s)",
-                                 strlen(buf) > 10 ? ";" : "", a->plan.n, a->plan.n == 1 ? "" : "s",
-                                 plan_step_describe(&a->plan.steps[0], step, sizeof(step)),
-                                 a->plan.n > 1 ? ", ..." : "");
-}
-
 static uint64_t pool_bytes(const struct host_report *r) {
         uint64_t total = 0;
 
@@ -272,55 +249,50 @@ static void remember_kvm_smoke(struct agent *a, const struct kvm_facts *k) {
         a->kvm_smoke_valid = true;
 }
 
-/* Probe what mask names into report, plus the knobs the policy names that no probe reads
- * (probe_knobs), so that plan_build() can judge the host against the policy. probe_run wants a
- * zeroed report: facts of a probe that now finds less (a pool size that vanished, a tap that is
- * gone) must not survive from the last run. The caller passes one fresh from calloc() rather
- * than one memset here: the report is sized for the worst case (256 taps, 32 btrfs mounts, 64
- * NUMA nodes per pool, ~80 KiB) and calloc() hands it out as untouched zero pages (see
- * agent_malloc_setup() in main.c), so only the pages a probe writes become resident. */
-static int probe_host(struct agent *a, probe_mask_t mask, bool detail, struct host_report *report) {
-        struct probe_targets t = policy_probe_targets(a->policy);
-        struct probe_ctx ctx = { .root_fd = -1 };
-        struct knob_request kreq;
+/* Assess the host against the policy in force (assess/assess.h): the probes of mask, with detail
+ * or not, judging req, planned as plan says, with what leases hold. The report and results are
+ * the caller's: report fresh from calloc() rather than memset here, since it is sized for the
+ * worst case (256 taps, 32 btrfs mounts, 64 NUMA nodes per pool, ~80 KiB) and calloc() hands it
+ * out as untouched zero pages (see agent_malloc_setup() in main.c), so only the pages a probe
+ * writes become resident. The probe context is closed on return; *ret keeps the verdict. */
+static int assess_host(struct agent *a, probe_mask_t mask, bool detail,
+                       const struct requirements *req, enum assess_plan plan,
+                       struct host_report *report, struct requirement_result *results,
+                       struct assessment *ret) {
+        struct assess_input in = {
+                .policy = a->policy,
+                .require = req,
+                .leases = &a->leases,
+                .probes = mask,
+                /* Facts only the JSON shows; statuses, reasons and what the planner needs
+                 * (probe_knobs reads what detail skipped) do not depend on it. */
+                .detail = detail,
+                .plan = plan,
+                .kvm_smoke = a->kvm_smoke_valid ? &a->kvm_smoke : NULL,
+        };
         int r;
 
-        r = probe_ctx_open("/", &t, &ctx);
+        r = assess(&in, report, results, ret, NULL);
         if (r < 0)
                 return r;
-        /* Facts only the JSON shows; statuses, reasons and what the planner needs (probe_knobs
-         * reads what detail skipped) do not depend on it. */
-        ctx.detail = detail;
-        ctx.kvm_smoke = a->kvm_smoke_valid ? &a->kvm_smoke : NULL;
-        r = probe_run(&ctx, mask, report);
-        if (r >= 0 && report->probed[PROBE_KVM])
+        probe_ctx_done(&ret->ctx);
+        if (report->probed[PROBE_KVM])
                 remember_kvm_smoke(a, &report->kvm);
-        if (r >= 0) {
-                plan_knob_request(a->policy, &kreq);
-                r = probe_knobs(&ctx, &kreq, report);
-        }
-        probe_ctx_done(&ctx);
-        return r;
+        return 0;
 }
 
 int agent_check(struct agent *a, const struct requirements *req, bool with_policy,
                 struct host_report *report, struct requirement_result *results,
-                struct plan *ret_plan) {
-        int r, failed;
+                struct assessment *ret) {
+        int r;
 
         /* Judging against the policy needs every probe the planner reads. */
-        r = probe_host(a, with_policy ? PROBE_MASK_ALL : requirements_probes(req), false, report);
+        r = assess_host(a, with_policy ? PROBE_MASK_ALL : requirements_probes(req), false, req,
+                        with_policy ? ASSESS_PLAN_POLICY : ASSESS_PLAN_NONE, report, results, ret);
         if (r < 0)
                 return r;
         a->stats.checks++;
-        failed = (int) requirements_evaluate(req, report, &a->leases, results);
-        if (with_policy) {
-                r = plan_build(report, a->policy, ret_plan);
-                if (r < 0)
-                        return r;
-                agent_leases_filter_plan(a, ret_plan);
-        }
-        return failed;
+        return 0;
 }
 
 int agent_reprobe(struct agent *a, const char *why) {
@@ -332,24 +304,17 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         uint64_t old_total = a->hugepages_total;
         char old_reason[sizeof(a->ready_reason)];
 
-        /* A fresh report replaces the last one (see probe_host() for why not memset). When
-         * probing fails the last complete one stays. */
+        /* A fresh report replaces the last one (see assess_host() for why not memset). When
+         * probing or planning fails, the last complete one stays, with its verdict (assess()
+         * writes a->results only once nothing can fail any more). */
         _cleanup_free_ struct host_report *report = calloc(1, sizeof(*report));
+        struct assessment as;
+
         if (!report)
                 return -ENOMEM;
-        r = probe_host(a, PROBE_MASK_ALL, detail, report);
-        if (r >= 0) {
-                free(a->report);
-                a->report = TAKE_PTR(report);
-                plan_free(&a->plan);
-                r = plan_build(a->report, a->policy, &a->plan);
-                /* What leases hold (a tap's owner, a pool grown for them) is no drift. */
-                if (r >= 0)
-                        agent_leases_filter_plan(a, &a->plan);
-        }
-        /* report is freed by its cleanup attribute or taken into a->report above; the
-         * analyzer loses track of it (a false "potential leak"). */
-        if (r < 0) { // NOLINT(clang-analyzer-unix.Malloc)
+        r = assess_host(a, PROBE_MASK_ALL, detail, &a->require, ASSESS_PLAN_POLICY, report,
+                        a->results, &as);
+        if (r < 0) {
                 agent_set_last_error(a, "probing failed: %s", strerror(-r));
                 return r;
         }
@@ -357,11 +322,15 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         a->stats.last_probe_realtime_usec = agent_now_usec(CLOCK_REALTIME);
 
         memcpy(old_reason, a->ready_reason, sizeof(old_reason));
-        a->n_failed = requirements_evaluate(&a->require, a->report, &a->leases, a->results);
-        /* Ready as `hosttune check` judges: every requirement met and nothing left that the
-         * policy wants changed. */
-        a->ready = a->n_failed == 0 && a->plan.n == 0;
-        format_ready_reason(a);
+        a->n_failed = as.n_failed;
+        a->ready = as.ready;
+        (void) assessment_reason(&as, a->ready_reason, sizeof(a->ready_reason));
+        free(a->report);
+        a->report = TAKE_PTR(report);
+        plan_free(&a->plan);
+        a->plan = as.plan;
+        as.plan = (struct plan){ 0 };
+        assessment_done(&as);
         a->hugepages_total = pool_bytes(a->report);
 
         if (!a->evaluated || a->ready != old_ready) {

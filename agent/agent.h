@@ -24,6 +24,7 @@
 #include "agent/lease-stats.h"
 #include "agent/outputs.h"
 #include "agent/visibility.h"
+#include "assess/assess.h"
 #include "lib/fsutil.h"
 #include "lib/json-util.h"
 #include "lib/util.h"
@@ -171,14 +172,14 @@ void agent_leases_changed(struct agent *a);
  * idle: many changes in a burst write them once. */
 void agent_outputs_schedule(struct agent *a);
 
-/* Probe what req needs (everything when with_policy) into *report, which must be zeroed
- * (take it from calloc(), so that pages no probe writes stay untouched), evaluate req
- * against it and a->leases, and with with_policy also plan the policy against it into
- * *ret_plan (free with plan_free). Returns the number of unsatisfied requirements or a negative
- * errno. */
+/* Assess the host for a Check call (assess/assess.h): probe what req needs (everything when
+ * with_policy) into *report, which must be zeroed (take it from calloc(), so that pages no
+ * probe writes stay untouched), judge req against it and a->leases into results (req->n of
+ * them), and with with_policy also plan the policy. On success fills *ret (its probe context
+ * already closed; release it with assessment_done) and returns 0; else a negative errno. */
 int agent_check(struct agent *a, const struct requirements *req, bool with_policy,
                 struct host_report *report, struct requirement_result *results,
-                struct plan *ret_plan);
+                struct assessment *ret);
 
 /* Set LastError ("" clears it) and emit PropertiesChanged when it changed. */
 void agent_set_last_error(struct agent *a, const char *fmt, ...)

@@ -144,10 +144,10 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         _cleanup_free_ struct requirement_result *results = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL;
         _cleanup_free_ struct host_report *report = NULL;
-        _cleanup_(plan_free) struct plan plan = { 0 };
+        struct assessment as;
         struct agent_viewer viewer;
-        bool use_policy = true;
-        int r, failed;
+        bool use_policy = true, ready;
+        int r;
 
         r = read_check_request(a, m, &req, &use_policy, error);
         if (r < 0)
@@ -156,19 +156,20 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         results = calloc(req.n > 0 ? req.n : 1, sizeof(*results));
         if (!report || !results)
                 return -ENOMEM; /* NOLINT(clang-analyzer-unix.Malloc): both are _cleanup_free_ */
-        failed = agent_check(a, &req, use_policy, report, results, &plan);
-        if (failed < 0)
-                return sd_bus_error_set_errnof(error, -failed, "probing failed: %s",
-                                               strerror(-failed));
-        doc = check_document_to_json(report, results, req.n, (unsigned) failed,
-                                     use_policy ? a->policy : NULL, use_policy ? &plan : NULL,
+        r = agent_check(a, &req, use_policy, report, results, &as);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "probing failed: %s", strerror(-r));
+        doc = check_document_to_json(report, results, as.n_results, as.n_failed,
+                                     use_policy ? a->policy : NULL, use_policy ? &as.plan : NULL,
                                      "agent", "/");
+        ready = as.ready;
+        assessment_done(&as);
         if (!doc)
                 return -ENOMEM;
         add_agent_fields(a, doc);
         current_viewer(a, m, &viewer);
         agent_viewer_redact_report(&viewer, a, doc);
-        return reply_json(m, doc, "b", failed == 0 && plan.n == 0);
+        return reply_json(m, doc, "b", ready);
 }
 
 static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {

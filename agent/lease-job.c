@@ -10,6 +10,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "assess/assess.h"
 #include "agent/lease.h"
 #include "agent/log.h"
 #include "agent/queue.h"
@@ -34,12 +35,13 @@ static void run_resize(struct lease_job *job, struct journal *j) {
 }
 
 static void run_refill(struct lease_job *job) {
-        struct probe_targets t = policy_probe_targets(job->policy);
-        struct probe_ctx ctx = { .root_fd = -1 };
         struct apply_options o = { .root_fd = job->root_fd, .progress = on_progress };
+        struct assess_input in = { .policy = job->policy,
+                                   .probes = PROBE_MASK(PROBE_BTRFS),
+                                   .plan = ASSESS_PLAN_SNAPSHOT_REFILL };
         struct step_result *results = NULL;
         struct host_report *report = NULL;
-        struct knob_request kreq;
+        struct assessment as = { .ctx = { .root_fd = -1 } };
         struct plan plan = { 0 };
         struct journal *j = NULL;
         int r;
@@ -47,15 +49,11 @@ static void run_refill(struct lease_job *job) {
         /* What is missing now, counted afresh: leases may have taken more since this job was
          * asked for, and an apply may have refilled already. */
         report = calloc(1, sizeof(*report));
-        r = report ? probe_ctx_open("/", &t, &ctx) : -ENOMEM;
-        if (r >= 0)
-                r = probe_run(&ctx, PROBE_MASK(PROBE_BTRFS), report);
+        r = report ? assess(&in, report, NULL, &as, NULL) : -ENOMEM;
         if (r >= 0) {
-                plan_knob_request(job->policy, &kreq);
-                r = probe_knobs(&ctx, &kreq, report);
+                plan = as.plan;
+                as.plan = (struct plan){ 0 };
         }
-        if (r >= 0)
-                r = plan_build_snapshot_refill(report, job->policy, &plan);
         if (r >= 0 && plan_count_automatic(&plan) > 0) {
                 results = calloc(plan.n, sizeof(*results));
                 /* The journal only when there is something to make: a refill that finds the set
@@ -77,7 +75,7 @@ static void run_refill(struct lease_job *job) {
         job->r = r;
         free(results);
         plan_free(&plan);
-        probe_ctx_done(&ctx);
+        assessment_done(&as);
         free(report);
 }
 

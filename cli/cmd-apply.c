@@ -9,13 +9,13 @@
 
 #include <json-c/json.h>
 
+#include "assess/assess.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/fileio.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "runtime/dir.h"
-#include "policies/lease-rules.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 #include "policies/plan-json.h"
@@ -165,11 +165,12 @@ int cmd_apply(int argc, char **argv) {
         struct apply_cli a = { 0 };
         static struct policy policy;
         static struct host_report report;
-        struct probe_ctx ctx = { .root_fd = -1 };
-        struct probe_targets targets;
-        struct knob_request kreq;
+        static struct agent_state agent;
         struct policy_error perr;
-        struct plan plan = { 0 };
+        struct assess_error aerr;
+        struct assess_input in = { 0 };
+        struct assessment as;
+        struct plan *plan;
         struct apply_options o = { .root_fd = -1 };
         struct step_result *res = NULL;
         struct journal *j = NULL;
@@ -184,53 +185,44 @@ int cmd_apply(int argc, char **argv) {
         r = policy_load_configured_zeroed(a.policy, &policy, &perr);
         if (r < 0)
                 return cli_policy_error(r, &perr);
-        targets = policy_probe_targets(&policy);
-        r = probe_ctx_open(a.root, &targets, &ctx);
+        /* A running agent's leases: their taps' owners and the pages they hold are not this
+         * policy's to take back (docs/leases.md). */
+        if (!a.root && agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0)
+                in.leases = &agent.leases;
+        in.root = a.root;
+        in.policy = &policy;
+        /* Only what the planner reads, without the JSON-only details (probe_knobs reads the few
+         * the plan needs), as the agent plans: the probes of a whole host cost more than a small
+         * pool's reservation on a clean host (docs/bench/apply.md). */
+        in.probes = plan_probe_mask(&policy);
+        in.plan = ASSESS_PLAN_POLICY;
+        r = assess(&in, &report, NULL, &as, &aerr);
         if (r < 0) {
-                fprintf(stderr, "hosttune: cannot open root %s: %s\n", a.root ? a.root : "/",
-                        strerror(-r));
+                if (aerr.step == ASSESS_STEP_OPEN)
+                        fprintf(stderr, "hosttune: cannot open root %s: %s\n",
+                                a.root ? a.root : "/", strerror(-r));
+                else
+                        fprintf(stderr, "hosttune: probing or planning failed: %s\n", strerror(-r));
                 return EXIT_PROBE_FAILED;
         }
-        /* Only what the planner reads, without the JSON-only details (probe_knobs reads the
-         * few the plan needs), as the agent plans: the probes of a whole host cost more than
-         * a small pool's reservation on a clean host (docs/bench/apply.md). */
-        ctx.detail = false;
-        r = probe_run(&ctx, plan_probe_mask(&policy), &report);
-        if (r >= 0) {
-                plan_knob_request(&policy, &kreq);
-                r = probe_knobs(&ctx, &kreq, &report);
-        }
-        if (r >= 0)
-                r = plan_build(&report, &policy, &plan);
-        if (r >= 0 && !a.root) {
-                /* A running agent's leases: their taps' owners and the pages they hold are not
-                 * this policy's to take back (docs/leases.md). */
-                static struct agent_state agent;
-                if (agent_state_read_live(runtime_dir_resolve(NULL), &agent) >= 0)
-                        lease_plan_filter(&plan, &agent.leases);
-        }
-        if (r < 0) {
-                fprintf(stderr, "hosttune: probing or planning failed: %s\n", strerror(-r));
-                probe_ctx_done(&ctx);
-                return EXIT_PROBE_FAILED;
-        }
-        res = calloc(plan.n ? plan.n : 1, sizeof(*res));
+        plan = &as.plan;
+        res = calloc(plan->n ? plan->n : 1, sizeof(*res));
         if (!res) {
                 exit_code = EXIT_PROBE_FAILED;
                 goto out;
         }
         if (!a.json)
-                print_plan(&plan);
-        o = (struct apply_options){ .root_fd = ctx.root_fd,
+                print_plan(plan);
+        o = (struct apply_options){ .root_fd = as.ctx.root_fd,
                                     .dry_run = a.dry_run,
                                     .progress = apply_progress_print,
                                     .userdata = &a };
-        if (!a.dry_run && plan.n > 0) {
+        if (!a.dry_run && plan->n > 0) {
                 exit_code = open_journal(&j);
                 if (exit_code != 0)
                         goto out;
         }
-        r = plan.n > 0 ? apply_plan(&plan, j, &o, res) : 0;
+        r = plan->n > 0 ? apply_plan(plan, j, &o, res) : 0;
         if (a.tty)
                 fprintf(stderr, "\r\033[K");
         if (r < 0) {
@@ -249,19 +241,18 @@ int cmd_apply(int argc, char **argv) {
                 json_object_object_add(pol, "file", json_object_new_string(policy.files[0]));
                 json_object_object_add(doc, "policy", pol);
                 json_object_object_add(doc, "dry_run", json_object_new_boolean(a.dry_run));
-                json_object_object_add(doc, "plan", plan_to_json(&plan));
-                json_object_object_add(doc, "results", step_results_to_json(&plan, res));
+                json_object_object_add(doc, "plan", plan_to_json(plan));
+                json_object_object_add(doc, "results", step_results_to_json(plan, res));
                 json_object_object_add(doc, "fell_short", json_object_new_int(r > 0 ? r : 0));
                 if (output_json(stdout, doc) < 0)
                         exit_code = EXIT_PROBE_FAILED;
                 json_object_put(doc);
-        } else if (!a.dry_run && plan.n > 0)
-                print_results(&plan, res);
+        } else if (!a.dry_run && plan->n > 0)
+                print_results(plan, res);
 out:
         free(res);
         journal_close(j);
-        plan_free(&plan);
-        probe_ctx_done(&ctx);
+        assessment_done(&as);
         if (fflush(stdout) != 0)
                 return EXIT_PROBE_FAILED;
         return exit_code;

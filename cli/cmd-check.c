@@ -7,13 +7,13 @@
 
 #include <json-c/json.h>
 
+#include "assess/assess.h"
 #include "cli/check-leases.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "runtime/dir.h"
-#include "policies/lease-rules.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness-json.h"
@@ -101,24 +101,18 @@ static json_object *agent_json(const struct agent_state *a, const char *policy_w
         return o;
 }
 
-/* The first unmet requirement that rests on something the probes could not read or parse (it
- * makes the verdict "could not probe", exit 3), or -1. */
-static int first_unprobed(const struct requirement_result *res, unsigned n) {
-        for (unsigned i = 0; i < n; i++)
-                if (!res[i].satisfied && res[i].error < 0)
-                        return (int) i;
-        return -1;
-}
-
 /* Human output: one line per requirement, then one per probe no requirement covered. */
-static void print_human(const struct host_report *r, const struct requirements *req,
-                        const struct requirement_result *res, unsigned failed,
-                        const struct plan *plan, bool probe_only, const struct agent_state *agent) {
+static void print_human(const struct assessment *as, bool probe_only,
+                        const struct agent_state *agent) {
+        const struct host_report *r = as->report;
+        const struct requirement_result *res = as->results;
+        const struct plan *plan = &as->plan;
+        unsigned n = as->n_results;
         bool covered[_PROBE_MAX] = { false };
         char name[64], line[512];
 
         output_init(stdout);
-        for (unsigned i = 0; i < req->n; i++) {
+        for (unsigned i = 0; i < n; i++) {
                 covered[res[i].probe] = covered[res[i].probe] || res[i].req.kind != REQ_HUGEPAGES;
                 output_line(stdout,
                             !res[i].satisfied ? LINE_FAIL
@@ -158,24 +152,23 @@ static void print_human(const struct host_report *r, const struct requirements *
         check_leases_print(stdout, agent, r);
         if (probe_only)
                 return;
-        if (failed == 0 && plan->n == 0)
-                printf("\nREADY: %u of %u requirements met\n", req->n, req->n);
-        else if (failed == 0)
+        if (as->ready)
+                printf("\nREADY: %u of %u requirements met\n", n, n);
+        else if (as->n_failed == 0)
                 printf("\nNOT READY: %u of %u requirements met, but the policy wants %u "
                        "change%s\n",
-                       req->n, req->n, plan->n, plan->n == 1 ? "" : "s");
+                       n, n, plan->n, plan->n == 1 ? "" : "s");
         else {
-                printf("\nNOT READY: %u of %u requirements not met (", failed, req->n);
-                for (unsigned i = 0, k = 0; i < req->n; i++)
+                printf("\nNOT READY: %u of %u requirements not met (", as->n_failed, n);
+                for (unsigned i = 0, k = 0; i < n; i++)
                         if (!res[i].satisfied)
                                 printf("%s%s", k++ ? ", " : "",
                                        requirement_to_string(&res[i].req, name, sizeof(name)));
                 printf(")%s\n", plan->n ? "; the policy wants changes too" : "");
-                int u = first_unprobed(res, req->n);
-                if (u >= 0)
+                if (as->unprobed >= 0)
                         printf("COULD NOT PROBE: %s depends on a file hosttune could not read or "
                                "parse (see the WARN lines); exit status 3\n",
-                               requirement_to_string(&res[u].req, name, sizeof(name)));
+                               requirement_to_string(&res[as->unprobed].req, name, sizeof(name)));
         }
 }
 
@@ -237,19 +230,37 @@ int cli_load_policy(const char *policy, const struct agent_state *agent, struct 
  * json-c's objects): five fresh pages for the human output. */
 #define CHECK_HEAP_BYTES (20 * 1024)
 
+/* Say why assess() failed; returns the exit status. */
+static int assess_failed(const char *root, const struct assess_error *e, int r) {
+        switch (e->step) {
+        case ASSESS_STEP_OPEN:
+                fprintf(stderr, "hosttune: cannot open root %s: %s\n", root ? root : "/",
+                        strerror(-r));
+                return EXIT_PROBE_FAILED;
+        case ASSESS_STEP_REQUIRE:
+                fprintf(stderr, "hosttune: --require: %s\n", e->message);
+                return EXIT_USAGE;
+        case ASSESS_STEP_PLAN:
+                fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
+                return EXIT_PROBE_FAILED;
+        case ASSESS_STEP_PROBE:
+        default:
+                fprintf(stderr, "hosttune: probing failed: %s\n", strerror(-r));
+                return EXIT_PROBE_FAILED;
+        }
+}
+
 static int run(int argc, char **argv, bool probe_only) {
         struct check_options o = { .probe_only = probe_only };
-        struct requirements req = { 0 };
         struct requirement_result res[REQUIREMENTS_MAX];
-        struct probe_ctx ctx = { .root_fd = -1 };
         static struct host_report report;
         static struct policy policy;
         static struct agent_state agent;
-        struct probe_targets targets = { 0 };
-        struct plan plan = { 0 };
+        struct assess_input in;
+        struct assess_error aerr;
+        struct assessment as;
         bool from_agent = false;
-        char err[256], policy_warning[800] = "";
-        unsigned failed = 0;
+        char policy_warning[800] = "";
         int r, exit_code;
 
         r = parse_options(argc, argv, &o);
@@ -275,58 +286,29 @@ static int run(int argc, char **argv, bool probe_only) {
                                     sizeof(policy_warning));
                 if (r != 0)
                         return r;
-                targets = policy_probe_targets(&policy);
         }
 
-        r = probe_ctx_open(o.root, probe_only ? NULL : &targets, &ctx);
-        if (r < 0) {
-                fprintf(stderr, "hosttune: cannot open root %s: %s\n", o.root ? o.root : "/",
-                        strerror(-r));
-                return EXIT_PROBE_FAILED;
-        }
-        ctx.detail = probe_only || o.json;
-        /* The agent's KVM smoke verdict, so check runs no guest (the probe still compares
-         * /dev/kvm's identity and runs one itself when it changed since). */
-        if (from_agent && agent.kvm_smoke.root.tried)
-                ctx.kvm_smoke = &agent.kvm_smoke;
-        r = probe_run(&ctx, PROBE_MASK_ALL, &report);
-        if (r >= 0 && !probe_only) {
-                struct knob_request kreq;
-                plan_knob_request(&policy, &kreq);
-                r = probe_knobs(&ctx, &kreq, &report);
-        }
-        if (r < 0) {
-                fprintf(stderr, "hosttune: probing failed: %s\n", strerror(-r));
-                probe_ctx_done(&ctx);
-                return EXIT_PROBE_FAILED;
-        }
-        if (!probe_only) {
-                uint64_t mem_total = report.memory.mem_total_kib * 1024;
-                if (o.require) {
-                        r = requirements_parse(o.require, mem_total, &req, err, sizeof(err));
-                        if (r < 0) {
-                                fprintf(stderr, "hosttune: --require: %s\n", err);
-                                probe_ctx_done(&ctx);
-                                return EXIT_USAGE;
-                        }
-                } else
-                        req = policy.require;
-                failed = requirements_evaluate(&req, &report, from_agent ? &agent.leases : NULL,
-                                               res);
-                r = plan_build(&report, &policy, &plan);
-                /* What leases hold (a tap's owner, the pool grown for them) is no drift. */
-                if (r >= 0 && from_agent)
-                        lease_plan_filter(&plan, &agent.leases);
-                if (r < 0) {
-                        fprintf(stderr, "hosttune: planning failed: %s\n", strerror(-r));
-                        probe_ctx_done(&ctx);
-                        return EXIT_PROBE_FAILED;
-                }
-        }
+        /* Every probe, for the lines of the probes no requirement covers; `probe` judges
+         * nothing. */
+        in = (struct assess_input){
+                .root = o.root,
+                .policy = probe_only ? NULL : &policy,
+                .require = probe_only ? NULL : &policy.require,
+                .require_list = o.require,
+                /* What leases hold counts as taken, and is no drift (docs/leases.md). */
+                .leases = from_agent ? &agent.leases : NULL,
+                .probes = PROBE_MASK_ALL,
+                .detail = probe_only || o.json,
+                .plan = probe_only ? ASSESS_PLAN_NONE : ASSESS_PLAN_POLICY,
+                /* The agent's KVM smoke verdict, so check runs no guest (the probe still
+                 * compares /dev/kvm's identity and runs one itself when it changed since). */
+                .kvm_smoke = from_agent && agent.kvm_smoke.root.tried ? &agent.kvm_smoke : NULL,
+        };
+        r = assess(&in, &report, res, &as, &aerr);
+        if (r < 0)
+                return assess_failed(o.root, &aerr, r);
 
-        exit_code = first_unprobed(res, req.n) >= 0 ? EXIT_PROBE_FAILED
-                    : failed || plan.n              ? EXIT_NOT_READY
-                                                    : EXIT_READY;
+        exit_code = as.unprobed >= 0 ? EXIT_PROBE_FAILED : as.ready ? EXIT_READY : EXIT_NOT_READY;
 
         if (o.json) {
                 json_object *doc;
@@ -341,9 +323,9 @@ static int run(int argc, char **argv, bool probe_only) {
                                                json_object_new_string(o.root ? o.root : "/"));
                         json_object_object_add(doc, "probes", report_probes_to_json(&report));
                 } else {
-                        doc = check_document_to_json(&report, res, req.n, failed, &policy, &plan,
-                                                     from_agent ? "agent" : "local",
-                                                     o.root ? o.root : "/");
+                        doc = check_document_to_json(
+                                &report, res, as.n_results, as.n_failed, &policy, &as.plan,
+                                from_agent ? "agent" : "local", o.root ? o.root : "/");
                         if (doc && from_agent)
                                 json_object_object_add(doc, "agent",
                                                        agent_json(&agent, policy_warning));
@@ -355,14 +337,12 @@ static int run(int argc, char **argv, bool probe_only) {
                 if (policy_warning[0])
                         output_line(stdout, LINE_WARN, "policy", policy_warning,
                                     "fix the file and run `hosttune reload`");
-                print_human(&report, &req, res, failed, &plan, probe_only,
-                            from_agent ? &agent : NULL);
+                print_human(&as, probe_only, from_agent ? &agent : NULL);
                 if (from_agent)
                         printf("(policy %s of hosttuned, generation %" PRIu64 ")\n",
                                agent.policy_name, agent.generation);
         }
-        plan_free(&plan);
-        probe_ctx_done(&ctx);
+        assessment_done(&as);
         if (fflush(stdout) != 0)
                 return EXIT_PROBE_FAILED;
         return probe_only ? 0 : exit_code;

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "assess/assess.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "lib/fileio.h"
@@ -205,14 +206,12 @@ int cmd_machines_line(int argc, char **argv) {
         static struct agent_state agent;
         static char host_key[HOST_KEY_MAX * 4 / 3 + 8];
         struct requirement_result res[REQUIREMENTS_MAX];
-        struct probe_ctx ctx = { .root_fd = -1 };
-        struct probe_targets targets;
+        struct assessment as;
         struct fleet_machine m;
         struct fleet_view v;
         char uri[300], system[80], features[128], line[HOST_KEY_MAX * 2], err[256];
         const char *key_path;
         bool from_agent;
-        unsigned failed;
         long cpus;
         int r;
 
@@ -227,20 +226,21 @@ int cmd_machines_line(int argc, char **argv) {
         r = cli_load_policy(o.policy, from_agent ? &agent : NULL, &policy, NULL, 0);
         if (r != 0)
                 return r;
-        targets = policy_probe_targets(&policy);
-        r = probe_ctx_open(NULL, &targets, &ctx);
-        if (r >= 0) {
-                r = probe_run(&ctx, PROBE_MASK_ALL, &report);
-                probe_ctx_done(&ctx);
-        }
+        r = assess(&(struct assess_input){ .policy = &policy,
+                                           .require = &policy.require,
+                                           .leases = from_agent ? &agent.leases : NULL,
+                                           .probes = PROBE_MASK_ALL,
+                                           .detail = true },
+                   &report, res, &as, NULL);
         if (r < 0) {
                 fprintf(stderr, "hosttune machines-line: probing failed: %s\n", strerror(-r));
                 return EXIT_PROBE_FAILED;
         }
-        failed = requirements_evaluate(&policy.require, &report, from_agent ? &agent.leases : NULL,
-                                       res);
-        fleet_view_build(&report, res, policy.require.n, failed == 0,
-                         from_agent ? &agent.leases : NULL, &v);
+        assessment_done(&as);
+        /* Ready as the requirements say: the features are what the host gives now, whatever
+         * the policy would still change. */
+        fleet_view_build(&report, res, as.n_results, as.ready, from_agent ? &agent.leases : NULL,
+                         &v);
         if (fleet_nix_features(&v, features, sizeof(features)) < 0)
                 return EXIT_PROBE_FAILED;
 
