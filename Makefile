@@ -81,7 +81,7 @@ GEN_SRC := $(O)/generated/profiles.c
 
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o) $(O)/generated/profiles.o
 CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
-BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o
+BUS_OBJ := $(BUS_SRC:%.c=$(O)/%.o) $(O)/cli/output.o $(O)/cli/run-child.o $(O)/cli/lease-args.o
 AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
@@ -268,6 +268,7 @@ compile_commands.json:
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 lint:
 	@scripts/deps.sh lint
+	scripts/check-layers.py $(if $(wildcard $(O)),--objects $(O))
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -I. -D__GNUC__ -D_GNU_SOURCE \
 		--suppress=missingIncludeSystem $(filter %.c,$(C_FILES))

@@ -25,6 +25,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "policies/plan.h"
 #include "probes/probes.h"
 

@@ -33,6 +33,9 @@ int agent_leases_start(struct agent *a) {
         if (!m)
                 return -ENOMEM;
         m->a = a;
+        /* Its first write, at the latest once the leases of the last run are restored, compacts:
+         * the file the last run left may end in a torn line, never to be appended to. */
+        lease_log_init(&m->log, a->runtime_fd);
         a->lease_mgr = m;
         m->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->root_fd < 0)
@@ -56,7 +59,9 @@ void agent_leases_done(struct agent *a) {
                 return;
         /* The table as it is now goes to the file before it is freed. */
         if (m->save_pending)
-                (void) lease_manager_save(m);
+                (void) lease_manager_save(m, NULL);
+        lease_log_close(&m->log);
+        free(m->removed);
         /* Waiting calls get an answer; leases stay on record for the next start. */
         while (m->n_queue > 0) {
                 struct lease_request *req = m->queue[m->n_queue - 1];

@@ -16,7 +16,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 
 #define HUGETLB "hugetlb"
 #define SIZES_MAX 8

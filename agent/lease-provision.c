@@ -128,7 +128,7 @@ static void provision_finish(struct lease_manager *m, struct lease *l) {
                 return;
         }
         l->rec.state = LEASE_ACTIVE;
-        r = lease_manager_save(m);
+        r = lease_manager_save(m, l);
         if (r < 0) {
                 provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
                                 strerror(-r));
@@ -200,7 +200,7 @@ enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
          * record: one under <root>/leases that no lease names is removed at start; hugepages
          * are only numbers. */
         if (l->rec.n_taps > 0) {
-                r = lease_manager_save(m);
+                r = lease_manager_save(m, l);
                 if (r < 0) {
                         provision_abort(m, l, SD_BUS_ERROR_FAILED, "cannot record the lease: %s",
                                         strerror(-r));

@@ -66,7 +66,7 @@ void lease_release_continue(struct lease_manager *m, struct lease *l) {
                 log_info("leases: lease %s: %u tap%s still in use, trying again", l->rec.id, kept,
                          kept == 1 ? "" : "s");
                 l->next_tap_retry_usec = now_usec() + TAP_RETRY_USEC;
-                lease_manager_save_later(m);
+                lease_manager_save_later(m, l);
                 lease_manager_publish(m);
                 arm_retry(m);
                 return;
@@ -75,8 +75,8 @@ void lease_release_continue(struct lease_manager *m, struct lease *l) {
         /* Not written ahead of the reply: what a crash could bring back (the write-ahead in
          * lease_release() aside) is a lease whose holder is still on the bus, kept until it
          * leaves: capacity held too long, never promised twice. A burst of releases (a holder
-         * of many leases left) writes the file once. */
-        lease_manager_save_later(m);
+         * of many leases left) writes once, a line per lease. */
+        lease_manager_save_later(m, NULL);
         lease_manager_publish(m);
         lease_free(l);
         lease_manager_run_queue(m);
@@ -101,7 +101,9 @@ void lease_release(struct lease_manager *m, struct lease *l, const char *why) {
                  * lease that persists (it would be kept at the next start). Otherwise the next
                  * start finds its holder gone, or its directory named by no lease. */
                 if (l->rec.n_taps > 0 || l->rec.persist)
-                        (void) lease_manager_save(m);
+                        (void) lease_manager_save(m, l);
+                else
+                        lease_manager_save_later(m, l);
                 if (l->rec.hugepage_bytes > 0) {
                         struct lease_pool_state *st = lease_pool_find(m, l->rec.hugepage_size);
                         if (st)

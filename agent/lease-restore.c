@@ -71,6 +71,7 @@ static int sweep_cb(const char *name, void *userdata) {
 
 static int load(struct lease_manager *m, struct lease_record **ret, unsigned *ret_n) {
         struct agent *a = m->a;
+        struct lease_file_info info;
         _cleanup_free_ char *text = NULL;
         char path[POLICY_PATH_MAX + 32], aside[POLICY_PATH_MAX + 48];
         int r;
@@ -88,7 +89,12 @@ static int load(struct lease_manager *m, struct lease_record **ret, unsigned *re
                 return 0;
         }
         if (r >= 0)
-                r = lease_file_parse(text, ret, ret_n);
+                r = lease_file_parse(text, ret, ret_n, &info);
+        if (r >= 0 && info.torn_bytes > 0)
+                log_warning("leases: the last line of %s is incomplete (%zu bytes: a write cut "
+                            "short when hosttuned stopped); ignored: a grant is answered only "
+                            "once its line is whole",
+                            path, info.torn_bytes);
         if (r < 0) {
                 /* Kept for a person to look at; without it nothing is known to be leftover. */
                 if (have_path && bufprintf(aside, sizeof(aside), "%s.bad", path) >= 0)
@@ -286,7 +292,7 @@ int lease_manager_restore(struct lease_manager *m) {
                         break;
                 }
         }
-        (void) lease_manager_save(m);
+        (void) lease_manager_save(m, NULL); /* the first write: a compaction */
         lease_manager_publish(m);
         if (n > 0 || sweep.removed > 0)
                 log_info("leases: %u of %u lease%s kept from the last run, %u given back, %u "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The lease table and its file: leases added, found and removed, the table written
- * (at once for a grant, a moment later for a removal) and published to the rest of the agent.
+/* The lease table and its file: leases added, found and removed, their changes written to the
+ * lease file's log (at once for a grant, a moment later for a removal; runtime/lease-file.h) and
+ * published to the rest of the agent.
  * Behaviour and guarantees of the leases: docs/leases.md. */
 #include "agent/lease.h"
 
@@ -8,7 +9,7 @@
 #include "lib/parse.h"
 
 /* A lease's removal is written this long after it (with every change until then): releases
- * one after the other, each answered before the next comes, write the file once. */
+ * one after the other, each answered before the next comes, write once. */
 #define SAVE_DELAY_USEC (50 * USEC_PER_MSEC)
 
 void lease_free(struct lease *l) {
@@ -29,12 +30,32 @@ int lease_manager_add(struct lease_manager *m, struct lease *l) {
         return 0;
 }
 
+/* l left the table: when it is on file, its "remove" line is due. */
+static void removal_due(struct lease_manager *m, const struct lease *l) {
+        if (!l->on_file)
+                return;
+        if (m->n_removed == m->removed_capacity) {
+                unsigned c = m->removed_capacity ? 2 * m->removed_capacity : 16;
+                char(*n)[LEASE_ID_LEN + 1] = reallocarray(m->removed, c, sizeof(*n));
+
+                if (!n) {
+                        /* The next write compacts: it leaves the lease out all the same. */
+                        m->log.must_compact = true;
+                        return;
+                }
+                m->removed = n;
+                m->removed_capacity = c;
+        }
+        strscpy(m->removed[m->n_removed++], LEASE_ID_LEN + 1, l->rec.id);
+}
+
 void lease_manager_remove(struct lease_manager *m, struct lease *l) {
         for (unsigned i = 0; i < m->n_leases; i++)
                 if (m->leases[i] == l) {
                         memmove(&m->leases[i], &m->leases[i + 1],
                                 (m->n_leases - i - 1) * sizeof(struct lease *));
                         m->n_leases--;
+                        removal_due(m, l);
                         return;
                 }
 }
@@ -56,19 +77,68 @@ static const struct lease_record **records(struct lease_manager *m) {
         return recs;
 }
 
-int lease_manager_save(struct lease_manager *m) {
+/* The whole table as the file's only content. */
+static int compact(struct lease_manager *m) {
         _cleanup_free_ const struct lease_record **recs = records(m);
-        _cleanup_free_ char *text = recs ? lease_file_format(recs, m->n_leases) : NULL;
+        int r = recs ? lease_log_compact(&m->log, recs, m->n_leases) : -ENOMEM;
+
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                m->leases[i]->on_file = true;
+                m->leases[i]->unsaved = false;
+        }
+        m->n_removed = 0;
+        return 0;
+}
+
+/* Append what changed: the records of the leases marked unsaved, the removals due. */
+static int append(struct lease_manager *m, unsigned n_set) {
+        _cleanup_free_ const struct lease_record **set =
+                calloc(n_set ? n_set : 1, sizeof(const struct lease_record *));
+        unsigned k = 0;
         int r;
 
-        /* The whole table goes out: whatever waited for lease_manager_save_later() too. */
+        if (!set)
+                return -ENOMEM;
+        for (unsigned i = 0; i < m->n_leases; i++)
+                if (m->leases[i]->unsaved)
+                        set[k++] = &m->leases[i]->rec;
+        r = lease_log_append(&m->log, set, k, m->removed, m->n_removed);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < m->n_leases; i++)
+                if (m->leases[i]->unsaved) {
+                        m->leases[i]->on_file = true;
+                        m->leases[i]->unsaved = false;
+                }
+        m->n_removed = 0;
+        return 0;
+}
+
+int lease_manager_save(struct lease_manager *m, struct lease *l) {
+        unsigned n_set = 0, n_live = 0;
+        int r;
+
+        if (l)
+                l->unsaved = true;
+        /* Everything due goes out: whatever waited for lease_manager_save_later() too. */
         m->save_pending = false;
         if (m->save_source)
                 (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
-        if (!text)
-                r = -ENOMEM;
-        else
-                r = write_file_replace_at(m->a->runtime_fd, LEASES_FILE, text, strlen(text), 0644);
+        for (unsigned i = 0; i < m->n_leases; i++) {
+                n_set += m->leases[i]->unsaved;
+                n_live += m->leases[i]->unsaved || m->leases[i]->on_file;
+        }
+        if (n_set == 0 && m->n_removed == 0 && !m->log.must_compact)
+                return 0;
+        if (lease_log_wants_compaction(&m->log, n_set + m->n_removed, n_live))
+                r = compact(m);
+        else {
+                r = append(m, n_set);
+                if (r == -EBADF) /* the file went away under the agent: write it anew */
+                        r = compact(m);
+        }
         if (r < 0)
                 agent_set_last_error(m->a, "leases: cannot write %s/%s: %s", m->a->runtime_dir,
                                      LEASES_FILE, strerror(-r));
@@ -81,13 +151,15 @@ static int on_save_due(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         if (m->save_pending)
-                (void) lease_manager_save(m);
+                (void) lease_manager_save(m, NULL);
         return 0;
 }
 
-void lease_manager_save_later(struct lease_manager *m) {
+void lease_manager_save_later(struct lease_manager *m, struct lease *l) {
         int r = -ESTALE;
 
+        if (l)
+                l->unsaved = true;
         if (m->save_pending)
                 return; /* the timer runs: this change goes out with the others */
         m->save_pending = true;
@@ -97,7 +169,7 @@ void lease_manager_save_later(struct lease_manager *m) {
                 r = agent_timer_arm(m->a, &m->save_source, SAVE_DELAY_USEC, USEC_PER_MSEC,
                                     on_save_due, m);
         if (r < 0)
-                (void) lease_manager_save(m); /* no loop to wait for: now */
+                (void) lease_manager_save(m, NULL); /* no loop to wait for: now */
 }
 
 void lease_manager_publish(struct lease_manager *m) {

@@ -18,7 +18,7 @@
 #include "agent/queue.h"
 #include "policies/apply/apply.h"
 #include "policies/apply/snapshots.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 
 struct lease_manager;
 
@@ -45,6 +45,8 @@ struct lease {
         char release_reason[128];
         uint64_t next_tap_retry_usec; /* releasing: when to try giving busy taps back */
         char cgroup[CGROUP_PATH_MAX]; /* rec.enforced: the cgroup its holder was moved into */
+        bool on_file; /* the lease file has a "set" line of it (its removal needs a line too) */
+        bool unsaved; /* rec changed since its last line: written at the next save */
 };
 
 /* An AcquireLease call not answered yet: waiting for capacity, or being provisioned. */
@@ -141,18 +143,22 @@ struct lease_manager {
         bool published;               /* a->leases was computed from the table once */
         sd_event_source *save_source; /* timer: the deferred write of the lease file */
         bool save_pending;
+        struct lease_log log;                 /* the lease file (runtime/lease-file.h) */
+        char (*removed)[LEASE_ID_LEN + 1];    /* leases on file that left the table since the */
+        unsigned n_removed, removed_capacity; /* last save: their "remove" lines are due */
 };
 
 /* ---- agent/lease.c ---- */
 
-/* Write the lease file from the table (atomic replace) now, with whatever waited for
+/* Write l's record (l may be NULL) to the lease file now, with every change that waited for
  * lease_manager_save_later(): before a reply that promises the lease is on record (a grant).
- * Logs and returns the error. */
-int lease_manager_save(struct lease_manager *m);
+ * One appended line per change, or the whole table when the file is due for compaction
+ * (runtime/lease-file.h). Logs and returns the error; what was not written stays due. */
+int lease_manager_save(struct lease_manager *m, struct lease *l);
 
-/* Write the lease file a moment later (50 ms), with every change made until then: for changes
- * a crash may lose without promising anything twice (a lease's removal). */
-void lease_manager_save_later(struct lease_manager *m);
+/* Write l's record (l may be NULL) a moment later (50 ms), with every change made until then:
+ * for changes a crash may lose without promising anything twice (a lease's removal). */
+void lease_manager_save_later(struct lease_manager *m, struct lease *l);
 
 /* Recompute a->leases from the table and publish (HugePagesLeased, agent.state, ...). */
 void lease_manager_publish(struct lease_manager *m);
@@ -163,7 +169,7 @@ struct lease *lease_manager_find(struct lease_manager *m, const char *id);
 
 /* Free a lease that is out of the table (or with it, at the end). */
 void lease_free(struct lease *l);
-/* Take l out of the table (not freed). */
+/* Take l out of the table (not freed); its removal is written at the next save. */
 void lease_manager_remove(struct lease_manager *m, struct lease *l);
 
 /* a / b, rounded up. */

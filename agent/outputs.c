@@ -21,7 +21,7 @@
 #include "lib/util.h"
 #include "runtime/agent-state.h"
 #include "policies/fleet.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 #include "policies/readiness-json.h"
 
 #ifndef HOSTTUNE_VERSION

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "lib/util.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 
 /* The first unmet requirement that rests on something the probes could not read or parse, or
  * -1. */

@@ -5,7 +5,9 @@
 # docs/bench/leases.md, "Many leases at once". Leases are empty snapshot slots in a plain
 # directory under /tmp (the one scratch place the policy allows a snapshot root; a mkdir each:
 # what is measured is the agent's bookkeeping, not a file system), on a private dbus-daemon.
-# Touches no kernel setting.
+# The runtime directory (the lease file, agent.state, ready.json, the metrics) is on a tmpfs,
+# /dev/shm, as /run is on a real host: on a disk the outputs' fsync calls would measure the disk
+# (BENCH_RUNTIME_PARENT chooses another place). Touches no kernel setting.
 #
 #   bench/leases-many.sh [BUILD_DIR [AGENT_BINARY...]]    (BENCH_LEASES, default 3000)
 #
@@ -21,11 +23,14 @@ cycle=$build/tests/helpers/lease-cycle
 n=${BENCH_LEASES:-3000}
 [ -x "$cycle" ] || { echo "build first: make all unit-bins" >&2; exit 1; }
 work=$(mktemp -d /tmp/hosttune-bench-many.XXXXXX)
+rt_parent=${BENCH_RUNTIME_PARENT:-/dev/shm}
+[ -d "$rt_parent" ] && [ -w "$rt_parent" ] || rt_parent=$work
+rt=$(mktemp -d "$rt_parent/hosttune-bench-run.XXXXXX")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -rf "$work"
+	rm -rf "$work" "$rt"
 }
 trap cleanup EXIT
 # shellcheck source=bench/private-bus.inc
@@ -38,11 +43,11 @@ s() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000000 }'; }
 echo "| agent | leases | acquire median | last acquire | all acquires | release median | all releases |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for agent in "${agents[@]}"; do
-	rm -rf "$work/run" "$work/snapshots"
-	mkdir -p "$work/run" "$work/snapshots"
+	rm -rf "$rt/run" "$work/snapshots"
+	mkdir -p "$rt/run" "$work/snapshots"
 	printf '[policy]\nname = bench-many\n[snapshots]\nroot = %s\n[agent]\nreprobe-interval = 0\nmax-leases-per-uid = 0\n' \
 		"$work/snapshots" >"$work/policy.ini"
-	"$agent" --bus "$addr" --runtime-dir "$work/run" --policy "$work/policy.ini" \
+	"$agent" --bus "$addr" --runtime-dir "$rt/run" --policy "$work/policy.ini" \
 		>"$work/agent.log" 2>&1 &
 	pid=$!
 	pids+=($pid)

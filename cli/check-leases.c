@@ -11,7 +11,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 
 struct untouched {
         int root_fd;

@@ -15,6 +15,7 @@
 #include "lib/fileio.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "policies/apply/apply-json.h"
 #include "policies/apply/apply.h"
 #include "policies/plan-json.h"
@@ -33,8 +34,9 @@ static int open_root(const char *root) {
 
 /* Open the journal or say why not; returns the exit code to use on failure, 0 on success. */
 static int open_journal(struct journal **ret) {
+        const char *dir = runtime_dir_resolve(NULL);
         char why[512] = "";
-        int r = journal_open_diag(NULL, ret, why, sizeof(why));
+        int r = journal_open_diag(dir, ret, why, sizeof(why));
 
         if (r == 0)
                 return 0;
@@ -42,17 +44,16 @@ static int open_journal(struct journal **ret) {
                 fprintf(stderr,
                         "hosttune: another apply or revert holds %s/%s; try again when it is "
                         "done\n",
-                        journal_runtime_dir(), JOURNAL_LOCK_NAME);
+                        dir, JOURNAL_LOCK_NAME);
         else if (!isempty(why))
                 /* It is the only record of the original values: never discarded or rewritten
                  * by a hosttune that does not understand it. */
                 fprintf(stderr, "hosttune: the revert journal %s/%s: %s; nothing was changed%s\n",
-                        journal_runtime_dir(), JOURNAL_FILE_NAME,
-                        str_escape_control(why, (char[512]){ 0 }, 512),
+                        dir, JOURNAL_FILE_NAME, str_escape_control(why, (char[512]){ 0 }, 512),
                         strstr(why, "newer hosttune") ? "" : ": inspect it by hand");
         else
-                fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n",
-                        journal_runtime_dir(), file_strerror(r));
+                fprintf(stderr, "hosttune: cannot open the revert journal in %s: %s\n", dir,
+                        file_strerror(r));
         return EXIT_PROBE_FAILED;
 }
 

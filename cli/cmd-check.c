@@ -14,6 +14,7 @@
 #include "cli/output.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "policies/plan.h"
 #include "policies/policy.h"
 #include "policies/readiness-json.h"

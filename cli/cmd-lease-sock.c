@@ -4,9 +4,7 @@
  * store closure, the socket and /dev can take a lease. Without the socket these verbs exec the
  * D-Bus helper as before. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +14,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/lease-args.h"
 #include "cli/output.h"
 #include "cli/run-child.h"
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/lease-line.h"
+#include "runtime/dir.h"
 
-#define DEFAULT_RUNTIME_DIR "/run/hosttune"
 #define DEFAULT_SYSTEM_BUS "/run/dbus/system_bus_socket"
 
 /* Can a Unix stream socket at path be connected to? */
@@ -40,7 +39,6 @@ static bool socket_answers(const char *path) {
  * was given and the system bus does not answer, <runtime dir>/lease.sock if it is there. */
 static bool lease_socket_path(bool bus_given, char *buf, size_t size) {
         const char *env = getenv("HOSTTUNE_LEASE_SOCKET");
-        const char *rt = getenv("HOSTTUNE_RUNTIME_DIR");
         const char *bus = getenv("DBUS_SYSTEM_BUS_ADDRESS");
         struct stat st;
 
@@ -48,8 +46,7 @@ static bool lease_socket_path(bool bus_given, char *buf, size_t size) {
                 return strscpy(buf, size, env) >= 0;
         if (bus_given)
                 return false;
-        if (bufprintf(buf, size, "%s/%s", isempty(rt) ? DEFAULT_RUNTIME_DIR : rt, LEASE_SOCK_NAME) <
-                    0 ||
+        if (bufprintf(buf, size, "%s/%s", runtime_dir_resolve(NULL), LEASE_SOCK_NAME) < 0 ||
             stat(buf, &st) < 0 || !S_ISSOCK(st.st_mode))
                 return false;
         /* Only the plain "unix:path=" form is looked at; any other address is left to sd-bus. */
@@ -68,20 +65,6 @@ static bool bus_option_given(int argc, char **argv) {
         return false;
 }
 
-enum {
-        OPT_HUGEPAGES = 0x200,
-        OPT_HUGEPAGE_SIZE,
-        OPT_WAIT,
-        OPT_LABEL,
-        OPT_JSON,
-        OPT_NOT_OFFERED,
-};
-
-struct sock_args {
-        struct lease_line_request req;
-        bool json;
-};
-
 static const char usage_text[] =
         "Usage: hosttune run --hugepages SIZE [--hugepage-size SIZE] [--wait SECONDS]\n"
         "                    [--label LABEL] -- CMD [ARG...]\n"
@@ -90,77 +73,55 @@ static const char usage_text[] =
         "Over the agent's lease socket ($HOSTTUNE_LEASE_SOCKET, or <runtime dir>/lease.sock when\n"
         "the system bus does not answer): hugepages only; the lease ends with this command.\n";
 
+/* Parse the options as the D-Bus client does (cli/lease-args.h), then keep what the socket
+ * offers. 1: --help was printed; -EINVAL: bad usage, said on stderr. */
 static int parse_args(int argc, char **argv, const char *verb, const char *optstring,
-                      struct sock_args *ret) {
+                      struct lease_line_request *ret, bool *ret_json) {
         static const struct option options[] = {
-                { "hugepages", required_argument, NULL, OPT_HUGEPAGES },
-                { "hugepage-size", required_argument, NULL, OPT_HUGEPAGE_SIZE },
-                { "wait", required_argument, NULL, OPT_WAIT },
-                { "label", required_argument, NULL, OPT_LABEL },
-                { "json", no_argument, NULL, OPT_JSON },
-                { "snapshot", required_argument, NULL, OPT_NOT_OFFERED },
-                { "taps", required_argument, NULL, OPT_NOT_OFFERED },
-                { "persist", no_argument, NULL, OPT_NOT_OFFERED },
+                LEASE_REQUEST_OPTIONS,
+                { "persist", no_argument, NULL, LEASE_OPT_PERSIST },
+                { "json", no_argument, NULL, LEASE_OPT_JSON },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct sock_args a = { 0 };
-        uint64_t u;
-        int c;
+        struct lease_line_request req = { 0 };
+        struct lease_args a = { 0 };
+        const char *not_offered;
+        int r;
 
-        optind = 1;
-        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
-                switch (c) {
-                case 'h':
-                        fputs(usage_text, stdout);
-                        return 1;
-                case OPT_HUGEPAGES:
-                case OPT_HUGEPAGE_SIZE:
-                        if (parse_size(optarg, 0, &u) < 0 || u == 0)
-                                return cli_error_errno(
-                                        -EINVAL, "hosttune %s: --%s: '%s' is not a size", verb,
-                                        c == OPT_HUGEPAGES ? "hugepages" : "hugepage-size", optarg);
-                        *(c == OPT_HUGEPAGES ? &a.req.hugepages : &a.req.hugepage_size) = u;
-                        a.req.seen |= 1U << (c == OPT_HUGEPAGES ? LEASE_LINE_HUGEPAGES
-                                                                : LEASE_LINE_HUGEPAGE_SIZE);
-                        break;
-                case OPT_WAIT:
-                        if (parse_u64(optarg, &u) < 0 || u > LEASE_WAIT_MAX_SEC)
-                                return cli_error_errno(-EINVAL,
-                                                       "hosttune %s: --wait: 0 .. %d seconds", verb,
-                                                       LEASE_WAIT_MAX_SEC);
-                        a.req.wait = (uint32_t) u;
-                        a.req.seen |= 1U << LEASE_LINE_WAIT;
-                        break;
-                case OPT_LABEL:
-                        if (!lease_line_label_valid(optarg) ||
-                            strscpy(a.req.label, sizeof(a.req.label), optarg) < 0)
-                                return cli_error_errno(
-                                        -EINVAL,
-                                        "hosttune %s: --label: over the lease socket at most %d "
-                                        "letters, digits and '._-:/@+,='",
-                                        verb, LEASE_LABEL_MAX);
-                        a.req.seen |= 1U << LEASE_LINE_LABEL;
-                        break;
-                case OPT_JSON:
-                        a.json = true;
-                        break;
-                case OPT_NOT_OFFERED:
-                        return cli_error_errno(
-                                -EINVAL,
-                                "hosttune %s: %s is not offered over the lease socket (hugepages "
-                                "only: docs/leases.md, \"From a Nix build\")",
-                                verb, argv[optind - 1]);
-                default:
-                        fputs(usage_text, stderr);
-                        return -EINVAL;
-                }
-        }
-        if (!(a.req.seen & (1U << LEASE_LINE_HUGEPAGES)))
+        r = lease_args_parse_all(argc, argv, optstring, options, verb, usage_text, &a);
+        if (r != 0)
+                return r;
+        not_offered = a.snapshot   ? "--snapshot"
+                      : a.taps_set ? "--taps"
+                      : a.persist  ? "--persist"
+                                   : NULL;
+        if (not_offered)
+                return cli_error_errno(-EINVAL,
+                                       "hosttune %s: %s is not offered over the lease socket "
+                                       "(hugepages only: docs/leases.md, \"From a Nix build\")",
+                                       verb, not_offered);
+        if (a.hugepages == 0)
                 return cli_error_errno(
                         -EINVAL, "hosttune %s: over the lease socket a lease needs --hugepages",
                         verb);
-        *ret = a;
+        if (a.wait > LEASE_WAIT_MAX_SEC)
+                return cli_error_errno(-EINVAL, "hosttune %s: --wait: 0 .. %d seconds", verb,
+                                       LEASE_WAIT_MAX_SEC);
+        if (a.label && (!lease_line_label_valid(a.label) ||
+                        strscpy(req.label, sizeof(req.label), a.label) < 0))
+                return cli_error_errno(-EINVAL,
+                                       "hosttune %s: --label: over the lease socket at most %d "
+                                       "letters, digits and '._-:/@+,='",
+                                       verb, LEASE_LABEL_MAX);
+        req.hugepages = a.hugepages;
+        req.hugepage_size = a.hugepage_size;
+        req.wait = a.wait;
+        req.seen = 1U << LEASE_LINE_HUGEPAGES |
+                   (a.hugepage_size ? 1U << LEASE_LINE_HUGEPAGE_SIZE : 0) |
+                   (a.wait ? 1U << LEASE_LINE_WAIT : 0) | (a.label ? 1U << LEASE_LINE_LABEL : 0);
+        *ret = req;
+        *ret_json = a.json;
         return 0;
 }
 
@@ -236,12 +197,13 @@ static int export_grant(const struct lease_line_reply *g) {
 }
 
 static int sock_run(const char *path, int argc, char **argv) {
+        struct lease_line_request req;
         struct lease_line_reply g;
-        struct sock_args a;
         _cleanup_close_ int fd = -1;
+        bool json;
         int r;
 
-        r = parse_args(argc, argv, "run", "+h", &a);
+        r = parse_args(argc, argv, "run", "+h", &req, &json);
         if (r != 0)
                 return r > 0 ? 0 : RUN_EXIT_FAILED;
         if (optind >= argc) {
@@ -249,9 +211,9 @@ static int sock_run(const char *path, int argc, char **argv) {
                 return RUN_EXIT_FAILED;
         }
         /* This process goes into the lease's cgroup: CMD, forked after the grant, starts there. */
-        a.req.enforce = true;
-        a.req.seen |= 1U << LEASE_LINE_ENFORCE;
-        r = sock_acquire(path, "run", &a.req, &fd, &g);
+        req.enforce = true;
+        req.seen |= 1U << LEASE_LINE_ENFORCE;
+        r = sock_acquire(path, "run", &req, &fd, &g);
         if (r != LEASE_EXIT_OK)
                 return r == LEASE_EXIT_UNAVAILABLE ? RUN_EXIT_UNAVAILABLE : RUN_EXIT_FAILED;
         r = export_grant(&g);
@@ -295,28 +257,27 @@ static void print_grant_json(const struct lease_line_reply *g) {
 }
 
 static int sock_acquire_verb(const char *path, int argc, char **argv) {
+        struct lease_line_request req;
         struct lease_line_reply g;
-        struct sock_args a;
         _cleanup_close_ int fd = -1;
-        sigset_t mask;
         char v[LEASE_PATH_MAX];
-        int r, sig;
+        bool json;
+        int r;
 
-        r = parse_args(argc, argv, "lease acquire", "h", &a);
+        r = parse_args(argc, argv, "lease acquire", "h", &req, &json);
         if (r != 0)
                 return r > 0 ? 0 : LEASE_EXIT_USAGE;
         if (optind < argc) {
                 fprintf(stderr, "hosttune lease acquire: unexpected argument '%s'\n", argv[optind]);
                 return LEASE_EXIT_USAGE;
         }
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        r = sock_acquire(path, "lease acquire", &a.req, &fd, &g);
+        r = sock_acquire(path, "lease acquire", &req, &fd, &g);
         if (r != LEASE_EXIT_OK)
                 return r;
-        if (a.json)
+        /* Signals end a wait for capacity at once; from here on they end the hold (why:
+         * cli/lease-args.c). */
+        lease_hold_begin();
+        if (json)
                 print_grant_json(&g);
         else {
                 printf("lease %s\n", g.id);
@@ -327,8 +288,7 @@ static int sock_acquire_verb(const char *path, int argc, char **argv) {
                 printf("  expires    when this command ends\n");
         }
         fflush(stdout);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) == 0)
-                (void) sigwait(&mask, &sig);
+        lease_hold_wait();
         return LEASE_EXIT_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "policies/fleet.h"
 #include "policies/policy.h"
 #include "policies/readiness.h"

@@ -152,6 +152,21 @@ static const char *check_algorithm(const char *v) {
 
 /* ---- parsing helpers --------------------------------------------------------------------- */
 
+void policy_load_error(struct policy_load *l, struct policy_origin o, const char *key,
+                       const char *fmt, ...) {
+        struct policy_error *e = l->err;
+        va_list ap;
+
+        memset(e, 0, sizeof(*e));
+        if (o.file < l->p->n_files)
+                strscpy(e->file, sizeof(e->file), l->p->files[o.file]);
+        e->line = o.line;
+        strscpy(e->key, sizeof(e->key), key);
+        va_start(ap, fmt);
+        vbufprintf_trunc(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+}
+
 static int fail(char *msg, size_t size, const char *fmt, ...) _printf_(3, 4);
 static int fail(char *msg, size_t size, const char *fmt, ...) {
         va_list ap;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 
 #define LEASE_SOCK_NAME "lease.sock"
 /* A request line, newline included, is at most this long; a longer one is refused. */

@@ -285,21 +285,6 @@ static void entries_free(struct parse_ctx *c) {
         c->n_entries = c->n_allocated = 0;
 }
 
-void policy_load_error(struct policy_load *l, struct policy_origin o, const char *key,
-                       const char *fmt, ...) {
-        struct policy_error *e = l->err;
-        va_list ap;
-
-        memset(e, 0, sizeof(*e));
-        if (o.file < l->p->n_files)
-                strscpy(e->file, sizeof(e->file), l->p->files[o.file]);
-        e->line = o.line;
-        strscpy(e->key, sizeof(e->key), key);
-        va_start(ap, fmt);
-        vbufprintf_trunc(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-}
-
 /* Parse text into c->entries. The first error, inih's or ours, goes to l->err. */
 static int parse_text(struct parse_ctx *c, const char *text) {
         struct policy_origin o = { .file = c->file };

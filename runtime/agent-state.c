@@ -11,12 +11,7 @@
 #include "lib/fileio.h"
 #include "lib/parse.h"
 #include "lib/util.h"
-#include "policies/apply/journal.h"
 #include "probes/context.h"
-
-const char *runtime_dir_resolve(const char *dir) {
-        return isempty(dir) ? journal_runtime_dir() : dir;
-}
 
 int agent_state_policy_source(const struct agent_state *s, char *buf, size_t size) {
         const char *name = startswith(s->policy_path, "<builtin:");

@@ -63,10 +63,6 @@ int policy_file_stamp_read(const char *path, struct policy_file_stamp *ret);
  * gone)? One stat per file, nothing parsed: `check` stays near-free when nothing changed. */
 bool agent_state_policy_changed(const struct agent_state *s);
 
-/* The runtime directory: dir when not NULL or empty, else journal_runtime_dir()
- * ($HOSTTUNE_RUNTIME_DIR when set and not empty, else /run/hosttune). */
-const char *runtime_dir_resolve(const char *dir);
-
 /* Format s as the state file's text into buf. -EINVAL when a value holds a newline (it could
  * forge a line), -ENOBUFS when buf is too small. */
 int agent_state_format(const struct agent_state *s, char *buf, size_t size);

@@ -4,7 +4,6 @@
  * took it, so `lease acquire` holds it until it is stopped; `hosttune run` is the usual way. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,18 +51,6 @@ static void print_grant_human(const char *id, json_object *g) {
                                                                 : "when this command ends");
 }
 
-/* Wait for SIGINT, SIGTERM or SIGHUP (the lease is held meanwhile). */
-static void hold_until_signalled(void) {
-        sigset_t mask;
-        int sig;
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        (void) sigwait(&mask, &sig);
-}
-
 static int lease_acquire_verb(int argc, char **argv) {
         static const struct option options[] = {
                 LEASE_REQUEST_OPTIONS,
@@ -76,7 +63,6 @@ static int lease_acquire_verb(int argc, char **argv) {
         _cleanup_free_ char *id = NULL;
         struct lease_args a = { 0 };
         _cleanup_(json_object_putp) json_object *grant = NULL;
-        sigset_t mask;
         int r;
 
         r = lease_args_parse_all(argc, argv, "h", options, "lease acquire", usage_text, &a);
@@ -86,19 +72,15 @@ static int lease_acquire_verb(int argc, char **argv) {
                 fprintf(stderr, "hosttune lease acquire: unexpected argument '%s'\n", argv[optind]);
                 return LEASE_EXIT_USAGE;
         }
-        /* Blocked before the lease exists, so a signal while it is being granted is not lost
-         * (it ends the hold at once, and the lease with it). */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        if (!a.persist)
-                (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         if (bus_client_open(a.bus, &bus) < 0)
                 return LEASE_EXIT_FAILED;
         r = lease_acquire(bus, "lease acquire", &a, &id, &grant);
         if (r != LEASE_EXIT_OK)
                 return r;
+        /* Signals end a wait for capacity at once; from here on they end the hold (why:
+         * cli/lease-args.c). */
+        if (!a.persist)
+                lease_hold_begin();
         if (a.json) {
                 _cleanup_(json_object_putp) json_object *doc = json_object_new_object();
                 json_object_object_add(doc, "id", json_object_new_string(id));
@@ -110,7 +92,7 @@ static int lease_acquire_verb(int argc, char **argv) {
                 return LEASE_EXIT_FAILED;
         if (a.persist)
                 return LEASE_EXIT_OK;
-        hold_until_signalled();
+        lease_hold_wait();
         return lease_release_call(bus, "lease acquire", id);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The lease request on the command line, the AcquireLease and ReleaseLease calls, and grants
- * read into JSON: shared by `hosttune lease` and `hosttune run`. */
+/* The AcquireLease and ReleaseLease calls, and grants read into JSON: shared by `hosttune lease`
+ * and `hosttune run` (the request's options: cli/lease-args.c). */
 #include "cli/bus/lease-client.h"
 
 #include <errno.h>
@@ -17,82 +17,6 @@
 /* A reservation that grows the pool may take the policy's [hugepages] timeout (30 s by
  * default) on top of the wait the caller asked for. */
 #define ACQUIRE_EXTRA_USEC (120 * USEC_PER_SEC)
-
-int lease_args_parse(int c, const char *verb, struct lease_args *a) {
-        uint64_t v;
-
-        switch (c) {
-        case LEASE_OPT_HUGEPAGES:
-        case LEASE_OPT_HUGEPAGE_SIZE:
-                /* Sizes as in a policy ("2G", "512M", bytes); no percentages, no signs. */
-                if (parse_size(optarg, 0, &v) < 0 || v == 0)
-                        return cli_error_errno(
-                                -EINVAL,
-                                "hosttune %s: --%s: '%s' is not a size > 0 (2G, 512M, "
-                                "bytes)",
-                                verb, c == LEASE_OPT_HUGEPAGES ? "hugepages" : "hugepage-size",
-                                optarg);
-                if (c == LEASE_OPT_HUGEPAGES)
-                        a->hugepages = v;
-                else
-                        a->hugepage_size = v;
-                return 1;
-        case LEASE_OPT_SNAPSHOT:
-                a->snapshot = optarg;
-                return 1;
-        case LEASE_OPT_TAPS:
-                if (parse_u64(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
-                        return cli_error_errno(-EINVAL,
-                                               "hosttune %s: --taps: '%s' is not a count > 0", verb,
-                                               optarg);
-                a->taps = (uint32_t) v;
-                a->taps_set = true;
-                return 1;
-        case LEASE_OPT_WAIT:
-                /* Seconds, or a duration ("2min"); rounded up to whole seconds. */
-                if (parse_duration(optarg, &v) < 0 || v / USEC_PER_SEC >= UINT32_MAX)
-                        return cli_error_errno(
-                                -EINVAL,
-                                "hosttune %s: --wait: '%s' is not a duration (60, 90s, "
-                                "5min)",
-                                verb, optarg);
-                a->wait = (uint32_t) ((v + USEC_PER_SEC - 1) / USEC_PER_SEC);
-                return 1;
-        case LEASE_OPT_PERSIST:
-                a->persist = true;
-                return 1;
-        case LEASE_OPT_LABEL:
-                a->label = optarg;
-                return 1;
-        case LEASE_OPT_BUS:
-                a->bus = optarg;
-                return 1;
-        case LEASE_OPT_JSON:
-                a->json = true;
-                return 1;
-        default:
-                return 0;
-        }
-}
-
-int lease_args_parse_all(int argc, char **argv, const char *optstring, const struct option *options,
-                         const char *verb, const char *usage, struct lease_args *a) {
-        int c, r;
-
-        optind = 1;
-        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
-                if (c == 'h') {
-                        fputs(usage, stdout);
-                        return 1;
-                }
-                r = lease_args_parse(c, verb, a);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return cli_error_errno(-EINVAL, "Try 'hosttune %s --help'.", verb);
-        }
-        return 0;
-}
 
 int lease_exit_for_error(const sd_bus_error *e) {
         if (sd_bus_error_has_names(e, "org.hosttune.Error.InsufficientHugePages",

@@ -3,7 +3,6 @@
 #include "apply.h"
 
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -71,73 +70,6 @@ DEFINE_STRING_TABLE_LOOKUP_TO_STRING(revert_outcome, enum revert_outcome, "?")
 
 bool step_outcome_fell_short(enum step_outcome o) {
         return o == STEP_SHORT || o == STEP_FAILED || o == STEP_NOT_RUN || o == STEP_MANUAL;
-}
-
-void step_set(struct step_result *res, enum step_outcome outcome, int error, const char *fmt, ...) {
-        va_list ap;
-
-        res->outcome = outcome;
-        res->error = error;
-        va_start(ap, fmt);
-        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
-        va_end(ap);
-}
-
-void revert_set(struct revert_result *res, enum revert_outcome outcome, int error, const char *fmt,
-                ...) {
-        va_list ap;
-
-        *res = (struct revert_result){ .outcome = outcome, .error = error };
-        va_start(ap, fmt);
-        vbufprintf_trunc(res->message, sizeof(res->message), fmt, ap);
-        va_end(ap);
-}
-
-void apply_progress(struct apply_ctx *c, const char *fmt, ...) {
-        char buf[256];
-        va_list ap;
-
-        if (!c->o->progress)
-                return;
-        va_start(ap, fmt);
-        vbufprintf_trunc(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        c->o->progress(c->index, c->step, buf, c->o->userdata);
-}
-
-int apply_record_changed(struct apply_ctx *c, enum journal_kind kind, const char *object,
-                         const char *label, const char *original) {
-        int r = journal_record_changed(c->j, kind, object, label, original);
-
-        if (r < 0)
-                c->journal_error = r;
-        return r;
-}
-
-int apply_record_created(struct apply_ctx *c, enum journal_kind kind, const char *object,
-                         const char *label) {
-        int r = journal_record_created(c->j, kind, object, label);
-
-        if (r < 0)
-                c->journal_error = r;
-        return r;
-}
-
-const char *root_relative(const char *path) {
-        while (*path == '/')
-                path++;
-        return *path ? path : ".";
-}
-
-bool ifname_valid(const char *name) {
-        size_t l = strlen(name);
-
-        if (l == 0 || l >= 16 || streq(name, ".") || streq(name, ".."))
-                return false;
-        for (const char *p = name; *p; p++)
-                if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
-                        return false;
-        return true;
 }
 
 static uint64_t now_usec(void) {

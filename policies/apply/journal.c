@@ -58,11 +58,6 @@ bool journal_kind_persistent(enum journal_kind k) {
                k == JOURNAL_NOCOW;
 }
 
-const char *journal_runtime_dir(void) {
-        const char *e = getenv("HOSTTUNE_RUNTIME_DIR");
-        return isempty(e) ? DEFAULT_RUNTIME_DIR : e;
-}
-
 static void read_boot_id(char *buf, size_t size) {
         _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -363,9 +358,7 @@ int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t m
         const char *fault;
         int r;
 
-        if (!dir)
-                dir = journal_runtime_dir();
-        if (dir[0] != '/')
+        if (!dir || dir[0] != '/')
                 return -EINVAL;
         j = calloc(1, sizeof(*j));
         if (!j)

@@ -8,11 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* <runtime dir>/journal.json; the runtime dir is $HOSTTUNE_RUNTIME_DIR or /run/hosttune. */
+/* <runtime dir>/journal.json (the runtime dir: runtime/dir.h, resolved by the caller). */
 #define JOURNAL_FILE_NAME "journal.json"
 #define JOURNAL_LOCK_NAME "journal.lock"
 #define JOURNAL_SCHEMA "hosttune.journal/1"
-#define DEFAULT_RUNTIME_DIR "/run/hosttune"
 
 /* What a journal entry is about. Each kind has one revert action (policies/apply/apply.c). */
 enum journal_kind {
@@ -59,22 +58,18 @@ int journal_kind_from_string(const char *s, enum journal_kind *ret);
  * device modes) are reset by a reboot. */
 bool journal_kind_persistent(enum journal_kind k);
 
-/* The runtime directory: $HOSTTUNE_RUNTIME_DIR when set and non-empty, else /run/hosttune. */
-const char *journal_runtime_dir(void);
-
-/* Open (creating dir with mode 0755 when missing) and lock the journal in dir (NULL = the
- * runtime dir). The lock (flock on journal.lock) is held until journal_close, so an apply and a
- * revert never interleave; -EBUSY when another process holds it. journal.lock and journal.json
- * are never followed when they are symbolic links (-ELOOP) and must be regular files (-EBADFD
- * for a FIFO or device; lib/fileio.h file_strerror() words both). Temporary files of a writer
- * that was killed (journal.json.tmp.PID, .journal.json.tmp-HEX) are removed once the lock is
- * held. Entries recorded in an
- * earlier boot (boot_id differs) that a reboot has reset are dropped; persistent ones are kept.
- * A journal file that cannot be parsed is -EBADMSG: it is never silently discarded, since it is
- * the only record of the originals.
- * Fault injection for tests: when $HOSTTUNE_FAULT_AFTER_RECORD is N, the process raises
- * SIGKILL right after the N-th new entry it recorded reached the disk, before the change that
- * entry announces is made. */
+/* Open (creating dir with mode 0755 when missing) and lock the journal in dir (an absolute path,
+ * else -EINVAL; runtime_dir_resolve() of runtime/dir.h names the usual one). The lock (flock on
+ * journal.lock) is held until journal_close, so an apply and a revert never interleave; -EBUSY when
+ * another process holds it. journal.lock and journal.json are never followed when they are symbolic
+ * links (-ELOOP) and must be regular files (-EBADFD for a FIFO or device; lib/fileio.h
+ * file_strerror() words both). Temporary files of a writer that was killed (journal.json.tmp.PID,
+ * .journal.json.tmp-HEX) are removed once the lock is held. Entries recorded in an earlier boot
+ * (boot_id differs) that a reboot has reset are dropped; persistent ones are kept. A journal file
+ * that cannot be parsed is -EBADMSG: it is never silently discarded, since it is the only record of
+ * the originals. Fault injection for tests: when $HOSTTUNE_FAULT_AFTER_RECORD is N, the process
+ * raises SIGKILL right after the N-th new entry it recorded reached the disk, before the change
+ * that entry announces is made. */
 int journal_open(const char *dir, struct journal **ret);
 
 /* journal_open, and when the journal file cannot be used, a message in msg saying precisely

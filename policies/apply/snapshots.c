@@ -17,7 +17,7 @@
 #include "lib/util.h"
 #include "policies/apply/dirs.h"
 #include "policies/apply/nocow.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 #include "policies/policy.h"
 
 static const char *const layout_dirs[] = { "slots", "templates", "prepared" };

@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #include "policies/apply/applier.h"
-#include "runtime/lease.h"
+#include "policies/lease-rules.h"
 
 /* PLAN_SNAPSHOT_ROOT: create step->path (missing parents as directories, journaled) as a
  * subvolume when its parent is on btrfs, else as a directory with a warning (every snapshot

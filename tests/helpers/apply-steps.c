@@ -24,6 +24,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/apply/apply.h"
+#include "runtime/dir.h"
 
 static int set_key(struct plan_step *s, const char *k, const char *v) {
         uint64_t u;
@@ -240,7 +241,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (!o.dry_run) {
-                r = journal_open(NULL, &j);
+                r = journal_open(runtime_dir_resolve(NULL), &j);
                 if (r < 0) {
                         fprintf(stderr, "journal: %s\n", strerror(-r));
                         return 3;

@@ -9,6 +9,55 @@ LEASE_GROUP=users
 LEASE_GROUP_GID=$(getent group "$LEASE_GROUP" | cut -d: -f3)
 [ -n "$LEASE_GROUP_GID" ] || skip "no group $LEASE_GROUP to make the lease group"
 
+# lease_file [FILE]: the live records of the lease file (default $AGENT_RUN/leases.json) as
+# {"leases": [...]} on stdout, replayed here without hosttune's parser (docs/leases.md, "The
+# lease file"): a log of JSON lines, or the whole-document form of agents before it. A last line
+# without its newline (an append under way, or cut short) is left out, as the agent leaves it.
+lease_file() {
+	python3 - "${1:-$AGENT_RUN/leases.json}" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+lines.pop()  # what follows the last newline: "" or a torn append
+if lines and json.loads(lines[0]) == {"schema": "hosttune.leases/2"}:
+    live = {}
+    for line in lines[1:]:
+        entry = json.loads(line)
+        assert len(entry) == 1, line
+        if "set" in entry:
+            live[entry["set"]["id"]] = entry["set"]
+        else:
+            live.pop(entry["remove"], None)
+    leases = list(live.values())
+else:
+    doc = json.loads(open(sys.argv[1]).read())
+    assert doc["schema"] == "hosttune.leases/1", doc["schema"]
+    leases = doc["leases"]
+print(json.dumps({"leases": leases}))
+PY
+}
+
+# lease_file_valid [FILE]: every whole line of the lease file valid against
+# docs/schema/hosttune.leases-2.json (python3-jsonschema), the first one the schema line. Returns
+# 2 when the validator is not installed.
+lease_file_valid() {
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || return 2
+	/usr/bin/python3 - "$HOSTTUNE_SRC/docs/schema/hosttune.leases-2.json" \
+		"${1:-$AGENT_RUN/leases.json}" <<'PY'
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+validator = jsonschema.validators.validator_for(schema)(schema)
+lines = open(sys.argv[2]).read().split("\n")[:-1]
+assert json.loads(lines[0]) == {"schema": "hosttune.leases/2"}, lines[0]
+for n, line in enumerate(lines, 1):
+    errors = list(validator.iter_errors(json.loads(line)))
+    for e in errors[:3]:
+        print("line %d: %s at /%s" % (n, e.message, "/".join(str(p) for p in e.absolute_path)))
+    if errors:
+        sys.exit(1)
+PY
+}
+
 # need_pool_2m: skips unless the default hugepage size is 2 MiB and its pool can be set; hp is
 # that pool's nr_hugepages file.
 need_pool_2m() {

@@ -199,6 +199,10 @@ lease=$(bctl --json=short call org.hosttune.Agent1 /org/hosttune/Agent1 org.host
 [ -f "$AGENT_RUN/leases.json" ] || fail "no leases.json after a persisting lease"
 agent_call ReleaseLease s "$lease" >/dev/null
 wait_for "ready.json of generation 2" 'grep -q "\"generation\": 2" "$AGENT_RUN/ready.json"'
+# leases.json is a log, appended to through the descriptor of its last rewrite: the release's
+# last line (the lease's removal, written up to 50 ms after it) leaves only dead lines, and the
+# file is written anew (compacted) through a temporary file.
+wait_for "leases.json compacted after the release" '[ "$(inode leases.json)" != "${before[leases.json]}" ]'
 for name in $outputs; do
 	[ -f "$AGENT_RUN/$name" ] || fail "$name was not written"
 	[ "$(inode "$name")" != "${before[$name]}" ] || fail "$name was not rewritten"

@@ -75,7 +75,7 @@ else
 fi
 assert_eq "revert journal entries" "$base_journal" "$(journal_entries)"
 # (a lease's removal reaches the file up to 50 ms after it: docs/leases.md, "Lifetimes")
-wait_for "no lease on record" '[ "$(jq_py "len(d[\"leases\"])" <"$AGENT_RUN/leases.json")" = 0 ]'
+wait_for "no lease on record" '[ "$(lease_file | jq_py "len(d[\"leases\"])")" = 0 ]'
 ok "leases on record: 0"
 assert_eq "lease directories left" "" "$(ls "$root/leases" 2>/dev/null)"
 assert_eq "subvolumes (btrfs subvolume list)" "$start_subvols" "$(subvols)"

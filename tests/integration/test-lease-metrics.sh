@@ -111,7 +111,7 @@ ok "wait time summed: $(metric "hosttune_lease_wait_seconds_sum{$PS}") s"
 leaver=$!
 defer "kill $leaver 2>/dev/null"
 expect_metric "hosttune_lease_requests_waiting{$PS}" 1
-kill -9 $leaver # (hosttune holds SIGTERM back until its call returns)
+kill -9 $leaver # (a caller that dies, not one that asks to go)
 wait $leaver 2>/dev/null || true
 expect_metric "hosttune_lease_requests_abandoned_total{$PS}" 1
 expect_metric "hosttune_lease_requests_waiting{$PS}" 0

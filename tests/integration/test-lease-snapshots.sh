@@ -56,7 +56,8 @@ cmp "$root/templates/base/rootfs.img" "$dir/rootfs.img" || fail "content differs
 assert_eq "owner of $dir" "0:0" "$(stat -c %u:%g "$dir")"
 assert_eq "snapshot path in ListLeases" "$dir" "$(lease_field "$id" snapshot)"
 assert_eq "label in ListLeases" "first" "$(lease_field "$id" label)"
-python3 - "$AGENT_RUN/leases.json" "$id" <<'PY' || fail "lease file: $(cat "$AGENT_RUN/leases.json")"
+lease_file >"$T_TMP/leases.now"
+python3 - "$T_TMP/leases.now" "$id" <<'PY' || fail "lease file: $(cat "$AGENT_RUN/leases.json")"
 import json, sys
 leases = json.load(open(sys.argv[1]))["leases"]
 assert [l["id"] for l in leases] == [sys.argv[2]], leases
@@ -231,7 +232,7 @@ btrfs subvolume list "$BTRFS" | grep_all -q "leases/0123456789abcdef" && fail "t
 assert_eq "lease directories (nothing leaked or doubled)" "$(printf '%s\n%s' "$id" "$alive" | sort | xargs)" \
 	"$(ls "$root/leases" | sort | xargs)"
 # (a lease's removal reaches the file up to 50 ms after it: docs/leases.md, "Lifetimes")
-wait_for "2 records in the lease file" '[ "$(jq_py "len(d[\"leases\"])" <"$AGENT_RUN/leases.json")" = 2 ]'
+wait_for "2 records in the lease file" '[ "$(lease_file | jq_py "len(d[\"leases\"])")" = 2 ]'
 ok "records in the lease file: 2"
 # The restarted agent still watches the holder it kept.
 kill -9 "$alive_holder"

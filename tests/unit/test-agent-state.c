@@ -15,8 +15,8 @@
 
 #include "lib/util.h"
 #include "runtime/agent-state.h"
+#include "runtime/dir.h"
 #include "lib/fsutil.h"
-#include "policies/apply/journal.h"
 
 static struct agent_state sample(void) {
         struct agent_state s = {
@@ -176,9 +176,9 @@ static void test_runtime_dir(void **state) {
         setenv("HOSTTUNE_RUNTIME_DIR", "/y", 1);
         assert_string_equal(runtime_dir_resolve(NULL), "/y");
         setenv("HOSTTUNE_RUNTIME_DIR", "", 1);
-        assert_string_equal(runtime_dir_resolve(NULL), DEFAULT_RUNTIME_DIR);
+        assert_string_equal(runtime_dir_resolve(NULL), RUNTIME_DIR_DEFAULT);
         unsetenv("HOSTTUNE_RUNTIME_DIR");
-        assert_string_equal(runtime_dir_resolve(""), DEFAULT_RUNTIME_DIR);
+        assert_string_equal(runtime_dir_resolve(""), RUNTIME_DIR_DEFAULT);
 }
 
 static void test_policy_source(void **state) {

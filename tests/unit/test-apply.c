@@ -22,6 +22,7 @@
 #include "policies/apply/sysctl.h"
 #include "policies/apply/zram.h"
 #include "policies/policy.h"
+#include "runtime/dir.h"
 
 static void test_normalize(void **state) {
         char buf[64];
@@ -401,15 +402,20 @@ static void test_journal_kinds(void **state) {
         assert_false(journal_kind_persistent(JOURNAL_HUGEPAGES));
 }
 
+/* The journal has no directory of its own: the caller resolves it (runtime/dir.h). */
 static void test_runtime_dir(void **state) {
+        struct journal *j = NULL;
         (void) state;
 
         setenv("HOSTTUNE_RUNTIME_DIR", "/tmp/x", 1);
-        assert_string_equal(journal_runtime_dir(), "/tmp/x");
+        assert_string_equal(runtime_dir_resolve(NULL), "/tmp/x");
         setenv("HOSTTUNE_RUNTIME_DIR", "", 1);
-        assert_string_equal(journal_runtime_dir(), DEFAULT_RUNTIME_DIR);
+        assert_string_equal(runtime_dir_resolve(NULL), RUNTIME_DIR_DEFAULT);
         unsetenv("HOSTTUNE_RUNTIME_DIR");
-        assert_string_equal(journal_runtime_dir(), DEFAULT_RUNTIME_DIR);
+        assert_string_equal(runtime_dir_resolve(NULL), RUNTIME_DIR_DEFAULT);
+        assert_int_equal(journal_open(NULL, &j), -EINVAL);
+        assert_int_equal(journal_open("relative", &j), -EINVAL);
+        assert_null(j);
 }
 
 int main(void) {

@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for runtime/lease.c: names a request may give, the hugepage admission arithmetic,
- * the lease file's form, what a lease keeps out of a plan, and what leases count as used. */
+/* Unit tests for policies/lease-rules.c and runtime/lease-{record,file}.c: names a request may
+ * give, the hugepage admission arithmetic, the lease file's form, what a lease keeps out of a plan,
+ * and what leases count as used. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lib/util.h"
-#include "runtime/lease.h"
+#include "runtime/lease-file.h"
 
 static void test_template_names(void **state) {
         static const char *const good[] = { "base", "nixos-24.05", "a_b", "A1", "x.y-z_0" };
@@ -183,7 +187,7 @@ static void test_file_round_trip(void **state) {
         b.hugepage_bytes = UINT64_C(4) << 30;
         text = lease_file_format(recs, 2);
         assert_non_null(text);
-        assert_int_equal(lease_file_parse(text, &back, &n), 0);
+        assert_int_equal(lease_file_parse(text, &back, &n, NULL), 0);
         assert_int_equal(n, 2);
         assert_record_equal(&back[0], &a);
         assert_record_equal(&back[1], &b);
@@ -192,7 +196,7 @@ static void test_file_round_trip(void **state) {
         text = lease_file_format(NULL, 0);
         free(back);
         back = NULL;
-        assert_int_equal(lease_file_parse(text, &back, &n), 0);
+        assert_int_equal(lease_file_parse(text, &back, &n, NULL), 0);
         assert_int_equal(n, 0);
         assert_null(back);
 }
@@ -206,9 +210,26 @@ static void test_file_rejects(void **state) {
         char buf[4096];
         (void) state;
 
-        /* One id twice. */
-        text = lease_file_format(recs, 2);
-        assert_int_equal(lease_file_parse(text, &back, &n), -EBADMSG);
+        /* One id twice in the whole-document form (a log sets a lease as often as it
+         * changes: test_log_replay). */
+        {
+                json_object *doc = json_object_new_object(), *arr = json_object_new_array();
+                json_object_object_add(doc, "schema",
+                                       json_object_new_string(LEASES_SCHEMA_DOCUMENT));
+                json_object_array_add(arr, lease_record_to_json(&a));
+                json_object_array_add(arr, lease_record_to_json(&a));
+                json_object_object_add(doc, "leases", arr);
+                assert_int_equal(lease_file_parse(json_object_to_json_string(doc), &back, &n, NULL),
+                                 -EBADMSG);
+                json_object_array_del_idx(arr, 1, 1);
+                assert_int_equal(lease_file_parse(json_object_to_json_string(doc), &back, &n, NULL),
+                                 0);
+                assert_int_equal(n, 1);
+                assert_record_equal(&back[0], &a);
+                free(back);
+                back = NULL;
+                json_object_put(doc);
+        }
 
         static const char *const bad[] = {
                 "",
@@ -218,7 +239,7 @@ static void test_file_rejects(void **state) {
                 "{\"schema\": \"hosttune.leases/1\", \"leases\": [ 3 ]}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(lease_file_parse(bad[i], &back, &n), -EBADMSG);
+                assert_int_equal(lease_file_parse(bad[i], &back, &n, NULL), -EBADMSG);
 
         /* A record that lies about itself: each of these breaks one rule. */
         static const struct {
@@ -246,7 +267,7 @@ static void test_file_rejects(void **state) {
                 assert_int_equal(bufprintf(buf, sizeof(buf), "%.*s%s%s", (int) (at - text), text,
                                            edits[i].to, at + strlen(edits[i].from)),
                                  0);
-                if (lease_file_parse(buf, &back, &n) != -EBADMSG)
+                if (lease_file_parse(buf, &back, &n, NULL) != -EBADMSG)
                         fail_msg("accepted with %s", edits[i].to);
         }
         /* A file of an agent that predates enforcement: no "enforced", read as false. */
@@ -257,12 +278,230 @@ static void test_file_rejects(void **state) {
                 assert_non_null(next);
                 assert_int_equal(
                         bufprintf(buf, sizeof(buf), "%.*s%s", (int) (at - text), text, next), 0);
-                assert_int_equal(lease_file_parse(buf, &back, &n), 0);
+                assert_int_equal(lease_file_parse(buf, &back, &n, NULL), 0);
                 assert_int_equal(n, 1);
                 assert_false(back[0].enforced);
                 free(back);
                 back = NULL;
         }
+}
+
+/* ---- the log, read back independently: lines split here, each parsed by json-c alone ---- */
+
+struct log_dir {
+        char path[64];
+        int fd;
+};
+
+static void log_dir_open(struct log_dir *d) {
+        strscpy(d->path, sizeof(d->path), "/tmp/hosttune-test-lease-XXXXXX");
+        assert_non_null(mkdtemp(d->path));
+        d->fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(d->fd >= 0);
+}
+
+static void log_dir_close(struct log_dir *d) {
+        (void) unlinkat(d->fd, LEASES_FILE, 0);
+        close(d->fd);
+        assert_int_equal(rmdir(d->path), 0);
+}
+
+/* The file's text as stdio reads it. */
+static char *file_text(const struct log_dir *d) {
+        char path[128], *buf = NULL;
+        size_t len = 0;
+        FILE *f, *out = open_memstream(&buf, &len);
+        int c;
+
+        assert_int_equal(bufprintf(path, sizeof(path), "%s/%s", d->path, LEASES_FILE), 0);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        assert_non_null(out);
+        while ((c = fgetc(f)) != EOF)
+                fputc(c, out);
+        fclose(f);
+        fclose(out);
+        return buf;
+}
+
+/* Line i (from 0) of the file as a JSON object (the caller puts it), and the number of lines
+ * that end in a newline. */
+static json_object *file_line(const struct log_dir *d, unsigned i, unsigned *ret_lines) {
+        _cleanup_free_ char *text = file_text(d);
+        json_object *o = NULL;
+        unsigned n = 0;
+
+        for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1, n++) {
+                *nl = 0;
+                if (n == i)
+                        o = json_tokener_parse(line);
+        }
+        if (ret_lines)
+                *ret_lines = n;
+        return o;
+}
+
+/* The member key of line i: for "set", the record's id; for "remove", the id; for "schema",
+ * the schema. */
+static void assert_line(const struct log_dir *d, unsigned i, const char *key, const char *value) {
+        json_object *o = file_line(d, i, NULL), *v, *id;
+
+        assert_non_null(o);
+        assert_int_equal(json_object_object_length(o), 1);
+        assert_true(json_object_object_get_ex(o, key, &v));
+        if (streq(key, "set")) {
+                assert_true(json_object_object_get_ex(v, "id", &id));
+                v = id;
+        }
+        assert_string_equal(json_object_get_string(v), value);
+        json_object_put(o);
+}
+
+static unsigned file_lines(const struct log_dir *d) {
+        unsigned n;
+
+        json_object_put(file_line(d, 0, &n));
+        return n;
+}
+
+static ino_t file_inode(const struct log_dir *d) {
+        struct stat st;
+
+        assert_int_equal(fstatat(d->fd, LEASES_FILE, &st, 0), 0);
+        return st.st_ino;
+}
+
+static void test_log_replay(void **state) {
+        struct lease_record a = sample("0123456789abcdef"), b = sample("fedcba9876543210"),
+                            c = sample("00000000000000c0");
+        const struct lease_record *ra[] = { &a }, *rb[] = { &b }, *rc[] = { &c };
+        const char removed_a[][LEASE_ID_LEN + 1] = { "0123456789abcdef" };
+        struct lease_file_info info;
+        struct lease_record *back = NULL;
+        struct lease_log log;
+        struct log_dir d;
+        struct stat st;
+        unsigned n = 0;
+        ino_t ino;
+        (void) state;
+
+        log_dir_open(&d);
+        lease_log_init(&log, d.fd);
+        /* The first write compacts: nothing is appended to a file not written by this log. */
+        assert_true(lease_log_wants_compaction(&log, 1, 1));
+        assert_int_equal(lease_log_append(&log, ra, 1, NULL, 0), -EBADF);
+        assert_int_equal(lease_log_compact(&log, ra, 1), 0);
+        assert_int_equal(file_lines(&d), 2);
+        assert_line(&d, 0, "schema", "hosttune.leases/2");
+        assert_line(&d, 1, "set", a.id);
+        ino = file_inode(&d);
+
+        /* A grant appends one line, to the same file. */
+        assert_false(lease_log_wants_compaction(&log, 1, 2));
+        assert_int_equal(lease_log_append(&log, rb, 1, NULL, 0), 0);
+        assert_int_equal(file_lines(&d), 3);
+        assert_line(&d, 2, "set", b.id);
+        assert_true(file_inode(&d) == ino);
+        assert_int_equal(fstatat(d.fd, LEASES_FILE, &st, 0), 0);
+        assert_int_equal((uint64_t) st.st_size, log.size);
+
+        /* A release appends a removal; a change appends the whole record again. */
+        b.state = LEASE_RELEASING;
+        b.n_taps = 1;
+        assert_int_equal(lease_log_append(&log, rb, 1, removed_a, 1), 0);
+        assert_int_equal(file_lines(&d), 5);
+        assert_line(&d, 3, "set", b.id);
+        assert_line(&d, 4, "remove", a.id);
+        {
+                _cleanup_free_ char *text = file_text(&d);
+                assert_int_equal(lease_file_parse(text, &back, &n, &info), 0);
+        }
+        assert_int_equal(n, 1);
+        assert_int_equal(info.entries, 4);
+        assert_int_equal(info.torn_bytes, 0);
+        assert_false(info.document_form);
+        assert_record_equal(&back[0], &b);
+        free(back);
+        back = NULL;
+
+        /* 4 lines, 1 live: the dead ones outnumber it, so the next write compacts, atomically
+         * (a new file in its place) and with the live record only. */
+        assert_true(lease_log_wants_compaction(&log, 1, 2));
+        assert_int_equal(lease_log_compact(&log, rb, 1), 0);
+        assert_false(file_inode(&d) == ino);
+        assert_int_equal(file_lines(&d), 2);
+        assert_line(&d, 1, "set", b.id);
+        assert_int_equal(log.entries, 1);
+        /* ... and appends go to the new file. */
+        assert_int_equal(lease_log_append(&log, rc, 1, NULL, 0), 0);
+        assert_int_equal(file_lines(&d), 3);
+        assert_line(&d, 2, "set", c.id);
+
+        /* A file past the size bound compacts at its first dead line, not before. */
+        log.size = LEASE_LOG_SIZE_MAX + 1;
+        assert_false(lease_log_wants_compaction(&log, 1, 3));
+        assert_true(lease_log_wants_compaction(&log, 1, 2));
+
+        /* The file removed under the writer: no append into a file nobody reads. */
+        assert_int_equal(unlinkat(d.fd, LEASES_FILE, 0), 0);
+        assert_int_equal(lease_log_append(&log, rc, 1, NULL, 0), -EBADF);
+        assert_true(lease_log_wants_compaction(&log, 0, 0));
+        assert_int_equal(lease_log_compact(&log, rc, 1), 0);
+        assert_line(&d, 1, "set", c.id);
+        lease_log_close(&log);
+        log_dir_close(&d);
+}
+
+static void test_log_torn(void **state) {
+        struct lease_record a = sample("0123456789abcdef"), b = sample("fedcba9876543210");
+        const struct lease_record *recs[] = { &a, &b };
+        _cleanup_free_ char *text = lease_file_format(recs, 2);
+        struct lease_record *back = NULL;
+        struct lease_file_info info;
+        char buf[8192];
+        const char *second;
+        unsigned n = 0;
+        (void) state;
+
+        /* The last line cut anywhere short of its newline: the lease it sets is not read. */
+        assert_non_null(text);
+        second = strchr(strchr(text, '\n') + 1, '\n') + 1;
+        for (size_t cut = 1; cut < strlen(second); cut += 37) {
+                assert_int_equal(
+                        bufprintf(buf, sizeof(buf), "%.*s", (int) (second - text + cut), text), 0);
+                assert_int_equal(lease_file_parse(buf, &back, &n, &info), 0);
+                assert_int_equal(n, 1);
+                assert_int_equal(info.torn_bytes, cut);
+                assert_record_equal(&back[0], &a);
+                free(back);
+                back = NULL;
+        }
+        /* A cut line with a whole line after it is no crash's doing: refused. */
+        assert_int_equal(
+                bufprintf(buf, sizeof(buf), "%.*s\n%s", (int) (second - text + 20), text, second),
+                0);
+        assert_int_equal(lease_file_parse(buf, &back, &n, NULL), -EBADMSG);
+        /* Nor are lines that are not one "set" or "remove": */
+        static const char *const bad[] = {
+                "\n",
+                "{ \"set\": 1 }\n",
+                "{ \"remove\": \"xyz\" }\n",
+                "{ \"remove\": \"0123456789abcdef\", \"set\": {} }\n",
+                "{ \"drop\": \"0123456789abcdef\" }\n",
+                "{ \"remove\": \"0123456789abcdef\" } x\n",
+                "{ \"schema\": \"hosttune.leases/2\" }\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(bufprintf(buf, sizeof(buf), "%s%s", text, bad[i]), 0);
+                if (lease_file_parse(buf, &back, &n, NULL) != -EBADMSG)
+                        fail_msg("accepted: %s", bad[i]);
+        }
+        /* A removal of a lease not on record is none of those. */
+        assert_int_equal(
+                bufprintf(buf, sizeof(buf), "%s{ \"remove\": \"00000000000000aa\" }\n", text), 0);
+        assert_int_equal(lease_file_parse(buf, &back, &n, NULL), 0);
+        assert_int_equal(n, 2);
+        free(back);
 }
 
 static struct plan_step tap_step(const char *name, const char *current) {
@@ -347,6 +586,7 @@ int main(void) {
                 cmocka_unit_test(test_hugepages_fit),   cmocka_unit_test(test_shrink_target),
                 cmocka_unit_test(test_file_round_trip), cmocka_unit_test(test_file_rejects),
                 cmocka_unit_test(test_plan_filter),     cmocka_unit_test(test_usage),
+                cmocka_unit_test(test_log_replay),      cmocka_unit_test(test_log_torn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
