@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runtime/check-facts.h"
+#include "runtime/dir.h"
 
 /* Where each probe's facts are in the report, to clear them before the probe runs again. */
 static const struct {
