@@ -33,7 +33,7 @@ int agent_leases_start(struct agent *a) {
         if (!m)
                 return -ENOMEM;
         m->a = a;
-        a->lease_mgr = m;
+        a->lease.mgr = m;
         m->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->root_fd < 0)
                 return negative_errno();
@@ -50,7 +50,7 @@ int agent_leases_start(struct agent *a) {
 }
 
 void agent_leases_done(struct agent *a) {
-        struct lease_manager *m = a->lease_mgr;
+        struct lease_manager *m = a->lease.mgr;
 
         if (!m)
                 return;
@@ -90,21 +90,21 @@ void agent_leases_done(struct agent *a) {
         lease_cgroups_free(m->cgroups);
         safe_close(m->root_fd);
         free(m);
-        a->lease_mgr = NULL;
+        a->lease.mgr = NULL;
 }
 
 void agent_leases_policy_changed(struct agent *a) {
-        if (!a->lease_mgr)
+        if (!a->lease.mgr)
                 return;
-        lease_pools_track_policy(a->lease_mgr);
-        lease_pools_arm_shrink(a->lease_mgr);
-        lease_manager_run_queue(a->lease_mgr);
+        lease_pools_track_policy(a->lease.mgr);
+        lease_pools_arm_shrink(a->lease.mgr);
+        lease_manager_run_queue(a->lease.mgr);
 }
 
 const char *agent_leases_unenforced(const struct agent *a) {
         const char *why;
 
-        if (!a->lease_mgr || lease_cgroups_available(a->lease_mgr->cgroups, &why))
+        if (!a->lease.mgr || lease_cgroups_available(a->lease.mgr->cgroups, &why))
                 return "";
         return why;
 }
@@ -112,8 +112,10 @@ const char *agent_leases_unenforced(const struct agent *a) {
 void agent_add_unleased(const struct agent *a, json_object *o) {
         uint64_t total = 0, bytes;
 
-        for (unsigned i = 0; a->report && i < a->report->hugetlb.n_sizes; i++) {
-                if (agent_leases_unleased(a, a->report->hugetlb.sizes[i].page_size, &bytes) < 0)
+        for (unsigned i = 0; a->verdict.as.report && i < a->verdict.as.report->hugetlb.n_sizes;
+             i++) {
+                if (agent_leases_unleased(a, a->verdict.as.report->hugetlb.sizes[i].page_size,
+                                          &bytes) < 0)
                         return;
                 total += bytes;
         }
@@ -122,8 +124,8 @@ void agent_add_unleased(const struct agent *a, json_object *o) {
 
 void agent_leases_cgroups(const struct agent *a, char *buf, size_t size) {
         buf[0] = 0;
-        if (a->lease_mgr)
-                (void) lease_cgroups_base(a->lease_mgr->cgroups, buf, size);
+        if (a->lease.mgr)
+                (void) lease_cgroups_base(a->lease.mgr->cgroups, buf, size);
 }
 
 int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *ret) {
@@ -131,13 +133,13 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
         uint64_t charged, in_use;
         int r;
 
-        if (!a->lease_mgr)
+        if (!a->lease.mgr)
                 return -EOPNOTSUPP;
         /* The cgroups first: a page faulted in between is then counted in use but not yet
          * charged at worst, never the other way round (no negative reading hidden by 0). */
-        r = lease_cgroups_charged(a->lease_mgr->cgroups, page_size, &charged);
+        r = lease_cgroups_charged(a->lease.mgr->cgroups, page_size, &charged);
         if (r >= 0)
-                r = hugepages_counts_read(a->lease_mgr->root_fd, page_size, &c);
+                r = hugepages_counts_read(a->lease.mgr->root_fd, page_size, &c);
         if (r < 0)
                 return r;
         in_use = c.nr > c.free ? (c.nr - c.free) * page_size : 0;
@@ -146,9 +148,9 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
 }
 
 unsigned agent_leases_count(const struct agent *a) {
-        return a->lease_mgr ? a->lease_mgr->n_leases : 0;
+        return a->lease.mgr ? a->lease.mgr->n_leases : 0;
 }
 
 void agent_leases_filter_plan(const struct agent *a, struct plan *plan) {
-        lease_plan_filter(plan, &a->leases);
+        lease_plan_filter(plan, &a->lease.held);
 }

@@ -151,7 +151,7 @@ void lease_job_submit(struct lease_manager *m, struct lease_job *job) {
 /* ---- waking the request queue after an apply ---- */
 
 static void wake_done(struct agent *a, struct job *job) {
-        struct lease_manager *m = a->lease_mgr;
+        struct lease_manager *m = a->lease.mgr;
 
         (void) job;
         if (!m)

@@ -14,7 +14,7 @@
 #define GROW_RETRY_USEC (5 * USEC_PER_SEC)
 
 static bool root_on_btrfs(struct lease_manager *m) {
-        const struct path_facts *sr = &m->a->report->btrfs.snapshot_root;
+        const struct path_facts *sr = &m->a->verdict.as.report->btrfs.snapshot_root;
 
         return sr->exists && sr->on_btrfs;
 }
@@ -27,7 +27,7 @@ static bool refill_job_active(const struct lease_manager *m) {
 void lease_maybe_refill(struct lease_manager *m) {
         struct lease_job *job;
 
-        if (!m->refill_wanted || !m->a->policy->snapshots_managed || refill_job_active(m))
+        if (!m->refill_wanted || !m->a->in_force.policy->snapshots_managed || refill_job_active(m))
                 return;
         job = calloc(1, sizeof(*job));
         if (job)
@@ -38,7 +38,7 @@ void lease_maybe_refill(struct lease_manager *m) {
         }
         m->refill_wanted = false;
         job->kind = LEASE_JOB_REFILL;
-        memcpy(job->policy, m->a->policy, sizeof(*job->policy));
+        memcpy(job->policy, m->a->in_force.policy, sizeof(*job->policy));
         lease_job_submit(m, job);
 }
 
@@ -165,7 +165,7 @@ enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
         struct agent *a = m->a;
         struct lease *l = calloc(1, sizeof(*l));
         struct snapshot_lease_dir d;
-        const char *root = a->policy->snapshot_root;
+        const char *root = a->in_force.policy->snapshot_root;
         int r;
 
         if (!l) {
@@ -295,7 +295,7 @@ void lease_job_finished(struct lease_manager *m, struct lease_job *job) {
                 else
                         log_info("leases: %s", job->res.message);
                 lease_pools_refresh_total(m);
-                agent_notify_status(a, "%s; %u lease%s", a->ready ? "Ready" : "Not ready",
+                agent_notify_status(a, "%s; %u lease%s", a->props.ready ? "Ready" : "Not ready",
                                     m->n_leases, m->n_leases == 1 ? "" : "s");
                 lease_manager_run_queue(m);
                 break;

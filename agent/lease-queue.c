@@ -94,7 +94,7 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error) {
-        const struct policy *p = m->a->policy;
+        const struct policy *p = m->a->in_force.policy;
         unsigned held = 0, waiting = 0;
 
         for (unsigned i = 0; i < m->n_leases; i++)
@@ -212,8 +212,8 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 if (have < req->taps) {
                         bufprintf_trunc(req->why, sizeof(req->why),
                                         "%u tap%s requested; %u of the pool's %u free (%u leased)",
-                                        req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
-                                        a->leases.taps);
+                                        req->taps, req->taps == 1 ? "" : "s", have,
+                                        a->in_force.policy->taps, a->lease.held.taps);
                         req->why_error = AGENT_ERROR_INSUFFICIENT_TAPS;
                         return SERVE_WAIT;
                 }

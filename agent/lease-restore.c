@@ -121,7 +121,7 @@ static uint64_t restored_pages(const struct lease_manager *m, const struct lease
  * giving the lease back touches nothing it does not own. 0, or -ESTALE with why filled. */
 static int restored_lease_check(struct lease_manager *m, struct lease *l, char *why, size_t size) {
         struct lease_record *r = &l->rec;
-        const char *root = m->a->policy->snapshot_root;
+        const char *root = m->a->in_force.policy->snapshot_root;
         char want[LEASE_PATH_MAX + 32], sz[32], ps[32];
         unsigned kept = 0;
         int ret = 0;
@@ -189,7 +189,7 @@ static int restored_lease_check(struct lease_manager *m, struct lease *l, char *
 int lease_manager_restore(struct lease_manager *m) {
         struct agent *a = m->a;
         _cleanup_free_ struct lease_record *recs = NULL;
-        struct sweep sweep = { .m = m, .root = a->policy->snapshot_root };
+        struct sweep sweep = { .m = m, .root = a->in_force.policy->snapshot_root };
         unsigned n = 0, kept_n = 0, released = 0;
         int r;
 

@@ -32,15 +32,15 @@ void lease_tap_mark_busy(struct lease_manager *m, const char *name) {
 }
 
 static bool tap_leased(const struct agent *a, const char *name) {
-        for (unsigned i = 0; i < a->leases.taps && i < TAPS_MAX; i++)
-                if (streq(a->leases.tap_names[i], name))
+        for (unsigned i = 0; i < a->lease.held.taps && i < TAPS_MAX; i++)
+                if (streq(a->lease.held.tap_names[i], name))
                         return true;
         return false;
 }
 
 /* Up to want free taps of the pool (lowest numbers first) into ret; returns how many. */
 unsigned lease_taps_free(struct lease_manager *m, struct lease_tap *ret, unsigned want) {
-        const struct policy *p = m->a->policy;
+        const struct policy *p = m->a->in_force.policy;
         unsigned n = 0;
 
         for (unsigned i = 0; i < p->taps && n < want; i++) {

@@ -108,9 +108,9 @@ void lease_manager_publish(struct lease_manager *m) {
                 return;
         lease_usage_compute(recs, m->n_leases, &u);
         /* Every output says what leases hold, so they are written when that changed. */
-        if (m->published && lease_usage_equal(&u, &m->a->leases))
+        if (m->published && lease_usage_equal(&u, &m->a->lease.held))
                 return;
-        m->a->leases = u;
+        m->a->lease.held = u;
         m->published = true;
         agent_leases_changed(m->a);
 }

@@ -138,7 +138,7 @@ struct lease_manager {
         unsigned refill_jobs; /* REFILL jobs under way or waiting for their turn */
         bool wake_queued;     /* lease_wake_after_work() waits for its turn */
         bool in_queue_run, queue_again;
-        bool published;               /* a->leases was computed from the table once */
+        bool published;               /* a->lease.held was computed from the table once */
         sd_event_source *save_source; /* timer: the deferred write of the lease file */
         bool save_pending;
 };
@@ -154,7 +154,7 @@ int lease_manager_save(struct lease_manager *m);
  * a crash may lose without promising anything twice (a lease's removal). */
 void lease_manager_save_later(struct lease_manager *m);
 
-/* Recompute a->leases from the table and publish (HugePagesLeased, agent.state, ...). */
+/* Recompute a->lease.held from the table and publish (HugePagesLeased, agent.state, ...). */
 void lease_manager_publish(struct lease_manager *m);
 
 /* Add a lease (takes it) / find one by id. */
