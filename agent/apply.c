@@ -297,8 +297,9 @@ static void on_progress(unsigned index, const struct plan_step *step, const char
         (void) sd_notifyf(0, "STATUS=Applying: %s", status);
 }
 
-/* The plan for the host as it is now: a fresh probe (agent_reprobe plans; the run takes that
- * plan over). Returns 1 when there are steps to run, 0 when not. */
+/* The plan for the host as it is now: a fresh probe (agent_reprobe assesses, plan and lease filter
+ * included; the run takes a copy of that plan). Returns 1 when there are steps to run, 0 when
+ * not. */
 static int apply_prepare(struct agent *a, struct apply_job *job) {
         struct apply_run *run = job->run;
         int r;
@@ -308,15 +309,9 @@ static int apply_prepare(struct agent *a, struct apply_job *job) {
         r = agent_reprobe(a, "before apply");
         if (r < 0)
                 return r;
-        run->plan = a->verdict.as.plan;
-        r = plan_build(a->verdict.as.report, a->in_force.policy, &a->verdict.as.plan);
-        if (r >= 0)
-                agent_leases_filter_plan(a, &a->verdict.as.plan);
-        if (r < 0) {
-                a->verdict.as.plan = run->plan;
-                run->plan = (struct plan){ 0 };
+        r = plan_copy(&a->verdict.as.plan, &run->plan);
+        if (r < 0)
                 return r;
-        }
         if (job->cause == APPLY_CAUSE_DRIFT) {
                 drop_out_of_reach(a, &run->plan);
                 /* Nothing to change (or only what a person must do): drift checks end here

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The leases as the rest of the agent sees them: start (the lease file of an earlier run)
- * and stop, the policy changing, what the lease cgroups hold, and the plan filter. */
+ * and stop, the policy changing, what the lease cgroups hold. */
 #include "agent/lease-restore.h"
 #include "agent/lease-sock.h"
 #include "agent/lease.h"
@@ -149,8 +149,4 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
 
 unsigned agent_leases_count(const struct agent *a) {
         return a->lease.mgr ? a->lease.mgr->n_leases : 0;
-}
-
-void agent_leases_filter_plan(const struct agent *a, struct plan *plan) {
-        lease_plan_filter(plan, &a->lease.held);
 }
