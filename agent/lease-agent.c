@@ -17,8 +17,8 @@ static bool cgroup_kept(const char *id, void *userdata) {
 
 /* After a restart: kept leases find their cgroups again; those of leases that ended go. */
 static void cgroups_restored(struct lease_manager *m) {
-        for (unsigned i = 0; i < m->n_leases; i++) {
-                struct lease *l = m->leases[i];
+        for (unsigned i = 0; i < m->table.n_leases; i++) {
+                struct lease *l = m->table.leases[i];
                 if (l->rec.enforced &&
                     lease_cgroups_path(m->cgroups, l->rec.id, l->cgroup, sizeof(l->cgroup)) < 0)
                         l->rec.enforced = false; /* no cgroups now: bookkeeping, and it says so */
@@ -55,11 +55,11 @@ void agent_leases_done(struct agent *a) {
         if (!m)
                 return;
         /* The table as it is now goes to the file before it is freed. */
-        if (m->save_pending)
+        if (m->table.save_pending)
                 (void) lease_manager_save(m);
         /* Waiting calls get an answer; leases stay on record for the next start. */
-        while (m->n_queue > 0) {
-                struct lease_request *req = m->queue[m->n_queue - 1];
+        while (m->requests.n_queue > 0) {
+                struct lease_request *req = m->requests.queue[m->requests.n_queue - 1];
                 if (req->lease)
                         req->lease->req = NULL;
                 if (req->sock)
@@ -69,24 +69,24 @@ void agent_leases_done(struct agent *a) {
                         (void) sd_bus_reply_method_errorf(req->msg, AGENT_ERROR_NOT_READY,
                                                           "hosttuned stopped");
                 lease_stats_answered(m, req, AGENT_ERROR_NOT_READY);
-                m->n_queue--;
+                m->requests.n_queue--;
                 lease_request_free(req);
         }
-        for (unsigned i = 0; i < m->n_leases; i++)
-                lease_free(m->leases[i]);
-        while (m->n_clients > 0) {
-                struct lease_client *c = m->clients[m->n_clients - 1];
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                lease_free(m->table.leases[i]);
+        while (m->peers.n_clients > 0) {
+                struct lease_client *c = m->peers.clients[m->peers.n_clients - 1];
                 c->gone = true;
                 c->n_refs = 1;
                 lease_client_unref(c);
         }
-        free(m->leases);
-        free(m->queue);
-        free(m->clients);
-        sd_event_source_disable_unref(m->shrink_timer);
-        sd_event_source_disable_unref(m->retry_timer);
-        sd_event_source_disable_unref(m->wait_timer);
-        sd_event_source_disable_unref(m->save_source);
+        free(m->table.leases);
+        free(m->requests.queue);
+        free(m->peers.clients);
+        sd_event_source_disable_unref(m->timers.shrink);
+        sd_event_source_disable_unref(m->timers.tap_retry);
+        sd_event_source_disable_unref(m->timers.wait);
+        sd_event_source_disable_unref(m->timers.save);
         lease_cgroups_free(m->cgroups);
         safe_close(m->root_fd);
         free(m);
@@ -148,5 +148,5 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
 }
 
 unsigned agent_leases_count(const struct agent *a) {
-        return a->lease.mgr ? a->lease.mgr->n_leases : 0;
+        return a->lease.mgr ? a->lease.mgr->table.n_leases : 0;
 }

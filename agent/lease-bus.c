@@ -303,8 +303,8 @@ int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssa{sv})");
-        for (unsigned i = 0; r >= 0 && mgr && i < mgr->n_leases; i++) {
-                const struct lease *l = mgr->leases[i];
+        for (unsigned i = 0; r >= 0 && mgr && i < mgr->table.n_leases; i++) {
+                const struct lease *l = mgr->table.leases[i];
                 /* Root and the lease group see every lease, anyone else its own in full and
                  * the others' only as what they hold (docs/dbus-api.md, "Who sees what"). */
                 bool full = v.privileged || l->rec.uid == v.id.uid;

@@ -8,13 +8,14 @@
 #include "policies/apply/hugepages.h"
 
 struct lease_pool_state *lease_pool_find(struct lease_manager *m, uint64_t page_size) {
-        for (unsigned i = 0; i < m->n_pools; i++)
-                if (m->pools[i].page_size == page_size)
-                        return &m->pools[i];
-        if (m->n_pools >= HUGETLB_SIZES_MAX)
+        for (unsigned i = 0; i < m->hugepages.n_pools; i++)
+                if (m->hugepages.pools[i].page_size == page_size)
+                        return &m->hugepages.pools[i];
+        if (m->hugepages.n_pools >= HUGETLB_SIZES_MAX)
                 return NULL;
-        m->pools[m->n_pools] = (struct lease_pool_state){ .page_size = page_size };
-        return &m->pools[m->n_pools++];
+        m->hugepages.pools[m->hugepages.n_pools] =
+                (struct lease_pool_state){ .page_size = page_size };
+        return &m->hugepages.pools[m->hugepages.n_pools++];
 }
 
 static const struct policy_hugepool *policy_pool(const struct policy *p, uint64_t page_size) {
@@ -120,8 +121,8 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        for (unsigned i = 0; i < m->n_pools; i++) {
-                struct lease_pool_state *st = &m->pools[i];
+        for (unsigned i = 0; i < m->hugepages.n_pools; i++) {
+                struct lease_pool_state *st = &m->hugepages.pools[i];
                 const struct policy_hugepool *h = policy_pool(a->in_force.policy, st->page_size);
                 struct lease_pool p;
                 uint64_t floor, target;
@@ -129,9 +130,10 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (st->growing || lease_pool_read(m, st->page_size, &p) < 0)
                         continue;
-                for (unsigned k = 0; k < m->n_queue; k++)
-                        wanted = wanted || (m->queue[k]->pages > 0 &&
-                                            m->queue[k]->want.hugepage_size == st->page_size);
+                for (unsigned k = 0; k < m->requests.n_queue; k++)
+                        wanted = wanted ||
+                                 (m->requests.queue[k]->pages > 0 &&
+                                  m->requests.queue[k]->want.hugepage_size == st->page_size);
                 if (wanted)
                         continue;
                 /* Back toward the policy's pool; without one, toward what the pool held before
@@ -155,7 +157,7 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* Shrink an idle pool after [hugepages] shrink-after; every lease change starts the wait anew. */
 void lease_pools_arm_shrink(struct lease_manager *m) {
-        int r = agent_timer_arm(m->a, &m->shrink_timer, m->a->in_force.policy->shrink_after_usec,
+        int r = agent_timer_arm(m->a, &m->timers.shrink, m->a->in_force.policy->shrink_after_usec,
                                 USEC_PER_MSEC * 100, on_shrink, m);
 
         if (r < 0)

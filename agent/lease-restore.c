@@ -35,9 +35,9 @@ static int name_has_owner(sd_bus *bus, const char *name) {
 }
 
 static bool kept(const struct lease_manager *m, const char *id) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (streq(m->leases[i]->rec.id, id))
-                        return m->leases[i]->rec.state == LEASE_ACTIVE;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (streq(m->table.leases[i]->rec.id, id))
+                        return m->table.leases[i]->rec.state == LEASE_ACTIVE;
         return false;
 }
 
@@ -106,8 +106,8 @@ static uint64_t restored_pages(const struct lease_manager *m, const struct lease
                                uint64_t page_size) {
         uint64_t pages = 0;
 
-        for (unsigned i = 0; i < m->n_leases && m->leases[i] != upto; i++) {
-                const struct lease_record *r = &m->leases[i]->rec;
+        for (unsigned i = 0; i < m->table.n_leases && m->table.leases[i] != upto; i++) {
+                const struct lease_record *r = &m->table.leases[i]->rec;
                 if (r->state == LEASE_ACTIVE && r->hugepage_size == page_size)
                         pages += r->hugepage_bytes / page_size;
         }
@@ -255,8 +255,8 @@ int lease_manager_restore(struct lease_manager *m) {
         }
         for (bool again = true; again;) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->rec.state == LEASE_ACTIVE || l->rec.state == LEASE_RELEASING ||
                             l->release_wanted)
                                 continue;
@@ -274,8 +274,8 @@ int lease_manager_restore(struct lease_manager *m) {
         /* Releases a crash cut short go on from where they were. */
         for (bool again = true; again;) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->rec.state != LEASE_RELEASING || l->job_running ||
                             l->next_tap_retry_usec)
                                 continue;

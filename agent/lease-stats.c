@@ -58,8 +58,8 @@ void agent_lease_stats_refresh(struct agent *a) {
 
         for (unsigned i = 0; i < a->lease.n_stats; i++)
                 a->lease.stats[i].waiting = a->lease.stats[i].queued = 0;
-        for (unsigned i = 0; m && i < m->n_queue; i++) {
-                const struct lease_request *req = m->queue[i];
+        for (unsigned i = 0; m && i < m->requests.n_queue; i++) {
+                const struct lease_request *req = m->requests.queue[i];
                 struct lease_stats *s = agent_lease_stats(a, request_page_size(req));
                 if (!s)
                         continue;

@@ -20,51 +20,52 @@ void lease_free(struct lease *l) {
 }
 
 int lease_manager_add(struct lease_manager *m, struct lease *l) {
-        struct lease **n = realloc(m->leases, (m->n_leases + 1) * sizeof(struct lease *));
+        struct lease **n =
+                realloc(m->table.leases, (m->table.n_leases + 1) * sizeof(struct lease *));
 
         if (!n)
                 return -ENOMEM;
-        m->leases = n;
-        n[m->n_leases++] = l;
+        m->table.leases = n;
+        n[m->table.n_leases++] = l;
         return 0;
 }
 
 void lease_manager_remove(struct lease_manager *m, struct lease *l) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (m->leases[i] == l) {
-                        memmove(&m->leases[i], &m->leases[i + 1],
-                                (m->n_leases - i - 1) * sizeof(struct lease *));
-                        m->n_leases--;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (m->table.leases[i] == l) {
+                        memmove(&m->table.leases[i], &m->table.leases[i + 1],
+                                (m->table.n_leases - i - 1) * sizeof(struct lease *));
+                        m->table.n_leases--;
                         return;
                 }
 }
 
 struct lease *lease_manager_find(struct lease_manager *m, const char *id) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (streq(m->leases[i]->rec.id, id))
-                        return m->leases[i];
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (streq(m->table.leases[i]->rec.id, id))
+                        return m->table.leases[i];
         return NULL;
 }
 
 /* The records of the table, for the file and the usage. */
 static const struct lease_record **records(struct lease_manager *m) {
-        const struct lease_record **recs =
-                calloc(m->n_leases ? m->n_leases : 1, sizeof(const struct lease_record *));
+        const struct lease_record **recs = calloc(m->table.n_leases ? m->table.n_leases : 1,
+                                                  sizeof(const struct lease_record *));
 
-        for (unsigned i = 0; recs && i < m->n_leases; i++)
-                recs[i] = &m->leases[i]->rec;
+        for (unsigned i = 0; recs && i < m->table.n_leases; i++)
+                recs[i] = &m->table.leases[i]->rec;
         return recs;
 }
 
 int lease_manager_save(struct lease_manager *m) {
         _cleanup_free_ const struct lease_record **recs = records(m);
-        _cleanup_free_ char *text = recs ? lease_file_format(recs, m->n_leases) : NULL;
+        _cleanup_free_ char *text = recs ? lease_file_format(recs, m->table.n_leases) : NULL;
         int r;
 
         /* The whole table goes out: whatever waited for lease_manager_save_later() too. */
-        m->save_pending = false;
-        if (m->save_source)
-                (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
+        m->table.save_pending = false;
+        if (m->timers.save)
+                (void) sd_event_source_set_enabled(m->timers.save, SD_EVENT_OFF);
         if (!text)
                 r = -ENOMEM;
         else
@@ -80,7 +81,7 @@ static int on_save_due(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        if (m->save_pending)
+        if (m->table.save_pending)
                 (void) lease_manager_save(m);
         return 0;
 }
@@ -88,13 +89,13 @@ static int on_save_due(sd_event_source *s, uint64_t usec, void *userdata) {
 void lease_manager_save_later(struct lease_manager *m) {
         int r = -ESTALE;
 
-        if (m->save_pending)
+        if (m->table.save_pending)
                 return; /* the timer runs: this change goes out with the others */
-        m->save_pending = true;
+        m->table.save_pending = true;
         /* Armed by the first change, not pushed back by later ones: nothing waits longer than
          * SAVE_DELAY_USEC to be written. */
         if (m->a->event)
-                r = agent_timer_arm(m->a, &m->save_source, SAVE_DELAY_USEC, USEC_PER_MSEC,
+                r = agent_timer_arm(m->a, &m->timers.save, SAVE_DELAY_USEC, USEC_PER_MSEC,
                                     on_save_due, m);
         if (r < 0)
                 (void) lease_manager_save(m); /* no loop to wait for: now */
@@ -106,11 +107,11 @@ void lease_manager_publish(struct lease_manager *m) {
 
         if (!recs)
                 return;
-        lease_usage_compute(recs, m->n_leases, &u);
+        lease_usage_compute(recs, m->table.n_leases, &u);
         /* Every output says what leases hold, so they are written when that changed. */
-        if (m->published && lease_usage_equal(&u, &m->a->lease.held))
+        if (m->table.published && lease_usage_equal(&u, &m->a->lease.held))
                 return;
         m->a->lease.held = u;
-        m->published = true;
+        m->table.published = true;
         agent_leases_changed(m->a);
 }
