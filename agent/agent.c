@@ -76,7 +76,7 @@ void agent_set_last_error(struct agent *a, const char *fmt, ...) {
         str_escape_control(raw, buf, sizeof(buf));
         if (!isempty(buf))
                 log_warning("%s", buf);
-        if (set_string(&a->last_error, buf) > 0)
+        if (set_string(&a->props.last_error, buf) > 0)
                 agent_bus_properties_changed(a, "LastError");
 }
 
@@ -177,14 +177,14 @@ static void arm_reprobe(struct agent *a);
  * everyone only when every file it came from is: a policy that includes a 0600 file must not
  * leak it through the copy. */
 static void write_policy_copy(struct agent *a) {
-        _cleanup_free_ char *text = policy_to_ini(a->policy);
+        _cleanup_free_ char *text = policy_to_ini(a->in_force.policy);
         mode_t mode = 0644;
         struct stat st;
         int r;
 
-        for (unsigned i = 0; i < a->policy->n_files; i++)
-                if (a->policy->files[i][0] == '/' &&
-                    (stat(a->policy->files[i], &st) < 0 || !(st.st_mode & S_IROTH)))
+        for (unsigned i = 0; i < a->in_force.policy->n_files; i++)
+                if (a->in_force.policy->files[i][0] == '/' &&
+                    (stat(a->in_force.policy->files[i], &st) < 0 || !(st.st_mode & S_IROTH)))
                         mode = 0600;
         r = text ? write_file_atomic_at(a->runtime_fd, AGENT_POLICY_COPY_FILE, text, strlen(text),
                                         mode)
@@ -199,19 +199,19 @@ static int switch_policy(struct agent *a, struct loaded_policy *l) {
         struct policy *p = TAKE_PTR(l->policy);
         int r;
 
-        free(a->policy);
-        a->policy = p;
-        a->require = p->require;
-        a->lease_group.set = l->lease_gid_set;
-        a->lease_group.gid = l->lease_gid;
-        a->n_policy_files = l->n_files;
-        memcpy(a->policy_files, l->files, sizeof(a->policy_files));
-        a->policy_refused[0] = 0;
+        free(a->in_force.policy);
+        a->in_force.policy = p;
+        a->in_force.require = p->require;
+        a->in_force.lease_group.set = l->lease_gid_set;
+        a->in_force.lease_group.gid = l->lease_gid;
+        a->in_force.n_files = l->n_files;
+        memcpy(a->in_force.files, l->files, sizeof(a->in_force.files));
+        a->in_force.refused[0] = 0;
         write_policy_copy(a);
-        a->generation++;
-        r = set_string(&a->policy_name, p->name);
+        a->props.generation++;
+        r = set_string(&a->props.policy_name, p->name);
         if (r >= 0)
-                r = set_string(&a->policy_path, p->files[0]);
+                r = set_string(&a->props.policy_path, p->files[0]);
         if (r < 0)
                 return r;
         arm_reprobe(a);
@@ -232,13 +232,14 @@ static void remember_kvm_smoke(struct agent *a, const struct kvm_facts *k) {
         const struct kvm_smoke_verdict *v = &k->smoke;
 
         if (!v->root.tried) {
-                a->kvm_smoke_valid = false;
+                a->smoke.valid = false;
                 return;
         }
         if (!k->smoke_source || !streq(k->smoke_source, "probe"))
                 return;
-        if (!a->kvm_smoke_valid || a->kvm_smoke.root.ran != v->root.ran ||
-            a->kvm_smoke.build.ran != v->build.ran || !streq(a->kvm_smoke.root.step, v->root.step))
+        if (!a->smoke.valid || a->smoke.verdict.root.ran != v->root.ran ||
+            a->smoke.verdict.build.ran != v->build.ran ||
+            !streq(a->smoke.verdict.root.step, v->root.step))
                 log_info("KVM smoke guest: %s %s%s; build user %s %s%s", v->root.user,
                          v->root.ran ? "ran" : "failed at ", v->root.ran ? "" : v->root.step,
                          v->build.tried ? v->build.user : "-",
@@ -246,8 +247,8 @@ static void remember_kvm_smoke(struct agent *a, const struct kvm_facts *k) {
                          : v->build.ran  ? "ran"
                                          : "failed at ",
                          v->build.tried && !v->build.ran ? v->build.step : "");
-        a->kvm_smoke = *v;
-        a->kvm_smoke_valid = true;
+        a->smoke.verdict = *v;
+        a->smoke.valid = true;
 }
 
 /* Assess the host against the policy in force (assess/assess.h): the probes of mask, with detail
@@ -261,15 +262,15 @@ static int assess_host(struct agent *a, probe_mask_t mask, bool detail,
                        struct host_report *report, struct requirement_result *results,
                        struct assessment *ret) {
         struct assess_input in = {
-                .policy = a->policy,
+                .policy = a->in_force.policy,
                 .require = req,
-                .leases = &a->leases,
+                .leases = &a->lease.held,
                 .probes = mask,
                 /* Facts only the JSON shows; statuses, reasons and what the planner needs
                  * (probe_knobs reads what detail skipped) do not depend on it. */
                 .detail = detail,
                 .plan = plan,
-                .kvm_smoke = a->kvm_smoke_valid ? &a->kvm_smoke : NULL,
+                .kvm_smoke = a->smoke.valid ? &a->smoke.verdict : NULL,
         };
         int r;
 
@@ -301,20 +302,20 @@ int agent_reprobe(struct agent *a, const char *why) {
 }
 
 int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
-        int old_ready = a->ready, r;
-        uint64_t old_total = a->hugepages_total;
-        char old_reason[sizeof(a->ready_reason)];
+        int old_ready = a->props.ready, r;
+        uint64_t old_total = a->props.hugepages_total;
+        char old_reason[sizeof(a->verdict.reason)];
 
         /* A fresh report replaces the last one (see assess_host() for why not memset). When
          * probing or planning fails, the last complete one stays, with its verdict (assess()
-         * writes a->results only once nothing can fail any more). */
+         * writes a->verdict.results only once nothing can fail any more). */
         _cleanup_free_ struct host_report *report = calloc(1, sizeof(*report));
         struct assessment as;
 
         if (!report)
                 return -ENOMEM;
-        r = assess_host(a, PROBE_MASK_ALL, detail, &a->require, ASSESS_PLAN_POLICY, report,
-                        a->results, &as);
+        r = assess_host(a, PROBE_MASK_ALL, detail, &a->in_force.require, ASSESS_PLAN_POLICY, report,
+                        a->verdict.results, &as);
         if (r < 0) {
                 agent_set_last_error(a, "probing failed: %s", strerror(-r));
                 return r;
@@ -322,29 +323,28 @@ int agent_reprobe_full(struct agent *a, const char *why, bool detail) {
         a->stats.reprobes++;
         a->stats.last_probe_realtime_usec = agent_now_usec(CLOCK_REALTIME);
 
-        memcpy(old_reason, a->ready_reason, sizeof(old_reason));
-        a->n_failed = as.n_failed;
-        a->ready = as.ready;
-        (void) assessment_reason(&as, a->ready_reason, sizeof(a->ready_reason));
-        free(a->report);
-        a->report = TAKE_PTR(report);
-        plan_free(&a->plan);
-        a->plan = as.plan;
-        as.plan = (struct plan){ 0 };
-        assessment_done(&as);
-        a->hugepages_total = pool_bytes(a->report);
+        memcpy(old_reason, a->verdict.reason, sizeof(old_reason));
+        a->props.ready = as.ready;
+        (void) assessment_reason(&as, a->verdict.reason, sizeof(a->verdict.reason));
+        /* The new assessment replaces the last one (its probe context already closed by
+         * assess_host); it owns report now. */
+        free(a->verdict.as.report);
+        plan_free(&a->verdict.as.plan);
+        a->verdict.as = as;
+        a->verdict.as.report = TAKE_PTR(report);
+        a->props.hugepages_total = pool_bytes(a->verdict.as.report);
 
-        if (!a->evaluated || a->ready != old_ready) {
-                if (a->evaluated && !a->ready)
+        if (!a->verdict.evaluated || a->props.ready != old_ready) {
+                if (a->verdict.evaluated && !a->props.ready)
                         a->stats.drifts++;
-                log_info("%s (%s)", a->ready_reason, why);
+                log_info("%s (%s)", a->verdict.reason, why);
                 agent_bus_properties_changed(a, "Ready");
                 agent_bus_emit_readiness_changed(a);
-        } else if (!streq(old_reason, a->ready_reason))
-                log_info("%s (%s)", a->ready_reason, why);
-        if (a->hugepages_total != old_total)
+        } else if (!streq(old_reason, a->verdict.reason))
+                log_info("%s (%s)", a->verdict.reason, why);
+        if (a->props.hugepages_total != old_total)
                 agent_bus_properties_changed(a, "HugePagesTotal");
-        a->evaluated = true;
+        a->verdict.evaluated = true;
         (void) agent_outputs_write(a);
         return 0;
 }
@@ -360,10 +360,10 @@ static int on_outputs_due(sd_event_source *s, void *userdata) {
 void agent_leases_changed(struct agent *a) {
         uint64_t leased = 0;
 
-        for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
-                leased += a->leases.hugepages[i].bytes;
-        if (leased != a->hugepages_leased) {
-                a->hugepages_leased = leased;
+        for (unsigned i = 0; i < a->lease.held.n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                leased += a->lease.held.hugepages[i].bytes;
+        if (leased != a->props.hugepages_leased) {
+                a->props.hugepages_leased = leased;
                 agent_bus_properties_changed(a, "HugePagesLeased");
         }
         /* The files follow once the loop has nothing else to do: a lease's reply does not wait
@@ -379,17 +379,17 @@ void agent_outputs_schedule(struct agent *a) {
                 (void) agent_outputs_write_some(a, false);
                 return;
         }
-        if (!a->outputs_source) {
-                r = sd_event_add_defer(a->event, &a->outputs_source, on_outputs_due, a);
+        if (!a->timers.outputs) {
+                r = sd_event_add_defer(a->event, &a->timers.outputs, on_outputs_due, a);
                 if (r >= 0)
-                        r = sd_event_source_set_priority(a->outputs_source, SD_EVENT_PRIORITY_IDLE);
+                        r = sd_event_source_set_priority(a->timers.outputs, SD_EVENT_PRIORITY_IDLE);
                 if (r < 0) {
-                        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
+                        a->timers.outputs = sd_event_source_disable_unref(a->timers.outputs);
                         (void) agent_outputs_write_some(a, false);
                         return;
                 }
         }
-        (void) sd_event_source_set_enabled(a->outputs_source, SD_EVENT_ONESHOT);
+        (void) sd_event_source_set_enabled(a->timers.outputs, SD_EVENT_ONESHOT);
 }
 
 /* ---- re-probe timer ---- */
@@ -400,16 +400,16 @@ static int on_reprobe(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) usec;
         /* The timer is when the KVM smoke guests run again even without drift. */
-        a->kvm_smoke_valid = false;
+        a->smoke.valid = false;
         (void) agent_reprobe(a, "periodic re-probe");
         /* Drift back to the policy: the plan is not empty although the last apply ended. */
-        if (a->policy->reapply_on_drift && !a->stopping && !a->apply.reverted) {
+        if (a->in_force.policy->reapply_on_drift && !a->stopping && !a->apply.reverted) {
                 r = agent_apply_submit(a, APPLY_CAUSE_DRIFT, NULL);
                 if (r < 0)
                         log_warning("re-applying after drift failed: %s", strerror(-r));
         }
         /* Re-arm for the next interval from now (a long probe does not make timers pile up). */
-        r = sd_event_source_set_time_relative(s, a->policy->reprobe_interval_usec);
+        r = sd_event_source_set_time_relative(s, a->in_force.policy->reprobe_interval_usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -438,7 +438,8 @@ static void arm_reprobe(struct agent *a) {
 
         if (!a->event)
                 return;
-        r = agent_timer_arm(a, &a->reprobe_source, a->policy ? a->policy->reprobe_interval_usec : 0,
+        r = agent_timer_arm(a, &a->timers.reprobe,
+                            a->in_force.policy ? a->in_force.policy->reprobe_interval_usec : 0,
                             REPROBE_ACCURACY_USEC, on_reprobe, a);
         if (r < 0)
                 log_error("cannot arm the re-probe timer: %s", strerror(-r));
@@ -455,7 +456,7 @@ int agent_policy_reload(struct agent *a, char *msg, size_t size) {
                 /* Nothing changes: the old policy, its generation and its outputs stay. */
                 a->stats.reloads_rejected++;
                 agent_set_last_error(a, "policy rejected: %s", msg);
-                str_escape_control(msg, a->policy_refused, sizeof(a->policy_refused));
+                str_escape_control(msg, a->in_force.refused, sizeof(a->in_force.refused));
                 (void) agent_outputs_write(a);
                 return 1;
         }
@@ -466,8 +467,8 @@ int agent_policy_reload(struct agent *a, char *msg, size_t size) {
         a->stats.reloads++;
         a->apply.reverted = false;
         agent_set_last_error(a, "%s", "");
-        log_info("policy %s (%s) loaded, generation %" PRIu64, a->policy_name, a->policy_path,
-                 a->generation);
+        log_info("policy %s (%s) loaded, generation %" PRIu64, a->props.policy_name,
+                 a->props.policy_path, a->props.generation);
         agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
         agent_bus_emit_policy_reloaded(a);
         agent_leases_policy_changed(a);
@@ -506,13 +507,13 @@ static int stop(struct agent *a) {
         if (work_queue_busy(a->queue))
                 agent_notify_status(a, "Stopping after the running job ends");
         work_queue_cancel_pending(a->queue);
-        if (a->policy && a->policy->revert_on_stop && agent_leases_count(a) > 0)
+        if (a->in_force.policy && a->in_force.policy->revert_on_stop && agent_leases_count(a) > 0)
                 /* Leases outlive a restart; reverting would pull the pool and the taps from
                  * under them. */
                 log_warning("revert-on-stop skipped: %u lease%s still hold%s resources",
                             agent_leases_count(a), agent_leases_count(a) == 1 ? "" : "s",
                             agent_leases_count(a) == 1 ? "s" : "");
-        else if (a->policy && a->policy->revert_on_stop) {
+        else if (a->in_force.policy && a->in_force.policy->revert_on_stop) {
                 agent_notify_status(a, "Reverting (revert-on-stop)");
                 if (agent_revert_submit(a, NULL) < 0)
                         log_error("revert on stop failed: %s", strerror(ENOMEM));
@@ -573,11 +574,14 @@ int agent_start(struct agent *a) {
         char msg[1024];
         int r;
 
-        a->last_error = strdup("");
-        a->policy_name = strdup("");
-        a->policy_path = strdup("");
-        a->report = calloc(1, sizeof(*a->report));
-        if (!a->last_error || !a->policy_name || !a->policy_path || !a->report)
+        a->props.last_error = strdup("");
+        a->props.policy_name = strdup("");
+        a->props.policy_path = strdup("");
+        a->verdict.as.report = calloc(1, sizeof(*a->verdict.as.report));
+        a->verdict.as.results = a->verdict.results;
+        a->verdict.as.ctx.root_fd = -1;
+        if (!a->props.last_error || !a->props.policy_name || !a->props.policy_path ||
+            !a->verdict.as.report)
                 return -ENOMEM;
 
         /* Signals are blocked by main(); the loop takes them as signalfd sources. */
@@ -611,7 +615,7 @@ int agent_start(struct agent *a) {
         r = switch_policy(a, &l);
         if (r < 0)
                 return r;
-        log_info("policy %s (%s) loaded", a->policy_name, a->policy_path);
+        log_info("policy %s (%s) loaded", a->props.policy_name, a->props.policy_path);
 
         r = bus_open_spec(a->opt.bus, "hosttuned", &a->bus);
         if (r < 0)
@@ -667,21 +671,21 @@ void agent_done(struct agent *a) {
         agent_leases_done(a);
         agent_lease_sock_stop(a);
         agent_apply_done(a);
-        a->reprobe_source = sd_event_source_unref(a->reprobe_source);
-        a->outputs_source = sd_event_source_disable_unref(a->outputs_source);
+        a->timers.reprobe = sd_event_source_unref(a->timers.reprobe);
+        a->timers.outputs = sd_event_source_disable_unref(a->timers.outputs);
         if (a->bus) {
                 sd_bus_flush(a->bus);
                 a->bus = sd_bus_flush_close_unref(a->bus);
         }
         a->event = sd_event_unref(a->event);
-        safe_close(a->state_fd);
+        safe_close(a->outputs.state_fd);
         safe_close(a->runtime_fd);
-        free(a->state_text);
+        free(a->outputs.state_text);
         free(a->runtime_dir);
-        plan_free(&a->plan);
-        free(a->policy);
-        free(a->report);
-        free(a->policy_name);
-        free(a->policy_path);
-        free(a->last_error);
+        plan_free(&a->verdict.as.plan);
+        free(a->in_force.policy);
+        free(a->verdict.as.report);
+        free(a->props.policy_name);
+        free(a->props.policy_path);
+        free(a->props.last_error);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* hosttuned's state and the operations the event loop, the bus handlers, the jobs and the lease
- * code share. One struct agent per process; bus properties are fields read by offsetof. Every
- * change to the host is a job on a->queue (agent/queue.h), reported by its done() on the event
- * loop; a->report is the last full probe (agent_reprobe() refreshes it), a->event takes timers
- * (agent_timer_arm), a->bus the sd_bus_track objects of clients' lifetimes. After changing what
- * leases hold (a->leases), call agent_leases_changed(). */
+ * code share. One struct agent per process, its fields grouped by concern: the policy in force
+ * (a->in_force), the bus properties (a->props, read by offsetof), the last assessment and its
+ * verdict (a->verdict: agent_reprobe() refreshes it), the KVM smoke verdict (a->smoke), the
+ * leases (a->lease), the files written (a->outputs), timers and counters. Every change to the
+ * host is a job on a->queue (agent/queue.h), reported by its done() on the event loop; a->event
+ * takes timers (agent_timer_arm), a->bus the sd_bus_track objects of clients' lifetimes. After
+ * changing what leases hold (a->lease.held), call agent_leases_changed(). */
 #pragma once
 
 #include <stdbool.h>
@@ -55,24 +57,15 @@ struct agent_stats {
         uint64_t last_probe_realtime_usec;
 };
 
-struct apply_run;     /* agent/apply.c: an apply's plan and outcome */
-struct apply_job;     /* agent/apply.c */
-struct lease_manager; /* agent/lease.h */
-struct lease_sock;    /* agent/lease-sock.c */
-struct work_queue;    /* agent/queue.h */
-
+struct apply_run;         /* agent/apply.c: an apply's plan and outcome */
+struct apply_job;         /* agent/apply.c */
+struct lease_manager;     /* agent/lease.h */
+struct lease_sock;        /* agent/lease-sock.c */
+struct work_queue;        /* agent/queue.h */
 struct check_facts_watch; /* agent/check-facts.c */
 
-struct agent {
-        struct agent_options opt;
-        sd_event *event;
-        sd_bus *bus;
-        char *runtime_dir;
-        int runtime_fd;
-        int state_fd; /* the agent.state file we wrote last; its OFD lock proves we are alive */
-        char *state_text;
-
-        /* The policy in force and what was derived from it at load time. */
+/* The policy in force and what was derived from it at load time. */
+struct agent_policy {
         struct policy *policy;
         struct requirements require; /* policy->require */
         struct {
@@ -82,12 +75,14 @@ struct agent {
         /* The files it was read from as they were then, and why the agent refused them since
          * ("" = it did not): published in agent.state so `check` judges by the policy in force
          * (docs/agent-state.md). */
-        unsigned n_policy_files;
-        struct policy_file_stamp policy_files[AGENT_STATE_POLICY_FILES_MAX];
-        char policy_refused[512];
+        unsigned n_files;
+        struct policy_file_stamp files[AGENT_STATE_POLICY_FILES_MAX];
+        char refused[512];
+};
 
-        /* Bus properties, read by sd-bus through offsetof: the C types are the ones sd-bus
-         * expects for the signature ("b" is an int, "s" a char *, "t" a uint64_t). */
+/* Bus properties, read by sd-bus through offsetof(struct agent, props.NAME): the C types are the
+ * ones sd-bus expects for the signature ("b" is an int, "s" a char *, "t" a uint64_t). */
+struct agent_props {
         int ready;
         char *policy_name;
         char *policy_path;
@@ -95,27 +90,68 @@ struct agent {
         char *last_error;
         uint64_t hugepages_total; /* bytes in every hugepage pool */
         uint64_t hugepages_leased;
+};
 
-        /* The last full probe and its verdict: the requirements, and the plan (what the policy
-         * still wants changed). */
-        struct host_report *report;
-        struct plan plan;
+/* The last full probe and its verdict (agent_reprobe_full keeps what assess() returned): the
+ * report, the requirements judged, and the plan (what the policy still wants changed). */
+struct agent_verdict {
+        /* as.report is owned (freed when replaced), as.results points at results, as.ctx is
+         * closed; as.ready is also published as props.ready. */
+        struct assessment as;
         struct requirement_result results[REQUIREMENTS_MAX];
-        unsigned n_failed;
-        char ready_reason[512];
-        bool evaluated;
-        /* The last KVM smoke verdicts (probes/kvm-smoke.h). Probes reuse them while /dev/kvm
-         * and the module keep their identity; the re-probe timer clears kvm_smoke_valid so the
-         * guests run again. Published in agent.state for `hosttune check`. */
-        struct kvm_smoke_verdict kvm_smoke;
-        bool kvm_smoke_valid;
+        char reason[512]; /* assessment_reason() of as */
+        bool evaluated;   /* as holds a verdict (false until the first probe succeeded) */
+};
 
-        /* What leases hold (agent/lease.c computes it from its table). After changing it,
-         * call agent_leases_changed(). */
-        struct lease_usage leases;
+/* The last KVM smoke verdicts (probes/kvm-smoke.h). Probes reuse them while /dev/kvm and the
+ * module keep their identity; the re-probe timer clears valid so the guests run again.
+ * Published in agent.state for `hosttune check`. */
+struct agent_smoke {
+        struct kvm_smoke_verdict verdict;
+        bool valid;
+};
 
+/* Leases (agent/lease*.c). */
+struct agent_leases {
+        /* What leases hold (agent/lease.c computes it from its table). After changing it, call
+         * agent_leases_changed(). */
+        struct lease_usage held;
+        struct lease_manager *mgr;
+        struct lease_sock *sock; /* agent/lease-sock.c */
+        /* Capacity signals (agent/lease-stats.c fills them); see struct lease_stats. */
+        struct lease_stats stats[LEASE_STATS_MAX];
+        unsigned n_stats;
+};
+
+/* The files in the runtime directory (agent/outputs.c). */
+struct agent_outputs {
+        int state_fd; /* the agent.state file we wrote last; its OFD lock proves we are alive */
+        char *state_text;
+        int nfd_error; /* the last write of the NFD feature file: 0 or a negative errno */
+        /* check.facts and the watches that refresh it (agent/check-facts.h). */
+        struct check_facts_watch *facts_watch;
+};
+
+struct agent_timers {
+        sd_event_source *reprobe;
+        sd_event_source *outputs; /* writes the files after lease changes, when idle */
+};
+
+struct agent {
+        struct agent_options opt;
+        sd_event *event;
+        sd_bus *bus;
+        char *runtime_dir;
+        int runtime_fd;
         /* Every job that changes the host runs on this queue (agent/queue.h). */
         struct work_queue *queue;
+        bool started; /* READY=1 was sent after the first apply */
+        bool stopping;
+
+        struct agent_policy in_force;
+        struct agent_props props;
+        struct agent_verdict verdict;
+        struct agent_smoke smoke;
         struct {
                 struct apply_run *last; /* the last apply that ended, for GetReport */
                 /* The reload job whose turn has not come: it serves every Reload() that
@@ -126,24 +162,10 @@ struct agent {
                  * (logged when it changes). */
                 char drift_left_alone[256];
         } apply;
-        bool started; /* READY=1 was sent after the first apply */
-        bool stopping;
-
-        int nfd_error; /* the last write of the NFD feature file: 0 or a negative errno */
-
-        sd_event_source *reprobe_source;
-        sd_event_source *outputs_source; /* writes the files after lease changes, when idle */
+        struct agent_leases lease;
+        struct agent_outputs outputs;
+        struct agent_timers timers;
         struct agent_stats stats;
-        /* Lease capacity signals (agent/lease-stats.c fills them); see struct lease_stats. */
-        struct lease_stats lease_stats[LEASE_STATS_MAX];
-        unsigned n_lease_stats;
-
-        /* Leases (agent/lease*.c). */
-        struct lease_manager *lease_mgr;
-        struct lease_sock *lease_sock; /* agent/lease-sock.c */
-
-        /* check.facts and the watches that refresh it (agent/check-facts.h). */
-        struct check_facts_watch *facts_watch;
 };
 
 /* Set up everything up to (and including) taking the bus name, then run the first apply;
@@ -160,16 +182,16 @@ void agent_done(struct agent *a);
  * reload job (agent/apply.c), on the event loop. */
 int agent_policy_reload(struct agent *a, char *msg, size_t size);
 
-/* Re-probe everything into a fresh report that replaces a->report (the last one stays when
- * probing fails), re-evaluate readiness, publish: bus
- * properties and signals when they changed, ready.json, metrics, nix.conf, agent.state. */
+/* Re-probe everything into a fresh report that replaces a->verdict.as.report (the last one stays
+ * when probing fails), re-evaluate readiness, publish: bus properties and signals when they
+ * changed, ready.json, metrics, nix.conf, agent.state. */
 int agent_reprobe(struct agent *a, const char *why);
 
 /* The same, reading also the facts only JSON shows (per-node pools, tap details, ...): for
  * GetReport. agent_reprobe() leaves them out, since readiness never depends on them. */
 int agent_reprobe_full(struct agent *a, const char *why, bool detail);
 
-/* Publish a->leases after it changed: HugePagesLeased at once, the files (agent.state,
+/* Publish a->lease.held after it changed: HugePagesLeased at once, the files (agent.state,
  * ready.json, metrics) once the event loop is idle. */
 void agent_leases_changed(struct agent *a);
 
@@ -179,7 +201,7 @@ void agent_outputs_schedule(struct agent *a);
 
 /* Assess the host for a Check call (assess/assess.h): probe what req needs (everything when
  * with_policy) into *report, which must be zeroed (take it from calloc(), so that pages no
- * probe writes stay untouched), judge req against it and a->leases into results (req->n of
+ * probe writes stay untouched), judge req against it and a->lease.held into results (req->n of
  * them), and with with_policy also plan the policy. On success fills *ret (its probe context
  * already closed; release it with assessment_done) and returns 0; else a negative errno. */
 int agent_check(struct agent *a, const struct requirements *req, bool with_policy,

@@ -88,14 +88,14 @@ static json_object *apply_document(const struct agent *a, const struct plan *pla
         }
         json_object_object_add(doc, "schema", json_object_new_string("hosttune.apply/1"));
         json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
-        json_object_object_add(pol, "name", json_object_new_string(a->policy_name));
-        json_object_object_add(pol, "file", json_object_new_string(a->policy_path));
+        json_object_object_add(pol, "name", json_object_new_string(a->props.policy_name));
+        json_object_object_add(pol, "file", json_object_new_string(a->props.policy_path));
         json_object_object_add(doc, "policy", pol);
         json_object_object_add(doc, "dry_run", json_object_new_boolean(run == NULL));
         json_object_object_add(doc, "plan", plan_to_json(plan));
         json_object_object_add(doc, "results", step_results_to_json(plan, results));
         json_object_object_add(doc, "fell_short", json_object_new_int(fell_short));
-        json_object_object_add(doc, "generation", json_object_new_uint64(a->generation));
+        json_object_object_add(doc, "generation", json_object_new_uint64(a->props.generation));
         if (run) {
                 json_object_object_add(doc, "started_realtime_usec",
                                        json_object_new_uint64(run->start_realtime_usec));
@@ -129,18 +129,20 @@ int agent_plan_json(struct agent *a, json_object **ret) {
         json_object *doc;
         int r;
 
-        /* agent_reprobe plans too: a->plan is the plan for the host as it is now. */
+        /* agent_reprobe plans too: a->verdict.as.plan is the plan for the host as it is now. */
         r = agent_reprobe(a, "plan");
         if (r < 0)
                 return r;
         o.root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (o.root_fd < 0)
                 return negative_errno();
-        results = calloc(a->plan.n ? a->plan.n : 1, sizeof(*results));
+        results = calloc(a->verdict.as.plan.n ? a->verdict.as.plan.n : 1, sizeof(*results));
         /* A dry run through the executor gives each step the outcome `hosttune apply
          * --dry-run` shows (planned, or unchanged when a value already matches). */
-        r = !results ? -ENOMEM : a->plan.n ? apply_plan(&a->plan, NULL, &o, results) : 0;
-        doc = r >= 0 ? apply_document(a, &a->plan, results, NULL, 0) : NULL;
+        r = !results               ? -ENOMEM
+            : a->verdict.as.plan.n ? apply_plan(&a->verdict.as.plan, NULL, &o, results)
+                                   : 0;
+        doc = r >= 0 ? apply_document(a, &a->verdict.as.plan, results, NULL, 0) : NULL;
         free(results);
         safe_close(o.root_fd);
         if (r < 0)
@@ -231,7 +233,8 @@ static void drop_out_of_reach(struct agent *a, struct plan *plan) {
 
         for (unsigned i = 0; i < plan->n; i++) {
                 const struct plan_step *s = &plan->steps[i];
-                if (a->report && growth_out_of_reach(s, &a->report->memory, why, sizeof(why))) {
+                if (a->verdict.as.report &&
+                    growth_out_of_reach(s, &a->verdict.as.report->memory, why, sizeof(why))) {
                         bufappendf_trunc(what, sizeof(what), "%s=%s;", s->knob, s->wanted);
                         continue;
                 }
@@ -279,7 +282,7 @@ static void answer_reload_calls(struct agent *a, struct reload_calls *c, const c
                 if (error_name)
                         (void) sd_bus_reply_method_errorf(c->calls[i], error_name, "%s", message);
                 else
-                        (void) sd_bus_reply_method_return(c->calls[i], "t", a->generation);
+                        (void) sd_bus_reply_method_return(c->calls[i], "t", a->props.generation);
                 sd_bus_message_unref(c->calls[i]);
         }
         c->n = 0;
@@ -294,8 +297,9 @@ static void on_progress(unsigned index, const struct plan_step *step, const char
         (void) sd_notifyf(0, "STATUS=Applying: %s", status);
 }
 
-/* The plan for the host as it is now: a fresh probe (agent_reprobe plans; the run takes that
- * plan over). Returns 1 when there are steps to run, 0 when not. */
+/* The plan for the host as it is now: a fresh probe (agent_reprobe assesses, plan and lease filter
+ * included; the run takes a copy of that plan). Returns 1 when there are steps to run, 0 when
+ * not. */
 static int apply_prepare(struct agent *a, struct apply_job *job) {
         struct apply_run *run = job->run;
         int r;
@@ -305,15 +309,9 @@ static int apply_prepare(struct agent *a, struct apply_job *job) {
         r = agent_reprobe(a, "before apply");
         if (r < 0)
                 return r;
-        run->plan = a->plan;
-        r = plan_build(a->report, a->policy, &a->plan);
-        if (r >= 0)
-                agent_leases_filter_plan(a, &a->plan);
-        if (r < 0) {
-                a->plan = run->plan;
-                run->plan = (struct plan){ 0 };
+        r = plan_copy(&a->verdict.as.plan, &run->plan);
+        if (r < 0)
                 return r;
-        }
         if (job->cause == APPLY_CAUSE_DRIFT) {
                 drop_out_of_reach(a, &run->plan);
                 /* Nothing to change (or only what a person must do): drift checks end here
@@ -323,8 +321,8 @@ static int apply_prepare(struct agent *a, struct apply_job *job) {
                         return 0;
                 }
                 a->stats.drifts++;
-                log_notice("the host drifted from policy %s: %u steps to re-apply", a->policy_name,
-                           run->plan.n);
+                log_notice("the host drifted from policy %s: %u steps to re-apply",
+                           a->props.policy_name, run->plan.n);
         }
         /* Nothing to change: the apply is complete now. */
         if (run->plan.n == 0)
@@ -335,7 +333,7 @@ static int apply_prepare(struct agent *a, struct apply_job *job) {
         job->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (job->root_fd < 0)
                 return negative_errno();
-        agent_notify_status(a, "Applying policy %s: %u steps", a->policy_name, run->plan.n);
+        agent_notify_status(a, "Applying policy %s: %u steps", a->props.policy_name, run->plan.n);
         return 1;
 }
 
@@ -384,7 +382,8 @@ static void reload_finished(struct agent *a, struct apply_job *job, bool changed
         if (changed)
                 (void) agent_reprobe(a, "policy reloaded");
         (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
-                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
+                          a->props.ready ? "Ready" : "Not ready", a->props.policy_name,
+                          a->props.generation);
         answer_reload_calls(a, &job->calls, NULL, NULL);
 }
 
@@ -394,8 +393,9 @@ static void start_finished(struct agent *a, bool changed) {
                 (void) agent_reprobe(a, "first apply done");
         a->started = true;
         (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy %s, generation %" PRIu64,
-                          a->ready ? "Ready" : "Not ready", a->policy_name, a->generation);
-        log_info("started: %s", a->ready_reason);
+                          a->props.ready ? "Ready" : "Not ready", a->props.policy_name,
+                          a->props.generation);
+        log_info("started: %s", a->verdict.reason);
 }
 
 /* The apply could not run: start() or the journal failed. */
@@ -434,7 +434,7 @@ static void apply_job_done(struct agent *a, struct job *j) {
                 /* Nothing changed: the old policy, its generation and its outputs stay. */
                 answer_reload_calls(a, &job->calls, AGENT_ERROR_INVALID_POLICY, job->message);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=%s; policy rejected: %.400s",
-                                  a->ready ? "Ready" : "Not ready", job->message);
+                                  a->props.ready ? "Ready" : "Not ready", job->message);
                 return;
         }
         if (j->error < 0) {

@@ -37,12 +37,12 @@ int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_
                 return r;
         if (uid == 0)
                 return 1;
-        if (a->lease_group.set) {
+        if (a->in_force.lease_group.set) {
                 _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *more = NULL;
 
                 n = sd_bus_creds_get_supplementary_gids(creds, &gids);
                 for (int i = 0; i < n; i++)
-                        if (gids[i] == a->lease_group.gid)
+                        if (gids[i] == a->in_force.lease_group.gid)
                                 return 1;
                 /* What the bus daemon did not say (the effective gid, and the groups when it
                  * is older than 1.12): AUGMENT reads /proc, only for callers that are neither
@@ -51,19 +51,20 @@ int agent_bus_check_privileged_creds(struct agent *a, sd_bus_message *m, sd_bus_
                                               SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
                                                       SD_BUS_CREDS_AUGMENT,
                                               &more) >= 0) {
-                        if (sd_bus_creds_get_egid(more, &gid) >= 0 && gid == a->lease_group.gid)
+                        if (sd_bus_creds_get_egid(more, &gid) >= 0 &&
+                            gid == a->in_force.lease_group.gid)
                                 return 1;
                         n = sd_bus_creds_get_supplementary_gids(more, &gids);
                         for (int i = 0; i < n; i++)
-                                if (gids[i] == a->lease_group.gid)
+                                if (gids[i] == a->in_force.lease_group.gid)
                                         return 1;
                 }
         }
         sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED, "%s needs root%s%s%s (caller uid %u)",
                           sd_bus_message_get_member(m),
-                          a->lease_group.set ? " or membership in group '" : "",
-                          a->lease_group.set ? a->policy->lease_group : "",
-                          a->lease_group.set ? "'" : "", (unsigned) uid);
+                          a->in_force.lease_group.set ? " or membership in group '" : "",
+                          a->in_force.lease_group.set ? a->in_force.policy->lease_group : "",
+                          a->in_force.lease_group.set ? "'" : "", (unsigned) uid);
         return 0;
 }
 
@@ -87,8 +88,8 @@ int agent_bus_require_privileged(struct agent *a, sd_bus_message *m, sd_bus_erro
 /* The a{sv} of Check: agent/bus-request.c reads it (the fuzzer calls it there). */
 static int read_check_request(struct agent *a, sd_bus_message *m, struct requirements *ret,
                               bool *ret_use_policy, sd_bus_error *error) {
-        return agent_bus_read_check(m, a->report->memory.mem_total_kib * 1024, &a->require, ret,
-                                    ret_use_policy, error);
+        return agent_bus_read_check(m, a->verdict.as.report->memory.mem_total_kib * 1024,
+                                    &a->in_force.require, ret, ret_use_policy, error);
 }
 
 /* The caller of the message being handled as a viewer; one that cannot be identified sees
@@ -102,12 +103,14 @@ static void current_viewer(struct agent *a, sd_bus_message *m, struct agent_view
 static void add_agent_fields(struct agent *a, json_object *doc) {
         json_object *ag = json_object_new_object();
 
-        json_object_object_add(ag, "generation", json_object_new_uint64(a->generation));
-        json_object_object_add(ag, "policy_name", json_object_new_string(a->policy_name));
-        json_object_object_add(ag, "policy_path", json_object_new_string(a->policy_path));
-        json_object_object_add(ag, "last_error", json_object_new_string(a->last_error));
-        json_object_object_add(ag, "hugepages_total", json_object_new_uint64(a->hugepages_total));
-        json_object_object_add(ag, "hugepages_leased", json_object_new_uint64(a->hugepages_leased));
+        json_object_object_add(ag, "generation", json_object_new_uint64(a->props.generation));
+        json_object_object_add(ag, "policy_name", json_object_new_string(a->props.policy_name));
+        json_object_object_add(ag, "policy_path", json_object_new_string(a->props.policy_path));
+        json_object_object_add(ag, "last_error", json_object_new_string(a->props.last_error));
+        json_object_object_add(ag, "hugepages_total",
+                               json_object_new_uint64(a->props.hugepages_total));
+        json_object_object_add(ag, "hugepages_leased",
+                               json_object_new_uint64(a->props.hugepages_leased));
         agent_add_unleased(a, ag);
         json_object_object_add(doc, "agent", ag);
 }
@@ -160,8 +163,8 @@ static int method_check(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "probing failed: %s", strerror(-r));
         doc = check_document_to_json(report, results, as.n_results, as.n_failed,
-                                     use_policy ? a->policy : NULL, use_policy ? &as.plan : NULL,
-                                     "agent", "/");
+                                     use_policy ? a->in_force.policy : NULL,
+                                     use_policy ? &as.plan : NULL, "agent", "/");
         ready = as.ready;
         assessment_done(&as);
         if (!doc)
@@ -184,12 +187,13 @@ static int method_get_report(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = agent_reprobe_full(a, "GetReport", true);
         if (r < 0)
                 return r;
-        doc = check_document_to_json(a->report, a->results, a->require.n, a->n_failed, a->policy,
-                                     &a->plan, "agent", "/");
+        doc = check_document_to_json(a->verdict.as.report, a->verdict.results,
+                                     a->in_force.require.n, a->verdict.as.n_failed,
+                                     a->in_force.policy, &a->verdict.as.plan, "agent", "/");
         if (!doc)
                 return -ENOMEM;
         add_agent_fields(a, doc);
-        json_object_object_add(doc, "reason", json_object_new_string(a->ready_reason));
+        json_object_object_add(doc, "reason", json_object_new_string(a->verdict.reason));
         json_object_object_add(doc, "last_apply", agent_apply_last_json(a));
         current_viewer(a, m, &viewer);
         agent_viewer_redact_report(&viewer, a, doc);
@@ -274,28 +278,29 @@ static int property_get_last_error(sd_bus *bus, const char *path, const char *in
         (void) property;
         (void) error;
         current_viewer(a, sd_bus_get_current_message(bus), &v);
-        agent_viewer_redact_text(&v, a->last_error ? a->last_error : "", true, true, buf,
-                                 sizeof(buf));
+        agent_viewer_redact_text(&v, a->props.last_error ? a->props.last_error : "", true, true,
+                                 buf, sizeof(buf));
         return sd_bus_message_append(reply, "s", buf);
 }
 
 static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Ready", "b", NULL, offsetof(struct agent, ready),
+        SD_BUS_PROPERTY("Ready", "b", NULL, offsetof(struct agent, props.ready),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyName", "s", NULL, offsetof(struct agent, policy_name),
+        SD_BUS_PROPERTY("PolicyName", "s", NULL, offsetof(struct agent, props.policy_name),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyPath", "s", NULL, offsetof(struct agent, policy_path),
+        SD_BUS_PROPERTY("PolicyPath", "s", NULL, offsetof(struct agent, props.policy_path),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Generation", "t", NULL, offsetof(struct agent, generation),
+        SD_BUS_PROPERTY("Generation", "t", NULL, offsetof(struct agent, props.generation),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Its value depends on who asks: the change signal, which everyone may receive,
          * carries no value. */
         SD_BUS_PROPERTY("LastError", "s", property_get_last_error, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-        SD_BUS_PROPERTY("HugePagesTotal", "t", NULL, offsetof(struct agent, hugepages_total),
+        SD_BUS_PROPERTY("HugePagesTotal", "t", NULL, offsetof(struct agent, props.hugepages_total),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("HugePagesLeased", "t", NULL, offsetof(struct agent, hugepages_leased),
+        SD_BUS_PROPERTY("HugePagesLeased", "t", NULL,
+                        offsetof(struct agent, props.hugepages_leased),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* Every method is callable by anyone as far as sd-bus is concerned (its default
          * would demand CAP_SYS_ADMIN); the bus policy file and require_privileged() decide. */
@@ -345,7 +350,7 @@ void agent_bus_emit_readiness_changed(struct agent *a) {
         if (!a->bus)
                 return;
         r = sd_bus_emit_signal(a->bus, AGENT_OBJECT_PATH, AGENT_INTERFACE, "ReadinessChanged", "bs",
-                               a->ready, a->ready_reason);
+                               a->props.ready, a->verdict.reason);
         if (r < 0)
                 log_warning("cannot emit ReadinessChanged: %s", strerror(-r));
 }
@@ -356,7 +361,7 @@ void agent_bus_emit_policy_reloaded(struct agent *a) {
         if (!a->bus)
                 return;
         r = sd_bus_emit_signal(a->bus, AGENT_OBJECT_PATH, AGENT_INTERFACE, "PolicyReloaded", "ts",
-                               a->generation, a->policy_name);
+                               a->props.generation, a->props.policy_name);
         if (r < 0)
                 log_warning("cannot emit PolicyReloaded: %s", strerror(-r));
 }

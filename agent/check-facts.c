@@ -36,7 +36,7 @@ struct check_facts_watch {
  * and write check.facts. The stamps and the mount table are taken first: a change while the
  * probes run then shows as a difference to check, never as current facts. */
 static int facts_make(struct agent *a) {
-        struct probe_targets t = policy_probe_targets(a->policy);
+        struct probe_targets t = policy_probe_targets(a->in_force.policy);
         struct probe_ctx ctx = { .root_fd = -1 };
         /* Zeroed (probe_run wants it) and untouched pages stay unbacked (see probe_host). */
         _cleanup_free_ struct check_facts *f = calloc(1, sizeof(*f));
@@ -46,11 +46,11 @@ static int facts_make(struct agent *a) {
                 return -ENOMEM;
         f->h.pid = getpid();
         f->h.euid = geteuid();
-        f->h.generation = a->generation;
+        f->h.generation = a->props.generation;
         f->h.made_realtime_usec = agent_now_usec(CLOCK_REALTIME);
         /* Past the next re-probe (which makes them again) with room for a busy event loop. */
-        f->h.max_age_usec =
-                (a->policy->reprobe_interval_usec ?: 60 * USEC_PER_SEC) + 10 * USEC_PER_SEC;
+        f->h.max_age_usec = (a->in_force.policy->reprobe_interval_usec ?: 60 * USEC_PER_SEC) +
+                            10 * USEC_PER_SEC;
         if (check_facts_mounts_hash(&f->h.mounts_hash) < 0)
                 f->h.mounts_hash = 0; /* check re-probes what rests on mounts */
         r = check_facts_stamps_take(&t, &f->h);
@@ -60,7 +60,7 @@ static int facts_make(struct agent *a) {
         if (r < 0)
                 return r;
         ctx.detail = false;
-        ctx.kvm_smoke = a->kvm_smoke_valid ? &a->kvm_smoke : NULL;
+        ctx.kvm_smoke = a->smoke.valid ? &a->smoke.verdict : NULL;
         r = probe_run(&ctx, PROBE_MASK_ALL, &f->report);
         probe_ctx_done(&ctx);
         if (r < 0)
@@ -69,10 +69,10 @@ static int facts_make(struct agent *a) {
 }
 
 static void facts_refresh(struct agent *a, const char *why) {
-        struct check_facts_watch *w = a->facts_watch;
+        struct check_facts_watch *w = a->outputs.facts_watch;
         int r;
 
-        if (!w || a->stopping || !a->policy || a->runtime_fd < 0)
+        if (!w || a->stopping || !a->in_force.policy || a->runtime_fd < 0)
                 return;
         r = facts_make(a);
         if (r < 0) {
@@ -83,7 +83,7 @@ static void facts_refresh(struct agent *a, const char *why) {
         }
         w->made = true;
         w->reprobes_seen = a->stats.reprobes;
-        w->generation_seen = a->generation;
+        w->generation_seen = a->props.generation;
         log_debug("published %s (%s)", CHECK_FACTS_FILE, why);
 }
 
@@ -93,13 +93,14 @@ static bool kvm_changed(struct agent *a) {
         char now[KVM_SMOKE_IDENTITY_MAX];
         _cleanup_close_ int root = -1;
 
-        if (!a->kvm_smoke_valid || !a->report)
+        if (!a->smoke.valid || !a->verdict.as.report)
                 return false;
         root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return false;
-        return kvm_smoke_identity(root, a->report->kvm.vendor_module, now, sizeof(now)) < 0 ||
-               !streq(now, a->kvm_smoke.identity);
+        return kvm_smoke_identity(root, a->verdict.as.report->kvm.vendor_module, now, sizeof(now)) <
+                       0 ||
+               !streq(now, a->smoke.verdict.identity);
 }
 
 static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -120,7 +121,7 @@ static int on_settled(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* Something the facts rest on changed: probe once the burst settled. */
 static void facts_changed(struct agent *a) {
-        struct check_facts_watch *w = a->facts_watch;
+        struct check_facts_watch *w = a->outputs.facts_watch;
         int enabled = SD_EVENT_OFF;
 
         /* Not re-armed while armed: a steady stream of events must not postpone it forever. */
@@ -161,12 +162,12 @@ static int on_idle(sd_event_source *s, void *userdata) {
 }
 
 void agent_facts_outputs_written(struct agent *a) {
-        struct check_facts_watch *w = a->facts_watch;
+        struct check_facts_watch *w = a->outputs.facts_watch;
         int r;
 
         if (!w || a->stopping ||
             (w->made && w->reprobes_seen == a->stats.reprobes &&
-             w->generation_seen == a->generation))
+             w->generation_seen == a->props.generation))
                 return;
         if (!w->idle_source) {
                 r = sd_event_add_defer(a->event, &w->idle_source, on_idle, a);
@@ -219,14 +220,14 @@ static void inotify_add_dir(int fd, const char *dir) {
 int agent_facts_start(struct agent *a) {
         struct check_facts_watch *w = calloc(1, sizeof(*w));
         struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
-        struct probe_targets t =
-                a->policy ? policy_probe_targets(a->policy) : (struct probe_targets){ 0 };
+        struct probe_targets t = a->in_force.policy ? policy_probe_targets(a->in_force.policy)
+                                                    : (struct probe_targets){ 0 };
         char nix_dir[256];
         char *slash;
 
         if (!w)
                 return -ENOMEM;
-        a->facts_watch = w;
+        a->outputs.facts_watch = w;
         w->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
         watch_add(a, &w->mounts_fd, &w->mounts_source, EPOLLPRI, on_table_changed,
                   "the mount table");
@@ -253,7 +254,7 @@ int agent_facts_start(struct agent *a) {
 }
 
 void agent_facts_stop(struct agent *a) {
-        struct check_facts_watch *w = a->facts_watch;
+        struct check_facts_watch *w = a->outputs.facts_watch;
 
         if (!w)
                 return;
@@ -270,5 +271,5 @@ void agent_facts_stop(struct agent *a) {
         if (w->made && a->runtime_fd >= 0)
                 (void) unlinkat(a->runtime_fd, CHECK_FACTS_FILE, 0);
         free(w);
-        a->facts_watch = NULL;
+        a->outputs.facts_watch = NULL;
 }

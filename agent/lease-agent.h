@@ -41,6 +41,3 @@ int agent_leases_unleased(const struct agent *a, uint64_t page_size, uint64_t *r
 /* "hugepages_unleased" (bytes, all page sizes) into the agent object o of a JSON document, where
  * leases are enforced. */
 void agent_add_unleased(const struct agent *a, json_object *o);
-
-/* Take out of plan what would undo a lease (lease_plan_filter with a->leases). */
-void agent_leases_filter_plan(const struct agent *a, struct plan *plan);

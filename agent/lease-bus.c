@@ -21,9 +21,10 @@
 
 static int check_hugepages(struct agent *a, const struct lease_request_values *v,
                            struct lease_request *req, sd_bus_error *error) {
-        uint64_t ps = lease_request_given(v, LEASE_KEY_HUGEPAGE_SIZE) ? v->hugepage_size
-                                                                      : a->policy->hugepages_size;
-        uint64_t mem = a->report->memory.mem_total_kib * 1024;
+        uint64_t ps = lease_request_given(v, LEASE_KEY_HUGEPAGE_SIZE)
+                              ? v->hugepage_size
+                              : a->in_force.policy->hugepages_size;
+        uint64_t mem = a->verdict.as.report->memory.mem_total_kib * 1024;
         struct hugepages_counts c;
         char a1[32], a2[32];
 
@@ -42,7 +43,7 @@ static int check_hugepages(struct agent *a, const struct lease_request_values *v
                                                      " is not a page size (a power of two, at "
                                                      "least 4096)",
                                               ps);
-        if (hugepages_counts_read(a->lease_mgr->root_fd, ps, &c) < 0)
+        if (hugepages_counts_read(a->lease.mgr->root_fd, ps, &c) < 0)
                 return agent_bus_invalid_args(error, METHOD ": this kernel has no %s hugepage pool",
                                               format_size(ps, a1, sizeof(a1)));
         /* Rounding up to whole pages must not wrap, and no pool outgrows the machine. */
@@ -59,7 +60,7 @@ static int check_hugepages(struct agent *a, const struct lease_request_values *v
 
 static int check_snapshot(struct agent *a, const struct lease_request_values *v,
                           struct lease_request *req, sd_bus_error *error) {
-        const char *root = a->policy->snapshot_root;
+        const char *root = a->in_force.policy->snapshot_root;
         struct stat st;
         int r;
 
@@ -71,14 +72,14 @@ static int check_snapshot(struct agent *a, const struct lease_request_values *v,
                                                      "(1 to 63 letters, digits, '.', '_', '-'; not "
                                                      "starting with '.', no '..')",
                                               v->snapshot);
-        r = stat_in_root(a->lease_mgr->root_fd, root, &st);
+        r = stat_in_root(a->lease.mgr->root_fd, root, &st);
         if (r < 0 || !S_ISDIR(st.st_mode))
                 return sd_bus_error_setf(error, AGENT_ERROR_NOT_READY,
                                          "the snapshot root %s does not exist: set [snapshots] in "
                                          "the policy and apply it",
                                          root);
         if (v->snapshot[0]) {
-                r = snapshot_template_lookup(a->lease_mgr->root_fd, root, v->snapshot);
+                r = snapshot_template_lookup(a->lease.mgr->root_fd, root, v->snapshot);
                 if (r < 0)
                         return agent_bus_invalid_args(error,
                                                       METHOD ": no template '%s' in %s/templates%s",
@@ -109,14 +110,14 @@ int lease_check_request(struct agent *a, const struct lease_request_values *v,
                 if (v->taps == 0)
                         return agent_bus_invalid_args(error, METHOD ": 'taps' must be at least 1 "
                                                                     "(leave the key out for none)");
-                if (a->policy->taps == 0)
+                if (a->in_force.policy->taps == 0)
                         return agent_bus_invalid_args(error,
                                                       METHOD ": the policy has no tap pool ([net] "
                                                              "taps = 0)");
-                if (v->taps > a->policy->taps || v->taps > LEASE_TAPS_MAX)
+                if (v->taps > a->in_force.policy->taps || v->taps > LEASE_TAPS_MAX)
                         return agent_bus_invalid_args(
                                 error, METHOD ": %" PRIu32 " taps requested; the pool has %u",
-                                v->taps, a->policy->taps);
+                                v->taps, a->in_force.policy->taps);
                 req->taps = v->taps;
         }
         if (lease_request_given(v, LEASE_KEY_LABEL)) {
@@ -170,7 +171,7 @@ static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
                 return r;
         (void) sd_bus_creds_get_pid(creds, &pid);
         if (sd_bus_creds_get_egid(creds, &gid) < 0 &&
-            (pid <= 0 || read_egid(a->lease_mgr->root_fd, pid, &gid) < 0))
+            (pid <= 0 || read_egid(a->lease.mgr->root_fd, pid, &gid) < 0))
                 gid = (gid_t) -1; /* the directory keeps its group */
         want->uid = uid;
         want->gid = gid;
@@ -183,7 +184,7 @@ static int read_sender(struct agent *a, sd_bus_message *m, sd_bus_creds *creds,
  * query is a round trip to the bus daemon), else asked now. ret gets a reference. */
 static int sender_creds(struct agent *a, sd_bus_message *m, sd_bus_creds **ret) {
         struct lease_client *c =
-                a->lease_mgr ? lease_client_find(a->lease_mgr, sd_bus_message_get_sender(m)) : NULL;
+                a->lease.mgr ? lease_client_find(a->lease.mgr, sd_bus_message_get_sender(m)) : NULL;
 
         if (c && c->creds) {
                 *ret = sd_bus_creds_ref(c->creds);
@@ -214,7 +215,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
         r = privileged(a, m, &creds, error);
         if (r < 0)
                 return r;
-        if (a->stopping || !a->lease_mgr)
+        if (a->stopping || !a->lease.mgr)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
         req = calloc(1, sizeof(*req));
         if (!req)
@@ -233,12 +234,12 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                                                     strerror(-r));
         }
         if (r >= 0) {
-                r = lease_manager_check_caps(a->lease_mgr, req->want.uid, error);
+                r = lease_manager_check_caps(a->lease.mgr, req->want.uid, error);
                 if (r < 0)
-                        lease_stats_answered(a->lease_mgr, req, AGENT_ERROR_LIMIT_EXCEEDED);
+                        lease_stats_answered(a->lease.mgr, req, AGENT_ERROR_LIMIT_EXCEEDED);
         }
         if (r >= 0)
-                r = lease_client_get(a->lease_mgr, req->want.client, &client);
+                r = lease_client_get(a->lease.mgr, req->want.client, &client);
         if (r < 0) {
                 lease_request_free(req);
                 return r;
@@ -248,7 +249,7 @@ int agent_method_acquire_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                 client->creds = sd_bus_creds_ref(creds);
         req->client = client;
         req->msg = sd_bus_message_ref(m);
-        r = lease_manager_enqueue(a->lease_mgr, req);
+        r = lease_manager_enqueue(a->lease.mgr, req);
         if (r < 0) {
                 lease_request_free(req);
                 return r;
@@ -269,9 +270,9 @@ int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                 r = privileged(a, m, &creds, error);
         if (r < 0)
                 return r;
-        if (!a->lease_mgr)
+        if (!a->lease.mgr)
                 return sd_bus_error_set(error, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
-        l = lease_id_valid(id) ? lease_manager_find(a->lease_mgr, id) : NULL;
+        l = lease_id_valid(id) ? lease_manager_find(a->lease.mgr, id) : NULL;
         if (!l || l->rec.state != LEASE_ACTIVE)
                 return sd_bus_error_setf(error, AGENT_ERROR_NO_SUCH_LEASE, "no lease '%.40s'%s", id,
                                          l ? " (it is being released)" : "");
@@ -283,7 +284,7 @@ int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, AGENT_ERROR_ACCESS_DENIED,
                                          "lease %s belongs to uid %u (caller uid %u)", id,
                                          (unsigned) l->rec.uid, (unsigned) uid);
-        lease_release(a->lease_mgr, l,
+        lease_release(a->lease.mgr, l,
                       uid == l->rec.uid ? "ReleaseLease by its holder" : "ReleaseLease by root");
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -291,7 +292,7 @@ int agent_method_release_lease(sd_bus_message *m, void *userdata, sd_bus_error *
 int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct agent *a = userdata;
-        struct lease_manager *mgr = a->lease_mgr;
+        struct lease_manager *mgr = a->lease.mgr;
         struct agent_viewer v;
         int r;
 
@@ -302,8 +303,8 @@ int agent_method_list_leases(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssa{sv})");
-        for (unsigned i = 0; r >= 0 && mgr && i < mgr->n_leases; i++) {
-                const struct lease *l = mgr->leases[i];
+        for (unsigned i = 0; r >= 0 && mgr && i < mgr->table.n_leases; i++) {
+                const struct lease *l = mgr->table.leases[i];
                 /* Root and the lease group see every lease, anyone else its own in full and
                  * the others' only as what they hold (docs/dbus-api.md, "Who sees what"). */
                 bool full = v.privileged || l->rec.uid == v.id.uid;

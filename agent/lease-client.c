@@ -28,9 +28,9 @@ static int on_name_has_owner(sd_bus_message *reply, void *userdata, sd_bus_error
 }
 
 struct lease_client *lease_client_find(struct lease_manager *m, const char *name) {
-        for (unsigned i = 0; name && i < m->n_clients; i++)
-                if (streq(m->clients[i]->name, name) && !m->clients[i]->gone)
-                        return m->clients[i];
+        for (unsigned i = 0; name && i < m->peers.n_clients; i++)
+                if (streq(m->peers.clients[i]->name, name) && !m->peers.clients[i]->gone)
+                        return m->peers.clients[i];
         return NULL;
 }
 
@@ -43,10 +43,10 @@ int lease_client_get(struct lease_manager *m, const char *name, struct lease_cli
                 *ret = c;
                 return 0;
         }
-        n = realloc(m->clients, (m->n_clients + 1) * sizeof(struct lease_client *));
+        n = realloc(m->peers.clients, (m->peers.n_clients + 1) * sizeof(struct lease_client *));
         if (!n)
                 return -ENOMEM;
-        m->clients = n;
+        m->peers.clients = n;
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
@@ -68,7 +68,7 @@ int lease_client_get(struct lease_manager *m, const char *name, struct lease_cli
                 free(c);
                 return r;
         }
-        m->clients[m->n_clients++] = c;
+        m->peers.clients[m->peers.n_clients++] = c;
         *ret = c;
         return 0;
 }
@@ -81,11 +81,11 @@ void lease_client_unref(struct lease_client *c) {
         if (!c || --c->n_refs > 0 || !c->gone)
                 return;
         m = c->m;
-        for (unsigned i = 0; i < m->n_clients; i++)
-                if (m->clients[i] == c) {
-                        memmove(&m->clients[i], &m->clients[i + 1],
-                                (m->n_clients - i - 1) * sizeof(struct lease_client *));
-                        m->n_clients--;
+        for (unsigned i = 0; i < m->peers.n_clients; i++)
+                if (m->peers.clients[i] == c) {
+                        memmove(&m->peers.clients[i], &m->peers.clients[i + 1],
+                                (m->peers.n_clients - i - 1) * sizeof(struct lease_client *));
+                        m->peers.n_clients--;
                         break;
                 }
         if (c->track)
@@ -109,8 +109,8 @@ void lease_client_gone(struct lease_client *c) {
         c->gone = true;
         c->n_refs++; /* keep it while its leases and requests go */
         log_debug("leases: %s left the bus", c->name);
-        for (unsigned i = m->n_queue; i-- > 0;) {
-                struct lease_request *req = m->queue[i];
+        for (unsigned i = m->requests.n_queue; i-- > 0;) {
+                struct lease_request *req = m->requests.queue[i];
                 if (req->client != c)
                         continue;
                 if (req->lease) {
@@ -124,8 +124,8 @@ void lease_client_gone(struct lease_client *c) {
         }
         while (again) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->client != c || l->req || l->release_wanted)
                                 continue;
                         lease_release(m, l,

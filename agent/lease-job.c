@@ -110,7 +110,7 @@ static void lease_job_done(struct agent *a, struct job *j) {
                 strscpy(job->res.message, sizeof(job->res.message), j->error_message);
         }
         if (job->kind == LEASE_JOB_REFILL)
-                job->m->refill_jobs--;
+                job->m->snapshots.refill_jobs--;
         lease_job_finished(job->m, job);
 }
 
@@ -144,19 +144,19 @@ void lease_job_submit(struct lease_manager *m, struct lease_job *job) {
         job->m = m;
         job->root_fd = m->root_fd;
         if (job->kind == LEASE_JOB_REFILL)
-                m->refill_jobs++;
+                m->snapshots.refill_jobs++;
         work_queue_submit(m->a->queue, &job->job);
 }
 
 /* ---- waking the request queue after an apply ---- */
 
 static void wake_done(struct agent *a, struct job *job) {
-        struct lease_manager *m = a->lease_mgr;
+        struct lease_manager *m = a->lease.mgr;
 
         (void) job;
         if (!m)
                 return;
-        m->wake_queued = false;
+        m->requests.wake_queued = false;
         lease_manager_run_queue(m);
 }
 
@@ -174,12 +174,12 @@ static const struct job_type wake_job_type = {
 void lease_wake_after_work(struct lease_manager *m) {
         struct job *job;
 
-        if (m->wake_queued)
+        if (m->requests.wake_queued)
                 return;
         job = calloc(1, sizeof(*job));
         if (!job)
                 return; /* the wait timer looks again later */
         job->type = &wake_job_type;
-        m->wake_queued = true;
+        m->requests.wake_queued = true;
         work_queue_submit(m->a->queue, job);
 }

@@ -8,13 +8,14 @@
 #include "policies/apply/hugepages.h"
 
 struct lease_pool_state *lease_pool_find(struct lease_manager *m, uint64_t page_size) {
-        for (unsigned i = 0; i < m->n_pools; i++)
-                if (m->pools[i].page_size == page_size)
-                        return &m->pools[i];
-        if (m->n_pools >= HUGETLB_SIZES_MAX)
+        for (unsigned i = 0; i < m->hugepages.n_pools; i++)
+                if (m->hugepages.pools[i].page_size == page_size)
+                        return &m->hugepages.pools[i];
+        if (m->hugepages.n_pools >= HUGETLB_SIZES_MAX)
                 return NULL;
-        m->pools[m->n_pools] = (struct lease_pool_state){ .page_size = page_size };
-        return &m->pools[m->n_pools++];
+        m->hugepages.pools[m->hugepages.n_pools] =
+                (struct lease_pool_state){ .page_size = page_size };
+        return &m->hugepages.pools[m->hugepages.n_pools++];
 }
 
 static const struct policy_hugepool *policy_pool(const struct policy *p, uint64_t page_size) {
@@ -25,13 +26,13 @@ static const struct policy_hugepool *policy_pool(const struct policy *p, uint64_
 }
 
 static uint64_t mem_total(const struct agent *a) {
-        return a->report->memory.mem_total_kib * 1024;
+        return a->verdict.as.report->memory.mem_total_kib * 1024;
 }
 
 /* Pages leases may grow the pool of page_size to: the policy's max (or pool); 0 when the policy
  * has no pool of that size (leases then use what is there). */
 static uint64_t pool_max_pages(const struct agent *a, uint64_t page_size) {
-        const struct policy_hugepool *h = policy_pool(a->policy, page_size);
+        const struct policy_hugepool *h = policy_pool(a->in_force.policy, page_size);
         uint64_t pool, max;
 
         if (!h)
@@ -42,9 +43,9 @@ static uint64_t pool_max_pages(const struct agent *a, uint64_t page_size) {
 }
 
 static uint64_t leased_pages(const struct agent *a, uint64_t page_size) {
-        for (unsigned i = 0; i < a->leases.n_sizes && i < HUGETLB_SIZES_MAX; i++)
-                if (a->leases.hugepages[i].page_size == page_size)
-                        return a->leases.hugepages[i].bytes / page_size;
+        for (unsigned i = 0; i < a->lease.held.n_sizes && i < HUGETLB_SIZES_MAX; i++)
+                if (a->lease.held.hugepages[i].page_size == page_size)
+                        return a->lease.held.hugepages[i].bytes / page_size;
         return 0;
 }
 
@@ -84,14 +85,14 @@ void lease_pools_refresh_total(struct lease_manager *m) {
         struct agent *a = m->a;
         uint64_t total = 0;
 
-        for (unsigned i = 0; i < a->report->hugetlb.n_sizes; i++) {
+        for (unsigned i = 0; i < a->verdict.as.report->hugetlb.n_sizes; i++) {
                 struct hugepages_counts c;
-                uint64_t ps = a->report->hugetlb.sizes[i].page_size;
+                uint64_t ps = a->verdict.as.report->hugetlb.sizes[i].page_size;
                 if (hugepages_counts_read(m->root_fd, ps, &c) >= 0)
                         total += c.nr * ps;
         }
-        if (total != a->hugepages_total) {
-                a->hugepages_total = total;
+        if (total != a->props.hugepages_total) {
+                a->props.hugepages_total = total;
                 agent_bus_properties_changed(a, "HugePagesTotal");
         }
 }
@@ -99,7 +100,7 @@ void lease_pools_refresh_total(struct lease_manager *m) {
 void lease_pool_resize(struct lease_manager *m, struct lease_pool_state *st, uint64_t cur,
                        uint64_t pages, const char *why) {
         struct lease_job *job = calloc(1, sizeof(*job));
-        const struct policy *p = m->a->policy;
+        const struct policy *p = m->a->in_force.policy;
 
         if (!job)
                 return;
@@ -120,18 +121,19 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        for (unsigned i = 0; i < m->n_pools; i++) {
-                struct lease_pool_state *st = &m->pools[i];
-                const struct policy_hugepool *h = policy_pool(a->policy, st->page_size);
+        for (unsigned i = 0; i < m->hugepages.n_pools; i++) {
+                struct lease_pool_state *st = &m->hugepages.pools[i];
+                const struct policy_hugepool *h = policy_pool(a->in_force.policy, st->page_size);
                 struct lease_pool p;
                 uint64_t floor, target;
                 bool wanted = false;
 
                 if (st->growing || lease_pool_read(m, st->page_size, &p) < 0)
                         continue;
-                for (unsigned k = 0; k < m->n_queue; k++)
-                        wanted = wanted || (m->queue[k]->pages > 0 &&
-                                            m->queue[k]->want.hugepage_size == st->page_size);
+                for (unsigned k = 0; k < m->requests.n_queue; k++)
+                        wanted = wanted ||
+                                 (m->requests.queue[k]->pages > 0 &&
+                                  m->requests.queue[k]->want.hugepage_size == st->page_size);
                 if (wanted)
                         continue;
                 /* Back toward the policy's pool; without one, toward what the pool held before
@@ -155,7 +157,7 @@ static int on_shrink(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* Shrink an idle pool after [hugepages] shrink-after; every lease change starts the wait anew. */
 void lease_pools_arm_shrink(struct lease_manager *m) {
-        int r = agent_timer_arm(m->a, &m->shrink_timer, m->a->policy->shrink_after_usec,
+        int r = agent_timer_arm(m->a, &m->timers.shrink, m->a->in_force.policy->shrink_after_usec,
                                 USEC_PER_MSEC * 100, on_shrink, m);
 
         if (r < 0)
@@ -165,7 +167,7 @@ void lease_pools_arm_shrink(struct lease_manager *m) {
 /* Every pool the policy sizes is watched for shrinking, also one a crashed agent's leases
  * grew. */
 void lease_pools_track_policy(struct lease_manager *m) {
-        for (unsigned i = 0; i < m->a->policy->n_pools; i++)
-                if (m->a->policy->pools[i].pool.set)
-                        (void) lease_pool_find(m, m->a->policy->pools[i].page_size);
+        for (unsigned i = 0; i < m->a->in_force.policy->n_pools; i++)
+                if (m->a->in_force.policy->pools[i].pool.set)
+                        (void) lease_pool_find(m, m->a->in_force.policy->pools[i].page_size);
 }

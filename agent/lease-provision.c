@@ -14,20 +14,21 @@
 #define GROW_RETRY_USEC (5 * USEC_PER_SEC)
 
 static bool root_on_btrfs(struct lease_manager *m) {
-        const struct path_facts *sr = &m->a->report->btrfs.snapshot_root;
+        const struct path_facts *sr = &m->a->verdict.as.report->btrfs.snapshot_root;
 
         return sr->exists && sr->on_btrfs;
 }
 
 static bool refill_job_active(const struct lease_manager *m) {
-        return m->refill_jobs > 0;
+        return m->snapshots.refill_jobs > 0;
 }
 
 /* Refill the prepared set in the background once leases took from it. */
 void lease_maybe_refill(struct lease_manager *m) {
         struct lease_job *job;
 
-        if (!m->refill_wanted || !m->a->policy->snapshots_managed || refill_job_active(m))
+        if (!m->snapshots.refill_wanted || !m->a->in_force.policy->snapshots_managed ||
+            refill_job_active(m))
                 return;
         job = calloc(1, sizeof(*job));
         if (job)
@@ -36,9 +37,9 @@ void lease_maybe_refill(struct lease_manager *m) {
                 lease_job_free(job);
                 return;
         }
-        m->refill_wanted = false;
+        m->snapshots.refill_wanted = false;
         job->kind = LEASE_JOB_REFILL;
-        memcpy(job->policy, m->a->policy, sizeof(*job->policy));
+        memcpy(job->policy, m->a->in_force.policy, sizeof(*job->policy));
         lease_job_submit(m, job);
 }
 
@@ -157,7 +158,7 @@ static void snapshot_done(struct lease_manager *m, struct lease *l,
         l->rec.snapshot_subvolume = d->subvolume;
         l->rec.snapshot_source = d->source;
         if (d->source == LEASE_SNAPSHOT_PREPARED || d->source == LEASE_SNAPSHOT_SLOT)
-                m->refill_wanted = true;
+                m->snapshots.refill_wanted = true;
 }
 
 enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
@@ -165,7 +166,7 @@ enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
         struct agent *a = m->a;
         struct lease *l = calloc(1, sizeof(*l));
         struct snapshot_lease_dir d;
-        const char *root = a->policy->snapshot_root;
+        const char *root = a->in_force.policy->snapshot_root;
         int r;
 
         if (!l) {
@@ -256,7 +257,7 @@ enum serve lease_provision(struct lease_manager *m, struct lease_request *req,
                         job->gid = l->rec.gid;
                         l->job_running = true;
                         lease_job_submit(m, job);
-                        m->refill_wanted = true; /* the prepared set was empty */
+                        m->snapshots.refill_wanted = true; /* the prepared set was empty */
                         lease_maybe_refill(m);
                         return SERVE_STARTED;
                 }
@@ -295,8 +296,8 @@ void lease_job_finished(struct lease_manager *m, struct lease_job *job) {
                 else
                         log_info("leases: %s", job->res.message);
                 lease_pools_refresh_total(m);
-                agent_notify_status(a, "%s; %u lease%s", a->ready ? "Ready" : "Not ready",
-                                    m->n_leases, m->n_leases == 1 ? "" : "s");
+                agent_notify_status(a, "%s; %u lease%s", a->props.ready ? "Ready" : "Not ready",
+                                    m->table.n_leases, m->table.n_leases == 1 ? "" : "s");
                 lease_manager_run_queue(m);
                 break;
         }

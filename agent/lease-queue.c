@@ -34,20 +34,20 @@ void lease_request_free(struct lease_request *req) {
  * madvise()s the free pages inside the heap away; it walks the heap (about a millisecond
  * here), so only after a queue that was long. */
 static void queue_drained(struct lease_manager *m) {
-        if (m->queue_peak < QUEUE_TRIM_MIN)
+        if (m->requests.peak < QUEUE_TRIM_MIN)
                 return;
-        m->queue_peak = 0;
-        free(m->queue);
-        m->queue = NULL;
+        m->requests.peak = 0;
+        free(m->requests.queue);
+        m->requests.queue = NULL;
         (void) malloc_trim(0);
 }
 
 void lease_queue_remove(struct lease_manager *m, struct lease_request *req) {
-        for (unsigned i = 0; i < m->n_queue; i++)
-                if (m->queue[i] == req) {
-                        memmove(&m->queue[i], &m->queue[i + 1],
-                                (m->n_queue - i - 1) * sizeof(struct lease_request *));
-                        m->n_queue--;
+        for (unsigned i = 0; i < m->requests.n_queue; i++)
+                if (m->requests.queue[i] == req) {
+                        memmove(&m->requests.queue[i], &m->requests.queue[i + 1],
+                                (m->requests.n_queue - i - 1) * sizeof(struct lease_request *));
+                        m->requests.n_queue--;
                         return;
                 }
 }
@@ -94,13 +94,14 @@ static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *error) {
-        const struct policy *p = m->a->policy;
+        const struct policy *p = m->a->in_force.policy;
         unsigned held = 0, waiting = 0;
 
-        for (unsigned i = 0; i < m->n_leases; i++)
-                held += m->leases[i]->rec.uid == uid && m->leases[i]->rec.state != LEASE_RELEASING;
-        for (unsigned i = 0; i < m->n_queue; i++)
-                waiting += m->queue[i]->want.uid == uid && !m->queue[i]->lease;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                held += m->table.leases[i]->rec.uid == uid &&
+                        m->table.leases[i]->rec.state != LEASE_RELEASING;
+        for (unsigned i = 0; i < m->requests.n_queue; i++)
+                waiting += m->requests.queue[i]->want.uid == uid && !m->requests.queue[i]->lease;
         /* 0: no cap. */
         if (p->max_leases_per_uid > 0 && held >= p->max_leases_per_uid)
                 return sd_bus_error_setf(error, AGENT_ERROR_LIMIT_EXCEEDED,
@@ -117,13 +118,13 @@ int lease_manager_check_caps(struct lease_manager *m, uid_t uid, sd_bus_error *e
 }
 
 int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req) {
-        struct lease_request **n =
-                realloc(m->queue, (m->n_queue + 1) * sizeof(struct lease_request *));
+        struct lease_request **n = realloc(
+                m->requests.queue, (m->requests.n_queue + 1) * sizeof(struct lease_request *));
         int r;
 
         if (!n)
                 return -ENOMEM;
-        m->queue = n;
+        m->requests.queue = n;
         if (req->wait_sec > 0) {
                 r = sd_event_add_time_relative(m->a->event, &req->timer, CLOCK_MONOTONIC,
                                                (uint64_t) req->wait_sec * USEC_PER_SEC, 0,
@@ -132,9 +133,9 @@ int lease_manager_enqueue(struct lease_manager *m, struct lease_request *req) {
                         return r;
         }
         req->m = m;
-        n[m->n_queue++] = req;
-        if (m->n_queue > m->queue_peak)
-                m->queue_peak = m->n_queue;
+        n[m->requests.n_queue++] = req;
+        if (m->requests.n_queue > m->requests.peak)
+                m->requests.peak = m->requests.n_queue;
         lease_manager_run_queue(m);
         return 0;
 }
@@ -212,8 +213,8 @@ static enum serve try_serve(struct lease_manager *m, struct lease_request *req) 
                 if (have < req->taps) {
                         bufprintf_trunc(req->why, sizeof(req->why),
                                         "%u tap%s requested; %u of the pool's %u free (%u leased)",
-                                        req->taps, req->taps == 1 ? "" : "s", have, a->policy->taps,
-                                        a->leases.taps);
+                                        req->taps, req->taps == 1 ? "" : "s", have,
+                                        a->in_force.policy->taps, a->lease.held.taps);
                         req->why_error = AGENT_ERROR_INSUFFICIENT_TAPS;
                         return SERVE_WAIT;
                 }
@@ -236,8 +237,8 @@ static void run_queue_once(struct lease_manager *m) {
         unsigned n_blocked = 0;
         bool taps_blocked = false;
 
-        for (unsigned i = 0; i < m->n_queue;) {
-                struct lease_request *req = m->queue[i];
+        for (unsigned i = 0; i < m->requests.n_queue;) {
+                struct lease_request *req = m->requests.queue[i];
                 enum serve s;
 
                 if (req->lease) {
@@ -269,7 +270,7 @@ static void run_queue_once(struct lease_manager *m) {
                 }
                 if (s == SERVE_FAILED)
                         continue;
-                if (i < m->n_queue && m->queue[i] == req) {
+                if (i < m->requests.n_queue && m->requests.queue[i] == req) {
                         if (s == SERVE_WAIT && !req->wait_logged) {
                                 req->wait_logged = true;
                                 log_info("leases: request of %s (uid %u%s%s) waits up to %" PRIu32
@@ -307,9 +308,9 @@ static void arm_wait_retry(struct lease_manager *m) {
 
         if (!m->a->event)
                 return;
-        for (unsigned i = 0; i < m->n_queue && !waiting; i++)
-                waiting = !m->queue[i]->lease && m->queue[i]->pages > 0;
-        r = agent_timer_arm(m->a, &m->wait_timer, waiting ? WAIT_RETRY_USEC : 0,
+        for (unsigned i = 0; i < m->requests.n_queue && !waiting; i++)
+                waiting = !m->requests.queue[i]->lease && m->requests.queue[i]->pages > 0;
+        r = agent_timer_arm(m->a, &m->timers.wait, waiting ? WAIT_RETRY_USEC : 0,
                             USEC_PER_MSEC * 100, on_wait_retry, m);
         if (r < 0)
                 log_warning("leases: cannot arm the retry timer of waiting requests: %s",
@@ -317,24 +318,24 @@ static void arm_wait_retry(struct lease_manager *m) {
 }
 
 static bool requests_waiting(const struct lease_manager *m) {
-        for (unsigned i = 0; i < m->n_queue; i++)
-                if (!m->queue[i]->lease)
+        for (unsigned i = 0; i < m->requests.n_queue; i++)
+                if (!m->requests.queue[i]->lease)
                         return true;
         return false;
 }
 
 void lease_manager_run_queue(struct lease_manager *m) {
-        if (m->in_queue_run) {
-                m->queue_again = true;
+        if (m->requests.in_run) {
+                m->requests.again = true;
                 return;
         }
-        m->in_queue_run = true;
+        m->requests.in_run = true;
         do {
-                m->queue_again = false;
+                m->requests.again = false;
                 run_queue_once(m);
-        } while (m->queue_again);
-        m->in_queue_run = false;
-        if (m->n_queue == 0)
+        } while (m->requests.again);
+        m->requests.in_run = false;
+        if (m->requests.n_queue == 0)
                 queue_drained(m);
         /* An apply may give the taps back or grow the pool: look again once it ended. */
         if (requests_waiting(m) && agent_apply_queued(m->a))

@@ -122,8 +122,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) usec;
         while (again) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->rec.state != LEASE_RELEASING || l->job_running ||
                             l->next_tap_retry_usec == 0 || l->next_tap_retry_usec > now_usec())
                                 continue;
@@ -137,7 +137,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void arm_retry(struct lease_manager *m) {
-        int r = agent_timer_arm(m->a, &m->retry_timer, TAP_RETRY_USEC, USEC_PER_MSEC * 100,
+        int r = agent_timer_arm(m->a, &m->timers.tap_retry, TAP_RETRY_USEC, USEC_PER_MSEC * 100,
                                 on_retry, m);
 
         if (r < 0)

@@ -35,9 +35,9 @@ static int name_has_owner(sd_bus *bus, const char *name) {
 }
 
 static bool kept(const struct lease_manager *m, const char *id) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (streq(m->leases[i]->rec.id, id))
-                        return m->leases[i]->rec.state == LEASE_ACTIVE;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (streq(m->table.leases[i]->rec.id, id))
+                        return m->table.leases[i]->rec.state == LEASE_ACTIVE;
         return false;
 }
 
@@ -112,8 +112,8 @@ static uint64_t restored_pages(const struct lease_manager *m, const struct lease
                                uint64_t page_size) {
         uint64_t pages = 0;
 
-        for (unsigned i = 0; i < m->n_leases && m->leases[i] != upto; i++) {
-                const struct lease_record *r = &m->leases[i]->rec;
+        for (unsigned i = 0; i < m->table.n_leases && m->table.leases[i] != upto; i++) {
+                const struct lease_record *r = &m->table.leases[i]->rec;
                 if (r->state == LEASE_ACTIVE && r->hugepage_size == page_size)
                         pages += r->hugepage_bytes / page_size;
         }
@@ -127,7 +127,7 @@ static uint64_t restored_pages(const struct lease_manager *m, const struct lease
  * giving the lease back touches nothing it does not own. 0, or -ESTALE with why filled. */
 static int restored_lease_check(struct lease_manager *m, struct lease *l, char *why, size_t size) {
         struct lease_record *r = &l->rec;
-        const char *root = m->a->policy->snapshot_root;
+        const char *root = m->a->in_force.policy->snapshot_root;
         char want[LEASE_PATH_MAX + 32], sz[32], ps[32];
         unsigned kept = 0;
         int ret = 0;
@@ -195,7 +195,7 @@ static int restored_lease_check(struct lease_manager *m, struct lease *l, char *
 int lease_manager_restore(struct lease_manager *m) {
         struct agent *a = m->a;
         _cleanup_free_ struct lease_record *recs = NULL;
-        struct sweep sweep = { .m = m, .root = a->policy->snapshot_root };
+        struct sweep sweep = { .m = m, .root = a->in_force.policy->snapshot_root };
         unsigned n = 0, kept_n = 0, released = 0;
         int r;
 
@@ -261,8 +261,8 @@ int lease_manager_restore(struct lease_manager *m) {
         }
         for (bool again = true; again;) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->rec.state == LEASE_ACTIVE || l->rec.state == LEASE_RELEASING ||
                             l->release_wanted)
                                 continue;
@@ -280,8 +280,8 @@ int lease_manager_restore(struct lease_manager *m) {
         /* Releases a crash cut short go on from where they were. */
         for (bool again = true; again;) {
                 again = false;
-                for (unsigned i = 0; i < m->n_leases; i++) {
-                        struct lease *l = m->leases[i];
+                for (unsigned i = 0; i < m->table.n_leases; i++) {
+                        struct lease *l = m->table.leases[i];
                         if (l->rec.state != LEASE_RELEASING || l->job_running ||
                             l->next_tap_retry_usec)
                                 continue;

@@ -223,10 +223,11 @@ static int peer_allowed(struct lease_sock *s, int fd, const struct ucred *cr) {
 
         if (cr->uid == 0)
                 return 1;
-        if (a->lease_group.set && (in_group(cr->uid, cr->gid, a->lease_group.gid) ||
-                                   peer_has_group(fd, a->lease_group.gid)))
+        if (a->in_force.lease_group.set &&
+            (in_group(cr->uid, cr->gid, a->in_force.lease_group.gid) ||
+             peer_has_group(fd, a->in_force.lease_group.gid)))
                 return 1;
-        if (group_gid(a->policy->build_users_group, &g) >= 0 &&
+        if (group_gid(a->in_force.policy->build_users_group, &g) >= 0 &&
             (in_group(cr->uid, cr->gid, g) || peer_has_group(fd, g)))
                 return 2;
         return 0;
@@ -276,12 +277,12 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         allowed = peer_allowed(s, c->fd, &c->peer);
         if (allowed == 0) {
                 bufprintf_trunc(msg, sizeof(msg), "%s needs root%s%s%s%s%s%s (peer uid %u)",
-                                LEASE_SOCK_NAME, a->lease_group.set ? ", group '" : "",
-                                a->lease_group.set ? a->policy->lease_group : "",
-                                a->lease_group.set ? "' ([agent] lease-group)" : "",
-                                isempty(a->policy->build_users_group) ? "" : " or group '",
-                                a->policy->build_users_group,
-                                isempty(a->policy->build_users_group)
+                                LEASE_SOCK_NAME, a->in_force.lease_group.set ? ", group '" : "",
+                                a->in_force.lease_group.set ? a->in_force.policy->lease_group : "",
+                                a->in_force.lease_group.set ? "' ([agent] lease-group)" : "",
+                                isempty(a->in_force.policy->build_users_group) ? "" : " or group '",
+                                a->in_force.policy->build_users_group,
+                                isempty(a->in_force.policy->build_users_group)
                                         ? ""
                                         : "' ([agent] build-users-group)",
                                 (unsigned) c->peer.uid);
@@ -293,7 +294,7 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
                 conn_refuse(c, SD_BUS_ERROR_INVALID_ARGS, msg);
                 return;
         }
-        if (a->stopping || !a->lease_mgr) {
+        if (a->stopping || !a->lease.mgr) {
                 conn_refuse(c, AGENT_ERROR_NOT_READY, "hosttuned is stopping");
                 return;
         }
@@ -307,19 +308,19 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         r = lease_check_request(a, &v, req, &error);
         if (r >= 0 && c->build) {
                 uint64_t want = req->pages * req->want.hugepage_size, held = build_bytes(s);
-                if (want > a->policy->build_hugepages_max ||
-                    held > a->policy->build_hugepages_max - want) {
+                if (want > a->in_force.policy->build_hugepages_max ||
+                    held > a->in_force.policy->build_hugepages_max - want) {
                         char w[32], h[32], m[32];
                         r = sd_bus_error_setf(
                                 &error, AGENT_ERROR_LIMIT_EXCEEDED,
                                 "builds hold %s of hugepages together and ask for %s more: "
                                 "[agent] build-hugepages-max = %s",
                                 format_size(held, h, sizeof(h)), format_size(want, w, sizeof(w)),
-                                format_size(a->policy->build_hugepages_max, m, sizeof(m)));
+                                format_size(a->in_force.policy->build_hugepages_max, m, sizeof(m)));
                 }
         }
         if (r >= 0)
-                r = lease_manager_check_caps(a->lease_mgr, c->peer.uid, &error);
+                r = lease_manager_check_caps(a->lease.mgr, c->peer.uid, &error);
         if (r < 0) {
                 lease_request_free(req);
                 conn_refuse(c, error.name ?: SD_BUS_ERROR_FAILED, error.message ?: strerror(-r));
@@ -332,9 +333,9 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         req->want.uid = c->peer.uid;
         req->want.gid = c->peer.gid;
         req->want.pid = c->peer.pid > 0 ? (uint32_t) c->peer.pid : 0;
-        r = lease_client_get(a->lease_mgr, name, &c->client);
+        r = lease_client_get(a->lease.mgr, name, &c->client);
         if (r >= 0)
-                r = lease_client_get(a->lease_mgr, name, &req->client);
+                r = lease_client_get(a->lease.mgr, name, &req->client);
         if (r < 0) {
                 lease_request_free(req);
                 conn_refuse(c, SD_BUS_ERROR_FAILED, strerror(-r));
@@ -344,7 +345,7 @@ static void conn_request(struct lease_sock_conn *c, const char *line) {
         c->req = req;
         c->hold_bytes = req->pages * req->want.hugepage_size;
         c->state = CONN_WAITING;
-        r = lease_manager_enqueue(a->lease_mgr, req);
+        r = lease_manager_enqueue(a->lease.mgr, req);
         if (r < 0) {
                 /* Not queued: nothing else answers it. */
                 c->req = NULL;
@@ -512,7 +513,7 @@ int agent_lease_sock_start(struct agent *a) {
                 return -ENOMEM;
         s->a = a;
         s->fd = -1;
-        a->lease_sock = s;
+        a->lease.sock = s;
         r = bind_socket(s, path);
         if (r < 0) {
                 log_warning("lease.sock: not offered: %s: %s", path,
@@ -526,7 +527,7 @@ int agent_lease_sock_start(struct agent *a) {
 }
 
 void agent_lease_sock_stop(struct agent *a) {
-        struct lease_sock *s = a->lease_sock;
+        struct lease_sock *s = a->lease.sock;
         _cleanup_free_ char *path = NULL;
         struct stat st;
 
@@ -549,5 +550,5 @@ void agent_lease_sock_stop(struct agent *a) {
         safe_close(s->fd);
         free(s->conns);
         free(s);
-        a->lease_sock = NULL;
+        a->lease.sock = NULL;
 }

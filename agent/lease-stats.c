@@ -40,13 +40,13 @@ enum lease_refusal lease_refusal_from_error(const char *name) {
 }
 
 struct lease_stats *agent_lease_stats(struct agent *a, uint64_t page_size) {
-        for (unsigned i = 0; i < a->n_lease_stats; i++)
-                if (a->lease_stats[i].page_size == page_size)
-                        return &a->lease_stats[i];
-        if (a->n_lease_stats >= LEASE_STATS_MAX)
+        for (unsigned i = 0; i < a->lease.n_stats; i++)
+                if (a->lease.stats[i].page_size == page_size)
+                        return &a->lease.stats[i];
+        if (a->lease.n_stats >= LEASE_STATS_MAX)
                 return NULL;
-        a->lease_stats[a->n_lease_stats] = (struct lease_stats){ .page_size = page_size };
-        return &a->lease_stats[a->n_lease_stats++];
+        a->lease.stats[a->lease.n_stats] = (struct lease_stats){ .page_size = page_size };
+        return &a->lease.stats[a->lease.n_stats++];
 }
 
 static uint64_t request_page_size(const struct lease_request *req) {
@@ -54,12 +54,12 @@ static uint64_t request_page_size(const struct lease_request *req) {
 }
 
 void agent_lease_stats_refresh(struct agent *a) {
-        const struct lease_manager *m = a->lease_mgr;
+        const struct lease_manager *m = a->lease.mgr;
 
-        for (unsigned i = 0; i < a->n_lease_stats; i++)
-                a->lease_stats[i].waiting = a->lease_stats[i].queued = 0;
-        for (unsigned i = 0; m && i < m->n_queue; i++) {
-                const struct lease_request *req = m->queue[i];
+        for (unsigned i = 0; i < a->lease.n_stats; i++)
+                a->lease.stats[i].waiting = a->lease.stats[i].queued = 0;
+        for (unsigned i = 0; m && i < m->requests.n_queue; i++) {
+                const struct lease_request *req = m->requests.queue[i];
                 struct lease_stats *s = agent_lease_stats(a, request_page_size(req));
                 if (!s)
                         continue;

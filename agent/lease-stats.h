@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The leases' capacity signals in a->lease_stats (agent/lease-stats.c; docs/readiness-outputs.md):
+/* The leases' capacity signals in a->lease.stats (agent/lease-stats.c; docs/readiness-outputs.md):
  * per page size, what requests got and what growing the pool for them did. */
 #pragma once
 
@@ -54,7 +54,7 @@ struct lease_stats {
 /* The stats entry of page_size (created on first use; NULL when every entry is taken). */
 struct lease_stats *agent_lease_stats(struct agent *a, uint64_t page_size);
 
-/* Fill the gauges of a->lease_stats (waiting, queued) from the queue, for the metrics file. */
+/* Fill the gauges of a->lease.stats (waiting, queued) from the queue, for the metrics file. */
 void agent_lease_stats_refresh(struct agent *a);
 
 /* req is answered: granted (error_name NULL) or refused with that D-Bus error. */

@@ -14,8 +14,8 @@
 static bool tap_busy(const struct lease_manager *m, const char *name) {
         uint64_t now = now_usec();
 
-        for (size_t i = 0; i < ELEMENTSOF(m->busy_taps); i++)
-                if (m->busy_taps[i].until > now && streq(m->busy_taps[i].name, name))
+        for (size_t i = 0; i < ELEMENTSOF(m->taps.busy); i++)
+                if (m->taps.busy[i].until > now && streq(m->taps.busy[i].name, name))
                         return true;
         return false;
 }
@@ -24,23 +24,23 @@ static bool tap_busy(const struct lease_manager *m, const char *name) {
 void lease_tap_mark_busy(struct lease_manager *m, const char *name) {
         size_t oldest = 0;
 
-        for (size_t i = 1; i < ELEMENTSOF(m->busy_taps); i++)
-                if (m->busy_taps[i].until < m->busy_taps[oldest].until)
+        for (size_t i = 1; i < ELEMENTSOF(m->taps.busy); i++)
+                if (m->taps.busy[i].until < m->taps.busy[oldest].until)
                         oldest = i;
-        strscpy(m->busy_taps[oldest].name, sizeof(m->busy_taps[oldest].name), name);
-        m->busy_taps[oldest].until = now_usec() + TAP_BUSY_USEC;
+        strscpy(m->taps.busy[oldest].name, sizeof(m->taps.busy[oldest].name), name);
+        m->taps.busy[oldest].until = now_usec() + TAP_BUSY_USEC;
 }
 
 static bool tap_leased(const struct agent *a, const char *name) {
-        for (unsigned i = 0; i < a->leases.taps && i < TAPS_MAX; i++)
-                if (streq(a->leases.tap_names[i], name))
+        for (unsigned i = 0; i < a->lease.held.taps && i < TAPS_MAX; i++)
+                if (streq(a->lease.held.tap_names[i], name))
                         return true;
         return false;
 }
 
 /* Up to want free taps of the pool (lowest numbers first) into ret; returns how many. */
 unsigned lease_taps_free(struct lease_manager *m, struct lease_tap *ret, unsigned want) {
-        const struct policy *p = m->a->policy;
+        const struct policy *p = m->a->in_force.policy;
         unsigned n = 0;
 
         for (unsigned i = 0; i < p->taps && n < want; i++) {

@@ -21,12 +21,13 @@ void lease_free(struct lease *l) {
 }
 
 int lease_manager_add(struct lease_manager *m, struct lease *l) {
-        struct lease **n = realloc(m->leases, (m->n_leases + 1) * sizeof(struct lease *));
+        struct lease **n =
+                realloc(m->table.leases, (m->table.n_leases + 1) * sizeof(struct lease *));
 
         if (!n)
                 return -ENOMEM;
-        m->leases = n;
-        n[m->n_leases++] = l;
+        m->table.leases = n;
+        n[m->table.n_leases++] = l;
         return 0;
 }
 
@@ -34,61 +35,61 @@ int lease_manager_add(struct lease_manager *m, struct lease *l) {
 static void removal_due(struct lease_manager *m, const struct lease *l) {
         if (!l->on_file)
                 return;
-        if (m->n_removed == m->removed_capacity) {
-                unsigned c = m->removed_capacity ? 2 * m->removed_capacity : 16;
-                char(*n)[LEASE_ID_LEN + 1] = reallocarray(m->removed, c, sizeof(*n));
+        if (m->table.n_removed == m->table.removed_capacity) {
+                unsigned c = m->table.removed_capacity ? 2 * m->table.removed_capacity : 16;
+                char(*n)[LEASE_ID_LEN + 1] = reallocarray(m->table.removed, c, sizeof(*n));
 
                 if (!n) {
                         /* The next write compacts: it leaves the lease out all the same. */
-                        m->log.must_compact = true;
+                        m->table.log.must_compact = true;
                         return;
                 }
-                m->removed = n;
-                m->removed_capacity = c;
+                m->table.removed = n;
+                m->table.removed_capacity = c;
         }
-        strscpy(m->removed[m->n_removed++], LEASE_ID_LEN + 1, l->rec.id);
+        strscpy(m->table.removed[m->table.n_removed++], LEASE_ID_LEN + 1, l->rec.id);
 }
 
 void lease_manager_remove(struct lease_manager *m, struct lease *l) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (m->leases[i] == l) {
-                        memmove(&m->leases[i], &m->leases[i + 1],
-                                (m->n_leases - i - 1) * sizeof(struct lease *));
-                        m->n_leases--;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (m->table.leases[i] == l) {
+                        memmove(&m->table.leases[i], &m->table.leases[i + 1],
+                                (m->table.n_leases - i - 1) * sizeof(struct lease *));
+                        m->table.n_leases--;
                         removal_due(m, l);
                         return;
                 }
 }
 
 struct lease *lease_manager_find(struct lease_manager *m, const char *id) {
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (streq(m->leases[i]->rec.id, id))
-                        return m->leases[i];
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (streq(m->table.leases[i]->rec.id, id))
+                        return m->table.leases[i];
         return NULL;
 }
 
 /* The records of the table, for the file and the usage. */
 static const struct lease_record **records(struct lease_manager *m) {
-        const struct lease_record **recs =
-                calloc(m->n_leases ? m->n_leases : 1, sizeof(const struct lease_record *));
+        const struct lease_record **recs = calloc(m->table.n_leases ? m->table.n_leases : 1,
+                                                  sizeof(const struct lease_record *));
 
-        for (unsigned i = 0; recs && i < m->n_leases; i++)
-                recs[i] = &m->leases[i]->rec;
+        for (unsigned i = 0; recs && i < m->table.n_leases; i++)
+                recs[i] = &m->table.leases[i]->rec;
         return recs;
 }
 
 /* The whole table as the file's only content. */
 static int compact(struct lease_manager *m) {
         _cleanup_free_ const struct lease_record **recs = records(m);
-        int r = recs ? lease_log_compact(&m->log, recs, m->n_leases) : -ENOMEM;
+        int r = recs ? lease_log_compact(&m->table.log, recs, m->table.n_leases) : -ENOMEM;
 
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < m->n_leases; i++) {
-                m->leases[i]->on_file = true;
-                m->leases[i]->unsaved = false;
+        for (unsigned i = 0; i < m->table.n_leases; i++) {
+                m->table.leases[i]->on_file = true;
+                m->table.leases[i]->unsaved = false;
         }
-        m->n_removed = 0;
+        m->table.n_removed = 0;
         return 0;
 }
 
@@ -101,18 +102,18 @@ static int append(struct lease_manager *m, unsigned n_set) {
 
         if (!set)
                 return -ENOMEM;
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (m->leases[i]->unsaved)
-                        set[k++] = &m->leases[i]->rec;
-        r = lease_log_append(&m->log, set, k, m->removed, m->n_removed);
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (m->table.leases[i]->unsaved)
+                        set[k++] = &m->table.leases[i]->rec;
+        r = lease_log_append(&m->table.log, set, k, m->table.removed, m->table.n_removed);
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < m->n_leases; i++)
-                if (m->leases[i]->unsaved) {
-                        m->leases[i]->on_file = true;
-                        m->leases[i]->unsaved = false;
+        for (unsigned i = 0; i < m->table.n_leases; i++)
+                if (m->table.leases[i]->unsaved) {
+                        m->table.leases[i]->on_file = true;
+                        m->table.leases[i]->unsaved = false;
                 }
-        m->n_removed = 0;
+        m->table.n_removed = 0;
         return 0;
 }
 
@@ -123,16 +124,16 @@ int lease_manager_save(struct lease_manager *m, struct lease *l) {
         if (l)
                 l->unsaved = true;
         /* Everything due goes out: whatever waited for lease_manager_save_later() too. */
-        m->save_pending = false;
-        if (m->save_source)
-                (void) sd_event_source_set_enabled(m->save_source, SD_EVENT_OFF);
-        for (unsigned i = 0; i < m->n_leases; i++) {
-                n_set += m->leases[i]->unsaved;
-                n_live += m->leases[i]->unsaved || m->leases[i]->on_file;
+        m->table.save_pending = false;
+        if (m->timers.save)
+                (void) sd_event_source_set_enabled(m->timers.save, SD_EVENT_OFF);
+        for (unsigned i = 0; i < m->table.n_leases; i++) {
+                n_set += m->table.leases[i]->unsaved;
+                n_live += m->table.leases[i]->unsaved || m->table.leases[i]->on_file;
         }
-        if (n_set == 0 && m->n_removed == 0 && !m->log.must_compact)
+        if (n_set == 0 && m->table.n_removed == 0 && !m->table.log.must_compact)
                 return 0;
-        if (lease_log_wants_compaction(&m->log, n_set + m->n_removed, n_live))
+        if (lease_log_wants_compaction(&m->table.log, n_set + m->table.n_removed, n_live))
                 r = compact(m);
         else {
                 r = append(m, n_set);
@@ -150,7 +151,7 @@ static int on_save_due(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        if (m->save_pending)
+        if (m->table.save_pending)
                 (void) lease_manager_save(m, NULL);
         return 0;
 }
@@ -160,13 +161,13 @@ void lease_manager_save_later(struct lease_manager *m, struct lease *l) {
 
         if (l)
                 l->unsaved = true;
-        if (m->save_pending)
+        if (m->table.save_pending)
                 return; /* the timer runs: this change goes out with the others */
-        m->save_pending = true;
+        m->table.save_pending = true;
         /* Armed by the first change, not pushed back by later ones: nothing waits longer than
          * SAVE_DELAY_USEC to be written. */
         if (m->a->event)
-                r = agent_timer_arm(m->a, &m->save_source, SAVE_DELAY_USEC, USEC_PER_MSEC,
+                r = agent_timer_arm(m->a, &m->timers.save, SAVE_DELAY_USEC, USEC_PER_MSEC,
                                     on_save_due, m);
         if (r < 0)
                 (void) lease_manager_save(m, NULL); /* no loop to wait for: now */
@@ -178,11 +179,11 @@ void lease_manager_publish(struct lease_manager *m) {
 
         if (!recs)
                 return;
-        lease_usage_compute(recs, m->n_leases, &u);
+        lease_usage_compute(recs, m->table.n_leases, &u);
         /* Every output says what leases hold, so they are written when that changed. */
-        if (m->published && lease_usage_equal(&u, &m->a->leases))
+        if (m->table.published && lease_usage_equal(&u, &m->a->lease.held))
                 return;
-        m->a->leases = u;
-        m->published = true;
+        m->a->lease.held = u;
+        m->table.published = true;
         agent_leases_changed(m->a);
 }

@@ -113,39 +113,63 @@ struct lease_pool_state {
 
 struct lease_manager {
         struct agent *a;
-        int root_fd; /* "/" */
-
-        struct lease **leases;
-        unsigned n_leases;
-        struct lease_request **queue; /* arrival order */
-        unsigned n_queue;
-        unsigned queue_peak; /* the longest since it was last trimmed */
-        struct lease_client **clients;
-        unsigned n_clients;
-
+        int root_fd;                   /* "/" */
         struct lease_cgroups *cgroups; /* enforcement (agent/lease-cgroup.h) */
 
-        struct lease_pool_state pools[HUGETLB_SIZES_MAX];
-        unsigned n_pools;
+        /* The lease table and its file (agent/lease.c). */
+        struct {
+                struct lease **leases;
+                unsigned n_leases;
+                bool published;       /* a->lease.held was computed from the table once */
+                bool save_pending;    /* a write is due (timers.save): the file is behind */
+                struct lease_log log; /* the lease file (runtime/lease-file.h) */
+                /* Leases on file that left the table since the last save: their "remove"
+                 * lines are due. */
+                char (*removed)[LEASE_ID_LEN + 1];
+                unsigned n_removed, removed_capacity;
+        } table;
+
+        /* The AcquireLease calls waiting for capacity (agent/lease-queue.c). */
+        struct {
+                struct lease_request **queue; /* arrival order */
+                unsigned n_queue;
+                unsigned peak;    /* the longest since it was last trimmed */
+                bool wake_queued; /* lease_wake_after_work() waits for its turn */
+                bool in_run, again;
+        } requests;
+
+        /* The bus peers that hold leases or wait (agent/lease-client.c). */
+        struct {
+                struct lease_client **clients;
+                unsigned n_clients;
+        } peers;
+
+        /* Per page size: what leases did to the pool (agent/lease-pool.c). */
+        struct {
+                struct lease_pool_state pools[HUGETLB_SIZES_MAX];
+                unsigned n_pools;
+        } hugepages;
+
+        /* Taps someone held when a lease wanted them: passed over a while (agent/lease-tap.c). */
+        struct {
+                struct {
+                        char name[LEASE_TAP_NAME_MAX];
+                        uint64_t until; /* CLOCK_MONOTONIC */
+                } busy[16];
+        } taps;
+
+        /* The prepared snapshot set (agent/lease-provision.c). */
+        struct {
+                bool refill_wanted;
+                unsigned refill_jobs; /* REFILL jobs under way or waiting for their turn */
+        } snapshots;
 
         struct {
-                char name[LEASE_TAP_NAME_MAX];
-                uint64_t until; /* CLOCK_MONOTONIC */
-        } busy_taps[16]; /* taps someone held when a lease wanted them: passed over a while */
-
-        sd_event_source *shrink_timer;
-        sd_event_source *retry_timer; /* taps still held by a VM when their lease ended */
-        sd_event_source *wait_timer;  /* hugepage requests waiting for memory to come free */
-        bool refill_wanted;
-        unsigned refill_jobs; /* REFILL jobs under way or waiting for their turn */
-        bool wake_queued;     /* lease_wake_after_work() waits for its turn */
-        bool in_queue_run, queue_again;
-        bool published;               /* a->leases was computed from the table once */
-        sd_event_source *save_source; /* timer: the deferred write of the lease file */
-        bool save_pending;
-        struct lease_log log;                 /* the lease file (runtime/lease-file.h) */
-        char (*removed)[LEASE_ID_LEN + 1];    /* leases on file that left the table since the */
-        unsigned n_removed, removed_capacity; /* last save: their "remove" lines are due */
+                sd_event_source *shrink;
+                sd_event_source *tap_retry; /* taps still held by a VM when their lease ended */
+                sd_event_source *wait;      /* hugepage requests waiting for memory to come free */
+                sd_event_source *save;      /* the deferred write of the lease file */
+        } timers;
 };
 
 /* ---- agent/lease.c ---- */

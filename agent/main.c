@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
                 return r < 0 ? 2 : 0;
 
         a.runtime_fd = -1;
-        a.state_fd = -1;
+        a.outputs.state_fd = -1;
         a.opt = (struct agent_options){
                 .policy = arg_policy,
                 .runtime_dir = arg_runtime_dir,

@@ -91,8 +91,8 @@ static const char *label_escape(const char *s, char *buf, size_t size) {
 /* The view fleet schedulers get (policies/fleet.h): what the last probe verified, the
  * verdict, and the pools net of leases. */
 static void fleet_view_of(const struct agent *a, struct fleet_view *ret) {
-        fleet_view_build(a->report, a->results, a->require.n, a->ready && !a->stopping, &a->leases,
-                         ret);
+        fleet_view_build(a->verdict.as.report, a->verdict.results, a->in_force.require.n,
+                         a->props.ready && !a->stopping, &a->lease.held, ret);
 }
 
 void agent_verified_features(const struct agent *a, char *buf, size_t size) {
@@ -108,11 +108,13 @@ void agent_verified_features(const struct agent *a, char *buf, size_t size) {
 #define OUTPUT_PATHS 6
 static void output_paths(const struct agent *a, const char *ret[static OUTPUT_PATHS]) {
         ret[0] = "ready.json";
-        ret[1] = isempty(a->policy->metrics_file) ? "metrics.prom" : a->policy->metrics_file;
-        ret[2] = isempty(a->policy->features_file) ? "nix.conf" : a->policy->features_file;
+        ret[1] = isempty(a->in_force.policy->metrics_file) ? "metrics.prom"
+                                                           : a->in_force.policy->metrics_file;
+        ret[2] = isempty(a->in_force.policy->features_file) ? "nix.conf"
+                                                            : a->in_force.policy->features_file;
         ret[3] = AGENT_STATE_FILE;
         ret[4] = LEASES_FILE;
-        ret[5] = a->policy->nfd_features_file;
+        ret[5] = a->in_force.policy->nfd_features_file;
 }
 
 static int write_ready_json(struct agent *a, const char *features) {
@@ -125,34 +127,36 @@ static int write_ready_json(struct agent *a, const char *features) {
                 return -ENOMEM;
         json_object_object_add(doc, "schema", json_object_new_string(READY_JSON_SCHEMA));
         json_object_object_add(doc, "version", json_object_new_string(HOSTTUNE_VERSION));
-        json_object_object_add(doc, "ready", json_object_new_boolean(a->ready && !a->stopping));
+        json_object_object_add(doc, "ready",
+                               json_object_new_boolean(a->props.ready && !a->stopping));
         json_object_object_add(
                 doc, "reason",
-                json_object_new_string(a->stopping ? "hosttuned stopped" : a->ready_reason));
+                json_object_new_string(a->stopping ? "hosttuned stopped" : a->verdict.reason));
         json_object_object_add(doc, "updated_realtime_usec",
                                json_object_new_uint64(a->stats.last_probe_realtime_usec));
 
         ag = json_object_new_object();
         json_object_object_add(ag, "running", json_object_new_boolean(!a->stopping));
         json_object_object_add(ag, "pid", json_object_new_int((int) getpid()));
-        json_object_object_add(ag, "generation", json_object_new_uint64(a->generation));
-        json_object_object_add(ag, "policy_name", json_object_new_string(a->policy_name));
-        json_object_object_add(ag, "policy_path", json_object_new_string(a->policy_path));
-        json_object_object_add(ag, "last_error", json_object_new_string(a->last_error));
+        json_object_object_add(ag, "generation", json_object_new_uint64(a->props.generation));
+        json_object_object_add(ag, "policy_name", json_object_new_string(a->props.policy_name));
+        json_object_object_add(ag, "policy_path", json_object_new_string(a->props.policy_path));
+        json_object_object_add(ag, "last_error", json_object_new_string(a->props.last_error));
         json_object_object_add(doc, "agent", ag);
 
-        json_object_object_add(doc, "requirements",
-                               requirement_results_to_json(a->results, a->require.n));
+        json_object_object_add(
+                doc, "requirements",
+                requirement_results_to_json(a->verdict.results, a->in_force.require.n));
 
         pools = json_object_new_array();
-        for (unsigned i = 0; i < a->report->hugetlb.n_sizes; i++) {
-                const struct hugetlb_pool *p = &a->report->hugetlb.sizes[i];
+        for (unsigned i = 0; i < a->verdict.as.report->hugetlb.n_sizes; i++) {
+                const struct hugetlb_pool *p = &a->verdict.as.report->hugetlb.sizes[i];
                 json_object *o = json_object_new_object();
                 uint64_t leased = 0;
 
-                for (unsigned k = 0; k < a->leases.n_sizes && k < HUGETLB_SIZES_MAX; k++)
-                        if (a->leases.hugepages[k].page_size == p->page_size)
-                                leased = a->leases.hugepages[k].bytes;
+                for (unsigned k = 0; k < a->lease.held.n_sizes && k < HUGETLB_SIZES_MAX; k++)
+                        if (a->lease.held.hugepages[k].page_size == p->page_size)
+                                leased = a->lease.held.hugepages[k].bytes;
                 json_object_object_add(o, "page_size", json_object_new_uint64(p->page_size));
                 json_object_object_add(o, "total", json_object_new_uint64(p->nr));
                 json_object_object_add(o, "free", json_object_new_uint64(p->free));
@@ -196,8 +200,8 @@ static void metric_header(struct text *t, const char *name, const char *type, co
  * sizes (entry 0 stands for requests without hugepages, which grow no pool). */
 static void lease_stat_lines(struct text *t, const struct agent *a, const char *name, size_t offset,
                              bool pool) {
-        for (unsigned i = 0; i < a->n_lease_stats; i++) {
-                const struct lease_stats *s = &a->lease_stats[i];
+        for (unsigned i = 0; i < a->lease.n_stats; i++) {
+                const struct lease_stats *s = &a->lease.stats[i];
                 if (pool && s->page_size == 0)
                         continue;
                 text_printf(t, "%s{page_size_bytes=\"%" PRIu64 "\"} %" PRIu64 "\n", name,
@@ -247,18 +251,18 @@ static void write_lease_metrics(struct agent *a, struct text *t) {
         }
         metric_header(t, "hosttune_lease_requests_refused_total", "counter",
                       "Lease requests refused, by the D-Bus error they got.");
-        for (unsigned i = 0; i < a->n_lease_stats; i++)
+        for (unsigned i = 0; i < a->lease.n_stats; i++)
                 for (int r = 0; r < _LEASE_REFUSAL_MAX; r++)
                         text_printf(
                                 t,
                                 "hosttune_lease_requests_refused_total{page_size_bytes=\"%" PRIu64
                                 "\",reason=\"%s\"} %" PRIu64 "\n",
-                                a->lease_stats[i].page_size, lease_refusal_to_string(r),
-                                a->lease_stats[i].refused[r]);
+                                a->lease.stats[i].page_size, lease_refusal_to_string(r),
+                                a->lease.stats[i].refused[r]);
         metric_header(t, "hosttune_lease_wait_seconds", "summary",
                       "Time from a lease request's arrival to its answer (grant or refusal).");
-        for (unsigned i = 0; i < a->n_lease_stats; i++) {
-                const struct lease_stats *s = &a->lease_stats[i];
+        for (unsigned i = 0; i < a->lease.n_stats; i++) {
+                const struct lease_stats *s = &a->lease.stats[i];
                 uint64_t answered = s->granted;
                 for (int r = 0; r < _LEASE_REFUSAL_MAX; r++)
                         answered += s->refused[r];
@@ -271,8 +275,8 @@ static void write_lease_metrics(struct agent *a, struct text *t) {
         }
         metric_header(t, "hosttune_lease_pool_growths_total", "counter",
                       "Attempts to grow a hugepage pool for leases, by result.");
-        for (unsigned i = 0; i < a->n_lease_stats; i++) {
-                const struct lease_stats *s = &a->lease_stats[i];
+        for (unsigned i = 0; i < a->lease.n_stats; i++) {
+                const struct lease_stats *s = &a->lease.stats[i];
                 if (s->page_size == 0)
                         continue;
                 text_printf(t,
@@ -286,8 +290,8 @@ static void write_lease_metrics(struct agent *a, struct text *t) {
         metric_header(t, "hosttune_lease_pool_growth_duration_seconds", "summary",
                       "Time growing a hugepage pool for leases took (writes, compaction, reclaim, "
                       "retries).");
-        for (unsigned i = 0; i < a->n_lease_stats; i++) {
-                const struct lease_stats *s = &a->lease_stats[i];
+        for (unsigned i = 0; i < a->lease.n_stats; i++) {
+                const struct lease_stats *s = &a->lease.stats[i];
                 if (s->page_size == 0)
                         continue;
                 text_printf(
@@ -301,7 +305,7 @@ static void write_lease_metrics(struct agent *a, struct text *t) {
 }
 
 static int write_metrics(struct agent *a) {
-        const struct host_report *r = a->report;
+        const struct host_report *r = a->verdict.as.report;
         struct text t = { 0 };
         const char *paths[OUTPUT_PATHS];
         char e1[256], e2[512];
@@ -312,17 +316,19 @@ static int write_metrics(struct agent *a) {
         text_printf(&t, "hosttune_agent_up %d\n", a->stopping ? 0 : 1);
         metric_header(&t, "hosttune_ready", "gauge",
                       "1 when every readiness requirement of the policy is met.");
-        text_printf(&t, "hosttune_ready %d\n", a->ready && !a->stopping ? 1 : 0);
+        text_printf(&t, "hosttune_ready %d\n", a->props.ready && !a->stopping ? 1 : 0);
 
         metric_header(&t, "hosttune_requirement_satisfied", "gauge",
                       "1 when the readiness requirement is met now.");
-        for (unsigned i = 0; i < a->require.n; i++) {
+        for (unsigned i = 0; i < a->in_force.require.n; i++) {
                 char name[64];
-                text_printf(
-                        &t, "hosttune_requirement_satisfied{requirement=\"%s\",probe=\"%s\"} %d\n",
-                        label_escape(requirement_to_string(&a->results[i].req, name, sizeof(name)),
-                                     e1, sizeof(e1)),
-                        probe_id_to_string(a->results[i].probe), a->results[i].satisfied);
+                text_printf(&t,
+                            "hosttune_requirement_satisfied{requirement=\"%s\",probe=\"%s\"} %d\n",
+                            label_escape(requirement_to_string(&a->verdict.results[i].req, name,
+                                                               sizeof(name)),
+                                         e1, sizeof(e1)),
+                            probe_id_to_string(a->verdict.results[i].probe),
+                            a->verdict.results[i].satisfied);
         }
 
         metric_header(&t, "hosttune_probe_status", "gauge",
@@ -362,9 +368,9 @@ static int write_metrics(struct agent *a) {
                       "Bytes of hugepages promised to leases.");
         for (unsigned i = 0; i < r->hugetlb.n_sizes; i++) {
                 uint64_t leased = 0;
-                for (unsigned k = 0; k < a->leases.n_sizes && k < HUGETLB_SIZES_MAX; k++)
-                        if (a->leases.hugepages[k].page_size == r->hugetlb.sizes[i].page_size)
-                                leased = a->leases.hugepages[k].bytes;
+                for (unsigned k = 0; k < a->lease.held.n_sizes && k < HUGETLB_SIZES_MAX; k++)
+                        if (a->lease.held.hugepages[k].page_size == r->hugetlb.sizes[i].page_size)
+                                leased = a->lease.held.hugepages[k].bytes;
                 text_printf(&t,
                             "hosttune_hugepages_leased_bytes{page_size_bytes=\"%" PRIu64
                             "\"} %" PRIu64 "\n",
@@ -385,11 +391,11 @@ static int write_metrics(struct agent *a) {
         write_lease_metrics(a, &t);
         metric_header(&t, "hosttune_policy_info", "gauge", "The policy in force (always 1).");
         text_printf(&t, "hosttune_policy_info{name=\"%s\",path=\"%s\"} 1\n",
-                    label_escape(a->policy_name, e1, sizeof(e1)),
-                    label_escape(a->policy_path, e2, sizeof(e2)));
+                    label_escape(a->props.policy_name, e1, sizeof(e1)),
+                    label_escape(a->props.policy_path, e2, sizeof(e2)));
         metric_header(&t, "hosttune_policy_generation", "gauge",
                       "Generation of the policy in force (1 at start, +1 per accepted reload).");
-        text_printf(&t, "hosttune_policy_generation %" PRIu64 "\n", a->generation);
+        text_printf(&t, "hosttune_policy_generation %" PRIu64 "\n", a->props.generation);
         metric_header(&t, "hosttune_reloads_total", "counter", "Policy reloads by result.");
         text_printf(&t, "hosttune_reloads_total{result=\"accepted\"} %" PRIu64 "\n",
                     a->stats.reloads);
@@ -458,7 +464,7 @@ static int write_nix_conf(struct agent *a, const char *features) {
  * A tmpfile (lib/fileio.h) has no name until it is complete, or a dotted one (".NAME.tmp-HEX")
  * that NFD skips, so the visible name only ever appears whole. */
 static int write_nfd_file(struct agent *a) {
-        const char *path = a->policy->nfd_features_file;
+        const char *path = a->in_force.policy->nfd_features_file;
         char text[8192];
         struct fleet_view v;
         uint64_t expiry;
@@ -469,7 +475,7 @@ static int write_nfd_file(struct agent *a) {
         /* Later than the next re-probe, with one interval to spare for a slow one. NFD looks at
          * the expiry when it re-discovers (every sleep-interval, 60 s by default), so the labels
          * of an agent that died lapse within two intervals, a minute and that. */
-        expiry = a->stats.last_probe_realtime_usec + 2 * a->policy->reprobe_interval_usec +
+        expiry = a->stats.last_probe_realtime_usec + 2 * a->in_force.policy->reprobe_interval_usec +
                  60 * USEC_PER_SEC;
         fleet_view_of(a, &v);
         n = fleet_nfd_format(&v, expiry, text, sizeof(text));
@@ -484,23 +490,23 @@ static int write_nfd_file(struct agent *a) {
 static int write_agent_state(struct agent *a) {
         struct agent_state s = {
                 .pid = getpid(),
-                .generation = a->generation,
-                .ready = a->ready,
-                .leases = a->leases,
+                .generation = a->props.generation,
+                .ready = a->props.ready,
+                .leases = a->lease.held,
         };
-        if (a->kvm_smoke_valid)
-                s.kvm_smoke = a->kvm_smoke;
-        struct probe_targets t = policy_probe_targets(a->policy);
+        if (a->smoke.valid)
+                s.kvm_smoke = a->smoke.verdict;
+        struct probe_targets t = policy_probe_targets(a->in_force.policy);
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         _cleanup_(tmpfile_done) struct tmpfile tf = { .fd = -1, .dir_fd = -1 };
         char text[AGENT_STATE_TEXT_MAX];
         int r;
 
-        strscpy(s.policy_name, sizeof(s.policy_name), a->policy_name);
-        strscpy(s.policy_path, sizeof(s.policy_path), a->policy_path);
-        for (unsigned i = 0; i < a->require.n; i++) {
+        strscpy(s.policy_name, sizeof(s.policy_name), a->props.policy_name);
+        strscpy(s.policy_path, sizeof(s.policy_path), a->props.policy_path);
+        for (unsigned i = 0; i < a->in_force.require.n; i++) {
                 char tok[REQUIREMENT_STRING_MAX];
-                requirement_to_string(&a->require.items[i], tok, sizeof(tok));
+                requirement_to_string(&a->in_force.require.items[i], tok, sizeof(tok));
                 if (bufappendf(s.require, sizeof(s.require), "%s%s", i ? "," : "", tok) < 0)
                         return -ENOBUFS;
         }
@@ -508,23 +514,23 @@ static int write_agent_state(struct agent *a) {
         strscpy(s.tap_prefix, sizeof(s.tap_prefix), t.tap_prefix ? t.tap_prefix : "");
         strscpy(s.bridge, sizeof(s.bridge), t.bridge ? t.bridge : "");
         strscpy(s.nix_conf, sizeof(s.nix_conf), t.nix_conf ? t.nix_conf : "");
-        for (unsigned i = 0; i < a->n_policy_files; i++)
-                if (agent_state_add_policy_file(&s, &a->policy_files[i]) < 0) {
+        for (unsigned i = 0; i < a->in_force.n_files; i++)
+                if (agent_state_add_policy_file(&s, &a->in_force.files[i]) < 0) {
                         /* No room for every file: one stamp that never matches makes check
                          * use the copy of the policy in force, which is always right. */
-                        struct policy_file_stamp never = a->policy_files[0];
+                        struct policy_file_stamp never = a->in_force.files[0];
                         never.ino = 0;
                         s.policy_files[0] = 0;
                         (void) agent_state_add_policy_file(&s, &never);
                         break;
                 }
-        strscpy(s.policy_refused, sizeof(s.policy_refused), a->policy_refused);
+        strscpy(s.policy_refused, sizeof(s.policy_refused), a->in_force.refused);
         strscpy(s.leases_unenforced, sizeof(s.leases_unenforced), agent_leases_unenforced(a));
         agent_leases_cgroups(a, s.lease_cgroups, sizeof(s.lease_cgroups));
         r = agent_state_format(&s, text, sizeof(text));
         if (r < 0)
                 return r;
-        if (a->state_text && streq(a->state_text, text) && a->state_fd >= 0)
+        if (a->outputs.state_text && streq(a->outputs.state_text, text) && a->outputs.state_fd >= 0)
                 return 0;
 
         r = tmpfile_open_at(a->runtime_fd, AGENT_STATE_FILE, 0644, &tf);
@@ -540,17 +546,17 @@ static int write_agent_state(struct agent *a) {
         if (r < 0)
                 return r;
         /* Closing the old file's descriptor drops its lock: it is no longer the state. */
-        safe_close(a->state_fd);
-        a->state_fd = TAKE_FD(tf.fd);
-        free(a->state_text);
-        a->state_text = strdup(text);
+        safe_close(a->outputs.state_fd);
+        a->outputs.state_fd = TAKE_FD(tf.fd);
+        free(a->outputs.state_text);
+        a->outputs.state_text = strdup(text);
         return 0;
 }
 
 void agent_outputs_clean_leftovers(struct agent *a) {
         const char *paths[OUTPUT_PATHS];
 
-        if (a->runtime_fd < 0 || !a->policy)
+        if (a->runtime_fd < 0 || !a->in_force.policy)
                 return;
         output_paths(a, paths);
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
@@ -572,7 +578,7 @@ int agent_outputs_write_some(struct agent *a, bool nix_conf) {
         char features[256];
         int r, ret = 0;
 
-        if (a->runtime_fd < 0 || !a->policy || !a->evaluated)
+        if (a->runtime_fd < 0 || !a->in_force.policy || !a->verdict.evaluated)
                 return 0;
         agent_verified_features(a, features, sizeof(features));
         r = write_ready_json(a, features);
@@ -587,14 +593,14 @@ int agent_outputs_write_some(struct agent *a, bool nix_conf) {
         }
         /* Every time, leases included: the file carries what the pools can still give. */
         r = write_nfd_file(a);
-        if (r < 0 && r != a->nfd_error)
+        if (r < 0 && r != a->outputs.nfd_error)
                 log_warning("cannot write the node-feature-discovery file %s: %s",
-                            a->policy->nfd_features_file, strerror(-r));
-        else if (r >= 0 && a->nfd_error < 0)
+                            a->in_force.policy->nfd_features_file, strerror(-r));
+        else if (r >= 0 && a->outputs.nfd_error < 0)
                 log_info("wrote the node-feature-discovery file %s again",
-                         a->policy->nfd_features_file);
+                         a->in_force.policy->nfd_features_file);
         /* Logged when it changes: a missing features.d would otherwise log at every re-probe. */
-        a->nfd_error = r;
+        a->outputs.nfd_error = r;
         ret = ret ?: (r < 0 ? r : 0);
         r = nix_conf ? write_nix_conf(a, features) : 0;
         if (r < 0) {

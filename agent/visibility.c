@@ -30,14 +30,14 @@ int agent_viewer_get(struct agent *a, sd_bus_message *m, struct agent_viewer *re
         int r;
 
         for (size_t i = 0; sender && i < ELEMENTSOF(cache); i++)
-                if (cache[i].generation == a->generation && streq(cache[i].sender, sender)) {
+                if (cache[i].generation == a->props.generation && streq(cache[i].sender, sender)) {
                         *ret = cache[i].viewer;
                         return 0;
                 }
         r = viewer_query(a, m, ret);
         if (r >= 0 && sender && strlen(sender) < sizeof(cache[0].sender)) {
                 strscpy(cache[cache_next].sender, sizeof(cache[0].sender), sender);
-                cache[cache_next].generation = a->generation;
+                cache[cache_next].generation = a->props.generation;
                 cache[cache_next].viewer = *ret;
                 cache_next = (cache_next + 1) % ELEMENTSOF(cache);
         }
@@ -189,11 +189,13 @@ void agent_viewer_redact_report(const struct agent_viewer *v, const struct agent
 
         if (v->privileged)
                 return;
-        redact_nix(v, isempty(a->policy->nix_conf) ? "/etc/nix/nix.conf" : a->policy->nix_conf,
+        redact_nix(v,
+                   isempty(a->in_force.policy->nix_conf) ? "/etc/nix/nix.conf"
+                                                         : a->in_force.policy->nix_conf,
                    doc);
         /* last_error quotes policy files: cut at the first one the caller cannot read. */
-        if (json_object_object_get_ex(doc, "agent", &ag) && a->last_error) {
-                agent_viewer_redact_text(v, a->last_error, true, true, buf, sizeof(buf));
+        if (json_object_object_get_ex(doc, "agent", &ag) && a->props.last_error) {
+                agent_viewer_redact_text(v, a->props.last_error, true, true, buf, sizeof(buf));
                 json_object_object_add(ag, "last_error", json_object_new_string(buf));
         }
         redact_json(v, doc);

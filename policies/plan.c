@@ -843,6 +843,20 @@ void plan_free(struct plan *plan) {
         plan->n = 0;
 }
 
+int plan_copy(const struct plan *plan, struct plan *ret) {
+        struct plan_step *steps = NULL;
+
+        /* A step holds no pointers: copying the array copies the plan. */
+        if (plan->n > 0) {
+                steps = calloc(plan->n, sizeof(*steps));
+                if (!steps)
+                        return -ENOMEM;
+                memcpy(steps, plan->steps, plan->n * sizeof(*steps));
+        }
+        *ret = (struct plan){ .n = plan->n, .steps = steps };
+        return 0;
+}
+
 unsigned plan_count_automatic(const struct plan *plan) {
         unsigned n = 0;
         for (unsigned i = 0; i < plan->n; i++)

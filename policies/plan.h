@@ -166,6 +166,11 @@ int plan_build_snapshot_refill(const struct host_report *r, const struct policy 
 
 void plan_free(struct plan *plan);
 
+/* Fill *ret with a copy of plan that the caller owns (release it with plan_free), so that one
+ * plan can be kept while the other is replaced: the agent's apply runs a copy of the plan of the
+ * assessment it just made. Returns -ENOMEM (*ret untouched) or 0. */
+int plan_copy(const struct plan *plan, struct plan *ret);
+
 /* The texts of a PLAN_HUGEPAGES step for the pool of page_size (node -1: the global pool):
  * knob "hugepages-2048kB" or "hugepages-2048kB/node1", the pool's nr_hugepages path, current
  * "N pages" and wanted "N pages (SIZE)", and u.hugepages.current. The planner and the agent's

@@ -794,6 +794,31 @@ static void test_probe_mask_plans_as_full_probe(void **state) {
         assert_true(cases > 0); /* the comparison compared steps */
 }
 
+/* A copy is the plan, step for step, in storage of its own: it outlives the original. */
+static void test_copy(void **state) {
+        struct plan copy = { 0 };
+        (void) state;
+
+        use("[memory]\nthp = never\nthp-defrag = defer\nksm = no\n");
+        r.memory.ksm_run = 2;
+        assert_int_equal(build(), 3);
+        assert_int_equal(plan_copy(&plan, &copy), 0);
+        assert_int_equal(copy.n, plan.n);
+        assert_ptr_not_equal(copy.steps, plan.steps);
+        assert_memory_equal(copy.steps, plan.steps, plan.n * sizeof(*plan.steps));
+        plan_free(&plan);
+        assert_string_equal(copy.steps[0].path, "/sys/kernel/mm/transparent_hugepage/enabled");
+        assert_string_equal(copy.steps[0].wanted, "never");
+        assert_string_equal(copy.steps[2].path, "/sys/kernel/mm/ksm/run");
+        plan_free(&copy);
+
+        /* An empty plan copies to an empty one. */
+        copy = (struct plan){ .n = 7 };
+        assert_int_equal(plan_copy(&plan, &copy), 0);
+        assert_int_equal(copy.n, 0);
+        assert_null(copy.steps);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_default_plans_nothing, setup, teardown),
@@ -810,6 +835,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_net, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_everything_converges, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_knob_request, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_mask_plans_as_full_probe, setup,
                                                 teardown),
         };
