@@ -156,6 +156,16 @@ $(BUILD)/tests/test-queue: tests/unit/test-queue.c $(QUEUE_TEST_OBJ) $(LIBHOSTTU
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
 		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
+# The agent with its crash seam set (tests/helpers/hosttuned-fault.c compiles agent/main.c in
+# under another name): every other agent object, the same library.
+AGENT_FAULT_OBJ := $(filter-out $(O)/agent/main.o,$(AGENT_OBJ))
+$(BUILD)/tests/helpers/hosttuned-fault: tests/helpers/hosttuned-fault.c agent/main.c \
+		$(AGENT_FAULT_OBJ) $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_FAULT_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
