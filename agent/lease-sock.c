@@ -23,6 +23,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/lease-line.h"
+#include "runtime/errors.h"
 
 /* A connection costs a few hundred bytes and one fd: a build that opens thousands gets refused
  * past this many, at once. */
@@ -120,9 +121,8 @@ static void conn_close_later(struct lease_sock_conn *c) {
 /* "refused <class> <message>": the class is the last part of the D-Bus error name. */
 static void conn_refuse(struct lease_sock_conn *c, const char *name, const char *message) {
         char line[LEASE_REPLY_MAX];
-        const char *cls = strrchr(name, '.');
 
-        snprintf(line, sizeof(line), "refused %s %s\n", cls ? cls + 1 : name, message);
+        snprintf(line, sizeof(line), "refused %s %s\n", agent_error_reason(name), message);
         /* Messages carry no newline; the line must stay one line whatever the message says. */
         for (char *p = line; p[0] && p[1]; p++)
                 if (*p == '\n' || *p == '\r')

@@ -22,7 +22,8 @@ int main(int argc, char **argv) {
         unsigned n;
 
         if (argc < 3 || !streq(argv[1], "--fault-after-step") || parse_uint(argv[2], &n) < 0) {
-                fprintf(stderr, "usage: hosttuned-fault --fault-after-step N [hosttuned options]\n");
+                fprintf(stderr,
+                        "usage: hosttuned-fault --fault-after-step N [hosttuned options]\n");
                 return 2;
         }
         apply_set_fault_after_step(n);
