@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Test helper: the real hosttuned (agent/main.c compiled in, linked with every other agent
- * object) with the executor's crash seam set, for tests/integration/test-agent-apply.sh's
- * crash mid-apply. The shipped hosttuned has no way to set the seam; this binary is built only
- * into build/tests/helpers/ and never installed.
+/* Test helper: the real hosttuned (the shipped agent/main.o, its main() renamed hosttuned_main
+ * by objcopy, linked with every other agent object: see the Makefile) with the executor's crash
+ * seam set, for tests/integration/test-agent-apply.sh's crash mid-apply. The shipped hosttuned
+ * has no way to set the seam; this binary is built only into build/tests/helpers/ and never
+ * installed.
  *
  * Usage: hosttuned-fault --fault-after-step N [hosttuned options...]
  * The agent's apply_plan raises SIGKILL once step N (counting from 1) has finished. */
@@ -12,11 +13,8 @@
 #include "lib/util.h"
 #include "policies/apply/apply.h"
 
-/* agent/main.c's main() under another name, so this file's main() can set the seam first. */
+/* agent/main.o's main() under another name, so this file's main() can set the seam first. */
 int hosttuned_main(int argc, char **argv);
-#define main hosttuned_main
-#include "agent/main.c"
-#undef main
 
 int main(int argc, char **argv) {
         unsigned n;

@@ -47,8 +47,9 @@ journal=$AGENT_RUN/journal.json
 
 # --- crash between steps: the executor kills the process once step 1 finished. The shipped
 # hosttuned has no fault point (killing it from outside cannot land reliably between two steps
-# that take microseconds), so this run is tests/helpers/hosttuned-fault: agent/main.c and every
-# other agent object as hosttuned is built from them, with the executor's test seam set.
+# that take microseconds), so this run is tests/helpers/hosttuned-fault: hosttuned's own objects
+# (its main.o with main renamed, every other agent object, the same library) and a main() that
+# sets the executor's test seam first.
 rc=0
 NOTIFY_SOCKET=$AGENT_NOTIFY_SOCKET timeout 120 "$HOSTTUNE_BUILD/tests/helpers/hosttuned-fault" \
 	--fault-after-step 1 \
