@@ -161,6 +161,20 @@ $(BUILD)/tests/test-queue: tests/unit/test-queue.c $(QUEUE_TEST_OBJ) $(LIBHOSTTU
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
 		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
+# The agent with its crash seam set: tests/helpers/hosttuned-fault.c sets it, then calls the
+# shipped agent/main.o's main(), renamed hosttuned_main by objcopy (the same object, not a copy),
+# linked with every other agent object and the same library.
+AGENT_FAULT_OBJ := $(filter-out $(O)/agent/main.o,$(AGENT_OBJ)) $(O)/tests/hosttuned-main.o
+$(O)/tests/hosttuned-main.o: $(O)/agent/main.o
+	@mkdir -p $(@D)
+	$(Q)objcopy --redefine-sym main=hosttuned_main $< $@
+$(BUILD)/tests/helpers/hosttuned-fault: tests/helpers/hosttuned-fault.c $(AGENT_FAULT_OBJ) \
+		$(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_FAULT_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")

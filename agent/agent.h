@@ -21,7 +21,7 @@
 #include "agent/apply.h"
 #include "agent/bus-request.h"
 #include "agent/bus.h"
-#include "agent/errors.h"
+#include "runtime/errors.h"
 #include "agent/lease-agent.h"
 #include "agent/lease-stats.h"
 #include "agent/outputs.h"

@@ -40,7 +40,7 @@ int agent_leases_start(struct agent *a) {
         m->root_fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (m->root_fd < 0)
                 return negative_errno();
-        r = lease_cgroups_new(m->root_fd, a->runtime_fd, a->event, &m->cgroups);
+        r = lease_cgroups_new(m->root_fd, a->runtime_dir, a->runtime_fd, a->event, &m->cgroups);
         if (r < 0)
                 return r;
         r = lease_manager_restore(m);

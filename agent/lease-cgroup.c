@@ -17,6 +17,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/lease-rules.h"
+#include "policies/policy.h"
 
 #define HUGETLB "hugetlb"
 #define SIZES_MAX 8
@@ -140,17 +141,45 @@ static int enable_down_to(struct lease_cgroups *c, const char *mnt, const char *
         return r < 0 ? r : 0;
 }
 
+/* The name of the lease cgroups' directory in the root cgroup: "hosttune.leases" for the
+ * default runtime directory, "hosttune.leases.<hash>" for any other, the hash being the 64-bit
+ * FNV-1a of the runtime directory's path (trailing slashes left out), folded to 32 bits and
+ * written as 8 hex digits. Two agents with different runtime directories (a test agent on a
+ * private bus beside the host's) then never share it, so neither sweeps the other's lease
+ * cgroups at start; one restarted with the same runtime directory finds its own again. */
+static int root_base_name(const char *runtime_dir, char *buf, size_t size) {
+        size_t l = strlen(runtime_dir);
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        while (l > 1 && runtime_dir[l - 1] == '/')
+                l--;
+        if (l == strlen(POLICY_DEFAULT_RUNTIME_DIR) &&
+            strncmp(runtime_dir, POLICY_DEFAULT_RUNTIME_DIR, l) == 0)
+                return strscpy(buf, size, "hosttune.leases");
+        for (size_t i = 0; i < l; i++) {
+                h ^= (unsigned char) runtime_dir[i];
+                h *= UINT64_C(1099511628211);
+        }
+        return bufprintf(buf, size, "hosttune.leases.%08" PRIx32, (uint32_t) (h ^ (h >> 32)));
+}
+
 /* Where lease cgroups go, from the agent's own cgroup own below the mount mnt. */
-static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own) {
+static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own,
+                       const char *runtime_dir) {
         char parent[CGROUP_PATH_MAX], self[CGROUP_PATH_MAX], pid[32];
         int r;
 
         if (streq(own, "/")) {
                 /* The root cgroup (no systemd on the unified hierarchy, as on a hybrid host with
-                 * another init): it may hold processes and enable controllers at once. */
+                 * another init): it may hold processes and enable controllers at once. Other
+                 * agents may run there too: the directory is this one's by its runtime dir. */
+                char name[32];
+
                 r = strscpy(parent, sizeof(parent), mnt);
                 if (r >= 0)
-                        r = bufprintf(c->base, sizeof(c->base), "%s/hosttune.leases", mnt);
+                        r = root_base_name(runtime_dir, name, sizeof(name));
+                if (r >= 0)
+                        r = bufprintf(c->base, sizeof(c->base), "%s/%s", mnt, name);
         } else {
                 /* A cgroup of its own (a unit with Delegate=yes): the no-internal-processes rule
                  * wants the agent out of the cgroup that enables hugetlb for its children, so it
@@ -209,7 +238,8 @@ static int choose_base(struct lease_cgroups *c, const char *mnt, const char *own
         return 0;
 }
 
-int lease_cgroups_new(int root_fd, int runtime_fd, sd_event *event, struct lease_cgroups **ret) {
+int lease_cgroups_new(int root_fd, const char *runtime_dir, int runtime_fd, sd_event *event,
+                      struct lease_cgroups **ret) {
         struct lease_cgroups *c = calloc(1, sizeof(*c));
         _cleanup_free_ char *mountinfo = NULL;
         char mnt[CGROUP_PATH_MAX], own[CGROUP_PATH_MAX], text[4096];
@@ -239,7 +269,7 @@ int lease_cgroups_new(int root_fd, int runtime_fd, sd_event *event, struct lease
                                 strerror(-r));
                 return 0;
         }
-        if (choose_base(c, mnt, own) < 0)
+        if (choose_base(c, mnt, own, runtime_dir) < 0)
                 return 0;
         c->available = true;
         log_info("leases: hugepage leases are enforced by the cgroups under %s", c->base);
@@ -258,11 +288,20 @@ void lease_cgroups_free(struct lease_cgroups *c) {
         free(c->pending);
         /* Leave the hierarchy as found when no lease cgroup stays (-EBUSY while one does). */
         if ((!c->available || cgroup_remove(c->root_fd, c->base) >= 0) && c->n_enabled > 0) {
-                /* Deepest first; one that another user of hugetlb holds on (-EBUSY) stays. */
-                while (c->n_enabled > 0)
-                        (void) cgroup_disable_controller(c->root_fd, c->enabled[--c->n_enabled],
-                                                         HUGETLB);
-                (void) unlinkat(c->runtime_fd, CGROUP_ENABLED_FILE, 0);
+                /* Deepest first. One that another user of hugetlb holds on (-EBUSY: another
+                 * agent's lease directory beside this one's) stays on, and so do those above
+                 * it; the note keeps them, so this agent's next stop tries again. */
+                while (c->n_enabled > 0) {
+                        int r = cgroup_disable_controller(c->root_fd, c->enabled[c->n_enabled - 1],
+                                                          HUGETLB);
+                        if (r < 0 && r != -ENOENT) /* a cgroup gone meanwhile: nothing to do */
+                                break;
+                        c->n_enabled--;
+                }
+                if (c->n_enabled == 0)
+                        (void) unlinkat(c->runtime_fd, CGROUP_ENABLED_FILE, 0);
+                else
+                        enabled_save(c);
         }
         free(c);
 }

@@ -16,12 +16,15 @@
 struct lease_cgroups;
 
 /* Find the cgroup2 hierarchy and prepare the subtree lease cgroups go into (hugetlb enabled
- * down to it): <cgroup2>/hosttune.leases when the agent runs in the root cgroup, else
- * <own cgroup>/leases next to <own cgroup>/agent, where the agent moves itself (a unit with
- * Delegate=yes). Where that cannot be, the set says why and leases stay bookkeeping. The file
- * CGROUP_ENABLED_FILE in runtime_fd's directory remembers, across restarts, that the agent
- * turned hugetlb on for the subtree. Fails only for want of memory. */
-int lease_cgroups_new(int root_fd, int runtime_fd, sd_event *event, struct lease_cgroups **ret);
+ * down to it): when the agent runs in the root cgroup, <cgroup2>/hosttune.leases for the default
+ * runtime directory and <cgroup2>/hosttune.leases.<8 hex digits of a hash of runtime_dir> for
+ * any other (one per agent instance: agents with different runtime directories never share
+ * it); else <own cgroup>/leases next to <own cgroup>/agent, where the agent moves itself (a unit
+ * with Delegate=yes). Where that cannot be, the set says why and leases stay bookkeeping. The
+ * file CGROUP_ENABLED_FILE in runtime_fd's directory (runtime_dir) remembers, across restarts,
+ * that the agent turned hugetlb on for the subtree. Fails only for want of memory. */
+int lease_cgroups_new(int root_fd, const char *runtime_dir, int runtime_fd, sd_event *event,
+                      struct lease_cgroups **ret);
 
 #define CGROUP_ENABLED_FILE "cgroup-hugetlb-enabled"
 

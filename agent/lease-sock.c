@@ -23,6 +23,7 @@
 #include "lib/parse.h"
 #include "lib/util.h"
 #include "policies/lease-line.h"
+#include "runtime/errors.h"
 
 /* A connection costs a few hundred bytes and one fd: a build that opens thousands gets refused
  * past this many, at once. */
@@ -120,10 +121,9 @@ static void conn_close_later(struct lease_sock_conn *c) {
 /* "refused <class> <message>": the class is the last part of the D-Bus error name. */
 static void conn_refuse(struct lease_sock_conn *c, const char *name, const char *message) {
         char line[LEASE_REPLY_MAX];
-        const char *cls = strrchr(name, '.');
 
         /* The message may be cut short, the newline that ends the line may not. */
-        bufprintf_trunc(line, sizeof(line) - 1, "refused %s %s", cls ? cls + 1 : name, message);
+        bufprintf_trunc(line, sizeof(line) - 1, "refused %s %s", agent_error_reason(name), message);
         /* Messages carry no newline; the line must stay one line whatever the message says. */
         for (char *p = line; *p; p++)
                 if (*p == '\n' || *p == '\r')

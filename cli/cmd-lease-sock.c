@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-bus-protocol.h>
+
 #include "cli/cli.h"
 #include "cli/lease-args.h"
 #include "cli/output.h"
@@ -21,6 +23,7 @@
 #include "lib/util.h"
 #include "policies/lease-line.h"
 #include "runtime/dir.h"
+#include "runtime/errors.h"
 
 #define DEFAULT_SYSTEM_BUS "/run/dbus/system_bus_socket"
 
@@ -173,10 +176,12 @@ static int sock_acquire(const char *path, const char *verb, const struct lease_l
         }
         if (!ret->granted) {
                 fprintf(stderr, "hosttune %s: refused (%s): %s\n", verb, ret->reason, ret->message);
-                return streq(ret->reason, "InsufficientHugePages") ? LEASE_EXIT_UNAVAILABLE
-                       : streq(ret->reason, "InvalidArgs") || streq(ret->reason, "ExceedsPool")
-                               ? LEASE_EXIT_USAGE
-                               : LEASE_EXIT_FAILED;
+                if (streq(ret->reason, agent_error_reason(AGENT_ERROR_INSUFFICIENT_HUGEPAGES)))
+                        return LEASE_EXIT_UNAVAILABLE;
+                if (streq(ret->reason, agent_error_reason(SD_BUS_ERROR_INVALID_ARGS)) ||
+                    streq(ret->reason, agent_error_reason(AGENT_ERROR_EXCEEDS_POOL)))
+                        return LEASE_EXIT_USAGE;
+                return LEASE_EXIT_FAILED;
         }
         *ret_fd = TAKE_FD(fd);
         return LEASE_EXIT_OK;

@@ -8,6 +8,7 @@
 #include "cli/bus/bus-client.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "runtime/errors.h"
 
 /* A reload ends after the new policy's apply, which may reserve hugepages for up to the
  * policy's [hugepages] timeout: wait longer than any sane timeout. */
@@ -34,7 +35,7 @@ int cmd_bus_reload(int argc, char **argv) {
         r = bus_client_call(bus, "reload", "Reload", RELOAD_TIMEOUT_USEC, &error, &reply, NULL);
         if (r < 0) {
                 ret = BUS_EXIT_FAILED;
-                if (sd_bus_error_has_name(&error, "org.hosttune.Error.InvalidPolicy")) {
+                if (sd_bus_error_has_name(&error, AGENT_ERROR_INVALID_POLICY)) {
                         fprintf(stderr,
                                 "hosttune reload: policy rejected, the agent keeps the one it "
                                 "had:\n  %s\n",

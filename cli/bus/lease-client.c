@@ -13,19 +13,19 @@
 #include "lib/json-util.h"
 #include "lib/parse.h"
 #include "lib/util.h"
+#include "runtime/errors.h"
 
 /* A reservation that grows the pool may take the policy's [hugepages] timeout (30 s by
  * default) on top of the wait the caller asked for. */
 #define ACQUIRE_EXTRA_USEC (120 * USEC_PER_SEC)
 
 int lease_exit_for_error(const sd_bus_error *e) {
-        if (sd_bus_error_has_names(e, "org.hosttune.Error.InsufficientHugePages",
-                                   "org.hosttune.Error.InsufficientTaps",
-                                   "org.hosttune.Error.NoSuchLease",
-                                   "org.hosttune.Error.LimitExceeded"))
+        if (sd_bus_error_has_names(e, AGENT_ERROR_INSUFFICIENT_HUGEPAGES,
+                                   AGENT_ERROR_INSUFFICIENT_TAPS, AGENT_ERROR_NO_SUCH_LEASE,
+                                   AGENT_ERROR_LIMIT_EXCEEDED))
                 return LEASE_EXIT_UNAVAILABLE;
         /* Asking again will not help: more than the pool may ever hold. */
-        if (sd_bus_error_has_names(e, SD_BUS_ERROR_INVALID_ARGS, "org.hosttune.Error.ExceedsPool"))
+        if (sd_bus_error_has_names(e, SD_BUS_ERROR_INVALID_ARGS, AGENT_ERROR_EXCEEDS_POOL))
                 return LEASE_EXIT_USAGE;
         return LEASE_EXIT_FAILED;
 }

@@ -79,15 +79,19 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* The test seam of apply_set_fault_after_step(): 0 (never) unless a test helper set it. */
+static unsigned fault_after_step;
+
+void apply_set_fault_after_step(unsigned n) {
+        fault_after_step = n;
+}
+
 int apply_plan(const struct plan *plan, struct journal *j, const struct apply_options *o,
                struct step_result *results) {
         struct apply_ctx c = { .o = o, .j = j };
-        unsigned fault_after = 0, short_steps = 0;
-        const char *fault = getenv("HOSTTUNE_FAULT_AFTER_STEP");
+        unsigned short_steps = 0;
         int r = 0;
 
-        if (!isempty(fault) && parse_uint(fault, &fault_after) < 0)
-                fault_after = 0;
         if (!j && !o->dry_run)
                 return -EINVAL;
         for (unsigned i = 0; i < plan->n; i++) {
@@ -132,7 +136,7 @@ int apply_plan(const struct plan *plan, struct journal *j, const struct apply_op
                                  journal_path(j), strerror(-r));
                 if (step_outcome_fell_short(res->outcome))
                         short_steps++;
-                if (fault_after == i + 1)
+                if (fault_after_step == i + 1)
                         raise(SIGKILL);
         }
         return r < 0 ? r : (int) short_steps;

@@ -54,13 +54,19 @@ bool step_outcome_fell_short(enum step_outcome o);
 
 /* Run plan's steps in order; results must have room for plan->n entries and is filled for
  * every step. j may be NULL only for a dry run. A step that fails does not stop the others
- * (each is independent: a missing bridge makes its enslave steps fail on their own). Fault
- * injection for tests: when $HOSTTUNE_FAULT_AFTER_STEP is N, the process raises SIGKILL once
- * step N (counting from 1) has finished. Returns the number of steps that fell short (0 when
+ * (each is independent: a missing bridge makes its enslave steps fail on their own). With a
+ * fault point set (apply_set_fault_after_step), the process raises SIGKILL once that step has
+ * finished. Returns the number of steps that fell short (0 when
  * the host now matches the plan), or a negative errno when the journal could not be written:
  * then the step that needed it was not changed and the remaining steps are STEP_NOT_RUN. */
 int apply_plan(const struct plan *plan, struct journal *j, const struct apply_options *o,
                struct step_result *results);
+
+/* Test seam, called only by test helpers (tests/helpers/), never by the shipped programs: from
+ * now on every apply_plan in this process raises SIGKILL once step n (counting from 1) has
+ * finished, to test revert after a crash mid-apply. 0 (the default) turns it off. Set it
+ * before any thread runs apply_plan. */
+void apply_set_fault_after_step(unsigned n);
 
 enum revert_outcome {
         REVERT_RESTORED, /* the original is back, or the created object is gone */

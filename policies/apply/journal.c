@@ -349,13 +349,19 @@ void journal_close(struct journal *j) {
         free(j);
 }
 
+/* The test seam of journal_set_fault_after_record(): 0 (never) unless a test helper set it. */
+static unsigned fault_after_record;
+
+void journal_set_fault_after_record(unsigned n) {
+        fault_after_record = n;
+}
+
 int journal_open(const char *dir, struct journal **ret) {
         return journal_open_diag(dir, ret, NULL, 0);
 }
 
 int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t msg_size) {
         struct journal *j;
-        const char *fault;
         int r;
 
         if (!dir || dir[0] != '/')
@@ -396,9 +402,7 @@ int journal_open_diag(const char *dir, struct journal **ret, char *msg, size_t m
         r = load(j, msg, msg_size);
         if (r < 0)
                 goto fail;
-        fault = getenv("HOSTTUNE_FAULT_AFTER_RECORD");
-        if (!isempty(fault) && parse_uint(fault, &j->fault_after) < 0)
-                j->fault_after = 0;
+        j->fault_after = fault_after_record;
         *ret = j;
         return 0;
 fail:

@@ -67,10 +67,15 @@ bool journal_kind_persistent(enum journal_kind k);
  * .journal.json.tmp-HEX) are removed once the lock is held. Entries recorded in an earlier boot
  * (boot_id differs) that a reboot has reset are dropped; persistent ones are kept. A journal file
  * that cannot be parsed is -EBADMSG: it is never silently discarded, since it is the only record of
- * the originals. Fault injection for tests: when $HOSTTUNE_FAULT_AFTER_RECORD is N, the process
- * raises SIGKILL right after the N-th new entry it recorded reached the disk, before the change
- * that entry announces is made. */
+ * the originals. With a fault point set (journal_set_fault_after_record), the journal it opens
+ * carries it. */
 int journal_open(const char *dir, struct journal **ret);
+
+/* Test seam, called only by test helpers (tests/helpers/), never by the shipped programs: every
+ * journal opened from now on in this process raises SIGKILL right after the n-th new entry it
+ * recorded reached the disk, before the change that entry announces is made. 0 (the default)
+ * turns it off. */
+void journal_set_fault_after_record(unsigned n);
 
 /* journal_open, and when the journal file cannot be used, a message in msg saying precisely
  * why (follows the file's path and a colon: "cannot be read: ...", "not JSON (...)", "written by a

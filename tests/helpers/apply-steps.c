@@ -2,7 +2,10 @@
 /* Test helper: run hand-built plan steps through the executor (apply_plan), as `hosttune apply`
  * does with a planned policy. Integration tests use it to drive each applier with exact inputs.
  *
- * Usage: apply-steps [--root DIR] [--dry-run] FILE|-
+ * Usage: apply-steps [--root DIR] [--dry-run] [--fault-after-step N] [--fault-after-record N]
+ *                    FILE|-
+ * --fault-after-step N: SIGKILL once step N finished; --fault-after-record N: SIGKILL right after
+ * the N-th journal entry reached the disk (the executor's and the journal's test seams).
  * FILE has one step per line: KIND key=value ... ('#' comments; key="a b" for spaces).
  *   sysctl knob=vm.swappiness wanted=10          sysfs path=/sys/... wanted=never
  *   hugepages page_size=2M pages=64 node=-1 reclaim=compact timeout=5s
@@ -199,7 +202,7 @@ int main(int argc, char **argv) {
         _cleanup_fclose_ FILE *f = NULL;
         struct journal *j = NULL;
         char line[2048];
-        unsigned lineno = 0;
+        unsigned lineno = 0, n;
         int r;
 
         for (int i = 1; i < argc; i++) {
@@ -207,11 +210,25 @@ int main(int argc, char **argv) {
                         root = argv[++i];
                 else if (streq(argv[i], "--dry-run"))
                         o.dry_run = true;
-                else
+                else if ((streq(argv[i], "--fault-after-step") ||
+                          streq(argv[i], "--fault-after-record")) &&
+                         i + 1 < argc) {
+                        if (parse_uint(argv[i + 1], &n) < 0) {
+                                fprintf(stderr, "%s: bad number '%s'\n", argv[i], argv[i + 1]);
+                                return 2;
+                        }
+                        if (streq(argv[i], "--fault-after-step"))
+                                apply_set_fault_after_step(n);
+                        else
+                                journal_set_fault_after_record(n);
+                        i++;
+                } else
                         file = argv[i];
         }
         if (!file) {
-                fprintf(stderr, "usage: apply-steps [--root DIR] [--dry-run] FILE|-\n");
+                fprintf(stderr,
+                        "usage: apply-steps [--root DIR] [--dry-run] [--fault-after-step N] "
+                        "[--fault-after-record N] FILE|-\n");
                 return 2;
         }
         f = streq(file, "-") ? fdopen(dup(0), "r") : fopen(file, "re");

@@ -15,11 +15,12 @@ AGENT_RUN=$T_TMP/run
 mkdir -p "$AGENT_RUN"
 export HOSTTUNE_RUNTIME_DIR=$AGENT_RUN
 
-# start_bus system|open: a private dbus-daemon. "system" has the system bus's default policy
-# (deny method calls, deny owning names) plus agent/org.hosttune.Agent1.conf, as on a real
+# start_bus system|open [NAME]: a private dbus-daemon. "system" has the system bus's default
+# policy (deny method calls, deny owning names) plus agent/org.hosttune.Agent1.conf, as on a real
 # host; "open" lets everyone call everything, so the agent's own access check is what answers.
+# NAME (default: the kind) tells apart two buses of one test.
 start_bus() {
-	local kind=$1 dir=$T_TMP/bus-$1 policy
+	local kind=$1 dir=$T_TMP/bus-${2:-$1} policy
 	mkdir -p "$dir"
 	chmod 0755 "$dir"
 	if [ "$kind" = system ]; then

@@ -155,12 +155,31 @@ need_root_cgroup_hugetlb() {
 		skip "not in the root cgroup of $CG (the delegated case is the systemd container's)"
 }
 
-# guard_lease_cgroups (after kernel_lock and need_pool_2m): BASE is where the agent makes the
-# lease cgroups, which must not exist yet. At the end the 2 MiB pool, and the hierarchy, are put
-# back as they were: no lease cgroups (what is left in them killed), hugetlb off again at the
-# root if it was.
+# lease_cgroup_dir RUNDIR: the name of the directory under the cgroup2 root that an agent in
+# the root cgroup with runtime directory RUNDIR makes its lease cgroups in, by the rule of
+# docs/leases.md ("Where the cgroups are"), computed here and not asked of hosttune:
+# hosttune.leases for /run/hosttune, else hosttune.leases.<8 hex digits>, the 64-bit FNV-1a of
+# the path (trailing slashes left out) folded to 32 bits.
+lease_cgroup_dir() {
+	python3 - "$1" <<'EOF'
+import sys
+p = sys.argv[1].rstrip("/") or "/"
+if p == "/run/hosttune":
+    print("hosttune.leases")
+else:
+    h = 14695981039346656037
+    for b in p.encode():
+        h = ((h ^ b) * 1099511628211) % 2**64
+    print("hosttune.leases.%08x" % ((h ^ (h >> 32)) & 0xffffffff))
+EOF
+}
+
+# guard_lease_cgroups (after kernel_lock and need_pool_2m): BASE is where the agent (runtime
+# directory AGENT_RUN) makes the lease cgroups, which must not exist yet. At the end the 2 MiB
+# pool, and the hierarchy, are put back as they were: no lease cgroups (what is left in them
+# killed), hugetlb off again at the root if it was.
 guard_lease_cgroups() {
-	BASE=$CG/hosttune.leases
+	BASE=$CG/$(lease_cgroup_dir "$AGENT_RUN")
 	[ -e "$BASE" ] && fail "$BASE exists before the test"
 	defer "echo $(cat $hp) > $hp"
 	grep -qw hugetlb "$CG/cgroup.subtree_control" && had_hugetlb=1 || had_hugetlb=0

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Revert after SIGKILL in the middle of an apply. The fault points: HOSTTUNE_FAULT_AFTER_STEP=N
-# (killed once step N finished) and HOSTTUNE_FAULT_AFTER_RECORD=N (killed right after the N-th
-# journal entry reached the disk, before the change it announces). Either way `hosttune revert`
+# Revert after SIGKILL in the middle of an apply. The fault points, set through the executor's and
+# the journal's test seams by the apply-steps helper (the shipped binaries have none):
+# --fault-after-step N (killed once step N finished) and --fault-after-record N (killed right
+# after the N-th journal entry reached the disk, before the change it announces). Either way `hosttune revert`
 # must restore every original: a sysctl, THP, and a bridge and tap (created objects, in a
 # network namespace this test creates) are compared with readings taken before.
 . "$(dirname "$0")/lib.sh"
@@ -41,7 +42,7 @@ STEPS
 
 # Killed after step 3 finished: steps 1-3 are done, 4-5 are not.
 rc=0
-HOSTTUNE_FAULT_AFTER_STEP=3 in_ns "$helper" "$T_TMP/steps" || rc=$?
+in_ns "$helper" --fault-after-step 3 "$T_TMP/steps" || rc=$?
 assert_eq "exit status (SIGKILL)" 137 $rc
 assert_eq "swappiness changed before the kill" "$w_swap" "$(sysctl -n vm.swappiness)"
 assert_eq "THP not reached" "$b_thp" "$(selected $thp)"
@@ -55,7 +56,7 @@ assert_eq "links after revert" "$b_links" "$(links)"
 # Killed between journaling the bridge and creating it: revert finds nothing to remove there
 # and still restores the sysctl.
 rc=0
-HOSTTUNE_FAULT_AFTER_RECORD=2 in_ns "$helper" "$T_TMP/steps" || rc=$?
+in_ns "$helper" --fault-after-record 2 "$T_TMP/steps" || rc=$?
 assert_eq "exit status (SIGKILL after the 2nd record)" 137 $rc
 grep -q '"object":"hbr0"' "$journal" || fail "the bridge is not in the journal"
 in_ns ip link show hbr0 >/dev/null 2>&1 && fail "the bridge was created after all"
@@ -67,7 +68,7 @@ assert_eq "links after the second revert" "$b_links" "$(links)"
 
 # A completed apply after a kill: the journal still holds the first originals.
 rc=0
-HOSTTUNE_FAULT_AFTER_STEP=1 in_ns "$helper" "$T_TMP/steps" || rc=$?
+in_ns "$helper" --fault-after-step 1 "$T_TMP/steps" || rc=$?
 assert_eq "exit status (SIGKILL after step 1)" 137 $rc
 out=$(in_ns "$helper" "$T_TMP/steps") || true
 assert_eq "outcomes of the apply after the kill" "unchanged applied applied applied applied" \

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Every D-Bus error name hosttuned answers with besides sd-bus's own (SD_BUS_ERROR_*), in one
- * place: the contract with its clients (docs/dbus-api.md, "Errors"; docs/leases.md for the
- * lease.sock refusals, which carry the same names). */
+ * place: the contract between the agent and its clients (docs/dbus-api.md, "Errors";
+ * docs/leases.md for the lease.sock refusals, which carry the same names), spelled once for
+ * both: hosttuned (agent/) answers with them, hosttune and hosttune-bus (cli/) match them. Here
+ * in runtime/, the layer below both, as a header without sd-bus. */
 #pragma once
+
+#include <string.h>
 
 /* Reload of a policy that does not validate; the message is "FILE:LINE: KEY: MESSAGE". */
 #define AGENT_ERROR_INVALID_POLICY "org.hosttune.Error.InvalidPolicy"
@@ -20,3 +24,12 @@
 #define AGENT_ERROR_EXCEEDS_POOL "org.hosttune.Error.ExceedsPool"
 /* lease.sock: no complete request line within the connection's time limit. */
 #define AGENT_ERROR_TIMEOUT "org.hosttune.Error.Timeout"
+
+/* The reason a lease.sock refusal carries for the error name: its last component ("refused
+ * ExceedsPool ..." for AGENT_ERROR_EXCEEDS_POOL, "InvalidArgs" for SD_BUS_ERROR_INVALID_ARGS).
+ * The agent writes it and the CLI compares with it through this one function. */
+static inline const char *agent_error_reason(const char *name) {
+        const char *dot = strrchr(name, '.');
+
+        return dot ? dot + 1 : name;
+}
