@@ -46,6 +46,11 @@ file_lines() { wc -l <"$AGENT_RUN/leases.json"; }
 
 # --- every grant is on record before its reply: the file read right after each one lists it
 inode=$(file_inode)
+# Hold the file written at start open: while it is open its inode number cannot be given to a
+# later file, so a compaction (a new file renamed over it; several may follow each other) always
+# shows as another inode below.
+exec 8<"$AGENT_RUN/leases.json"
+defer "exec 8<&-"
 assert_eq "lines of the lease file at start (the schema line)" 1 "$(file_lines)"
 persist=()
 for i in $(seq 1 20); do
