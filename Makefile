@@ -161,6 +161,13 @@ $(BUILD)/tests/test-queue: tests/unit/test-queue.c $(QUEUE_TEST_OBJ) $(LIBHOSTTU
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(QUEUE_TEST_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
 		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
 
+# output_line's test drives cli/output.c itself.
+$(BUILD)/tests/test-output: tests/unit/test-output.c $(O)/cli/output.o $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/cli/output.o $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
