@@ -175,6 +175,13 @@ $(BUILD)/tests/helpers/hosttuned-fault: tests/helpers/hosttuned-fault.c $(AGENT_
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_FAULT_OBJ) $(LIBHOSTTUNE) $(LIGHT_LIBS) \
 		$(SYSTEMD_LIBS)
 
+# output_line's test drives cli/output.c itself.
+$(BUILD)/tests/test-output: tests/unit/test-output.c $(O)/cli/output.o $(LIBHOSTTUNE)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(O)/cli/output.o $(LIBHOSTTUNE) $(LIGHT_LIBS) \
+		$(CMOCKA_LIBS) $(SYSTEMD_LIBS)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIBHOSTTUNE)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")

@@ -77,12 +77,12 @@ probe_mask_t check_agent_facts_use(const struct agent_state *agent, struct probe
                 if (mask & PROBE_MASK(i)) {
                         /* memory and hugetlb are in stable_facts: their part is still zero. */
                         if (i != PROBE_MEMORY && i != PROBE_HUGETLB)
-                                memset((char *) report + probe_facts[i].offset, 0,
-                                       probe_facts[i].size);
+                                check_facts_clear(&h, report, probe_facts[i].offset,
+                                                  probe_facts[i].size);
                         memset(&report->results[i], 0, sizeof(report->results[i]));
                         report->probed[i] = false;
                 }
         /* The knobs are the policy's: check reads them afresh (probe_knobs). */
-        memset(&report->knobs, 0, sizeof(report->knobs));
+        check_facts_clear(&h, report, offsetof(struct host_report, knobs), sizeof(report->knobs));
         return mask;
 }

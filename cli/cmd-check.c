@@ -270,7 +270,9 @@ static probe_mask_t check_prefill(struct probe_ctx *ctx, struct host_report *rep
 static int run(int argc, char **argv, bool probe_only) {
         struct check_options o = { .probe_only = probe_only };
         struct requirement_result res[REQUIREMENTS_MAX];
-        static struct host_report report;
+        /* Page-aligned: the agent's facts come as the report's 4 KiB blocks (check.facts), each
+         * then one page to fault rather than two (docs/bench/check.md). */
+        _Alignas(4096) static struct host_report report;
         static struct policy policy;
         static struct agent_state agent;
         struct assess_input in;

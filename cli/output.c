@@ -3,6 +3,7 @@
 #include "cli/output.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -13,6 +14,27 @@ void output_init(FILE *f) {
         use_colour = isatty(fileno(f)) && !getenv("NO_COLOR");
 }
 
+/* s as str_escape_control would give it: s itself when it has no control character and fits
+ * (the usual case: no copy). */
+static const char *escaped(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if ((unsigned char) s[n] < 0x20 || s[n] == 0x7f)
+                        return str_escape_control(s, buf, size);
+        return n < size ? s : str_escape_control(s, buf, size);
+}
+
+/* s left-aligned in a field of width columns (printf's %-*s), without printf's format parsing:
+ * check prints a dozen of these lines and would spend more on formatting than on probing. */
+static void put_padded(FILE *f, const char *s, size_t width) {
+        size_t n = strlen(s);
+
+        fwrite_unlocked(s, 1, n, f);
+        for (; n < width; n++)
+                putc_unlocked(' ', f);
+}
+
 void output_line(FILE *f, enum line_level level, const char *name, const char *reason,
                  const char *remedy) {
         static const char *const words[] = { "PASS", "INFO", "WARN", "FAIL" };
@@ -20,12 +42,24 @@ void output_line(FILE *f, enum line_level level, const char *name, const char *r
         char text[2048];
 
         /* Reasons quote files (nix.conf, policies) and interface names: no raw control
-         * characters for the terminal; the colours are ours. */
-        fprintf(f, "%s%-4s%s  %-12s %s\n", use_colour ? colours[level] : "", words[level],
-                use_colour ? "\033[0m" : "", name, str_escape_control(reason, text, sizeof(text)));
-        if (level != LINE_PASS && !isempty(remedy))
-                fprintf(f, "      %-12s remedy: %s\n", "",
-                        str_escape_control(remedy, text, sizeof(text)));
+         * characters for the terminal; the colours are ours. The line is
+         * "%s%-4s%s  %-12s %s\n" (colour, word, reset, name, reason). */
+        if (use_colour)
+                fputs_unlocked(colours[level], f);
+        put_padded(f, words[level], 4);
+        if (use_colour)
+                fputs_unlocked("\033[0m", f);
+        fputs_unlocked("  ", f);
+        put_padded(f, name, 12);
+        putc_unlocked(' ', f);
+        fputs_unlocked(escaped(reason, text, sizeof(text)), f);
+        putc_unlocked('\n', f);
+        if (level != LINE_PASS && !isempty(remedy)) {
+                /* "      %-12s remedy: %s\n" with an empty name. */
+                fputs_unlocked("                   remedy: ", f);
+                fputs_unlocked(escaped(remedy, text, sizeof(text)), f);
+                putc_unlocked('\n', f);
+        }
 }
 
 int output_json(FILE *f, json_object *o) {

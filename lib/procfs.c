@@ -285,34 +285,44 @@ int buddyinfo_parse(const char *text, int (*cb)(const struct buddy_zone *z, void
         return for_each_line(text, line, sizeof(line), false, buddy_fn, &w, ret_malformed);
 }
 
+void buddy_obtainable_add(struct buddy_obtainable *a, const struct buddy_zone *z, unsigned order,
+                          int node) {
+        if (node >= 0 && z->node != (unsigned) node)
+                return;
+        if (order >= z->n_orders) {
+                a->too_big = true;
+                return;
+        }
+        /* ZONE_DMA (the first 16 MiB on x86) is kept for devices and protected by lowmem
+         * reserves; the hugepage allocator does not get blocks from it in practice. */
+        if (streq(z->zone, "DMA"))
+                return;
+        for (unsigned o = order; o < z->n_orders; o++) {
+                uint64_t blocks = z->free[o] << (o - order);
+                if (blocks >> (o - order) != z->free[o] ||
+                    __builtin_add_overflow(a->sum, blocks, &a->sum)) {
+                        a->sum = UINT64_MAX - 1;
+                        return;
+                }
+        }
+}
+
+uint64_t buddy_obtainable_result(const struct buddy_obtainable *a) {
+        if (a->too_big && a->sum == 0)
+                return UINT64_MAX;
+        return a->sum;
+}
+
 struct obtainable_args {
         unsigned order;
         int node;
-        uint64_t sum;
-        bool too_big;
+        struct buddy_obtainable acc;
 };
 
 static int obtainable_cb(const struct buddy_zone *z, void *userdata) {
         struct obtainable_args *a = userdata;
 
-        if (a->node >= 0 && z->node != (unsigned) a->node)
-                return 0;
-        if (a->order >= z->n_orders) {
-                a->too_big = true;
-                return 0;
-        }
-        /* ZONE_DMA (the first 16 MiB on x86) is kept for devices and protected by lowmem
-         * reserves; the hugepage allocator does not get blocks from it in practice. */
-        if (streq(z->zone, "DMA"))
-                return 0;
-        for (unsigned o = a->order; o < z->n_orders; o++) {
-                uint64_t blocks = z->free[o] << (o - a->order);
-                if (blocks >> (o - a->order) != z->free[o] ||
-                    __builtin_add_overflow(a->sum, blocks, &a->sum)) {
-                        a->sum = UINT64_MAX - 1;
-                        return 0;
-                }
-        }
+        buddy_obtainable_add(&a->acc, z, a->order, a->node);
         return 0;
 }
 
@@ -320,9 +330,7 @@ uint64_t buddyinfo_obtainable(const char *text, unsigned order, int node) {
         struct obtainable_args a = { .order = order, .node = node };
 
         (void) buddyinfo_parse(text, obtainable_cb, &a, NULL);
-        if (a.too_big && a.sum == 0)
-                return UINT64_MAX;
-        return a.sum;
+        return buddy_obtainable_result(&a.acc);
 }
 
 /* The value after "key<tabs/spaces>: " on a cpuinfo line, or NULL. */

@@ -60,6 +60,17 @@ int buddyinfo_parse(const char *text, int (*cb)(const struct buddy_zone *z, void
  * order the file lists (gigantic pages). */
 uint64_t buddyinfo_obtainable(const char *text, unsigned order, int node);
 
+/* buddyinfo_obtainable one zone at a time, for a caller that walks the file once for several
+ * orders: start with a zeroed struct buddy_obtainable per order, add every zone
+ * buddyinfo_parse gives, then take buddy_obtainable_result. */
+struct buddy_obtainable {
+        uint64_t sum;
+        bool too_big;
+};
+void buddy_obtainable_add(struct buddy_obtainable *a, const struct buddy_zone *z, unsigned order,
+                          int node);
+uint64_t buddy_obtainable_result(const struct buddy_obtainable *a);
+
 /* The fields of the first processor block of /proc/cpuinfo that hosttune uses. */
 struct cpuinfo_first {
         char vendor[32];

@@ -68,9 +68,18 @@ static int read_counter(struct probe_ctx *ctx, const char *dir, const char *name
         return r;
 }
 
-static int buddy_count_cb(const struct buddy_zone *z, void *userdata) {
-        (void) z;
-        (void) userdata;
+/* One walk of /proc/buddyinfo for every pool size: what the host could give each now. */
+struct buddy_walk {
+        unsigned n;
+        unsigned orders[HUGETLB_SIZES_MAX];
+        struct buddy_obtainable acc[HUGETLB_SIZES_MAX];
+};
+
+static int buddy_walk_cb(const struct buddy_zone *z, void *userdata) {
+        struct buddy_walk *w = userdata;
+
+        for (unsigned i = 0; i < w->n; i++)
+                buddy_obtainable_add(&w->acc[i], z, w->orders[i], -1);
         return 0;
 }
 
@@ -119,6 +128,16 @@ static int hugetlbfs_mount_cb(const struct mount_entry *e, void *userdata) {
         return 0;
 }
 
+/* meminfo_get from tail (the hugepage lines, near /proc/meminfo's end) first, the whole text
+ * when the key is not there: a short scan per key in the usual order, the same answer in any. */
+static int meminfo_get_from(const char *meminfo, const char *tail, const char *key, uint64_t *ret) {
+        int e = meminfo_get(tail, key, ret);
+
+        if (e == -ENOENT && tail != meminfo)
+                e = meminfo_get(meminfo, key, ret);
+        return e;
+}
+
 int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         struct hugetlb_facts *h = &r->hugetlb;
         struct probe_result *res = &r->results[PROBE_HUGETLB];
@@ -127,7 +146,8 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         unsigned malformed = 0;
         _cleanup_free_ char *buddy = NULL;
         struct node_list nodes = { .n = 0 };
-        const char *meminfo = NULL, *mountinfo;
+        struct buddy_walk walk = { .n = 0 };
+        const char *meminfo = NULL, *tail, *mountinfo;
         bool have_buddy;
         long base_page = sysconf(_SC_PAGESIZE);
         int e;
@@ -155,7 +175,9 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
 
         if (probe_ctx_meminfo(ctx, &meminfo) < 0)
                 meminfo = NULL;
-        if (meminfo && meminfo_get(meminfo, "Hugepagesize", &kib) == 0)
+        tail = meminfo ? strstr(meminfo, "\nHugePages_Total:") : NULL;
+        tail = tail ? tail + 1 : meminfo;
+        if (meminfo && meminfo_get_from(meminfo, tail, "Hugepagesize", &kib) == 0)
                 h->default_size = kib << 10;
         else if (h->n_sizes > 0)
                 h->default_size = h->sizes[0].page_size;
@@ -168,10 +190,17 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         }
         h->n_numa_nodes = nodes.n;
 
+        /* A pool's page as a buddy order: 2^order base pages. */
+        walk.n = h->n_sizes;
+        for (unsigned i = 0; i < h->n_sizes; i++)
+                while (base_page > 0 &&
+                       ((uint64_t) base_page << walk.orders[i]) < h->sizes[i].page_size &&
+                       walk.orders[i] < 63)
+                        walk.orders[i]++;
         e = read_virtual_file_alloc_at(ctx->root_fd, "proc/buddyinfo", 1024 * 1024, &buddy, NULL);
         have_buddy = e >= 0;
         if (have_buddy) {
-                (void) buddyinfo_parse(buddy, buddy_count_cb, NULL, &malformed);
+                (void) buddyinfo_parse(buddy, buddy_walk_cb, &walk, &malformed);
                 if (malformed)
                         e = -EBADMSG;
         }
@@ -184,15 +213,15 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
         bool others_empty = false;
         uint64_t total_kib, default_total;
         if (ctx->live && !ctx->detail && meminfo &&
-            meminfo_get(meminfo, "Hugetlb", &total_kib) == 0 &&
-            meminfo_get(meminfo, "HugePages_Total", &default_total) == 0 &&
+            meminfo_get_from(meminfo, tail, "Hugetlb", &total_kib) == 0 &&
+            meminfo_get_from(meminfo, tail, "HugePages_Total", &default_total) == 0 &&
             total_kib == default_total * (h->default_size >> 10))
                 others_empty = true;
 
         for (unsigned i = 0; i < h->n_sizes; i++) {
                 struct hugetlb_pool *p = &h->sizes[i];
                 char dir[128];
-                unsigned order = 0;
+                unsigned order = walk.orders[i];
 
                 xsprintf(dir, "sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB",
                          p->page_size >> 10);
@@ -202,10 +231,10 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 if (others_empty && p->page_size != h->default_size)
                         p->nr = p->free = p->resv = p->surplus = 0;
                 else if (p->page_size != h->default_size || !meminfo ||
-                         meminfo_get(meminfo, "HugePages_Total", &p->nr) < 0 ||
-                         meminfo_get(meminfo, "HugePages_Free", &p->free) < 0 ||
-                         meminfo_get(meminfo, "HugePages_Rsvd", &p->resv) < 0 ||
-                         meminfo_get(meminfo, "HugePages_Surp", &p->surplus) < 0) {
+                         meminfo_get_from(meminfo, tail, "HugePages_Total", &p->nr) < 0 ||
+                         meminfo_get_from(meminfo, tail, "HugePages_Free", &p->free) < 0 ||
+                         meminfo_get_from(meminfo, tail, "HugePages_Rsvd", &p->resv) < 0 ||
+                         meminfo_get_from(meminfo, tail, "HugePages_Surp", &p->surplus) < 0) {
                         (void) read_counter(ctx, dir, "nr_hugepages", &p->nr, &bad);
                         (void) read_counter(ctx, dir, "free_hugepages", &p->free, &bad);
                         (void) read_counter(ctx, dir, "resv_hugepages", &p->resv, &bad);
@@ -214,10 +243,7 @@ int probe_hugetlb(struct probe_ctx *ctx, struct host_report *r) {
                 if (ctx->detail)
                         (void) read_counter(ctx, dir, "nr_overcommit_hugepages", &p->nr_overcommit,
                                             NULL);
-                while (base_page > 0 && ((uint64_t) base_page << order) < p->page_size &&
-                       order < 63)
-                        order++;
-                p->obtainable_now = have_buddy ? buddyinfo_obtainable(buddy, order, -1) : 0;
+                p->obtainable_now = have_buddy ? buddy_obtainable_result(&walk.acc[i]) : 0;
 
                 for (unsigned j = 0; j < nodes.n; j++) {
                         struct hugetlb_node_pool *np = &p->nodes[p->n_nodes];

@@ -306,8 +306,8 @@ static int parse_pair(char *key, const char *v, struct agent_state *s, bool *sch
         return 0;
 }
 
-int agent_state_parse(const char *text, struct agent_state *ret) {
-        struct agent_state s = { 0 };
+/* agent_state_parse into zeroed storage s, in place (written even on failure). */
+static int parse_zeroed(const char *text, struct agent_state *s) {
         bool schema_ok = false;
         unsigned n_tap_names = 0;
 
@@ -328,13 +328,23 @@ int agent_state_parse(const char *text, struct agent_state *ret) {
                 if (!eq)
                         return -EBADMSG;
                 *eq = 0;
-                r = parse_pair(line, eq + 1, &s, &schema_ok, &n_tap_names);
+                r = parse_pair(line, eq + 1, s, &schema_ok, &n_tap_names);
                 if (r < 0)
                         return r;
         }
         /* Names, when given, are those of the leased taps (an older agent lists none). */
-        if (!schema_ok || s.pid == 0 || (n_tap_names > 0 && n_tap_names != s.leases.taps))
+        if (!schema_ok || s->pid == 0 || (n_tap_names > 0 && n_tap_names != s->leases.taps))
                 return -EBADMSG;
+        return 0;
+}
+
+int agent_state_parse(const char *text, struct agent_state *ret) {
+        struct agent_state s = { 0 };
+        int r;
+
+        r = parse_zeroed(text, &s);
+        if (r < 0)
+                return r;
         *ret = s;
         return 0;
 }
@@ -377,7 +387,8 @@ int agent_state_read_live(const char *runtime_dir, struct agent_state *ret) {
                 n = read_text_fd(fd, buf, sizeof(buf));
                 if (n < 0)
                         return (int) n;
-                return agent_state_parse(buf, ret);
+                /* In place: no 9 KiB to zero on the stack and copy (check's start-up). */
+                return parse_zeroed(buf, ret);
         }
         return -ESRCH;
 }

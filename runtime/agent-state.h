@@ -74,6 +74,8 @@ int agent_state_parse(const char *text, struct agent_state *ret);
 /* Read the state of a live agent from <runtime_dir>/agent.state. The agent holds an open file
  * description lock (F_OFD_SETLK, write) on the file it wrote last and replaces the file by
  * rename, so the file is current exactly while that lock is held: one open, one fcntl, one read.
+ * ret is zeroed storage (static, or = { 0 }), parsed into in place: written even when the
+ * result is -EBADMSG, so used only on success and read into once.
  * Returns 0, -ENOENT when there is no state file, -ESRCH when no agent holds it (stopped or
  * crashed), -EBADMSG when it cannot be parsed, or another negative errno. */
 int agent_state_read_live(const char *runtime_dir, struct agent_state *ret);

@@ -229,6 +229,25 @@ static void iov_add_range(struct iovec *iov, unsigned *n, unsigned max, char *re
         }
 }
 
+static bool block_stored(const struct check_facts_header *h, size_t b) {
+        return b < CHECK_FACTS_BLOCKS_MAX && (h->blocks[b / 64] & (UINT64_C(1) << (b % 64)));
+}
+
+void check_facts_clear(const struct check_facts_header *h, struct host_report *report, size_t off,
+                       size_t size) {
+        size_t end = size_min(off + size, sizeof(*report));
+
+        while (off < end) {
+                size_t next = size_min((off / CHECK_FACTS_BLOCK + 1) * CHECK_FACTS_BLOCK, end);
+
+                /* The other blocks are still the static storage's untouched zero pages: a
+                 * memset would fault each in for nothing (the knobs' 18 KiB are 4 of them). */
+                if (block_stored(h, off / CHECK_FACTS_BLOCK))
+                        memset((char *) report + off, 0, next - off);
+                off = next;
+        }
+}
+
 int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
                      struct host_report *ret_report, const struct check_facts_divert *divert) {
         struct iovec iov[CHECK_FACTS_BLOCKS_MAX + 2];
@@ -258,7 +277,7 @@ int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
                 size_t off = b * CHECK_FACTS_BLOCK;
                 size_t end = size_min(off + CHECK_FACTS_BLOCK, sizeof(*ret_report));
 
-                if (!(ret_h->blocks[b / 64] & (UINT64_C(1) << (b % 64))))
+                if (!block_stored(ret_h, b))
                         continue;
                 iov_add_range(iov, &n, ELEMENTSOF(iov), (char *) ret_report, off, end, divert);
                 want += end - off;

@@ -105,6 +105,12 @@ struct check_facts_divert {
 int check_facts_read(const char *runtime_dir, struct check_facts_header *ret_h,
                      struct host_report *ret_report, const struct check_facts_divert *divert);
 
+/* Zero the bytes [off, off + size) of a report check_facts_read filled from h: only in the
+ * blocks h says were stored (the caller's zeroed static storage holds zeros in the others, not
+ * yet touched). */
+void check_facts_clear(const struct check_facts_header *h, struct host_report *report, size_t off,
+                       size_t size);
+
 /* Write f as <runtime_dir fd>/check.facts (mode 0600, atomically: lib/fileio). f->h is filled
  * by the caller except magic, version and layout_key, set here. */
 int check_facts_write(int runtime_fd, struct check_facts *f);

@@ -145,7 +145,7 @@ static void test_rejects(void **state) {
  * name points to, dead once it is released. */
 static void test_live(void **state) {
         char dir[] = "/tmp/hosttune-test-agent-state.XXXXXX", path[128], buf[AGENT_STATE_TEXT_MAX];
-        struct agent_state s = sample(), p;
+        struct agent_state s = sample(), p = { 0 };
         struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         int fd;
         (void) state;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for runtime/check-facts.c: the agent's probe facts for `hosttune check` written and
  * read back (only the blocks that hold something, some diverted), files of another build or cut
- * short refused, stamps that notice a chmod, a replaced file and a new directory entry, and the
- * mount table hash against a real mount in a private mount namespace when one can be made. */
+ * short refused, a range cleared only in the blocks stored, stamps that notice a chmod, a replaced
+ * file and a new directory entry, and the mount table hash against a real mount in a private mount
+ * namespace when one can be made. */
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -179,6 +181,30 @@ static void test_stamps(void **state) {
 
 /* The mount table's hash changes with a mount and back with the unmount (a private mount
  * namespace in a child, so the machine's table is never touched). */
+/* check_facts_clear zeroes the range only within the blocks the file stored: a block it did not
+ * store keeps its bytes (in check, untouched zero pages it must not fault in). */
+static void test_clear(void **state) {
+        struct check_facts_header h = { 0 };
+        struct host_report *r = malloc(sizeof(*r));
+        size_t off = CHECK_FACTS_BLOCK - 100, len = 300;
+        const unsigned char *p = (const unsigned char *) r;
+
+        (void) state;
+        assert_non_null(r);
+        memset(r, 0xab, sizeof(*r));
+        h.blocks[0] = UINT64_C(1) << 0; /* block 0 stored, block 1 not */
+        check_facts_clear(&h, r, off, len);
+        for (size_t i = 0; i < 2 * CHECK_FACTS_BLOCK; i++)
+                assert_int_equal(p[i], i >= off && i < CHECK_FACTS_BLOCK ? 0 : 0xab);
+        /* Past the report's end: clipped, no write outside it. */
+        h.blocks[0] = ~UINT64_C(0);
+        h.blocks[1] = ~UINT64_C(0);
+        check_facts_clear(&h, r, sizeof(*r) - 10, 4096);
+        for (size_t i = sizeof(*r) - 20; i < sizeof(*r); i++)
+                assert_int_equal(p[i], i >= sizeof(*r) - 10 ? 0 : 0xab);
+        free(r);
+}
+
 static void test_mounts_hash(void **state) {
         uint64_t before, again;
         pid_t pid;
@@ -230,9 +256,8 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip),
-                cmocka_unit_test(test_rejects),
-                cmocka_unit_test(test_stamps),
+                cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_rejects),
+                cmocka_unit_test(test_stamps),      cmocka_unit_test(test_clear),
                 cmocka_unit_test(test_mounts_hash),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
