@@ -38,6 +38,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The binaries measured are installed copies (install(1), as `make install` and packages put
+# them), not the files the linker wrote: on this kind of host a linker-written executable ran
+# measurably slower than a copy of the same bytes, with the same page faults and system calls
+# (docs/bench/check.md, "Copies"), and users run installed copies.
+mkdir -p "$tmp/bin"
+install -m 0755 "$hosttune" "$tmp/bin/hosttune"
+hosttune=$tmp/bin/hosttune
+if [ -n "${BASELINE:-}" ]; then
+	install -m 0755 "$BASELINE" "$tmp/bin/baseline-hosttune"
+	export BASELINE_SOURCE=$BASELINE
+	BASELINE=$tmp/bin/baseline-hosttune
+fi
+
 # The agent on a private bus, its runtime dir where check looks ($HOSTTUNE_RUNTIME_DIR).
 . "$src/bench/private-bus.inc"
 private_bus "$tmp"
@@ -144,7 +157,7 @@ fast, peers = load("fast.json"), load("peers.json")
 baseline = ""
 if "baseline check (agent)" in fast:
     b = fast["baseline check (agent)"]["median"]
-    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE')}`, "
+    baseline = (f"`baseline check (agent)` is `$BASELINE check` (`{os.environ.get('BASELINE_SOURCE', os.environ.get('BASELINE'))}`, "
                 f"the build to compare with) with the same agent: this build's `check` differs from "
                 f"it by {(fast['hosttune check (agent)']['median'] - b)*1e3:+.3f} ms at the median, "
                 f"{(fast['hosttune check (agent)']['min'] - fast['baseline check (agent)']['min'])*1e3:+.3f} ms "
