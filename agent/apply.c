@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/check-facts.h"
 #include "agent/log.h"
 #include "agent/queue.h"
 #include "lib/fileio.h"
@@ -396,6 +397,8 @@ static void start_finished(struct agent *a, bool changed) {
                           a->props.ready ? "Ready" : "Not ready", a->props.policy_name,
                           a->props.generation);
         log_info("started: %s", a->verdict.reason);
+        /* The probe facts for `hosttune check`, once the loop is idle after READY=1. */
+        agent_facts_outputs_written(a);
 }
 
 /* The apply could not run: start() or the journal failed. */

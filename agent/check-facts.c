@@ -165,7 +165,9 @@ void agent_facts_outputs_written(struct agent *a) {
         struct check_facts_watch *w = a->outputs.facts_watch;
         int r;
 
-        if (!w || a->stopping ||
+        /* Not before READY=1 (start_finished asks again then): check falls back to probing
+         * itself meanwhile, and the agent's start is not made longer by a second probe. */
+        if (!w || a->stopping || !a->started ||
             (w->made && w->reprobes_seen == a->stats.reprobes &&
              w->generation_seen == a->props.generation))
                 return;

@@ -14,8 +14,8 @@
 #include "cli/output.h"
 
 /* What output_line(f, level, name, reason, remedy) writes without colour, by printf. */
-static void expected(char *buf, size_t size, const char *word, const char *name,
-                     const char *reason, const char *remedy) {
+static void expected(char *buf, size_t size, const char *word, const char *name, const char *reason,
+                     const char *remedy) {
         int n = snprintf(buf, size, "%s%-4s%s  %-12s %s\n", "", word, "", name, reason);
 
         if (remedy)
