@@ -290,6 +290,10 @@ C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' 
 lint:
 	@scripts/deps.sh lint
 	scripts/check-layers.py $(if $(wildcard $(O)),--objects $(O))
+	@# Every source file names its licence (LICENSE) on an SPDX line.
+	@missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.nix' '*.py' Makefile .ci/run 2>/dev/null | \
+		xargs -r grep -L 'SPDX-License-Identifier: MIT'); \
+		[ -z "$$missing" ] || { echo "no SPDX line in: $$missing" >&2; exit 1; }
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -I. -D__GNUC__ -D_GNU_SOURCE \
 		--suppress=missingIncludeSystem $(filter %.c,$(C_FILES))
