@@ -472,6 +472,7 @@ int agent_policy_reload(struct agent *a, char *msg, size_t size) {
         agent_bus_properties_changed(a, "PolicyName", "PolicyPath", "Generation");
         agent_bus_emit_policy_reloaded(a);
         agent_leases_policy_changed(a);
+        agent_facts_policy_changed(a);
         return 0;
 }
 

@@ -203,9 +203,14 @@ static void watch_add(struct agent *a, int *fd, sd_event_source **ret_source, ui
 
 /* Watch dir for entries made, removed, renamed, re-moded or written; or, when it does not
  * exist, its parent (so that it appearing counts). */
-static void inotify_add_dir(int fd, const char *dir) {
+/* Watch dir for entries made, removed, renamed or re-moded, and with contents also for entries
+ * written. Not for /dev: the probes themselves open device nodes for writing (/dev/kvm,
+ * /dev/net/tun) and close them, and an IN_CLOSE_WRITE of each would have every probe trigger
+ * the next one, 50 ms later, for ever. */
+static void inotify_add_dir(int fd, const char *dir, bool contents) {
         const uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
-                              IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+                              (contents ? IN_CLOSE_WRITE : 0) | IN_DELETE_SELF | IN_MOVE_SELF |
+                              IN_ONLYDIR;
         char parent[256];
         char *slash;
 
@@ -219,13 +224,31 @@ static void inotify_add_dir(int fd, const char *dir) {
                 log_warning("cannot watch %s for %s: %m", dir, CHECK_FACTS_FILE);
 }
 
-int agent_facts_start(struct agent *a) {
-        struct check_facts_watch *w = calloc(1, sizeof(*w));
-        struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+/* Watch the directory of the nix.conf the policy in force names (the default one without a
+ * policy). Watching a directory twice is harmless: inotify gives the same watch back. */
+static void watch_nix_conf_dir(struct agent *a) {
+        struct check_facts_watch *w = a->outputs.facts_watch;
         struct probe_targets t = a->in_force.policy ? policy_probe_targets(a->in_force.policy)
                                                     : (struct probe_targets){ 0 };
         char nix_dir[256];
         char *slash;
+
+        if (!w || w->inotify_fd < 0)
+                return;
+        if (strscpy(nix_dir, sizeof(nix_dir), t.nix_conf ?: DEFAULT_NIX_CONF) >= 0 &&
+            (slash = strrchr(nix_dir, '/'))) {
+                slash[slash == nix_dir ? 1 : 0] = 0;
+                inotify_add_dir(w->inotify_fd, nix_dir, true);
+        }
+}
+
+void agent_facts_policy_changed(struct agent *a) {
+        watch_nix_conf_dir(a);
+}
+
+int agent_facts_start(struct agent *a) {
+        struct check_facts_watch *w = calloc(1, sizeof(*w));
+        struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 
         if (!w)
                 return -ENOMEM;
@@ -238,12 +261,8 @@ int agent_facts_start(struct agent *a) {
 
         w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (w->inotify_fd >= 0) {
-                inotify_add_dir(w->inotify_fd, "/dev");
-                if (strscpy(nix_dir, sizeof(nix_dir), t.nix_conf ?: DEFAULT_NIX_CONF) >= 0 &&
-                    (slash = strrchr(nix_dir, '/'))) {
-                        slash[slash == nix_dir ? 1 : 0] = 0;
-                        inotify_add_dir(w->inotify_fd, nix_dir);
-                }
+                inotify_add_dir(w->inotify_fd, "/dev", false);
+                watch_nix_conf_dir(a);
         }
         watch_add(a, &w->inotify_fd, &w->inotify_source, EPOLLIN, on_drain, "/dev and /etc/nix");
 

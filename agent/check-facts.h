@@ -16,3 +16,7 @@ void agent_facts_stop(struct agent *a);
 /* The agent wrote its outputs: when it probed again or the policy changed since the facts
  * were made, make them again once the event loop is idle. */
 void agent_facts_outputs_written(struct agent *a);
+
+/* A reload switched the policy: watch the directory of the nix.conf it names too (the file's
+ * stamp in check.facts catches a change there meanwhile). */
+void agent_facts_policy_changed(struct agent *a);

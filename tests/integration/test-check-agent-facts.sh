@@ -86,6 +86,37 @@ grep -q " $mnt " /proc/self/mountinfo && fail "still mounted"
 	fail "the next check after the unmount does not say no hugetlbfs mount"
 ok "the very next check after the unmount says no hugetlbfs mount again"
 
+# A reload whose policy names another nix.conf: the agent watches that file's directory too, so a
+# write there has the facts made again and check takes them. Without the watch check would find
+# the file's stamp changed and probe everything until the next re-probe (60 s).
+nixdir=$(mktemp -d "$T_TMP/nixdir.XXXXXX")
+printf 'sandbox = true\n' >"$nixdir/nix.conf"
+printf '[policy]\nname = facts-test\n\n[readiness]\nrequire = tun\n\n[nix]\nconf = %s\n' \
+	"$nixdir/nix.conf" >"$policy"
+agent_call Reload >/dev/null || fail "Reload with [nix] conf = $nixdir/nix.conf failed"
+for _ in $(seq 100); do used_facts && break; sleep 0.05; done
+used_facts || fail "check does not take the agent's facts after the reload"
+# The facts of the reload are written once its outputs are; then the file stays until a change.
+facts_ino() { stat -c %i "$facts"; }
+# While nothing changes the agent leaves them alone: its own probes (which open and close
+# /dev/kvm and /dev/net/tun for writing) must not set off the next one. Sampled for a second.
+ino=$(facts_ino)
+changes=0
+for _ in $(seq 10); do
+	sleep 0.1
+	now=$(facts_ino)
+	[ "$now" = "$ino" ] || changes=$((changes + 1))
+	ino=$now
+done
+[ "$changes" -le 1 ] || fail "check.facts was made $changes times in a second with nothing changing"
+ok "check.facts left alone while nothing changes ($changes new files in a second)"
+printf 'sandbox = false\n' >"$nixdir/nix.conf"
+for _ in $(seq 40); do [ "$(facts_ino)" != "$ino" ] && break; sleep 0.05; done
+[ "$(facts_ino)" != "$ino" ] ||
+	fail "the agent did not make its facts again after $nixdir/nix.conf changed (its directory not watched)"
+ok "a write to the reloaded policy's nix.conf has the agent make its facts again (a new check.facts)"
+same_as_full "check after that write = check probing everything" "$(run_check)"
+
 # /dev/kvm re-moded: the agent's facts (and its smoke verdict) were for mode 0600; check stats
 # the node, finds another mode and ctime, and probes everything (guests included) itself.
 if [ -c /dev/kvm ]; then
